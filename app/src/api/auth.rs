@@ -1,0 +1,91 @@
+//! Setup, sign-in and sign-out.
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{LoginOptions, CurrentMember};
+
+/// Public. True while no workspace exists (first run).
+#[server]
+pub async fn setup_needed() -> Result<bool, AppError> {
+    use super::ctx::*;
+    let st = state()?;
+    crate::server::workspaces::setup_needed(&st.db).await.map_err(fail)
+}
+
+/// Public, but only while the database is empty: creates the first workspace and its
+/// admin, then signs the admin in.
+#[server]
+pub async fn setup(slug: String, name: String, admin_name: String, email: String, password: String) -> Result<(), AppError> {
+    use super::ctx::*;
+    use crate::server::{audit::Actor, password::Password, sessions, workspaces};
+    let st = state()?;
+    let pw = Password::new_secret(password).map_err(fail)?;
+    let new = workspaces::NewWorkspace { slug, name, admin_email: email, admin_name, admin_password: Some(pw) };
+    let actor = Actor::anonymous("setup", client_ip());
+    let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &actor, true).await.map_err(fail)?;
+    // Sign the new admin in: the password was just set.
+    if let Some(admin_id) = created.admin_account_id {
+        let token = sessions::create(&st.db, st.now(), admin_id, created.workspace.id, "password").await.map_err(fail)?;
+        set_cookie(sessions::set_cookie_header(&token, st.config.secure_cookies(), created.workspace.session_lifetime_secs));
+    }
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication", created.workspace.slug));
+    Ok(())
+}
+
+/// Public. What the sign-in page of `slug` offers.
+#[server]
+pub async fn login_page(slug: String) -> Result<LoginOptions, AppError> {
+    use super::ctx::*;
+    use crate::server::{methods, workspaces};
+    let st = state()?;
+    let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    let ms = methods::list(&st.db, ws.id, &st.config).await.map_err(fail)?;
+    let password_enabled = ms.iter().any(|m| m.key == methods::PASSWORD && m.enabled);
+    let other_methods = ms
+        .into_iter()
+        .filter(|m| m.key != methods::PASSWORD && m.enabled && m.available)
+        .map(|m| (m.key, format!("Sign in with {}", m.label)))
+        .collect();
+    Ok(LoginOptions { workspace_name: ws.name, workspace_slug: ws.slug, password_enabled, other_methods })
+}
+
+/// Public. Password sign-in; sets the session cookie and sends the member home.
+#[server]
+pub async fn login(slug: String, email: String, password: String) -> Result<(), AppError> {
+    use super::ctx::*;
+    use crate::server::sessions;
+    let st = state()?;
+    let signed = crate::server::auth::password_login(&st, &slug, &email, password, client_ip()).await.map_err(fail)?;
+    set_cookie(sessions::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.lifetime_secs));
+    leptos_axum::redirect(&format!("/w/{}", signed.workspace_slug));
+    Ok(())
+}
+
+/// Signed-in members. Revokes this session and clears the cookie.
+#[server]
+pub async fn logout(slug: String) -> Result<(), AppError> {
+    use super::ctx::*;
+    use crate::server::sessions;
+    let st = state()?;
+    if let Some(v) = session_viewer(&st).await.map_err(fail)? {
+        sessions::revoke(&st.db, v.session_id).await.map_err(fail)?;
+    }
+    set_cookie(sessions::clear_cookie_header(st.config.secure_cookies()));
+    leptos_axum::redirect(&format!("/w/{}/login", urlencode(&slug)));
+    Ok(())
+}
+
+/// Signed-in members of `slug`: who am I (for the header).
+#[server]
+pub async fn me(slug: String) -> Result<CurrentMember, AppError> {
+    use super::ctx::*;
+    let st = state()?;
+    let v = viewer(&st, &slug).await?;
+    Ok(CurrentMember {
+        is_admin: v.is_admin(),
+        full_name: v.full_name,
+        email: v.email,
+        workspace_slug: v.workspace_slug,
+        workspace_name: v.workspace_name,
+    })
+}

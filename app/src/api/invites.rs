@@ -1,0 +1,32 @@
+//! Accepting an invite (public: the token is the credential).
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::InviteDetails;
+
+/// Holder of the invite token: who is invited where.
+#[server]
+pub async fn invite_page(token: String) -> Result<InviteDetails, AppError> {
+    use super::ctx::*;
+    use crate::server::{crypto::Token, members};
+    let st = state()?;
+    let info = members::invite_info(&st.db, st.now(), &Token::from_presented(&token)).await.map_err(fail)?;
+    Ok(InviteDetails { workspace_name: info.workspace_name, email: info.email, existing_account: info.existing_account })
+}
+
+/// Holder of the invite token: joins the workspace, sets (or proves) the password and
+/// is signed in.
+#[server]
+pub async fn accept_invite(token: String, full_name: String, password: String) -> Result<(), AppError> {
+    use super::ctx::*;
+    use crate::server::{crypto::Token, members, password::Password, sessions, workspaces};
+    let st = state()?;
+    let pw = Password::presented(password).map_err(fail)?;
+    let (slug, session) = members::accept_invite(&st.db, &st.hasher, st.now(), &Token::from_presented(&token), &full_name, pw, client_ip())
+        .await
+        .map_err(fail)?;
+    let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    set_cookie(sessions::set_cookie_header(&session, st.config.secure_cookies(), ws.session_lifetime_secs));
+    leptos_axum::redirect(&format!("/w/{slug}"));
+    Ok(())
+}

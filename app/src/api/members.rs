@@ -1,0 +1,79 @@
+//! The Members page (admins only).
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{InviteCreated, MemberRow};
+
+/// Admins of `slug`: every member, admins first.
+#[server]
+pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let v = viewer(&st, &slug).await?;
+    let cap = v.admin().map_err(fail)?;
+    let rows = members::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MemberRow {
+            membership_id: r.membership.id,
+            is_self: r.membership.id == v.membership_id,
+            full_name: r.account.full_name,
+            email: r.account.email,
+            role: r.membership.role,
+            status: r.membership.status,
+            sign_in_methods: r.methods,
+            managed_by: r.membership.managed_by_provider_id.map(|_| "identity provider".to_string()),
+        })
+        .collect())
+}
+
+/// Admins of `slug`: invites `email` with `role`; returns the link to hand over.
+#[server]
+pub async fn invite_member(slug: String, email: String, role: String) -> Result<InviteCreated, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let token = members::create_invite(&st.db, st.now(), &cap, &email, &role).await.map_err(fail)?;
+    let link = format!("{}/invite/{}", st.config.public_url, token.expose());
+    let created = InviteCreated { email: email.trim().to_string(), link: link.clone(), emailed: false };
+    redirect_no_js(&format!(
+        "/w/{}/settings/members?invited={}&link={}",
+        urlencode(&slug),
+        urlencode(&created.email),
+        urlencode(&link)
+    ));
+    Ok(created)
+}
+
+/// Admins of `slug`: makes a member an admin or a member. The last admin stays.
+#[server]
+pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    members::set_role(&st.db, st.now(), &cap, membership_id, &role).await.map_err(fail)?;
+    let msg = format!("Role changed to {role}.");
+    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: deactivates (`active` = "false") or reactivates a member.
+#[server]
+pub async fn set_member_status(slug: String, membership_id: i64, active: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let msg = if active == "true" {
+        members::reactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
+        "Member reactivated."
+    } else {
+        members::deactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
+        "Member deactivated; their sessions were ended."
+    };
+    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
+    Ok(msg.to_string())
+}

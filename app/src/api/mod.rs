@@ -1,0 +1,113 @@
+//! Server functions: adapters that read the session, authorize, make one domain call and
+//! map the error. Their URLs are private to our UI; outside systems use the plain routes
+//! in the `server` crate.
+pub mod auth;
+pub mod invites;
+pub mod members;
+pub mod settings;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ctx {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+    use http::header::{ACCEPT, COOKIE, SET_COOKIE};
+    use http::{HeaderValue, StatusCode};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    use crate::error::AppError;
+    use crate::server::permissions::Viewer;
+    use crate::server::{sessions, AppState, DomainError};
+
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from context");
+            AppError::Internal
+        })
+    }
+
+    fn parts() -> Option<http::request::Parts> {
+        use_context::<http::request::Parts>()
+    }
+
+    /// The peer address. Proxies are not trusted for this (no X-Forwarded-For).
+    pub fn client_ip() -> Option<String> {
+        parts()?.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    }
+
+    /// A plain form post from a browser without JavaScript (it asks for HTML back).
+    pub fn is_no_js_post() -> bool {
+        parts()
+            .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+            .unwrap_or(false)
+    }
+
+    /// Redirects a no-JS form post to `path` (e.g. with a `?saved=` confirmation); with
+    /// JavaScript the page shows the action's result itself.
+    pub fn redirect_no_js(path: &str) {
+        if is_no_js_post() {
+            leptos_axum::redirect(path);
+        }
+    }
+
+    pub fn set_status(code: StatusCode) {
+        if let Some(res) = use_context::<ResponseOptions>() {
+            res.set_status(code);
+        }
+    }
+
+    pub fn set_cookie(value: String) {
+        if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&value)) {
+            res.append_header(SET_COOKIE, v);
+        }
+    }
+
+    /// Maps a domain error to the wire, setting the HTTP status for server renders.
+    pub fn fail(e: DomainError) -> AppError {
+        let status = match &e {
+            DomainError::NotFound | DomainError::Forbidden => StatusCode::NOT_FOUND,
+            DomainError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            DomainError::Invalid(_) | DomainError::Refused(_) => StatusCode::BAD_REQUEST,
+            DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            DomainError::Db(_) | DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        set_status(status);
+        e.into()
+    }
+
+    /// The session's viewer, if any, whatever workspace it belongs to.
+    pub async fn session_viewer(st: &AppState) -> Result<Option<Viewer>, DomainError> {
+        let secure = st.config.secure_cookies();
+        let token = parts()
+            .and_then(|p| p.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure)));
+        match token {
+            Some(t) => sessions::resolve(&st.db, st.now(), &t, client_ip()).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The signed-in member of workspace `slug`. Without a valid session the browser is
+    /// sent to that workspace's sign-in page.
+    pub async fn viewer(st: &AppState, slug: &str) -> Result<Viewer, AppError> {
+        match session_viewer(st).await.map_err(fail)? {
+            Some(v) if v.workspace_slug == slug => Ok(v),
+            _ => {
+                leptos_axum::redirect(&format!("/w/{}/login", urlencode(slug)));
+                Err(fail(DomainError::Unauthenticated))
+            }
+        }
+    }
+
+    pub fn urlencode(s: &str) -> String {
+        s.chars()
+            .flat_map(|c| {
+                if c.is_ascii_alphanumeric() || "-._~".contains(c) {
+                    vec![c.to_string()]
+                } else {
+                    c.to_string().bytes().map(|b| format!("%{b:02X}")).collect()
+                }
+            })
+            .collect()
+    }
+}

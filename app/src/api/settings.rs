@@ -1,0 +1,63 @@
+//! Member Authorization settings (admins only).
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AuthenticationSettings, MethodSetting};
+
+/// Admins of `slug`: the sign-in methods and session lifetime.
+#[server]
+pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppError> {
+    use super::ctx::*;
+    use crate::server::{methods, workspaces};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let ms = methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?;
+    let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    Ok(AuthenticationSettings {
+        methods: ms
+            .into_iter()
+            .map(|m| MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
+            .collect(),
+        session_lifetime_days: ws.session_lifetime_secs / 86_400,
+    })
+}
+
+/// Admins of `slug`: switches one method on (`enabled` = "true") or off. The server
+/// refuses to turn off the last enabled method. Returns a confirmation sentence.
+#[server]
+pub async fn set_method(slug: String, method: String, enabled: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::methods;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let on = enabled == "true";
+    let (enable, disable) = if on { (vec![method.clone()], vec![]) } else { (vec![], vec![method.clone()]) };
+    methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(fail)?;
+    let label = methods::list(&st.db, cap.workspace_id(), &st.config)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .find(|m| m.key == method)
+        .map(|m| m.label)
+        .unwrap_or(method);
+    let msg = format!("{label} {}.", if on { "turned on" } else { "turned off" });
+    redirect_no_js(&format!("/w/{}/settings/authentication?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: sets the session lifetime in days (1–365).
+#[server]
+pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::{workspaces, DomainError};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let days: i64 = days
+        .trim()
+        .parse()
+        .map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
+    workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
+    let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
+    redirect_no_js(&format!("/w/{}/settings/authentication?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}

@@ -1,0 +1,66 @@
+//! Password sign-in. Failures never tell whether an account exists: unknown accounts
+//! cost the same Argon2 work, and every refusal before the password is proven reads
+//! the same. Attempts are throttled per account and per IP in shared counters.
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::crypto::Token;
+use super::members::{account_by_email, membership_of};
+use super::methods::{self, PASSWORD};
+use super::password::Password;
+use super::permissions::STATUS_ACTIVE;
+use super::state::AppState;
+use super::{normalize_email, ratelimit, sessions, workspaces, DomainError};
+
+pub const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
+pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+
+pub struct SignedIn {
+    pub token: Token,
+    pub workspace_slug: String,
+    pub lifetime_secs: i64,
+}
+
+pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, ip: Option<String>) -> Result<SignedIn, DomainError> {
+    let db = &state.db;
+    let now = state.now();
+    let ws = workspaces::by_slug(db, slug).await?;
+    if !methods::is_enabled(db, ws.id, PASSWORD, &state.config).await? {
+        return Err(DomainError::Refused("Password sign-in is turned off for this workspace.".into()));
+    }
+    let password = Password::presented(password)?;
+    let email = normalize_email(email).map_err(|_| DomainError::Invalid(BAD_CREDENTIALS.into()))?;
+
+    let acct_key = format!("login:acct:{}:{}", ws.id, email);
+    let ip_key = format!("login:ip:{}", ip.as_deref().unwrap_or("unknown"));
+    let limit = state.config.login_attempts_per_window;
+    if ratelimit::count(db, &acct_key, now, THROTTLE_WINDOW_SECS).await? >= limit
+        || ratelimit::count(db, &ip_key, now, THROTTLE_WINDOW_SECS).await? >= limit * 5
+    {
+        tracing::warn!(workspace = %ws.slug, "password sign-in throttled");
+        return Err(DomainError::RateLimited { retry_after_secs: THROTTLE_WINDOW_SECS - now.rem_euclid(THROTTLE_WINDOW_SECS) });
+    }
+
+    let account = account_by_email(db, &email).await?;
+    let verified = state.hasher.verify(&password, account.as_ref().and_then(|a| a.password_hash.as_deref())).await?;
+    let membership = match (&account, verified) {
+        (Some(a), true) => membership_of(db, ws.id, a.id).await?,
+        _ => None,
+    };
+    let (Some(account), Some(membership)) = (account, membership) else {
+        ratelimit::hit(db, &acct_key, now, THROTTLE_WINDOW_SECS).await?;
+        ratelimit::hit(db, &ip_key, now, THROTTLE_WINDOW_SECS).await?;
+        if now % 97 == 0 {
+            ratelimit::prune(db, now).await?;
+        }
+        tracing::info!(workspace = %ws.slug, "password sign-in refused: bad credentials");
+        return Err(DomainError::Invalid(BAD_CREDENTIALS.into()));
+    };
+    if membership.status != STATUS_ACTIVE {
+        return Err(DomainError::Refused("Your access to this workspace has been deactivated. Ask an admin to reactivate you.".into()));
+    }
+    let token = sessions::create(db, now, account.id, ws.id, PASSWORD).await?;
+    let actor = Actor { account_id: Some(account.id), label: account.email_normalized.clone(), ip };
+    audit::record(db, now, Some(ws.id), &actor, "signin", &account.email_normalized, json!({ "method": PASSWORD })).await?;
+    Ok(SignedIn { token, workspace_slug: ws.slug, lifetime_secs: ws.session_lifetime_secs })
+}

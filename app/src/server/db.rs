@@ -1,0 +1,71 @@
+//! Connecting and migrating. SQLite (the embedded default) or PostgreSQL.
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
+
+use super::DomainError;
+
+/// Opens a pool. For a SQLite file URL the parent directory is created and WAL is on.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DomainError> {
+    let is_sqlite = url.starts_with("sqlite:");
+    if is_sqlite {
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = std::path::Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| DomainError::Internal(format!("creating {}: {e}", parent.display())))?;
+                }
+            }
+        }
+    }
+    let in_memory = url.contains(":memory:");
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(if in_memory { 1 } else { max_connections })
+        .min_connections(if in_memory { 1 } else { 0 })
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if in_memory {
+        // One connection that never closes: an in-memory database lives as long as it.
+        opts.idle_timeout(Duration::from_secs(u32::MAX as u64)).max_lifetime(Duration::from_secs(u32::MAX as u64));
+    }
+    let db = Database::connect(opts).await?;
+    if is_sqlite {
+        if !in_memory {
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        db.execute_unprepared("PRAGMA busy_timeout=10000").await?;
+        db.execute_unprepared("PRAGMA foreign_keys=ON").await?;
+    }
+    Ok(db)
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_string())
+}
+
+/// Key of the PostgreSQL advisory lock that serialises migrations across processes.
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573; // "gatehous"
+
+/// Applies pending migrations. On PostgreSQL several processes starting at once take
+/// turns under an advisory lock.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DomainError> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // A transaction-level lock: held by this transaction until it commits, and
+        // PostgreSQL runs the DDL inside it.
+        let conn = db.begin().await?;
+        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
+        Migrator::up(&conn, None).await?;
+        conn.commit().await?;
+    } else {
+        Migrator::up(db, None).await?;
+    }
+    Ok(())
+}
+
+/// True when every known migration has been applied (for `/readyz`).
+pub async fn migrations_current(db: &DatabaseConnection) -> Result<bool, DomainError> {
+    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+}

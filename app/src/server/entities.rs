@@ -1,0 +1,231 @@
+//! sea-orm entities. Only the domain modules under `server/` use them; they never
+//! cross the wire (the DTOs in `model/` do).
+#![allow(missing_docs)]
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod workspace {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "workspaces")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub slug: String,
+        pub name: String,
+        pub session_lifetime_secs: i64,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod workspace_domain {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "workspace_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub domain: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod account {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+        pub email_normalized: String,
+        pub full_name: String,
+        pub given_name: String,
+        pub family_name: String,
+        pub password_hash: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    // The password hash never reaches a log line.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Account").field("id", &self.id).field("email", &self.email).finish_non_exhaustive()
+        }
+    }
+    no_relations!();
+}
+
+pub mod membership {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memberships")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub account_id: i64,
+        pub role: String,
+        pub status: String,
+        pub managed_by_provider_id: Option<i64>,
+        pub external_id: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod group {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "groups")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub name: String,
+        pub name_normalized: String,
+        pub is_everyone: bool,
+        pub external_id: Option<String>,
+        pub managed_by_provider_id: Option<i64>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod group_member {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "group_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub membership_id: i64,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod sign_in_method {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sign_in_methods")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub method: String,
+        pub enabled: bool,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod invite {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invites")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub email: String,
+        pub email_normalized: String,
+        pub role: String,
+        pub token_hash: String,
+        pub invited_by_account_id: Option<i64>,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub accepted_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod session {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub token_hash: String,
+        pub account_id: i64,
+        pub workspace_id: i64,
+        pub method: String,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod audit_log {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: Option<i64>,
+        pub actor_account_id: Option<i64>,
+        pub actor: String,
+        pub action: String,
+        pub target: String,
+        pub details: String,
+        pub source_ip: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod rate_counter {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rate_counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub window_start: i64,
+        pub count: i64,
+    }
+    no_relations!();
+}
+
+pub mod saml_provider {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_providers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub public_id: String,
+        pub workspace_id: i64,
+        pub name: String,
+        pub idp_entity_id: String,
+        pub sso_url: String,
+        pub certificates: String,
+        pub allow_idp_initiated: bool,
+        pub sign_requests: bool,
+        pub require_encryption: bool,
+        pub nameid_format: String,
+        pub attr_email: String,
+        pub attr_given_name: String,
+        pub attr_family_name: String,
+        pub sp_key_pem: Option<String>,
+        pub sp_cert_pem: Option<String>,
+        pub provisioning_enabled: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}

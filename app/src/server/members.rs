@@ -1,0 +1,353 @@
+//! Accounts, memberships, invites. The Everyone group always holds exactly the active
+//! members: every function that changes a membership's status keeps it so in the same
+//! transaction.
+use sea_orm::{DatabaseConnection, 
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::crypto::Token;
+use super::entities::{account, group_member, invite, membership, session, workspace};
+use super::password::{Hasher, Password};
+use super::permissions::{AdminCap, ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE, STATUS_DEACTIVATED};
+use super::workspaces::{active_admin_count, everyone_group, validate_name};
+use super::{normalize_email, sessions, DomainError};
+
+pub const INVITE_LIFETIME_SECS: i64 = 7 * 86_400;
+
+pub fn validate_role(role: &str) -> Result<&'static str, DomainError> {
+    match role {
+        ROLE_ADMIN => Ok(ROLE_ADMIN),
+        ROLE_MEMBER => Ok(ROLE_MEMBER),
+        _ => Err(DomainError::Invalid("Role must be admin or member.".into())),
+    }
+}
+
+pub async fn account_by_email<C: ConnectionTrait>(db: &C, email_normalized: &str) -> Result<Option<account::Model>, DomainError> {
+    Ok(account::Entity::find().filter(account::Column::EmailNormalized.eq(email_normalized)).one(db).await?)
+}
+
+pub async fn find_or_create_account<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    email_raw: &str,
+    email_normalized: &str,
+    full_name: &str,
+) -> Result<account::Model, DomainError> {
+    if let Some(a) = account_by_email(db, email_normalized).await? {
+        return Ok(a);
+    }
+    Ok(account::ActiveModel {
+        email: Set(email_raw.trim().to_string()),
+        email_normalized: Set(email_normalized.to_string()),
+        full_name: Set(full_name.to_string()),
+        given_name: Set(String::new()),
+        family_name: Set(String::new()),
+        password_hash: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Adds an active membership and puts it in Everyone.
+pub async fn add_membership<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    workspace_id: i64,
+    account_id: i64,
+    role: &str,
+) -> Result<membership::Model, DomainError> {
+    let m = membership::ActiveModel {
+        workspace_id: Set(workspace_id),
+        account_id: Set(account_id),
+        role: Set(role.to_string()),
+        status: Set(STATUS_ACTIVE.into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let everyone = everyone_group(db, workspace_id).await?;
+    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }
+        .insert(db)
+        .await?;
+    Ok(m)
+}
+
+pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .filter(membership::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?)
+}
+
+/// Creates an invite; the returned token goes into the link and is never stored.
+pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, email_raw: &str, role: &str) -> Result<Token, DomainError> {
+    let email = normalize_email(email_raw)?;
+    let role = validate_role(role)?;
+    if let Some(acct) = account_by_email(db, &email).await? {
+        if let Some(m) = membership_of(db, cap.workspace_id(), acct.id).await? {
+            let why = if m.status == STATUS_ACTIVE { "is already a member" } else { "is a deactivated member: reactivate them instead" };
+            return Err(DomainError::Refused(format!("{email} {why}.")));
+        }
+    }
+    let token = Token::generate();
+    invite::ActiveModel {
+        workspace_id: Set(cap.workspace_id()),
+        email: Set(email_raw.trim().to_string()),
+        email_normalized: Set(email.clone()),
+        role: Set(role.to_string()),
+        token_hash: Set(token.hash()),
+        invited_by_account_id: Set(cap.actor().account_id),
+        created_at: Set(now),
+        expires_at: Set(now + INVITE_LIFETIME_SECS),
+        accepted_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "member.invite", &email, json!({ "role": role })).await?;
+    Ok(token)
+}
+
+pub struct InviteInfo {
+    pub workspace_slug: String,
+    pub workspace_name: String,
+    pub email: String,
+    /// The invitee already has an account (from another workspace): they confirm with
+    /// their existing password instead of choosing one.
+    pub existing_account: bool,
+}
+
+async fn open_invite<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Result<(invite::Model, workspace::Model), DomainError> {
+    let inv = invite::Entity::find()
+        .filter(invite::Column::TokenHash.eq(token.hash()))
+        .one(db)
+        .await?
+        .filter(|i| i.accepted_at.is_none() && i.expires_at > now)
+        .ok_or(DomainError::NotFound)?;
+    let ws = workspace::Entity::find_by_id(inv.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    Ok((inv, ws))
+}
+
+pub async fn invite_info<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Result<InviteInfo, DomainError> {
+    let (inv, ws) = open_invite(db, now, token).await?;
+    let existing = account_by_email(db, &inv.email_normalized).await?.is_some_and(|a| a.password_hash.is_some());
+    Ok(InviteInfo { workspace_slug: ws.slug, workspace_name: ws.name, email: inv.email, existing_account: existing })
+}
+
+/// Accepts an invite and signs the invitee in; returns (workspace slug, session token).
+pub async fn accept_invite(db: &DatabaseConnection,
+    hasher: &Hasher,
+    now: i64,
+    token: &Token,
+    full_name: &str,
+    password: Password,
+    ip: Option<String>,
+) -> Result<(String, Token), DomainError> {
+    let (inv, ws) = open_invite(db, now, token).await?;
+    let existing = account_by_email(db, &inv.email_normalized).await?;
+    let new_hash = match existing.as_ref().and_then(|a| a.password_hash.clone()) {
+        // An existing account proves itself with its password; an invite never resets it.
+        Some(stored) => {
+            if !hasher.verify(&password, Some(&stored)).await? {
+                return Err(DomainError::Invalid("That isn't the password of your existing Gatehouse account.".into()));
+            }
+            None
+        }
+        None => {
+            let pw = Password::new_secret(password_into_string(password))?;
+            Some(hasher.hash(&pw).await?.0)
+        }
+    };
+    let name = if full_name.trim().is_empty() { String::new() } else { validate_name(full_name, "Your name")? };
+
+    let txn = db.begin().await?;
+    // Re-check inside the transaction: an invite is used once.
+    let (inv, _) = open_invite(&txn, now, token).await?;
+    let acct = find_or_create_account(&txn, now, &inv.email, &inv.email_normalized, &name).await?;
+    let mut am: account::ActiveModel = acct.clone().into();
+    if let Some(h) = new_hash {
+        am.password_hash = Set(Some(h));
+    }
+    if !name.is_empty() {
+        am.full_name = Set(name);
+    }
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    if membership_of(&txn, inv.workspace_id, acct.id).await?.is_some() {
+        return Err(DomainError::Refused("You are already a member of this workspace.".into()));
+    }
+    add_membership(&txn, now, inv.workspace_id, acct.id, &inv.role).await?;
+    let mut iam: invite::ActiveModel = inv.clone().into();
+    iam.accepted_at = Set(Some(now));
+    iam.update(&txn).await?;
+    let actor = Actor { account_id: Some(acct.id), label: inv.email_normalized.clone(), ip };
+    audit::record(&txn, now, Some(inv.workspace_id), &actor, "member.join", &inv.email_normalized, json!({ "role": inv.role })).await?;
+    let session = sessions::create(&txn, now, acct.id, inv.workspace_id, "password").await?;
+    txn.commit().await?;
+    Ok((ws.slug, session))
+}
+
+fn password_into_string(p: Password) -> String {
+    p.into_inner()
+}
+
+pub struct MemberRow {
+    pub membership: membership::Model,
+    pub account: account::Model,
+    pub methods: Vec<String>,
+}
+
+/// Members of a workspace, admins first, then by name/email.
+pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<MemberRow>, DomainError> {
+    let ms = membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?;
+    let rows = with_accounts(db, ms).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (m, a) in rows {
+        let methods = session_methods(db, a.id, workspace_id, a.password_hash.is_some()).await?;
+        out.push(MemberRow { membership: m, account: a, methods });
+    }
+    out.sort_by(|x, y| {
+        (x.membership.role != ROLE_ADMIN, x.account.full_name.to_lowercase(), x.account.email_normalized.clone())
+            .cmp(&(y.membership.role != ROLE_ADMIN, y.account.full_name.to_lowercase(), y.account.email_normalized.clone()))
+    });
+    Ok(out)
+}
+
+/// How a member signs in: methods their account can use, and those seen in sessions.
+async fn session_methods<C: ConnectionTrait>(db: &C, account_id: i64, workspace_id: i64, has_password: bool) -> Result<Vec<String>, DomainError> {
+    let mut methods: Vec<String> = session::Entity::find()
+        .filter(session::Column::AccountId.eq(account_id))
+        .filter(session::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(session::Column::Method)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.method)
+        .collect();
+    if has_password {
+        methods.push("password".into());
+    }
+    methods.sort();
+    methods.dedup();
+    Ok(methods)
+}
+
+async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
+    let ids: Vec<i64> = ms.iter().map(|m| m.account_id).collect();
+    let accts = account::Entity::find().filter(account::Column::Id.is_in(ids)).all(db).await?;
+    let by_id: std::collections::HashMap<i64, account::Model> = accts.into_iter().map(|a| (a.id, a)).collect();
+    Ok(ms.into_iter().filter_map(|m| by_id.get(&m.account_id).cloned().map(|a| (m, a))).collect())
+}
+
+async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) -> Result<(membership::Model, account::Model), DomainError> {
+    let m = membership::Entity::find_by_id(membership_id)
+        .one(db)
+        .await?
+        .filter(|m| m.workspace_id == cap.workspace_id())
+        .ok_or(DomainError::NotFound)?;
+    if m.managed_by_provider_id.is_some() {
+        return Err(DomainError::Refused("This member is managed by your identity provider; change them there.".into()));
+    }
+    let a = account::Entity::find_by_id(m.account_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    Ok((m, a))
+}
+
+/// Changes a member's role. The last active admin can't be demoted.
+pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64, role: &str) -> Result<(), DomainError> {
+    let role = validate_role(role)?;
+    let txn = db.begin().await?;
+    let (m, a) = target(&txn, cap, membership_id).await?;
+    if m.role == role {
+        return Ok(());
+    }
+    if m.role == ROLE_ADMIN && m.status == STATUS_ACTIVE && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
+        return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
+    }
+    let old = m.role.clone();
+    let mut am: membership::ActiveModel = m.into();
+    am.role = Set(role.to_string());
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.role", &a.email_normalized, json!({ "from": old, "to": role })).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deactivates a member: out of every group (Everyone included) and every session
+/// revoked, in one transaction. The last active admin can't be deactivated.
+pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
+    let txn = db.begin().await?;
+    let (m, a) = target(&txn, cap, membership_id).await?;
+    if m.status == STATUS_DEACTIVATED {
+        return Ok(());
+    }
+    if m.role == ROLE_ADMIN && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
+        return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
+    }
+    let revoked = deactivate_in(&txn, now, &m).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.deactivate", &a.email_normalized, json!({ "sessions_revoked": revoked })).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The shared part of deactivation (UI and SCIM): status, groups, sessions.
+pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<u64, DomainError> {
+    let mut am: membership::ActiveModel = m.clone().into();
+    am.status = Set(STATUS_DEACTIVATED.into());
+    am.updated_at = Set(now);
+    am.update(db).await?;
+    group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(m.id)).exec(db).await?;
+    sessions::revoke_all(db, m.account_id, m.workspace_id).await
+}
+
+/// Reactivates a member: active again and in Everyone; no other group is restored.
+pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
+    let txn = db.begin().await?;
+    let (m, a) = target(&txn, cap, membership_id).await?;
+    if m.status == STATUS_ACTIVE {
+        return Ok(());
+    }
+    reactivate_in(&txn, now, &m).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.reactivate", &a.email_normalized, json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
+    let mut am: membership::ActiveModel = m.clone().into();
+    am.status = Set(STATUS_ACTIVE.into());
+    am.updated_at = Set(now);
+    am.update(db).await?;
+    let everyone = everyone_group(db, m.workspace_id).await?;
+    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }
+        .insert(db)
+        .await?;
+    Ok(())
+}
+
+/// Operator break-glass: makes an existing member an active admin again.
+pub async fn promote(db: &DatabaseConnection, now: i64, workspace_id: i64, email: &str, actor: &Actor) -> Result<(), DomainError> {
+    let email = normalize_email(email)?;
+    let txn = db.begin().await?;
+    let acct = account_by_email(&txn, &email).await?.ok_or(DomainError::NotFound)?;
+    let m = membership_of(&txn, workspace_id, acct.id).await?.ok_or(DomainError::NotFound)?;
+    if m.status != STATUS_ACTIVE {
+        reactivate_in(&txn, now, &m).await?;
+    }
+    let mut am: membership::ActiveModel = m.into();
+    am.role = Set(ROLE_ADMIN.into());
+    am.status = Set(STATUS_ACTIVE.into());
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    audit::record(&txn, now, Some(workspace_id), actor, "recover.promote", &email, json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}

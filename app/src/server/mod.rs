@@ -1,0 +1,49 @@
+//! The domain: everything that touches the database, never compiled to WASM.
+//! Server functions (`api/`), axum handlers (`server/` crate) and the CLI all call these
+//! functions; nothing is written twice.
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod http_security;
+pub mod members;
+pub mod methods;
+pub mod password;
+pub mod permissions;
+pub mod ratelimit;
+pub mod sessions;
+pub mod state;
+pub mod workspaces;
+
+pub use error::DomainError;
+pub use state::AppState;
+
+/// Lower-cases and trims an email; refuses anything that is not `local@domain`.
+pub fn normalize_email(raw: &str) -> Result<String, DomainError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+               && !domain.ends_with('.') && !domain.contains('@'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(DomainError::Invalid("Enter a valid email address.".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM ").ok().as_deref(), Some("ada@example.com"));
+        for bad in ["", "ada", "@x.com", "ada@", "ada@x", "a b@x.com", "a@b@c.com", "a@.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

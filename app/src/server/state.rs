@@ -1,0 +1,41 @@
+//! Shared application state, provided to server functions as Leptos context and to axum
+//! handlers through `FromRef`.
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use super::clock::Clock;
+use super::password::Hasher;
+
+/// Settings the domain needs at run time (a subset of the server's configuration).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// External base URL without trailing slash, e.g. `https://gatehouse.example.com`.
+    pub public_url: String,
+    /// Password sign-in attempts allowed per account and per IP in a 15-minute window.
+    pub login_attempts_per_window: i64,
+    pub smtp_url: Option<String>,
+    /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.
+    pub oidc_configured: Vec<String>,
+}
+
+impl RuntimeConfig {
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<RuntimeConfig>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Hasher,
+    pub leptos_options: leptos::config::LeptosOptions,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,206 @@
+//! Workspaces (tenants): creation with their admin and the built-in Everyone group,
+//! lookup, and workspace-wide settings.
+use sea_orm::{DatabaseConnection, 
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::crypto::Token;
+use super::entities::{account, group, group_member, membership, sign_in_method, workspace};
+use super::members;
+use super::password::{Hasher, Password};
+use super::permissions::{AdminCap, ROLE_ADMIN, STATUS_ACTIVE};
+use super::{normalize_email, DomainError};
+
+pub const EVERYONE: &str = "Everyone";
+pub const DEFAULT_SESSION_LIFETIME_SECS: i64 = 30 * 86_400;
+pub const MAX_SESSION_LIFETIME_DAYS: i64 = 365;
+
+const RESERVED_SLUGS: &[&str] = &["api", "admin", "setup", "login", "invite", "saml", "scim", "auth", "pkg", "static"];
+
+pub fn validate_slug(raw: &str) -> Result<String, DomainError> {
+    let slug = raw.trim().to_lowercase();
+    let ok = (2..=40).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !ok {
+        return Err(DomainError::Invalid(
+            "The workspace URL name is 2–40 characters: lowercase letters, digits and dashes, not starting or ending with a dash.".into(),
+        ));
+    }
+    if RESERVED_SLUGS.contains(&slug.as_str()) {
+        return Err(DomainError::Invalid(format!("“{slug}” is reserved; choose another URL name.")));
+    }
+    Ok(slug)
+}
+
+pub fn validate_name(raw: &str, what: &str) -> Result<String, DomainError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(DomainError::Invalid(format!("{what} must be 1–100 characters.")));
+    }
+    Ok(name.to_string())
+}
+
+pub async fn setup_needed<C: ConnectionTrait>(db: &C) -> Result<bool, DomainError> {
+    Ok(workspace::Entity::find().count(db).await? == 0)
+}
+
+pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<workspace::Model, DomainError> {
+    workspace::Entity::find()
+        .filter(workspace::Column::Slug.eq(slug.to_lowercase()))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+pub struct NewWorkspace {
+    pub slug: String,
+    pub name: String,
+    pub admin_email: String,
+    pub admin_name: String,
+    /// With a password the admin can sign in at once; without one a one-time
+    /// set-password link (an admin invite) is returned.
+    pub admin_password: Option<Password>,
+}
+
+pub struct CreatedWorkspace {
+    pub workspace: workspace::Model,
+    /// Set when the admin was created with a password.
+    pub admin_account_id: Option<i64>,
+    pub admin_invite: Option<Token>,
+}
+
+/// Creates a workspace with Everyone, password sign-in enabled, and its first admin.
+/// `only_if_empty` makes this the first-run setup, refused once any workspace exists.
+pub async fn create(db: &DatabaseConnection,
+    hasher: &Hasher,
+    now: i64,
+    new: NewWorkspace,
+    actor: &Actor,
+    only_if_empty: bool,
+) -> Result<CreatedWorkspace, DomainError> {
+    let slug = validate_slug(&new.slug)?;
+    let name = validate_name(&new.name, "The workspace name")?;
+    let email = normalize_email(&new.admin_email)?;
+    let admin_name = if new.admin_name.trim().is_empty() { String::new() } else { validate_name(&new.admin_name, "Your name")? };
+    let hash = match &new.admin_password {
+        Some(pw) => Some(hasher.hash(pw).await?.0),
+        None => None,
+    };
+
+    let txn = db.begin().await?;
+    if only_if_empty && !setup_needed(&txn).await? {
+        return Err(DomainError::NotFound);
+    }
+    if workspace::Entity::find().filter(workspace::Column::Slug.eq(&slug)).one(&txn).await?.is_some() {
+        return Err(DomainError::Invalid(format!("The URL name “{slug}” is taken.")));
+    }
+    let ws = workspace::ActiveModel {
+        slug: Set(slug.clone()),
+        name: Set(name.clone()),
+        session_lifetime_secs: Set(DEFAULT_SESSION_LIFETIME_SECS),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    group::ActiveModel {
+        workspace_id: Set(ws.id),
+        name: Set(EVERYONE.into()),
+        name_normalized: Set(EVERYONE.to_lowercase()),
+        is_everyone: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    sign_in_method::ActiveModel {
+        workspace_id: Set(ws.id),
+        method: Set("password".into()),
+        enabled: Set(true),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+
+    let mut admin_account_id = None;
+    let admin_invite = match hash {
+        Some(hash) => {
+            let acct = members::find_or_create_account(&txn, now, &new.admin_email, &email, &admin_name).await?;
+            if acct.password_hash.is_some() {
+                // Never replace the password of an account that already exists elsewhere.
+                return Err(DomainError::Refused(
+                    "That email already has a Gatehouse account; create the workspace without a password and use the printed link.".into(),
+                ));
+            }
+            let mut am: account::ActiveModel = acct.clone().into();
+            am.password_hash = Set(Some(hash));
+            am.update(&txn).await?;
+            members::add_membership(&txn, now, ws.id, acct.id, ROLE_ADMIN).await?;
+            admin_account_id = Some(acct.id);
+            None
+        }
+        None => {
+            let cap = AdminCap::operator(ws.id, actor.clone());
+            Some(members::create_invite(&txn, now, &cap, &new.admin_email, ROLE_ADMIN).await?)
+        }
+    };
+    audit::record(&txn, now, Some(ws.id), actor, "workspace.create", &slug, json!({ "name": name, "admin": email })).await?;
+    txn.commit().await?;
+    Ok(CreatedWorkspace { workspace: ws, admin_account_id, admin_invite })
+}
+
+/// Sets the session lifetime (1–365 days). Existing sessions follow at once.
+pub async fn set_session_lifetime<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, days: i64) -> Result<(), DomainError> {
+    if !(1..=MAX_SESSION_LIFETIME_DAYS).contains(&days) {
+        return Err(DomainError::Invalid(format!("Session lifetime must be between 1 and {MAX_SESSION_LIFETIME_DAYS} days.")));
+    }
+    let ws = workspace::Entity::find_by_id(cap.workspace_id()).one(db).await?.ok_or(DomainError::NotFound)?;
+    let old = ws.session_lifetime_secs / 86_400;
+    let mut am: workspace::ActiveModel = ws.into();
+    am.session_lifetime_secs = Set(days * 86_400);
+    am.update(db).await?;
+    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_lifetime", "workspace",
+        json!({ "from_days": old, "to_days": days })).await?;
+    Ok(())
+}
+
+/// Active admins of a workspace (for the last-admin rules).
+pub async fn active_admin_count<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<u64, DomainError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .filter(membership::Column::Role.eq(ROLE_ADMIN))
+        .filter(membership::Column::Status.eq(STATUS_ACTIVE))
+        .count(db)
+        .await?)
+}
+
+pub async fn everyone_group<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<group::Model, DomainError> {
+    group::Entity::find()
+        .filter(group::Column::WorkspaceId.eq(workspace_id))
+        .filter(group::Column::IsEveryone.eq(true))
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::Internal(format!("workspace {workspace_id} has no Everyone group")))
+}
+
+/// Number of members in a group (used by tests and pages).
+pub async fn group_size<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<u64, DomainError> {
+    Ok(group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id)).count(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn slugs() {
+        assert_eq!(validate_slug(" Acme-2 ").ok().as_deref(), Some("acme-2"));
+        for bad in ["a", "-acme", "acme-", "ac me", "acmé", "api", &"x".repeat(41)] {
+            assert!(validate_slug(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

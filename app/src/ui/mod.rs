@@ -1,0 +1,2 @@
+pub mod components;
+pub mod pages;

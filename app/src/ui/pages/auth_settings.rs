@@ -1,0 +1,83 @@
+use leptos::prelude::*;
+
+use crate::api::settings::{auth_settings, SetMethod, SetSessionLifetime};
+use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::pages::failed;
+
+/// `/w/{slug}/settings/authentication` (admins): Member Authorization.
+#[component]
+pub fn AuthSettingsPage() -> impl IntoView {
+    let slug = use_slug();
+    let set_method = ServerAction::<SetMethod>::new();
+    let set_lifetime = ServerAction::<SetSessionLifetime>::new();
+    let data = Resource::new(
+        move || (slug.get(), set_method.version().get(), set_lifetime.version().get()),
+        |(slug, _, _)| auth_settings(slug),
+    );
+    let method_result = Signal::derive(move || set_method.value().get());
+    let lifetime_result = Signal::derive(move || set_lifetime.value().get());
+    view! {
+        <Header/>
+        <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
+            <h1 class="text-2xl font-semibold">"Member Authorization"</h1>
+            <Transition fallback=|| ()>
+                {move || {
+                    Suspend::new(async move {
+                        let settings = match data.await {
+                            Ok(s) => s,
+                            Err(e) => return failed(e),
+                        };
+                        view! {
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Sign-in methods"</h2>
+                                <p class="mt-1 text-sm text-slate-600">"Choose how members may sign in. At least one method stays on."</p>
+                                <div class="mt-4"><Outcome result=method_result/></div>
+                                <ul class="mt-4 divide-y divide-slate-100">
+                                    {settings.methods.into_iter().map(|m| {
+                                        let next = if m.enabled { "false" } else { "true" };
+                                        let key = m.key.clone();
+                                        let track = if m.enabled { "bg-indigo-600" } else { "bg-slate-300" };
+                                        let knob = if m.enabled { "translate-x-5" } else { "translate-x-0" };
+                                        view! {
+                                            <li class="flex items-center justify-between py-3" data-method=m.key.clone()>
+                                                <div>
+                                                    <div class="font-medium">{m.label.clone()}</div>
+                                                    {m.note.clone().map(|n| view! { <div class="text-xs text-slate-500">{n}</div> })}
+                                                </div>
+                                                <ActionForm action=set_method>
+                                                    <input type="hidden" name="slug" value=slug/>
+                                                    <input type="hidden" name="method" value=key/>
+                                                    <input type="hidden" name="enabled" value=next/>
+                                                    <button type="submit" role="switch"
+                                                        aria-checked=if m.enabled { "true" } else { "false" }
+                                                        aria-label=m.label.clone()
+                                                        disabled=!m.available
+                                                        class=format!("relative inline-flex h-6 w-11 items-center rounded-full transition disabled:opacity-40 {track}")>
+                                                        <span class=format!("inline-block h-5 w-5 transform rounded-full bg-white shadow transition {knob}")></span>
+                                                    </button>
+                                                </ActionForm>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Sessions"</h2>
+                                <div class="mt-4"><Outcome result=lifetime_result/></div>
+                                <ActionForm action=set_lifetime attr:class="mt-4 flex items-end gap-3">
+                                    <input type="hidden" name="slug" value=slug/>
+                                    <label class="block text-sm font-medium">"Session lifetime (days)"
+                                        <input class=INPUT type="number" name="days" min="1" max="365" required
+                                            value=settings.session_lifetime_days.to_string()/>
+                                    </label>
+                                    <button type="submit" class=BUTTON>"Save"</button>
+                                </ActionForm>
+                                <p class="mt-2 text-xs text-slate-500">"Applies at once to sessions already open."</p>
+                            </section>
+                        }.into_any()
+                    })
+                }}
+            </Transition>
+        </main>
+    }
+}

@@ -1,0 +1,47 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::invites::{invite_page, AcceptInvite as AcceptFn};
+use crate::ui::components::{ErrorNote, BUTTON, CARD, INPUT};
+use crate::ui::pages::failed;
+
+/// `/invite/{token}`: the invitee sets a password (or confirms their existing one) and joins.
+#[component]
+pub fn AcceptInvite() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let page = Resource::new(token, invite_page);
+    let action = ServerAction::<AcceptFn>::new();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let p = match page.await {
+                    Ok(p) => p,
+                    Err(e) => return failed(e),
+                };
+                view! {
+                    <main class="mx-auto max-w-md px-4 py-16">
+                        <div class=CARD>
+                            <h1 class="text-xl font-semibold">"Join " {p.workspace_name.clone()}</h1>
+                            <p class="mt-1 text-sm text-slate-600">"Invited as " {p.email.clone()}</p>
+                            <ActionForm action attr:class="mt-6 space-y-4">
+                                <input type="hidden" name="token" value=token()/>
+                                <label class="block text-sm font-medium">"Your name"
+                                    <input class=INPUT name="full_name" required maxlength="100" autocomplete="name"/>
+                                </label>
+                                <label class="block text-sm font-medium">
+                                    {if p.existing_account { "Password of your existing account" } else { "Choose a password" }}
+                                    <input class=INPUT name="password" type="password" required
+                                        minlength=if p.existing_account { "1" } else { "10" }
+                                        autocomplete=if p.existing_account { "current-password" } else { "new-password" }/>
+                                </label>
+                                {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
+                                <button type="submit" class=BUTTON>"Join workspace"</button>
+                            </ActionForm>
+                        </div>
+                    </main>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

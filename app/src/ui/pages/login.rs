@@ -1,0 +1,50 @@
+use leptos::prelude::*;
+
+use crate::api::auth::{login_page, Login as LoginFn};
+use crate::ui::components::{use_slug, ErrorNote, BUTTON, CARD, INPUT};
+use crate::ui::pages::failed;
+
+/// `/w/{slug}/login`: exactly the methods the workspace allows.
+#[component]
+pub fn Login() -> impl IntoView {
+    let slug = use_slug();
+    let page = Resource::new(move || slug.get(), login_page);
+    let action = ServerAction::<LoginFn>::new();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let p = match page.await {
+                    Ok(p) => p,
+                    Err(e) => return failed(e),
+                };
+                let others = p.other_methods.clone();
+                view! {
+                    <main class="mx-auto max-w-md px-4 py-16">
+                        <div class=CARD>
+                            <h1 class="text-xl font-semibold">"Sign in to " {p.workspace_name.clone()}</h1>
+                            {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mt-4"><ErrorNote error=e/></div> })}
+                            <Show when=move || p.password_enabled>
+                                <ActionForm action attr:class="mt-6 space-y-4">
+                                    <input type="hidden" name="slug" value=slug/>
+                                    <label class="block text-sm font-medium">"Email"
+                                        <input class=INPUT name="email" type="email" required autocomplete="username"/>
+                                    </label>
+                                    <label class="block text-sm font-medium">"Password"
+                                        <input class=INPUT name="password" type="password" required autocomplete="current-password"/>
+                                    </label>
+                                    <button type="submit" class=BUTTON>"Sign in"</button>
+                                </ActionForm>
+                            </Show>
+                            <div class="mt-6 space-y-2">
+                                {others.into_iter().map(|(key, label)| {
+                                    let href = format!("/auth/{}/start?workspace={}", key, p.workspace_slug);
+                                    view! { <a class="block rounded border border-slate-300 px-4 py-2 text-center hover:bg-slate-100" href=href>{label}</a> }
+                                }).collect_view()}
+                            </div>
+                        </div>
+                    </main>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

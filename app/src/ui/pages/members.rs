@@ -1,0 +1,113 @@
+use leptos::prelude::*;
+
+use crate::api::members::{list_members, InviteMember, SetMemberRole, SetMemberStatus};
+use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::pages::failed;
+
+const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";
+
+/// `/w/{slug}/settings/members` (admins): members, roles, invites.
+#[component]
+pub fn Members() -> impl IntoView {
+    let slug = use_slug();
+    let invite = ServerAction::<InviteMember>::new();
+    let set_role = ServerAction::<SetMemberRole>::new();
+    let set_status = ServerAction::<SetMemberStatus>::new();
+    let data = Resource::new(
+        move || (slug.get(), invite.version().get(), set_role.version().get(), set_status.version().get()),
+        |(slug, _, _, _)| list_members(slug),
+    );
+    let row_result = Signal::derive(move || set_role.value().get().or_else(|| set_status.value().get()));
+    let invited_q = use_query("invited");
+    let link_q = use_query("link");
+    view! {
+        <Header/>
+        <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
+            <h1 class="text-2xl font-semibold">"Members"</h1>
+            <section class=CARD>
+                <h2 class="text-lg font-semibold">"Invite a member"</h2>
+                <ActionForm action=invite attr:class="mt-4 flex flex-wrap items-end gap-3">
+                    <input type="hidden" name="slug" value=slug/>
+                    <label class="block text-sm font-medium">"Email"
+                        <input class=INPUT type="email" name="email" required/>
+                    </label>
+                    <label class="block text-sm font-medium">"Role"
+                        <select class=INPUT name="role">
+                            <option value="member" selected>"Member"</option>
+                            <option value="admin">"Admin"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class=BUTTON>"Invite"</button>
+                </ActionForm>
+                {move || {
+                    let created = match invite.value().get() {
+                        Some(Ok(c)) => Some((c.email, c.link)),
+                        Some(Err(e)) => return view! { <div class="mt-4"><ErrorNote error=e/></div> }.into_any(),
+                        None => invited_q().zip(link_q()),
+                    };
+                    created.map(|(email, link)| view! {
+                        <div class="mt-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" role="status">
+                            <p>"Invite created for " {email} ". Send them this link (valid for 7 days):"</p>
+                            <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link/>
+                        </div>
+                    }.into_any()).unwrap_or_else(|| ().into_any())
+                }}
+            </section>
+            <section class=CARD>
+                <Outcome result=row_result/>
+                <Transition fallback=|| ()>
+                    {move || {
+                        Suspend::new(async move {
+                            let rows = match data.await {
+                                Ok(r) => r,
+                                Err(e) => return failed(e),
+                            };
+                            view! {
+                                <table class="mt-2 w-full text-left text-sm">
+                                    <thead class="text-xs uppercase text-slate-500">
+                                        <tr><th class="py-2">"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th><th>"Signs in with"</th><th></th></tr>
+                                    </thead>
+                                    <tbody class="divide-y divide-slate-100">
+                                        {rows.into_iter().map(|r| {
+                                            let active = r.status == "active";
+                                            let is_admin = r.role == "admin";
+                                            let managed = r.managed_by.clone();
+                                            view! {
+                                                <tr data-email=r.email.clone()>
+                                                    <td class="py-2">{r.full_name.clone()}</td>
+                                                    <td>{r.email.clone()}</td>
+                                                    <td>{if is_admin { "Admin" } else { "Member" }}</td>
+                                                    <td>{if active { "Active" } else { "Deactivated" }}</td>
+                                                    <td>{r.sign_in_methods.join(", ")}</td>
+                                                    <td class="flex gap-2 py-2">
+                                                        {match managed {
+                                                            Some(p) => view! { <span class="rounded bg-slate-100 px-2 py-1 text-xs">"Managed by " {p}</span> }.into_any(),
+                                                            None => view! {
+                                                                <ActionForm action=set_role>
+                                                                    <input type="hidden" name="slug" value=slug/>
+                                                                    <input type="hidden" name="membership_id" value=r.membership_id.to_string()/>
+                                                                    <input type="hidden" name="role" value=if is_admin { "member" } else { "admin" }/>
+                                                                    <button type="submit" class=SMALL_BUTTON>{if is_admin { "Make member" } else { "Make admin" }}</button>
+                                                                </ActionForm>
+                                                                <ActionForm action=set_status>
+                                                                    <input type="hidden" name="slug" value=slug/>
+                                                                    <input type="hidden" name="membership_id" value=r.membership_id.to_string()/>
+                                                                    <input type="hidden" name="active" value=if active { "false" } else { "true" }/>
+                                                                    <button type="submit" class=SMALL_BUTTON>{if active { "Deactivate" } else { "Reactivate" }}</button>
+                                                                </ActionForm>
+                                                            }.into_any(),
+                                                        }}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        })
+                    }}
+                </Transition>
+            </section>
+        </main>
+    }
+}

@@ -1,0 +1,175 @@
+//! `gatehouse` commands. Operator commands act with the server's own database
+//! credentials and write audit entries as `operator (cli)`.
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use app::server::audit::Actor;
+use app::server::password::Password;
+use app::server::permissions::AdminCap;
+use app::server::{members, methods, workspaces, AppState};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about = "Gatehouse: sign-in, SSO and provisioning for workspaces")]
+pub struct Cli {
+    /// A TOML configuration file (keys: database_url, listen, public_url, log, smtp_url,
+    /// database_max_connections, login_attempts_per_window). Environment variables
+    /// GATEHOUSE_* override it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Show or change a workspace's sign-in methods (the same rules as the UI: never all
+    /// off). Prints the resulting enabled set as JSON.
+    SignInMethods {
+        #[arg(long)]
+        workspace: String,
+        /// A method to enable: password, google, slack, office365 or saml:<provider id>.
+        #[arg(long)]
+        enable: Vec<String>,
+        /// A method to disable.
+        #[arg(long)]
+        disable: Vec<String>,
+    },
+    /// Break-glass recovery for a locked-out workspace: re-enable a sign-in method and/or
+    /// restore an admin. Writes an audit entry and prints what it did.
+    Recover {
+        #[arg(long)]
+        workspace: String,
+        /// The sign-in method to re-enable.
+        #[arg(long)]
+        enable: Option<String>,
+        /// Make this member an active admin again.
+        #[arg(long)]
+        promote: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace with its first admin. With --password-stdin the admin's password
+    /// is read from standard input; otherwise a one-time set-password link is printed.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, default_value = "")]
+        admin_name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    init_tracing(&cfg.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let state = crate::build_state(&cfg, crate::system_clock()).await?;
+            crate::router::serve(state, &cfg.listen).await
+        }
+        Command::Migrate => {
+            crate::build_state(&cfg, crate::system_clock()).await?;
+            println!("{}", json!({ "migrations": "applied" }));
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::Create { slug, name, admin_email, admin_name, password_stdin }) => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+                Some(Password::new_secret(s.trim_end_matches(['\r', '\n']).to_string()).map_err(user_error)?)
+            } else {
+                None
+            };
+            let new = workspaces::NewWorkspace { slug, name, admin_email: admin_email.clone(), admin_name, admin_password: password };
+            let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &Actor::operator(), false).await.map_err(user_error)?;
+            let mut out = json!({
+                "workspace": created.workspace.slug,
+                "name": created.workspace.name,
+                "admin_email": admin_email.trim(),
+                "login_url": format!("{}/w/{}/login", st.config.public_url, created.workspace.slug),
+            });
+            if let Some(t) = created.admin_invite {
+                out["set_password_link"] = json!(format!("{}/invite/{}", st.config.public_url, t.expose()));
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Command::SignInMethods { workspace, enable, disable } => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let ws = find_workspace(&st, &workspace).await?;
+            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let enabled = if enable.is_empty() && disable.is_empty() {
+                methods::list(&st.db, ws.id, &st.config).await.map_err(user_error)?
+                    .into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect()
+            } else {
+                methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(user_error)?
+            };
+            println!("{}", json!({ "workspace": ws.slug, "enabled": enabled }));
+            Ok(())
+        }
+        Command::Recover { workspace, enable, promote } => {
+            if enable.is_none() && promote.is_none() {
+                bail!("nothing to do: give --enable METHOD and/or --promote EMAIL");
+            }
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let ws = find_workspace(&st, &workspace).await?;
+            let mut out = json!({ "workspace": ws.slug });
+            if let Some(m) = enable {
+                let after = methods::recover(&st.db, st.now(), ws.id, &st.config, &m, &Actor::operator()).await.map_err(user_error)?;
+                out["enabled_method"] = json!(m);
+                out["enabled"] = json!(after);
+            }
+            if let Some(email) = promote {
+                members::promote(&st.db, st.now(), ws.id, &email, &Actor::operator()).await.map_err(|e| match e {
+                    app::server::DomainError::NotFound => anyhow::anyhow!("{email} is not a member of {}", ws.slug),
+                    other => user_error(other),
+                })?;
+                out["promoted"] = json!(email.trim().to_lowercase());
+            }
+            out["audit"] = json!("recorded");
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+    }
+}
+
+async fn find_workspace(st: &AppState, slug: &str) -> anyhow::Result<app::server::entities::workspace::Model> {
+    workspaces::by_slug(&st.db, slug).await.map_err(|e| match e {
+        app::server::DomainError::NotFound => anyhow::anyhow!("no workspace with URL name “{slug}”"),
+        other => user_error(other),
+    })
+}
+
+fn user_error(e: app::server::DomainError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+fn init_tracing(spec: &str) {
+    let (level, json) = match spec.split_once(',') {
+        Some((l, f)) => (l.to_string(), f.trim() == "json"),
+        None => (spec.to_string(), false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,161 @@
+//! Configuration in layers: defaults → optional TOML file (`--config`) → environment
+//! (`GATEHOUSE_*`, with `*_FILE` for secrets). Unknown keys are errors.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db?mode=rwc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub log: Option<String>,
+    pub smtp_url: Option<String>,
+    pub database_max_connections: Option<u32>,
+    pub login_attempts_per_window: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub public_url: String,
+    /// `info`, `debug`, … optionally followed by `,json` for JSON lines.
+    pub log: String,
+    pub smtp_url: Option<String>,
+    pub database_max_connections: u32,
+    pub login_attempts_per_window: i64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // URLs may carry passwords: print only their scheme.
+        let scheme = |u: &str| u.split(':').next().unwrap_or("").to_string();
+        f.debug_struct("Config")
+            .field("database", &scheme(&self.database_url))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("log", &self.log)
+            .field("smtp", &self.smtp_url.as_deref().map(scheme))
+            .finish_non_exhaustive()
+    }
+}
+
+const ENV_KEYS: &[&str] = &[
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW",
+];
+/// Secrets that may come from a file named by `<KEY>_FILE`.
+const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL"];
+/// Prefixes of `GATEHOUSE_*` variables that belong to other parts (tests, OIDC).
+const OTHER_PREFIXES: &[&str] = &["TEST_", "GOOGLE_", "SLACK_", "OFFICE365_", "BENCH_"];
+
+impl Config {
+    /// Loads from `file` (if given) and the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    pub fn load_from(file: Option<&Path>, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+        let mut fc = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("in config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix("GATEHOUSE_") else { continue };
+            if OTHER_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            let (base, from_file) = match key.strip_suffix("_FILE") {
+                Some(b) if FILE_KEYS.contains(&b) => (b, true),
+                _ => (key, false),
+            };
+            if !ENV_KEYS.contains(&base) {
+                bail!("unknown setting {k}: known are {}", ENV_KEYS.iter().map(|k| format!("GATEHOUSE_{k}")).collect::<Vec<_>>().join(", "));
+            }
+            let value = if from_file {
+                std::fs::read_to_string(v).with_context(|| format!("reading {k}={v}"))?.trim().to_string()
+            } else {
+                v.clone()
+            };
+            match base {
+                "DATABASE_URL" => fc.database_url = Some(value),
+                "LISTEN" => fc.listen = Some(value),
+                "PUBLIC_URL" => fc.public_url = Some(value),
+                "LOG" => fc.log = Some(value),
+                "SMTP_URL" => fc.smtp_url = Some(value),
+                "DATABASE_MAX_CONNECTIONS" => {
+                    fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
+                }
+                "LOGIN_ATTEMPTS_PER_WINDOW" => {
+                    fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
+                }
+                _ => {}
+            }
+        }
+        let listen = fc.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let public_url = fc.public_url.unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("GATEHOUSE_PUBLIC_URL must start with http:// or https:// (got {public_url})");
+        }
+        Ok(Config {
+            database_url: fc.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            listen,
+            public_url,
+            log: fc.log.unwrap_or_else(|| "info".to_string()),
+            smtp_url: fc.smtp_url,
+            database_max_connections: fc.database_max_connections.unwrap_or(10).max(1),
+            login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load_from(None, &env(&[])).expect("config");
+        assert_eq!(c.listen, "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn env_overrides_file_and_unknown_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("c.toml");
+        std::fs::write(&f, "listen = \"0.0.0.0:8080\"\npublic_url = \"https://gh.example.com/\"\n").expect("write");
+        let c = Config::load_from(Some(&f), &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:9"), ("GATEHOUSE_TEST_POSTGRES_URL", "x")])).expect("config");
+        assert_eq!(c.listen, "127.0.0.1:9");
+        assert_eq!(c.public_url, "https://gh.example.com");
+
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_LISTN", "x")])).err().expect("must fail");
+        assert!(err.to_string().contains("unknown setting GATEHOUSE_LISTN"), "{err}");
+
+        std::fs::write(&f, "lisen = \"x\"\n").expect("write");
+        let err = Config::load_from(Some(&f), &env(&[])).err().expect("must fail");
+        assert!(format!("{err:#}").contains("unknown field `lisen`"), "{err:#}");
+
+        let secret = dir.join("db");
+        std::fs::write(&secret, "postgres://u:p@h/db\n").expect("write");
+        let c = Config::load_from(None, &env(&[("GATEHOUSE_DATABASE_URL_FILE", secret.to_str().expect("utf8"))])).expect("config");
+        assert_eq!(c.database_url, "postgres://u:p@h/db");
+        assert!(!format!("{c:?}").contains("u:p"));
+    }
+}

@@ -1,0 +1,55 @@
+//! The `gatehouse` binary's library: configuration, CLI, HTTP router.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod cli;
+pub mod config;
+pub mod router;
+
+use std::sync::Arc;
+
+use app::server::clock::{Clock, SystemClock};
+use app::server::password::Hasher;
+use app::server::state::RuntimeConfig;
+use app::server::{db, AppState};
+use leptos::config::LeptosOptions;
+
+use config::Config;
+
+/// The Leptos options: what cargo-leptos baked in (output name, site root), falling
+/// back to our defaults when the binary was built by plain cargo.
+pub fn leptos_options() -> LeptosOptions {
+    let mut opts = leptos::config::get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("gatehouse").build());
+    if std::env::var("LEPTOS_SITE_ROOT").is_err() && opts.site_root.as_ref() == "/" {
+        opts.site_root = "target/site".into();
+    }
+    opts
+}
+
+pub fn runtime_config(cfg: &Config) -> RuntimeConfig {
+    RuntimeConfig {
+        public_url: cfg.public_url.clone(),
+        login_attempts_per_window: cfg.login_attempts_per_window,
+        smtp_url: cfg.smtp_url.clone(),
+        oidc_configured: Vec::new(),
+    }
+}
+
+/// Connects, migrates, and assembles the state every request shares.
+pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let conn = db::connect(&cfg.database_url, cfg.database_max_connections).await?;
+    db::migrate(&conn).await?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Ok(AppState {
+        db: conn,
+        config: Arc::new(runtime_config(cfg)),
+        clock,
+        hasher: Hasher::new(cores)?,
+        leptos_options: leptos_options(),
+    })
+}
+
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
