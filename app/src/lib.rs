@@ -18,11 +18,6 @@ use leptos_router::{path, SsrMode};
 use ui::pages;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    // The CSP nonce chosen by the server's middleware for this response.
-    #[cfg(feature = "ssr")]
-    if let Some(n) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<server::http_security::CspNonce>().cloned()) {
-        provide_context(leptos::nonce::Nonce::from_value(n.0));
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

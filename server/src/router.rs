@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use app::server::{db, AppState};
-use app::server::http_security::{self, CspNonce};
+use app::server::http_security;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -28,7 +28,10 @@ pub fn app(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(ctx_state.clone()),
+            move || {
+                provide_context(ctx_state.clone());
+                http_security::provide_page_csp();
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -82,13 +85,13 @@ async fn same_origin_writes(State(st): State<AppState>, req: Request, next: Next
     }
 }
 
-async fn security_headers(mut req: Request, next: Next) -> Response {
-    let nonce = CspNonce::generate();
-    req.extensions_mut().insert(nonce.clone());
+async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&http_security::content_security_policy(&nonce)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(v) = HeaderValue::from_str(&http_security::content_security_policy(None)) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -36,11 +36,17 @@ pub(crate) mod ctx {
         parts()?.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
     }
 
-    /// A plain form post from a browser without JavaScript (it asks for HTML back).
-    pub fn is_no_js_post() -> bool {
+    /// The request asks for HTML: a page navigation, or a form post without JavaScript.
+    fn accepts_html() -> bool {
         parts()
             .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
             .unwrap_or(false)
+    }
+
+    /// A plain form post from a browser without JavaScript. Its answer is a redirect (back
+    /// to the form with the error in the URL, or onward), so no status is set for it.
+    pub fn is_no_js_post() -> bool {
+        parts().is_some_and(|p| p.method == http::Method::POST) && accepts_html()
     }
 
     /// Redirects a no-JS form post to `path` (e.g. with a `?saved=` confirmation); with
@@ -72,7 +78,9 @@ pub(crate) mod ctx {
             DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             DomainError::Db(_) | DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        set_status(status);
+        if !is_no_js_post() {
+            set_status(status);
+        }
         e.into()
     }
 
@@ -93,8 +101,13 @@ pub(crate) mod ctx {
         match session_viewer(st).await.map_err(fail)? {
             Some(v) if v.workspace_slug == slug => Ok(v),
             _ => {
+                // A browser is sent to the sign-in page (302); API callers get a 401 and a
+                // redirect hint the hydrated UI follows.
                 leptos_axum::redirect(&format!("/w/{}/login", urlencode(slug)));
-                Err(fail(DomainError::Unauthenticated))
+                if !accepts_html() {
+                    set_status(StatusCode::UNAUTHORIZED);
+                }
+                Err(DomainError::Unauthenticated.into())
             }
         }
     }

@@ -1,26 +1,26 @@
 //! Browser-facing security rules: the CSP (with a per-response nonce for Leptos's
 //! hydration script) and the same-origin check for writes.
-use rand::RngCore;
-
-/// The nonce of this response's CSP, carried in request extensions to the renderer.
-#[derive(Debug, Clone)]
-pub struct CspNonce(pub String);
-
-impl CspNonce {
-    pub fn generate() -> Self {
-        let mut b = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        use base64::Engine;
-        CspNonce(base64::engine::general_purpose::STANDARD.encode(b))
-    }
+/// The CSP. Pages get the nonce Leptos put on its hydration scripts; other responses
+/// (server functions, files, errors) get none, so no inline script runs there.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let scripts = match nonce {
+        Some(n) => format!("'self' 'nonce-{n}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
 }
 
-pub fn content_security_policy(nonce: &CspNonce) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        nonce.0
-    )
+/// Called while a page renders: sets this response's CSP with the page's nonce.
+pub fn provide_page_csp() {
+    use leptos::prelude::use_context;
+    if let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(v) = http::HeaderValue::from_str(&content_security_policy(Some(nonce.as_ref()))) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
 }
 
 fn authority_of(url: &str) -> Option<&str> {
@@ -58,11 +58,10 @@ mod tests {
         assert!(same_origin(None, Some("same-origin"), Some("gh.example.com"), p));
     }
     #[test]
-    fn csp_carries_the_nonce() {
-        let n = CspNonce::generate();
-        let csp = content_security_policy(&n);
-        assert!(csp.contains(&format!("'nonce-{}'", n.0)));
+    fn csp_carries_the_nonce_only_for_pages() {
+        let csp = content_security_policy(Some("abc"));
+        assert!(csp.contains("'nonce-abc'"));
         assert!(csp.contains("frame-ancestors 'none'"));
-        assert_ne!(n.0, CspNonce::generate().0);
+        assert!(!content_security_policy(None).contains("nonce"));
     }
 }

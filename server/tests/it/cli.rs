@@ -1,0 +1,74 @@
+//! The `gatehouse` binary's operator commands, run as a real process on a SQLite file.
+use std::process::{Command, Stdio};
+
+fn gatehouse(db: &str, args: &[&str], stdin: Option<&str>) -> (bool, serde_json::Value, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env("GATEHOUSE_DATABASE_URL", db)
+        .env("GATEHOUSE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(s) = stdin {
+        child.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("write");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+fn temp_db() -> String {
+    let dir = std::env::temp_dir().join(format!("gh-cli-{}-{}", std::process::id(), rand::random::<u32>()));
+    format!("sqlite://{}/g.db?mode=rwc", dir.display())
+}
+
+#[test]
+fn workspace_create_methods_and_recover() {
+    let db = temp_db();
+    let (ok, out, err) = gatehouse(&db, &["workspace", "create", "--slug", "acme", "--name", "Acme", "--admin-email", "ada@acme.test"], None);
+    assert!(ok, "{err}");
+    assert!(out["set_password_link"].as_str().is_some_and(|l| l.contains("/invite/")), "{out}");
+
+    let (ok, out, err) = gatehouse(&db, &["workspace", "create", "--slug", "beta", "--name", "Beta", "--admin-email", "bo@beta.test", "--password-stdin"], Some("a long enough password\n"));
+    assert!(ok, "{err}");
+    assert!(out.get("set_password_link").is_none());
+
+    let (ok, out, _) = gatehouse(&db, &["sign-in-methods", "--workspace", "acme"], None);
+    assert!(ok);
+    assert_eq!(out["enabled"], serde_json::json!(["password"]));
+
+    // Same rule as the UI: never all off.
+    let (ok, _, err) = gatehouse(&db, &["sign-in-methods", "--workspace", "acme", "--disable", "password"], None);
+    assert!(!ok);
+    assert!(err.contains("At least one sign-in method must stay on"), "{err}");
+    let (ok, _, err) = gatehouse(&db, &["sign-in-methods", "--workspace", "acme", "--enable", "google"], None);
+    assert!(!ok && err.contains("not configured on this server"), "{err}");
+
+    let (ok, out, err) = gatehouse(&db, &["recover", "--workspace", "acme", "--enable", "password"], None);
+    assert!(ok, "{err}");
+    assert_eq!(out["enabled_method"], "password");
+    assert_eq!(out["audit"], "recorded");
+
+    let (ok, _, err) = gatehouse(&db, &["recover", "--workspace", "nope", "--enable", "password"], None);
+    assert!(!ok && err.contains("no workspace"), "{err}");
+    let (ok, _, err) = gatehouse(&db, &["recover", "--workspace", "beta", "--promote", "ghost@beta.test"], None);
+    assert!(!ok && err.contains("not a member"), "{err}");
+    let (ok, out, err) = gatehouse(&db, &["recover", "--workspace", "beta", "--promote", "BO@beta.test"], None);
+    assert!(ok, "{err}");
+    assert_eq!(out["promoted"], "bo@beta.test");
+}
+
+#[test]
+fn help_and_unknown_settings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse")).args(["recover", "--help"]).output().expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--enable"));
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse")).arg("migrate").env("GATEHOUSE_DATBASE_URL", "x").output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting GATEHOUSE_DATBASE_URL"));
+}

@@ -1,0 +1,187 @@
+use std::sync::Arc;
+
+use app::server::clock::FixedClock;
+use app::server::password::{Hasher, Password};
+use app::server::state::RuntimeConfig;
+use app::server::{db, workspaces, AppState};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use rand::Rng;
+use leptos::server_fn::ServerFn;
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://gatehouse.test";
+pub const T0: i64 = 1_800_000_000;
+pub const ADMIN_EMAIL: &str = "ada@acme.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// A database for one test: in-memory SQLite, or a fresh PostgreSQL database.
+pub async fn test_db() -> sea_orm::DatabaseConnection {
+    let conn = match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("gh_test_{:016x}", rand::thread_rng().gen::<u64>());
+            let admin = db::connect(&admin_url, 1).await.expect("connect to postgres");
+            use sea_orm::ConnectionTrait;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+            admin.close().await.expect("close");
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url has a database");
+            db::connect(&format!("{base}/{name}"), 5).await.expect("connect to test database")
+        }
+        _ => db::connect("sqlite::memory:", 1).await.expect("sqlite"),
+    };
+    db::migrate(&conn).await.expect("migrate");
+    conn
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: FixedClock,
+    pub router: Router,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("gatehouse_session=") && !v.starts_with("gatehouse_session=;"))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+    }
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(f: impl FnOnce(&mut RuntimeConfig)) -> Self {
+        let clock = FixedClock::at(T0);
+        let mut cfg = RuntimeConfig {
+            public_url: ORIGIN.into(),
+            login_attempts_per_window: 5,
+            smtp_url: None,
+            oidc_configured: vec![],
+        };
+        f(&mut cfg);
+        let state = AppState {
+            db: test_db().await,
+            config: Arc::new(cfg),
+            clock: Arc::new(clock.clone()),
+            hasher: Hasher::new(2).expect("hasher"),
+            leptos_options: LeptosOptions::builder().output_name("gatehouse").site_root("target/site").build(),
+        };
+        let router = server::router::app(state.clone());
+        TestApp { state, clock, router }
+    }
+
+    /// A workspace `acme` whose admin signed up with a password.
+    pub async fn with_workspace() -> Self {
+        let app = Self::new().await;
+        app.create_workspace("acme", ADMIN_EMAIL).await;
+        app
+    }
+
+    pub async fn create_workspace(&self, slug: &str, admin_email: &str) {
+        let new = workspaces::NewWorkspace {
+            slug: slug.into(),
+            name: format!("{slug} Inc"),
+            admin_email: admin_email.into(),
+            admin_name: "Ada Admin".into(),
+            admin_password: Some(Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
+        };
+        workspaces::create(&self.state.db, &self.state.hasher, T0, new, &app::server::audit::Actor::operator(), false)
+            .await
+            .expect("create workspace");
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut b = Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).expect("request")).await
+    }
+
+    /// Calls a server function the way the hydrated UI does (fetch, JSON back).
+    pub async fn call<S: ServerFn>(&self, args: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        self.call_with(S::PATH, args, cookie, "application/json", Some(ORIGIN)).await
+    }
+
+    /// Posts a plain HTML form to a server function, as a browser without JS does.
+    pub async fn form<S: ServerFn>(&self, args: &[(&str, &str)], cookie: Option<&str>, referer: &str) -> Reply {
+        let body = serde_urlencoded::to_string(args).expect("encode");
+        let mut b = Request::post(S::PATH)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::REFERER, format!("{ORIGIN}{referer}"));
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(body)).expect("request")).await
+    }
+
+    pub async fn call_with(&self, path: &str, args: &[(&str, &str)], cookie: Option<&str>, accept: &str, origin: Option<&str>) -> Reply {
+        let body = serde_urlencoded::to_string(args).expect("encode");
+        let mut b = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, accept)
+            .header(header::HOST, "gatehouse.test");
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(body)).expect("request")).await
+    }
+
+    /// Signs in with a password; returns the `name=value` session cookie.
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> String {
+        let r = self.call::<app::api::auth::Login>(&[("slug", slug), ("email", email), ("password", password)], None).await;
+        assert_eq!(r.status, StatusCode::OK, "login failed: {}", r.body);
+        r.cookie().expect("session cookie")
+    }
+
+    pub async fn admin_cookie(&self) -> String {
+        self.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Invites `email` as `role`, accepts the invite, returns the new member's cookie.
+    pub async fn add_member(&self, admin_cookie: &str, email: &str, role: &str) -> String {
+        let r = self.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", email), ("role", role)], Some(admin_cookie)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        let link = v["link"].as_str().expect("link");
+        let token = link.rsplit('/').next().expect("token");
+        let r = self.call::<app::api::invites::AcceptInvite>(&[("token", token), ("full_name", "Bob Member"), ("password", "member password 1")], None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.cookie().expect("cookie after accepting")
+    }
+
+    pub async fn me_status(&self, cookie: &str) -> StatusCode {
+        self.call::<app::api::auth::Me>(&[("slug", "acme")], Some(cookie)).await.status
+    }
+}

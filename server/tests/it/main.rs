@@ -1,0 +1,11 @@
+//! Integration tests: the whole HTTP stack in process (`router::app(state).oneshot`),
+//! on in-memory SQLite, or on a fresh PostgreSQL database per test when
+//! `GATEHOUSE_TEST_POSTGRES_URL` is set.
+mod common;
+
+mod cli;
+mod members;
+mod methods;
+mod pages;
+mod sessions;
+mod setup_and_login;

@@ -1,0 +1,107 @@
+use app::api::members::{InviteMember, ListMembers, SetMemberRole, SetMemberStatus};
+use app::server::{workspaces};
+use axum::http::StatusCode;
+
+use crate::common::*;
+
+async fn members(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
+    let r = app.call::<ListMembers>(&[("slug", "acme")], Some(cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    serde_json::from_str(&r.body).expect("json")
+}
+
+fn id_of(rows: &[serde_json::Value], email: &str) -> String {
+    rows.iter().find(|r| r["email"] == email).map(|r| r["membership_id"].to_string()).expect("member")
+}
+
+async fn everyone_size(app: &TestApp) -> u64 {
+    let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let g = workspaces::everyone_group(&app.state.db, ws.id).await.expect("everyone");
+    workspaces::group_size(&app.state.db, g.id).await.expect("size")
+}
+
+#[tokio::test]
+async fn invite_accept_and_list_with_admins_first() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    assert_eq!(app.me_status(&bob).await, StatusCode::OK);
+    let rows = members(&app, &admin).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["email"], ADMIN_EMAIL);
+    assert_eq!(rows[0]["role"], "admin");
+    assert_eq!(rows[1]["email"], "bob@acme.test");
+    assert_eq!(rows[1]["full_name"], "Bob Member");
+    assert_eq!(rows[1]["sign_in_methods"], serde_json::json!(["password"]));
+    assert_eq!(everyone_size(&app).await, 2);
+    // Members can't see the list.
+    assert_eq!(app.call::<ListMembers>(&[("slug", "acme")], Some(&bob)).await.status, StatusCode::NOT_FOUND);
+    // Invites are used once.
+    let again = app.call::<InviteMember>(&[("slug", "acme"), ("email", "bob@acme.test"), ("role", "member")], Some(&admin)).await;
+    assert!(again.body.contains("already a member"), "{}", again.body);
+}
+
+#[tokio::test]
+async fn an_invite_never_resets_an_existing_accounts_password() {
+    let app = TestApp::with_workspace().await;
+    app.create_workspace("other", "olga@other.test").await;
+    let other_admin = app.login("other", "olga@other.test", ADMIN_PASSWORD).await;
+    // The admin of `other` invites acme's admin and tries to pick their password.
+    let r = app.call::<InviteMember>(&[("slug", "other"), ("email", ADMIN_EMAIL), ("role", "member")], Some(&other_admin)).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let token = v["link"].as_str().and_then(|l| l.rsplit('/').next()).expect("token").to_string();
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "x"), ("password", "attacker password")], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("existing Gatehouse account"), "{}", r.body);
+    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await; // unchanged
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "Ada"), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn deactivation_revokes_sessions_and_leaves_everyone_reactivation_returns() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let id = id_of(&members(&app, &admin).await, "bob@acme.test");
+    let r = app.call::<SetMemberStatus>(&[("slug", "acme"), ("membership_id", &id), ("active", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.me_status(&bob).await, StatusCode::UNAUTHORIZED, "the very next request");
+    assert_eq!(everyone_size(&app).await, 1);
+    let r = app.call::<app::api::auth::Login>(&[("slug", "acme"), ("email", "bob@acme.test"), ("password", "member password 1")], None).await;
+    assert!(r.body.contains("deactivated"), "{}", r.body);
+
+    let r = app.call::<SetMemberStatus>(&[("slug", "acme"), ("membership_id", &id), ("active", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(everyone_size(&app).await, 2);
+    app.login("acme", "bob@acme.test", "member password 1").await;
+}
+
+#[tokio::test]
+async fn the_last_admin_can_be_neither_demoted_nor_deactivated() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let me_id = id_of(&members(&app, &admin).await, ADMIN_EMAIL);
+    let r = app.call::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &me_id), ("role", "member")], Some(&admin)).await;
+    assert!(r.body.contains("last active admin"), "{}", r.body);
+    let r = app.call::<SetMemberStatus>(&[("slug", "acme"), ("membership_id", &me_id), ("active", "false")], Some(&admin)).await;
+    assert!(r.body.contains("last active admin"), "{}", r.body);
+    // With a second admin, the first may step down.
+    app.add_member(&admin, "carol@acme.test", "admin").await;
+    let r = app.call::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &me_id), ("role", "member")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The role change is in force on the next request.
+    assert_eq!(app.call::<ListMembers>(&[("slug", "acme")], Some(&admin)).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn members_of_another_workspace_cannot_be_touched() {
+    let app = TestApp::with_workspace().await;
+    app.create_workspace("other", "olga@other.test").await;
+    let other_admin = app.login("other", "olga@other.test", ADMIN_PASSWORD).await;
+    let admin = app.admin_cookie().await;
+    let acme_id = id_of(&members(&app, &admin).await, ADMIN_EMAIL);
+    let r = app.call::<SetMemberStatus>(&[("slug", "other"), ("membership_id", &acme_id), ("active", "false")], Some(&other_admin)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.me_status(&admin).await, StatusCode::OK);
+}

@@ -1,0 +1,80 @@
+use app::api::auth::LoginPage;
+use app::api::settings::{AuthSettings, SetMethod};
+use app::server::audit::Actor;
+use app::server::entities::audit_log;
+use app::server::{methods, workspaces};
+use axum::http::StatusCode;
+use sea_orm::{EntityTrait, QueryOrder};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn the_server_refuses_to_turn_off_the_last_method() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    // Called directly, not through the page: the rule lives on the server.
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("At least one sign-in method must stay on"), "{}", r.body);
+    let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert_eq!(s["methods"][0]["key"], "password");
+    assert_eq!(s["methods"][0]["enabled"], true);
+    assert_eq!(s["session_lifetime_days"], 30);
+}
+
+#[tokio::test]
+async fn unconfigured_providers_cannot_be_switched_on_and_configured_ones_show_on_login() {
+    let app = TestApp::with_config(|c| c.oidc_configured = vec!["google".into()]).await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let admin = app.admin_cookie().await;
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "slack"), ("enabled", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("not configured on this server"), "{}", r.body);
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "bogus"), ("enabled", "true")], Some(&admin)).await;
+    assert!(r.body.contains("Unknown sign-in method"), "{}", r.body);
+
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "google"), ("enabled", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Google turned on"));
+    // Now password can go: Google remains.
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page: serde_json::Value = serde_json::from_str(&app.call::<LoginPage>(&[("slug", "acme")], None).await.body).expect("json");
+    assert_eq!(page["password_enabled"], false);
+    assert_eq!(page["other_methods"], serde_json::json!([["google", "Sign in with Google"]]));
+    // Password sign-in is refused while off.
+    let r = app.call::<app::api::auth::Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("turned off"));
+}
+
+#[tokio::test]
+async fn method_changes_are_audited_and_members_cannot_make_them() {
+    let app = TestApp::with_config(|c| c.oidc_configured = vec!["slack".into()]).await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let admin = app.admin_cookie().await;
+    let member = app.add_member(&admin, "bob@acme.test", "member").await;
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "slack"), ("enabled", "true")], Some(&member)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "slack"), ("enabled", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
+    assert_eq!(last.action, "sign_in_methods.change");
+    assert_eq!(last.actor, ADMIN_EMAIL);
+    assert!(last.details.contains("slack"));
+}
+
+#[tokio::test]
+async fn recover_re_enables_a_method_even_when_the_workspace_is_locked_out() {
+    let app = TestApp::with_config(|c| c.oidc_configured = vec!["google".into()]).await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let admin = app.admin_cookie().await;
+    app.call::<SetMethod>(&[("slug", "acme"), ("method", "google"), ("enabled", "true")], Some(&admin)).await;
+    app.call::<SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
+    let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let after = methods::recover(&app.state.db, T0, ws.id, &app.state.config, "password", &Actor::operator()).await.expect("recover");
+    assert!(after.contains("password"));
+    let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
+    assert_eq!((last.action.as_str(), last.actor.as_str()), ("recover.enable_method", "operator (cli)"));
+    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+}

@@ -1,0 +1,128 @@
+use app::api::auth::{Login, Logout, Me, Setup, SetupNeeded};
+use axum::http::StatusCode;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn first_run_setup_creates_workspace_signs_in_and_disappears() {
+    let app = TestApp::new().await;
+    let r = app.call::<SetupNeeded>(&[], None).await;
+    assert_eq!(r.body, "true");
+    // The landing page sends a new installation to setup.
+    let r = app.get("/", None).await;
+    assert_eq!(r.location(), Some("/setup"), "status {}", r.status);
+
+    let args = [("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
+    let r = app.call::<Setup>(&args, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let cookie = r.cookie().expect("setup signs the admin in");
+    let r = app.call::<Me>(&[("slug", "acme")], Some(&cookie)).await;
+    let me: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(me["email"], "Ada@Acme.test");
+    assert_eq!(me["is_admin"], true);
+
+    // Setup is gone: the server refuses a second one, and the page is a 404.
+    assert_eq!(app.call::<SetupNeeded>(&[], None).await.body, "false");
+    let again = [("slug", "evil"), ("name", "Evil"), ("admin_name", "E"), ("email", "e@evil.test"), ("password", ADMIN_PASSWORD)];
+    assert_eq!(app.call::<Setup>(&again, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/setup", None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn setup_rejects_bad_input_with_a_clear_message_and_creates_nothing() {
+    let app = TestApp::new().await;
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("slug", "Bad Slug!"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", ADMIN_PASSWORD)], "URL name"),
+        (&[("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "not-an-email"), ("password", ADMIN_PASSWORD)], "valid email"),
+        (&[("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", "short")], "at least 10"),
+    ];
+    for (args, needle) in cases {
+        let r = app.call::<Setup>(args, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body.contains(needle), "{} lacks {needle}", r.body);
+    }
+    assert_eq!(app.call::<SetupNeeded>(&[], None).await.body, "true");
+}
+
+#[tokio::test]
+async fn login_failures_do_not_reveal_whether_an_account_exists() {
+    let app = TestApp::with_workspace().await;
+    let wrong_pw = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", "nope nope nope")], None).await;
+    let unknown = app.call::<Login>(&[("slug", "acme"), ("email", "ghost@acme.test"), ("password", "nope nope nope")], None).await;
+    assert_eq!(wrong_pw.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong_pw.status, unknown.status);
+    assert_eq!(wrong_pw.body, unknown.body);
+    assert!(wrong_pw.body.contains("Email or password is incorrect"));
+    assert!(wrong_pw.cookie().is_none());
+}
+
+#[tokio::test]
+async fn login_sets_a_hardened_cookie_and_logout_revokes_the_session() {
+    let app = TestApp::with_workspace().await;
+    let r = app.call::<Login>(&[("slug", "acme"), ("email", "ADA@acme.test"), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let set_cookie = r.headers.get("set-cookie").and_then(|v| v.to_str().ok()).expect("set-cookie").to_string();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    let cookie = r.cookie().expect("cookie");
+    // Each login mints a new token (no fixation).
+    assert_ne!(cookie, app.admin_cookie().await);
+    assert_eq!(app.me_status(&cookie).await, StatusCode::OK);
+    let r = app.call::<Logout>(&[("slug", "acme")], Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.me_status(&cookie).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn oversized_passwords_are_refused_before_hashing() {
+    let app = TestApp::with_workspace().await;
+    let huge = "x".repeat(10_000);
+    let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", &huge)], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("at most 256"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled_per_account() {
+    let app = TestApp::with_workspace().await; // 5 attempts per window in tests
+    for _ in 0..5 {
+        let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", "wrong password")], None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    // Even the right password is refused while throttled...
+    let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("RateLimited"), "{}", r.body);
+    // ...and works again in the next window.
+    app.clock.advance(15 * 60);
+    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn cross_site_writes_are_refused() {
+    let app = TestApp::with_workspace().await;
+    let args = [("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)];
+    let evil = app.call_with(<Login as leptos::server_fn::ServerFn>::PATH, &args, None, "application/json", Some("https://evil.example")).await;
+    assert_eq!(evil.status, StatusCode::FORBIDDEN);
+    let none = app.call_with(<Login as leptos::server_fn::ServerFn>::PATH, &args, None, "application/json", None).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    assert!(evil.cookie().is_none() && none.cookie().is_none());
+}
+
+#[tokio::test]
+async fn no_js_form_post_redirects_back_with_the_error_or_onward() {
+    let app = TestApp::with_workspace().await;
+    let bad = app.form::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", "wrong password")], None, "/w/acme/login").await;
+    assert_eq!(bad.status, StatusCode::FOUND);
+    let loc = bad.location().expect("location");
+    assert!(loc.starts_with(&format!("{ORIGIN}/w/acme/login?")) && loc.contains("__err="), "{loc}");
+    // The page rendered at that URL shows the message.
+    let path = loc.trim_start_matches(ORIGIN);
+    let page = app.get(path, None).await;
+    assert!(page.body.contains("Email or password is incorrect"), "{}", page.body);
+
+    let good = app.form::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None, "/w/acme/login").await;
+    assert_eq!(good.location(), Some("/w/acme"));
+    assert!(good.cookie().is_some());
+}
