@@ -1,0 +1,108 @@
+// The foundation's story, end to end, with JavaScript on (hydrated) and off (pure SSR).
+import { test, expect } from '@playwright/test';
+
+const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
+const member = { name: 'Bob Member', email: 'bob@acme.test', password: 'member password 1' };
+
+async function signIn(page, who) {
+  await page.goto('/w/acme/login');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/w\/acme$/);
+  await expect(page.getByTestId('me')).toContainText(who.email);
+}
+
+test('setup, methods, session lifetime, invite, member access, sign out', async ({ page, browser }) => {
+  // First run: / sends us to setup, which creates the workspace and signs the admin in.
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/setup$/);
+  await page.getByLabel('Workspace name').fill('Acme');
+  await page.getByLabel('Workspace URL name').fill('acme');
+  await page.getByLabel('Your name').fill(admin.name);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Create workspace' }).click();
+  await expect(page).toHaveURL(/\/w\/acme\/settings\/authentication/);
+  await expect(page.getByRole('heading', { name: 'Member Authorization' })).toBeVisible();
+  // Setup is gone.
+  const again = await page.request.get('/setup');
+  expect(again.status()).toBe(404);
+
+  // Sign out and back in with the password form.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/w\/acme\/login$/);
+  await signIn(page, admin);
+
+  // Member Authorization: OIDC providers aren't configured here; the last method refuses to go.
+  await page.getByRole('link', { name: 'Member Authorization' }).click();
+  await expect(page.getByRole('switch', { name: 'Google' })).toBeDisabled();
+  await expect(page.locator('[data-method="google"]')).toContainText('Not configured on this server');
+  const password = page.getByRole('switch', { name: 'Username and password' });
+  await expect(password).toHaveAttribute('aria-checked', 'true');
+  await password.click();
+  await expect(page.getByRole('alert')).toContainText('At least one sign-in method must stay on');
+  await expect(page.getByRole('switch', { name: 'Username and password' })).toHaveAttribute('aria-checked', 'true');
+
+  // Session lifetime.
+  await page.getByLabel('Session lifetime (days)').fill('7');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Sessions now last 7 days.' })).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel('Session lifetime (days)')).toHaveValue('7');
+  await page.getByLabel('Session lifetime (days)').fill('0');
+  await page.getByRole('button', { name: 'Save' }).click();
+  // The browser's own validation (min=1) or the server's message stops it.
+  await page.reload();
+  await expect(page.getByLabel('Session lifetime (days)')).toHaveValue('7');
+
+  // Invite a member.
+  await page.getByRole('link', { name: 'Members' }).click();
+  await expect(page).toHaveURL(/\/settings\/members/);
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByTestId('invite-link').inputValue();
+  expect(link).toMatch(/\/invite\/[A-Za-z0-9_-]{43}$/);
+
+  // The member accepts in a separate browser context.
+  const ctx = await browser.newContext();
+  const mp = await ctx.newPage();
+  await mp.goto(new URL(link).pathname);
+  await expect(mp.getByRole('heading', { name: 'Join Acme' })).toBeVisible();
+  await mp.getByLabel('Your name').fill(member.name);
+  await mp.getByLabel('Choose a password').fill(member.password);
+  await mp.getByRole('button', { name: 'Join workspace' }).click();
+  await expect(mp).toHaveURL(/\/w\/acme$/);
+  await expect(mp.getByTestId('me')).toContainText(member.email);
+  await expect(mp.getByRole('link', { name: 'Member Authorization' })).toHaveCount(0);
+
+  // Members can't open settings.
+  const res = await mp.goto('/w/acme/settings/authentication');
+  expect(res.status()).toBe(404);
+  await expect(mp.getByRole('heading', { name: 'Not found' })).toBeVisible();
+
+  // Sign out, sign back in with the new password, sign out.
+  await mp.goto('/w/acme');
+  await mp.getByRole('button', { name: 'Sign out' }).click();
+  await expect(mp).toHaveURL(/\/w\/acme\/login$/);
+  const after = await mp.goto('/w/acme/settings/members');
+  expect(new URL(mp.url()).pathname).toBe('/w/acme/login');
+  expect(after.status()).toBe(200);
+  await signIn(mp, member);
+  await ctx.close();
+
+  // The admin sees the member, admins first.
+  await page.reload();
+  const rows = page.locator('tbody tr');
+  await expect(rows.nth(0)).toHaveAttribute('data-email', admin.email);
+  await expect(rows.nth(1)).toHaveAttribute('data-email', member.email);
+  await expect(rows.nth(1)).toContainText('Member');
+});
+
+test('wrong password shows a message that reveals nothing', async ({ page }) => {
+  await page.goto('/w/acme/login');
+  await page.getByLabel('Email').fill('nobody@acme.test');
+  await page.getByLabel('Password').fill('whatever whatever');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
+});

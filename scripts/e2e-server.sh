@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts a Gatehouse built by `cargo leptos build` on a fresh SQLite file, for Playwright.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port="${1:-3100}"
+dir=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
+export GATEHOUSE_DATABASE_URL="sqlite://$dir/gatehouse.db?mode=rwc"
+export GATEHOUSE_LISTEN="127.0.0.1:$port"
+export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$port"
+export GATEHOUSE_LOG="${GATEHOUSE_LOG:-warn}"
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
+exec "${CARGO_TARGET_DIR:-target}/debug/gatehouse" serve

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Every test layer: unit, integration on SQLite, the same on PostgreSQL, Playwright with
+# JavaScript on and off. Ends with one line: `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
+export RUST_BACKTRACE=0
+logs=$(mktemp -d /tmp/gatehouse-test.XXXXXX)
+passed=0; failed=0; broken=()
+
+log() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+
+# Adds the counts of cargo test's "test result:" lines in $1 to the totals.
+count_cargo() {
+  local p f
+  read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$1")
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+run_layer() { # name, log file, command...
+  local name=$1 file=$2; shift 2
+  log "$name"
+  if ! "$@" 2>&1 | tee "$file"; then broken+=("$name"); fi
+}
+
+# --- PostgreSQL: given, or started here (CI must have it) ---
+ensure_postgres() {
+  if [ -n "${GATEHOUSE_TEST_POSTGRES_URL:-}" ]; then return 0; fi
+  if command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+    local v; v=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+    if [ -n "$v" ]; then
+      pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
+      for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+      su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 || true
+      export GATEHOUSE_TEST_POSTGRES_URL="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+    fi
+  fi
+  [ -n "${GATEHOUSE_TEST_POSTGRES_URL:-}" ] && pg_isready -q -d "$GATEHOUSE_TEST_POSTGRES_URL"
+}
+
+run_layer "unit tests" "$logs/unit.log" cargo test -p app --features ssr --lib -p server --lib -p migrations
+count_cargo "$logs/unit.log"
+
+run_layer "integration tests on SQLite" "$logs/it-sqlite.log" env -u GATEHOUSE_TEST_POSTGRES_URL cargo test -p server --test it
+count_cargo "$logs/it-sqlite.log"
+
+if ensure_postgres; then
+  # Drop databases left by earlier runs, then run the same suite on PostgreSQL.
+  psql "$GATEHOUSE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'gh_test_%'" 2>/dev/null \
+    | while read -r d; do psql "$GATEHOUSE_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1; done
+  run_layer "integration tests on PostgreSQL" "$logs/it-pg.log" cargo test -p server --test it
+  count_cargo "$logs/it-pg.log"
+elif [ "${CI:-}" = true ]; then
+  log "PostgreSQL is required under CI and is not reachable"; broken+=("postgres"); failed=$((failed + 1))
+else
+  log "no PostgreSQL: skipping that layer (set GATEHOUSE_TEST_POSTGRES_URL)"
+fi
+
+log "building the site for end-to-end tests"
+if cargo leptos build > "$logs/leptos-build.log" 2>&1; then
+  for project in js nojs; do
+    export PLAYWRIGHT_JSON_OUTPUT_NAME="$logs/e2e-$project.json"
+    run_layer "Playwright ($project)" "$logs/e2e-$project.log" bash -c "cd end2end && npx playwright test --project=$project"
+    if [ -s "$PLAYWRIGHT_JSON_OUTPUT_NAME" ]; then
+      read -r p f < <(node -e 'const s=require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky)' "$PLAYWRIGHT_JSON_OUTPUT_NAME")
+      passed=$((passed + p)); failed=$((failed + f))
+    else
+      failed=$((failed + 1))
+    fi
+  done
+else
+  tail -40 "$logs/leptos-build.log"; broken+=("cargo leptos build"); failed=$((failed + 1))
+fi
+
+if [ "${#broken[@]}" -gt 0 ]; then log "failing layers: ${broken[*]} (logs in $logs)"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "${#broken[@]}" -eq 0 ]
