@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{AuthenticationSettings, MethodSetting};
+use crate::model::AuthenticationSettings;
 
 /// Admins of `slug`: the sign-in methods and session lifetime.
 #[server]
@@ -16,7 +16,7 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
     Ok(AuthenticationSettings {
         methods: ms
             .into_iter()
-            .map(|m| MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
+            .map(|m| crate::model::MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
             .collect(),
         session_lifetime_days: ws.session_lifetime_secs / 86_400,
     })
@@ -41,7 +41,7 @@ pub async fn set_method(slug: String, method: String, enabled: String) -> Result
         .map(|m| m.label)
         .unwrap_or(method);
     let msg = format!("{label} {}.", if on { "turned on" } else { "turned off" });
-    redirect_no_js(&format!("/w/{}/settings/authentication?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }
 
@@ -58,6 +58,6 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
         .map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
-    redirect_no_js(&format!("/w/{}/settings/authentication?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }

@@ -27,12 +27,14 @@ pub fn SavedNote(text: String) -> impl IntoView {
     view! { <p role="status" class="rounded border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-800">{text}</p> }
 }
 
-/// Shows an action's latest outcome, or the `saved` query parameter after a no-JS post.
+/// Shows an action's latest outcome, or, after a no-JS post, the confirmation its server
+/// function put in the query parameter `query`.
 #[component]
 pub fn Outcome(
     #[prop(into)] result: Signal<Option<Result<String, AppError>>>,
+    query: &'static str,
 ) -> impl IntoView {
-    let saved = use_query("saved");
+    let saved = use_query(query);
     move || match result.get() {
         Some(Ok(msg)) => view! { <SavedNote text=msg/> }.into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),

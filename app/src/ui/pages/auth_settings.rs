@@ -31,7 +31,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Sign-in methods"</h2>
                                 <p class="mt-1 text-sm text-slate-600">"Choose how members may sign in. At least one method stays on."</p>
-                                <div class="mt-4"><Outcome result=method_result/></div>
+                                <div class="mt-4"><Outcome result=method_result query="method_saved"/></div>
                                 <ul class="mt-4 divide-y divide-slate-100">
                                     {settings.methods.into_iter().map(|m| {
                                         let next = if m.enabled { "false" } else { "true" };
@@ -63,7 +63,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
                             </section>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Sessions"</h2>
-                                <div class="mt-4"><Outcome result=lifetime_result/></div>
+                                <div class="mt-4"><Outcome result=lifetime_result query="lifetime_saved"/></div>
                                 <ActionForm action=set_lifetime attr:class="mt-4 flex items-end gap-3">
                                     <input type="hidden" name="slug" value=slug/>
                                     <label class="block text-sm font-medium">"Session lifetime (days)"

@@ -54,7 +54,7 @@ pub fn Members() -> impl IntoView {
                 }}
             </section>
             <section class=CARD>
-                <Outcome result=row_result/>
+                <Outcome result=row_result query="saved"/>
                 <Transition fallback=|| ()>
                     {move || {
                         Suspend::new(async move {

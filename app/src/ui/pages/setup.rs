@@ -25,7 +25,7 @@ pub fn Setup() -> impl IntoView {
                                     <input class=INPUT name="name" required maxlength="100"/>
                                 </label>
                                 <label class="block text-sm font-medium">"Workspace URL name"
-                                    <input class=INPUT name="slug" required pattern="[a-z0-9][a-z0-9-]*[a-z0-9]" maxlength="40"/>
+                                    <input class=INPUT name="slug" required pattern="[a-z0-9][a-z0-9\\-]*[a-z0-9]" maxlength="40"/>
                                 </label>
                                 <label class="block text-sm font-medium">"Your name"
                                     <input class=INPUT name="admin_name" required maxlength="100" autocomplete="name"/>
