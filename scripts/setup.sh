@@ -56,4 +56,12 @@ if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ]
   log "installing npm tools"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+if [ "$mode" = test ]; then
+  if [ ! -x .venv/bin/python ] || [ scripts/requirements-test.txt -nt .venv/.installed ]; then
+    log "installing Python test peers into .venv"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+    touch .venv/.installed
+  fi
+fi
 log "ready"

@@ -39,7 +39,7 @@ ensure_postgres() {
   [ -n "${GATEHOUSE_TEST_POSTGRES_URL:-}" ] && pg_isready -q -d "$GATEHOUSE_TEST_POSTGRES_URL"
 }
 
-run_layer "unit tests" "$logs/unit.log" cargo test -p app --features ssr --lib -p server --lib -p migrations
+run_layer "unit tests" "$logs/unit.log" cargo test -p app --features ssr -p server -p migrations --lib
 count_cargo "$logs/unit.log"
 
 run_layer "integration tests on SQLite" "$logs/it-sqlite.log" env -u GATEHOUSE_TEST_POSTGRES_URL cargo test -p server --test it

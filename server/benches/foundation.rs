@@ -37,7 +37,7 @@ async fn state(url: &str) -> AppState {
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),
             login_attempts_per_window: i64::MAX / 8,
-            smtp_url: None,
+            mailer: None,
             oidc_configured: vec![],
         }),
         clock: Arc::new(SystemClock),

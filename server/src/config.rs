@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub log: Option<String>,
     pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
 }
@@ -29,6 +30,8 @@ pub struct Config {
     /// `info`, `debug`, … optionally followed by `,json` for JSON lines.
     pub log: String,
     pub smtp_url: Option<String>,
+    /// Sender of invite mail.
+    pub smtp_from: String,
     pub database_max_connections: u32,
     pub login_attempts_per_window: i64,
 }
@@ -48,7 +51,7 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW",
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW",
 ];
 /// Secrets that may come from a file named by `<KEY>_FILE`.
 const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL"];
@@ -93,6 +96,7 @@ impl Config {
                 "PUBLIC_URL" => fc.public_url = Some(value),
                 "LOG" => fc.log = Some(value),
                 "SMTP_URL" => fc.smtp_url = Some(value),
+                "SMTP_FROM" => fc.smtp_from = Some(value),
                 "DATABASE_MAX_CONNECTIONS" => {
                     fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
@@ -113,6 +117,7 @@ impl Config {
             public_url,
             log: fc.log.unwrap_or_else(|| "info".to_string()),
             smtp_url: fc.smtp_url,
+            smtp_from: fc.smtp_from.unwrap_or_else(|| "Gatehouse <gatehouse@localhost>".to_string()),
             database_max_connections: fc.database_max_connections.unwrap_or(10).max(1),
             login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
         })

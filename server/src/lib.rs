@@ -27,13 +27,17 @@ pub fn leptos_options() -> LeptosOptions {
     opts
 }
 
-pub fn runtime_config(cfg: &Config) -> RuntimeConfig {
-    RuntimeConfig {
+pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
+    let mailer = match &cfg.smtp_url {
+        Some(url) => Some(app::server::mail::Mailer::new(url, &cfg.smtp_from)?),
+        None => None,
+    };
+    Ok(RuntimeConfig {
         public_url: cfg.public_url.clone(),
         login_attempts_per_window: cfg.login_attempts_per_window,
-        smtp_url: cfg.smtp_url.clone(),
+        mailer,
         oidc_configured: Vec::new(),
-    }
+    })
 }
 
 /// Connects, migrates, and assembles the state every request shares.
@@ -43,7 +47,7 @@ pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     Ok(AppState {
         db: conn,
-        config: Arc::new(runtime_config(cfg)),
+        config: Arc::new(runtime_config(cfg)?),
         clock,
         hasher: Hasher::new(cores)?,
         leptos_options: leptos_options(),

@@ -34,15 +34,27 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
     use super::ctx::*;
     use crate::server::members;
     let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let v = viewer(&st, &slug).await?;
+    let cap = v.admin().map_err(fail)?;
     let token = members::create_invite(&st.db, st.now(), &cap, &email, &role).await.map_err(fail)?;
     let link = format!("{}/invite/{}", st.config.public_url, token.expose());
-    let created = InviteCreated { email: email.trim().to_string(), link: link.clone(), emailed: false };
+    let emailed = match &st.config.mailer {
+        Some(m) => match m.send_invite(email.trim(), &v.workspace_name, &v.email, &link).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "invite mail not sent; the admin has the link");
+                false
+            }
+        },
+        None => false,
+    };
+    let created = InviteCreated { email: email.trim().to_string(), link: link.clone(), emailed };
     redirect_no_js(&format!(
-        "/w/{}/settings/members?invited={}&link={}",
+        "/w/{}/settings/members?invited={}&link={}{}",
         urlencode(&slug),
         urlencode(&created.email),
-        urlencode(&link)
+        urlencode(&link),
+        if emailed { "&emailed=1" } else { "" }
     ));
     Ok(created)
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod http_security;
+pub mod mail;
 pub mod members;
 pub mod methods;
 pub mod password;

@@ -73,7 +73,7 @@ impl TestApp {
         let mut cfg = RuntimeConfig {
             public_url: ORIGIN.into(),
             login_attempts_per_window: 5,
-            smtp_url: None,
+            mailer: None,
             oidc_configured: vec![],
         };
         f(&mut cfg);

@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod mail;
 mod members;
 mod methods;
 mod pages;

@@ -20,6 +20,7 @@ pub fn Members() -> impl IntoView {
     let row_result = Signal::derive(move || set_role.value().get().or_else(|| set_status.value().get()));
     let invited_q = use_query("invited");
     let link_q = use_query("link");
+    let emailed_q = use_query("emailed");
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
@@ -41,13 +42,15 @@ pub fn Members() -> impl IntoView {
                 </ActionForm>
                 {move || {
                     let created = match invite.value().get() {
-                        Some(Ok(c)) => Some((c.email, c.link)),
+                        Some(Ok(c)) => Some((c.email, c.link, c.emailed)),
                         Some(Err(e)) => return view! { <div class="mt-4"><ErrorNote error=e/></div> }.into_any(),
-                        None => invited_q().zip(link_q()),
+                        None => invited_q().zip(link_q()).map(|(e, l)| (e, l, emailed_q().is_some())),
                     };
-                    created.map(|(email, link)| view! {
+                    created.map(|(email, link, emailed)| view! {
                         <div class="mt-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" role="status">
-                            <p>"Invite created for " {email} ". Send them this link (valid for 7 days):"</p>
+                            <p>"Invite created for " {email.clone()} "."
+                                {if emailed { " We emailed it to them; you can also send them this link" } else { " Send them this link" }}
+                                " (valid for 7 days):"</p>
                             <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link/>
                         </div>
                     }.into_any()).unwrap_or_else(|| ().into_any())
