@@ -1,8 +1,10 @@
 # Gatehouse — the two commands: `make run` and `make test`. Both install what they need.
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
-# One target directory outside the clone, shared by every build and by CI on this machine.
-export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target
+# One target directory outside the clone per checkout path, reused by every build of that
+# checkout. Never share one between two checkouts: cargo would take one checkout's build
+# as fresh for the other (same unit hashes, fingerprints pointing at the other's files).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 
 .PHONY: run test setup-run setup-test build build-release check bench clean-testdbs
 

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target-$(printf %s "$PWD" | sha256sum | cut -c1-12)}"
 export RUST_BACKTRACE=0
 logs=$(mktemp -d /tmp/gatehouse-test.XXXXXX)
 passed=0; failed=0; broken=()

@@ -76,6 +76,14 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await page.reload();
   await expect(page.getByLabel('Session lifetime (days)')).toHaveValue('7');
 
+  // Claimed domains: a bad one is explained, a good one is listed.
+  await page.getByLabel('Domain').fill('not a domain');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await expect(page.getByRole('alert')).toContainText('is not a domain name');
+  await page.getByLabel('Domain').fill('Acme.test');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await expect(page.getByTestId('domains')).toContainText('acme.test');
+
   // Invite a member.
   await page.getByRole('link', { name: 'Members' }).click();
   await expect(page).toHaveURL(/\/settings\/members/);

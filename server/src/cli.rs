@@ -46,6 +46,16 @@ pub enum Command {
         #[arg(long)]
         disable: Vec<String>,
     },
+    /// Show or edit the workspace's claimed email domains (same validation as the UI).
+    /// Prints the resulting list as JSON.
+    Domains {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        add: Vec<String>,
+        #[arg(long)]
+        remove: Vec<String>,
+    },
     /// Break-glass recovery for a locked-out workspace: re-enable a sign-in method and/or
     /// restore an admin. Writes an audit entry and prints what it did.
     Recover {
@@ -125,6 +135,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(user_error)?
             };
             println!("{}", json!({ "workspace": ws.slug, "enabled": enabled }));
+            Ok(())
+        }
+        Command::Domains { workspace, add, remove } => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let ws = find_workspace(&st, &workspace).await?;
+            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let list = app::server::domains::change(&st.db, st.now(), &cap, &add, &remove).await.map_err(user_error)?;
+            println!("{}", json!({ "workspace": ws.slug, "domains": list }));
             Ok(())
         }
         Command::Recover { workspace, enable, promote } => {

@@ -8,10 +8,11 @@ use crate::model::AuthenticationSettings;
 #[server]
 pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppError> {
     use super::ctx::*;
-    use crate::server::{methods, workspaces};
+    use crate::server::{domains, methods, workspaces};
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let ms = methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?;
+    let domains = domains::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
     Ok(AuthenticationSettings {
         methods: ms
@@ -19,6 +20,7 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
             .map(|m| crate::model::MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
             .collect(),
         session_lifetime_days: ws.session_lifetime_secs / 86_400,
+        domains,
     })
 }
 
@@ -59,5 +61,21 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
     redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: claims an email domain for the workspace (`add` = "true") or gives
+/// one up. A domain belongs to one workspace at most.
+#[server]
+pub async fn change_domain(slug: String, domain: String, add: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::domains;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let d = vec![domain];
+    let (added, removed) = if add == "true" { (d.as_slice(), &[][..]) } else { (&[][..], d.as_slice()) };
+    domains::change(&st.db, st.now(), &cap, added, removed).await.map_err(fail)?;
+    let msg = if add == "true" { format!("{} claimed.", d[0].trim().to_lowercase()) } else { format!("{} removed.", d[0].trim().to_lowercase()) };
+    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }

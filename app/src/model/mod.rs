@@ -33,6 +33,8 @@ pub struct MethodSetting {
 pub struct AuthenticationSettings {
     pub methods: Vec<MethodSetting>,
     pub session_lifetime_days: i64,
+    /// Claimed email domains (SAML just-in-time accounts, email-first routing).
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

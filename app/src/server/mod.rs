@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod domains;
 pub mod entities;
 pub mod error;
 pub mod http_security;

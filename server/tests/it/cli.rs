@@ -54,6 +54,14 @@ fn workspace_create_methods_and_recover() {
     assert_eq!(out["enabled_method"], "password");
     assert_eq!(out["audit"], "recorded");
 
+    let (ok, out, err) = gatehouse(&db, &["domains", "--workspace", "acme", "--add", "Acme.test", "--add", "acme.io"], None);
+    assert!(ok, "{err}");
+    assert_eq!(out["domains"], serde_json::json!(["acme.io", "acme.test"]));
+    let (ok, _, err) = gatehouse(&db, &["domains", "--workspace", "beta", "--add", "acme.io"], None);
+    assert!(!ok && err.contains("already claimed"), "{err}");
+    let (ok, _, err) = gatehouse(&db, &["domains", "--workspace", "beta", "--add", "not a domain"], None);
+    assert!(!ok && err.contains("not a domain name"), "{err}");
+
     let (ok, _, err) = gatehouse(&db, &["recover", "--workspace", "nope", "--enable", "password"], None);
     assert!(!ok && err.contains("no workspace"), "{err}");
     let (ok, _, err) = gatehouse(&db, &["recover", "--workspace", "beta", "--promote", "ghost@beta.test"], None);

@@ -41,17 +41,24 @@ async fn start_sink(maildir: &std::path::Path) -> (Sink, u16) {
     panic!("aiosmtpd did not start");
 }
 
-#[tokio::test]
-async fn invites_are_emailed_when_smtp_is_configured() {
-    let maildir = std::env::temp_dir().join(format!("gh-mail-{}", rand::random::<u64>()));
-    let (_sink, port) = start_sink(&maildir).await;
+/// A workspace whose server mails through 127.0.0.1:`port`; returns it and the answer
+/// to its admin inviting bob.
+async fn invite_with_smtp(port: u16) -> (TestApp, serde_json::Value) {
     let mailer = app::server::mail::Mailer::new(&format!("smtp://127.0.0.1:{port}"), "Gatehouse <noreply@gatehouse.test>").expect("mailer");
     let app = TestApp::with_config(|c| c.mailer = Some(mailer)).await;
     app.create_workspace("acme", ADMIN_EMAIL).await;
     let admin = app.admin_cookie().await;
     let r = app.call::<InviteMember>(&[("slug", "acme"), ("email", "bob@acme.test"), ("role", "member")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let v = serde_json::from_str(&r.body).expect("json");
+    (app, v)
+}
+
+#[tokio::test]
+async fn invites_are_emailed_when_smtp_is_configured() {
+    let maildir = std::env::temp_dir().join(format!("gh-mail-{}", rand::random::<u64>()));
+    let (_sink, port) = start_sink(&maildir).await;
+    let (_app, v) = invite_with_smtp(port).await;
     assert_eq!(v["emailed"], true);
     let link = v["link"].as_str().expect("link");
 
@@ -76,13 +83,7 @@ async fn an_unreachable_smtp_server_loses_nothing() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         l.local_addr().expect("addr").port()
     }; // nothing listens there now
-    let mailer = app::server::mail::Mailer::new(&format!("smtp://127.0.0.1:{port}"), "noreply@gatehouse.test").expect("mailer");
-    let app = TestApp::with_config(|c| c.mailer = Some(mailer)).await;
-    app.create_workspace("acme", ADMIN_EMAIL).await;
-    let admin = app.admin_cookie().await;
-    let r = app.call::<InviteMember>(&[("slug", "acme"), ("email", "bob@acme.test"), ("role", "member")], Some(&admin)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let (_app, v) = invite_with_smtp(port).await;
     assert_eq!(v["emailed"], false);
     assert!(v["link"].as_str().is_some_and(|l| l.contains("/invite/")));
 }

@@ -78,3 +78,28 @@ async fn recover_re_enables_a_method_even_when_the_workspace_is_locked_out() {
     assert_eq!((last.action.as_str(), last.actor.as_str()), ("recover.enable_method", "operator (cli)"));
     app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
 }
+
+#[tokio::test]
+async fn claimed_domains_are_validated_unique_across_workspaces_and_audited() {
+    use app::api::settings::ChangeDomain;
+    let app = TestApp::with_workspace().await;
+    app.create_workspace("other", "olga@other.test").await;
+    let admin = app.admin_cookie().await;
+    let other = app.login("other", "olga@other.test", ADMIN_PASSWORD).await;
+    let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "Acme.TEST"), ("add", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "*.evil"), ("add", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("not a domain name"), "{}", r.body);
+    let r = app.call::<ChangeDomain>(&[("slug", "other"), ("domain", "acme.test"), ("add", "true")], Some(&other)).await;
+    assert!(r.body.contains("already claimed by another workspace"), "{}", r.body);
+    let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert_eq!(s["domains"], serde_json::json!(["acme.test"]));
+    let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
+    assert_eq!(last.action, "domains.change");
+    let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "acme.test"), ("add", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Now the other workspace may claim it.
+    let r = app.call::<ChangeDomain>(&[("slug", "other"), ("domain", "acme.test"), ("add", "true")], Some(&other)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::settings::{auth_settings, SetMethod, SetSessionLifetime};
+use crate::api::settings::{auth_settings, ChangeDomain, SetMethod, SetSessionLifetime};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -10,10 +10,12 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let slug = use_slug();
     let set_method = ServerAction::<SetMethod>::new();
     let set_lifetime = ServerAction::<SetSessionLifetime>::new();
+    let change_domain = ServerAction::<ChangeDomain>::new();
     let data = Resource::new(
-        move || (slug.get(), set_method.version().get(), set_lifetime.version().get()),
-        |(slug, _, _)| auth_settings(slug),
+        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), change_domain.version().get()),
+        |(slug, _, _, _)| auth_settings(slug),
     );
+    let domain_result = Signal::derive(move || change_domain.value().get());
     let method_result = Signal::derive(move || set_method.value().get());
     let lifetime_result = Signal::derive(move || set_lifetime.value().get());
     view! {
@@ -73,6 +75,33 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                     <button type="submit" class=BUTTON>"Save"</button>
                                 </ActionForm>
                                 <p class="mt-2 text-xs text-slate-500">"Applies at once to sessions already open."</p>
+                            </section>
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Claimed domains"</h2>
+                                <p class="mt-1 text-sm text-slate-600">"Your SAML providers create accounts on first sign-in for emails in these domains."</p>
+                                <div class="mt-4"><Outcome result=domain_result query="domains_saved"/></div>
+                                <ul class="mt-4 divide-y divide-slate-100" data-testid="domains">
+                                    {settings.domains.into_iter().map(|d| view! {
+                                        <li class="flex items-center justify-between py-2">
+                                            <span class="font-mono text-sm">{d.clone()}</span>
+                                            <ActionForm action=change_domain>
+                                                <input type="hidden" name="slug" value=slug/>
+                                                <input type="hidden" name="domain" value=d.clone()/>
+                                                <input type="hidden" name="add" value="false"/>
+                                                <button type="submit" class="rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                                                    aria-label=format!("Remove {d}")>"Remove"</button>
+                                            </ActionForm>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                                <ActionForm action=change_domain attr:class="mt-4 flex items-end gap-3">
+                                    <input type="hidden" name="slug" value=slug/>
+                                    <input type="hidden" name="add" value="true"/>
+                                    <label class="block text-sm font-medium">"Domain"
+                                        <input class=INPUT name="domain" required placeholder="example.com"/>
+                                    </label>
+                                    <button type="submit" class=BUTTON>"Add domain"</button>
+                                </ActionForm>
                             </section>
                         }.into_any()
                     })
