@@ -68,6 +68,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // Global identities. `email_normalized` is the lower-cased email: unique case-insensitively.
+        // Passwords are not here but per membership: a workspace's admin can't set (or learn)
+        // a credential that opens another workspace.
         m.create_table(
             Table::create()
                 .table("accounts")
@@ -77,7 +79,6 @@ impl MigrationTrait for Migration {
                 .col(string("full_name").default(""))
                 .col(string("given_name").default(""))
                 .col(string("family_name").default(""))
-                .col(text_null("password_hash"))
                 .col(big_integer("created_at"))
                 .col(big_integer("updated_at"))
                 .to_owned(),
@@ -135,6 +136,7 @@ impl MigrationTrait for Migration {
                 .col(string("status")) // active | deactivated
                 .col(big_integer_null("managed_by_provider_id"))
                 .col(string_null("external_id"))
+                .col(text_null("password_hash")) // Argon2id PHC, this workspace only
                 .col(big_integer("created_at"))
                 .col(big_integer("updated_at"))
                 .foreign_key(&mut fk("memberships", "workspace_id", "workspaces"))

@@ -11,7 +11,7 @@ pub async fn invite_page(token: String) -> Result<InviteDetails, AppError> {
     use crate::server::{crypto::Token, members};
     let st = state()?;
     let info = members::invite_info(&st.db, st.now(), &Token::from_presented(&token)).await.map_err(fail)?;
-    Ok(InviteDetails { workspace_name: info.workspace_name, email: info.email, existing_account: info.existing_account })
+    Ok(InviteDetails { workspace_name: info.workspace_name, email: info.email })
 }
 
 /// Holder of the invite token: joins the workspace, sets (or proves) the password and

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{InviteCreated, MemberRow};
+use crate::model::{InviteCreated, MemberRow, PendingInvite};
 
 /// Admins of `slug`: every member, admins first.
 #[server]
@@ -86,6 +86,35 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
         members::deactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
         "Member deactivated; their sessions were ended."
     };
+    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
+    Ok(msg.to_string())
+}
+
+/// Admins of `slug`: invites not yet accepted.
+#[server]
+pub async fn list_invites(slug: String) -> Result<Vec<PendingInvite>, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let now = st.now();
+    Ok(members::pending_invites(&st.db, now, cap.workspace_id())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|i| PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
+        .collect())
+}
+
+/// Admins of `slug`: withdraws a pending invite.
+#[server]
+pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::members;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    members::revoke_invite(&st.db, st.now(), &cap, invite_id).await.map_err(fail)?;
+    let msg = "Invite withdrawn; its link no longer works.";
     redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
     Ok(msg.to_string())
 }

@@ -53,7 +53,15 @@ pub struct MemberRow {
 pub struct InviteDetails {
     pub workspace_name: String,
     pub email: String,
-    pub existing_account: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInvite {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    /// Days until the link stops working (rounded up).
+    pub expires_in_days: i64,
 }
 
 /// What an admin gets back after inviting: the link to hand over.

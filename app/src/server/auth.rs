@@ -42,11 +42,13 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
     }
 
     let account = account_by_email(db, &email).await?;
-    let verified = state.hasher.verify(&password, account.as_ref().and_then(|a| a.password_hash.as_deref())).await?;
-    let membership = match (&account, verified) {
-        (Some(a), true) => membership_of(db, ws.id, a.id).await?,
-        _ => None,
+    let membership = match &account {
+        Some(a) => membership_of(db, ws.id, a.id).await?,
+        None => None,
     };
+    // Unknown account, no membership, or no password here: the dummy hash, same work.
+    let verified = state.hasher.verify(&password, membership.as_ref().and_then(|m| m.password_hash.as_deref())).await?;
+    let membership = membership.filter(|_| verified);
     let (Some(account), Some(membership)) = (account, membership) else {
         ratelimit::hit(db, &acct_key, now, THROTTLE_WINDOW_SECS).await?;
         ratelimit::hit(db, &ip_key, now, THROTTLE_WINDOW_SECS).await?;

@@ -51,11 +51,9 @@ pub mod account {
         pub full_name: String,
         pub given_name: String,
         pub family_name: String,
-        pub password_hash: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
     }
-    // The password hash never reaches a log line.
     impl std::fmt::Debug for Model {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("Account").field("id", &self.id).field("email", &self.email).finish_non_exhaustive()
@@ -66,7 +64,7 @@ pub mod account {
 
 pub mod membership {
     use sea_orm::entity::prelude::*;
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "memberships")]
     pub struct Model {
         #[sea_orm(primary_key)]
@@ -77,8 +75,22 @@ pub mod membership {
         pub status: String,
         pub managed_by_provider_id: Option<i64>,
         pub external_id: Option<String>,
+        /// This workspace's password for the account (Argon2id PHC), if it has one.
+        pub password_hash: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+    }
+    // The password hash never reaches a log line.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Membership")
+                .field("id", &self.id)
+                .field("workspace_id", &self.workspace_id)
+                .field("account_id", &self.account_id)
+                .field("role", &self.role)
+                .field("status", &self.status)
+                .finish_non_exhaustive()
+        }
     }
     no_relations!();
 }

@@ -44,7 +44,6 @@ pub async fn find_or_create_account<C: ConnectionTrait>(
         full_name: Set(full_name.to_string()),
         given_name: Set(String::new()),
         family_name: Set(String::new()),
-        password_hash: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -53,19 +52,22 @@ pub async fn find_or_create_account<C: ConnectionTrait>(
     .await?)
 }
 
-/// Adds an active membership and puts it in Everyone.
+/// Adds an active membership (with this workspace's password, if any) and puts it in
+/// Everyone.
 pub async fn add_membership<C: ConnectionTrait>(
     db: &C,
     now: i64,
     workspace_id: i64,
     account_id: i64,
     role: &str,
+    password_hash: Option<String>,
 ) -> Result<membership::Model, DomainError> {
     let m = membership::ActiveModel {
         workspace_id: Set(workspace_id),
         account_id: Set(account_id),
         role: Set(role.to_string()),
         status: Set(STATUS_ACTIVE.into()),
+        password_hash: Set(password_hash),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -120,9 +122,6 @@ pub struct InviteInfo {
     pub workspace_slug: String,
     pub workspace_name: String,
     pub email: String,
-    /// The invitee already has an account (from another workspace): they confirm with
-    /// their existing password instead of choosing one.
-    pub existing_account: bool,
 }
 
 async fn open_invite<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Result<(invite::Model, workspace::Model), DomainError> {
@@ -138,11 +137,13 @@ async fn open_invite<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Res
 
 pub async fn invite_info<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Result<InviteInfo, DomainError> {
     let (inv, ws) = open_invite(db, now, token).await?;
-    let existing = account_by_email(db, &inv.email_normalized).await?.is_some_and(|a| a.password_hash.is_some());
-    Ok(InviteInfo { workspace_slug: ws.slug, workspace_name: ws.name, email: inv.email, existing_account: existing })
+    Ok(InviteInfo { workspace_slug: ws.slug, workspace_name: ws.name, email: inv.email })
 }
 
 /// Accepts an invite and signs the invitee in; returns (workspace slug, session token).
+/// The password chosen here belongs to this workspace's membership only, so an invite
+/// link (which its admin can see) never yields a credential for another workspace, and
+/// the account's profile is only filled in when the account is new.
 pub async fn accept_invite(db: &DatabaseConnection,
     hasher: &Hasher,
     now: i64,
@@ -151,40 +152,22 @@ pub async fn accept_invite(db: &DatabaseConnection,
     password: Password,
     ip: Option<String>,
 ) -> Result<(String, Token), DomainError> {
-    let (inv, ws) = open_invite(db, now, token).await?;
-    let existing = account_by_email(db, &inv.email_normalized).await?;
-    let new_hash = match existing.as_ref().and_then(|a| a.password_hash.clone()) {
-        // An existing account proves itself with its password; an invite never resets it.
-        Some(stored) => {
-            if !hasher.verify(&password, Some(&stored)).await? {
-                return Err(DomainError::Invalid("That isn't the password of your existing Gatehouse account.".into()));
-            }
-            None
-        }
-        None => {
-            let pw = Password::new_secret(password_into_string(password))?;
-            Some(hasher.hash(&pw).await?.0)
-        }
-    };
+    let password = Password::new_secret(password.into_inner())?;
+    let (_, ws) = open_invite(db, now, token).await?;
     let name = if full_name.trim().is_empty() { String::new() } else { validate_name(full_name, "Your name")? };
+    let hash = hasher.hash(&password).await?.0;
 
     let txn = db.begin().await?;
     // Re-check inside the transaction: an invite is used once.
     let (inv, _) = open_invite(&txn, now, token).await?;
-    let acct = find_or_create_account(&txn, now, &inv.email, &inv.email_normalized, &name).await?;
-    let mut am: account::ActiveModel = acct.clone().into();
-    if let Some(h) = new_hash {
-        am.password_hash = Set(Some(h));
-    }
-    if !name.is_empty() {
-        am.full_name = Set(name);
-    }
-    am.updated_at = Set(now);
-    am.update(&txn).await?;
+    let acct = match account_by_email(&txn, &inv.email_normalized).await? {
+        Some(a) => a,
+        None => find_or_create_account(&txn, now, &inv.email, &inv.email_normalized, &name).await?,
+    };
     if membership_of(&txn, inv.workspace_id, acct.id).await?.is_some() {
         return Err(DomainError::Refused("You are already a member of this workspace.".into()));
     }
-    add_membership(&txn, now, inv.workspace_id, acct.id, &inv.role).await?;
+    add_membership(&txn, now, inv.workspace_id, acct.id, &inv.role, Some(hash)).await?;
     let mut iam: invite::ActiveModel = inv.clone().into();
     iam.accepted_at = Set(Some(now));
     iam.update(&txn).await?;
@@ -195,13 +178,10 @@ pub async fn accept_invite(db: &DatabaseConnection,
     Ok((ws.slug, session))
 }
 
-fn password_into_string(p: Password) -> String {
-    p.into_inner()
-}
-
 pub struct MemberRow {
     pub membership: membership::Model,
     pub account: account::Model,
+    /// How the member signs in here: `password` if they have one, and methods seen in sessions.
     pub methods: Vec<String>,
 }
 
@@ -211,7 +191,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<M
     let rows = with_accounts(db, ms).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (m, a) in rows {
-        let methods = session_methods(db, a.id, workspace_id, a.password_hash.is_some()).await?;
+        let methods = session_methods(db, a.id, workspace_id, m.password_hash.is_some()).await?;
         out.push(MemberRow { membership: m, account: a, methods });
     }
     out.sort_by(|x, y| {
@@ -349,5 +329,28 @@ pub async fn promote(db: &DatabaseConnection, now: i64, workspace_id: i64, email
     am.update(&txn).await?;
     audit::record(&txn, now, Some(workspace_id), actor, "recover.promote", &email, json!({})).await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Invites not yet accepted and not expired, newest first.
+pub async fn pending_invites<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64) -> Result<Vec<invite::Model>, DomainError> {
+    Ok(invite::Entity::find()
+        .filter(invite::Column::WorkspaceId.eq(workspace_id))
+        .filter(invite::Column::AcceptedAt.is_null())
+        .filter(invite::Column::ExpiresAt.gt(now))
+        .order_by_desc(invite::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Withdraws a pending invite: its link stops working at once.
+pub async fn revoke_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, invite_id: i64) -> Result<(), DomainError> {
+    let inv = invite::Entity::find_by_id(invite_id)
+        .one(db)
+        .await?
+        .filter(|i| i.workspace_id == cap.workspace_id() && i.accepted_at.is_none())
+        .ok_or(DomainError::NotFound)?;
+    invite::Entity::delete_by_id(inv.id).exec(db).await?;
+    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "member.invite_revoke", &inv.email_normalized, json!({})).await?;
     Ok(())
 }

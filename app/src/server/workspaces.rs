@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::audit::{self, Actor};
 use super::crypto::Token;
-use super::entities::{account, group, group_member, membership, sign_in_method, workspace};
+use super::entities::{group, group_member, membership, sign_in_method, workspace};
 use super::members;
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, ROLE_ADMIN, STATUS_ACTIVE};
@@ -131,16 +131,7 @@ pub async fn create(db: &DatabaseConnection,
     let admin_invite = match hash {
         Some(hash) => {
             let acct = members::find_or_create_account(&txn, now, &new.admin_email, &email, &admin_name).await?;
-            if acct.password_hash.is_some() {
-                // Never replace the password of an account that already exists elsewhere.
-                return Err(DomainError::Refused(
-                    "That email already has a Gatehouse account; create the workspace without a password and use the printed link.".into(),
-                ));
-            }
-            let mut am: account::ActiveModel = acct.clone().into();
-            am.password_hash = Set(Some(hash));
-            am.update(&txn).await?;
-            members::add_membership(&txn, now, ws.id, acct.id, ROLE_ADMIN).await?;
+            members::add_membership(&txn, now, ws.id, acct.id, ROLE_ADMIN, Some(hash)).await?;
             admin_account_id = Some(acct.id);
             None
         }

@@ -42,20 +42,23 @@ async fn invite_accept_and_list_with_admins_first() {
 }
 
 #[tokio::test]
-async fn an_invite_never_resets_an_existing_accounts_password() {
+async fn another_workspaces_admin_cannot_obtain_a_credential_for_this_one() {
     let app = TestApp::with_workspace().await;
     app.create_workspace("other", "olga@other.test").await;
     let other_admin = app.login("other", "olga@other.test", ADMIN_PASSWORD).await;
-    // The admin of `other` invites acme's admin and tries to pick their password.
+    // The admin of `other` invites acme's admin and accepts the link themselves.
     let r = app.call::<InviteMember>(&[("slug", "other"), ("email", ADMIN_EMAIL), ("role", "member")], Some(&other_admin)).await;
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
     let token = v["link"].as_str().and_then(|l| l.rsplit('/').next()).expect("token").to_string();
-    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "x"), ("password", "attacker password")], None).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("existing Gatehouse account"), "{}", r.body);
-    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await; // unchanged
-    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "Ada"), ("password", ADMIN_PASSWORD)], None).await;
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "Mallory"), ("password", "attacker password")], None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // That password opens `other` only; acme's password and profile are untouched.
+    app.login("other", ADMIN_EMAIL, "attacker password").await;
+    let r = app.call::<app::api::auth::Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", "attacker password")], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let acme = app.admin_cookie().await;
+    let me: serde_json::Value = serde_json::from_str(&app.call::<app::api::auth::Me>(&[("slug", "acme")], Some(&acme)).await.body).expect("json");
+    assert_eq!(me["full_name"], "Ada Admin");
 }
 
 #[tokio::test]
@@ -104,4 +107,31 @@ async fn members_of_another_workspace_cannot_be_touched() {
     let r = app.call::<SetMemberStatus>(&[("slug", "other"), ("membership_id", &acme_id), ("active", "false")], Some(&other_admin)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(app.me_status(&admin).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pending_invites_are_listed_and_can_be_withdrawn() {
+    use app::api::members::{ListInvites, RevokeInvite};
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let r = app.call::<InviteMember>(&[("slug", "acme"), ("email", "Carol@acme.test"), ("role", "admin")], Some(&admin)).await;
+    let link: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let token = link["link"].as_str().and_then(|l| l.rsplit('/').next()).expect("token").to_string();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0]["email"].as_str(), list[0]["role"].as_str(), list[0]["expires_in_days"].as_i64()), (Some("Carol@acme.test"), Some("admin"), Some(7)));
+    let id = list[0]["id"].to_string();
+    let r = app.call::<RevokeInvite>(&[("slug", "acme"), ("invite_id", &id)], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert!(list.is_empty());
+    // The withdrawn link is dead.
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "C"), ("password", "carol password 1")], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Expired invites drop off the list too.
+    app.call::<InviteMember>(&[("slug", "acme"), ("email", "dan@acme.test"), ("role", "member")], Some(&admin)).await;
+    app.clock.advance(7 * 86_400);
+    let admin = app.admin_cookie().await;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert!(list.is_empty());
 }

@@ -5,7 +5,7 @@ use crate::api::invites::{invite_page, AcceptInvite as AcceptFn};
 use crate::ui::components::{ErrorNote, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
-/// `/invite/{token}`: the invitee sets a password (or confirms their existing one) and joins.
+/// `/invite/{token}`: the invitee chooses this workspace's password and joins.
 #[component]
 pub fn AcceptInvite() -> impl IntoView {
     let params = use_params_map();
@@ -29,12 +29,10 @@ pub fn AcceptInvite() -> impl IntoView {
                                 <label class="block text-sm font-medium">"Your name"
                                     <input class=INPUT name="full_name" required maxlength="100" autocomplete="name"/>
                                 </label>
-                                <label class="block text-sm font-medium">
-                                    {if p.existing_account { "Password of your existing account" } else { "Choose a password" }}
-                                    <input class=INPUT name="password" type="password" required
-                                        minlength=if p.existing_account { "1" } else { "10" }
-                                        autocomplete=if p.existing_account { "current-password" } else { "new-password" }/>
+                                <label class="block text-sm font-medium">"Choose a password"
+                                    <input class=INPUT name="password" type="password" required minlength="10" autocomplete="new-password"/>
                                 </label>
+                                <p class="text-xs text-slate-500">"At least 10 characters. It is used for this workspace only."</p>
                                 {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
                                 <button type="submit" class=BUTTON>"Join workspace"</button>
                             </ActionForm>

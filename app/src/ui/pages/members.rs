@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::members::{list_members, InviteMember, SetMemberRole, SetMemberStatus};
+use crate::api::members::{list_invites, list_members, InviteMember, RevokeInvite, SetMemberRole, SetMemberStatus};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -17,7 +17,14 @@ pub fn Members() -> impl IntoView {
         move || (slug.get(), invite.version().get(), set_role.version().get(), set_status.version().get()),
         |(slug, _, _, _)| list_members(slug),
     );
-    let row_result = Signal::derive(move || set_role.value().get().or_else(|| set_status.value().get()));
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let invites = Resource::new(
+        move || (slug.get(), invite.version().get(), revoke.version().get()),
+        |(slug, _, _)| list_invites(slug),
+    );
+    let row_result = Signal::derive(move || {
+        set_role.value().get().or_else(|| set_status.value().get()).or_else(|| revoke.value().get())
+    });
     let invited_q = use_query("invited");
     let link_q = use_query("link");
     let emailed_q = use_query("emailed");
@@ -56,6 +63,31 @@ pub fn Members() -> impl IntoView {
                     }.into_any()).unwrap_or_else(|| ().into_any())
                 }}
             </section>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let pending = invites.await.unwrap_or_default();
+                    if pending.is_empty() {
+                        return ().into_any();
+                    }
+                    view! {
+                        <section class=CARD>
+                            <h2 class="text-lg font-semibold">"Pending invites"</h2>
+                            <ul class="mt-2 divide-y divide-slate-100" data-testid="pending-invites">
+                                {pending.into_iter().map(|i| view! {
+                                    <li class="flex items-center justify-between py-2 text-sm">
+                                        <span>{i.email.clone()} " · " {i.role.clone()} " · expires in " {i.expires_in_days} " days"</span>
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="slug" value=slug/>
+                                            <input type="hidden" name="invite_id" value=i.id.to_string()/>
+                                            <button type="submit" class=SMALL_BUTTON aria-label=format!("Withdraw invite for {}", i.email)>"Withdraw"</button>
+                                        </ActionForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any()
+                })}
+            </Transition>
             <section class=CARD>
                 <Outcome result=row_result query="saved"/>
                 <Transition fallback=|| ()>
