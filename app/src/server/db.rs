@@ -29,15 +29,20 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         // One connection that never closes: an in-memory database lives as long as it.
         opts.idle_timeout(Duration::from_secs(u32::MAX as u64)).max_lifetime(Duration::from_secs(u32::MAX as u64));
     }
-    let db = Database::connect(opts).await?;
     if is_sqlite {
-        if !in_memory {
-            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-        }
-        db.execute_unprepared("PRAGMA busy_timeout=10000").await?;
-        db.execute_unprepared("PRAGMA foreign_keys=ON").await?;
+        // Per connection (PRAGMAs run once would reach only one pooled connection): WAL
+        // for concurrent readers, NORMAL sync (safe with WAL), waits on locks, FKs on.
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        opts.map_sqlx_sqlite_opts(move |o| {
+            let o = o.busy_timeout(Duration::from_secs(10)).foreign_keys(true);
+            if in_memory {
+                o
+            } else {
+                o.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
+            }
+        });
     }
-    Ok(db)
+    Ok(Database::connect(opts).await?)
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

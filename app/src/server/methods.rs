@@ -79,9 +79,18 @@ pub async fn enabled_set<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Resul
         .collect())
 }
 
-/// Is `method` on for this workspace *and* offered by this server?
+/// Is `method` on for this workspace *and* offered by this server? (One read: it runs on
+/// every sign-in.)
 pub async fn is_enabled<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &str, cfg: &RuntimeConfig) -> Result<bool, DomainError> {
-    Ok(list(db, workspace_id, cfg).await?.iter().any(|m| m.key == method && m.enabled && m.available))
+    if method.starts_with("saml:") {
+        return Ok(list(db, workspace_id, cfg).await?.iter().any(|m| m.key == method && m.enabled && m.available));
+    }
+    let offered = method == PASSWORD || (OIDC_PROVIDERS.contains(&method) && cfg.oidc_configured.iter().any(|c| c == method));
+    Ok(offered
+        && sign_in_method::Entity::find_by_id((workspace_id, method.to_string()))
+            .one(db)
+            .await?
+            .is_some_and(|m| m.enabled))
 }
 
 async fn validate_key<C: ConnectionTrait>(db: &C, workspace_id: i64, key: &str, cfg: &RuntimeConfig) -> Result<(), DomainError> {

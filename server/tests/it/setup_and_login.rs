@@ -126,3 +126,15 @@ async fn no_js_form_post_redirects_back_with_the_error_or_onward() {
     assert_eq!(good.location(), Some("/w/acme"));
     assert!(good.cookie().is_some());
 }
+
+#[tokio::test]
+async fn failures_across_many_accounts_are_throttled_per_ip() {
+    let app = TestApp::with_workspace().await; // 5 per account, 25 per IP per window
+    for i in 0..25 {
+        let email = format!("guess{i}@acme.test");
+        let r = app.call::<Login>(&[("slug", "acme"), ("email", &email), ("password", "wrong password")], None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "attempt {i}");
+    }
+    let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
