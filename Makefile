@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # as fresh for the other (same unit hashes, fingerprints pointing at the other's files).
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 
-.PHONY: run test setup-run setup-test build build-release check bench clean-testdbs
+.PHONY: run test setup-run setup-test build build-release check lint bench
 
 run: setup-run build-release
 	$(CARGO_TARGET_DIR)/release/gatehouse serve
@@ -26,6 +26,9 @@ build-release:
 check:
 	cargo check -p server
 	cargo check -p frontend --target wasm32-unknown-unknown
+
+lint:
+	cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings
 
 test: setup-test
 	@scripts/test.sh

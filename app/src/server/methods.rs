@@ -134,15 +134,18 @@ pub async fn change(db: &DatabaseConnection,
 ) -> Result<BTreeSet<String>, DomainError> {
     let ws = cap.workspace_id();
     let txn = db.begin().await?;
-    for key in enable.iter().chain(disable) {
-        if enable.contains(key) && disable.contains(key) {
-            return Err(DomainError::Invalid(format!("“{key}” can't be both enabled and disabled.")));
-        }
-        if enable.contains(key) {
-            validate_key(&txn, ws, key, cfg).await?;
-        } else if !list(&txn, ws, cfg).await?.iter().any(|m| &m.key == key) {
-            validate_key(&txn, ws, key, cfg).await?;
-        }
+    if let Some(key) = enable.iter().find(|k| disable.contains(k)) {
+        return Err(DomainError::Invalid(format!("“{key}” can't be both enabled and disabled.")));
+    }
+    // Enabling needs a known method this server offers; disabling only a known one.
+    for key in enable {
+        validate_key(&txn, ws, key, cfg).await?;
+    }
+    let known = list(&txn, ws, cfg).await?;
+    if let Some(key) = disable.iter().find(|k| !known.iter().any(|m| &&m.key == k)) {
+        return Err(DomainError::Invalid(format!(
+            "Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>."
+        )));
     }
     let before = enabled_set(&txn, ws).await?;
     for key in enable {

@@ -32,6 +32,8 @@ async fn unconfigured_providers_cannot_be_switched_on_and_configured_ones_show_o
     assert!(r.body.contains("not configured on this server"), "{}", r.body);
     let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "bogus"), ("enabled", "true")], Some(&admin)).await;
     assert!(r.body.contains("Unknown sign-in method"), "{}", r.body);
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "bogus"), ("enabled", "false")], Some(&admin)).await;
+    assert!(r.body.contains("Unknown sign-in method"), "{}", r.body);
 
     let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "google"), ("enabled", "true")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
