@@ -51,6 +51,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
   fast_install wasm-bindgen-cli --version "$wbg_version"
 fi
 
+if [ "$mode" = test ] && [ "$(cargo audit --version 2>/dev/null | awk '{print $2}')" != 0.22.2 ]; then
+  log "building cargo-audit 0.22.2 (about 8 minutes, once) for the offline advisory check"
+  fast_install cargo-audit --version 0.22.2 --locked
+fi
+
 # tailwindcss, wasm-opt (binaryen) and Playwright from npm, pinned in package-lock.json.
 if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm tools"

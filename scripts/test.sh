@@ -57,6 +57,19 @@ else
   log "no PostgreSQL: skipping that layer (set GATEHOUSE_TEST_POSTGRES_URL)"
 fi
 
+# Known-vulnerable dependencies, against the RustSec snapshot in ../shared (offline).
+advisories="$(cd .. && pwd)/shared/advisory-db"
+if [ -d "$advisories/crates" ]; then
+  run_layer "dependency advisories (RustSec snapshot)" "$logs/audit.log" cargo audit --db "$advisories" --no-fetch
+  if grep -q "error: [0-9]* vulnerabilit" "$logs/audit.log" || ! grep -q "Scanning Cargo.lock" "$logs/audit.log"; then
+    failed=$((failed + 1))
+  else
+    passed=$((passed + 1))
+  fi
+else
+  log "no advisory snapshot at $advisories: skipping the dependency audit"
+fi
+
 log "building the site for end-to-end tests"
 if cargo leptos build > "$logs/leptos-build.log" 2>&1; then
   for project in js nojs; do
