@@ -19,10 +19,9 @@ pub async fn invite_page(token: String) -> Result<InviteDetails, AppError> {
 #[server]
 pub async fn accept_invite(token: String, full_name: String, password: String) -> Result<(), AppError> {
     use super::ctx::*;
-    use crate::server::{crypto::Token, members, password::Password, sessions, workspaces};
+    use crate::server::{crypto::Token, members, sessions, workspaces};
     let st = state()?;
-    let pw = Password::presented(password).map_err(fail)?;
-    let (slug, session) = members::accept_invite(&st.db, &st.hasher, st.now(), &Token::from_presented(&token), &full_name, pw, client_ip())
+    let (slug, session) = members::accept_invite(&st.db, &st.hasher, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
         .await
         .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;

@@ -149,10 +149,10 @@ pub async fn accept_invite(db: &DatabaseConnection,
     now: i64,
     token: &Token,
     full_name: &str,
-    password: Password,
+    password: String,
     ip: Option<String>,
 ) -> Result<(String, Token), DomainError> {
-    let password = Password::new_secret(password.into_inner())?;
+    let password = Password::new_secret(password)?;
     let (_, ws) = open_invite(db, now, token).await?;
     let name = if full_name.trim().is_empty() { String::new() } else { validate_name(full_name, "Your name")? };
     let hash = hasher.hash(&password).await?.0;
@@ -189,9 +189,15 @@ pub struct MemberRow {
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<MemberRow>, DomainError> {
     let ms = membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?;
     let rows = with_accounts(db, ms).await?;
+    let mut seen = session_methods(db, workspace_id).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (m, a) in rows {
-        let methods = session_methods(db, a.id, workspace_id, m.password_hash.is_some()).await?;
+        let mut methods = seen.remove(&a.id).unwrap_or_default();
+        if m.password_hash.is_some() {
+            methods.push("password".into());
+        }
+        methods.sort();
+        methods.dedup();
         out.push(MemberRow { membership: m, account: a, methods });
     }
     out.sort_by(|x, y| {
@@ -201,23 +207,13 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<M
     Ok(out)
 }
 
-/// How a member signs in: methods their account can use, and those seen in sessions.
-async fn session_methods<C: ConnectionTrait>(db: &C, account_id: i64, workspace_id: i64, has_password: bool) -> Result<Vec<String>, DomainError> {
-    let mut methods: Vec<String> = session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::WorkspaceId.eq(workspace_id))
-        .order_by_asc(session::Column::Method)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.method)
-        .collect();
-    if has_password {
-        methods.push("password".into());
+/// Methods seen in the workspace's live sessions, per account (one query).
+async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
+    let mut by_account: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for s in session::Entity::find().filter(session::Column::WorkspaceId.eq(workspace_id)).all(db).await? {
+        by_account.entry(s.account_id).or_default().push(s.method);
     }
-    methods.sort();
-    methods.dedup();
-    Ok(methods)
+    Ok(by_account)
 }
 
 async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {

@@ -30,9 +30,6 @@ impl Password {
         }
         Self::presented(s)
     }
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
 
 /// Stored PHC string. Deliberately not `Debug`/`Serialize`.
