@@ -18,10 +18,10 @@ count_cargo() {
   passed=$((passed + p)); failed=$((failed + f))
 }
 
-run_layer() { # name, log file, command...
+run_layer() { # name, log file, command... (a layer that hangs fails after 20 minutes)
   local name=$1 file=$2; shift 2
   log "$name"
-  if ! "$@" 2>&1 | tee "$file"; then broken+=("$name"); fi
+  if ! timeout 1200 "$@" 2>&1 | tee "$file"; then broken+=("$name"); fi
 }
 
 # --- PostgreSQL: given, or started here (CI must have it) ---
