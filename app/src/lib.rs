@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:slug/login") view=pages::Login ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug") view=pages::Home ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication") view=pages::AuthSettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=pages::SamlProviderPageView ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/members") view=pages::Members ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use app::server::audit::Actor;
 use app::server::password::Password;
 use app::server::permissions::AdminCap;
-use app::server::{members, methods, workspaces, AppState};
+use app::server::{members, methods, saml, workspaces, AppState};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         remove: Vec<String>,
     },
+    /// Custom SAML identity providers.
+    #[command(subcommand)]
+    Saml(SamlCommand),
     /// Break-glass recovery for a locked-out workspace: re-enable a sign-in method and/or
     /// restore an admin. Writes an audit entry and prints what it did.
     Recover {
@@ -67,6 +70,30 @@ pub enum Command {
         /// Make this member an active admin again.
         #[arg(long)]
         promote: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SamlCommand {
+    /// Add a provider from the IdP's metadata (same validation as the UI). Prints its id,
+    /// ACS URL, Entity ID and SP metadata URL as JSON. Its sign-in method starts off:
+    /// enable it with `sign-in-methods --enable saml:<id>` once tested.
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with = "metadata_url", required_unless_present = "metadata_url")]
+        metadata_file: Option<PathBuf>,
+        #[arg(long)]
+        metadata_url: Option<String>,
+        #[arg(long)]
+        allow_idp_initiated: bool,
+    },
+    /// List the workspace's providers as JSON.
+    List {
+        #[arg(long)]
+        workspace: String,
     },
 }
 
@@ -145,6 +172,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", json!({ "workspace": ws.slug, "domains": list }));
             Ok(())
         }
+        Command::Saml(SamlCommand::Add { workspace, name, metadata_file, metadata_url, allow_idp_initiated }) => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let ws = find_workspace(&st, &workspace).await?;
+            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let metadata_xml = match metadata_file {
+                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
+                None => None,
+            };
+            let input = saml::ProviderInput { name, allow_idp_initiated, metadata_xml, metadata_url, ..Default::default() };
+            let p = saml::create(&st.db, st.now(), &cap, &input).await.map_err(user_error)?;
+            println!("{}", serde_json::to_string_pretty(&provider_json(&st, &p))?);
+            Ok(())
+        }
+        Command::Saml(SamlCommand::List { workspace }) => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let ws = find_workspace(&st, &workspace).await?;
+            let enabled = methods::enabled_set(&st.db, ws.id).await.map_err(user_error)?;
+            let list: Vec<_> = saml::list(&st.db, ws.id)
+                .await
+                .map_err(user_error)?
+                .iter()
+                .map(|p| {
+                    let mut j = provider_json(&st, p);
+                    j["enabled"] = json!(enabled.contains(&saml::method_key(&p.public_id)));
+                    j
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({ "workspace": ws.slug, "providers": list }))?);
+            Ok(())
+        }
         Command::Recover { workspace, enable, promote } => {
             if enable.is_none() && promote.is_none() {
                 bail!("nothing to do: give --enable METHOD and/or --promote EMAIL");
@@ -169,6 +226,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn provider_json(st: &AppState, p: &app::server::entities::saml_provider::Model) -> serde_json::Value {
+    let u = saml::urls(&st.config, &p.public_id);
+    json!({
+        "id": p.public_id,
+        "method": saml::method_key(&p.public_id),
+        "name": p.name,
+        "idp_entity_id": p.idp_entity_id,
+        "sso_url": p.sso_url,
+        "acs_url": u.acs,
+        "entity_id": u.entity_id,
+        "sp_metadata_url": u.metadata,
+        "allow_idp_initiated": p.allow_idp_initiated,
+    })
 }
 
 async fn find_workspace(st: &AppState, slug: &str) -> anyhow::Result<app::server::entities::workspace::Model> {

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod router;
+pub mod saml;
 
 use std::sync::Arc;
 

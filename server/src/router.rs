@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/go", get(go))
+        .merge(crate::saml::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod invites;
 pub mod members;
+pub mod saml;
 pub mod settings;
 
 #[cfg(feature = "ssr")]
@@ -67,6 +68,16 @@ pub(crate) mod ctx {
         if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&value)) {
             res.append_header(SET_COOKIE, v);
         }
+    }
+
+    /// A cookie the browser sent with this request.
+    pub fn request_cookie(name: &str) -> Option<String> {
+        parts()?.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
+            h.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name && !v.is_empty()).then(|| v.to_string())
+            })
+        })
     }
 
     /// Maps a domain error to the wire, setting the HTTP status for server renders.

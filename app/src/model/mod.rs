@@ -18,6 +18,8 @@ pub struct LoginOptions {
     pub password_enabled: bool,
     /// Other enabled methods as (key, button label), e.g. ("google", "Sign in with Google").
     pub other_methods: Vec<(String, String)>,
+    /// Some SAML provider is on and a domain is claimed: offer the email-first SSO form.
+    pub sso_by_email: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,4 +72,74 @@ pub struct InviteCreated {
     pub email: String,
     pub link: String,
     pub emailed: bool,
+}
+
+/// One pinned IdP signing certificate as the provider page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlCert {
+    pub subject: String,
+    /// `YYYY-MM-DD` (UTC).
+    pub expires: String,
+    pub days_left: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One accepted or refused response (or test) in a provider's recent activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlActivityRow {
+    pub id: i64,
+    pub when: String,
+    pub accepted: bool,
+    pub test_mode: bool,
+    pub reason: String,
+    pub detail: String,
+    pub subject: Option<String>,
+    pub checks: Vec<SamlCheck>,
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+/// The editable fields of a SAML provider (empty for a new one, defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SamlProviderForm {
+    pub name: String,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    pub cert1: String,
+    pub cert2: String,
+    pub allow_idp_initiated: bool,
+    pub sign_requests: bool,
+    pub require_encryption: bool,
+    pub nameid_format: String,
+    pub attr_email: String,
+    pub attr_given_name: String,
+    pub attr_family_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlProviderPage {
+    /// `None` while adding a new provider.
+    pub public_id: Option<String>,
+    pub form: SamlProviderForm,
+    pub nameid_formats: Vec<(String, String)>,
+    pub enabled: bool,
+    pub acs_url: String,
+    pub entity_id: String,
+    pub metadata_url: String,
+    pub login_url: String,
+    pub scim_base_url: String,
+    /// When the current Provider Token was made (`None`: never).
+    pub token_created: Option<String>,
+    /// A token minted just now (shown once, after a no-JS rotation).
+    pub fresh_token: Option<String>,
+    pub certs: Vec<SamlCert>,
+    pub activity: Vec<SamlActivityRow>,
+    /// The "Test sign-in" result asked for in the URL.
+    pub test: Option<SamlActivityRow>,
+    pub delete_consequences: String,
 }

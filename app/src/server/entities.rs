@@ -241,3 +241,85 @@ pub mod saml_provider {
     }
     no_relations!();
 }
+
+pub mod saml_request {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub provider_id: i64,
+        pub relay_state: String,
+        pub test_mode: bool,
+        pub expires_at: i64,
+        pub initiated_by: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod saml_replay {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_replay")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub assertion_id: String,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod saml_activity {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_activity")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider_id: i64,
+        pub test_mode: bool,
+        pub accepted: bool,
+        pub reason: String,
+        #[sea_orm(column_type = "Text")]
+        pub details: String,
+        pub subject: Option<String>,
+        pub source_ip: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod external_identity {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "external_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub account_id: i64,
+        pub provider_kind: String,
+        pub provider_key: String,
+        pub subject: String,
+        pub created_at: i64,
+        pub last_used_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod scim_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scim_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider_id: i64,
+        pub token_hash: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+    no_relations!();
+}

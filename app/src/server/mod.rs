@@ -16,6 +16,7 @@ pub mod methods;
 pub mod password;
 pub mod permissions;
 pub mod ratelimit;
+pub mod saml;
 pub mod sessions;
 pub mod state;
 pub mod workspaces;

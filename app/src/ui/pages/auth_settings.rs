@@ -46,6 +46,11 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                                     <div class="font-medium">{m.label.clone()}</div>
                                                     {m.note.clone().map(|n| view! { <div class="text-xs text-slate-500">{n}</div> })}
                                                 </div>
+                                                <div class="flex items-center gap-3">
+                                                {m.key.strip_prefix("saml:").map(|id| {
+                                                    let href = format!("/w/{}/settings/authentication/saml/{id}", slug.get_untracked());
+                                                    view! { <a class="text-sm text-indigo-700 hover:underline" href=href aria-label=format!("Edit {}", m.label)>"Edit"</a> }
+                                                })}
                                                 <ActionForm action=set_method>
                                                     <input type="hidden" name="slug" value=slug/>
                                                     <input type="hidden" name="method" value=key/>
@@ -58,10 +63,13 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                                         <span class=format!("inline-block h-5 w-5 transform rounded-full bg-white shadow transition {knob}")></span>
                                                     </button>
                                                 </ActionForm>
+                                                </div>
                                             </li>
                                         }
                                     }).collect_view()}
                                 </ul>
+                                <a class=format!("mt-4 inline-block {BUTTON}") href=move || format!("/w/{}/settings/authentication/saml/new", slug.get())>"+ Add New Provider"</a>
+                                <p class="mt-2 text-xs text-slate-500">"Custom SAML providers (Okta, Entra ID, Google Workspace, OneLogin…): add as many as you need."</p>
                             </section>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Sessions"</h2>

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::auth::{login_page, Login as LoginFn};
-use crate::ui::components::{use_slug, ErrorNote, BUTTON, CARD, INPUT};
+use crate::ui::components::{use_query, use_slug, ErrorNote, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/login`: exactly the methods the workspace allows.
@@ -37,10 +37,23 @@ pub fn Login() -> impl IntoView {
                             </Show>
                             <div class="mt-6 space-y-2">
                                 {others.into_iter().map(|(key, label)| {
-                                    let href = format!("/auth/{}/start?workspace={}", key, p.workspace_slug);
-                                    view! { <a class="block rounded border border-slate-300 px-4 py-2 text-center hover:bg-slate-100" href=href>{label}</a> }
+                                    let href = match key.strip_prefix("saml:") {
+                                        Some(id) => format!("/saml/{id}/login?next=/w/{}", p.workspace_slug),
+                                        None => format!("/auth/{}/start?workspace={}", key, p.workspace_slug),
+                                    };
+                                    view! { <a rel="external" class="block rounded border border-slate-300 px-4 py-2 text-center hover:bg-slate-100" href=href data-method=key>{label}</a> }
                                 }).collect_view()}
                             </div>
+                            {p.sso_by_email.then(|| view! {
+                                <form method="get" action="/sso" class="mt-6 border-t border-slate-200 pt-4" data-testid="email-first">
+                                    <input type="hidden" name="workspace" value=p.workspace_slug.clone()/>
+                                    <label class="block text-sm font-medium">"Work email (single sign-on)"
+                                        <input class=INPUT name="email" type="email" required autocomplete="username"/>
+                                    </label>
+                                    <button type="submit" class=format!("mt-3 {BUTTON}")>"Continue with SSO"</button>
+                                </form>
+                            })}
+                            {use_query("sso_error")().map(|m| view! { <p role="alert" class="mt-3 text-sm text-red-800">{m}</p> })}
                         </div>
                     </main>
                 }.into_any()

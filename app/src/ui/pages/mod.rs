@@ -4,6 +4,7 @@ mod invite;
 mod landing;
 mod login;
 mod members;
+mod saml_provider;
 mod setup;
 
 pub use auth_settings::AuthSettingsPage;
@@ -12,6 +13,7 @@ pub use invite::AcceptInvite;
 pub use landing::Landing;
 pub use login::Login;
 pub use members::Members;
+pub use saml_provider::SamlProviderPageView;
 pub use setup::Setup;
 
 use leptos::prelude::*;

@@ -1,0 +1,201 @@
+//! Custom SAML providers on the Member Authorization page (admins only).
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::SamlProviderPage;
+
+#[cfg(feature = "ssr")]
+const FLASH_COOKIE: &str = "gatehouse_fresh_token";
+
+#[cfg(feature = "ssr")]
+fn day(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+#[cfg(feature = "ssr")]
+fn activity_row(row: &crate::server::entities::saml_activity::Model) -> crate::model::SamlActivityRow {
+    use crate::model::{SamlActivityRow, SamlCheck};
+    let (checks, attributes) = crate::server::saml::signin::checks_of(row);
+    let detail = checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
+    SamlActivityRow {
+        id: row.id,
+        when: chrono::DateTime::from_timestamp(row.created_at, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default(),
+        accepted: row.accepted,
+        test_mode: row.test_mode,
+        reason: row.reason.clone(),
+        detail,
+        subject: row.subject.clone(),
+        checks: checks.into_iter().map(|c| SamlCheck { name: c.name, ok: c.ok, detail: c.detail }).collect(),
+        attributes,
+    }
+}
+
+/// Admins of `slug`: one provider's page (`id` = "new" for the empty form). `test` picks
+/// a "Test sign-in" result to show.
+#[server]
+pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> Result<SamlProviderPage, AppError> {
+    use super::ctx::*;
+    use crate::model::{SamlCert, SamlProviderForm};
+    use crate::server::saml::{self, idp_metadata, signin};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let formats = saml::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if id == "new" {
+        return Ok(SamlProviderPage {
+            public_id: None,
+            form: SamlProviderForm {
+                attr_email: saml::DEFAULT_ATTR_EMAIL.into(),
+                attr_given_name: saml::DEFAULT_ATTR_GIVEN.into(),
+                attr_family_name: saml::DEFAULT_ATTR_FAMILY.into(),
+                ..Default::default()
+            },
+            nameid_formats: formats,
+            enabled: false,
+            acs_url: String::new(),
+            entity_id: String::new(),
+            metadata_url: String::new(),
+            login_url: String::new(),
+            scim_base_url: String::new(),
+            token_created: None,
+            fresh_token: None,
+            certs: vec![],
+            activity: vec![],
+            test: None,
+            delete_consequences: saml::DELETE_CONSEQUENCES.into(),
+        });
+    }
+    let p = saml::get(&st.db, &cap, &id).await.map_err(fail)?;
+    let u = saml::urls(&st.config, &p.public_id);
+    let pems = saml::certificates(&p);
+    let now = st.now();
+    let certs = pems
+        .iter()
+        .filter_map(|pem| idp_metadata::certificate_facts(pem).ok())
+        .map(|(_, not_after, subject)| SamlCert { subject, expires: day(not_after), days_left: (not_after - now).div_euclid(86_400) })
+        .collect();
+    let enabled = crate::server::methods::enabled_set(&st.db, p.workspace_id).await.map_err(fail)?.contains(&saml::method_key(&p.public_id));
+    let activity = signin::activity(&st.db, p.id, 20).await.map_err(fail)?;
+    let test = match test {
+        Some(t) => activity.iter().find(|a| a.id == t && a.test_mode).map(activity_row),
+        None => None,
+    };
+    // A token minted by a no-JS rotation travels once in an HttpOnly cookie scoped to
+    // this page; read it and clear it.
+    let fresh_token = request_cookie(FLASH_COOKIE).filter(|t| t.len() <= 64);
+    if fresh_token.is_some() {
+        set_cookie(format!("{FLASH_COOKIE}=; Path=/w/{}/settings/authentication/saml/{}; HttpOnly; SameSite=Strict; Max-Age=0", slug, p.public_id));
+    }
+    Ok(SamlProviderPage {
+        public_id: Some(p.public_id.clone()),
+        form: SamlProviderForm {
+            name: p.name.clone(),
+            idp_entity_id: p.idp_entity_id.clone(),
+            sso_url: p.sso_url.clone(),
+            cert1: pems.first().cloned().unwrap_or_default(),
+            cert2: pems.get(1).cloned().unwrap_or_default(),
+            allow_idp_initiated: p.allow_idp_initiated,
+            sign_requests: p.sign_requests,
+            require_encryption: p.require_encryption,
+            nameid_format: p.nameid_format.clone(),
+            attr_email: p.attr_email.clone(),
+            attr_given_name: p.attr_given_name.clone(),
+            attr_family_name: p.attr_family_name.clone(),
+        },
+        nameid_formats: formats,
+        enabled,
+        acs_url: u.acs,
+        entity_id: u.entity_id,
+        metadata_url: u.metadata,
+        login_url: u.login,
+        scim_base_url: u.scim_base,
+        token_created: saml::token_created_at(&st.db, p.id).await.map_err(fail)?.map(day),
+        fresh_token,
+        certs,
+        activity: activity.iter().map(activity_row).collect(),
+        test,
+        delete_consequences: saml::DELETE_CONSEQUENCES.into(),
+    })
+}
+
+/// Admins of `slug`: creates (`id` = "new") or updates a provider. Pasted metadata or a
+/// metadata URL fills the IdP fields; otherwise they are taken as entered. Checkboxes
+/// arrive only when ticked. On success the browser goes to the provider's page.
+#[allow(clippy::too_many_arguments)]
+#[server]
+pub async fn save_saml_provider(
+    slug: String,
+    id: String,
+    name: String,
+    metadata_xml: Option<String>,
+    metadata_url: Option<String>,
+    idp_entity_id: Option<String>,
+    sso_url: Option<String>,
+    cert1: Option<String>,
+    cert2: Option<String>,
+    allow_idp_initiated: Option<String>,
+    sign_requests: Option<String>,
+    require_encryption: Option<String>,
+    nameid_format: Option<String>,
+    attr_email: Option<String>,
+    attr_given_name: Option<String>,
+    attr_family_name: Option<String>,
+) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::saml::{self, ProviderInput};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let input = ProviderInput {
+        name,
+        idp_entity_id: idp_entity_id.unwrap_or_default(),
+        sso_url: sso_url.unwrap_or_default(),
+        certificates: [cert1, cert2].into_iter().flatten().collect(),
+        allow_idp_initiated: allow_idp_initiated.is_some(),
+        sign_requests: sign_requests.is_some(),
+        require_encryption: require_encryption.is_some(),
+        nameid_format: nameid_format.unwrap_or_default(),
+        attr_email: attr_email.unwrap_or_default(),
+        attr_given_name: attr_given_name.unwrap_or_default(),
+        attr_family_name: attr_family_name.unwrap_or_default(),
+        metadata_xml,
+        metadata_url,
+    };
+    let (p, msg) = if id == "new" {
+        (saml::create(&st.db, st.now(), &cap, &input).await.map_err(fail)?, "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on.")
+    } else {
+        (saml::update(&st.db, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
+    };
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), p.public_id, urlencode(msg)));
+    Ok(p.public_id)
+}
+
+/// Admins of `slug`: deletes a provider (refused while it is the only method on).
+#[server]
+pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::saml;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let name = saml::get(&st.db, &cap, &id).await.map_err(fail)?.name;
+    saml::delete(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    let msg = format!("{name} deleted.");
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: mints a new Provider Token (the SCIM bearer token), replacing the
+/// old one. The value is returned once and never stored.
+#[server]
+pub async fn rotate_provider_token(slug: String, id: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::saml;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let token = saml::rotate_token(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    if is_no_js_post() {
+        let path = format!("/w/{slug}/settings/authentication/saml/{id}");
+        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+        set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
+        leptos_axum::redirect(&path);
+    }
+    Ok(token.expose().to_string())
+}

@@ -1,0 +1,334 @@
+//! The stateless half of the ACS: from a posted `SAMLResponse` to a verified assertion,
+//! as a list of named checks (the admin's "Test sign-in" diagnosis shows them).
+//!
+//! Order: decode with caps → structure (libxml2: one Response, one assertion as its direct
+//! child, unique IDs, no DTD/comments) → signature with only the provider's pinned
+//! certificates and an algorithm allowlist, keeping only what the signature covers →
+//! decryption with our key → Issuer, Destination, Audience, time window, Recipient,
+//! subject. The stateful checks (InResponseTo, replay) follow in `signin`.
+//! Every call into samael/xmlsec runs under `catch_unwind`: hostile input must not panic
+//! the server.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use base64::Engine;
+use openssl::pkey::{PKey, Private};
+use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode};
+use samael::schema::{Assertion, Response};
+use serde::Serialize;
+
+use super::decrypt::decrypt_assertion;
+use super::xml::{inspect_assertion, inspect_response, root_kind, Refusal};
+
+/// Largest accepted `SAMLResponse` after base64 decoding (the HTTP body cap is 256 KiB).
+pub const MAX_RESPONSE_BYTES: usize = 192 * 1024;
+/// Allowed clock difference with the IdP.
+pub const CLOCK_SKEW_SECS: i64 = 180;
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+const ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// What one provider trusts and expects.
+pub struct Trust {
+    pub idp_entity_id: String,
+    pub certs_der: Vec<Vec<u8>>,
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub require_encryption: bool,
+    pub sp_key: Option<PKey<Private>>,
+    pub attr_email: Vec<String>,
+    pub attr_given_name: Vec<String>,
+    pub attr_family_name: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// What a verified assertion says.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    pub assertion_id: String,
+    /// When the replay-cache entry may go: the latest validity bound, plus skew.
+    pub keep_until: i64,
+    pub in_response_to: Option<String>,
+    pub name_id: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable short code for logs and metrics (`signature`, `audience`, …).
+    pub code: &'static str,
+    pub detail: String,
+}
+
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub result: Result<Verified, Rejection>,
+}
+
+impl Report {
+    pub fn reject(&mut self, code: &'static str, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.checks.push(Check { name: code.into(), ok: false, detail: detail.clone() });
+        self.result = Err(Rejection { code, detail });
+    }
+    pub fn pass(&mut self, name: &str, detail: impl Into<String>) {
+        self.checks.push(Check { name: name.into(), ok: true, detail: detail.into() });
+    }
+}
+
+/// Runs every stateless check. Never panics: a panic inside a dependency becomes a
+/// rejection.
+pub fn verify(saml_response_b64: &str, trust: &Trust, now: i64) -> Report {
+    let mut report = Report { checks: vec![], result: Err(Rejection { code: "internal", detail: String::new() }) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(saml_response_b64, trust, now, &mut report)));
+    match outcome {
+        Ok(Ok(v)) => report.result = Ok(v),
+        Ok(Err((code, detail))) => report.reject(code, detail),
+        Err(_) => report.reject("malformed", "the message made the XML library fail; it was refused"),
+    }
+    report
+}
+
+type Step<T> = Result<T, (&'static str, String)>;
+
+fn r<T>(code: &'static str, e: Refusal) -> Step<T> {
+    Err((code, e.0))
+}
+
+fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified> {
+    // 1. Decode.
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
+        return Err(("size", format!("the response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024)));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| ("decode", "SAMLResponse is not valid base64".to_string()))?;
+    let xml = String::from_utf8(bytes).map_err(|_| ("decode", "the response is not UTF-8 text".to_string()))?;
+    report.pass("decode", format!("{} bytes of XML", xml.len()));
+
+    // 2. Structure of the raw document.
+    let shape = match inspect_response(&xml) {
+        Ok(s) => s,
+        Err(e) => return r("structure", e),
+    };
+    report.pass("structure", "one Response holding exactly one assertion; no DTD, comments or duplicate IDs");
+
+    // 3. Status (before signatures: IdPs often send unsigned error responses).
+    match shape.status.as_deref() {
+        Some(SUCCESS) => report.pass("status", "Success"),
+        Some(other) => return Err(("status", format!("the IdP answered with status {other}"))),
+        None => return Err(("status", "the response has no status".into())),
+    }
+
+    // 4. Signatures: only pinned certificates, allowlisted algorithms; keep what is signed.
+    let certs: Vec<CertificateDer> = trust.certs_der.iter().cloned().map(CertificateDer::from).collect();
+    if certs.is_empty() {
+        return Err(("signature", "this provider has no pinned certificate".into()));
+    }
+    let reduce = |doc: &str| -> Step<String> {
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, &certs, ReduceMode::ValidateAndMarkNoAncestors, Some(&ALGORITHMS))
+            .map_err(|_| {
+                ("signature", "a signature is invalid, uses an algorithm outside the allowlist (SHA-1 is refused), or was not made by a pinned certificate".to_string())
+            })
+    };
+    let assertion: Assertion = if shape.response_signed || shape.assertion_signed {
+        let reduced = reduce(&xml)?;
+        let kind = root_kind(&reduced).or_else(|e| r("signature", e))?;
+        report.pass("signature", match (shape.response_signed, shape.assertion_signed) {
+            (true, true) => "Response and Assertion signed by a pinned certificate",
+            (true, false) => "Response signed by a pinned certificate",
+            _ => "Assertion signed by a pinned certificate",
+        });
+        if kind == "Response" {
+            let response: Response = reduced.parse().map_err(|_| ("malformed", "the signed response does not follow the SAML schema".to_string()))?;
+            if shape.encrypted {
+                // The response signature covered the ciphertext.
+                let plain = decrypt(trust, &reduced, report)?;
+                let inner_signed = inspect_assertion(&plain).or_else(|e| r("decryption", e))?;
+                let plain = if inner_signed { reduce(&plain)? } else { plain };
+                parse_assertion(&plain)?
+            } else {
+                response.assertion.ok_or(("structure", "the signed response holds no assertion".to_string()))?
+            }
+        } else {
+            parse_assertion(&reduced)?
+        }
+    } else if shape.encrypted {
+        // Unsigned envelope: the decrypted assertion must carry its own valid signature.
+        let plain = decrypt(trust, &xml, report)?;
+        if !inspect_assertion(&plain).or_else(|e| r("decryption", e))? {
+            return Err(("signature", "neither the response nor the assertion is signed".into()));
+        }
+        let reduced = reduce(&plain)?;
+        if root_kind(&reduced).or_else(|e| r("signature", e))? != "Assertion" {
+            return Err(("signature", "the signature does not cover the assertion".into()));
+        }
+        report.pass("signature", "Assertion signed by a pinned certificate");
+        parse_assertion(&reduced)?
+    } else {
+        return Err(("signature", "neither the response nor the assertion is signed".into()));
+    };
+    if trust.require_encryption && !shape.encrypted {
+        return Err(("encryption", "this provider requires encrypted assertions and the assertion was not encrypted".into()));
+    }
+
+    // 5. Issuer.
+    let issuer = assertion.issuer.value.as_deref().unwrap_or("").trim().to_string();
+    if issuer != trust.idp_entity_id {
+        return Err(("issuer", format!("the assertion was issued by “{issuer}”, not by “{}”", trust.idp_entity_id)));
+    }
+    if let Some(ri) = shape.issuer.as_deref() {
+        if ri != trust.idp_entity_id {
+            return Err(("issuer", format!("the response was issued by “{ri}”, not by “{}”", trust.idp_entity_id)));
+        }
+    }
+    report.pass("issuer", issuer);
+
+    // 6. Destination (required when the response is signed, checked whenever present).
+    match shape.destination.as_deref() {
+        Some(d) if d == trust.acs_url => report.pass("destination", d),
+        Some(d) => return Err(("destination", format!("the response is addressed to “{d}”, not to this provider's ACS URL {}", trust.acs_url))),
+        None if shape.response_signed => return Err(("destination", "a signed response must name its Destination".into())),
+        None => report.pass("destination", "absent (allowed for an unsigned envelope)"),
+    }
+
+    // 7. Conditions: audience and time window.
+    let Some(conditions) = assertion.conditions.as_ref() else {
+        return Err(("audience", "the assertion has no Conditions (no audience restriction)".into()));
+    };
+    let restrictions = conditions.audience_restrictions.as_deref().unwrap_or(&[]);
+    if restrictions.is_empty() || !restrictions.iter().all(|ar| ar.audience.iter().any(|a| a.trim() == trust.sp_entity_id)) {
+        let seen: Vec<String> = restrictions.iter().flat_map(|ar| ar.audience.clone()).collect();
+        return Err(("audience", format!("the assertion is meant for {seen:?}, not for this provider's Entity ID {}", trust.sp_entity_id)));
+    }
+    report.pass("audience", trust.sp_entity_id.clone());
+    let not_before = conditions.not_before.map(|t| t.timestamp());
+    let not_after = conditions.not_on_or_after.map(|t| t.timestamp());
+    if let Some(nb) = not_before {
+        if now + CLOCK_SKEW_SECS < nb {
+            return Err(("time", format!("the assertion is not valid yet (NotBefore {}s from now)", nb - now)));
+        }
+    }
+    if let Some(na) = not_after {
+        if na + CLOCK_SKEW_SECS <= now {
+            return Err(("time", format!("the assertion expired {}s ago", now - na)));
+        }
+    }
+    let issued = assertion.issue_instant.timestamp();
+    if issued > now + CLOCK_SKEW_SECS {
+        return Err(("time", "the assertion was issued in the future (check the IdP's clock)".into()));
+    }
+
+    // 8. Subject: a bearer confirmation for our ACS, not expired.
+    let subject = assertion.subject.as_ref().ok_or(("subject", "the assertion has no Subject".to_string()))?;
+    let name_id = subject.name_id.as_ref().map(|n| n.value.trim().to_string()).unwrap_or_default();
+    if name_id.is_empty() || name_id.len() > 512 || name_id.chars().any(char::is_control) {
+        return Err(("subject", "the NameID is missing, too long or contains control characters".into()));
+    }
+    let bearers: Vec<_> = subject
+        .subject_confirmations
+        .iter()
+        .flatten()
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .filter_map(|c| c.subject_confirmation_data.as_ref())
+        .collect();
+    let Some(scd) = bearers.into_iter().find(|d| d.recipient.as_deref() == Some(trust.acs_url.as_str())) else {
+        return Err(("recipient", format!("no bearer SubjectConfirmation names this provider's ACS URL {} as Recipient", trust.acs_url)));
+    };
+    report.pass("recipient", trust.acs_url.clone());
+    let Some(scd_after) = scd.not_on_or_after.map(|t| t.timestamp()) else {
+        return Err(("time", "the SubjectConfirmationData has no NotOnOrAfter".into()));
+    };
+    if scd_after + CLOCK_SKEW_SECS <= now {
+        return Err(("time", format!("the subject confirmation expired {}s ago", now - scd_after)));
+    }
+    if let Some(nb) = scd.not_before.map(|t| t.timestamp()) {
+        if now + CLOCK_SKEW_SECS < nb {
+            return Err(("time", "the subject confirmation is not valid yet".into()));
+        }
+    }
+    report.pass("time", format!("valid now (±{CLOCK_SKEW_SECS}s skew)"));
+    if assertion.authn_statements.as_ref().is_none_or(|s| s.is_empty()) {
+        return Err(("subject", "the assertion holds no AuthnStatement".into()));
+    }
+    // InResponseTo: the signed one (in the confirmation) is authoritative; an unsigned
+    // envelope may not contradict it.
+    let in_response_to = scd.in_response_to.clone();
+    if let (Some(outer), Some(inner)) = (shape.in_response_to.as_deref(), in_response_to.as_deref()) {
+        if outer != inner {
+            return Err(("in_response_to", "the response and the assertion answer different requests".into()));
+        }
+    }
+    if shape.in_response_to.is_some() && in_response_to.is_none() {
+        return Err(("in_response_to", "the response answers a request but its signed assertion does not say which".into()));
+    }
+
+    // 9. Attributes.
+    let mut attributes = Vec::new();
+    for st in assertion.attribute_statements.iter().flatten() {
+        for a in &st.attributes {
+            let name = a.name.clone().unwrap_or_default();
+            let values: Vec<String> = a.values.iter().filter_map(|v| v.value.clone()).map(|v| v.trim().chars().take(1024).collect()).take(20).collect();
+            attributes.push((name, values));
+            if let Some(f) = &a.friendly_name {
+                attributes.push((f.clone(), a.values.iter().filter_map(|v| v.value.clone()).take(20).collect()));
+            }
+        }
+    }
+    let pick = |names: &[String]| -> Option<String> {
+        names.iter().find_map(|wanted| {
+            attributes
+                .iter()
+                .find(|(n, v)| n.eq_ignore_ascii_case(wanted) && !v.is_empty())
+                .and_then(|(_, v)| v.first().cloned())
+                .filter(|v| !v.is_empty())
+        })
+    };
+    let email = pick(&trust.attr_email).or_else(|| name_id.contains('@').then(|| name_id.clone()));
+    let verified = Verified {
+        assertion_id: assertion.id.clone(),
+        keep_until: [not_after.unwrap_or(scd_after), scd_after].into_iter().max().unwrap_or(scd_after) + CLOCK_SKEW_SECS,
+        in_response_to,
+        given_name: pick(&trust.attr_given_name),
+        family_name: pick(&trust.attr_family_name),
+        email,
+        name_id,
+        attributes: attributes.into_iter().filter(|(n, _)| !n.is_empty()).collect(),
+    };
+    report.pass("subject", format!("NameID “{}”", verified.name_id));
+    Ok(verified)
+}
+
+fn decrypt(trust: &Trust, doc: &str, report: &mut Report) -> Step<String> {
+    let key = trust.sp_key.as_ref().ok_or(("decryption", "this provider has no decryption key".to_string()))?;
+    let plain = decrypt_assertion(doc, key).or_else(|e| r("decryption", e))?;
+    // Tolerate padding garbage around the element, as some IdPs leave it.
+    let start = plain.find('<').unwrap_or(0);
+    let end = plain.rfind('>').map(|i| i + 1).unwrap_or(plain.len());
+    if start >= end {
+        return Err(("decryption", "the decrypted data holds no XML".into()));
+    }
+    report.pass("decryption", "assertion decrypted with this provider's key");
+    Ok(plain[start..end].to_string())
+}
+
+fn parse_assertion(xml: &str) -> Step<Assertion> {
+    xml.parse::<Assertion>().map_err(|_| ("malformed", "the assertion does not follow the SAML schema".to_string()))
+}

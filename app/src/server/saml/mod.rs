@@ -1,0 +1,362 @@
+//! Custom SAML identity providers: configuration (this file), our SP side (`sp`), reading
+//! IdP metadata (`idp_metadata`), the ACS checks (`xml`, `decrypt`, `acs`) and signing in
+//! (`signin`).
+pub mod acs;
+pub mod decrypt;
+pub mod idp_metadata;
+pub mod signin;
+pub mod sp;
+pub mod xml;
+
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use super::audit;
+use super::crypto::Token;
+use super::entities::{external_identity, saml_provider, saml_replay, scim_token, session, sign_in_method};
+use super::permissions::AdminCap;
+use super::state::RuntimeConfig;
+use super::DomainError;
+
+pub const DEFAULT_ATTR_EMAIL: &str = "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, user.email";
+pub const DEFAULT_ATTR_GIVEN: &str = "givenName, firstName, first_name, given_name, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname, urn:oid:2.5.4.42";
+pub const DEFAULT_ATTR_FAMILY: &str = "sn, surname, lastName, last_name, family_name, familyName, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname, urn:oid:2.5.4.4";
+pub const NAMEID_FORMATS: [(&str, &str); 4] = [
+    ("", "Unspecified (let the IdP choose)"),
+    ("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "Email address"),
+    ("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", "Persistent"),
+    ("urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "Transient"),
+];
+
+pub fn method_key(public_id: &str) -> String {
+    format!("saml:{public_id}")
+}
+
+/// Our URLs for one provider.
+pub struct Urls {
+    pub entity_id: String,
+    pub acs: String,
+    pub metadata: String,
+    pub login: String,
+    pub scim_base: String,
+}
+
+pub fn urls(cfg: &RuntimeConfig, public_id: &str) -> Urls {
+    let base = cfg.public_url.trim_end_matches('/');
+    Urls {
+        entity_id: format!("{base}/saml/{public_id}/metadata"),
+        acs: format!("{base}/saml/{public_id}/acs"),
+        metadata: format!("{base}/saml/{public_id}/metadata"),
+        login: format!("{base}/saml/{public_id}/login"),
+        scim_base: format!("{base}/scim/v2"),
+    }
+}
+
+/// What an admin (or the CLI) submits. Metadata, when given, fills the IdP fields.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderInput {
+    pub name: String,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    pub certificates: Vec<String>,
+    pub allow_idp_initiated: bool,
+    pub sign_requests: bool,
+    pub require_encryption: bool,
+    pub nameid_format: String,
+    pub attr_email: String,
+    pub attr_given_name: String,
+    pub attr_family_name: String,
+    pub metadata_xml: Option<String>,
+    pub metadata_url: Option<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> DomainError {
+    DomainError::Invalid(msg.into())
+}
+
+/// Validated, normalized values ready to store.
+struct Clean {
+    name: String,
+    idp_entity_id: String,
+    sso_url: String,
+    certificates: Vec<String>,
+    nameid_format: String,
+    attr_email: String,
+    attr_given_name: String,
+    attr_family_name: String,
+    sign_requests: bool,
+}
+
+fn attr_list(raw: &str, default: &str, what: &str) -> Result<String, DomainError> {
+    let names: Vec<&str> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if names.is_empty() {
+        return Ok(default.to_string());
+    }
+    if names.len() > 20 || names.iter().any(|n| n.len() > 200 || n.chars().any(char::is_control)) {
+        return Err(invalid(format!("The {what} attribute names are too long or too many (at most 20, comma-separated).")));
+    }
+    Ok(names.join(", "))
+}
+
+pub fn split_attr_list(stored: &str) -> Vec<String> {
+    stored.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+async fn clean(input: &ProviderInput, now: i64) -> Result<Clean, DomainError> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return Err(invalid("Give the provider a name of 1 to 80 characters (members see “Sign in with <name>”)."));
+    }
+    let metadata_xml = match (&input.metadata_xml, &input.metadata_url) {
+        (Some(x), _) if !x.trim().is_empty() => Some(x.clone()),
+        (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u).await?),
+        _ => None,
+    };
+    let mut sign_requests = input.sign_requests;
+    let (entity_id, sso_url, certs) = if let Some(xml) = metadata_xml {
+        let md = idp_metadata::parse(&xml)?;
+        sign_requests |= md.want_signed_requests;
+        (md.entity_id, md.sso_url, md.certificates)
+    } else {
+        let certs = input
+            .certificates
+            .iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| idp_metadata::normalize_certificate(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url)?, certs)
+    };
+    if entity_id.is_empty() || entity_id.len() > 1024 || entity_id.chars().any(char::is_control) {
+        return Err(invalid("Enter the IdP's entity ID (its Issuer), up to 1024 characters."));
+    }
+    if certs.is_empty() {
+        return Err(invalid("Add the IdP's signing certificate: without one no response could be trusted."));
+    }
+    if certs.len() > 2 {
+        return Err(invalid("At most two signing certificates (the current one and the next, for rotation)."));
+    }
+    if certs.len() == 2 && certs[0] == certs[1] {
+        return Err(invalid("The two certificates are the same."));
+    }
+    for c in &certs {
+        let (_, not_after, _) = idp_metadata::certificate_facts(c)?;
+        if not_after <= now {
+            return Err(invalid("A signing certificate has already expired; ask the IdP for its current certificate."));
+        }
+    }
+    let nameid_format = input.nameid_format.trim().to_string();
+    if !NAMEID_FORMATS.iter().any(|(f, _)| *f == nameid_format) {
+        return Err(invalid("Choose a NameID format from the list."));
+    }
+    Ok(Clean {
+        name,
+        idp_entity_id: entity_id,
+        sso_url,
+        certificates: certs,
+        nameid_format,
+        attr_email: attr_list(&input.attr_email, DEFAULT_ATTR_EMAIL, "email")?,
+        attr_given_name: attr_list(&input.attr_given_name, DEFAULT_ATTR_GIVEN, "given name")?,
+        attr_family_name: attr_list(&input.attr_family_name, DEFAULT_ATTR_FAMILY, "family name")?,
+        sign_requests,
+    })
+}
+
+fn new_public_id() -> String {
+    let mut b = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<saml_provider::Model>, DomainError> {
+    Ok(saml_provider::Entity::find()
+        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(saml_provider::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A provider by its public id, whichever workspace it belongs to (the ACS entry point).
+pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    if public_id.len() > 64 {
+        return Err(DomainError::NotFound);
+    }
+    saml_provider::Entity::find()
+        .filter(saml_provider::Column::PublicId.eq(public_id))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// A provider of the admin's workspace; another workspace's provider is "not found".
+pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    let p = by_public_id(db, public_id).await?;
+    if p.workspace_id != cap.workspace_id() {
+        return Err(DomainError::NotFound);
+    }
+    Ok(p)
+}
+
+/// Creates a provider (its sign-in method starts off: test it, then switch it on).
+pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+    let c = clean(input, now).await?;
+    let public_id = new_public_id();
+    let (key_pem, cert_pem) = tokio::task::spawn_blocking({
+        let id = public_id.clone();
+        move || sp::generate_key_pair(&id)
+    })
+    .await
+    .map_err(|e| DomainError::Internal(e.to_string()))??;
+    let txn = db.begin().await?;
+    let model = saml_provider::ActiveModel {
+        public_id: Set(public_id.clone()),
+        workspace_id: Set(cap.workspace_id()),
+        name: Set(c.name.clone()),
+        idp_entity_id: Set(c.idp_entity_id),
+        sso_url: Set(c.sso_url),
+        certificates: Set(serde_json::to_string(&c.certificates).map_err(|e| DomainError::Internal(e.to_string()))?),
+        allow_idp_initiated: Set(input.allow_idp_initiated),
+        sign_requests: Set(c.sign_requests),
+        require_encryption: Set(input.require_encryption),
+        nameid_format: Set(c.nameid_format),
+        attr_email: Set(c.attr_email),
+        attr_given_name: Set(c.attr_given_name),
+        attr_family_name: Set(c.attr_family_name),
+        sp_key_pem: Set(Some(key_pem)),
+        sp_cert_pem: Set(Some(cert_pem)),
+        provisioning_enabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.create", &method_key(&public_id), serde_json::json!({ "name": c.name })).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn update(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+    let existing = get(db, cap, public_id).await?;
+    let c = clean(input, now).await?;
+    let txn = db.begin().await?;
+    let mut m: saml_provider::ActiveModel = existing.into();
+    m.name = Set(c.name.clone());
+    m.idp_entity_id = Set(c.idp_entity_id);
+    m.sso_url = Set(c.sso_url);
+    m.certificates = Set(serde_json::to_string(&c.certificates).map_err(|e| DomainError::Internal(e.to_string()))?);
+    m.allow_idp_initiated = Set(input.allow_idp_initiated);
+    m.sign_requests = Set(c.sign_requests);
+    m.require_encryption = Set(input.require_encryption);
+    m.nameid_format = Set(c.nameid_format);
+    m.attr_email = Set(c.attr_email);
+    m.attr_given_name = Set(c.attr_given_name);
+    m.attr_family_name = Set(c.attr_family_name);
+    m.updated_at = Set(now);
+    let model = m.update(&txn).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.update", &method_key(public_id), serde_json::json!({ "name": c.name })).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider stay members of the workspace, but their sessions through it end now and they will need another enabled sign-in method. Accounts it created are kept.";
+
+/// Deletes a provider: its sign-in method, linked identities, pending requests, replay
+/// entries and Provider Token go with it; sessions made through it end. Refused when its
+/// method is the last one enabled.
+pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
+    let p = get(db, cap, public_id).await?;
+    let key = method_key(&p.public_id);
+    let txn = db.begin().await?;
+    let enabled: Vec<String> = sign_in_method::Entity::find()
+        .filter(sign_in_method::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(sign_in_method::Column::Enabled.eq(true))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| m.method)
+        .collect();
+    if enabled.iter().all(|m| *m == key) && enabled.contains(&key) {
+        return Err(DomainError::Refused(format!(
+            "{} is the only sign-in method switched on; turn another one on first, or nobody could sign in.",
+            p.name
+        )));
+    }
+    sign_in_method::Entity::delete_many()
+        .filter(sign_in_method::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(sign_in_method::Column::Method.eq(key.clone()))
+        .exec(&txn)
+        .await?;
+    external_identity::Entity::delete_many()
+        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKey.eq(p.public_id.clone()))
+        .exec(&txn)
+        .await?;
+    saml_replay::Entity::delete_many().filter(saml_replay::Column::ProviderId.eq(p.id)).exec(&txn).await?;
+    let ended = session::Entity::delete_many()
+        .filter(session::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(session::Column::Method.eq(key.clone()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    saml_provider::Entity::delete_by_id(p.id).exec(&txn).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.delete", &key, serde_json::json!({ "name": p.name, "sessions_ended": ended })).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Mints (or replaces) the provider's Provider Token, the SCIM bearer token. The value is
+/// returned once; only its hash is kept. It belongs to the provider, not to the admin.
+pub async fn rotate_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
+    let p = get(db, cap, public_id).await?;
+    let token = Token::generate();
+    let txn = db.begin().await?;
+    scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
+    scim_token::ActiveModel { provider_id: Set(p.id), token_hash: Set(token.hash()), created_at: Set(now), last_used_at: Set(None), ..Default::default() }
+        .insert(&txn)
+        .await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.token.rotate", &method_key(public_id), serde_json::json!({})).await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+pub async fn token_created_at<C: ConnectionTrait>(db: &C, provider_id: i64) -> Result<Option<i64>, DomainError> {
+    Ok(scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(provider_id)).one(db).await?.map(|t| t.created_at))
+}
+
+pub fn certificates(p: &saml_provider::Model) -> Vec<String> {
+    serde_json::from_str(&p.certificates).unwrap_or_default()
+}
+
+/// What the ACS needs to trust this provider.
+pub fn trust(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust, DomainError> {
+    let u = urls(cfg, &p.public_id);
+    let certs_der = certificates(p)
+        .iter()
+        .map(|pem| idp_metadata::certificate_facts(pem).map(|(der, _, _)| der))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(acs::Trust {
+        idp_entity_id: p.idp_entity_id.clone(),
+        certs_der,
+        sp_entity_id: u.entity_id,
+        acs_url: u.acs,
+        require_encryption: p.require_encryption,
+        sp_key: p.sp_key_pem.as_deref().map(sp::load_key).transpose()?,
+        attr_email: split_attr_list(&p.attr_email),
+        attr_given_name: split_attr_list(&p.attr_given_name),
+        attr_family_name: split_attr_list(&p.attr_family_name),
+    })
+}
+
+pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
+    let u = urls(cfg, &p.public_id);
+    sp::metadata_xml(&sp::SpInfo {
+        entity_id: &u.entity_id,
+        acs_url: &u.acs,
+        cert_pem: p.sp_cert_pem.as_deref().unwrap_or(""),
+        sign_requests: p.sign_requests,
+        nameid_format: &p.nameid_format,
+    })
+}

@@ -1,0 +1,439 @@
+//! The stateful half of SAML sign-in: issuing AuthnRequests, and at the ACS binding the
+//! answer to a request we issued, the replay cache, identity (provider, NameID) with JIT
+//! for claimed domains, the session, and each outcome in the provider's activity.
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
+};
+use serde_json::json;
+
+use super::acs::{self, Check, Report, Verified};
+use super::{method_key, sp, trust, urls};
+use crate::server::audit::{self, Actor};
+use crate::server::crypto::Token;
+use crate::server::entities::{account, external_identity, saml_activity, saml_provider, saml_replay, saml_request, workspace};
+use crate::server::permissions::{ROLE_MEMBER, STATUS_ACTIVE};
+use crate::server::state::RuntimeConfig;
+use crate::server::{domains, members, methods, normalize_email, sessions, DomainError};
+
+/// How long an AuthnRequest may stay unanswered.
+pub const REQUEST_LIFETIME_SECS: i64 = 600;
+/// Activity rows kept per provider (the page shows the latest).
+const ACTIVITY_KEPT: u64 = 200;
+
+/// A relative path on our origin, or nothing (no open redirects: no scheme, no `//`).
+pub fn safe_relay(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    let ok = s.starts_with('/')
+        && !s.starts_with("//")
+        && !s.starts_with("/\\")
+        && s.len() <= 512
+        && !s.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| s.to_string())
+}
+
+/// Starts SP-initiated sign-in (or an admin's test): stores the request, returns the
+/// IdP URL to redirect to.
+pub async fn start(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    provider: &saml_provider::Model,
+    next: Option<&str>,
+    test_by: Option<i64>,
+) -> Result<String, DomainError> {
+    if test_by.is_none() && !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
+        return Err(DomainError::Refused(format!("Sign-in with {} is switched off for this workspace.", provider.name)));
+    }
+    let relay = next.and_then(safe_relay).unwrap_or_default();
+    let id = sp::new_request_id();
+    saml_request::Entity::delete_many().filter(saml_request::Column::ExpiresAt.lt(now)).exec(db).await?;
+    saml_request::ActiveModel {
+        request_id: Set(id.clone()),
+        provider_id: Set(provider.id),
+        relay_state: Set(relay.clone()),
+        test_mode: Set(test_by.is_some()),
+        expires_at: Set(now + REQUEST_LIFETIME_SECS),
+        initiated_by: Set(test_by),
+    }
+    .insert(db)
+    .await?;
+    let u = urls(cfg, &provider.public_id);
+    let key = if provider.sign_requests { provider.sp_key_pem.as_deref().map(sp::load_key).transpose()? } else { None };
+    sp::redirect_url(&sp::AuthnRequestParams {
+        id: &id,
+        now,
+        sso_url: &provider.sso_url,
+        sp: &sp::SpInfo {
+            entity_id: &u.entity_id,
+            acs_url: &u.acs,
+            cert_pem: provider.sp_cert_pem.as_deref().unwrap_or(""),
+            sign_requests: provider.sign_requests,
+            nameid_format: &provider.nameid_format,
+        },
+        relay_state: &relay,
+        key: key.as_ref(),
+    })
+}
+
+/// What the ACS handler does with the browser.
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn { token: Token, redirect: String, max_age: i64 },
+    /// An admin's test finished: show the diagnosis.
+    Tested { redirect: String },
+    /// Plain message for the browser; the reason is in the logs and the activity.
+    Refused { message: String, back: String },
+}
+
+/// Who the assertion is, in this workspace.
+enum Identity {
+    Existing { account_id: i64, linked: bool },
+    Create { email: String },
+}
+
+pub async fn acs(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    provider: &saml_provider::Model,
+    saml_response: &str,
+    posted_relay: &str,
+    ip: Option<String>,
+) -> Result<Outcome, DomainError> {
+    let t = trust(cfg, provider)?;
+    let input = saml_response.to_string();
+    let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now))
+        .await
+        .map_err(|e| DomainError::Internal(format!("ACS worker: {e}")))?;
+    let ws = workspace::Entity::find_by_id(provider.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let back = format!("/w/{}/login", ws.slug);
+    let generic = format!(
+        "The sign-in response from {} could not be verified, so you were not signed in. Your workspace admin can see the reason on the provider's page.",
+        provider.name
+    );
+
+    let verified = match report.result.clone() {
+        Ok(v) => v,
+        Err(_) => {
+            log(db, now, provider, &report, false, None, ip.clone()).await?;
+            return Ok(Outcome::Refused { message: generic, back: back.clone() });
+        }
+    };
+
+    // InResponseTo: a request we issued for this provider, unexpired, used once — the
+    // delete is the claim, so two processes can't both accept it.
+    let mut request: Option<saml_request::Model> = None;
+    match verified.in_response_to.as_deref() {
+        Some(id) => {
+            let row = saml_request::Entity::find_by_id(id.to_string()).one(db).await?;
+            let claimed = match &row {
+                Some(r) if r.provider_id == provider.id && r.expires_at > now => {
+                    saml_request::Entity::delete_many()
+                        .filter(saml_request::Column::RequestId.eq(id))
+                        .exec(db)
+                        .await?
+                        .rows_affected
+                        == 1
+                }
+                _ => false,
+            };
+            if !claimed {
+                report.reject("in_response_to", "the response answers a request this provider did not issue, that expired, or that was already answered");
+                log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+                return Ok(Outcome::Refused { message: generic, back: back.clone() });
+            }
+            report.pass("in_response_to", "answers a request we issued");
+            request = row;
+        }
+        None if provider.allow_idp_initiated => report.pass("in_response_to", "unsolicited (IdP-initiated sign-in is allowed for this provider)"),
+        None => {
+            report.reject("idp_initiated", "unsolicited response, and IdP-initiated sign-in is off for this provider");
+            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            return Ok(Outcome::Refused {
+                message: format!("Start signing in from {}'s sign-in page: sign-in started at the identity provider is switched off for {}.", ws.name, provider.name),
+                back: back.clone(),
+            });
+        }
+    }
+
+    // Replay cache: the primary key (provider, assertion ID) makes a second use fail in
+    // every process.
+    saml_replay::Entity::delete_many()
+        .filter(saml_replay::Column::ProviderId.eq(provider.id))
+        .filter(saml_replay::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    let inserted = saml_replay::ActiveModel {
+        provider_id: Set(provider.id),
+        assertion_id: Set(verified.assertion_id.clone()),
+        expires_at: Set(verified.keep_until),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => report.pass("replay", "assertion not seen before"),
+        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            report.reject("replay", format!("assertion {} was already used", verified.assertion_id));
+            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            return Ok(Outcome::Refused { message: generic, back: back.clone() });
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let test = request.as_ref().is_some_and(|r| r.test_mode);
+    let identity = identify(db, provider, &verified).await;
+    if test {
+        match &identity {
+            Ok((Identity::Existing { account_id, linked }, email)) => {
+                let status = members::membership_of(db, provider.workspace_id, *account_id).await?.map(|m| m.status);
+                report.pass(
+                    "identity",
+                    format!(
+                        "{email}: {} member{} (status {}); a real sign-in would succeed{}",
+                        if *linked { "linked" } else { "existing" },
+                        if *linked { "" } else { ", would be linked to this NameID" },
+                        status.as_deref().unwrap_or("none"),
+                        if status.as_deref() == Some(STATUS_ACTIVE) { "" } else { " only once reactivated" }
+                    ),
+                );
+            }
+            Ok((Identity::Create { email }, _)) => report.pass("identity", format!("{email} is in a claimed domain: a real sign-in would create this member")),
+            Err(msg) => report.reject("identity", msg.clone()),
+        }
+        let id = log(db, now, provider, &report, true, Some(&verified), ip.clone()).await?;
+        return Ok(Outcome::Tested {
+            redirect: format!("/w/{}/settings/authentication/saml/{}?test={id}", ws.slug, provider.public_id),
+        });
+    }
+
+    if !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
+        report.reject("disabled", "this provider's sign-in method is switched off");
+        log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+        return Ok(Outcome::Refused { message: format!("Sign-in with {} is switched off for {}.", provider.name, ws.name), back: back.clone() });
+    }
+    let (identity, email) = match identity {
+        Ok(i) => i,
+        Err(msg) => {
+            report.reject("identity", msg.clone());
+            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            return Ok(Outcome::Refused { message: msg, back: back.clone() });
+        }
+    };
+
+    let txn = db.begin().await?;
+    let (account_id, created) = match identity {
+        Identity::Existing { account_id, .. } => (account_id, false),
+        Identity::Create { email } => {
+            let full = full_name(&verified).unwrap_or_default();
+            let a = members::find_or_create_account(&txn, now, &email, &email, &full).await?;
+            (a.id, true)
+        }
+    };
+    let membership = match members::membership_of(&txn, provider.workspace_id, account_id).await? {
+        Some(m) => m,
+        None => members::add_membership(&txn, now, provider.workspace_id, account_id, ROLE_MEMBER, None).await?,
+    };
+    if membership.status != STATUS_ACTIVE {
+        txn.rollback().await?;
+        report.reject("deactivated", format!("{email} is deactivated in this workspace"));
+        log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+        return Ok(Outcome::Refused { message: format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name), back: back.clone() });
+    }
+    link(&txn, now, provider, &verified.name_id, account_id).await?;
+    update_names(&txn, now, account_id, &verified).await?;
+    let token = sessions::create(&txn, now, account_id, provider.workspace_id, &method_key(&provider.public_id)).await?;
+    let actor = Actor { account_id: Some(account_id), label: email.clone(), ip: ip.clone() };
+    audit::record(
+        &txn,
+        now,
+        Some(provider.workspace_id),
+        &actor,
+        if created { "saml.jit_create" } else { "saml.sign_in" },
+        &method_key(&provider.public_id),
+        json!({ "name_id": verified.name_id }),
+    )
+    .await?;
+    txn.commit().await?;
+    report.pass("identity", format!("{email} signed in{}", if created { " (account created: claimed domain)" } else { "" }));
+    log(db, now, provider, &report, false, Some(&verified), ip).await?;
+
+    let fallback = format!("/w/{}", ws.slug);
+    let relay = match &request {
+        Some(r) => safe_relay(&r.relay_state),
+        None => safe_relay(posted_relay),
+    };
+    let redirect = relay.filter(|r| r == &fallback || r.starts_with(&format!("{fallback}/"))).unwrap_or(fallback);
+    Ok(Outcome::SignedIn { token, redirect, max_age: ws.session_lifetime_secs })
+}
+
+/// (provider, NameID) first; otherwise the email, only within the workspace's claimed
+/// domains (an email outside them links nothing and creates nothing).
+async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &Verified) -> Result<(Identity, String), String> {
+    let fail = |_: DomainError| "The sign-in could not be completed; try again.".to_string();
+    let linked = external_identity::Entity::find()
+        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
+        .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
+        .one(db)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if let Some(l) = linked {
+        let email = account::Entity::find_by_id(l.account_id).one(db).await.map_err(|e| fail(e.into()))?.map(|a| a.email).unwrap_or_default();
+        return Ok((Identity::Existing { account_id: l.account_id, linked: true }, email));
+    }
+    let Some(raw) = v.email.as_deref() else {
+        return Err("The identity provider sent no email address, so Gatehouse can't tell who you are. Your admin should map an email attribute.".into());
+    };
+    let email = normalize_email(raw).map_err(|_| format!("The identity provider sent “{raw}”, which is not an email address."))?;
+    if !domains::claims_email(db, provider.workspace_id, &email).await.map_err(fail)? {
+        return Err(format!(
+            "{email} is not in one of this workspace's claimed domains, so {} can't sign it in. Ask an admin to claim the domain or to use another sign-in method.",
+            provider.name
+        ));
+    }
+    match members::account_by_email(db, &email).await.map_err(fail)? {
+        Some(a) => Ok((Identity::Existing { account_id: a.id, linked: false }, email)),
+        None => Ok((Identity::Create { email: email.clone() }, email)),
+    }
+}
+
+async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {
+    let existing = external_identity::Entity::find()
+        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
+        .filter(external_identity::Column::Subject.eq(name_id))
+        .one(db)
+        .await?;
+    match existing {
+        Some(e) => {
+            let mut m: external_identity::ActiveModel = e.into();
+            m.last_used_at = Set(now);
+            m.update(db).await?;
+        }
+        None => {
+            external_identity::ActiveModel {
+                account_id: Set(account_id),
+                provider_kind: Set("saml".into()),
+                provider_key: Set(provider.public_id.clone()),
+                subject: Set(name_id.to_string()),
+                created_at: Set(now),
+                last_used_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn clip(s: &str) -> String {
+    s.trim().chars().filter(|c| !c.is_control()).take(100).collect()
+}
+
+fn full_name(v: &Verified) -> Option<String> {
+    let parts: Vec<String> = [v.given_name.as_deref(), v.family_name.as_deref()].into_iter().flatten().map(clip).filter(|s| !s.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: &Verified) -> Result<(), DomainError> {
+    let Some(full) = full_name(v) else { return Ok(()) };
+    let Some(a) = account::Entity::find_by_id(account_id).one(db).await? else { return Ok(()) };
+    let given = v.given_name.as_deref().map(clip).unwrap_or_default();
+    let family = v.family_name.as_deref().map(clip).unwrap_or_default();
+    if a.full_name == full && a.given_name == given && a.family_name == family {
+        return Ok(());
+    }
+    let mut m: account::ActiveModel = a.into();
+    m.full_name = Set(full);
+    m.given_name = Set(given);
+    m.family_name = Set(family);
+    m.updated_at = Set(now);
+    m.update(db).await?;
+    Ok(())
+}
+
+/// Records an outcome in the provider's activity (and the log); keeps the latest rows.
+async fn log(
+    db: &DatabaseConnection,
+    now: i64,
+    provider: &saml_provider::Model,
+    report: &Report,
+    test_mode: bool,
+    verified: Option<&Verified>,
+    ip: Option<String>,
+) -> Result<i64, DomainError> {
+    let (accepted, reason) = match report.checks.iter().find(|c| !c.ok) {
+        Some(c) => (false, c.name.clone()),
+        None => (true, "ok".to_string()),
+    };
+    let detail = report.checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
+    if accepted {
+        tracing::info!(provider = %provider.public_id, test_mode, "SAML response accepted");
+    } else {
+        tracing::warn!(provider = %provider.public_id, reason = %reason, detail = %detail, test_mode, "SAML response refused");
+    }
+    let details = json!({
+        "checks": report.checks,
+        "attributes": verified.map(|v| v.attributes.clone()).unwrap_or_default(),
+    });
+    let row = saml_activity::ActiveModel {
+        provider_id: Set(provider.id),
+        test_mode: Set(test_mode),
+        accepted: Set(accepted),
+        reason: Set(reason),
+        details: Set(details.to_string()),
+        subject: Set(verified.map(|v| v.name_id.chars().take(256).collect())),
+        source_ip: Set(ip),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    // Keep the newest rows only: hostile traffic can't grow the table without bound.
+    let cutoff = saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(provider.id))
+        .order_by_desc(saml_activity::Column::Id)
+        .offset(ACTIVITY_KEPT)
+        .limit(1)
+        .one(db)
+        .await?;
+    if let Some(c) = cutoff {
+        saml_activity::Entity::delete_many()
+            .filter(saml_activity::Column::ProviderId.eq(provider.id))
+            .filter(saml_activity::Column::Id.lte(c.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(row.id)
+}
+
+/// The provider's latest activity rows, newest first.
+pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<saml_activity::Model>, DomainError> {
+    Ok(saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(provider_id))
+        .order_by_desc(saml_activity::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub fn checks_of(row: &saml_activity::Model) -> (Vec<Check>, Vec<(String, Vec<String>)>) {
+    let v: serde_json::Value = serde_json::from_str(&row.details).unwrap_or_default();
+    let checks = serde_json::from_value(v.get("checks").cloned().unwrap_or_default()).unwrap_or_default();
+    let attrs = serde_json::from_value(v.get("attributes").cloned().unwrap_or_default()).unwrap_or_default();
+    (checks, attrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn relay_state_is_a_local_path_only() {
+        assert_eq!(safe_relay("/w/acme/settings").as_deref(), Some("/w/acme/settings"));
+        for bad in ["https://evil.test/", "//evil.test", "/\\evil.test", "javascript:alert(1)", "w/acme", "/w/a\nb", ""] {
+            assert!(safe_relay(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+}

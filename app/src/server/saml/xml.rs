@@ -1,0 +1,262 @@
+//! Structural checks on untrusted SAML XML, before and around signature verification.
+//!
+//! Everything here runs on the raw document with libxml2 (namespace-aware), so that what
+//! the signature check and the serde parser later see has a known shape: one Response,
+//! exactly one assertion as its direct child, unique IDs, signatures only where SAML puts
+//! them, no DTDs, entities, comments or processing instructions, bounded size and depth.
+use std::collections::HashSet;
+
+use libxml::parser::{Parser, ParserOptions};
+use libxml::tree::{Node, NodeType};
+
+pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const NS_XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
+const NS_XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
+const NS_DSIG11: &str = "http://www.w3.org/2009/xmldsig11#";
+const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+
+/// Limits on what an IdP may send. Real responses are a few KB with tens of elements.
+pub const MAX_DEPTH: usize = 32;
+pub const MAX_ELEMENTS: usize = 4_000;
+pub const MAX_ATTRIBUTES: usize = 100;
+
+/// Why a document was refused, in words an admin can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn refuse<T>(msg: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(msg.into()))
+}
+
+/// Cheap textual screen, before any parser runs: no DTD (so no entity can ever be
+/// declared, let alone expanded) and no comments (CVE-2017-11427: a comment inside a
+/// NameID makes naive readers truncate it).
+pub fn screen_text(xml: &str) -> Result<(), Refusal> {
+    if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") || xml.contains("<!doctype") {
+        return refuse("the XML declares a DOCTYPE or entities, which SAML never needs");
+    }
+    if xml.contains("<!--") {
+        return refuse("the XML contains comments, which Gatehouse refuses in SAML messages");
+    }
+    Ok(())
+}
+
+fn parse(xml: &str) -> Result<libxml::tree::Document, Refusal> {
+    screen_text(xml)?;
+    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, ..Default::default() };
+    Parser::default()
+        .parse_string_with_options(xml, opts)
+        .map_err(|_| Refusal("the XML is not well-formed".into()))
+}
+
+fn ns(node: &Node) -> String {
+    node.get_namespace().map(|n| n.get_href()).unwrap_or_default()
+}
+
+fn is(node: &Node, namespace: &str, local: &str) -> bool {
+    node.get_name() == local && ns(node) == namespace
+}
+
+/// What the raw document looks like; values from here are *unverified* and only ever
+/// used to refuse, never to accept.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    pub response_signed: bool,
+    pub assertion_signed: bool,
+    pub encrypted: bool,
+    pub destination: Option<String>,
+    pub in_response_to: Option<String>,
+    pub issuer: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Walks the whole tree once: node kinds, namespaces, depth, element count, unique IDs,
+/// and where signatures sit. `allow_root` is the expected root (Response, or Assertion for
+/// a decrypted assertion).
+fn walk(root: &Node) -> Result<(), Refusal> {
+    let allowed_ns = [NS_PROTOCOL, NS_ASSERTION, NS_DSIG, NS_XENC, NS_XENC11, NS_DSIG11, NS_EXC_C14N];
+    let mut ids = HashSet::new();
+    let mut elements = 0usize;
+    let mut attributes = 0usize;
+    let mut stack = vec![(root.clone(), 1usize)];
+    while let Some((node, depth)) = stack.pop() {
+        match node.get_type() {
+            Some(NodeType::ElementNode) => {}
+            Some(NodeType::TextNode) | Some(NodeType::CDataSectionNode) => continue,
+            Some(NodeType::CommentNode) => return refuse("the XML contains comments"),
+            Some(NodeType::PiNode) => return refuse("the XML contains processing instructions"),
+            _ => return refuse("the XML contains entities or other unexpected node types"),
+        }
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            return refuse(format!("the XML has more than {MAX_ELEMENTS} elements"));
+        }
+        if depth > MAX_DEPTH {
+            return refuse(format!("the XML is nested deeper than {MAX_DEPTH} levels"));
+        }
+        let namespace = ns(&node);
+        if !allowed_ns.contains(&namespace.as_str()) {
+            return refuse(format!("unexpected element <{}> in namespace “{namespace}”", node.get_name()));
+        }
+        if is(&node, NS_ASSERTION, "Attribute") {
+            attributes += 1;
+            if attributes > MAX_ATTRIBUTES {
+                return refuse(format!("the assertion carries more than {MAX_ATTRIBUTES} attributes"));
+            }
+        }
+        for (name, value) in node.get_properties() {
+            if name == "ID" || name == "Id" || name == "id" {
+                if !ids.insert(value.clone()) {
+                    return refuse(format!("the ID “{value}” appears twice (a signature-wrapping attempt)"));
+                }
+            }
+        }
+        if is(&node, NS_DSIG, "Signature") {
+            // A signature may only sign its parent Response or Assertion, as SAML places it.
+            let parent_ok = node
+                .get_parent()
+                .is_some_and(|p| is(&p, NS_PROTOCOL, "Response") || is(&p, NS_ASSERTION, "Assertion"));
+            if !parent_ok {
+                return refuse("a signature sits somewhere SAML never puts one (a signature-wrapping attempt)");
+            }
+            // Its content is xmldsig; nothing inside it may be SAML.
+            if has_saml_descendant(&node) {
+                return refuse("SAML content hidden inside a signature (a signature-wrapping attempt)");
+            }
+        }
+        for child in node.get_child_nodes() {
+            stack.push((child, depth + 1));
+        }
+    }
+    Ok(())
+}
+
+fn has_saml_descendant(node: &Node) -> bool {
+    node.get_child_elements().iter().any(|c| {
+        let n = ns(c);
+        n == NS_PROTOCOL || n == NS_ASSERTION || has_saml_descendant(c)
+    })
+}
+
+fn count_assertions(node: &Node) -> usize {
+    let own = usize::from(is(node, NS_ASSERTION, "Assertion") || is(node, NS_ASSERTION, "EncryptedAssertion"));
+    own + node.get_child_elements().iter().map(count_assertions).sum::<usize>()
+}
+
+fn signature_child(node: &Node) -> Result<bool, Refusal> {
+    let n = node.get_child_elements().iter().filter(|c| is(c, NS_DSIG, "Signature")).count();
+    match n {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => refuse(format!("<{}> carries more than one signature", node.get_name())),
+    }
+}
+
+fn text_of(node: &Node, namespace: &str, local: &str) -> Option<String> {
+    node.get_child_elements().into_iter().find(|c| is(c, namespace, local)).map(|c| c.get_content().trim().to_string())
+}
+
+/// Inspects a `samlp:Response` as posted to the ACS.
+pub fn inspect_response(xml: &str) -> Result<Shape, Refusal> {
+    let doc = parse(xml)?;
+    let Some(root) = doc.get_root_element() else { return refuse("the XML has no root element") };
+    if !is(&root, NS_PROTOCOL, "Response") {
+        return refuse(format!("expected a SAML <Response>, got <{}>", root.get_name()));
+    }
+    walk(&root)?;
+    if count_assertions(&root) != 1 {
+        return refuse("the response must hold exactly one assertion");
+    }
+    let children = root.get_child_elements();
+    let assertion = children
+        .iter()
+        .find(|c| is(c, NS_ASSERTION, "Assertion") || is(c, NS_ASSERTION, "EncryptedAssertion"));
+    let Some(assertion) = assertion else {
+        return refuse("the assertion is not a direct child of the response (hidden in Extensions or elsewhere)");
+    };
+    let encrypted = is(assertion, NS_ASSERTION, "EncryptedAssertion");
+    let status = children
+        .iter()
+        .find(|c| is(c, NS_PROTOCOL, "Status"))
+        .and_then(|s| s.get_child_elements().into_iter().find(|c| is(c, NS_PROTOCOL, "StatusCode")))
+        .and_then(|c| c.get_attribute("Value"));
+    Ok(Shape {
+        response_signed: signature_child(&root)?,
+        assertion_signed: !encrypted && signature_child(assertion)?,
+        encrypted,
+        destination: root.get_attribute("Destination"),
+        in_response_to: root.get_attribute("InResponseTo"),
+        issuer: text_of(&root, NS_ASSERTION, "Issuer"),
+        status,
+    })
+}
+
+/// Inspects a decrypted assertion; returns whether it carries its own signature.
+pub fn inspect_assertion(xml: &str) -> Result<bool, Refusal> {
+    let doc = parse(xml)?;
+    let Some(root) = doc.get_root_element() else { return refuse("the decrypted assertion is empty") };
+    if !is(&root, NS_ASSERTION, "Assertion") {
+        return refuse(format!("the encrypted data held <{}>, not an assertion", root.get_name()));
+    }
+    walk(&root)?;
+    if count_assertions(&root) != 1 {
+        return refuse("the decrypted assertion nests another assertion");
+    }
+    signature_child(&root)
+}
+
+/// The root element's local name of a (reduced) document, namespace-checked.
+pub fn root_kind(xml: &str) -> Result<&'static str, Refusal> {
+    let doc = parse(xml)?;
+    match doc.get_root_element() {
+        Some(r) if is(&r, NS_PROTOCOL, "Response") => Ok("Response"),
+        Some(r) if is(&r, NS_ASSERTION, "Assertion") => Ok("Assertion"),
+        Some(r) => refuse(format!("the signature covers <{}>, not the response or the assertion", r.get_name())),
+        None => refuse("nothing in the message is covered by a valid signature"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Destination="https://sp/acs"><saml:Issuer>idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a"><saml:Issuer>idp</saml:Issuer></saml:Assertion></samlp:Response>"#;
+
+    #[test]
+    fn reads_the_shape_of_a_plain_response() {
+        let s = inspect_response(OK).expect("shape");
+        assert_eq!(s.destination.as_deref(), Some("https://sp/acs"));
+        assert_eq!(s.issuer.as_deref(), Some("idp"));
+        assert_eq!(s.status.as_deref(), Some("urn:oasis:names:tc:SAML:2.0:status:Success"));
+        assert!(!s.response_signed && !s.assertion_signed && !s.encrypted);
+    }
+
+    #[test]
+    fn refuses_hostile_shapes() {
+        let cases = [
+            OK.replace("<saml:Issuer>idp</saml:Issuer><samlp:Status>", "<!DOCTYPE x [<!ENTITY e \"x\">]><saml:Issuer>idp</saml:Issuer><samlp:Status>"),
+            OK.replace("ID=\"_a\"", "ID=\"_r\""),
+            OK.replace("</samlp:Response>", "<saml:Assertion ID=\"_b\"/></samlp:Response>"),
+            OK.replace("<samlp:Status>", "<samlp:Extensions><saml:Assertion ID=\"_x\"/></samlp:Extensions><samlp:Status>"),
+            OK.replace("<saml:Issuer>idp</saml:Issuer></saml:Assertion>", "<saml:Issuer>a<!---->b</saml:Issuer></saml:Assertion>"),
+            OK.replace("<saml:Assertion ID=\"_a\">", "<saml:Assertion ID=\"_a\"><?pi x?>"),
+            OK.replace("<saml:Assertion ID=\"_a\">", "<saml:Assertion ID=\"_a\"><evil xmlns=\"urn:evil\"/>"),
+            OK.replace("<saml:Issuer>idp</saml:Issuer></saml:Assertion>", "<saml:Issuer>idp</saml:Issuer><saml:Subject><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></saml:Subject></saml:Assertion>"),
+            OK.replace("<saml:Assertion ID=\"_a\">", "<saml:Assertion ID=\"_a\"><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:Object><saml:Assertion ID=\"_z\"/></ds:Object></ds:Signature>"),
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"".to_string(),
+            format!("<samlp:Response xmlns:samlp=\"{NS_PROTOCOL}\">{}{}</samlp:Response>", "<samlp:Extensions>".repeat(40), "</samlp:Extensions>".repeat(40)),
+            OK.replace("samlp:Response", "samlp:AuthnRequest"),
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            assert!(inspect_response(c).is_err(), "case {i} accepted: {c}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider};
+use crate::model::{SamlActivityRow, SamlProviderPage};
+use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::pages::failed;
+
+/// A value an admin pastes into their IdP, with a copy button (the field itself is
+/// selectable without JavaScript).
+#[component]
+pub fn CopyField(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let v = value.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&v);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &v;
+        copied.set(true);
+    };
+    view! {
+        <div class="mt-3">
+            <label class="block text-sm font-medium">{label}</label>
+            <div class="mt-1 flex gap-2">
+                <input class="w-full rounded border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs" readonly value=value data-testid=testid/>
+                <button type="button" class="rounded border border-slate-300 px-3 text-sm hover:bg-slate-100" on:click=copy
+                    aria-label=format!("Copy {label}")>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            </div>
+        </div>
+    }
+}
+
+fn checks_view(row: &SamlActivityRow) -> impl IntoView {
+    let checks = row.checks.clone();
+    let attributes = row.attributes.clone();
+    view! {
+        <ul class="mt-3 space-y-1 text-sm" data-testid="test-checks">
+            {checks.into_iter().map(|c| view! {
+                <li class=if c.ok { "text-emerald-800" } else { "text-red-800" } data-check=c.name.clone() data-ok=c.ok.to_string()>
+                    <span class="font-mono">{if c.ok { "✓ " } else { "✗ " }}{c.name.clone()}</span>": "{c.detail.clone()}
+                </li>
+            }).collect_view()}
+        </ul>
+        {(!attributes.is_empty()).then(|| view! {
+            <h4 class="mt-3 text-sm font-semibold">"Attributes received"</h4>
+            <dl class="mt-1 grid grid-cols-3 gap-x-3 text-xs" data-testid="test-attributes">
+                {attributes.clone().into_iter().map(|(k, v)| view! {
+                    <dt class="col-span-1 truncate font-mono text-slate-600">{k}</dt>
+                    <dd class="col-span-2 font-mono">{v.join(", ")}</dd>
+                }).collect_view()}
+            </dl>
+        })}
+    }
+}
+
+/// `/w/{slug}/settings/authentication/saml/{id}` (admins): add (`id` = new), edit,
+/// test and delete a custom SAML identity provider.
+#[component]
+pub fn SamlProviderPageView() -> impl IntoView {
+    let slug = use_slug();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let test_q = use_query("test");
+    let test = Memo::new(move |_| test_q().and_then(|t| t.parse::<i64>().ok()));
+    let save = ServerAction::<SaveSamlProvider>::new();
+    let delete = ServerAction::<DeleteSamlProvider>::new();
+    let rotate = ServerAction::<RotateProviderToken>::new();
+    let data = Resource::new(move || (slug.get(), id.get(), test.get(), rotate.version().get()), |(s, i, t, _)| load_saml_provider(s, i, t));
+    let save_result = Signal::derive(move || save.value().get().map(|r| r.map(|_| "Saved.".to_string())));
+    view! {
+        <Header/>
+        <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
+            <a class="text-sm text-indigo-700 hover:underline" href=move || format!("/w/{}/settings/authentication", slug.get())>"← Member Authorization"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let p: SamlProviderPage = match data.await {
+                        Ok(p) => p,
+                        Err(e) => return failed(e),
+                    };
+                    let is_new = p.public_id.is_none();
+                    let pid = p.public_id.clone().unwrap_or_else(|| "new".into());
+                    let f = p.form.clone();
+                    let title = if is_new { "Add SAML provider".to_string() } else { f.name.clone() };
+                    let test_href = format!("/saml/{pid}/login?test=1");
+                    let fresh = p.fresh_token.clone();
+                    let delete_consequences = p.delete_consequences.clone();
+                    let (p_top, p_bottom, formats) = (p.clone(), p.clone(), p.nameid_formats.clone());
+                    let (pid_top, pid_bottom, pid_form) = (pid.clone(), pid.clone(), pid.clone());
+                    view! {
+                        <h1 class="text-2xl font-semibold">{title}</h1>
+                        <Outcome result=save_result query="saved"/>
+                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
+                            <section class=CARD data-testid="sp-values">
+                                <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
+                                <p class="mt-1 text-sm text-slate-600">
+                                    "Create a SAML app in Okta, Entra ID, Google Workspace or OneLogin with these values. "
+                                    {if p.enabled { "Sign-in with this provider is on." } else { "Sign-in with this provider is off until you switch it on in Member Authorization." }}
+                                </p>
+                                <CopyField label="ACS URL (Reply URL, Single sign-on URL)" value=p.acs_url.clone() testid="acs-url"/>
+                                <CopyField label="Entity ID (Audience URI, Identifier)" value=p.entity_id.clone() testid="entity-id"/>
+                                <p class="mt-3 text-sm"><a rel="external" class="text-indigo-700 hover:underline" href=p.metadata_url.clone() download>"Download our SP metadata"</a></p>
+                                <CopyField label="SCIM base URL" value=p.scim_base_url.clone() testid="scim-url"/>
+                                <div class="mt-3">
+                                    <div class="text-sm font-medium">"Provider Token (SCIM bearer token)"</div>
+                                    {
+                                        let shown = fresh.clone();
+                                        move || {
+                                            let token = rotate.value().get().and_then(|r| r.ok()).or_else(|| shown.clone());
+                                            match token {
+                                                Some(t) => view! {
+                                                    <p class="mt-1 text-sm text-amber-800">"Copy it now: it is shown only once."</p>
+                                                    <CopyField label="Provider Token" value=t testid="provider-token"/>
+                                                }.into_any(),
+                                                None => view! {
+                                                    <p class="mt-1 text-sm text-slate-600">{match token_created.clone() {
+                                                        Some(d) => format!("A token was generated on {d}. Rotating it replaces it at once."),
+                                                        None => "No token yet. It belongs to this provider, not to you, so it keeps working if you leave.".to_string(),
+                                                    }}</p>
+                                                }.into_any(),
+                                            }
+                                        }
+                                    }
+                                    {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
+                                    <ActionForm action=rotate attr:class="mt-2">
+                                        <input type="hidden" name="slug" value=slug/>
+                                        <input type="hidden" name="id" value=pid.clone()/>
+                                        <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
+                                            {if has_token { "Rotate Provider Token" } else { "Generate Provider Token" }}
+                                        </button>
+                                    </ActionForm>
+                                </div>
+                            </section>
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Test sign-in"</h2>
+                                <p class="mt-1 text-sm text-slate-600">"Runs the real sign-in through your IdP and shows each check, without signing anyone in. Works while the provider is off."</p>
+                                <a rel="external" class=format!("mt-3 inline-block {BUTTON}") href=test_href.clone()>"Test sign-in"</a>
+                                {p.test.clone().map(|t| view! {
+                                    <div class="mt-4 rounded border border-slate-200 p-3" data-testid="test-result" data-accepted=t.accepted.to_string()>
+                                        <h3 class="font-semibold">{if t.accepted { "Test passed" } else { "Test failed" }}" · "{t.when.clone()}</h3>
+                                        {checks_view(&t)}
+                                    </div>
+                                })}
+                            </section>
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Signing certificates"</h2>
+                                <ul class="mt-2 space-y-1 text-sm" data-testid="certs">
+                                    {p.certs.clone().into_iter().map(|c| view! {
+                                        <li>
+                                            <span class="font-mono">{c.subject.clone()}</span>" — expires "{c.expires.clone()}
+                                            {(c.days_left < 30).then(|| view! { <span class="ml-2 rounded bg-amber-100 px-2 text-amber-900">{format!("expires in {} days: add the IdP's next certificate", c.days_left.max(0))}</span> })}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                        }})}
+                        <section class=CARD>
+                            <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
+                            <ActionForm action=save attr:class="mt-4 space-y-4">
+                                <input type="hidden" name="slug" value=slug/>
+                                <input type="hidden" name="id" value=pid_form/>
+                                <label class="block text-sm font-medium">"Name (members see “Sign in with <name>”)"
+                                    <input class=INPUT name="name" required maxlength="80" value=f.name.clone()/>
+                                </label>
+                                <fieldset class="rounded border border-slate-200 p-3">
+                                    <legend class="px-1 text-sm font-semibold">"From the IdP's metadata (fills the fields below)"</legend>
+                                    <label class="block text-sm font-medium">"Paste metadata XML"
+                                        <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="metadata_xml"></textarea>
+                                    </label>
+                                    <label class="mt-2 block text-sm font-medium">"or metadata URL"
+                                        <input class=INPUT name="metadata_url" type="url" placeholder="https://idp.example.com/metadata"/>
+                                    </label>
+                                </fieldset>
+                                <fieldset class="rounded border border-slate-200 p-3">
+                                    <legend class="px-1 text-sm font-semibold">"Or by hand"</legend>
+                                    <label class="block text-sm font-medium">"IdP entity ID (Issuer)"
+                                        <input class=INPUT name="idp_entity_id" value=f.idp_entity_id.clone()/>
+                                    </label>
+                                    <label class="mt-2 block text-sm font-medium">"SSO URL (HTTP-Redirect binding)"
+                                        <input class=INPUT name="sso_url" type="url" value=f.sso_url.clone()/>
+                                    </label>
+                                    <label class="mt-2 block text-sm font-medium">"Signing certificate (PEM or base64)"
+                                        <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert1">{f.cert1.clone()}</textarea>
+                                    </label>
+                                    <label class="mt-2 block text-sm font-medium">"Second signing certificate (optional: for rotation without downtime)"
+                                        <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert2">{f.cert2.clone()}</textarea>
+                                    </label>
+                                </fieldset>
+                                <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
+                                    <legend class="px-1 font-semibold">"Options"</legend>
+                                    <label class="flex items-center gap-2"><input type="checkbox" name="allow_idp_initiated" value="on" checked=f.allow_idp_initiated/>"Allow IdP-initiated sign-in (from the IdP's app dashboard; weaker against login CSRF)"</label>
+                                    <label class="flex items-center gap-2"><input type="checkbox" name="sign_requests" value="on" checked=f.sign_requests/>"Sign AuthnRequests"</label>
+                                    <label class="flex items-center gap-2"><input type="checkbox" name="require_encryption" value="on" checked=f.require_encryption/>"Require encrypted assertions"</label>
+                                    <label class="block font-medium">"NameID format"
+                                        <select class=INPUT name="nameid_format">
+                                            {formats.into_iter().map(|(k, label)| {
+                                                let selected = k == f.nameid_format;
+                                                view! { <option value=k selected=selected>{label}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                    </label>
+                                </fieldset>
+                                <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
+                                    <legend class="px-1 font-semibold">"Attribute mapping (accepted names, comma-separated; the defaults fit Okta, Entra, Google and urn:oid names)"</legend>
+                                    <label class="block font-medium">"Email"<input class=INPUT name="attr_email" value=f.attr_email.clone()/></label>
+                                    <label class="block font-medium">"Given name"<input class=INPUT name="attr_given_name" value=f.attr_given_name.clone()/></label>
+                                    <label class="block font-medium">"Family name"<input class=INPUT name="attr_family_name" value=f.attr_family_name.clone()/></label>
+                                </fieldset>
+                                <button type="submit" class=BUTTON>{if is_new { "Add provider" } else { "Save" }}</button>
+                            </ActionForm>
+                        </section>
+                        {(!is_new).then(move || { let p = p_bottom; let pid = pid_bottom; view! {
+                            <section class=CARD>
+                                <h2 class="text-lg font-semibold">"Recent activity"</h2>
+                                <table class="mt-3 w-full text-left text-sm" data-testid="activity">
+                                    <thead><tr class="text-slate-500"><th>"When"</th><th>"Outcome"</th><th>"Subject"</th><th>"Reason"</th></tr></thead>
+                                    <tbody>
+                                        {p.activity.clone().into_iter().map(|a| view! {
+                                            <tr class="border-t border-slate-100 align-top" data-reason=a.reason.clone()>
+                                                <td class="whitespace-nowrap pr-3">{a.when.clone()}</td>
+                                                <td class="pr-3">{match (a.accepted, a.test_mode) { (true, true) => "test passed", (false, true) => "test failed", (true, false) => "signed in", (false, false) => "refused" }}</td>
+                                                <td class="pr-3 font-mono text-xs">{a.subject.clone().unwrap_or_default()}</td>
+                                                <td>{if a.accepted { String::new() } else { format!("{}: {}", a.reason, a.detail) }}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
+                            <section class=CARD>
+                                <details>
+                                    <summary class="cursor-pointer text-sm font-semibold text-red-700">"Delete this provider…"</summary>
+                                    <p class="mt-2 text-sm">{delete_consequences.clone()}</p>
+                                    {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mt-2"><ErrorNote error=e/></div> })}
+                                    <ActionForm action=delete attr:class="mt-3">
+                                        <input type="hidden" name="slug" value=slug/>
+                                        <input type="hidden" name="id" value=pid.clone()/>
+                                        <button type="submit" class="rounded bg-red-600 px-4 py-2 text-sm font-medium text-white hover:bg-red-700">"Delete provider"</button>
+                                    </ActionForm>
+                                </details>
+                            </section>
+                        }})}
+                    }.into_any()
+                })}
+            </Transition>
+        </main>
+    }
+}

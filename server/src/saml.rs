@@ -1,0 +1,181 @@
+//! SAML endpoints with stable URLs (documented in the README):
+//! `GET /saml/{provider}/metadata`, `GET /saml/{provider}/login`, `POST /saml/{provider}/acs`.
+use std::net::SocketAddr;
+
+use app::server::saml::{self, signin};
+use app::server::{sessions, AppState, DomainError};
+use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/saml/{provider}/metadata", get(metadata))
+        .route("/saml/{provider}/login", get(login))
+        .route("/saml/{provider}/acs", post(acs))
+        .route("/sso", get(email_first))
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A small page for a browser that can't be signed in; the reason stays in our logs.
+fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
+    let link = back.map(|b| format!(r#"<p><a href="{}">Back to sign-in</a></p>"#, esc(b))).unwrap_or_default();
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">Sign-in failed</h1><p id="saml-error">{}</p>{link}</body></html>"#,
+        esc(message)
+    );
+    (status, Html(body)).into_response()
+}
+
+fn internal(e: DomainError) -> Response {
+    tracing::error!(error = %e, "SAML endpoint failed");
+    page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again in a moment.", None)
+}
+
+async fn provider(st: &AppState, id: &str) -> Result<app::server::entities::saml_provider::Model, Response> {
+    match saml::by_public_id(&st.db, id).await {
+        Ok(p) => Ok(p),
+        Err(DomainError::NotFound) => Err(page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn metadata(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    let p = match provider(&st, &id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let xml = saml::sp_metadata(&st.config, &p);
+    (
+        [
+            (header::CONTENT_TYPE, "application/samlmetadata+xml".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"gatehouse-sp-{}.xml\"", p.public_id)),
+        ],
+        xml,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    /// `1`: an admin's "Test sign-in" (no session will be created).
+    test: Option<String>,
+}
+
+async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<LoginQuery>, headers: HeaderMap) -> Response {
+    let p = match provider(&st, &id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let now = st.now();
+    let test_by = if q.test.as_deref() == Some("1") {
+        // Only an admin of the provider's workspace may run a test.
+        let token = headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| sessions::token_from_cookie_header(c, st.config.secure_cookies()));
+        let viewer = match token {
+            Some(t) => sessions::resolve(&st.db, now, &t, None).await.unwrap_or(None),
+            None => None,
+        };
+        match viewer {
+            Some(v) if v.workspace_id == p.workspace_id && v.is_admin() => Some(v.account_id),
+            _ => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
+        }
+    } else {
+        None
+    };
+    match signin::start(&st.db, &st.config, now, &p, q.next.as_deref(), test_by).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, None),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let p = match provider(&st, &id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form = match Form::<AcsForm>::from_request(req, &st).await {
+        Ok(Form(f)) => f,
+        Err(rej) => {
+            let status = rej.status();
+            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "The sign-in response is too large."
+            } else {
+                "The sign-in response could not be read."
+            };
+            return page(if status.is_client_error() { status } else { StatusCode::BAD_REQUEST }, msg, None);
+        }
+    };
+    let Some(response) = form.saml_response.filter(|r| !r.trim().is_empty()) else {
+        return page(StatusCode::BAD_REQUEST, "The request carries no SAMLResponse.", None);
+    };
+    let relay = form.relay_state.unwrap_or_default();
+    match signin::acs(&st.db, &st.config, st.now(), &p, &response, &relay, ip).await {
+        Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
+            let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
+            (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
+        }
+        Ok(signin::Outcome::Tested { redirect }) => Redirect::to(&redirect).into_response(),
+        Ok(signin::Outcome::Refused { message, back }) => page(StatusCode::FORBIDDEN, &message, Some(&back)),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct EmailFirst {
+    workspace: String,
+    email: String,
+}
+
+/// The login page's email-first form: an email in one of the workspace's claimed domains
+/// goes straight to its (first enabled) SAML provider; anything else goes back to the
+/// sign-in page with a note.
+async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) -> Response {
+    let Ok(slug) = app::server::workspaces::validate_slug(&q.workspace) else {
+        return Redirect::to("/").into_response();
+    };
+    let back = |msg: &str| Redirect::to(&format!("/w/{slug}/login?sso_error={}", app::server::saml::sp::urlencoding(msg))).into_response();
+    let ws = match app::server::workspaces::by_slug(&st.db, &slug).await {
+        Ok(ws) => ws,
+        Err(DomainError::NotFound) => return Redirect::to("/").into_response(),
+        Err(e) => return internal(e),
+    };
+    let Ok(email) = app::server::normalize_email(&q.email) else {
+        return back("Enter a valid email address.");
+    };
+    match app::server::domains::claims_email(&st.db, ws.id, &email).await {
+        Ok(true) => {}
+        Ok(false) => return back("Single sign-on is not set up for that email's domain. Use another way to sign in."),
+        Err(e) => return internal(e),
+    }
+    let enabled = match app::server::methods::enabled_set(&st.db, ws.id).await {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    let providers = match saml::list(&st.db, ws.id).await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
+    match providers.into_iter().find(|p| enabled.contains(&saml::method_key(&p.public_id))) {
+        Some(p) => Redirect::to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id)).into_response(),
+        None => back("Single sign-on is not switched on for this workspace. Use another way to sign in."),
+    }
+}
