@@ -8,5 +8,6 @@ mod mail;
 mod members;
 mod methods;
 mod pages;
+mod saml;
 mod sessions;
 mod setup_and_login;

@@ -157,7 +157,6 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
             _ => "Assertion signed by a pinned certificate",
         });
         if kind == "Response" {
-            let response: Response = reduced.parse().map_err(|_| ("malformed", "the signed response does not follow the SAML schema".to_string()))?;
             if shape.encrypted {
                 // The response signature covered the ciphertext.
                 let plain = decrypt(trust, &reduced, report)?;
@@ -165,6 +164,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
                 let plain = if inner_signed { reduce(&plain)? } else { plain };
                 parse_assertion(&plain)?
             } else {
+                let response: Response = reduced.parse().map_err(|_| ("malformed", "the signed response does not follow the SAML schema".to_string()))?;
                 response.assertion.ok_or(("structure", "the signed response holds no assertion".to_string()))?
             }
         } else {

@@ -185,7 +185,8 @@ mod tests {
             .decode(url::form_urlencoded::parse(format!("s={sig}").as_bytes()).next().expect("s").1.as_bytes())
             .expect("b64");
         let cert = X509::from_pem(cert_pem.as_bytes()).expect("cert");
-        let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), &cert.public_key().expect("pk")).expect("verifier");
+        let public_key = cert.public_key().expect("pk");
+        let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), &public_key).expect("verifier");
         v.update(signed.as_bytes()).expect("update");
         assert!(v.verify(&sig).expect("verify"));
         // The request inflates to our AuthnRequest.

@@ -131,9 +131,52 @@ fn walk(root: &Node) -> Result<(), Refusal> {
             if has_saml_descendant(&node) {
                 return refuse("SAML content hidden inside a signature (a signature-wrapping attempt)");
             }
+            check_signature_profile(&node)?;
         }
         for child in node.get_child_nodes() {
             stack.push((child, depth + 1));
+        }
+    }
+    Ok(())
+}
+
+const TRANSFORMS: [&str; 3] = [
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+];
+
+/// SAML core §5.4: one Reference, to the ID of the element the signature sits in, with
+/// only the enveloped-signature and canonicalization transforms. (xmlsec alone would also
+/// accept `URI=""` or an XPath transform that makes a signature cover nothing.)
+fn check_signature_profile(sig: &Node) -> Result<(), Refusal> {
+    let parent_id = sig.get_parent().and_then(|p| p.get_attribute("ID")).unwrap_or_default();
+    let Some(signed_info) = sig.get_child_elements().into_iter().find(|c| is(c, NS_DSIG, "SignedInfo")) else {
+        return refuse("a signature without SignedInfo");
+    };
+    let c14n = signed_info
+        .get_child_elements()
+        .into_iter()
+        .find(|c| is(c, NS_DSIG, "CanonicalizationMethod"))
+        .and_then(|c| c.get_attribute("Algorithm"))
+        .unwrap_or_default();
+    if !TRANSFORMS[1..].contains(&c14n.as_str()) {
+        return refuse(format!("canonicalization “{c14n}” is not allowed in SAML signatures"));
+    }
+    let refs: Vec<Node> = signed_info.get_child_elements().into_iter().filter(|c| is(c, NS_DSIG, "Reference")).collect();
+    let [reference] = refs.as_slice() else {
+        return refuse("a SAML signature must hold exactly one Reference");
+    };
+    let uri = reference.get_attribute("URI").unwrap_or_default();
+    if parent_id.is_empty() || uri != format!("#{parent_id}") {
+        return refuse(format!("the signature references “{uri}”, not the ID of the element it signs"));
+    }
+    if let Some(transforms) = reference.get_child_elements().into_iter().find(|c| is(c, NS_DSIG, "Transforms")) {
+        for t in transforms.get_child_elements() {
+            let alg = t.get_attribute("Algorithm").unwrap_or_default();
+            if !is(&t, NS_DSIG, "Transform") || !TRANSFORMS.contains(&alg.as_str()) || !t.get_child_elements().iter().all(|c| is(c, NS_EXC_C14N, "InclusiveNamespaces")) {
+                return refuse(format!("the signature uses a transform SAML does not allow (“{alg}”)"));
+            }
         }
     }
     Ok(())

@@ -157,7 +157,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                     }).collect_view()}
                                 </ul>
                             </section>
-                        }})}
+                        }.into_any()})}
                         <section class=CARD>
                             <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
                             <ActionForm action=save attr:class="mt-4 space-y-4">
@@ -242,7 +242,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                     </ActionForm>
                                 </details>
                             </section>
-                        }})}
+                        }.into_any()})}
                     }.into_any()
                 })}
             </Transition>

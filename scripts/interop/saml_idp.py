@@ -1,0 +1,603 @@
+#!/usr/bin/env python3
+"""A real SAML 2.0 identity provider for Gatehouse's tests, built on pysaml2.
+
+Usage: saml_idp.py --port P [--host 127.0.0.1] --state-dir DIR
+
+Prints "READY http://127.0.0.1:P" once it is listening. See README.md beside this
+file for the endpoints, the test-mode knobs and the user directory.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+import urllib.parse
+import warnings
+
+warnings.filterwarnings("ignore", message=".*CFB has been moved.*")  # pysaml2 imports the CFB mode
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from flask import Flask, Response, request
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, xmldsig
+from saml2.assertion import Policy
+from saml2.attribute_converter import AttributeConverter
+from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
+from saml2.config import IdPConfig
+from saml2.mdstore import InMemoryMetaData
+from saml2.metadata import entity_descriptor
+from saml2.saml import (
+    NAME_FORMAT_BASIC,
+    NAME_FORMAT_URI,
+    NAMEID_FORMAT_EMAILADDRESS,
+    NAMEID_FORMAT_PERSISTENT,
+    NameID,
+)
+from saml2.server import Server
+from saml2.sigver import get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
+
+XMLSEC1 = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
+
+# Attribute names per NameFormat (the local names are mail, givenName, sn).
+URI_NAMES = {
+    "mail": "urn:oid:0.9.2342.19200300.100.1.3",
+    "givenName": "urn:oid:2.5.4.42",
+    "sn": "urn:oid:2.5.4.4",
+}
+BASIC_NAMES = {"mail": "mail", "givenName": "givenName", "sn": "sn"}
+
+# Content-encryption choices: knob value -> (EncryptionMethod URI, xmlsec1 --session-key).
+CIPHERS = {
+    "aes128-cbc": ("http://www.w3.org/2001/04/xmlenc#aes128-cbc", "aes-128"),
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+    "aes256-gcm": ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "aes-256"),
+}
+DEFAULT_CIPHER = "aes128-gcm"
+
+# Redirect-binding signature algorithms we accept on AuthnRequests (no SHA-1).
+REDIRECT_SIGALGS = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
+}
+
+DIRECTORY = {
+    "alice@acme.test": ("Alice", "Liddell"),
+    "bob@acme.test": ("Bob", "Builder"),
+    "eve@outside.test": ("Eve", "Outsider"),
+}
+PASSWORD = "secret"
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+KNOBS = ("sign", "encrypt", "cipher", "attrs", "key", "nameid", "given", "family")
+KNOB_VALUES = {
+    "sign": ("response", "assertion", "both", "none"),
+    "encrypt": ("0", "1"),
+    "cipher": tuple(CIPHERS),
+    "attrs": ("uri", "basic"),
+    "key": ("1", "2"),
+    "nameid": ("persistent", "email"),
+}
+KNOB_DEFAULTS = {"sign": "both", "encrypt": "0", "cipher": DEFAULT_CIPHER, "attrs": "uri", "key": "1"}
+
+
+class BadRequest(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def ensure_keypair(state_dir, n):
+    key_path = os.path.join(state_dir, f"key{n}.pem")
+    cert_path = os.path.join(state_dir, f"cert{n}.pem")
+    if os.path.exists(key_path) and os.path.exists(cert_path):
+        return key_path, cert_path
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Gatehouse test IdP signing key {n}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    # Write atomically so that two IdPs sharing a state dir never see half a file.
+    for path, data in ((key_path, key_pem), (cert_path, cert_pem)):
+        fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return key_path, cert_path
+
+
+def cert_body(pem_text):
+    """The base64 of a PEM certificate, on one line."""
+    return "".join(line for line in pem_text.strip().splitlines() if "-----" not in line)
+
+
+# -------------------------------------------------------------------------- pysaml2
+
+
+def attribute_converters():
+    convs = []
+    for fmt, names in ((NAME_FORMAT_URI, URI_NAMES), (NAME_FORMAT_BASIC, BASIC_NAMES)):
+        conv = AttributeConverter()
+        conv.from_dict({"identifier": fmt, "to": dict(names)})
+        convs.append(conv)
+    return convs
+
+
+class TestIdpServer(Server):
+    """pysaml2's Server with AES content encryption instead of its hard-wired 3DES."""
+
+    cipher = DEFAULT_CIPHER
+
+    def support_AssertionIDRequest(self):  # don't keep every assertion in memory
+        return False
+
+    def support_AuthnQuery(self):
+        return False
+
+    def _encrypt_assertion(self, encrypt_cert, sp_entity_id, response, node_xpath=None):
+        if encrypt_cert:
+            certs = [(None, encrypt_cert)]
+        else:
+            certs = self.metadata.certs(sp_entity_id, "any", "encryption")
+        if not certs:
+            raise BadRequest(f"SP {sp_entity_id} has no encryption certificate in its metadata")
+        alg_uri, session_key = CIPHERS[self.cipher]
+        _name, cert = certs[0]
+        wrapped, unwrapped = get_pem_wrapped_unwrapped(cert)
+        tmp = make_temp(wrapped.encode("ascii"), decode=False, delete_tmpfiles=True)
+        template = pre_encryption_part(msg_enc=alg_uri, encrypt_cert=unwrapped)
+        return self.sec.encrypt_assertion(response, tmp.name, template, key_type=session_key, node_xpath=node_xpath)
+
+
+class Idp:
+    def __init__(self, base_url, state_dir):
+        self.base_url = base_url
+        self.entity_id = f"{base_url}/metadata"
+        self.sso_url = f"{base_url}/sso/redirect"
+        self.keys = {n: ensure_keypair(state_dir, n) for n in (1, 2)}
+        self.certs = {}
+        for n, (_key, cert) in self.keys.items():
+            with open(cert) as f:
+                self.certs[n] = f.read()
+        self.servers = {n: self._server(n) for n in (1, 2)}
+        self.sp_defaults = {}  # SP entity ID -> default knobs given at registration
+        self.lock = threading.Lock()  # pysaml2 objects are not thread-safe
+
+    def _config(self, n):
+        key, cert = self.keys[n]
+        conf = IdPConfig()
+        conf.load(
+            {
+                "entityid": self.entity_id,
+                "name": "Gatehouse test IdP",
+                "key_file": key,
+                "cert_file": cert,
+                "xmlsec_binary": XMLSEC1,
+                "signing_algorithm": xmldsig.SIG_RSA_SHA256,
+                "digest_algorithm": xmldsig.DIGEST_SHA256,
+                "accepted_time_diff": 60,
+                "metadata": {},
+                "service": {
+                    "idp": {
+                        "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
+                        "name_id_format": [NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT],
+                        "want_authn_requests_signed": False,  # checked by us on the raw query
+                        "sign_response": False,
+                        "sign_assertion": False,
+                    }
+                },
+            }
+        )
+        conf.setattr("", "attribute_converters", attribute_converters())
+        return conf
+
+    def _server(self, n):
+        return TestIdpServer(config=self._config(n))
+
+    # ---- metadata
+
+    def metadata_xml(self, both=False):
+        ed = entity_descriptor(self.servers[1].config)
+        ed.extensions = None  # pysaml2 advertises every xmlsec1 algorithm, MD5 and SHA-1 included
+        if both:
+            kd = md.KeyDescriptor(
+                use="signing",
+                key_info=xmldsig.KeyInfo(
+                    x509_data=xmldsig.X509Data(x509_certificate=xmldsig.X509Certificate(text=cert_body(self.certs[2])))
+                ),
+            )
+            ed.idpsso_descriptor.key_descriptor.append(kd)
+        return ed.to_string()
+
+    def register_sp(self, xml_text, defaults):
+        # Parse once to check it and learn the entity ID.
+        probe = InMemoryMetaData(self.servers[1].config.attribute_converters, xml_text, check_validity=False)
+        try:
+            probe.load()
+        except Exception as exc:
+            raise BadRequest(f"cannot parse SP metadata: {exc}") from exc
+        sps = [eid for eid, ent in probe.items() if ent.get("spsso_descriptor")]
+        if len(sps) != 1:
+            raise BadRequest("metadata must hold exactly one entity with a SAML 2.0 SPSSODescriptor")
+        sp = sps[0]
+        acs = [
+            a for d in probe[sp]["spsso_descriptor"] for a in d.get("assertion_consumer_service", [])
+            if a.get("binding") == BINDING_HTTP_POST
+        ]
+        if not acs:
+            raise BadRequest(f"SP {sp} has no HTTP-POST AssertionConsumerService")
+        with self.lock:
+            for srv in self.servers.values():
+                store = srv.metadata
+                for key in [k for k, m in store.metadata.items() if sp in m]:
+                    del store.metadata[key]
+                mdo = InMemoryMetaData(srv.config.attribute_converters, xml_text, check_validity=False)
+                mdo.load()
+                store.metadata[f"sp:{sp}"] = mdo
+            self.sp_defaults[sp] = defaults
+        return sp
+
+    def known_sp(self, sp):
+        return bool(sp) and sp in self.servers[1].metadata.keys()
+
+    # ---- requests
+
+    def verify_redirect_signature(self, raw_query, sp, authn_requests_signed):
+        """Check the HTTP-Redirect signature over the raw query bytes (SAML bindings 3.4.4.1)."""
+        parts = {}
+        for piece in raw_query.split("&"):
+            name, _, value = piece.partition("=")
+            if name in ("SAMLRequest", "RelayState", "SigAlg", "Signature") and name not in parts:
+                parts[name] = value
+        if "Signature" not in parts:
+            if authn_requests_signed:
+                raise BadRequest("SP metadata says AuthnRequestsSigned but the request is unsigned")
+            return False
+        sigalg = urllib.parse.unquote_plus(parts.get("SigAlg", ""))
+        if sigalg not in REDIRECT_SIGALGS:
+            raise BadRequest(f"unsupported SigAlg {sigalg!r}")
+        signed = f"SAMLRequest={parts['SAMLRequest']}"
+        if "RelayState" in parts:
+            signed += f"&RelayState={parts['RelayState']}"
+        signed += f"&SigAlg={parts['SigAlg']}"
+        signature = base64.b64decode(urllib.parse.unquote_plus(parts["Signature"]))
+        certs = self.servers[1].metadata.certs(sp, "spsso", "signing")
+        if not certs:
+            raise BadRequest(f"request is signed but SP {sp} has no signing certificate in its metadata")
+        for _name, cert in certs:
+            wrapped, _ = get_pem_wrapped_unwrapped(cert)
+            pub = x509.load_pem_x509_certificate(wrapped.encode()).public_key()
+            try:
+                pub.verify(signature, signed.encode("ascii"), padding.PKCS1v15(), REDIRECT_SIGALGS[sigalg]())
+                return True
+            except InvalidSignature:
+                continue
+        raise BadRequest("AuthnRequest signature does not verify with the SP's signing certificates")
+
+    def parse_authn_request(self, raw_query):
+        q = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+        if "SAMLRequest" not in q:
+            raise BadRequest("missing SAMLRequest")
+        with self.lock:
+            try:
+                req = self.servers[1].parse_authn_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
+            except Exception as exc:
+                raise BadRequest(f"cannot parse AuthnRequest: {exc}") from exc
+        if req is None:
+            raise BadRequest("cannot parse AuthnRequest")
+        msg = req.message
+        sp = msg.issuer.text.strip() if msg.issuer is not None and msg.issuer.text else ""
+        if not self.known_sp(sp):
+            raise BadRequest(f"unknown SP {sp!r}: POST its metadata to /admin/sp first")
+        spd = self.servers[1].metadata[sp]["spsso_descriptor"][0]
+        signed_flag = str(spd.get("authn_requests_signed", "false")).lower() == "true"
+        self.verify_redirect_signature(raw_query, sp, signed_flag)
+        acs_url = self.pick_acs(sp, msg.assertion_consumer_service_url, msg.assertion_consumer_service_index)
+        nid_format = None
+        if msg.name_id_policy is not None and msg.name_id_policy.format:
+            nid_format = {NAMEID_FORMAT_EMAILADDRESS: "email", NAMEID_FORMAT_PERSISTENT: "persistent"}.get(
+                msg.name_id_policy.format
+            )
+        return {
+            "sp": sp,
+            "id": msg.id,
+            "acs_url": acs_url,
+            "relay_state": q.get("RelayState"),
+            "nameid_hint": nid_format,
+            "query": q,
+        }
+
+    def pick_acs(self, sp, url=None, index=None):
+        services = self.servers[1].metadata.assertion_consumer_service(sp, BINDING_HTTP_POST)
+        if not services:
+            raise BadRequest(f"SP {sp} has no HTTP-POST AssertionConsumerService")
+        if url:
+            for s in services:
+                if s["location"] == url:
+                    return url
+            raise BadRequest(f"AssertionConsumerServiceURL {url!r} is not in SP {sp}'s metadata")
+        if index is not None:
+            for s in services:
+                if str(s.get("index")) == str(index):
+                    return s["location"]
+            raise BadRequest(f"AssertionConsumerServiceIndex {index!r} is not in SP {sp}'s metadata")
+        for s in services:
+            if str(s.get("is_default", "")).lower() == "true":
+                return s["location"]
+        return services[0]["location"]
+
+    # ---- responses
+
+    def knobs(self, sp, query, nameid_hint=None):
+        k = dict(KNOB_DEFAULTS)
+        k["nameid"] = nameid_hint or "email"
+        k.update(self.sp_defaults.get(sp, {}))
+        for name in KNOBS:
+            if name in query and query[name] != "":
+                k[name] = query[name]
+        for name, allowed in KNOB_VALUES.items():
+            if k.get(name) not in allowed:
+                raise BadRequest(f"bad value {k.get(name)!r} for {name}; allowed: {', '.join(allowed)}")
+        return k
+
+    def create_response(self, sp, acs_url, email, in_response_to, knobs):
+        given, family = names_for(email)
+        given = knobs.get("given") or given
+        family = knobs.get("family") or family
+        if knobs["nameid"] == "persistent":
+            name_id = NameID(
+                format=NAMEID_FORMAT_PERSISTENT,
+                text=persistent_id(email),
+                name_qualifier=self.entity_id,
+                sp_name_qualifier=sp,
+            )
+        else:
+            name_id = NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email)
+        sign = knobs["sign"]
+        encrypt = knobs["encrypt"] == "1"
+        if encrypt and not self.servers[1].metadata.certs(sp, "spsso", "encryption"):
+            raise BadRequest(f"encrypt=1 but SP {sp} has no encryption certificate in its metadata")
+        policy = Policy(
+            {
+                "default": {
+                    "lifetime": {"minutes": 5},
+                    "name_form": NAME_FORMAT_URI if knobs["attrs"] == "uri" else NAME_FORMAT_BASIC,
+                }
+            }
+        )
+        srv = self.servers[int(knobs["key"])]
+        with self.lock:
+            srv.cipher = knobs["cipher"]
+            resp = srv.create_authn_response(
+                identity={"mail": [email], "givenName": [given], "sn": [family]},
+                in_response_to=in_response_to,
+                destination=acs_url,
+                sp_entity_id=sp,
+                name_id=name_id,
+                authn={"class_ref": PASSWORDPROTECTEDTRANSPORT, "authn_auth": self.entity_id},
+                sign_response=sign in ("response", "both"),
+                sign_assertion=sign in ("assertion", "both"),
+                encrypt_assertion=encrypt,
+                encrypt_assertion_self_contained=True,
+                sign_alg=xmldsig.SIG_RSA_SHA256,
+                digest_alg=xmldsig.DIGEST_SHA256,
+                release_policy=policy,
+                best_effort=True,
+            )
+        xml = str(resp)
+        if not xml.lstrip().startswith("<?xml"):
+            xml = '<?xml version="1.0" encoding="UTF-8"?>' + xml
+        return base64.b64encode(xml.encode("utf-8")).decode("ascii")
+
+
+def names_for(email):
+    email = email.lower()
+    if email in DIRECTORY:
+        return DIRECTORY[email]
+    local = email.split("@", 1)[0].split("+", 1)[0]
+    tokens = [t for t in re.split(r"[._-]+", local) if t]
+    if not tokens:
+        return "Test", "User"
+    if len(tokens) == 1:
+        return tokens[0].capitalize(), "Tester"
+    return tokens[0].capitalize(), " ".join(t.capitalize() for t in tokens[1:])
+
+
+def persistent_id(email):
+    return hashlib.sha256(f"gatehouse-test-idp:{email.lower()}".encode()).hexdigest()[:40]
+
+
+# ----------------------------------------------------------------------------- web
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:28rem;margin:3rem auto}}label{{display:block;margin:.6rem 0}}
+input[type=email],input[type=password]{{width:100%;padding:.3rem}}.error{{color:#b00}}</style></head>
+<body>{body}</body></html>"""
+
+
+def login_page(flow, raw_query, error=None, username=""):
+    err = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    body = f"""<h1>Test IdP sign-in</h1>{err}
+<form method="post" action="/sso/login">
+<input type="hidden" name="flow" value="{html.escape(flow)}">
+<input type="hidden" name="q" value="{html.escape(raw_query)}">
+<label>Email <input type="email" name="username" value="{html.escape(username)}" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button>
+</form>"""
+    return PAGE.format(title="Test IdP sign-in", body=body)
+
+
+def post_page(acs_url, saml_response, relay_state):
+    rs = ""
+    if relay_state is not None:
+        rs = f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">'
+    body = f"""<p>Signing you in&hellip;</p>
+<form id="saml-post" method="post" action="{html.escape(acs_url)}">
+<input type="hidden" name="SAMLResponse" value="{saml_response}">{rs}
+<button type="submit">Continue</button>
+</form>
+<script>document.getElementById('saml-post').submit();</script>"""
+    return PAGE.format(title="Signing you in", body=body)
+
+
+def create_app(idp):
+    app = Flask(__name__)
+
+    def answer(sp, acs_url, email, in_response_to, relay_state, query, nameid_hint=None):
+        knobs = idp.knobs(sp, query, nameid_hint)
+        saml_response = idp.create_response(sp, acs_url, email, in_response_to, knobs)
+        if query.get("format") == "json":
+            return Response(
+                json.dumps({"acs_url": acs_url, "SAMLResponse": saml_response, "RelayState": relay_state}),
+                mimetype="application/json",
+            )
+        return Response(post_page(acs_url, saml_response, relay_state), mimetype="text/html")
+
+    def check_email(email):
+        if not EMAIL_RE.match(email or ""):
+            raise BadRequest(f"user must be an email address, got {email!r}")
+        return email
+
+    def sp_flow(raw_query, email):
+        req = idp.parse_authn_request(raw_query)
+        return answer(
+            req["sp"], req["acs_url"], email, req["id"], req["relay_state"], req["query"], req["nameid_hint"]
+        )
+
+    def idp_flow(raw_query, email):
+        q = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+        sp = q.get("sp", "")
+        if not idp.known_sp(sp):
+            raise BadRequest(f"unknown SP {sp!r}: POST its metadata to /admin/sp first")
+        acs_url = idp.pick_acs(sp)
+        return answer(sp, acs_url, email, None, q.get("relay_state"), q)
+
+    @app.errorhandler(BadRequest)
+    def bad_request(exc):
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+
+    @app.get("/healthz")
+    def healthz():
+        return "ok\n"
+
+    @app.get("/metadata")
+    def metadata():
+        return Response(idp.metadata_xml(both=request.args.get("both") == "1"), mimetype="application/samlmetadata+xml")
+
+    @app.get("/certs")
+    def certs():
+        return {"cert1": idp.certs[1], "cert2": idp.certs[2]}
+
+    @app.post("/admin/sp")
+    def admin_sp():
+        defaults = {k: v for k, v in request.args.items() if k in KNOBS}
+        for name, value in defaults.items():
+            if name in KNOB_VALUES and value not in KNOB_VALUES[name]:
+                raise BadRequest(f"bad value {value!r} for {name}")
+        xml_text = request.get_data(as_text=True)
+        if not xml_text.strip():
+            raise BadRequest("empty body: POST the SP's metadata XML")
+        sp = idp.register_sp(xml_text, defaults)
+        return Response(f"registered {sp}\n", mimetype="text/plain")
+
+    @app.get("/sso/redirect")
+    def sso_redirect():
+        raw_query = request.query_string.decode("ascii", "replace")
+        user = request.args.get("user")
+        if user:
+            return sp_flow(raw_query, check_email(user))
+        idp.parse_authn_request(raw_query)  # fail early on a bad request
+        return login_page("sp", raw_query)
+
+    @app.get("/idp-initiated")
+    def idp_initiated():
+        raw_query = request.query_string.decode("ascii", "replace")
+        sp = request.args.get("sp", "")
+        if not idp.known_sp(sp):
+            raise BadRequest(f"unknown SP {sp!r}: POST its metadata to /admin/sp first")
+        user = request.args.get("user")
+        if user:
+            return idp_flow(raw_query, check_email(user))
+        return login_page("idp", raw_query)
+
+    @app.post("/sso/login")
+    def sso_login():
+        flow = request.form.get("flow", "sp")
+        raw_query = request.form.get("q", "")
+        username = request.form.get("username", "").strip()
+        if not EMAIL_RE.match(username) or request.form.get("password") != PASSWORD:
+            page = login_page(flow, raw_query, "Wrong email or password.", username)
+            return Response(page, status=401, mimetype="text/html")
+        if flow == "idp":
+            return idp_flow(raw_query, username)
+        return sp_flow(raw_query, username)
+
+    return app
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--state-dir", required=True)
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the process that started us goes away (test harnesses)")
+    args = ap.parse_args()
+    if args.exit_with_parent:
+        import threading
+        import time
+
+        parent = os.getppid()
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+    os.makedirs(args.state_dir, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    idp = Idp(f"http://127.0.0.1:{args.port}", args.state_dir)
+    app = create_app(idp)
+
+    from werkzeug.serving import make_server
+
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(f"READY http://127.0.0.1:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
