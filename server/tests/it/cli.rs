@@ -80,3 +80,40 @@ fn help_and_unknown_settings() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting GATEHOUSE_DATBASE_URL"));
 }
+
+#[test]
+fn saml_add_and_list() {
+    let db = temp_db();
+    let (ok, _, err) = gatehouse(&db, &["workspace", "create", "--slug", "acme", "--name", "Acme", "--admin-email", "ada@acme.test"], None);
+    assert!(ok, "{err}");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let idp = crate::saml::idp();
+    let md = rt.block_on(async { crate::saml::client().get(format!("{}/metadata", idp.base)).send().await.expect("get").text().await.expect("text") });
+    let file = std::env::temp_dir().join(format!("gh-md-{}.xml", rand::random::<u32>()));
+    std::fs::write(&file, md).expect("write");
+    let file = file.display().to_string();
+    let (ok, out, err) = gatehouse(&db, &["saml", "add", "--workspace", "acme", "--name", "Okta", "--metadata-file", &file], None);
+    assert!(ok, "{err}");
+    let id = out["id"].as_str().expect("id").to_string();
+    assert!(out["acs_url"].as_str().is_some_and(|u| u.ends_with(&format!("/saml/{id}/acs"))), "{out}");
+    assert!(out["entity_id"].as_str().is_some_and(|u| u.ends_with(&format!("/saml/{id}/metadata"))));
+    assert!(out["sp_metadata_url"].is_string());
+    // From a URL, with IdP-initiated allowed.
+    let url = format!("{}/metadata?both=1", idp.base);
+    let (ok, out, err) = gatehouse(&db, &["saml", "add", "--workspace", "acme", "--name", "Entra", "--metadata-url", &url, "--allow-idp-initiated"], None);
+    assert!(ok, "{err}");
+    assert_eq!(out["allow_idp_initiated"], true);
+    // Same validation as the UI.
+    std::fs::write(&file, "<EntityDescriptor/>").expect("write");
+    let (ok, _, err) = gatehouse(&db, &["saml", "add", "--workspace", "acme", "--name", "Bad", "--metadata-file", &file], None);
+    assert!(!ok && err.contains("not IdP metadata"), "{err}");
+    let (ok, out, _) = gatehouse(&db, &["saml", "list", "--workspace", "acme"], None);
+    assert!(ok);
+    let names: Vec<&str> = out["providers"].as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["Okta", "Entra"]);
+    assert_eq!(out["providers"][0]["enabled"], false);
+    // Its method can then be switched on by id.
+    let (ok, out, err) = gatehouse(&db, &["sign-in-methods", "--workspace", "acme", "--enable", &format!("saml:{id}")], None);
+    assert!(ok, "{err}");
+    assert!(out["enabled"].as_array().expect("enabled").iter().any(|m| m == &serde_json::json!(format!("saml:{id}"))));
+}

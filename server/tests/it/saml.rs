@@ -448,3 +448,132 @@ async fn oversized_malformed_and_redirect_binding_input_is_refused() {
     // Unknown provider.
     assert_eq!(post_acs(&sp.app, "0123456789abcdef", "x", "").await.status, StatusCode::NOT_FOUND);
 }
+
+// ---- Admin experience: server functions as the UI calls them, with and without JS ----
+
+use app::api::saml::{DeleteSamlProvider, RotateProviderToken, SaveSamlProvider};
+
+async fn idp_metadata(both: bool) -> String {
+    http_get(&format!("{}/metadata{}", idp().base, if both { "?both=1" } else { "" })).await.1
+}
+
+#[tokio::test]
+async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let md = idp_metadata(true).await;
+    // No JS: a plain form post, answered with a redirect to the new provider's page.
+    let r = app
+        .form::<SaveSamlProvider>(&[("slug", "acme"), ("id", "new"), ("name", "Okta"), ("metadata_xml", &md), ("nameid_format", "")], Some(&admin), "/w/acme/settings/authentication/saml/new")
+        .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
+    let loc = r.location().expect("location").to_string();
+    let id = loc.split("/saml/").nth(1).and_then(|s| s.split('?').next()).expect("id").to_string();
+    let p = saml::by_public_id(&app.state.db, &id).await.expect("created");
+    assert_eq!(p.idp_entity_id, format!("{}/metadata", idp().base));
+    assert_eq!(saml::certificates(&p).len(), 2, "both signing certificates pinned");
+    assert!(!p.allow_idp_initiated, "IdP-initiated is off by default");
+
+    let page = app.get(&loc, Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let u = saml::urls(&app.state.config, &id);
+    for needle in [u.acs.as_str(), u.entity_id.as_str(), u.scim_base.as_str(), "Download our SP metadata", "Test sign-in", "Generate Provider Token", "expires", "Provider added"] {
+        assert!(page.body.contains(needle), "{needle} missing");
+    }
+    // Listed among the sign-in methods, off until switched on, with an edit link.
+    let settings = app.get("/w/acme/settings/authentication", Some(&admin)).await;
+    assert!(settings.body.contains(&format!("data-method=\"saml:{id}\"")) && settings.body.contains("+ Add New Provider"));
+    assert!(settings.body.contains(&format!("/w/acme/settings/authentication/saml/{id}")));
+
+    // Bad input: a clear error, nothing saved.
+    for (args, needle) in [
+        (vec![("metadata_xml", "<not-metadata/>")], "not IdP metadata"),
+        (vec![("metadata_xml", "<<<")], "not well-formed"),
+        (vec![("idp_entity_id", "https://idp"), ("sso_url", "https://idp/sso"), ("cert1", "")], "signing certificate"),
+        (vec![("idp_entity_id", "https://idp"), ("sso_url", "javascript:alert(1)"), ("cert1", "")], "SSO URL"),
+        (vec![("idp_entity_id", "https://idp"), ("sso_url", "https://idp/sso"), ("cert1", "bm90IGEgY2VydA==")], "X.509"),
+    ] {
+        let mut full = vec![("slug", "acme"), ("id", "new"), ("name", "Broken")];
+        full.extend(args);
+        let r = app.call::<SaveSamlProvider>(&full, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body.contains(needle), "{needle} not in {}", r.body);
+    }
+    assert_eq!(saml::list(&app.state.db, p.workspace_id).await.expect("list").len(), 1);
+
+    // Members can't see or touch providers.
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    assert_eq!(app.get(&loc, Some(&bob)).await.status, StatusCode::NOT_FOUND);
+    let r = app.call::<DeleteSamlProvider>(&[("slug", "acme"), ("id", &id)], Some(&bob)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn provider_token_is_shown_once_and_stored_hashed() {
+    let sp = setup(Options::default()).await;
+    let admin = sp.app.admin_cookie().await;
+    let r = sp.app.call::<RotateProviderToken>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token: String = serde_json::from_str(&r.body).expect("token");
+    assert!(token.len() >= 43);
+    let stored = app::server::entities::scim_token::Entity::find().all(&sp.app.state.db).await.expect("db");
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].token_hash, token);
+    assert_eq!(stored[0].token_hash, app::server::crypto::Token::from_presented(&token).hash());
+    let page = sp.app.get(&format!("/w/acme/settings/authentication/saml/{}", sp.id), Some(&admin)).await;
+    assert!(!page.body.contains(&token), "never shown again");
+    assert!(page.body.contains("Rotate Provider Token"));
+    // Rotating replaces it; without JS the new token travels once in a page-scoped cookie.
+    let r = sp.app.form::<RotateProviderToken>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin), "/w/acme/settings/authentication/saml").await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let flash = r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_fresh_token=")).expect("flash").to_string();
+    assert!(flash.contains("HttpOnly") && flash.contains(&format!("Path=/w/acme/settings/authentication/saml/{}", sp.id)));
+    let fresh = flash.split(';').next().expect("pair").to_string();
+    let stored = app::server::entities::scim_token::Entity::find().all(&sp.app.state.db).await.expect("db");
+    assert_eq!(stored.len(), 1, "the old token is gone");
+    let page = sp.app.get(&format!("/w/acme/settings/authentication/saml/{}", sp.id), Some(&format!("{admin}; {fresh}"))).await;
+    assert!(page.body.contains(fresh.trim_start_matches("gatehouse_fresh_token=")) && page.body.contains("shown only once"));
+    assert!(page.headers.get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap_or("").starts_with("gatehouse_fresh_token=;")), "cleared after one view");
+}
+
+#[tokio::test]
+async fn deleting_a_provider_ends_its_sessions_but_never_the_last_method() {
+    let sp = setup(Options::default()).await;
+    let admin = sp.app.admin_cookie().await;
+    let r = sign_in(&sp, "fay@acme.test", "").await;
+    let fay = r.cookie().expect("session");
+    // Make SAML the only method: deleting it is refused.
+    let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &["password".to_string()]).await.expect("password off");
+    let r = sp.app.call::<DeleteSamlProvider>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("only sign-in method"), "{}", r.body);
+    methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &["password".to_string()], &[]).await.expect("password on");
+    let r = sp.app.call::<DeleteSamlProvider>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin)).await;
+    assert!(r.status.is_success() || r.status.is_redirection(), "{} {}", r.status, r.body);
+    assert!(saml::by_public_id(&sp.app.state.db, &sp.id).await.is_err());
+    assert_eq!(sp.app.me_status(&fay).await, StatusCode::UNAUTHORIZED, "sessions through it ended");
+    assert!(account(&sp, "fay@acme.test").await.is_some(), "the account stays");
+    assert_eq!(sp.app.get(&format!("/saml/{}/metadata", sp.id), None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn login_page_offers_enabled_providers_and_email_first_routing() {
+    let sp = setup(Options::default()).await;
+    let page = sp.app.get("/w/acme/login", None).await;
+    assert!(page.body.contains("Sign in with Test IdP"), "{}", page.body);
+    assert!(page.body.contains(&format!("/saml/{}/login?next=/w/acme", sp.id)));
+    assert!(page.body.contains("Continue with SSO"));
+    let r = sp.app.get("/sso?workspace=acme&email=Someone%40ACME.test", None).await;
+    assert_eq!(r.location(), Some(format!("/saml/{}/login?next=/w/acme", sp.id).as_str()));
+    let r = sp.app.get("/sso?workspace=acme&email=someone%40elsewhere.test", None).await;
+    assert!(r.location().is_some_and(|l| l.starts_with("/w/acme/login?sso_error=")), "{:?}", r.location());
+    // Switched off: gone from the login page, and its login URL refuses.
+    let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &[saml::method_key(&sp.id)]).await.expect("off");
+    let page = sp.app.get("/w/acme/login", None).await;
+    assert!(!page.body.contains("Sign in with Test IdP") && !page.body.contains("Continue with SSO"));
+    assert_eq!(sp.app.get(&format!("/saml/{}/login", sp.id), None).await.status, StatusCode::FORBIDDEN);
+}

@@ -51,7 +51,7 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
     let doc = Parser::default()
         .parse_string_with_options(xml.trim(), opts)
         .map_err(|_| invalid("The metadata is not well-formed XML."))?;
-    let root = doc.get_root_element().ok_or_else(|| invalid("The metadata is empty."))?;
+    let root = doc.get_root_element().ok_or_else(|| invalid("The metadata is not well-formed XML (no root element)."))?;
     let mut entities = Vec::new();
     if is(&root, NS_MD, "EntityDescriptor") {
         entities.push(root.clone());
