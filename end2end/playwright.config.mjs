@@ -3,6 +3,7 @@
 import { defineConfig } from '@playwright/test';
 
 const port = process.env.GATEHOUSE_E2E_PORT || '3100';
+const idpPort = process.env.GATEHOUSE_E2E_IDP_PORT || '3190';
 
 export default defineConfig({
   testDir: './tests',
@@ -23,12 +24,23 @@ export default defineConfig({
     { name: 'js', use: { javaScriptEnabled: true } },
     { name: 'nojs', use: { javaScriptEnabled: false } },
   ],
-  webServer: {
-    command: `../scripts/e2e-server.sh ${port}`,
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: `../scripts/e2e-server.sh ${port}`,
+      url: `http://127.0.0.1:${port}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      // The SAML IdP (pysaml2), with a fresh key directory per run.
+      command: `../.venv/bin/python ../scripts/interop/saml_idp.py --port ${idpPort} --state-dir $(mktemp -d /tmp/gatehouse-idp.XXXXXX)`,
+      url: `http://127.0.0.1:${idpPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  ],
 });

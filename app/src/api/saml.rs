@@ -119,7 +119,8 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
 
 /// Admins of `slug`: creates (`id` = "new") or updates a provider. Pasted metadata or a
 /// metadata URL fills the IdP fields; otherwise they are taken as entered. Checkboxes
-/// arrive only when ticked. On success the browser goes to the provider's page.
+/// arrive only when ticked. On success the browser goes to the provider's page; the
+/// answer is the confirmation sentence.
 #[allow(clippy::too_many_arguments)]
 #[server]
 pub async fn save_saml_provider(
@@ -165,7 +166,7 @@ pub async fn save_saml_provider(
         (saml::update(&st.db, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
     };
     leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), p.public_id, urlencode(msg)));
-    Ok(p.public_id)
+    Ok(msg.to_string())
 }
 
 /// Admins of `slug`: deletes a provider (refused while it is the only method on).

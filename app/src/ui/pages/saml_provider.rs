@@ -71,7 +71,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let delete = ServerAction::<DeleteSamlProvider>::new();
     let rotate = ServerAction::<RotateProviderToken>::new();
     let data = Resource::new(move || (slug.get(), id.get(), test.get(), rotate.version().get()), |(s, i, t, _)| load_saml_provider(s, i, t));
-    let save_result = Signal::derive(move || save.value().get().map(|r| r.map(|_| "Saved.".to_string())));
+    let save_result = Signal::derive(move || save.value().get());
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">

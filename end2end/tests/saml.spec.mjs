@@ -1,0 +1,87 @@
+// Custom SAML against a real IdP (pysaml2, scripts/interop/saml_idp.py, started by the
+// Playwright config): an admin adds a provider by pasting the IdP's metadata, runs Test
+// sign-in, switches it on; a new member signs in through the IdP's login form (JIT, since
+// acme.test is claimed by the foundation story that runs first).
+import { test, expect } from '@playwright/test';
+
+const admin = { email: 'ada@acme.test', password: 'correct horse battery' };
+const idp = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_IDP_PORT || '3190'}`;
+
+test.beforeEach(async ({ page }, info) => {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
+  });
+  info.problems = problems;
+});
+
+test.afterEach(async ({ page }, info) => {
+  if (info.project.name === 'js') {
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  }
+  expect(info.problems).toEqual([]);
+});
+
+// The IdP's login form, then its auto-POST page back to our ACS (without JS: "Continue").
+async function throughIdp(page, info, email) {
+  await expect(page).toHaveURL(new RegExp(`^${idp}/sso/redirect`));
+  await page.locator('input[name=username]').fill(email);
+  await page.locator('input[name=password]').fill('secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (info.project.name === 'nojs') {
+    await page.getByRole('button', { name: 'Continue' }).click();
+  }
+}
+
+test('admin adds, tests and enables a SAML provider; a member signs in through it', async ({ page, browser }, info) => {
+  const provider = `Corp IdP ${info.project.name}`;
+  await page.goto('/w/acme/login');
+  await page.getByLabel('Email').first().fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/w\/acme$/);
+
+  await page.getByRole('link', { name: 'Member Authorization' }).click();
+  await page.getByRole('link', { name: '+ Add New Provider' }).click();
+  await expect(page.getByRole('heading', { name: 'Add SAML provider' })).toBeVisible();
+  const metadata = await (await page.request.get(`${idp}/metadata`)).text();
+  await page.locator('input[name=name]').fill(provider);
+  await page.getByLabel('Paste metadata XML').fill(metadata);
+  await page.getByRole('button', { name: 'Add provider' }).click();
+  await expect(page.getByRole('heading', { name: provider })).toBeVisible();
+  await expect(page.getByText('Provider added')).toBeVisible();
+  const acs = await page.getByTestId('acs-url').inputValue();
+  expect(acs).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/saml\/[0-9a-f]+\/acs$/);
+  await expect(page.getByTestId('entity-id')).toHaveValue(acs.replace(/acs$/, 'metadata'));
+  await expect(page.getByTestId('certs')).toContainText('expires');
+
+  // The IT admin gives our SP metadata to the IdP (the "download" link's target).
+  const spMetadata = await (await page.request.get(acs.replace(/acs$/, 'metadata'))).text();
+  const reg = await page.request.post(`${idp}/admin/sp`, { data: spMetadata, headers: { 'content-type': 'application/xml' } });
+  expect(reg.status()).toBe(200);
+
+  // Test sign-in: the real flow, a diagnosis, no session for the tested identity.
+  await page.getByRole('link', { name: 'Test sign-in' }).click();
+  await throughIdp(page, info, 'tina@acme.test');
+  await expect(page.getByTestId('test-result')).toHaveAttribute('data-accepted', 'true');
+  await expect(page.getByTestId('test-checks')).toContainText('signature');
+  await expect(page.getByTestId('test-attributes')).toContainText('tina@acme.test');
+  await expect(page.getByTestId('me')).toContainText(admin.email);
+
+  // Switch it on.
+  await page.getByRole('link', { name: '← Member Authorization' }).click();
+  await page.getByRole('switch', { name: provider }).click();
+  await expect(page.getByRole('switch', { name: provider })).toHaveAttribute('aria-checked', 'true');
+
+  // A new person in the claimed domain signs in through the IdP's form.
+  const ctx = await browser.newContext({ javaScriptEnabled: info.project.name === 'js' });
+  const member = await ctx.newPage();
+  await member.goto('/w/acme/login');
+  await member.getByRole('link', { name: `Sign in with ${provider}` }).click();
+  await throughIdp(member, info, 'carol.jones@acme.test');
+  await expect(member).toHaveURL(/\/w\/acme$/);
+  await expect(member.getByTestId('me')).toContainText('carol.jones@acme.test');
+  await expect(member.getByTestId('me')).toContainText('Carol Jones');
+  await ctx.close();
+});
