@@ -1,5 +1,6 @@
 // The foundation's story, end to end, with JavaScript on (hydrated) and off (pure SSR).
 import { test, expect } from '@playwright/test';
+import { failOnPageProblems } from './support.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
 const member = { name: 'Bob Member', email: 'bob@acme.test', password: 'member password 1' };
@@ -13,25 +14,7 @@ async function signIn(page, who) {
   await expect(page.getByTestId('me')).toContainText(who.email);
 }
 
-// With JavaScript on, the page must really hydrate (forms would also work without it),
-// and no script may be refused by the CSP.
-test.beforeEach(async ({ page }, info) => {
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  // Expected 4xx answers (a refused sign-in) log "Failed to load resource"; anything
-  // else — a CSP refusal, a hydration error — is a problem.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-  });
-  info.problems = problems;
-});
-
-test.afterEach(async ({ page }, info) => {
-  if (info.project.name === 'js') {
-    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  }
-  expect(info.problems).toEqual([]);
-});
+failOnPageProblems(test);
 
 test('setup, methods, session lifetime, invite, member access, sign out', async ({ page, browser }) => {
   // First run: / sends us to setup, which creates the workspace and signs the admin in.

@@ -3,25 +3,12 @@
 // sign-in, switches it on; a new member signs in through the IdP's login form (JIT, since
 // acme.test is claimed by the foundation story that runs first).
 import { test, expect } from '@playwright/test';
+import { failOnPageProblems } from './support.mjs';
 
 const admin = { email: 'ada@acme.test', password: 'correct horse battery' };
 const idp = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_IDP_PORT || '3190'}`;
 
-test.beforeEach(async ({ page }, info) => {
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
-  });
-  info.problems = problems;
-});
-
-test.afterEach(async ({ page }, info) => {
-  if (info.project.name === 'js') {
-    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  }
-  expect(info.problems).toEqual([]);
-});
+failOnPageProblems(test);
 
 // The IdP's login form, then its auto-POST page back to our ACS (without JS: "Continue").
 async function throughIdp(page, info, email) {
