@@ -1,5 +1,6 @@
 //! SAML issue: each provider's recent activity (every accepted or rejected response, with
-//! the reason, for the admin page and "Test sign-in"), and who started a test sign-in.
+//! the reason, for the admin page and "Test sign-in"), who started a test sign-in, and
+//! which browser started each request.
 use sea_orm_migration::{prelude::*, schema::*};
 
 pub struct Migration;
@@ -43,10 +44,14 @@ impl MigrationTrait for Migration {
         .await?;
         // The admin who started a "Test sign-in" (null for real sign-ins).
         m.alter_table(Table::alter().table("saml_requests").add_column(big_integer_null("initiated_by")).to_owned()).await?;
+        // SHA-256 of the nonce cookie of the browser that started the request: the answer
+        // is only accepted from that browser (login CSRF).
+        m.alter_table(Table::alter().table("saml_requests").add_column(string("browser_hash").default("")).to_owned()).await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table("saml_requests").drop_column("browser_hash").to_owned()).await?;
         m.alter_table(Table::alter().table("saml_requests").drop_column("initiated_by").to_owned()).await?;
         m.drop_table(Table::drop().table("saml_activity").to_owned()).await
     }

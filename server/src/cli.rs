@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let input = saml::ProviderInput { name, allow_idp_initiated, metadata_xml, metadata_url, ..Default::default() };
-            let p = saml::create(&st.db, st.now(), &cap, &input).await.map_err(user_error)?;
+            let p = saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(user_error)?;
             println!("{}", serde_json::to_string_pretty(&provider_json(&st, &p))?);
             Ok(())
         }

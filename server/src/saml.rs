@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use app::server::saml::{self, signin};
+use app::server::crypto::Token;
 use app::server::{sessions, AppState, DomainError};
 use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,6 +17,41 @@ pub fn routes() -> Router<AppState> {
         .route("/saml/{provider}/login", get(login))
         .route("/saml/{provider}/acs", post(acs))
         .route("/sso", get(email_first))
+}
+
+/// The nonce cookie binding a pending AuthnRequest to the browser that started it. It
+/// must come back on the IdP's cross-site POST: `SameSite=None` (so `Secure`) under https.
+const BROWSER_COOKIE: &str = "gatehouse_saml_browser";
+/// Sign-in starts and ACS posts allowed per IP address per minute (each costs DB writes
+/// and XML work; people need a handful).
+const PER_IP_PER_MINUTE: i64 = 60;
+
+fn browser_cookie(headers: &HeaderMap) -> Option<Token> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
+        h.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == BROWSER_COOKIE && v.len() == 43).then(|| Token::from_presented(v))
+        })
+    })
+}
+
+fn set_browser_cookie(token: &Token, secure: bool) -> String {
+    let same_site = if secure { "SameSite=None; Secure" } else { "SameSite=Lax" };
+    format!("{BROWSER_COOKIE}={}; Path=/saml/; HttpOnly; Max-Age=900; {same_site}", token.expose())
+}
+
+/// Counts this request against its IP's budget; `Some(response)` when over it.
+async fn throttled(st: &AppState, ip: Option<&str>) -> Option<Response> {
+    let ip = ip?;
+    match app::server::ratelimit::hit(&st.db, &format!("saml:ip:{ip}"), st.now(), 60).await {
+        Ok(n) if n > PER_IP_PER_MINUTE => {
+            let mut r = page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
+            r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+            Some(r)
+        }
+        Ok(_) => None,
+        Err(e) => Some(internal(e)),
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -68,7 +104,11 @@ struct LoginQuery {
     test: Option<String>,
 }
 
-async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<LoginQuery>, headers: HeaderMap) -> Response {
+async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<LoginQuery>, headers: HeaderMap, req: Request) -> Response {
+    let ip = peer(&req);
+    if let Some(r) = throttled(&st, ip.as_deref()).await {
+        return r;
+    }
     let p = match provider(&st, &id).await {
         Ok(p) => p,
         Err(r) => return r,
@@ -91,8 +131,16 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
     } else {
         None
     };
-    match signin::start(&st.db, &st.config, now, &p, q.next.as_deref(), test_by).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+    // Reuse the browser's nonce, so two tabs signing in at once both succeed.
+    let nonce = browser_cookie(&headers).unwrap_or_else(Token::generate);
+    match signin::start(&st.db, &st.config, now, &p, q.next.as_deref(), test_by, &nonce).await {
+        Ok(url) => {
+            let mut r = Redirect::to(&url).into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&set_browser_cookie(&nonce, st.config.secure_cookies())) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
         Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, None),
         Err(e) => internal(e),
     }
@@ -106,8 +154,16 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+fn peer(req: &Request) -> Option<String> {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let ip = peer(&req);
+    if let Some(r) = throttled(&st, ip.as_deref()).await {
+        return r;
+    }
+    let nonce = browser_cookie(req.headers());
     let p = match provider(&st, &id).await {
         Ok(p) => p,
         Err(r) => return r,
@@ -128,7 +184,7 @@ async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -
         return page(StatusCode::BAD_REQUEST, "The request carries no SAMLResponse.", None);
     };
     let relay = form.relay_state.unwrap_or_default();
-    match signin::acs(&st.db, &st.config, st.now(), &p, &response, &relay, ip).await {
+    match signin::acs(&st.db, &st.config, st.now(), &p, &response, &relay, nonce.as_ref(), ip).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()

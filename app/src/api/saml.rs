@@ -161,9 +161,9 @@ pub async fn save_saml_provider(
         metadata_url,
     };
     let (p, msg) = if id == "new" {
-        (saml::create(&st.db, st.now(), &cap, &input).await.map_err(fail)?, "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on.")
+        (saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(fail)?, "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on.")
     } else {
-        (saml::update(&st.db, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
+        (saml::update(&st.db, &st.config, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
     };
     leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), p.public_id, urlencode(msg)));
     Ok(msg.to_string())

@@ -11,6 +11,13 @@ use super::DomainError;
 
 /// Lower-cases and checks a DNS name: labels of letters, digits and dashes, a dot, no
 /// wildcard, at most 253 characters.
+/// Public email services nobody can claim (a claimed domain is trusted for SAML JIT).
+const PUBLIC_MAIL: [&str; 24] = [
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "ymail.com",
+    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "mail.com",
+    "yandex.com", "yandex.ru", "qq.com", "163.com", "zoho.com", "fastmail.com", "hey.com",
+];
+
 pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
     let d = raw.trim().trim_end_matches('.').to_lowercase();
     let d = d.strip_prefix('@').unwrap_or(&d).to_string();
@@ -18,6 +25,11 @@ pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
         !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
+    if PUBLIC_MAIL.contains(&d.as_str()) {
+        return Err(DomainError::Invalid(format!(
+            "{d} is a public email service: claiming it would let your SAML providers create accounts for anyone who uses it."
+        )));
+    }
     if d.len() <= 253 && d.contains('.') && d.split('.').all(label_ok) && d.rsplit('.').next().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit())) {
         Ok(d)
     } else {
@@ -86,7 +98,7 @@ mod tests {
     fn domain_names() {
         assert_eq!(validate_domain(" Acme.COM. ").ok().as_deref(), Some("acme.com"));
         assert_eq!(validate_domain("@mail.acme.io").ok().as_deref(), Some("mail.acme.io"));
-        for bad in ["", "acme", "*.acme.com", "acme..com", "-acme.com", "acme-.com", "a b.com", "acme.com/x", "1.2.3.4", "ünï.com"] {
+        for bad in ["", "gmail.com", "Outlook.com.", "acme", "*.acme.com", "acme..com", "-acme.com", "acme-.com", "a b.com", "acme.com/x", "1.2.3.4", "ünï.com"] {
             assert!(validate_domain(bad).is_err(), "{bad} accepted");
         }
     }

@@ -254,6 +254,7 @@ pub mod saml_request {
         pub test_mode: bool,
         pub expires_at: i64,
         pub initiated_by: Option<i64>,
+        pub browser_hash: String,
     }
     no_relations!();
 }

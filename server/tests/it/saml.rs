@@ -106,7 +106,7 @@ pub async fn add_provider(app: TestApp, slug: &str, o: Options) -> Sp {
         require_encryption: o.require_encryption,
         ..Default::default()
     };
-    let p = saml::create(&app.state.db, t, &cap, &input).await.expect("create provider");
+    let p = saml::create(&app.state.db, &app.state.config, t, &cap, &input).await.expect("create provider");
     methods::change(&app.state.db, t, &cap, &app.state.config, &[saml::method_key(&p.public_id)], &[]).await.expect("enable");
     register(&app, &p.public_id, o.sp_knobs).await;
     Sp { app, id: p.public_id }
@@ -121,31 +121,69 @@ pub async fn register(app: &TestApp, id: &str, knobs: &str) {
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
 }
 
-pub async fn post_acs(app: &TestApp, id: &str, saml_response: &str, relay: &str) -> Reply {
+/// The IdP's cross-site POST to our ACS, with the browser's cookies (our nonce cookie).
+pub async fn post_acs_from(app: &TestApp, id: &str, saml_response: &str, relay: &str, cookie: Option<&str>, peer: Option<std::net::SocketAddr>) -> Reply {
     let body = serde_urlencoded::to_string([("SAMLResponse", saml_response), ("RelayState", relay)]).expect("form");
-    let req = Request::post(format!("/saml/{id}/acs"))
+    let mut req = Request::post(format!("/saml/{id}/acs"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ORIGIN, "http://127.0.0.1:1") // the IdP's page posts cross-site
-        .body(Body::from(body))
-        .expect("request");
+        .header(header::ORIGIN, "http://127.0.0.1:1"); // the IdP's page posts cross-site
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let mut req = req.body(Body::from(body)).expect("request");
+    if let Some(p) = peer {
+        req.extensions_mut().insert(axum::extract::ConnectInfo(p));
+    }
     app.send(req).await
 }
 
-/// Follows our AuthnRequest to the IdP in test mode; returns (SAMLResponse, RelayState).
-pub async fn idp_answer(app: &TestApp, id: &str, user: &str, knobs: &str, cookie: Option<&str>, path_query: &str) -> (String, String) {
+pub async fn post_acs(app: &TestApp, id: &str, saml_response: &str, relay: &str) -> Reply {
+    post_acs_from(app, id, saml_response, relay, None, None).await
+}
+
+/// What the IdP answered, and the cookies the browser holds (ours from /login).
+pub struct Answer {
+    pub resp: String,
+    pub relay: String,
+    pub cookie: String,
+}
+
+impl Answer {
+    pub async fn post(&self, app: &TestApp, id: &str) -> Reply {
+        post_acs_from(app, id, &self.resp, &self.relay, Some(&self.cookie), None).await
+    }
+}
+
+/// Follows our AuthnRequest to the IdP in test mode.
+pub async fn idp_answer(app: &TestApp, id: &str, user: &str, knobs: &str, cookie: Option<&str>, path_query: &str) -> Answer {
     let r = app.get(&format!("/saml/{id}/login{path_query}"), cookie).await;
     assert!(r.status.is_redirection(), "login: {} {}", r.status, r.body);
     let loc = r.location().expect("location").to_string();
     assert!(loc.starts_with(&idp().base), "{loc}");
+    let nonce = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_saml_browser="))
+        .and_then(|c| c.split(';').next())
+        .expect("browser nonce cookie")
+        .to_string();
     let (status, body) = http_get(&format!("{loc}&user={user}&format=json&{knobs}")).await;
     assert_eq!(status, 200, "IdP said: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    (v["SAMLResponse"].as_str().expect("resp").to_string(), v["RelayState"].as_str().unwrap_or("").to_string())
+    Answer {
+        resp: v["SAMLResponse"].as_str().expect("resp").to_string(),
+        relay: v["RelayState"].as_str().unwrap_or("").to_string(),
+        cookie: match cookie {
+            Some(c) => format!("{c}; {nonce}"),
+            None => nonce,
+        },
+    }
 }
 
 pub async fn sign_in(sp: &Sp, user: &str, knobs: &str) -> Reply {
-    let (resp, relay) = idp_answer(&sp.app, &sp.id, user, knobs, None, "?next=/w/acme/settings/members").await;
-    post_acs(&sp.app, &sp.id, &resp, &relay).await
+    idp_answer(&sp.app, &sp.id, user, knobs, None, "?next=/w/acme/settings/members").await.post(&sp.app, &sp.id).await
 }
 
 async fn last_reason(sp: &Sp) -> String {
@@ -258,9 +296,9 @@ async fn idp_initiated_sign_in_is_off_unless_allowed() {
 async fn a_response_is_accepted_once() {
     let sp = setup(Options { allow_idp_initiated: true, ..Default::default() }).await;
     // SP-initiated: the request is used up by the first answer.
-    let (resp, relay) = idp_answer(&sp.app, &sp.id, "erin@acme.test", "", None, "").await;
-    assert_eq!(post_acs(&sp.app, &sp.id, &resp, &relay).await.status, StatusCode::SEE_OTHER);
-    assert_eq!(post_acs(&sp.app, &sp.id, &resp, &relay).await.status, StatusCode::FORBIDDEN);
+    let a = idp_answer(&sp.app, &sp.id, "erin@acme.test", "", None, "").await;
+    assert_eq!(a.post(&sp.app, &sp.id).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.post(&sp.app, &sp.id).await.status, StatusCode::FORBIDDEN);
     assert_eq!(last_reason(&sp).await, "in_response_to");
     // Unsolicited: the replay cache (assertion ID) refuses the second post.
     let entity = saml::urls(&sp.app.state.config, &sp.id).entity_id;
@@ -314,12 +352,12 @@ async fn another_workspaces_provider_signs_nobody_into_this_one() {
         .clone();
     // Same IdP, same user, signed by the same key: an answer meant for beta's provider,
     // posted to acme's ACS, is refused (audience/destination/request binding).
-    let (resp, relay) = idp_answer(&b.app, &b.id, "alice@acme.test", "", None, "").await;
-    let r = post_acs(&b.app, &a_id, &resp, &relay).await;
+    let ans = idp_answer(&b.app, &b.id, "alice@acme.test", "", None, "").await;
+    let r = ans.post(&b.app, &a_id).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(account(&b, "alice@acme.test").await.is_none());
     // And beta's own provider won't create alice@acme.test: acme.test isn't beta's domain.
-    let r = post_acs(&b.app, &b.id, &resp, &relay).await;
+    let r = ans.post(&b.app, &b.id).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(account(&b, "alice@acme.test").await.is_none());
 }
@@ -334,8 +372,7 @@ async fn test_sign_in_diagnoses_without_a_session() {
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
     methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &[saml::method_key(&sp.id)]).await.expect("off");
-    let (resp, relay) = idp_answer(&sp.app, &sp.id, "tess@acme.test", "attrs=basic", Some(&admin), "?test=1").await;
-    let r = post_acs(&sp.app, &sp.id, &resp, &relay).await;
+    let r = idp_answer(&sp.app, &sp.id, "tess@acme.test", "attrs=basic", Some(&admin), "?test=1").await.post(&sp.app, &sp.id).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(r.cookie().is_none(), "a test never creates a session");
     let loc = r.location().expect("loc").to_string();
@@ -349,16 +386,18 @@ async fn test_sign_in_diagnoses_without_a_session() {
     }
     // A sign-in started before an admin switched the provider off is refused at the ACS
     // (the request below is turned into a real one to stand for that).
-    let (resp, relay) = idp_answer(&sp.app, &sp.id, "tess@acme.test", "", Some(&admin), "?test=1").await;
+    let ans = idp_answer(&sp.app, &sp.id, "tess@acme.test", "", Some(&admin), "?test=1").await;
     saml_request::Entity::update_many()
         .col_expr(saml_request::Column::TestMode, sea_orm::sea_query::Expr::value(false))
         .exec(&sp.app.state.db)
         .await
         .expect("db");
-    let r = post_acs(&sp.app, &sp.id, &resp, &relay).await;
+    let r = ans.post(&sp.app, &sp.id).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(last_reason(&sp).await, "disabled");
 }
+
+const CORPUS_NONCE: &str = "corpus-nonce-corpus-nonce-corpus-nonce-0001";
 
 #[tokio::test]
 async fn hostile_responses_are_refused_and_none_panics() {
@@ -366,6 +405,7 @@ async fn hostile_responses_are_refused_and_none_panics() {
     let u = saml::urls(&sp.app.state.config, &sp.id);
     let t = sp.app.state.now();
     let request_id = "_corpus0000000000000000000000000001";
+    let corpus_cookie = format!("gatehouse_saml_browser={CORPUS_NONCE}");
     let out = Command::new(python())
         .arg(repo().join("scripts/interop/saml_corpus.py"))
         .arg("--idp-key")
@@ -388,6 +428,7 @@ async fn hostile_responses_are_refused_and_none_panics() {
             test_mode: Set(false),
             expires_at: Set(t + 600),
             initiated_by: Set(None),
+            browser_hash: Set(app::server::crypto::Token::from_presented(CORPUS_NONCE).hash()),
         }
         .insert(&sp.app.state.db)
         .await
@@ -399,7 +440,7 @@ async fn hostile_responses_are_refused_and_none_panics() {
     for c in cases {
         let name = c["name"].as_str().expect("name");
         fresh_request().await;
-        let r = post_acs(&sp.app, &sp.id, c["saml_response"].as_str().expect("resp"), "").await;
+        let r = post_acs_from(&sp.app, &sp.id, c["saml_response"].as_str().expect("resp"), "", Some(&corpus_cookie), None).await;
         assert!(r.status.is_client_error(), "{name} was not refused: {} {}", r.status, r.body);
         assert!(r.cookie().is_none(), "{name} made a session");
         refused.push(format!("{name}: {}", last_reason(&sp).await));
@@ -410,7 +451,7 @@ async fn hostile_responses_are_refused_and_none_panics() {
     eprintln!("refusals:\n  {}", refused.join("\n  "));
     // The control proves the harness: the same pipeline accepts the genuine response.
     fresh_request().await;
-    let r = post_acs(&sp.app, &sp.id, corpus["valid"]["saml_response"].as_str().expect("valid"), "").await;
+    let r = post_acs_from(&sp.app, &sp.id, corpus["valid"]["saml_response"].as_str().expect("valid"), "", Some(&corpus_cookie), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "valid-control refused: {} ({})", r.body, last_reason(&sp).await);
     assert!(account(&sp, "admin@acme.test").await.is_none(), "no wrapping attack created its victim account");
 }
@@ -576,4 +617,47 @@ async fn login_page_offers_enabled_providers_and_email_first_routing() {
     let page = sp.app.get("/w/acme/login", None).await;
     assert!(!page.body.contains("Sign in with Test IdP") && !page.body.contains("Continue with SSO"));
     assert_eq!(sp.app.get(&format!("/saml/{}/login", sp.id), None).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_answer_is_only_accepted_in_the_browser_that_asked() {
+    let sp = setup(Options::default()).await;
+    // Login CSRF: the attacker starts a sign-in, gets the IdP's answer for their own
+    // account and makes the victim's browser post it. The victim's browser lacks the nonce.
+    let ans = idp_answer(&sp.app, &sp.id, "mallory@acme.test", "", None, "").await;
+    let r = post_acs(&sp.app, &sp.id, &ans.resp, &ans.relay).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.cookie().is_none());
+    assert_eq!(last_reason(&sp).await, "browser");
+    let other = format!("gatehouse_saml_browser={}", app::server::crypto::Token::generate().expose());
+    let r = post_acs_from(&sp.app, &sp.id, &ans.resp, &ans.relay, Some(&other), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // In the right browser it works (the refusals didn't use the request up).
+    assert_eq!(ans.post(&sp.app, &sp.id).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_second_idp_user_with_the_same_email_does_not_take_over_the_account() {
+    let sp = setup(Options::default()).await;
+    assert_eq!(sign_in(&sp, "gil@acme.test", "nameid=email").await.status, StatusCode::SEE_OTHER);
+    // Another IdP user (another NameID) claiming the same email is refused.
+    let r = sign_in(&sp, "gil@acme.test", "nameid=persistent").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("already linked"), "{}", r.body);
+    // The original identity still works.
+    assert_eq!(sign_in(&sp, "gil@acme.test", "nameid=email").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_in_endpoints_are_throttled_per_address() {
+    let sp = setup(Options::default()).await;
+    let peer: std::net::SocketAddr = "203.0.113.9:5000".parse().expect("addr");
+    let mut last = StatusCode::OK;
+    for _ in 0..61 {
+        last = post_acs_from(&sp.app, &sp.id, "junk", "", None, Some(peer)).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Another address is unaffected.
+    let other: std::net::SocketAddr = "203.0.113.10:5000".parse().expect("addr");
+    assert_eq!(post_acs_from(&sp.app, &sp.id, "junk", "", None, Some(other)).await.status, StatusCode::FORBIDDEN);
 }

@@ -25,6 +25,9 @@ pub const MAX_RESPONSE_BYTES: usize = 192 * 1024;
 pub const CLOCK_SKEW_SECS: i64 = 180;
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 
 const ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::RsaSha256,
@@ -63,6 +66,7 @@ pub struct Verified {
     pub keep_until: i64,
     pub in_response_to: Option<String>,
     pub name_id: String,
+    pub name_id_format: Option<String>,
     pub email: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
@@ -83,12 +87,13 @@ pub struct Report {
 
 impl Report {
     pub fn reject(&mut self, code: &'static str, detail: impl Into<String>) {
-        let detail = detail.into();
+        // Details quote attacker-controlled text: keep logs and the activity bounded.
+        let detail: String = detail.into().chars().take(300).collect();
         self.checks.push(Check { name: code.into(), ok: false, detail: detail.clone() });
         self.result = Err(Rejection { code, detail });
     }
     pub fn pass(&mut self, name: &str, detail: impl Into<String>) {
-        self.checks.push(Check { name: name.into(), ok: true, detail: detail.into() });
+        self.checks.push(Check { name: name.into(), ok: true, detail: detail.into().chars().take(300).collect() });
     }
 }
 
@@ -142,9 +147,15 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
     if certs.is_empty() {
         return Err(("signature", "this provider has no pinned certificate".into()));
     }
+    // Each pinned certificate on its own: xmlsec reports a key of the wrong type (RSA vs
+    // ECDSA during a rotation) as an error, which must not stop the second try.
     let reduce = |doc: &str| -> Step<String> {
-        Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, &certs, ReduceMode::ValidateAndMarkNoAncestors, Some(&ALGORITHMS))
-            .map_err(|_| {
+        certs
+            .iter()
+            .find_map(|cert| {
+                Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, std::slice::from_ref(cert), ReduceMode::ValidateAndMarkNoAncestors, Some(&ALGORITHMS)).ok()
+            })
+            .ok_or_else(|| {
                 ("signature", "a signature is invalid, uses an algorithm outside the allowlist (SHA-1 is refused), or was not made by a pinned certificate".to_string())
             })
     };
@@ -239,6 +250,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
     // 8. Subject: a bearer confirmation for our ACS, not expired.
     let subject = assertion.subject.as_ref().ok_or(("subject", "the assertion has no Subject".to_string()))?;
     let name_id = subject.name_id.as_ref().map(|n| n.value.trim().to_string()).unwrap_or_default();
+    let name_id_format = subject.name_id.as_ref().and_then(|n| n.format.clone());
     if name_id.is_empty() || name_id.len() > 512 || name_id.chars().any(char::is_control) {
         return Err(("subject", "the NameID is missing, too long or contains control characters".into()));
     }
@@ -301,7 +313,10 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
                 .filter(|v| !v.is_empty())
         })
     };
-    let email = pick(&trust.attr_email).or_else(|| name_id.contains('@').then(|| name_id.clone()));
+    // Without an email attribute the NameID stands for the email only when it is declared
+    // as one (or unspecified, Okta's default): never a persistent or transient identifier.
+    let nameid_is_email = matches!(name_id_format.as_deref(), None | Some(NAMEID_EMAIL) | Some(NAMEID_UNSPECIFIED));
+    let email = pick(&trust.attr_email).or_else(|| (nameid_is_email && name_id.contains('@')).then(|| name_id.clone()));
     let verified = Verified {
         assertion_id: assertion.id.clone(),
         keep_until: [not_after.unwrap_or(scd_after), scd_after].into_iter().max().unwrap_or(scd_after) + CLOCK_SKEW_SECS,
@@ -310,6 +325,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
         family_name: pick(&trust.attr_family_name),
         email,
         name_id,
+        name_id_format,
         attributes: attributes.into_iter().filter(|(n, _)| !n.is_empty()).collect(),
     };
     report.pass("subject", format!("NameID “{}”", verified.name_id));

@@ -10,6 +10,7 @@ use super::xml::{screen_text, Refusal, NS_ASSERTION};
 
 const NS_XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const NS_XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
 
 fn is(node: &Node, namespace: &str, local: &str) -> bool {
     node.get_name() == local && node.get_namespace().map(|n| n.get_href()).as_deref() == Some(namespace)
@@ -47,7 +48,7 @@ fn algorithm(node: &Node) -> Option<String> {
 /// the response signature that covered the ciphertext).
 pub fn decrypt_assertion(response_xml: &str, key: &PKey<Private>) -> Result<String, Refusal> {
     screen_text(response_xml)?;
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, ..Default::default() };
+    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
     let doc = Parser::default()
         .parse_string_with_options(response_xml, opts)
         .map_err(|_| Refusal("the XML is not well-formed".into()))?;
@@ -61,18 +62,19 @@ pub fn decrypt_assertion(response_xml: &str, key: &PKey<Private>) -> Result<Stri
         .ok_or_else(|| Refusal("no EncryptedKey for the assertion".into()))?;
 
     let key_alg = algorithm(&ek).unwrap_or_default();
-    let oaep_digest = child(&ek, NS_XENC, "EncryptionMethod")
-        .and_then(|m| child(&m, NS_DSIG, "DigestMethod"))
-        .and_then(|d| d.get_attribute("Algorithm"));
+    let method = child(&ek, NS_XENC, "EncryptionMethod");
+    let oaep_digest = method.as_ref().and_then(|m| child(m, NS_DSIG, "DigestMethod")).and_then(|d| d.get_attribute("Algorithm"));
+    let mgf = method.as_ref().and_then(|m| child(m, NS_XENC11, "MGF")).and_then(|d| d.get_attribute("Algorithm"));
     let wrapped = cipher_value(&ek)?;
     let content_key = match key_alg.as_str() {
-        "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" | "http://www.w3.org/2009/xmlenc11#rsa-oaep" => {
-            unwrap_oaep(key, &wrapped, oaep_digest.as_deref())?
-        }
+        // xmlenc 1.0: the mask function is always MGF1 with SHA-1; the digest defaults to SHA-1.
+        "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" => unwrap_oaep(key, &wrapped, md(oaep_digest.as_deref())?, openssl::md::Md::sha1())?,
+        // xmlenc 1.1: digest and mask function are both named, each defaulting to SHA-1.
+        "http://www.w3.org/2009/xmlenc11#rsa-oaep" => unwrap_oaep(key, &wrapped, md(oaep_digest.as_deref())?, mgf_md(mgf.as_deref())?)?,
         "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => {
             return Err(Refusal("RSA PKCS#1 v1.5 key transport is refused; configure RSA-OAEP in the IdP".into()))
         }
-        other => return Err(Refusal(format!("unsupported key transport algorithm “{other}”"))),
+        other => return Err(Refusal(format!("unsupported key transport algorithm “{}”", clip(other)))),
     };
 
     let data_alg = algorithm(&data).unwrap_or_default();
@@ -84,32 +86,45 @@ pub fn decrypt_assertion(response_xml: &str, key: &PKey<Private>) -> Result<Stri
         "http://www.w3.org/2009/xmlenc11#aes128-gcm" => gcm(Cipher::aes_128_gcm(), &content_key, &body)?,
         "http://www.w3.org/2009/xmlenc11#aes192-gcm" => gcm(Cipher::aes_192_gcm(), &content_key, &body)?,
         "http://www.w3.org/2009/xmlenc11#aes256-gcm" => gcm(Cipher::aes_256_gcm(), &content_key, &body)?,
-        other => return Err(Refusal(format!("unsupported content encryption algorithm “{other}” (3DES and others are refused)"))),
+        other => return Err(Refusal(format!("unsupported content encryption algorithm “{}” (3DES and others are refused)", clip(other)))),
     };
     String::from_utf8(plain).map_err(|_| Refusal("the decrypted assertion is not UTF-8".into()))
 }
 
-fn unwrap_oaep(key: &PKey<Private>, wrapped: &[u8], digest: Option<&str>) -> Result<Vec<u8>, Refusal> {
-    let fail = || Refusal("the assertion's key could not be decrypted with this provider's key (was it encrypted for our current certificate?)".into());
-    let rsa = key.rsa().map_err(|_| fail())?;
-    match digest {
-        None | Some("http://www.w3.org/2000/09/xmldsig#sha1") => {
-            let mut out = vec![0u8; rsa.size() as usize];
-            let n = rsa.private_decrypt(wrapped, &mut out, Padding::PKCS1_OAEP).map_err(|_| fail())?;
-            out.truncate(n);
-            Ok(out)
-        }
-        Some("http://www.w3.org/2001/04/xmlenc#sha256") => {
-            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key).map_err(|_| fail())?;
-            ctx.decrypt_init().map_err(|_| fail())?;
-            ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(|_| fail())?;
-            ctx.set_rsa_oaep_md(openssl::md::Md::sha256()).map_err(|_| fail())?;
-            let mut out = Vec::new();
-            ctx.decrypt_to_vec(wrapped, &mut out).map_err(|_| fail())?;
-            Ok(out)
-        }
-        Some(other) => Err(Refusal(format!("unsupported RSA-OAEP digest “{other}”"))),
-    }
+fn md(uri: Option<&str>) -> Result<&'static openssl::md::MdRef, Refusal> {
+    Ok(match uri {
+        None | Some("http://www.w3.org/2000/09/xmldsig#sha1") => openssl::md::Md::sha1(),
+        Some("http://www.w3.org/2001/04/xmlenc#sha256") => openssl::md::Md::sha256(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#sha384") => openssl::md::Md::sha384(),
+        Some("http://www.w3.org/2001/04/xmlenc#sha512") => openssl::md::Md::sha512(),
+        Some(other) => return Err(Refusal(format!("unsupported RSA-OAEP digest “{}”", clip(other)))),
+    })
+}
+
+fn mgf_md(uri: Option<&str>) -> Result<&'static openssl::md::MdRef, Refusal> {
+    Ok(match uri {
+        None | Some("http://www.w3.org/2009/xmlenc11#mgf1sha1") => openssl::md::Md::sha1(),
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha256") => openssl::md::Md::sha256(),
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha384") => openssl::md::Md::sha384(),
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha512") => openssl::md::Md::sha512(),
+        Some(other) => return Err(Refusal(format!("unsupported RSA-OAEP mask function “{}”", clip(other)))),
+    })
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+fn unwrap_oaep(key: &PKey<Private>, wrapped: &[u8], digest: &openssl::md::MdRef, mgf: &openssl::md::MdRef) -> Result<Vec<u8>, Refusal> {
+    let fail = |_| Refusal("the assertion's key could not be decrypted with this provider's key (was it encrypted for our current certificate?)".into());
+    let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key).map_err(fail)?;
+    ctx.decrypt_init().map_err(fail)?;
+    ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(fail)?;
+    ctx.set_rsa_oaep_md(digest).map_err(fail)?;
+    ctx.set_rsa_mgf1_md(mgf).map_err(fail)?;
+    let mut out = Vec::new();
+    ctx.decrypt_to_vec(wrapped, &mut out).map_err(fail)?;
+    Ok(out)
 }
 
 fn cbc(cipher: Cipher, key: &[u8], body: &[u8]) -> Result<Vec<u8>, Refusal> {

@@ -47,7 +47,7 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
         return Err(invalid("The metadata declares a DOCTYPE or entities; Gatehouse refuses those."));
     }
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, ..Default::default() };
+    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
     let doc = Parser::default()
         .parse_string_with_options(xml.trim(), opts)
         .map_err(|_| invalid("The metadata is not well-formed XML."))?;
@@ -102,7 +102,7 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
     }
     Ok(IdpMetadata {
         entity_id,
-        sso_url: validate_sso_url(&sso_url)?,
+        sso_url: validate_sso_url(&sso_url, false)?,
         certificates: certs,
         want_signed_requests: idp.get_attribute("WantAuthnRequestsSigned").is_some_and(|v| v == "true" || v == "1"),
     })
@@ -144,9 +144,10 @@ pub fn certificate_facts(pem: &str) -> Result<(Vec<u8>, i64, String), DomainErro
     Ok((der, not_after, subject))
 }
 
-pub fn validate_sso_url(raw: &str) -> Result<String, DomainError> {
+/// `strict` (a server reached over https): only https URLs.
+pub fn validate_sso_url(raw: &str, strict: bool) -> Result<String, DomainError> {
     let url = url::Url::parse(raw.trim()).map_err(|_| invalid("The SSO URL is not a valid URL."))?;
-    if url.scheme() != "https" && url.scheme() != "http" {
+    if url.scheme() != "https" && (strict || url.scheme() != "http") {
         return Err(invalid("The SSO URL must be an https:// URL."));
     }
     if url.fragment().is_some() || url.host_str().is_none() {
@@ -155,23 +156,55 @@ pub fn validate_sso_url(raw: &str) -> Result<String, DomainError> {
     Ok(url.to_string())
 }
 
+/// Addresses a server-side fetch must never reach: loopback, private, link-local (cloud
+/// metadata services), unspecified, multicast, documentation and shared ranges.
+fn forbidden(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()
+                || v4.is_documentation() || o[0] == 0 || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| forbidden(std::net::IpAddr::V4(v4)))
+        }
+    }
+}
+
 /// Fetches metadata from the IdP with a timeout and a size cap. Errors never echo what
-/// the remote answered (the URL is admin input: no server-side content disclosure).
-pub async fn fetch(url_raw: &str) -> Result<String, DomainError> {
+/// the remote answered (the URL is admin input: no server-side content disclosure). With
+/// `strict`, only https, no redirects, and only public addresses (resolved once and pinned,
+/// so DNS can't swap in an internal one).
+pub async fn fetch(url_raw: &str, strict: bool) -> Result<String, DomainError> {
     let url = url::Url::parse(url_raw.trim()).map_err(|_| invalid("The metadata URL is not a valid URL."))?;
-    if url.scheme() != "https" && url.scheme() != "http" {
+    if url.scheme() != "https" && (strict || url.scheme() != "http") {
         return Err(invalid("The metadata URL must start with https://."));
     }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let host = url.host_str().ok_or_else(|| invalid("The metadata URL has no host."))?.to_string();
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none());
+    if strict {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| invalid("The metadata URL's host name could not be resolved."))?
+            .collect();
+        let Some(addr) = addrs.first().copied() else { return Err(invalid("The metadata URL's host name could not be resolved.")) };
+        if addrs.iter().any(|a| forbidden(a.ip())) {
+            return Err(invalid("The metadata URL points to a private or local address; give the IdP's public metadata URL."));
+        }
+        builder = builder.resolve(&host, addr);
+    }
+    let client = builder.build().map_err(|e| DomainError::Internal(e.to_string()))?;
     let mut resp = client
         .get(url)
         .send()
         .await
         .map_err(|_| invalid("The metadata URL could not be fetched (no answer within 10 seconds, or the connection failed)."))?;
+    if resp.status().is_redirection() {
+        return Err(invalid("The metadata URL redirects elsewhere; give the final URL."));
+    }
     if !resp.status().is_success() {
         return Err(invalid(format!("The metadata URL answered HTTP {}.", resp.status().as_u16())));
     }
@@ -183,4 +216,25 @@ pub async fn fetch(url_raw: &str) -> Result<String, DomainError> {
         }
     }
     String::from_utf8(body).map_err(|_| invalid("The metadata at that URL is not UTF-8 text."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn internal_addresses_are_forbidden() {
+        for bad in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+            assert!(forbidden(bad.parse().expect("ip")), "{bad}");
+        }
+        for good in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!forbidden(good.parse().expect("ip")), "{good}");
+        }
+    }
+    #[test]
+    fn strict_servers_take_https_only() {
+        assert!(validate_sso_url("http://idp.example.com/sso", true).is_err());
+        assert!(validate_sso_url("https://idp.example.com/sso", true).is_ok());
+        assert!(validate_sso_url("http://127.0.0.1:9/sso", false).is_ok());
+        assert!(validate_sso_url("ftp://idp/sso", false).is_err());
+    }
 }

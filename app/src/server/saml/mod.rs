@@ -21,9 +21,9 @@ use super::permissions::AdminCap;
 use super::state::RuntimeConfig;
 use super::DomainError;
 
-pub const DEFAULT_ATTR_EMAIL: &str = "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, user.email";
-pub const DEFAULT_ATTR_GIVEN: &str = "givenName, firstName, first_name, given_name, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname, urn:oid:2.5.4.42";
-pub const DEFAULT_ATTR_FAMILY: &str = "sn, surname, lastName, last_name, family_name, familyName, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname, urn:oid:2.5.4.4";
+pub const DEFAULT_ATTR_EMAIL: &str = "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, User.email";
+pub const DEFAULT_ATTR_GIVEN: &str = "givenName, firstName, first_name, given_name, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname, urn:oid:2.5.4.42, User.FirstName";
+pub const DEFAULT_ATTR_FAMILY: &str = "sn, surname, lastName, last_name, family_name, familyName, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname, urn:oid:2.5.4.4, User.LastName";
 pub const NAMEID_FORMATS: [(&str, &str); 4] = [
     ("", "Unspecified (let the IdP choose)"),
     ("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "Email address"),
@@ -105,21 +105,21 @@ pub fn split_attr_list(stored: &str) -> Vec<String> {
     stored.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
-async fn clean(input: &ProviderInput, now: i64) -> Result<Clean, DomainError> {
+async fn clean(input: &ProviderInput, now: i64, strict: bool) -> Result<Clean, DomainError> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(invalid("Give the provider a name of 1 to 80 characters (members see “Sign in with <name>”)."));
     }
     let metadata_xml = match (&input.metadata_xml, &input.metadata_url) {
         (Some(x), _) if !x.trim().is_empty() => Some(x.clone()),
-        (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u).await?),
+        (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u, strict).await?),
         _ => None,
     };
     let mut sign_requests = input.sign_requests;
     let (entity_id, sso_url, certs) = if let Some(xml) = metadata_xml {
         let md = idp_metadata::parse(&xml)?;
         sign_requests |= md.want_signed_requests;
-        (md.entity_id, md.sso_url, md.certificates)
+        (md.entity_id, idp_metadata::validate_sso_url(&md.sso_url, strict)?, md.certificates)
     } else {
         let certs = input
             .certificates
@@ -127,7 +127,7 @@ async fn clean(input: &ProviderInput, now: i64) -> Result<Clean, DomainError> {
             .filter(|c| !c.trim().is_empty())
             .map(|c| idp_metadata::normalize_certificate(c))
             .collect::<Result<Vec<_>, _>>()?;
-        (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url)?, certs)
+        (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url, strict)?, certs)
     };
     if entity_id.is_empty() || entity_id.len() > 1024 || entity_id.chars().any(char::is_control) {
         return Err(invalid("Enter the IdP's entity ID (its Issuer), up to 1024 characters."));
@@ -199,9 +199,10 @@ pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) ->
     Ok(p)
 }
 
-/// Creates a provider (its sign-in method starts off: test it, then switch it on).
-pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
-    let c = clean(input, now).await?;
+/// Creates a provider (its sign-in method starts off: test it, then switch it on). A
+/// server reached over https only accepts https IdP URLs.
+pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+    let c = clean(input, now, cfg.secure_cookies()).await?;
     let public_id = new_public_id();
     let (key_pem, cert_pem) = tokio::task::spawn_blocking({
         let id = public_id.clone();
@@ -238,9 +239,9 @@ pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, input: &P
     Ok(model)
 }
 
-pub async fn update(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+pub async fn update(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
     let existing = get(db, cap, public_id).await?;
-    let c = clean(input, now).await?;
+    let c = clean(input, now, cfg.secure_cookies()).await?;
     let txn = db.begin().await?;
     let mut m: saml_provider::ActiveModel = existing.into();
     m.name = Set(c.name.clone());

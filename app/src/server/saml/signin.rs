@@ -41,6 +41,7 @@ pub async fn start(
     provider: &saml_provider::Model,
     next: Option<&str>,
     test_by: Option<i64>,
+    browser_nonce: &Token,
 ) -> Result<String, DomainError> {
     if test_by.is_none() && !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
         return Err(DomainError::Refused(format!("Sign-in with {} is switched off for this workspace.", provider.name)));
@@ -55,6 +56,7 @@ pub async fn start(
         test_mode: Set(test_by.is_some()),
         expires_at: Set(now + REQUEST_LIFETIME_SECS),
         initiated_by: Set(test_by),
+        browser_hash: Set(browser_nonce.hash()),
     }
     .insert(db)
     .await?;
@@ -99,6 +101,7 @@ pub async fn acs(
     provider: &saml_provider::Model,
     saml_response: &str,
     posted_relay: &str,
+    browser_nonce: Option<&Token>,
     ip: Option<String>,
 ) -> Result<Outcome, DomainError> {
     let t = trust(cfg, provider)?;
@@ -127,6 +130,16 @@ pub async fn acs(
     match verified.in_response_to.as_deref() {
         Some(id) => {
             let row = saml_request::Entity::find_by_id(id.to_string()).one(db).await?;
+            // Login CSRF: the answer must come back to the browser that asked.
+            let same_browser = row.as_ref().is_some_and(|r| browser_nonce.is_some_and(|n| n.hash() == r.browser_hash));
+            if row.is_some() && !same_browser {
+                report.reject("browser", "the response arrived in a different browser from the one that started the sign-in, or cookies are blocked");
+                log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+                return Ok(Outcome::Refused {
+                    message: format!("Start signing in again from {}'s sign-in page, in this browser (cookies must be allowed).", ws.name),
+                    back: back.clone(),
+                });
+            }
             let claimed = match &row {
                 Some(r) if r.provider_id == provider.id && r.expires_at > now => {
                     saml_request::Entity::delete_many()
@@ -240,7 +253,9 @@ pub async fn acs(
         log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
         return Ok(Outcome::Refused { message: format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name), back: back.clone() });
     }
-    link(&txn, now, provider, &verified.name_id, account_id).await?;
+    if !transient(&verified) {
+        link(&txn, now, provider, &verified.name_id, account_id).await?;
+    }
     update_names(&txn, now, account_id, &verified).await?;
     let token = sessions::create(&txn, now, account_id, provider.workspace_id, &method_key(&provider.public_id)).await?;
     let actor = Actor { account_id: Some(account_id), label: email.clone(), ip: ip.clone() };
@@ -271,13 +286,17 @@ pub async fn acs(
 /// domains (an email outside them links nothing and creates nothing).
 async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &Verified) -> Result<(Identity, String), String> {
     let fail = |_: DomainError| "The sign-in could not be completed; try again.".to_string();
-    let linked = external_identity::Entity::find()
+    let linked = if transient(v) {
+        None
+    } else {
+        external_identity::Entity::find()
         .filter(external_identity::Column::ProviderKind.eq("saml"))
         .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
         .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
         .one(db)
         .await
-        .map_err(|e| fail(e.into()))?;
+        .map_err(|e| fail(e.into()))?
+    };
     if let Some(l) = linked {
         let email = account::Entity::find_by_id(l.account_id).one(db).await.map_err(|e| fail(e.into()))?.map(|a| a.email).unwrap_or_default();
         return Ok((Identity::Existing { account_id: l.account_id, linked: true }, email));
@@ -293,9 +312,31 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
         ));
     }
     match members::account_by_email(db, &email).await.map_err(fail)? {
-        Some(a) => Ok((Identity::Existing { account_id: a.id, linked: false }, email)),
+        Some(a) => {
+            // An account already linked to another NameID of this provider is not taken
+            // over by a second IdP user who merely carries the same email.
+            let other = external_identity::Entity::find()
+                .filter(external_identity::Column::ProviderKind.eq("saml"))
+                .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
+                .filter(external_identity::Column::AccountId.eq(a.id))
+                .one(db)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if other.is_some() && !transient(v) {
+                return Err(format!(
+                    "{email} is already linked to another {} user. Ask your IdP admin to check for duplicate accounts.",
+                    provider.name
+                ));
+            }
+            Ok((Identity::Existing { account_id: a.id, linked: false }, email))
+        }
         None => Ok((Identity::Create { email: email.clone() }, email)),
     }
+}
+
+/// Transient NameIDs change at every sign-in: they identify nobody and are never stored.
+fn transient(v: &Verified) -> bool {
+    v.name_id_format.as_deref() == Some(acs::NAMEID_TRANSIENT)
 }
 
 async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {

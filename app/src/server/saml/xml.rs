@@ -51,7 +51,7 @@ pub fn screen_text(xml: &str) -> Result<(), Refusal> {
 
 fn parse(xml: &str) -> Result<libxml::tree::Document, Refusal> {
     screen_text(xml)?;
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, ..Default::default() };
+    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
     Parser::default()
         .parse_string_with_options(xml, opts)
         .map_err(|_| Refusal("the XML is not well-formed".into()))
