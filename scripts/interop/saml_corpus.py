@@ -569,15 +569,15 @@ def _reason(stderr):
     return (lines or ["failed"])[0][:160]
 
 
-def signxml_check(xml, cert_pem):
-    """Second, unrelated verifier for the control: both signatures must pass signxml with the pinned cert."""
+def signxml_check(xml, cert_pem, signed=("response", "assertion")):
+    """Second, unrelated verifier for the control: its signatures must pass signxml with the pinned cert."""
     from signxml import XMLVerifier
     from signxml.verifier import SignatureConfiguration
 
     doc = etree.fromstring(xml)
     assertion = doc.find("saml:Assertion", NS)
     try:
-        for el in (doc, assertion):
+        for el in [e for e, kind in ((doc, "response"), (assertion, "assertion")) if kind in signed]:
             standalone = etree.fromstring(etree.tostring(el))
             result = XMLVerifier().verify(
                 standalone, x509_cert=cert_pem, id_attribute="ID",
@@ -613,17 +613,34 @@ def main():
     ap.add_argument("--now", type=int, required=True)
     ap.add_argument("--email", default="alice@acme.test")
     ap.add_argument("--only", default="", help="comma-separated case names to emit (valid-control is always emitted)")
+    ap.add_argument("--valid-sign", default="both", choices=["both", "response", "assertion"],
+                    help="what valid-control signs (benchmarks compare one signature)")
+    ap.add_argument("--pad-bytes", type=int, default=0,
+                    help="grow valid-control with extra attributes to about this many bytes (benchmarks)")
     args = ap.parse_args()
 
     c = Corpus(args)
-    valid_xml = xml_bytes(c.signed("valid-control", "both"))
+    valid = c.response("valid-control")
+    stmt = valid.find("saml:Assertion/saml:AttributeStatement", NS)
+    i = 0
+    while len(xml_bytes(valid)) < args.pad_bytes - 1200:  # leave room for the signatures
+        attr = etree.SubElement(stmt, q("saml", "Attribute"), Name=f"extra{i}", NameFormat=BASIC)
+        etree.SubElement(attr, q("saml", "AttributeValue")).text = "x" * 200
+        i += 1
+    if args.valid_sign in ("both", "assertion"):
+        sign(valid.find("saml:Assertion", NS), c.idp, "rsa-sha256")
+    if args.valid_sign in ("both", "response"):
+        sign(valid, c.idp, "rsa-sha256")
+    valid_xml = xml_bytes(valid)
+    expected_signatures = 2 if args.valid_sign == "both" else 1
     only = {n for n in args.only.split(",") if n}
     with tempfile.TemporaryDirectory() as tmp:
         verdicts = xmlsec_verdicts(valid_xml, args.idp_cert, tmp)
-        if len(verdicts) != 2 or not all(v["valid"] for v in verdicts):
+        if len(verdicts) != expected_signatures or not all(v["valid"] for v in verdicts):
             print(f"valid-control does not verify with xmlsec1: {verdicts}", file=sys.stderr)
             return 1
-        problem = signxml_check(valid_xml, c.idp_cert_bytes.decode())
+        problem = signxml_check(valid_xml, c.idp_cert_bytes.decode(),
+                                (("response", "assertion") if args.valid_sign == "both" else (args.valid_sign,)))
         if problem:
             print(f"valid-control does not verify with signxml: {problem}", file=sys.stderr)
             return 1
