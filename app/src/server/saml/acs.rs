@@ -3,7 +3,8 @@
 //!
 //! Order: decode with caps → structure (libxml2: one Response, one assertion as its direct
 //! child, unique IDs, no DTD/comments) → signature with only the provider's pinned
-//! certificates and an algorithm allowlist, keeping only what the signature covers →
+//! certificates and an algorithm allowlist; what is read afterwards is exactly the bytes
+//! the signature covered (xmlsec's pre-digest output of the one signed element) →
 //! decryption with our key → Issuer, Destination, Audience, time window, Recipient,
 //! subject. The stateful checks (InResponseTo, replay) follow in `signin`.
 //! Every call into samael/xmlsec runs under `catch_unwind`: hostile input must not panic
@@ -142,7 +143,8 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
         None => return Err(("status", "the response has no status".into())),
     }
 
-    // 4. Signatures: only pinned certificates, allowlisted algorithms; keep what is signed.
+    // 4. Signatures: only pinned certificates, allowlisted algorithms; continue with the
+    //    signed bytes only (with both signed, the Response's, which holds the assertion).
     let certs: Vec<CertificateDer> = trust.certs_der.iter().cloned().map(CertificateDer::from).collect();
     if certs.is_empty() {
         return Err(("signature", "this provider has no pinned certificate".into()));
@@ -153,7 +155,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
         certs
             .iter()
             .find_map(|cert| {
-                Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, std::slice::from_ref(cert), ReduceMode::ValidateAndMarkNoAncestors, Some(&ALGORITHMS)).ok()
+                Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, std::slice::from_ref(cert), ReduceMode::PreDigest, Some(&ALGORITHMS)).ok()
             })
             .ok_or_else(|| {
                 ("signature", "a signature is invalid, uses an algorithm outside the allowlist (SHA-1 is refused), or was not made by a pinned certificate".to_string())

@@ -102,24 +102,26 @@ fn walk(root: &Node) -> Result<(), Refusal> {
         if depth > MAX_DEPTH {
             return refuse(format!("the XML is nested deeper than {MAX_DEPTH} levels"));
         }
+        // Name and namespace once per element (this walk runs on every ACS post).
+        let name = node.get_name();
         let namespace = ns(&node);
         if !allowed_ns.contains(&namespace.as_str()) {
-            return refuse(format!("unexpected element <{}> in namespace “{namespace}”", node.get_name()));
+            return refuse(format!("unexpected element <{name}> in namespace “{namespace}”"));
         }
-        if is(&node, NS_ASSERTION, "Attribute") {
+        if namespace == NS_ASSERTION && name == "Attribute" {
             attributes += 1;
             if attributes > MAX_ATTRIBUTES {
                 return refuse(format!("the assertion carries more than {MAX_ATTRIBUTES} attributes"));
             }
         }
-        for (name, value) in node.get_properties() {
-            if name == "ID" || name == "Id" || name == "id" {
+        for id_name in ["ID", "Id", "id"] {
+            if let Some(value) = node.get_attribute(id_name) {
                 if !ids.insert(value.clone()) {
                     return refuse(format!("the ID “{value}” appears twice (a signature-wrapping attempt)"));
                 }
             }
         }
-        if is(&node, NS_DSIG, "Signature") {
+        if namespace == NS_DSIG && name == "Signature" {
             // A signature may only sign its parent Response or Assertion, as SAML places it.
             let parent_ok = node
                 .get_parent()
@@ -256,14 +258,17 @@ pub fn inspect_assertion(xml: &str) -> Result<bool, Refusal> {
     signature_child(&root)
 }
 
-/// The root element's local name of a (reduced) document, namespace-checked.
+/// Which element a signature's pre-digest bytes are: `Response` or `Assertion`. Only used
+/// on xmlsec's output for a document `inspect_response`/`inspect_assertion` accepted, where
+/// every signature references its parent and only Responses and Assertions (SAML
+/// namespaces checked) carry signatures, so the root's local name is decisive.
 pub fn root_kind(xml: &str) -> Result<&'static str, Refusal> {
-    let doc = parse(xml)?;
-    match doc.get_root_element() {
-        Some(r) if is(&r, NS_PROTOCOL, "Response") => Ok("Response"),
-        Some(r) if is(&r, NS_ASSERTION, "Assertion") => Ok("Assertion"),
-        Some(r) => refuse(format!("the signature covers <{}>, not the response or the assertion", r.get_name())),
-        None => refuse("nothing in the message is covered by a valid signature"),
+    let start = xml.find('<').ok_or_else(|| Refusal("nothing in the message is covered by a valid signature".into()))?;
+    let tag: String = xml[start + 1..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+    match tag.rsplit(':').next() {
+        Some("Response") => Ok("Response"),
+        Some("Assertion") => Ok("Assertion"),
+        _ => refuse("the signature covers neither the response nor the assertion"),
     }
 }
 
@@ -272,6 +277,13 @@ mod tests {
     use super::*;
 
     const OK: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Destination="https://sp/acs"><saml:Issuer>idp</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a"><saml:Issuer>idp</saml:Issuer></saml:Assertion></samlp:Response>"#;
+
+    #[test]
+    fn root_kind_reads_the_signed_element() {
+        assert_eq!(root_kind("<ns0:Response xmlns:ns0=\"x\">").ok(), Some("Response"));
+        assert_eq!(root_kind("<saml2:Assertion ID=\"a\">").ok(), Some("Assertion"));
+        assert!(root_kind("<ds:Object>").is_err() && root_kind("").is_err());
+    }
 
     #[test]
     fn reads_the_shape_of_a_plain_response() {
