@@ -184,7 +184,8 @@ async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -
         return page(StatusCode::BAD_REQUEST, "The request carries no SAMLResponse.", None);
     };
     let relay = form.relay_state.unwrap_or_default();
-    match signin::acs(&st.db, &st.config, st.now(), &p, &response, &relay, nonce.as_ref(), ip).await {
+    let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip };
+    match signin::acs(&st.db, &st.config, st.now(), &p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()

@@ -129,7 +129,7 @@ fn unwrap_oaep(key: &PKey<Private>, wrapped: &[u8], digest: &openssl::md::MdRef,
 
 fn cbc(cipher: Cipher, key: &[u8], body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let iv_len = cipher.iv_len().unwrap_or(16);
-    if key.len() != cipher.key_len() || body.len() < iv_len + cipher.block_size() || (body.len() - iv_len) % cipher.block_size() != 0 {
+    if key.len() != cipher.key_len() || body.len() < iv_len + cipher.block_size() || !(body.len() - iv_len).is_multiple_of(cipher.block_size()) {
         return Err(Refusal("the encrypted assertion has the wrong length".into()));
     }
     let (iv, data) = body.split_at(iv_len);

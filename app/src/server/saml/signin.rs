@@ -94,16 +94,23 @@ enum Identity {
     Create { email: String },
 }
 
+/// What the browser posted to the ACS.
+pub struct Posted<'a> {
+    pub saml_response: &'a str,
+    pub relay_state: &'a str,
+    /// Our nonce cookie, if the browser sent it.
+    pub browser_nonce: Option<&'a Token>,
+    pub ip: Option<String>,
+}
+
 pub async fn acs(
     db: &DatabaseConnection,
     cfg: &RuntimeConfig,
     now: i64,
     provider: &saml_provider::Model,
-    saml_response: &str,
-    posted_relay: &str,
-    browser_nonce: Option<&Token>,
-    ip: Option<String>,
+    posted: Posted<'_>,
 ) -> Result<Outcome, DomainError> {
+    let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip } = posted;
     let t = trust(cfg, provider)?;
     let input = saml_response.to_string();
     let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now))
