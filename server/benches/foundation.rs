@@ -38,7 +38,7 @@ async fn state(url: &str) -> AppState {
             public_url: "http://bench.test".into(),
             login_attempts_per_window: i64::MAX / 8,
             mailer: None,
-            oidc_configured: vec![],
+            oidc: vec![],
         }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(cores).expect("hasher"),

@@ -63,7 +63,7 @@ async fn main() {
     let clock = FixedClock::at(now);
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, mailer: None, oidc_configured: vec![] }),
+        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, mailer: None, oidc: vec![] }),
         clock: Arc::new(clock.clone()),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),

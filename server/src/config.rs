@@ -20,6 +20,25 @@ pub struct FileConfig {
     pub smtp_from: Option<String>,
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<String>,
+    pub google_issuer: Option<String>,
+    pub slack_client_id: Option<String>,
+    pub slack_client_secret: Option<String>,
+    pub slack_issuer: Option<String>,
+    pub office365_client_id: Option<String>,
+    pub office365_client_secret: Option<String>,
+    pub office365_issuer: Option<String>,
+}
+
+/// An OIDC provider the operator configured (client id and secret present).
+#[derive(Clone)]
+pub struct OidcConfig {
+    pub key: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// `None`: the real provider.
+    pub issuer: Option<String>,
 }
 
 #[derive(Clone)]
@@ -34,6 +53,7 @@ pub struct Config {
     pub smtp_from: String,
     pub database_max_connections: u32,
     pub login_attempts_per_window: i64,
+    pub oidc: Vec<OidcConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -46,17 +66,20 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("log", &self.log)
             .field("smtp", &self.smtp_url.as_deref().map(scheme))
+            .field("oidc", &self.oidc.iter().map(|o| o.key.as_str()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
 const ENV_KEYS: &[&str] = &[
     "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW",
+    "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
+    "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
 ];
 /// Secrets that may come from a file named by `<KEY>_FILE`.
-const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL"];
-/// Prefixes of `GATEHOUSE_*` variables that belong to other parts (tests, OIDC).
-const OTHER_PREFIXES: &[&str] = &["TEST_", "GOOGLE_", "SLACK_", "OFFICE365_", "BENCH_"];
+const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL", "GOOGLE_CLIENT_SECRET", "SLACK_CLIENT_SECRET", "OFFICE365_CLIENT_SECRET"];
+/// Prefixes of `GATEHOUSE_*` variables that belong to other parts (tests, benchmarks).
+const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "E2E_"];
 
 impl Config {
     /// Loads from `file` (if given) and the process environment.
@@ -103,6 +126,15 @@ impl Config {
                 "LOGIN_ATTEMPTS_PER_WINDOW" => {
                     fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
+                "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
+                "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
+                "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
+                "SLACK_CLIENT_ID" => fc.slack_client_id = Some(value),
+                "SLACK_CLIENT_SECRET" => fc.slack_client_secret = Some(value),
+                "SLACK_ISSUER" => fc.slack_issuer = Some(value),
+                "OFFICE365_CLIENT_ID" => fc.office365_client_id = Some(value),
+                "OFFICE365_CLIENT_SECRET" => fc.office365_client_secret = Some(value),
+                "OFFICE365_ISSUER" => fc.office365_issuer = Some(value),
                 _ => {}
             }
         }
@@ -111,7 +143,27 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("GATEHOUSE_PUBLIC_URL must start with http:// or https:// (got {public_url})");
         }
+        let mut oidc = Vec::new();
+        for (key, id, secret, issuer) in [
+            ("google", fc.google_client_id, fc.google_client_secret, fc.google_issuer),
+            ("slack", fc.slack_client_id, fc.slack_client_secret, fc.slack_issuer),
+            ("office365", fc.office365_client_id, fc.office365_client_secret, fc.office365_issuer),
+        ] {
+            match (id.filter(|s| !s.is_empty()), secret.filter(|s| !s.is_empty())) {
+                (Some(client_id), Some(client_secret)) => {
+                    if let Some(i) = &issuer {
+                        if !(i.starts_with("https://") || i.starts_with("http://127.0.0.1") || i.starts_with("http://localhost")) {
+                            bail!("the {key} issuer must be an https:// URL (got {i})");
+                        }
+                    }
+                    oidc.push(OidcConfig { key: key.into(), client_id, client_secret, issuer })
+                }
+                (None, None) => {}
+                _ => bail!("{key}: set both GATEHOUSE_{}_CLIENT_ID and GATEHOUSE_{}_CLIENT_SECRET (or _FILE)", key.to_uppercase(), key.to_uppercase()),
+            }
+        }
         Ok(Config {
+            oidc,
             database_url: fc.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             listen,
             public_url,
@@ -162,5 +214,16 @@ mod tests {
         let c = Config::load_from(None, &env(&[("GATEHOUSE_DATABASE_URL_FILE", secret.to_str().expect("utf8"))])).expect("config");
         assert_eq!(c.database_url, "postgres://u:p@h/db");
         assert!(!format!("{c:?}").contains("u:p"));
+
+        // OIDC: both halves or nothing; secrets from files; never printed.
+        std::fs::write(&secret, "s3cret\n").expect("write");
+        let c = Config::load_from(None, &env(&[("GATEHOUSE_GOOGLE_CLIENT_ID", "gid"), ("GATEHOUSE_GOOGLE_CLIENT_SECRET_FILE", secret.to_str().expect("utf8"))])).expect("config");
+        assert_eq!(c.oidc.len(), 1);
+        assert_eq!((c.oidc[0].key.as_str(), c.oidc[0].client_secret.as_str(), c.oidc[0].issuer.as_deref()), ("google", "s3cret", None));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_SLACK_CLIENT_ID", "x")])).err().expect("half configured");
+        assert!(err.to_string().contains("GATEHOUSE_SLACK_CLIENT_SECRET"), "{err}");
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_OFFICE365_CLIENT_ID", "x"), ("GATEHOUSE_OFFICE365_CLIENT_SECRET", "y"), ("GATEHOUSE_OFFICE365_ISSUER", "http://evil.example")])).err().expect("http issuer");
+        assert!(err.to_string().contains("https"), "{err}");
     }
 }

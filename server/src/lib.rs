@@ -1,8 +1,10 @@
 //! The `gatehouse` binary's library: configuration, CLI, HTTP router.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod oidc;
 pub mod router;
 pub mod saml;
 
@@ -37,7 +39,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         public_url: cfg.public_url.clone(),
         login_attempts_per_window: cfg.login_attempts_per_window,
         mailer,
-        oidc_configured: Vec::new(),
+        oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
 }
 

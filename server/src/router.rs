@@ -26,6 +26,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/go", get(go))
         .merge(crate::saml::routes())
+        .merge(crate::oidc::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -71,7 +72,7 @@ async fn go(Query(q): Query<GoQuery>) -> Response {
 /// cookies are the second layer. Protocol endpoints called by other systems (SAML ACS,
 /// SCIM) authenticate otherwise and are exempt.
 async fn same_origin_writes(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let exempt = req.uri().path().starts_with("/scim/") || req.uri().path().starts_with("/saml/");
+    let exempt = req.uri().path().starts_with("/scim/") || req.uri().path().starts_with("/saml/") || req.uri().path().starts_with("/auth/");
     if exempt || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }

@@ -19,47 +19,15 @@ pub fn routes() -> Router<AppState> {
         .route("/sso", get(email_first))
 }
 
-/// The nonce cookie binding a pending AuthnRequest to the browser that started it. It
-/// must come back on the IdP's cross-site POST: `SameSite=None` (so `Secure`) under https.
-const BROWSER_COOKIE: &str = "gatehouse_saml_browser";
-/// Sign-in starts and ACS posts allowed per IP address per minute (each costs DB writes
-/// and XML work; people need a handful).
-const PER_IP_PER_MINUTE: i64 = 60;
+/// Binds a pending AuthnRequest to the browser that started it (login CSRF).
+const SAML_COOKIE: &str = "gatehouse_saml_browser";
 
-fn browser_cookie(headers: &HeaderMap) -> Option<Token> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
-        h.split(';').find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == BROWSER_COOKIE && v.len() == 43).then(|| Token::from_presented(v))
-        })
-    })
-}
-
-fn set_browser_cookie(token: &Token, secure: bool) -> String {
-    let same_site = if secure { "SameSite=None; Secure" } else { "SameSite=Lax" };
-    format!("{BROWSER_COOKIE}={}; Path=/saml/; HttpOnly; Max-Age=900; {same_site}", token.expose())
-}
-
-/// Counts this request against its IP's budget; `Some(response)` when over it.
-async fn throttled(st: &AppState, ip: Option<&str>) -> Option<Response> {
-    let ip = ip?;
-    match app::server::ratelimit::hit(&st.db, &format!("saml:ip:{ip}"), st.now(), 60).await {
-        Ok(n) if n > PER_IP_PER_MINUTE => {
-            let mut r = page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
-            r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
-            Some(r)
-        }
-        Ok(_) => None,
-        Err(e) => Some(internal(e)),
-    }
-}
-
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A small page for a browser that can't be signed in; the reason stays in our logs.
-fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
+pub(crate) fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
     let link = back.map(|b| format!(r#"<p><a href="{}">Back to sign-in</a></p>"#, esc(b))).unwrap_or_default();
     let body = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">Sign-in failed</h1><p id="saml-error">{}</p>{link}</body></html>"#,
@@ -68,7 +36,7 @@ fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
     (status, Html(body)).into_response()
 }
 
-fn internal(e: DomainError) -> Response {
+pub(crate) fn internal(e: DomainError) -> Response {
     tracing::error!(error = %e, "SAML endpoint failed");
     page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again in a moment.", None)
 }
@@ -106,7 +74,7 @@ struct LoginQuery {
 
 async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<LoginQuery>, headers: HeaderMap, req: Request) -> Response {
     let ip = peer(&req);
-    if let Some(r) = throttled(&st, ip.as_deref()).await {
+    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
         return r;
     }
     let p = match provider(&st, &id).await {
@@ -132,13 +100,11 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
         None
     };
     // Reuse the browser's nonce, so two tabs signing in at once both succeed.
-    let nonce = browser_cookie(&headers).unwrap_or_else(Token::generate);
+    let nonce = crate::browser::nonce(&headers, SAML_COOKIE).unwrap_or_else(Token::generate);
     match signin::start(&st.db, &st.config, now, &p, q.next.as_deref(), test_by, &nonce).await {
         Ok(url) => {
             let mut r = Redirect::to(&url).into_response();
-            if let Ok(v) = axum::http::HeaderValue::from_str(&set_browser_cookie(&nonce, st.config.secure_cookies())) {
-                r.headers_mut().append(header::SET_COOKIE, v);
-            }
+            r.headers_mut().append(header::SET_COOKIE, crate::browser::set_nonce(SAML_COOKIE, "/saml/", &nonce, st.config.secure_cookies(), true));
             r
         }
         Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, None),
@@ -154,16 +120,16 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
-fn peer(req: &Request) -> Option<String> {
+pub(crate) fn peer(req: &Request) -> Option<String> {
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
 }
 
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
-    if let Some(r) = throttled(&st, ip.as_deref()).await {
+    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
         return r;
     }
-    let nonce = browser_cookie(req.headers());
+    let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
     let p = match provider(&st, &id).await {
         Ok(p) => p,
         Err(r) => return r,

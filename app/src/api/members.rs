@@ -23,6 +23,7 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
             role: r.membership.role,
             status: r.membership.status,
             sign_in_methods: r.methods,
+            identities: r.identities,
             managed_by: r.membership.managed_by_provider_id.map(|_| "identity provider".to_string()),
         })
         .collect())

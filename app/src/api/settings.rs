@@ -14,7 +14,18 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
     let ms = methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?;
     let domains = domains::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    let mut allowlists = Vec::new();
+    for p in &st.config.oidc {
+        let what = match p.key.as_str() {
+            "google" => "Allowed Google Workspace domains (hd)",
+            "office365" => "Allowed Microsoft tenant IDs",
+            _ => "Allowed Slack team IDs",
+        };
+        let list = crate::server::oidc::allowed(&st.db, cap.workspace_id(), &p.key).await.map_err(fail)?;
+        allowlists.push((p.key.clone(), what.to_string(), list.join(", ")));
+    }
     Ok(AuthenticationSettings {
+        allowlists,
         methods: ms
             .into_iter()
             .map(|m| crate::model::MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
@@ -77,5 +88,20 @@ pub async fn change_domain(slug: String, domain: String, add: String) -> Result<
     domains::change(&st.db, st.now(), &cap, added, removed).await.map_err(fail)?;
     let msg = if add == "true" { format!("{} claimed.", d[0].trim().to_lowercase()) } else { format!("{} removed.", d[0].trim().to_lowercase()) };
     redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: who may use an OIDC provider here — Google Workspace domains, Microsoft
+/// tenant IDs or Slack team IDs, comma-separated; empty allows any.
+#[server]
+pub async fn set_oidc_allowlist(slug: String, provider: String, allowed: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::{methods, oidc};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let list = oidc::set_allowed(&st.db, st.now(), &cap, &provider, &allowed).await.map_err(fail)?;
+    let label = methods::label(&provider);
+    let msg = if list.is_empty() { format!("{label}: any account may be used.") } else { format!("{label}: only {} may be used.", list.join(", ")) };
+    redirect_no_js(&format!("/w/{}/settings/authentication?allow_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }

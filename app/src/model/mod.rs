@@ -37,6 +37,8 @@ pub struct AuthenticationSettings {
     pub session_lifetime_days: i64,
     /// Claimed email domains (SAML just-in-time accounts, email-first routing).
     pub domains: Vec<String>,
+    /// Per configured OIDC provider: (key, what the list holds, current list joined by ", ").
+    pub allowlists: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +49,8 @@ pub struct MemberRow {
     pub role: String,
     pub status: String,
     pub sign_in_methods: Vec<String>,
+    /// Linked identities (Google, Slack, Office365, SAML providers).
+    pub identities: Vec<String>,
     pub managed_by: Option<String>,
     pub is_self: bool,
 }

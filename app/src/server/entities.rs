@@ -324,3 +324,40 @@ pub mod scim_token {
     }
     no_relations!();
 }
+
+pub mod oidc_state {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_states")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub provider: String,
+        pub workspace_id: i64,
+        #[sea_orm(column_type = "Text")]
+        pub nonce: String,
+        #[sea_orm(column_type = "Text")]
+        pub pkce_verifier: String,
+        #[sea_orm(column_type = "Text")]
+        pub next: String,
+        pub expires_at: i64,
+        pub browser_hash: String,
+    }
+    no_relations!();
+}
+
+pub mod oidc_rule {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        #[sea_orm(column_type = "Text")]
+        pub allowed: String,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}

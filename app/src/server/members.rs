@@ -183,6 +183,8 @@ pub struct MemberRow {
     pub account: account::Model,
     /// How the member signs in here: `password` if they have one, and methods seen in sessions.
     pub methods: Vec<String>,
+    /// Linked external identities: `Google`, `Slack`, `Office365`, `SAML: <provider>`.
+    pub identities: Vec<String>,
 }
 
 /// Members of a workspace, admins first, then by name/email.
@@ -190,6 +192,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<M
     let ms = membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?;
     let rows = with_accounts(db, ms).await?;
     let mut seen = session_methods(db, workspace_id).await?;
+    let mut linked = identities(db, workspace_id, rows.iter().map(|(_, a)| a.id).collect()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (m, a) in rows {
         let mut methods = seen.remove(&a.id).unwrap_or_default();
@@ -198,13 +201,44 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<M
         }
         methods.sort();
         methods.dedup();
-        out.push(MemberRow { membership: m, account: a, methods });
+        let identities = linked.remove(&a.id).unwrap_or_default();
+        out.push(MemberRow { membership: m, account: a, methods, identities });
     }
     out.sort_by(|x, y| {
         (x.membership.role != ROLE_ADMIN, x.account.full_name.to_lowercase(), x.account.email_normalized.clone())
             .cmp(&(y.membership.role != ROLE_ADMIN, y.account.full_name.to_lowercase(), y.account.email_normalized.clone()))
     });
     Ok(out)
+}
+
+/// Linked identities per account (two queries): OIDC ones, and SAML ones of this
+/// workspace's providers.
+async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec<i64>) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
+    use super::entities::{external_identity, saml_provider};
+    let providers: std::collections::HashMap<String, String> = saml_provider::Entity::find()
+        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.public_id, p.name))
+        .collect();
+    let mut by_account: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for chunk in accounts.chunks(500) {
+        for e in external_identity::Entity::find().filter(external_identity::Column::AccountId.is_in(chunk.to_vec())).all(db).await? {
+            let label = match e.provider_kind.as_str() {
+                "saml" => match providers.get(&e.provider_key) {
+                    Some(name) => format!("SAML: {name}"),
+                    None => continue,
+                },
+                other => super::methods::label(other).to_string(),
+            };
+            let list = by_account.entry(e.account_id).or_default();
+            if !list.contains(&label) {
+                list.push(label);
+            }
+        }
+    }
+    Ok(by_account)
 }
 
 /// Methods seen in the workspace's live sessions, per account (one query).

@@ -47,7 +47,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64, cfg: &RuntimeCo
         note: None,
     }];
     for p in OIDC_PROVIDERS {
-        let available = cfg.oidc_configured.iter().any(|c| c == p);
+        let available = cfg.oidc_provider(p).is_some();
         out.push(MethodState {
             key: p.into(),
             label: label(p).into(),
@@ -85,7 +85,7 @@ pub async fn is_enabled<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &
     if method.starts_with("saml:") {
         return Ok(list(db, workspace_id, cfg).await?.iter().any(|m| m.key == method && m.enabled && m.available));
     }
-    let offered = method == PASSWORD || (OIDC_PROVIDERS.contains(&method) && cfg.oidc_configured.iter().any(|c| c == method));
+    let offered = method == PASSWORD || (OIDC_PROVIDERS.contains(&method) && cfg.oidc_provider(method).is_some());
     Ok(offered
         && sign_in_method::Entity::find_by_id((workspace_id, method.to_string()))
             .one(db)

@@ -13,6 +13,7 @@ pub mod http_security;
 pub mod mail;
 pub mod members;
 pub mod methods;
+pub mod oidc;
 pub mod password;
 pub mod permissions;
 pub mod ratelimit;

@@ -17,10 +17,14 @@ pub struct RuntimeConfig {
     /// Sends invite mail when SMTP is configured.
     pub mailer: Option<super::mail::Mailer>,
     /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.
-    pub oidc_configured: Vec<String>,
+    pub oidc: Vec<super::oidc::OidcProvider>,
 }
 
 impl RuntimeConfig {
+    pub fn oidc_provider(&self, key: &str) -> Option<&super::oidc::OidcProvider> {
+        self.oidc.iter().find(|p| p.key == key)
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }

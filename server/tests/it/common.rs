@@ -74,7 +74,7 @@ impl TestApp {
             public_url: ORIGIN.into(),
             login_attempts_per_window: 5,
             mailer: None,
-            oidc_configured: vec![],
+            oidc: vec![],
         };
         f(&mut cfg);
         let state = AppState {

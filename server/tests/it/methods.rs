@@ -24,7 +24,7 @@ async fn the_server_refuses_to_turn_off_the_last_method() {
 
 #[tokio::test]
 async fn unconfigured_providers_cannot_be_switched_on_and_configured_ones_show_on_login() {
-    let app = TestApp::with_config(|c| c.oidc_configured = vec!["google".into()]).await;
+    let app = TestApp::with_config(|c| c.oidc = vec![app::server::oidc::OidcProvider::new("google", "client", "secret", None)]).await;
     app.create_workspace("acme", ADMIN_EMAIL).await;
     let admin = app.admin_cookie().await;
     let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "slack"), ("enabled", "true")], Some(&admin)).await;
@@ -52,7 +52,7 @@ async fn unconfigured_providers_cannot_be_switched_on_and_configured_ones_show_o
 
 #[tokio::test]
 async fn method_changes_are_audited_and_members_cannot_make_them() {
-    let app = TestApp::with_config(|c| c.oidc_configured = vec!["slack".into()]).await;
+    let app = TestApp::with_config(|c| c.oidc = vec![app::server::oidc::OidcProvider::new("slack", "client", "secret", None)]).await;
     app.create_workspace("acme", ADMIN_EMAIL).await;
     let admin = app.admin_cookie().await;
     let member = app.add_member(&admin, "bob@acme.test", "member").await;
@@ -68,7 +68,7 @@ async fn method_changes_are_audited_and_members_cannot_make_them() {
 
 #[tokio::test]
 async fn recover_re_enables_a_method_even_when_the_workspace_is_locked_out() {
-    let app = TestApp::with_config(|c| c.oidc_configured = vec!["google".into()]).await;
+    let app = TestApp::with_config(|c| c.oidc = vec![app::server::oidc::OidcProvider::new("google", "client", "secret", None)]).await;
     app.create_workspace("acme", ADMIN_EMAIL).await;
     let admin = app.admin_cookie().await;
     app.call::<SetMethod>(&[("slug", "acme"), ("method", "google"), ("enabled", "true")], Some(&admin)).await;

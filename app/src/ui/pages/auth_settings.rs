@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::settings::{auth_settings, ChangeDomain, SetMethod, SetSessionLifetime};
+use crate::api::settings::{auth_settings, ChangeDomain, SetMethod, SetOidcAllowlist, SetSessionLifetime};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -11,10 +11,12 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let set_method = ServerAction::<SetMethod>::new();
     let set_lifetime = ServerAction::<SetSessionLifetime>::new();
     let change_domain = ServerAction::<ChangeDomain>::new();
+    let set_allow = ServerAction::<SetOidcAllowlist>::new();
     let data = Resource::new(
-        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), change_domain.version().get()),
-        |(slug, _, _, _)| auth_settings(slug),
+        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), change_domain.version().get(), set_allow.version().get()),
+        |(slug, _, _, _, _)| auth_settings(slug),
     );
+    let allow_result = Signal::derive(move || set_allow.value().get());
     let domain_result = Signal::derive(move || change_domain.value().get());
     let method_result = Signal::derive(move || set_method.value().get());
     let lifetime_result = Signal::derive(move || set_lifetime.value().get());
@@ -71,6 +73,23 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                 <a class=format!("mt-4 inline-block {BUTTON}") href=move || format!("/w/{}/settings/authentication/saml/new", slug.get())>"+ Add New Provider"</a>
                                 <p class="mt-2 text-xs text-slate-500">"Custom SAML providers (Okta, Entra ID, Google Workspace, OneLogin…): add as many as you need."</p>
                             </section>
+                            {(!settings.allowlists.is_empty()).then(|| view! {
+                                <section class=CARD>
+                                    <h2 class="text-lg font-semibold">"Who may use Google, Slack and Office365"</h2>
+                                    <p class="mt-1 text-sm text-slate-600">"Only members (or people holding an invite) can sign in with these. Narrow it further: empty allows any."</p>
+                                    <div class="mt-4"><Outcome result=allow_result query="allow_saved"/></div>
+                                    {settings.allowlists.clone().into_iter().map(|(key, what, current)| view! {
+                                        <ActionForm action=set_allow attr:class="mt-4 flex items-end gap-3">
+                                            <input type="hidden" name="slug" value=slug/>
+                                            <input type="hidden" name="provider" value=key.clone()/>
+                                            <label class="block w-full text-sm font-medium">{what}
+                                                <input class=INPUT name="allowed" value=current data-allowlist=key/>
+                                            </label>
+                                            <button type="submit" class=BUTTON>"Save"</button>
+                                        </ActionForm>
+                                    }).collect_view()}
+                                </section>
+                            }.into_any())}
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Sessions"</h2>
                                 <div class="mt-4"><Outcome result=lifetime_result query="lifetime_saved"/></div>

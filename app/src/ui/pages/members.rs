@@ -113,7 +113,10 @@ pub fn Members() -> impl IntoView {
                                                     <td>{r.email.clone()}</td>
                                                     <td>{if is_admin { "Admin" } else { "Member" }}</td>
                                                     <td>{if active { "Active" } else { "Deactivated" }}</td>
-                                                    <td>{r.sign_in_methods.join(", ")}</td>
+                                                    <td>
+                                                        {r.sign_in_methods.join(", ")}
+                                                        {(!r.identities.is_empty()).then(|| view! { <div class="text-xs text-slate-500" data-testid="identities">"Linked: "{r.identities.join(", ")}</div> })}
+                                                    </td>
                                                     <td class="flex gap-2 py-2">
                                                         {match managed {
                                                             Some(p) => view! { <span class="rounded bg-slate-100 px-2 py-1 text-xs">"Managed by " {p}</span> }.into_any(),

@@ -1,0 +1,542 @@
+//! Sign in with Google, Slack and Office365 (Microsoft identity platform v2): OpenID
+//! Connect authorization code flow with PKCE S256, state and nonce kept server-side (bound
+//! to the browser that started), id_token verified with the provider's JWKS, then the
+//! provider's own rules (Google `email_verified` + `hd`, Microsoft `tid`/`oid` and tenant
+//! issuers, Slack team ids). Nobody is created here: only members, or invitees.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde_json::{json, Value};
+
+use super::audit::{self, Actor};
+use super::crypto::Token;
+use super::entities::{account, external_identity, invite, oidc_rule, oidc_state, workspace};
+use super::permissions::STATUS_ACTIVE;
+use super::state::RuntimeConfig;
+use super::{members, methods, normalize_email, sessions, DomainError};
+
+pub const STATE_LIFETIME_SECS: i64 = 600;
+/// Microsoft's tenant for personal accounts (outlook.com, hotmail.com…): refused for work sign-in.
+pub const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+
+/// One provider configured by the operator.
+#[derive(Clone)]
+pub struct OidcProvider {
+    /// `google`, `slack` or `office365`.
+    pub key: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub issuer: String,
+}
+
+impl std::fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProvider").field("key", &self.key).field("client_id", &self.client_id).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl OidcProvider {
+    /// `issuer` defaults to the real provider.
+    pub fn new(key: &str, client_id: &str, client_secret: &str, issuer: Option<&str>) -> Self {
+        let default = match key {
+            "google" => "https://accounts.google.com",
+            "slack" => "https://slack.com",
+            _ => "https://login.microsoftonline.com/organizations/v2.0",
+        };
+        OidcProvider {
+            key: key.to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            issuer: issuer.unwrap_or(default).trim_end_matches('/').to_string(),
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        methods::label(&self.key)
+    }
+}
+
+/// Microsoft's multi-tenant metadata names its issuer `https://login.microsoftonline.com/{tenantid}/v2.0`;
+/// a token's `iss` must be that template with the token's own `tid`.
+pub fn microsoft_issuer_ok(template: &str, iss: &str, tid: &str) -> bool {
+    let tid_ok = !tid.is_empty() && tid.len() <= 64 && tid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if template.contains("{tenantid}") {
+        tid_ok && iss == template.replace("{tenantid}", tid)
+    } else {
+        iss == template
+    }
+}
+
+fn http() -> Result<openidconnect::reqwest::Client, DomainError> {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| DomainError::Internal(e.to_string()))
+}
+
+type Cache = Mutex<HashMap<String, (Instant, Arc<CoreProviderMetadata>)>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Discovery document and JWKS, cached per issuer for an hour (a per-process cache of
+/// public data; nothing shared depends on it).
+async fn metadata(p: &OidcProvider) -> Result<Arc<CoreProviderMetadata>, DomainError> {
+    if let Ok(c) = cache().lock() {
+        if let Some((at, md)) = c.get(&p.issuer) {
+            if at.elapsed() < DISCOVERY_TTL {
+                return Ok(md.clone());
+            }
+        }
+    }
+    let unreachable = |what: &str| DomainError::Internal(format!("{} {what} unavailable", p.key));
+    let client = http()?;
+    let url = format!("{}/.well-known/openid-configuration", p.issuer);
+    let body = client.get(&url).send().await.map_err(|_| unreachable("discovery"))?;
+    if !body.status().is_success() {
+        return Err(unreachable("discovery"));
+    }
+    let bytes = body.bytes().await.map_err(|_| unreachable("discovery"))?;
+    let md: CoreProviderMetadata = serde_json::from_slice(&bytes).map_err(|e| DomainError::Internal(format!("{} discovery document: {e}", p.key)))?;
+    let issuer = md.issuer().as_str().trim_end_matches('/').to_string();
+    let matches = issuer == p.issuer || (p.key == "office365" && issuer.contains("{tenantid}"));
+    if !matches {
+        return Err(DomainError::Internal(format!("{} discovery names issuer {issuer}, expected {}", p.key, p.issuer)));
+    }
+    let jwks = JsonWebKeySet::fetch_async(md.jwks_uri(), &client).await.map_err(|_| unreachable("JWKS"))?;
+    let md = Arc::new(md.set_jwks(jwks));
+    if let Ok(mut c) = cache().lock() {
+        c.insert(p.issuer.clone(), (Instant::now(), md.clone()));
+    }
+    Ok(md)
+}
+
+pub fn redirect_uri(cfg: &RuntimeConfig, key: &str) -> String {
+    format!("{}/auth/{key}/callback", cfg.public_url.trim_end_matches('/'))
+}
+
+fn client(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) -> Result<openidconnect::core::CoreClient<openidconnect::EndpointSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointMaybeSet, openidconnect::EndpointMaybeSet>, DomainError> {
+    let redirect = RedirectUrl::new(redirect_uri(cfg, &p.key)).map_err(|e| DomainError::Internal(e.to_string()))?;
+    Ok(CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.clone())))
+        .set_redirect_uri(redirect))
+}
+
+/// Starts sign-in: stores state/nonce/PKCE verifier (hashed state as key), returns the
+/// provider's authorization URL.
+pub async fn start(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    key: &str,
+    ws: &workspace::Model,
+    next: Option<&str>,
+    browser_nonce: &Token,
+) -> Result<String, DomainError> {
+    let p = cfg.oidc_provider(key).ok_or(DomainError::NotFound)?;
+    if !methods::is_enabled(db, ws.id, key, cfg).await? {
+        return Err(DomainError::Refused(format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)));
+    }
+    let md = metadata(p).await?;
+    let client = client(cfg, p, &md)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    oidc_state::Entity::delete_many().filter(oidc_state::Column::ExpiresAt.lt(now)).exec(db).await?;
+    oidc_state::ActiveModel {
+        state_hash: Set(Token::from_presented(state.secret()).hash()),
+        provider: Set(key.to_string()),
+        workspace_id: Set(ws.id),
+        nonce: Set(nonce.secret().clone()),
+        pkce_verifier: Set(verifier.secret().clone()),
+        next: Set(next.and_then(super::saml::signin::safe_relay).unwrap_or_default()),
+        expires_at: Set(now + STATE_LIFETIME_SECS),
+        browser_hash: Set(browser_nonce.hash()),
+    }
+    .insert(db)
+    .await?;
+    Ok(url.to_string())
+}
+
+/// What the provider sent back to the callback.
+pub struct Callback<'a> {
+    pub code: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub iss: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub browser_nonce: Option<&'a Token>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn { token: Token, redirect: String, max_age: i64 },
+    Refused { message: String, back: String },
+}
+
+/// Claims we act on, from a verified id_token.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub extra: Value,
+}
+
+fn refused(back: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Refused { message: message.into(), back: back.to_string() }
+}
+
+pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, key: &str, cb: Callback<'_>) -> Result<Outcome, DomainError> {
+    let p = cfg.oidc_provider(key).ok_or(DomainError::NotFound)?;
+    let generic_back = "/".to_string();
+    // State: ours, for this provider, unexpired, from this browser; used once.
+    let Some(state) = cb.state.filter(|s| !s.is_empty() && s.len() <= 256) else {
+        return Ok(refused(&generic_back, "This sign-in link is incomplete. Start again from your workspace's sign-in page."));
+    };
+    let hash = Token::from_presented(state).hash();
+    let row = oidc_state::Entity::find_by_id(hash.clone()).one(db).await?;
+    let Some(row) = row.filter(|r| r.provider == key && r.expires_at > now) else {
+        tracing::warn!(provider = key, "OIDC callback with an unknown, used or expired state");
+        return Ok(refused(&generic_back, "This sign-in has expired or was already used. Start again from your workspace's sign-in page."));
+    };
+    let ws = workspace::Entity::find_by_id(row.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let back = format!("/w/{}/login", ws.slug);
+    if !cb.browser_nonce.is_some_and(|n| n.hash() == row.browser_hash) {
+        return Ok(refused(&back, "Start signing in again from the sign-in page, in this browser (cookies must be allowed)."));
+    }
+    if oidc_state::Entity::delete_many().filter(oidc_state::Column::StateHash.eq(hash)).exec(db).await?.rows_affected != 1 {
+        return Ok(refused(&back, "This sign-in was already used. Start again."));
+    }
+    let actor = Actor::anonymous(&format!("{key} sign-in"), cb.ip.clone());
+    let (ws_id, ws_slug) = (ws.id, ws.slug.clone());
+    let refuse = |why: String, message: String| {
+        let (actor, back, slug) = (actor.clone(), back.clone(), ws_slug.clone());
+        async move {
+            tracing::warn!(provider = key, workspace = %slug, reason = %why, "OIDC sign-in refused");
+            audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "reason": why })).await?;
+            Ok::<Outcome, DomainError>(Outcome::Refused { message, back })
+        }
+    };
+    if let Some(e) = cb.error {
+        return refuse(format!("provider error {}", e.chars().take(100).collect::<String>()), format!("{} sign-in was cancelled or failed. Try again.", p.label())).await;
+    }
+    if !methods::is_enabled(db, ws.id, key, cfg).await? {
+        return refuse("method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
+    }
+    let md = metadata(p).await?;
+    // RFC 9207: when the provider names itself in the response, it must be the one we asked.
+    if let Some(iss) = cb.iss {
+        let expected = md.issuer().as_str();
+        let ok = iss == expected || (expected.contains("{tenantid}") && iss.starts_with("https://login.microsoftonline.com/"));
+        if !ok {
+            return refuse(format!("authorization response iss {iss} is not {expected}"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+        }
+    }
+    let Some(code) = cb.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return refuse("no code".into(), format!("{} sign-in could not be completed. Try again.", p.label())).await;
+    };
+    let verified = match exchange(cfg, p, &md, code, &row, now).await {
+        Ok(v) => v,
+        Err(why) => return refuse(why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
+    };
+    let rules = allowed(db, ws.id, key).await?;
+    let (ident_key, ident_subject, email_trusted) = match provider_rules(key, &verified, &rules) {
+        Ok(x) => x,
+        Err((why, message)) => return refuse(why, message).await,
+    };
+    // Identity: a linked (provider, key, subject) first; else the email, when the provider
+    // vouches for it; never a new account without an invite.
+    let linked = external_identity::Entity::find()
+        .filter(external_identity::Column::ProviderKind.eq(key))
+        .filter(external_identity::Column::ProviderKey.eq(ident_key.clone()))
+        .filter(external_identity::Column::Subject.eq(ident_subject.clone()))
+        .one(db)
+        .await?;
+    let email = match verified.email.as_deref().map(normalize_email) {
+        Some(Ok(e)) => Some(e),
+        _ => None,
+    };
+    let who = email.clone().unwrap_or_else(|| "This account".into());
+    let not_member = format!("This {} account ({}) isn't a member of {}. Ask an admin for an invite.", p.label(), who, ws.name);
+    let txn = db.begin().await?;
+    let account_id = match (&linked, &email) {
+        (Some(l), _) => Some(l.account_id),
+        (None, Some(e)) if email_trusted => members::account_by_email(&txn, e).await?.map(|a| a.id),
+        _ => None,
+    };
+    let membership = match account_id {
+        Some(a) => members::membership_of(&txn, ws.id, a).await?,
+        None => None,
+    };
+    let (account_id, membership, joined) = match (account_id, membership) {
+        (Some(a), Some(m)) => (a, m, false),
+        _ => {
+            // An invite for this (provider-verified) email joins them now.
+            let pending = match (&email, email_trusted) {
+                (Some(e), true) => invite::Entity::find()
+                    .filter(invite::Column::WorkspaceId.eq(ws.id))
+                    .filter(invite::Column::EmailNormalized.eq(e.clone()))
+                    .filter(invite::Column::AcceptedAt.is_null())
+                    .filter(invite::Column::ExpiresAt.gt(now))
+                    .one(&txn)
+                    .await?,
+                _ => None,
+            };
+            let Some(inv) = pending else {
+                txn.rollback().await?;
+                return refuse(if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
+                    format!("{} didn't confirm that this account owns {}, so it can't be matched to a member of {}.", p.label(), who, ws.name)
+                }).await;
+            };
+            let e = email.clone().unwrap_or_default();
+            let full = verified.name.clone().unwrap_or_default();
+            let a = members::find_or_create_account(&txn, now, &e, &e, &full).await?;
+            let m = match members::membership_of(&txn, ws.id, a.id).await? {
+                Some(m) => m,
+                None => members::add_membership(&txn, now, ws.id, a.id, &inv.role, None).await?,
+            };
+            let mut im: invite::ActiveModel = inv.into();
+            im.accepted_at = Set(Some(now));
+            im.update(&txn).await?;
+            (a.id, m, true)
+        }
+    };
+    if membership.status != STATUS_ACTIVE {
+        txn.rollback().await?;
+        return refuse("deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
+    }
+    if linked.is_none() {
+        external_identity::ActiveModel {
+            account_id: Set(account_id),
+            provider_kind: Set(key.to_string()),
+            provider_key: Set(ident_key.clone()),
+            subject: Set(ident_subject.clone()),
+            created_at: Set(now),
+            last_used_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    } else if let Some(l) = linked {
+        let mut lm: external_identity::ActiveModel = l.into();
+        lm.last_used_at = Set(now);
+        lm.update(&txn).await?;
+    }
+    let token = sessions::create(&txn, now, account_id, ws.id, key).await?;
+    let label = account::Entity::find_by_id(account_id).one(&txn).await?.map(|a| a.email).unwrap_or_default();
+    audit::record(
+        &txn,
+        now,
+        Some(ws.id),
+        &Actor { account_id: Some(account_id), label, ip: cb.ip.clone() },
+        if joined { "oidc.join" } else { "oidc.sign_in" },
+        key,
+        json!({ "subject": ident_subject }),
+    )
+    .await?;
+    txn.commit().await?;
+    let home = format!("/w/{}", ws.slug);
+    let redirect = Some(row.next).filter(|n| *n == home || n.starts_with(&format!("{home}/"))).unwrap_or(home);
+    Ok(Outcome::SignedIn { token, redirect, max_age: ws.session_lifetime_secs })
+}
+
+/// Exchanges the code (with the PKCE verifier) and verifies the id_token: signature from
+/// the JWKS, issuer, audience, expiry (our clock), nonce.
+async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata, code: &str, row: &oidc_state::Model, now: i64) -> Result<Verified, String> {
+    let client = client(cfg, p, md).map_err(|e| e.to_string())?;
+    let http = http().map_err(|e| e.to_string())?;
+    let resp = client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .map_err(|e| format!("token endpoint: {e}"))?
+        .set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.clone()))
+        .request_async(&http)
+        .await
+        .map_err(|e| format!("code exchange failed: {e}"))?;
+    let id_token = resp.id_token().ok_or("the token response has no id_token")?;
+    let template = md.issuer().as_str().to_string();
+    let multi_tenant = template.contains("{tenantid}");
+    let clock = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_time_fn(move || clock).require_issuer_match(!multi_tenant);
+    let claims = id_token.claims(&verifier, &Nonce::new(row.nonce.clone())).map_err(|e| format!("id_token rejected: {e}"))?;
+    // The verified token's payload, for provider-specific claims (hd, tid, oid, team id).
+    let raw = id_token.to_string();
+    let payload = raw.split('.').nth(1).ok_or("malformed id_token")?;
+    let extra: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("unreadable id_token payload")?;
+    let issuer = claims.issuer().as_str().to_string();
+    if multi_tenant {
+        let tid = extra.get("tid").and_then(Value::as_str).unwrap_or("");
+        if !microsoft_issuer_ok(&template, &issuer, tid) {
+            return Err(format!("issuer {issuer} does not match the tenant {tid}"));
+        }
+    }
+    Ok(Verified {
+        issuer,
+        subject: claims.subject().as_str().to_string(),
+        email: claims.email().map(|e| e.as_str().to_string()),
+        email_verified: claims.email_verified(),
+        name: claims.name().and_then(|l| l.get(None)).map(|n| n.as_str().to_string()),
+        given_name: claims.given_name().and_then(|l| l.get(None)).map(|n| n.as_str().to_string()),
+        family_name: claims.family_name().and_then(|l| l.get(None)).map(|n| n.as_str().to_string()),
+        extra,
+    })
+}
+
+/// The workspace's allowlist for a provider (empty: any).
+pub async fn allowed<C: ConnectionTrait>(db: &C, workspace_id: i64, key: &str) -> Result<Vec<String>, DomainError> {
+    Ok(oidc_rule::Entity::find_by_id((workspace_id, key.to_string()))
+        .one(db)
+        .await?
+        .map(|r| r.allowed.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default())
+}
+
+/// Admins set a provider's allowlist (comma- or space-separated).
+pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permissions::AdminCap, key: &str, raw: &str) -> Result<Vec<String>, DomainError> {
+    if !methods::OIDC_PROVIDERS.contains(&key) {
+        return Err(DomainError::Invalid("Allowlists exist for google, slack and office365.".into()));
+    }
+    let items: Vec<String> = raw.split([',', ' ', '\n']).map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect();
+    for i in &items {
+        let ok = match key {
+            "google" => super::domains::validate_domain(i).is_ok(),
+            "office365" => i.len() == 36 && i.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            _ => i.len() <= 32 && i.starts_with('t') && i.chars().all(|c| c.is_ascii_alphanumeric()),
+        };
+        if !ok {
+            return Err(DomainError::Invalid(match key {
+                "google" => format!("“{i}” is not a domain like example.com."),
+                "office365" => format!("“{i}” is not a Microsoft tenant ID (a GUID)."),
+                _ => format!("“{i}” is not a Slack team ID (like T0123ABCD)."),
+            }));
+        }
+    }
+    if items.len() > 50 {
+        return Err(DomainError::Invalid("At most 50 entries.".into()));
+    }
+    let joined = items.join(",");
+    let txn = db.begin().await?;
+    oidc_rule::Entity::delete_many()
+        .filter(oidc_rule::Column::WorkspaceId.eq(cap.workspace_id()))
+        .filter(oidc_rule::Column::Provider.eq(key))
+        .exec(&txn)
+        .await?;
+    oidc_rule::ActiveModel { workspace_id: Set(cap.workspace_id()), provider: Set(key.to_string()), allowed: Set(joined.clone()), updated_at: Set(now) }
+        .insert(&txn)
+        .await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "oidc.allowlist", key, json!({ "allowed": items })).await?;
+    txn.commit().await?;
+    Ok(items)
+}
+
+type Refusal = (String, String);
+
+/// Per provider: the identity key and subject, whether its email can be trusted to match
+/// a member, and its allowlist.
+pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(String, String, bool), Refusal> {
+    let s = |k: &str| v.extra.get(k).and_then(Value::as_str).map(str::to_string);
+    match key {
+        "google" => {
+            if v.email_verified != Some(true) {
+                return Err(("email_verified is not true".into(), "Google hasn't verified this account's email address, so it can't be used to sign in.".into()));
+            }
+            let hd = s("hd").unwrap_or_default().to_lowercase();
+            if !allow.is_empty() && !allow.contains(&hd) {
+                return Err((format!("hd {hd:?} not allowed"), "This Google account isn't part of a Google Workspace domain this workspace allows.".into()));
+            }
+            Ok((v.issuer.clone(), v.subject.clone(), true))
+        }
+        "office365" => {
+            let tid = s("tid").unwrap_or_default().to_lowercase();
+            let oid = s("oid").unwrap_or_default();
+            if tid.is_empty() || oid.is_empty() {
+                return Err(("no tid/oid".into(), "Microsoft sent an incomplete identity. Try again.".into()));
+            }
+            if tid == MSA_TENANT {
+                return Err(("personal Microsoft account".into(), "Personal Microsoft accounts can't be used here; sign in with your work or school account.".into()));
+            }
+            if !allow.is_empty() && !allow.contains(&tid) {
+                return Err((format!("tenant {tid} not allowed"), "This Microsoft organization isn't one this workspace allows.".into()));
+            }
+            // nOAuth: an email in Entra is mutable and unverified; trust it to match a
+            // member only when Microsoft says the domain owner verified it, or the tenant
+            // is on the workspace's allowlist.
+            let edov = v.extra.get("xms_edov").is_some_and(|x| x.as_bool() == Some(true) || x.as_str() == Some("true") || x.as_i64() == Some(1));
+            Ok((tid, oid, edov || !allow.is_empty()))
+        }
+        _ => {
+            let team = s("https://slack.com/team_id").unwrap_or_default().to_lowercase();
+            if !allow.is_empty() && !allow.contains(&team) {
+                return Err((format!("team {team} not allowed"), "This Slack workspace isn't one this workspace allows.".into()));
+            }
+            if v.email_verified == Some(false) {
+                return Err(("email_verified is false".into(), "Slack hasn't verified this account's email address.".into()));
+            }
+            Ok((v.issuer.clone(), v.subject.clone(), v.email_verified == Some(true)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[test]
+    fn microsoft_multi_tenant_issuer_is_the_template_with_the_tokens_tenant() {
+        assert!(microsoft_issuer_ok(TEMPLATE, &format!("https://login.microsoftonline.com/{TID}/v2.0"), TID));
+        // Another tenant's issuer with this token's tid, or the reverse: refused.
+        assert!(!microsoft_issuer_ok(TEMPLATE, "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/v2.0", TID));
+        assert!(!microsoft_issuer_ok(TEMPLATE, &format!("https://evil.example/{TID}/v2.0"), TID));
+        assert!(!microsoft_issuer_ok(TEMPLATE, "https://login.microsoftonline.com//v2.0", ""));
+        assert!(!microsoft_issuer_ok(TEMPLATE, "https://login.microsoftonline.com/a/b/v2.0", "a/b"));
+        // A single-tenant configuration compares exactly.
+        let single = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        assert!(microsoft_issuer_ok(&single, &single, TID));
+        assert!(!microsoft_issuer_ok(&single, "https://login.microsoftonline.com/other/v2.0", "other"));
+    }
+
+    fn v(extra: Value, verified: Option<bool>) -> Verified {
+        Verified { issuer: "https://iss".into(), subject: "sub".into(), email: Some("a@acme.test".into()), email_verified: verified, extra, ..Default::default() }
+    }
+
+    #[test]
+    fn provider_rules_apply() {
+        assert!(provider_rules("google", &v(json!({"hd": "acme.test"}), Some(false)), &[]).is_err());
+        assert!(provider_rules("google", &v(json!({"hd": "acme.test"}), Some(true)), &["other.test".into()]).is_err());
+        assert!(provider_rules("google", &v(json!({"hd": "acme.test"}), Some(true)), &["acme.test".into()]).is_ok());
+        let ms = |extra| provider_rules("office365", &v(extra, None), &[]);
+        assert!(ms(json!({"tid": MSA_TENANT, "oid": "x"})).is_err(), "personal accounts refused");
+        assert_eq!(ms(json!({"tid": TID, "oid": "o1", "xms_edov": true})).ok().map(|r| (r.0, r.1, r.2)), Some((TID.to_string(), "o1".to_string(), true)));
+        assert_eq!(ms(json!({"tid": TID, "oid": "o1"})).ok().map(|r| r.2), Some(false), "unverified email never matches a member");
+        assert!(provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &["00000000-0000-0000-0000-000000000001".into()]).is_err());
+        assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t2".into()]).is_err());
+        assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t1".into()]).is_ok());
+    }
+}

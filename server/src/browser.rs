@@ -1,0 +1,47 @@
+//! Helpers for the sign-in protocol endpoints (SAML, OIDC): the nonce cookie that binds a
+//! pending sign-in to the browser that started it, and per-IP throttling.
+use app::server::crypto::Token;
+use app::server::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+
+/// Sign-in starts and protocol answers allowed per IP address per minute (each costs
+/// database writes and crypto; people need a handful).
+const PER_IP_PER_MINUTE: i64 = 60;
+
+/// The browser's nonce from cookie `name`, if it sent one.
+pub fn nonce(headers: &HeaderMap, name: &str) -> Option<Token> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
+        h.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && v.len() == 43).then(|| Token::from_presented(v))
+        })
+    })
+}
+
+/// The nonce cookie. `cross_site_post`: the answer arrives as a cross-site POST (SAML), so
+/// under https the cookie must be `SameSite=None; Secure`; a top-level GET (OIDC) works
+/// with `Lax`.
+pub fn set_nonce(name: &str, path: &str, token: &Token, secure: bool, cross_site_post: bool) -> HeaderValue {
+    let same_site = match (secure, cross_site_post) {
+        (true, true) => "SameSite=None; Secure",
+        (true, false) => "SameSite=Lax; Secure",
+        _ => "SameSite=Lax",
+    };
+    HeaderValue::from_str(&format!("{name}={}; Path={path}; HttpOnly; Max-Age=900; {same_site}", token.expose()))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Counts this request against its IP's budget; `Some(response)` when over it.
+pub async fn throttled(st: &AppState, ip: Option<&str>) -> Option<Response> {
+    let ip = ip?;
+    match app::server::ratelimit::hit(&st.db, &format!("signin:ip:{ip}"), st.now(), 60).await {
+        Ok(n) if n > PER_IP_PER_MINUTE => {
+            let mut r = crate::saml::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            Some(r)
+        }
+        Ok(_) => None,
+        Err(e) => Some(crate::saml::internal(e)),
+    }
+}

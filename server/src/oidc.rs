@@ -1,0 +1,93 @@
+//! OpenID Connect endpoints (documented in the README):
+//! `GET /auth/{google|slack|office365}/start?workspace=SLUG[&next=/w/SLUG/…]` and
+//! `GET /auth/{provider}/callback`.
+use app::server::crypto::Token;
+use app::server::{oidc, AppState, DomainError};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::saml::{internal, page, peer};
+
+const OIDC_COOKIE: &str = "gatehouse_oidc_browser";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/auth/{provider}/start", get(start)).route("/auth/{provider}/callback", get(callback))
+}
+
+#[derive(serde::Deserialize)]
+struct StartQuery {
+    workspace: String,
+    next: Option<String>,
+}
+
+async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<StartQuery>, headers: HeaderMap, req: Request) -> Response {
+    if let Some(r) = crate::browser::throttled(&st, peer(&req).as_deref()).await {
+        return r;
+    }
+    if st.config.oidc_provider(&key).is_none() {
+        return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
+    }
+    let ws = match app::server::workspaces::validate_slug(&q.workspace) {
+        Ok(slug) => match app::server::workspaces::by_slug(&st.db, &slug).await {
+            Ok(ws) => ws,
+            Err(DomainError::NotFound) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
+            Err(e) => return internal(e),
+        },
+        Err(_) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
+    };
+    let nonce = crate::browser::nonce(&headers, OIDC_COOKIE).unwrap_or_else(Token::generate);
+    match oidc::start(&st.db, &st.config, st.now(), &key, &ws, q.next.as_deref(), &nonce).await {
+        Ok(url) => {
+            let mut r = Redirect::to(&url).into_response();
+            r.headers_mut().append(header::SET_COOKIE, crate::browser::set_nonce(OIDC_COOKIE, "/auth/", &nonce, st.config.secure_cookies(), false));
+            r
+        }
+        Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, Some(&format!("/w/{}/login", ws.slug))),
+        Err(e) => {
+            tracing::error!(provider = %key, error = %e, "OIDC start failed");
+            page(StatusCode::BAD_GATEWAY, "The sign-in provider can't be reached right now. Try again in a moment.", Some(&format!("/w/{}/login", ws.slug)))
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<CallbackQuery>, headers: HeaderMap, req: Request) -> Response {
+    let ip = peer(&req);
+    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
+        return r;
+    }
+    if st.config.oidc_provider(&key).is_none() {
+        return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
+    }
+    let nonce = crate::browser::nonce(&headers, OIDC_COOKIE);
+    let cb = oidc::Callback {
+        code: q.code.as_deref(),
+        state: q.state.as_deref(),
+        iss: q.iss.as_deref(),
+        error: q.error.as_deref(),
+        browser_nonce: nonce.as_ref(),
+        ip,
+    };
+    match oidc::callback(&st.db, &st.config, st.now(), &key, cb).await {
+        Ok(oidc::Outcome::SignedIn { token, redirect, max_age }) => {
+            let cookie = app::server::sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
+            (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
+        }
+        Ok(oidc::Outcome::Refused { message, back }) => page(StatusCode::FORBIDDEN, &message, Some(&back)),
+        Err(DomainError::Internal(e)) => {
+            tracing::error!(provider = %key, error = %e, "OIDC callback failed");
+            page(StatusCode::BAD_GATEWAY, "The sign-in provider can't be reached right now. Try again in a moment.", None)
+        }
+        Err(e) => internal(e),
+    }
+}
