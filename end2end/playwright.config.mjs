@@ -4,6 +4,9 @@ import { defineConfig } from '@playwright/test';
 
 const port = process.env.GATEHOUSE_E2E_PORT || '3100';
 const idpPort = process.env.GATEHOUSE_E2E_IDP_PORT || '3190';
+// OIDC providers shaped like Google, Microsoft and Slack (scripts/interop/oidc_provider.mjs);
+// scripts/e2e-server.sh points the app at the same ports.
+const oidc = [['google', 'google', 3191], ['office365', 'microsoft', 3192], ['slack', 'slack', 3193]];
 
 export default defineConfig({
   testDir: './tests',
@@ -42,5 +45,14 @@ export default defineConfig({
       stdout: 'pipe',
       stderr: 'pipe',
     },
+    ...oidc.map(([key, profile, p]) => ({
+      command: `node ../scripts/interop/oidc_provider.mjs --port ${p} --profile ${profile} --client-id gatehouse `
+        + `--client-secret gatehouse-secret --redirect-uri http://127.0.0.1:${port}/auth/${key}/callback`,
+      url: `http://127.0.0.1:${p}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })),
   ],
 });

@@ -8,5 +8,10 @@ export GATEHOUSE_DATABASE_URL="sqlite://$dir/gatehouse.db?mode=rwc"
 export GATEHOUSE_LISTEN="127.0.0.1:$port"
 export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$port"
 export GATEHOUSE_LOG="${GATEHOUSE_LOG:-warn}"
+# The OIDC providers Playwright starts (end2end/playwright.config.mjs).
+for pair in GOOGLE:3191 OFFICE365:3192 SLACK:3193; do
+  name=${pair%%:*}; p=${pair##*:}
+  export "GATEHOUSE_${name}_CLIENT_ID=gatehouse" "GATEHOUSE_${name}_CLIENT_SECRET=gatehouse-secret" "GATEHOUSE_${name}_ISSUER=http://127.0.0.1:$p"
+done
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec "${CARGO_TARGET_DIR:-target}/debug/gatehouse" serve

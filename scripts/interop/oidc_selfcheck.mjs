@@ -344,6 +344,8 @@ async function runProfile(p) {
       // replayed code
       const replay = await token(disc, { code: alice.cb.searchParams.get('code'), redirect_uri: REDIRECT, code_verifier: alice.verifier });
       eq(`${p}/alice: replayed code -> 400 invalid_grant`, [replay.status, replay.json?.error], [400, 'invalid_grant']);
+      const after = await request(null, 'GET', disc.userinfo_endpoint, { headers: { authorization: `Bearer ${alice.tokens.access_token}` } });
+      eq(`${p}/alice: access token from a replayed code is revoked (userinfo 401)`, after.status, 401);
 
       // Stable sub: the same email again (case-insensitively) gives the same sub.
       const again = await fullFlow(p, disc, jwks, 'Alice@ACME.test', { label: 'Alice@ACME.test' });

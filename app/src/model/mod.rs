@@ -147,3 +147,14 @@ pub struct SamlProviderPage {
     pub test: Option<SamlActivityRow>,
     pub delete_consequences: String,
 }
+
+/// A sign-in method's display name, for places the UI only has its key.
+pub fn method_label(key: &str) -> &'static str {
+    match key {
+        "google" => "Google",
+        "slack" => "Slack",
+        "office365" => "Office365",
+        "password" => "Username and password",
+        _ => "SAML",
+    }
+}

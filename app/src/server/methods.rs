@@ -27,13 +27,7 @@ pub struct MethodState {
 }
 
 pub fn label(key: &str) -> &'static str {
-    match key {
-        PASSWORD => "Username and password",
-        "google" => "Google",
-        "slack" => "Slack",
-        "office365" => "Office365",
-        _ => "SAML",
-    }
+    crate::model::method_label(key)
 }
 
 /// Every method the workspace could have, in display order, with its current state.

@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod mail;
 mod members;
+mod oidc;
 mod methods;
 mod pages;
 mod saml;

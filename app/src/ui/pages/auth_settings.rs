@@ -78,16 +78,16 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                     <h2 class="text-lg font-semibold">"Who may use Google, Slack and Office365"</h2>
                                     <p class="mt-1 text-sm text-slate-600">"Only members (or people holding an invite) can sign in with these. Narrow it further: empty allows any."</p>
                                     <div class="mt-4"><Outcome result=allow_result query="allow_saved"/></div>
-                                    {settings.allowlists.clone().into_iter().map(|(key, what, current)| view! {
+                                    {settings.allowlists.clone().into_iter().map(|(key, what, current)| { let save_label = format!("Save the {} allowlist", crate::model::method_label(&key)); view! {
                                         <ActionForm action=set_allow attr:class="mt-4 flex items-end gap-3">
                                             <input type="hidden" name="slug" value=slug/>
                                             <input type="hidden" name="provider" value=key.clone()/>
                                             <label class="block w-full text-sm font-medium">{what}
                                                 <input class=INPUT name="allowed" value=current data-allowlist=key/>
                                             </label>
-                                            <button type="submit" class=BUTTON>"Save"</button>
+                                            <button type="submit" class=BUTTON aria-label=save_label>"Save"</button>
                                         </ActionForm>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </section>
                             }.into_any())}
                             <section class=CARD>

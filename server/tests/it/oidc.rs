@@ -1,0 +1,321 @@
+//! Google, Microsoft and Slack sign-in against oidc-provider (npm, OpenID certified),
+//! started once per test binary with three provider-shaped profiles
+//! (scripts/interop/oidc_provider.mjs).
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use app::server::audit::Actor;
+use app::server::entities::oidc_state;
+use app::server::oidc::OidcProvider;
+use app::server::permissions::AdminCap;
+use app::server::{methods, oidc};
+use axum::http::{header, StatusCode};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use crate::common::{Reply, TestApp, ORIGIN, T0};
+
+const CLIENT_ID: &str = "gatehouse";
+const CLIENT_SECRET: &str = "gatehouse-secret";
+/// A work tenant (the provider's default tenant is the personal-accounts one).
+const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+fn issuers() -> &'static BTreeMap<&'static str, String> {
+    static ISSUERS: OnceLock<BTreeMap<&'static str, String>> = OnceLock::new();
+    ISSUERS.get_or_init(|| {
+        let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut out = BTreeMap::new();
+        for (key, profile) in [("google", "google"), ("office365", "microsoft"), ("slack", "slack")] {
+            let mut child = Command::new("node")
+                .arg(repo.join("scripts/interop/oidc_provider.mjs"))
+                .args(["--port", "0", "--profile", profile, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+                .args(["--redirect-uri", &format!("{ORIGIN}/auth/{key}/callback")])
+                .current_dir(&repo)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start oidc-provider (run `scripts/setup.sh test` first)");
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY");
+            assert!(line.starts_with("READY "), "oidc-provider did not start: {line}");
+            std::mem::forget(child); // exits with us
+            out.insert(key, line.trim().trim_start_matches("READY ").to_string());
+        }
+        out
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64
+}
+
+/// Workspace `acme` with all three providers configured and switched on, the clock at now.
+async fn app() -> TestApp {
+    let iss = issuers();
+    let app = TestApp::with_config(|c| {
+        c.oidc = ["google", "office365", "slack"].iter().map(|k| OidcProvider::new(k, CLIENT_ID, CLIENT_SECRET, Some(&iss[k]))).collect();
+    })
+    .await;
+    app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
+    app.clock.advance(now() - T0);
+    let cap = cap(&app).await;
+    let all: Vec<String> = ["google", "office365", "slack"].iter().map(|s| s.to_string()).collect();
+    methods::change(&app.state.db, app.state.now(), &cap, &app.state.config, &all, &[]).await.expect("enable");
+    app
+}
+
+async fn cap(app: &TestApp) -> AdminCap {
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    AdminCap::operator(ws.id, Actor::operator())
+}
+
+/// A browser: cookies per host, redirects followed by hand.
+#[derive(Default)]
+struct Jar(BTreeMap<String, String>);
+
+impl Jar {
+    fn take(&mut self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            if let Some((k, val)) = v.split(';').next().and_then(|p| p.split_once('=')) {
+                self.0.insert(k.trim().to_string(), val.to_string());
+            }
+        }
+    }
+    fn header(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+}
+
+fn absolute(base: &str, loc: &str) -> String {
+    if loc.starts_with("http") { loc.to_string() } else { format!("{base}{loc}") }
+}
+
+/// Starts at our /auth/{key}/start, logs in at the provider as `login`, and stops at the
+/// redirect back to us. Returns (callback path+query, our nonce cookie).
+async fn to_callback(app: &TestApp, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
+    let r = app.get(&format!("/auth/{key}/start?workspace=acme&next=/w/acme/settings/members"), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
+    let ours = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_oidc_browser="))
+        .and_then(|c| c.split(';').next())
+        .expect("nonce cookie")
+        .to_string();
+    let base = issuers()[key].clone();
+    let mut url = rewrite(r.location().expect("location").to_string());
+    assert!(url.starts_with(&base), "{url}");
+    let client = crate::saml::client();
+    let mut jar = Jar::default();
+    for _ in 0..10 {
+        let resp = client.get(&url).header(reqwest::header::COOKIE, jar.header()).send().await.expect("GET provider");
+        jar.take(resp.headers());
+        let loc = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        match loc {
+            Some(l) if l.starts_with(ORIGIN) => return (l.trim_start_matches(ORIGIN).to_string(), ours),
+            Some(l) => url = absolute(&base, &l),
+            None => {
+                // The login page: post the form.
+                let status = resp.status();
+                let body = resp.text().await.expect("body");
+                assert_eq!(status, 200, "{body}");
+                let action = body.split("action=\"").nth(1).and_then(|s| s.split('"').next()).expect("form action").replace("&amp;", "&");
+                let resp = client
+                    .post(absolute(&base, &action))
+                    .header(reqwest::header::COOKIE, jar.header())
+                    .form(&[("login", login), ("action", "login")])
+                    .send()
+                    .await
+                    .expect("POST login");
+                jar.take(resp.headers());
+                let l = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).expect("after login").to_string();
+                if l.starts_with(ORIGIN) {
+                    return (l.trim_start_matches(ORIGIN).to_string(), ours);
+                }
+                url = absolute(&base, &l);
+            }
+        }
+    }
+    panic!("no redirect back to us");
+}
+
+async fn finish(app: &TestApp, callback: &str, cookie: &str) -> Reply {
+    app.get(callback, Some(cookie)).await
+}
+
+/// The reason recorded (audit log) for the latest refusal.
+async fn last_refusal(app: &TestApp) -> String {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("oidc.refused"))
+        .order_by_desc(app::server::entities::audit_log::Column::Id)
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .map(|a| a.details)
+        .unwrap_or_default()
+}
+
+async fn sign_in(app: &TestApp, key: &str, login: &str) -> Reply {
+    let (cb, cookie) = to_callback(app, key, login, |u| u).await;
+    finish(app, &cb, &cookie).await
+}
+
+#[tokio::test]
+async fn members_sign_in_with_each_provider_and_identities_are_linked() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    for (key, login) in [("google", "bob@acme.test".to_string()), ("office365", format!("bob@acme.test;tid={TID}")), ("slack", "bob@acme.test".to_string())] {
+        let r = sign_in(&app, key, &login).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{key}: {}", r.body);
+        assert_eq!(r.location(), Some("/w/acme/settings/members"), "{key}");
+        let me = app.call::<app::api::auth::Me>(&[("slug", "acme")], Some(&r.cookie().expect("session"))).await;
+        assert!(me.body.contains("bob@acme.test"), "{key}: {}", me.body);
+    }
+    let page = app.get("/w/acme/settings/members", Some(&admin)).await;
+    assert!(page.body.contains("Linked: ") && page.body.contains("Google") && page.body.contains("Office365") && page.body.contains("Slack"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn non_members_unverified_emails_and_disallowed_organisations_are_refused() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    let cases = [
+        ("google", "zed@acme.test".to_string(), "isn't a member of acme Inc"),
+        ("google", "bob@acme.test;email_verified=false".to_string(), "hasn't verified"),
+        ("office365", "bob@acme.test".to_string(), "Personal Microsoft accounts"),
+        ("office365", format!("bob@acme.test;tid={TID};xms_edov=false"), "didn't confirm"),
+        ("slack", "bob@acme.test;email_verified=false".to_string(), "hasn't verified"),
+    ];
+    for (key, login, needle) in cases {
+        let r = sign_in(&app, key, &login).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{key} {login}: {}", r.body);
+        assert!(r.body.contains(needle), "{key} {login}: {needle} not in {}", r.body);
+        assert!(r.cookie().is_none());
+    }
+    // Allowlists: Google hd, Microsoft tenant, Slack team.
+    let cap = cap(&app).await;
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "google", "acme.test").await.expect("hd");
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", "00000000-0000-0000-0000-000000000001").await.expect("tenant");
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "slack", "T0002").await.expect("team");
+    for (key, login, needle) in [
+        ("google", "bob@acme.test;hd=other.test".to_string(), "Google Workspace domain"),
+        ("office365", format!("bob@acme.test;tid={TID}"), "Microsoft organization"),
+        ("slack", "bob@acme.test".to_string(), "Slack workspace"),
+    ] {
+        let r = sign_in(&app, key, &login).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{key}: {}", r.body);
+        assert!(r.body.contains(needle), "{key}: {}", r.body);
+    }
+    assert_eq!(sign_in(&app, "google", "bob@acme.test").await.status, StatusCode::SEE_OTHER, "hd on the list");
+    // Bad allowlist entries are explained and change nothing.
+    assert!(oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", "not-a-guid").await.is_err());
+    // Refusals are audited.
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let n = app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("oidc.refused"))
+        .all(&app.state.db)
+        .await
+        .expect("db")
+        .len();
+    assert!(n >= 8, "{n} refusals audited");
+}
+
+#[tokio::test]
+async fn an_invitee_joins_with_google() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    let r = app.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", "ivy@acme.test"), ("role", "member")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = sign_in(&app, "google", "ivy@acme.test").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = app.get("/w/acme/settings/members", Some(&admin)).await;
+    assert!(page.body.contains("ivy@acme.test"));
+    let invites = app.call::<app::api::members::ListInvites>(&[("slug", "acme")], Some(&admin)).await;
+    assert!(!invites.body.contains("ivy@acme.test"), "the invite is used up: {}", invites.body);
+}
+
+#[tokio::test]
+async fn state_nonce_expiry_replay_browser_and_client_are_checked() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+
+    // Wrong state.
+    let (cb, cookie) = to_callback(&app, "google", "bob@acme.test", |u| u).await;
+    let forged = cb.replace("state=", "state=x");
+    let r = finish(&app, &forged, &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // The genuine callback, in another browser (no nonce cookie): refused (login CSRF).
+    let r = app.get(&cb, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // In the right browser: accepted; a second use of the same answer is refused.
+    assert_eq!(finish(&app, &cb, &cookie).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(finish(&app, &cb, &cookie).await.status, StatusCode::FORBIDDEN);
+
+    // Replayed code: even with its state restored, the provider refuses the code twice.
+    let (cb, cookie) = to_callback(&app, "google", "bob@acme.test", |u| u).await;
+    let saved = oidc_state::Entity::find().all(&app.state.db).await.expect("db");
+    assert_eq!(finish(&app, &cb, &cookie).await.status, StatusCode::SEE_OTHER);
+    for s in saved {
+        let m: oidc_state::ActiveModel = s.into();
+        m.insert(&app.state.db).await.expect("restore state");
+    }
+    let r = finish(&app, &cb, &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(last_refusal(&app).await.contains("code exchange failed"), "{}", last_refusal(&app).await);
+
+    // Wrong nonce: the id_token's nonce no longer matches what we stored.
+    let (cb, cookie) = to_callback(&app, "google", "bob@acme.test", |u| u).await;
+    for s in oidc_state::Entity::find().all(&app.state.db).await.expect("db") {
+        let mut m: oidc_state::ActiveModel = s.into();
+        m.nonce = Set("another-nonce".into());
+        m.update(&app.state.db).await.expect("tamper");
+    }
+    assert_eq!(finish(&app, &cb, &cookie).await.status, StatusCode::FORBIDDEN);
+    assert!(last_refusal(&app).await.contains("nonce"), "{}", last_refusal(&app).await);
+
+    // Expired id_token: our clock is two hours later when the answer arrives.
+    let (cb, cookie) = to_callback(&app, "google", "bob@acme.test", |u| u).await;
+    let row = oidc_state::Entity::find().all(&app.state.db).await.expect("db");
+    for s in row {
+        let mut m: oidc_state::ActiveModel = s.into();
+        m.expires_at = Set(app.state.now() + 3 * 3600);
+        m.update(&app.state.db).await.expect("keep state alive");
+    }
+    app.clock.advance(2 * 3600);
+    let r = finish(&app, &cb, &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(last_refusal(&app).await.to_lowercase().contains("expired"), "{}", last_refusal(&app).await);
+    app.clock.advance(-2 * 3600);
+
+    // A code issued to another client (audience): refused.
+    let (cb, cookie) = to_callback(&app, "google", "bob@acme.test", |u| u.replace(&format!("client_id={CLIENT_ID}"), "client_id=intruder")).await;
+    assert_eq!(finish(&app, &cb, &cookie).await.status, StatusCode::FORBIDDEN);
+    assert!(last_refusal(&app).await.contains("code exchange failed"), "{}", last_refusal(&app).await);
+}
+
+#[tokio::test]
+async fn switching_a_provider_off_removes_it_and_its_callback_refuses() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    let page = app.get("/w/acme/login", None).await;
+    assert!(page.body.contains("Sign in with Slack") && page.body.contains("Sign in with Google") && page.body.contains("Sign in with Office365"));
+    let (cb, cookie) = to_callback(&app, "slack", "bob@acme.test", |u| u).await;
+    let cap = cap(&app).await;
+    methods::change(&app.state.db, app.state.now(), &cap, &app.state.config, &[], &["slack".to_string()]).await.expect("off");
+    let page = app.get("/w/acme/login", None).await;
+    assert!(!page.body.contains("Sign in with Slack"));
+    let r = finish(&app, &cb, &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("switched off"), "{}", r.body);
+    assert_eq!(app.get("/auth/slack/start?workspace=acme", None).await.status, StatusCode::FORBIDDEN);
+    // An unconfigured provider doesn't exist here.
+    assert_eq!(app.get("/auth/github/start?workspace=acme", None).await.status, StatusCode::NOT_FOUND);
+}
