@@ -3,9 +3,8 @@
 // methods, a member (bob, from the foundation story) signs in with each through the provider's
 // login form; switching Slack off removes it and a Slack sign-in already under way is refused.
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems } from './support.mjs';
+import { failOnPageProblems, signInAsAdmin } from './support.mjs';
 
-const admin = { email: 'ada@acme.test', password: 'correct horse battery' };
 const WORK_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
 failOnPageProblems(test);
@@ -22,11 +21,7 @@ async function enabledMethods(page) {
 }
 
 test('Google, Office365 and Slack: enable, sign in through each, switch Slack off', async ({ page, browser }, info) => {
-  await page.goto('/w/acme/login');
-  await page.getByLabel('Email').first().fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(/\/w\/acme$/);
+  await signInAsAdmin(page);
   await page.getByRole('link', { name: 'Member Authorization' }).click();
   for (const name of ['Google', 'Slack', 'Office365']) {
     await page.getByRole('switch', { name }).click();

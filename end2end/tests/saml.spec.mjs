@@ -3,9 +3,8 @@
 // sign-in, switches it on; a new member signs in through the IdP's login form (JIT, since
 // acme.test is claimed by the foundation story that runs first).
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems } from './support.mjs';
+import { failOnPageProblems, signInAsAdmin } from './support.mjs';
 
-const admin = { email: 'ada@acme.test', password: 'correct horse battery' };
 const idp = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_IDP_PORT || '3190'}`;
 
 failOnPageProblems(test);
@@ -23,11 +22,7 @@ async function throughIdp(page, info, email) {
 
 test('admin adds, tests and enables a SAML provider; a member signs in through it', async ({ page, browser }, info) => {
   const provider = `Corp IdP ${info.project.name}`;
-  await page.goto('/w/acme/login');
-  await page.getByLabel('Email').first().fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(/\/w\/acme$/);
+  await signInAsAdmin(page);
 
   await page.getByRole('link', { name: 'Member Authorization' }).click();
   await page.getByRole('link', { name: '+ Add New Provider' }).click();

@@ -21,3 +21,14 @@ export function failOnPageProblems(test) {
     expect(info.problems).toEqual([]);
   });
 }
+
+export const admin = { email: 'ada@acme.test', password: 'correct horse battery' };
+
+// The admin of the foundation story signs in with the password form.
+export async function signInAsAdmin(page) {
+  await page.goto('/w/acme/login');
+  await page.getByLabel('Email').first().fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/w\/acme$/);
+}

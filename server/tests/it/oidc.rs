@@ -11,7 +11,7 @@ use app::server::entities::oidc_state;
 use app::server::oidc::OidcProvider;
 use app::server::permissions::AdminCap;
 use app::server::{methods, oidc};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::common::{Reply, TestApp, ORIGIN, T0};
@@ -96,15 +96,7 @@ fn absolute(base: &str, loc: &str) -> String {
 async fn to_callback(app: &TestApp, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
     let r = app.get(&format!("/auth/{key}/start?workspace=acme&next=/w/acme/settings/members"), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
-    let ours = r
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("gatehouse_oidc_browser="))
-        .and_then(|c| c.split(';').next())
-        .expect("nonce cookie")
-        .to_string();
+    let ours = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
     let base = issuers()[key].clone();
     let mut url = rewrite(r.location().expect("location").to_string());
     assert!(url.starts_with(&base), "{url}");

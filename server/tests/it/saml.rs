@@ -160,15 +160,7 @@ pub async fn idp_answer(app: &TestApp, id: &str, user: &str, knobs: &str, cookie
     assert!(r.status.is_redirection(), "login: {} {}", r.status, r.body);
     let loc = r.location().expect("location").to_string();
     assert!(loc.starts_with(&idp().base), "{loc}");
-    let nonce = r
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("gatehouse_saml_browser="))
-        .and_then(|c| c.split(';').next())
-        .expect("browser nonce cookie")
-        .to_string();
+    let nonce = r.set_cookie("gatehouse_saml_browser").expect("browser nonce cookie");
     let (status, body) = http_get(&format!("{loc}&user={user}&format=json&{knobs}")).await;
     assert_eq!(status, 200, "IdP said: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
