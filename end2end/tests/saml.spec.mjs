@@ -3,7 +3,7 @@
 // sign-in, switches it on; a new member signs in through the IdP's login form (JIT, since
 // acme.test is claimed by the foundation story that runs first).
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems, signInAsAdmin } from './support.mjs';
+import { admin, failOnPageProblems, signInAsAdmin } from './support.mjs';
 
 const idp = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_IDP_PORT || '3190'}`;
 

@@ -222,7 +222,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     };
     let ws = workspace::Entity::find_by_id(row.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
     let back = format!("/w/{}/login", ws.slug);
-    if !cb.browser_nonce.is_some_and(|n| n.hash() == row.browser_hash) {
+    if cb.browser_nonce.is_none_or(|n| n.hash() != row.browser_hash) {
         return Ok(refused(&back, "Start signing in again from the sign-in page, in this browser (cookies must be allowed)."));
     }
     if oidc_state::Entity::delete_many().filter(oidc_state::Column::StateHash.eq(hash)).exec(db).await?.rows_affected != 1 {
