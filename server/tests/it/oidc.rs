@@ -311,3 +311,28 @@ async fn switching_a_provider_off_removes_it_and_its_callback_refuses() {
     // An unconfigured provider doesn't exist here.
     assert_eq!(app.get("/auth/github/start?workspace=acme", None).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn admins_set_allowlists_on_member_authorization() {
+    use app::api::settings::SetOidcAllowlist;
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    let page = app.get("/w/acme/settings/authentication", Some(&admin)).await;
+    for needle in ["Allowed Google Workspace domains", "Allowed Microsoft tenant IDs", "Allowed Slack team IDs"] {
+        assert!(page.body.contains(needle), "{needle}");
+    }
+    // Without JS: a form post, a redirect with the confirmation, the list kept.
+    let r = app.form::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "google"), ("allowed", "Acme.test, corp.test")], Some(&admin), "/w/acme/settings/authentication").await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    assert!(r.location().is_some_and(|l| l.contains("allow_saved=")));
+    assert_eq!(oidc::allowed(&app.state.db, cap(&app).await.workspace_id(), "google").await.expect("db"), ["acme.test", "corp.test"]);
+    // Bad entries: a clear error, nothing changed.
+    let r = app.call::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "slack"), ("allowed", "not a team")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Slack team ID"), "{}", r.body);
+    // Members can't.
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let r = app.call::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "google"), ("allowed", "")], Some(&bob)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(oidc::allowed(&app.state.db, cap(&app).await.workspace_id(), "google").await.expect("db").len(), 2);
+}
