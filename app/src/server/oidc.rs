@@ -14,7 +14,7 @@ use openidconnect::{
     RedirectUrl, Scope, TokenResponse,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde_json::{json, Value};
 
@@ -77,6 +77,11 @@ pub fn microsoft_issuer_ok(template: &str, iss: &str, tid: &str) -> bool {
     }
 }
 
+/// Google's tokens name their issuer with or without the scheme; links use one form.
+pub fn google_issuer(iss: &str) -> String {
+    if iss == "accounts.google.com" { "https://accounts.google.com".into() } else { iss.to_string() }
+}
+
 fn http() -> Result<openidconnect::reqwest::Client, DomainError> {
     openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -95,9 +100,16 @@ fn cache() -> &'static Cache {
 /// Discovery document and JWKS, cached per issuer for an hour (a per-process cache of
 /// public data; nothing shared depends on it).
 async fn metadata(p: &OidcProvider) -> Result<Arc<CoreProviderMetadata>, DomainError> {
+    metadata_with(p, false).await
+}
+
+/// `refresh`: ignore the cache (a token signed with a key we don't know yet: the provider
+/// rotated its keys). At most one forced refresh per provider per minute.
+async fn metadata_with(p: &OidcProvider, refresh: bool) -> Result<Arc<CoreProviderMetadata>, DomainError> {
     if let Ok(c) = cache().lock() {
         if let Some((at, md)) = c.get(&p.issuer) {
-            if at.elapsed() < DISCOVERY_TTL {
+            let fresh_enough = if refresh { at.elapsed() < Duration::from_secs(60) } else { at.elapsed() < DISCOVERY_TTL };
+            if fresh_enough {
                 return Ok(md.clone());
             }
         }
@@ -128,10 +140,15 @@ pub fn redirect_uri(cfg: &RuntimeConfig, key: &str) -> String {
     format!("{}/auth/{key}/callback", cfg.public_url.trim_end_matches('/'))
 }
 
-fn client(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) -> Result<openidconnect::core::CoreClient<openidconnect::EndpointSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointMaybeSet, openidconnect::EndpointMaybeSet>, DomainError> {
+fn client_for(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) -> Result<openidconnect::core::CoreClient<openidconnect::EndpointSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointMaybeSet, openidconnect::EndpointMaybeSet>, DomainError> {
     let redirect = RedirectUrl::new(redirect_uri(cfg, &p.key)).map_err(|e| DomainError::Internal(e.to_string()))?;
-    Ok(CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.clone())))
-        .set_redirect_uri(redirect))
+    let post_only = md.token_endpoint_auth_methods_supported().is_some_and(|m| {
+        !m.is_empty() && m.iter().all(|a| *a == openidconnect::core::CoreClientAuthMethod::ClientSecretPost)
+    });
+    let c = CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.clone())))
+        .set_redirect_uri(redirect);
+    // Slack's token endpoint takes the secret in the body only.
+    Ok(if post_only { c.set_auth_type(openidconnect::AuthType::RequestBody) } else { c })
 }
 
 /// Starts sign-in: stores state/nonce/PKCE verifier (hashed state as key), returns the
@@ -150,7 +167,7 @@ pub async fn start(
         return Err(DomainError::Refused(format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)));
     }
     let md = metadata(p).await?;
-    let client = client(cfg, p, &md)?;
+    let client = client_for(cfg, p, &md)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -261,10 +278,16 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         Err(why) => return refuse(why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
     };
     let rules = allowed(db, ws.id, key).await?;
-    let (ident_key, ident_subject, email_trusted) = match provider_rules(key, &verified, &rules) {
+    let (ident_key, ident_subject, trust) = match provider_rules(key, &verified, &rules) {
         Ok(x) => x,
         Err((why, message)) => return refuse(why, message).await,
     };
+    // RFC 9207 for Microsoft's multi-tenant issuer: the template with this token's tenant.
+    if let (Some(iss), true) = (cb.iss, md.issuer().as_str().contains("{tenantid}")) {
+        if !microsoft_issuer_ok(md.issuer().as_str(), iss, &ident_key) {
+            return refuse(format!("authorization response iss {iss} is not this tenant's"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+        }
+    }
     // Identity: a linked (provider, key, subject) first; else the email, when the provider
     // vouches for it; never a new account without an invite.
     let linked = external_identity::Entity::find()
@@ -277,6 +300,13 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         Some(Ok(e)) => Some(e),
         _ => None,
     };
+    let email_trusted = match (trust, &email) {
+        (EmailTrust::Verified, Some(_)) => true,
+        (EmailTrust::ClaimedDomainOnly, Some(e)) => super::domains::claims_email(db, ws.id, e).await?,
+        _ => false,
+    };
+    // Only a provider-verified email makes a link that other workspaces will honour.
+    let keep_link = trust == EmailTrust::Verified;
     let who = email.clone().unwrap_or_else(|| "This account".into());
     let not_member = format!("This {} account ({}) isn't a member of {}. Ask an admin for an invite.", p.label(), who, ws.name);
     let txn = db.begin().await?;
@@ -285,6 +315,20 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         (None, Some(e)) if email_trusted => members::account_by_email(&txn, e).await?.map(|a| a.id),
         _ => None,
     };
+    if let (None, Some(a)) = (&linked, account_id) {
+        // The account already belongs to another subject of this provider: a second
+        // identity with the same email (a recycled mailbox, a rehired name) doesn't take it.
+        let other = external_identity::Entity::find()
+            .filter(external_identity::Column::ProviderKind.eq(key))
+            .filter(external_identity::Column::ProviderKey.eq(ident_key.clone()))
+            .filter(external_identity::Column::AccountId.eq(a))
+            .one(&txn)
+            .await?;
+        if other.is_some() {
+            txn.rollback().await?;
+            return refuse("account linked to another subject".into(), format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label())).await;
+        }
+    }
     let membership = match account_id {
         Some(a) => members::membership_of(&txn, ws.id, a).await?,
         None => None,
@@ -299,6 +343,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
                     .filter(invite::Column::EmailNormalized.eq(e.clone()))
                     .filter(invite::Column::AcceptedAt.is_null())
                     .filter(invite::Column::ExpiresAt.gt(now))
+                    .order_by_desc(invite::Column::Id)
                     .one(&txn)
                     .await?,
                 _ => None,
@@ -306,7 +351,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             let Some(inv) = pending else {
                 txn.rollback().await?;
                 return refuse(if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
-                    format!("{} didn't confirm that this account owns {}, so it can't be matched to a member of {}.", p.label(), who, ws.name)
+                    format!("{} didn't confirm that this account owns {}, so it can't be matched to a member of {}. (Office365: your IT admin adds the optional claim xms_edov to the app registration, or allows your tenant in Member Authorization.)", p.label(), who, ws.name)
                 }).await;
             };
             let e = email.clone().unwrap_or_default();
@@ -316,9 +361,14 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
                 Some(m) => m,
                 None => members::add_membership(&txn, now, ws.id, a.id, &inv.role, None).await?,
             };
-            let mut im: invite::ActiveModel = inv.into();
-            im.accepted_at = Set(Some(now));
-            im.update(&txn).await?;
+            // The newest invite decides the role; every pending invite for this email is used.
+            invite::Entity::update_many()
+                .col_expr(invite::Column::AcceptedAt, sea_orm::sea_query::Expr::value(now))
+                .filter(invite::Column::WorkspaceId.eq(ws.id))
+                .filter(invite::Column::EmailNormalized.eq(inv.email_normalized.clone()))
+                .filter(invite::Column::AcceptedAt.is_null())
+                .exec(&txn)
+                .await?;
             (a.id, m, true)
         }
     };
@@ -326,7 +376,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         txn.rollback().await?;
         return refuse("deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
     }
-    if linked.is_none() {
+    if linked.is_none() && keep_link {
         external_identity::ActiveModel {
             account_id: Set(account_id),
             provider_kind: Set(key.to_string()),
@@ -364,7 +414,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
 /// Exchanges the code (with the PKCE verifier) and verifies the id_token: signature from
 /// the JWKS, issuer, audience, expiry (our clock), nonce.
 async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata, code: &str, row: &oidc_state::Model, now: i64) -> Result<Verified, String> {
-    let client = client(cfg, p, md).map_err(|e| e.to_string())?;
+    let client = client_for(cfg, p, md).map_err(|e| e.to_string())?;
     let http = http().map_err(|e| e.to_string())?;
     let resp = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -376,9 +426,25 @@ async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetada
     let id_token = resp.id_token().ok_or("the token response has no id_token")?;
     let template = md.issuer().as_str().to_string();
     let multi_tenant = template.contains("{tenantid}");
+    let google = p.key == "google";
     let clock = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
-    let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_time_fn(move || clock).require_issuer_match(!multi_tenant);
-    let claims = id_token.claims(&verifier, &Nonce::new(row.nonce.clone())).map_err(|e| format!("id_token rejected: {e}"))?;
+    let verify = |md: &CoreProviderMetadata| -> Result<openidconnect::core::CoreIdTokenClaims, String> {
+        let client = client_for(cfg, p, md).map_err(|e| e.to_string())?;
+        let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_time_fn(move || clock).require_issuer_match(!multi_tenant && !google);
+        id_token.claims(&verifier, &Nonce::new(row.nonce.clone())).cloned().map_err(|e| format!("id_token rejected: {e}"))
+    };
+    let claims = match verify(md) {
+        Ok(c) => c,
+        // An unknown signing key: the provider may have rotated; look once more.
+        Err(e) if e.contains("signature") || e.contains("key") => {
+            let fresh = metadata_with(p, true).await.map_err(|e| e.to_string())?;
+            verify(&fresh)?
+        }
+        Err(e) => return Err(e),
+    };
+    if google && google_issuer(claims.issuer().as_str()) != google_issuer(&template) {
+        return Err(format!("issuer {} is not Google's", claims.issuer().as_str()));
+    }
     // The verified token's payload, for provider-specific claims (hd, tid, oid, team id).
     let raw = id_token.to_string();
     let payload = raw.split('.').nth(1).ok_or("malformed id_token")?;
@@ -455,9 +521,20 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
 
 type Refusal = (String, String);
 
-/// Per provider: the identity key and subject, whether its email can be trusted to match
-/// a member, and its allowlist.
-pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(String, String, bool), Refusal> {
+/// How far a provider's email claim can be trusted to match a member or an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTrust {
+    /// The provider verified it: it may match, and the identity link it makes is global.
+    Verified,
+    /// Only for an email in this workspace's claimed domains, and no global link is kept
+    /// (Microsoft tenants on the workspace's allowlist without `xms_edov`).
+    ClaimedDomainOnly,
+    No,
+}
+
+/// Per provider: the identity key and subject, how far its email can be trusted, and its
+/// allowlist.
+pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(String, String, EmailTrust), Refusal> {
     let s = |k: &str| v.extra.get(k).and_then(Value::as_str).map(str::to_string);
     match key {
         "google" => {
@@ -468,7 +545,7 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
             if !allow.is_empty() && !allow.contains(&hd) {
                 return Err((format!("hd {hd:?} not allowed"), "This Google account isn't part of a Google Workspace domain this workspace allows.".into()));
             }
-            Ok((v.issuer.clone(), v.subject.clone(), true))
+            Ok((google_issuer(&v.issuer), v.subject.clone(), EmailTrust::Verified))
         }
         "office365" => {
             let tid = s("tid").unwrap_or_default().to_lowercase();
@@ -482,11 +559,19 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
             if !allow.is_empty() && !allow.contains(&tid) {
                 return Err((format!("tenant {tid} not allowed"), "This Microsoft organization isn't one this workspace allows.".into()));
             }
-            // nOAuth: an email in Entra is mutable and unverified; trust it to match a
-            // member only when Microsoft says the domain owner verified it, or the tenant
-            // is on the workspace's allowlist.
+            // nOAuth: an email in Entra is mutable and unverified. Trust it when Microsoft
+            // says the domain owner verified it (the optional claim `xms_edov`); a tenant
+            // on the workspace's allowlist is trusted only for the workspace's own claimed
+            // domains, and never for a global link.
             let edov = v.extra.get("xms_edov").is_some_and(|x| x.as_bool() == Some(true) || x.as_str() == Some("true") || x.as_i64() == Some(1));
-            Ok((tid, oid, edov || !allow.is_empty()))
+            let trust = if edov {
+                EmailTrust::Verified
+            } else if !allow.is_empty() {
+                EmailTrust::ClaimedDomainOnly
+            } else {
+                EmailTrust::No
+            };
+            Ok((tid, oid, trust))
         }
         _ => {
             let team = s("https://slack.com/team_id").unwrap_or_default().to_lowercase();
@@ -496,7 +581,7 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
             if v.email_verified == Some(false) {
                 return Err(("email_verified is false".into(), "Slack hasn't verified this account's email address.".into()));
             }
-            Ok((v.issuer.clone(), v.subject.clone(), v.email_verified == Some(true)))
+            Ok((v.issuer.clone(), v.subject.clone(), if v.email_verified == Some(true) { EmailTrust::Verified } else { EmailTrust::No }))
         }
     }
 }
@@ -533,8 +618,11 @@ mod tests {
         assert!(provider_rules("google", &v(json!({"hd": "acme.test"}), Some(true)), &["acme.test".into()]).is_ok());
         let ms = |extra| provider_rules("office365", &v(extra, None), &[]);
         assert!(ms(json!({"tid": MSA_TENANT, "oid": "x"})).is_err(), "personal accounts refused");
-        assert_eq!(ms(json!({"tid": TID, "oid": "o1", "xms_edov": true})).ok().map(|r| (r.0, r.1, r.2)), Some((TID.to_string(), "o1".to_string(), true)));
-        assert_eq!(ms(json!({"tid": TID, "oid": "o1"})).ok().map(|r| r.2), Some(false), "unverified email never matches a member");
+        assert_eq!(ms(json!({"tid": TID, "oid": "o1", "xms_edov": true})).ok().map(|r| (r.0, r.1, r.2)), Some((TID.to_string(), "o1".to_string(), EmailTrust::Verified)));
+        assert_eq!(ms(json!({"tid": TID, "oid": "o1"})).ok().map(|r| r.2), Some(EmailTrust::No), "unverified email never matches a member");
+        let listed = provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &[TID.to_string()]);
+        assert_eq!(listed.ok().map(|r| r.2), Some(EmailTrust::ClaimedDomainOnly), "an allowlisted tenant is not a verified email");
+        assert_eq!(google_issuer("accounts.google.com"), "https://accounts.google.com");
         assert!(provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &["00000000-0000-0000-0000-000000000001".into()]).is_err());
         assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t2".into()]).is_err());
         assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t1".into()]).is_ok());

@@ -336,3 +336,31 @@ async fn admins_set_allowlists_on_member_authorization() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(oidc::allowed(&app.state.db, cap(&app).await.workspace_id(), "google").await.expect("db").len(), 2);
 }
+
+#[tokio::test]
+async fn allowlisted_tenants_and_second_subjects_cannot_take_over_accounts() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    let cap = cap(&app).await;
+    // An allowlisted tenant without xms_edov: its emails are trusted only inside the
+    // workspace's claimed domains, and no global link is kept.
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", TID).await.expect("tenant");
+    let login = format!("bob@acme.test;tid={TID};xms_edov=");
+    assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "acme.test is not claimed yet");
+    app::server::domains::change(&app.state.db, app.state.now(), &cap, &["acme.test".into()], &[]).await.expect("claim");
+    assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::SEE_OTHER);
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let links = app::server::entities::external_identity::Entity::find()
+        .filter(app::server::entities::external_identity::Column::ProviderKind.eq("office365"))
+        .all(&app.state.db)
+        .await
+        .expect("db");
+    assert!(links.is_empty(), "no global link from an unverified email");
+    // Google: bob is linked to one subject; another subject with the same email is refused.
+    assert_eq!(sign_in(&app, "google", "bob@acme.test").await.status, StatusCode::SEE_OTHER);
+    let r = sign_in(&app, "google", "bob@acme.test;sub=someone-else").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("already linked to a different Google account"), "{}", r.body);
+    assert_eq!(sign_in(&app, "google", "bob@acme.test").await.status, StatusCode::SEE_OTHER, "the linked one still works");
+}
