@@ -377,7 +377,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         return refuse("deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
     }
     if linked.is_none() && keep_link {
-        external_identity::ActiveModel {
+        let inserted = external_identity::ActiveModel {
             account_id: Set(account_id),
             provider_kind: Set(key.to_string()),
             provider_key: Set(ident_key.clone()),
@@ -387,7 +387,17 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             ..Default::default()
         }
         .insert(&txn)
-        .await?;
+        .await;
+        // Two first sign-ins of one identity at once: the unique index keeps one link;
+        // the other browser is asked to try again instead of getting an error page.
+        match inserted {
+            Ok(_) => {}
+            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                txn.rollback().await?;
+                return Ok(Outcome::Refused { message: format!("{} sign-in crossed another one for the same account. Try again.", p.label()), back });
+            }
+            Err(e) => return Err(e.into()),
+        }
     } else if let Some(l) = linked {
         let mut lm: external_identity::ActiveModel = l.into();
         lm.last_used_at = Set(now);
