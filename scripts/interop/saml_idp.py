@@ -591,7 +591,9 @@ def main():
 
     from werkzeug.serving import make_server
 
-    server = make_server(args.host, args.port, app, threaded=True)
+    # One request at a time: pysaml2's Server keeps per-request state in shared objects and
+    # is not safe for concurrent use; the Rust tests run many SPs against one IdP in parallel.
+    server = make_server(args.host, args.port, app, threaded=False)
     print(f"READY http://127.0.0.1:{args.port}", flush=True)
     try:
         server.serve_forever()

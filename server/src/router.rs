@@ -16,6 +16,10 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 
 /// Largest request body we read (forms, server functions; SAML gets its own cap).
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// No request may take longer (outbound calls have 10-second timeouts of their own). A
+/// request that somehow never completes is dropped and answered 503 instead of holding its
+/// connection forever.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -40,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .with_state(state)
 }
 
