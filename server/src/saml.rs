@@ -181,24 +181,10 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
         Err(DomainError::NotFound) => return Redirect::to("/").into_response(),
         Err(e) => return internal(e),
     };
-    let Ok(email) = app::server::normalize_email(&q.email) else {
-        return back("Enter a valid email address.");
-    };
-    match app::server::domains::claims_email(&st.db, ws.id, &email).await {
-        Ok(true) => {}
-        Ok(false) => return back("Single sign-on is not set up for that email's domain. Use another way to sign in."),
-        Err(e) => return internal(e),
-    }
-    let enabled = match app::server::methods::enabled_set(&st.db, ws.id).await {
-        Ok(e) => e,
-        Err(e) => return internal(e),
-    };
-    let providers = match saml::list(&st.db, ws.id).await {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
-    match providers.into_iter().find(|p| enabled.contains(&saml::method_key(&p.public_id))) {
-        Some(p) => Redirect::to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id)).into_response(),
-        None => back("Single sign-on is not switched on for this workspace. Use another way to sign in."),
+    match saml::provider_for_email(&st.db, ws.id, &q.email).await {
+        Ok(Some(p)) => Redirect::to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id)).into_response(),
+        Ok(None) => back("Single sign-on is not set up for that email's domain. Use another way to sign in."),
+        Err(DomainError::Invalid(_)) => back("Enter a valid email address."),
+        Err(e) => internal(e),
     }
 }

@@ -361,3 +361,14 @@ pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
         nameid_format: &p.nameid_format,
     })
 }
+
+/// Email-first routing: the workspace's first enabled SAML provider, when `email` is in one
+/// of its claimed domains (providers keep no domain list of their own).
+pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_raw: &str) -> Result<Option<saml_provider::Model>, DomainError> {
+    let email = super::normalize_email(email_raw)?;
+    if !super::domains::claims_email(db, workspace_id, &email).await? {
+        return Ok(None);
+    }
+    let enabled = super::methods::enabled_set(db, workspace_id).await?;
+    Ok(list(db, workspace_id).await?.into_iter().find(|p| enabled.contains(&method_key(&p.public_id))))
+}
