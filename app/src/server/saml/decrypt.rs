@@ -1,6 +1,5 @@
 //! XML Encryption of assertions (xmlenc 1.0/1.1): RSA-OAEP key transport, AES-CBC/GCM
 //! content. RSA PKCS#1 v1.5 key transport is refused (Bleichenbacher padding oracles).
-use libxml::parser::{Parser, ParserOptions};
 use libxml::tree::Node;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
@@ -48,10 +47,7 @@ fn algorithm(node: &Node) -> Option<String> {
 /// the response signature that covered the ciphertext).
 pub fn decrypt_assertion(response_xml: &str, key: &PKey<Private>) -> Result<String, Refusal> {
     screen_text(response_xml)?;
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
-    let doc = Parser::default()
-        .parse_string_with_options(response_xml, opts)
-        .map_err(|_| Refusal("the XML is not well-formed".into()))?;
+    let doc = super::xml::parse_document(response_xml).ok_or_else(|| Refusal("the XML is not well-formed".into()))?;
     let root = doc.get_root_element().ok_or_else(|| Refusal("empty document".into()))?;
     let ea = find(&root, NS_ASSERTION, "EncryptedAssertion").ok_or_else(|| Refusal("no EncryptedAssertion".into()))?;
     let data = child(&ea, NS_XENC, "EncryptedData").ok_or_else(|| Refusal("EncryptedAssertion without EncryptedData".into()))?;

@@ -1,6 +1,5 @@
 //! Reading an IdP's metadata (pasted, from a file or from a URL) and its certificates.
 use base64::Engine;
-use libxml::parser::{Parser, ParserOptions};
 use libxml::tree::Node;
 use openssl::x509::X509;
 
@@ -47,10 +46,7 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
         return Err(invalid("The metadata declares a DOCTYPE or entities; Gatehouse refuses those."));
     }
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
-    let doc = Parser::default()
-        .parse_string_with_options(xml.trim(), opts)
-        .map_err(|_| invalid("The metadata is not well-formed XML."))?;
+    let doc = super::xml::parse_document(xml.trim()).ok_or_else(|| invalid("The metadata is not well-formed XML."))?;
     let root = doc.get_root_element().ok_or_else(|| invalid("The metadata is not well-formed XML (no root element)."))?;
     let mut entities = Vec::new();
     if is(&root, NS_MD, "EntityDescriptor") {

@@ -6,7 +6,6 @@
 //! them, no DTDs, entities, comments or processing instructions, bounded size and depth.
 use std::collections::HashSet;
 
-use libxml::parser::{Parser, ParserOptions};
 use libxml::tree::{Node, NodeType};
 
 pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -49,12 +48,32 @@ pub fn screen_text(xml: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Parses text as UTF-8 XML, strictly: no recovery from errors, no network, no DTD
+/// loading, no entity substitution.
+///
+/// This calls libxml2 directly. The libxml crate's `ParserOptions` can't be used: its
+/// `encoding` hands libxml2 a pointer to a string it has already freed (so under load,
+/// with another thread reusing that memory, documents were now and then read with
+/// elements missing), its default turns recovery on, and its `no_def_dtd` sets
+/// `XML_PARSE_DTDLOAD` for XML.
+pub fn parse_document(xml: &str) -> Option<libxml::tree::Document> {
+    use libxml::bindings::{xmlParserOption_XML_PARSE_NOERROR, xmlParserOption_XML_PARSE_NONET, xmlParserOption_XML_PARSE_NOWARNING, xmlReadMemory};
+    let len = i32::try_from(xml.len()).ok()?;
+    let flags = (xmlParserOption_XML_PARSE_NONET | xmlParserOption_XML_PARSE_NOERROR | xmlParserOption_XML_PARSE_NOWARNING) as i32;
+    // SAFETY: the buffer and its length come from a live `&str`; URL and encoding are
+    // static NUL-terminated strings; libxml2 copies what it keeps and returns a document
+    // we own (or null), which `Document::new_ptr` takes over and frees on drop.
+    let ptr = unsafe { xmlReadMemory(xml.as_ptr().cast(), len, c"message.xml".as_ptr(), c"UTF-8".as_ptr(), flags) };
+    if ptr.is_null() {
+        None
+    } else {
+        Some(libxml::tree::Document::new_ptr(ptr))
+    }
+}
+
 fn parse(xml: &str) -> Result<libxml::tree::Document, Refusal> {
     screen_text(xml)?;
-    let opts = ParserOptions { no_net: true, no_error: true, no_warning: true, no_def_dtd: true, encoding: Some("UTF-8"), ..Default::default() };
-    Parser::default()
-        .parse_string_with_options(xml, opts)
-        .map_err(|_| Refusal("the XML is not well-formed".into()))
+    parse_document(xml).ok_or_else(|| Refusal("the XML is not well-formed".into()))
 }
 
 fn ns(node: &Node) -> String {
