@@ -5,12 +5,18 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_initial;
 mod m20261129_000002_saml_activity;
 mod m20261129_000003_oidc;
+mod m20261129_000004_scim;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial::Migration), Box::new(m20261129_000002_saml_activity::Migration), Box::new(m20261129_000003_oidc::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial::Migration),
+            Box::new(m20261129_000002_saml_activity::Migration),
+            Box::new(m20261129_000003_oidc::Migration),
+            Box::new(m20261129_000004_scim::Migration),
+        ]
     }
 }

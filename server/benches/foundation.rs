@@ -37,6 +37,7 @@ async fn state(url: &str) -> AppState {
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),
             login_attempts_per_window: i64::MAX / 8,
+            scim_requests_per_minute: i64::MAX / 8,
             mailer: None,
             oidc: vec![],
         }),

@@ -49,6 +49,7 @@ fn run_for<F: FnMut() -> Duration>(secs: Duration, mut f: F) -> Vec<Duration> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    app::server::saml::acs::init_xml();
     let secs = Duration::from_secs(std::env::var("GATEHOUSE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4));
     let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("gh-bench-saml-{}", std::process::id()));
@@ -63,7 +64,7 @@ async fn main() {
     let clock = FixedClock::at(now);
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, mailer: None, oidc: vec![] }),
+        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![] }),
         clock: Arc::new(clock.clone()),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),

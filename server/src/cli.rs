@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use app::server::audit::Actor;
 use app::server::password::Password;
 use app::server::permissions::AdminCap;
-use app::server::{members, methods, saml, workspaces, AppState};
+use app::server::{members, methods, saml, scim, workspaces, AppState};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -59,6 +59,9 @@ pub enum Command {
     /// Custom SAML identity providers.
     #[command(subcommand)]
     Saml(SamlCommand),
+    /// SCIM provisioning for a SAML provider (its Provider Token is the bearer token).
+    #[command(subcommand)]
+    Scim(ScimCommand),
     /// Break-glass recovery for a locked-out workspace: re-enable a sign-in method and/or
     /// restore an admin. Writes an audit entry and prints what it did.
     Recover {
@@ -94,6 +97,33 @@ pub enum SamlCommand {
     List {
         #[arg(long)]
         workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Turn provisioning on (SAML must be the workspace's only sign-in method) and print
+    /// the SCIM base URL and a new token, once, as JSON.
+    Enable {
+        #[arg(long)]
+        workspace: String,
+        /// The provider's id (as `saml list` prints it).
+        #[arg(long)]
+        provider: String,
+    },
+    /// Replace the token of a provider with provisioning on; the old one stops working.
+    Rotate {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        provider: String,
+    },
+    /// Turn provisioning off; the token stops working. Linked members stay read-only.
+    Disable {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        provider: String,
     },
 }
 
@@ -200,6 +230,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&json!({ "workspace": ws.slug, "providers": list }))?);
+            Ok(())
+        }
+        Command::Scim(cmd) => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            let (workspace, provider) = match &cmd {
+                ScimCommand::Enable { workspace, provider } | ScimCommand::Rotate { workspace, provider } | ScimCommand::Disable { workspace, provider } => (workspace, provider),
+            };
+            let ws = find_workspace(&st, workspace).await?;
+            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let not_found = |e| match e {
+                app::server::DomainError::NotFound => anyhow::anyhow!("{provider} is not a SAML provider of {}", ws.slug),
+                other => user_error(other),
+            };
+            let out = match cmd {
+                ScimCommand::Disable { .. } => {
+                    scim::disable(&st.db, st.now(), &cap, provider).await.map_err(not_found)?;
+                    json!({ "workspace": ws.slug, "provider": provider, "provisioning": false })
+                }
+                ScimCommand::Enable { .. } | ScimCommand::Rotate { .. } => {
+                    let token = if matches!(cmd, ScimCommand::Rotate { .. }) {
+                        scim::rotate(&st.db, st.now(), &cap, provider).await.map_err(not_found)?
+                    } else {
+                        scim::enable(&st.db, st.now(), &cap, provider).await.map_err(not_found)?
+                    };
+                    json!({
+                        "workspace": ws.slug,
+                        "provider": provider,
+                        "provisioning": true,
+                        "scim_base_url": scim::base_url(&st.config),
+                        "token": token.expose(),
+                        "note": "The token is shown once; Gatehouse keeps only its hash.",
+                    })
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
         Command::Recover { workspace, enable, promote } => {

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub smtp_from: Option<String>,
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
+    pub scim_requests_per_minute: Option<i64>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
     pub google_issuer: Option<String>,
@@ -53,6 +54,8 @@ pub struct Config {
     pub smtp_from: String,
     pub database_max_connections: u32,
     pub login_attempts_per_window: i64,
+    /// SCIM requests allowed per token per minute (then 429 with Retry-After).
+    pub scim_requests_per_minute: i64,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -72,7 +75,7 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW",
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE",
     "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
     "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
 ];
@@ -126,6 +129,9 @@ impl Config {
                 "LOGIN_ATTEMPTS_PER_WINDOW" => {
                     fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
+                "SCIM_REQUESTS_PER_MINUTE" => {
+                    fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
+                }
                 "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
                 "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
                 "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
@@ -172,6 +178,8 @@ impl Config {
             smtp_from: fc.smtp_from.unwrap_or_else(|| "Gatehouse <gatehouse@localhost>".to_string()),
             database_max_connections: fc.database_max_connections.unwrap_or(10).max(1),
             login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
+            // Entra asks for at least 25 requests a second per tenant; this allows 100.
+            scim_requests_per_minute: fc.scim_requests_per_minute.unwrap_or(6000).max(1),
         })
     }
 }

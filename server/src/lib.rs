@@ -7,6 +7,7 @@ pub mod config;
 pub mod oidc;
 pub mod router;
 pub mod saml;
+pub mod scim;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
     Ok(RuntimeConfig {
         public_url: cfg.public_url.clone(),
         login_attempts_per_window: cfg.login_attempts_per_window,
+        scim_requests_per_minute: cfg.scim_requests_per_minute,
         mailer,
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
@@ -45,6 +47,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
 
 /// Connects, migrates, and assembles the state every request shares.
 pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    app::server::saml::acs::init_xml();
     let conn = db::connect(&cfg.database_url, cfg.database_max_connections).await?;
     db::migrate(&conn).await?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);

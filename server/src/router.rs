@@ -31,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .route("/go", get(go))
         .merge(crate::saml::routes())
         .merge(crate::oidc::routes())
+        .merge(crate::scim::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -18,6 +18,10 @@ const PUBLIC_MAIL: [&str; 24] = [
     "yandex.com", "yandex.ru", "qq.com", "163.com", "zoho.com", "fastmail.com", "hey.com",
 ];
 
+/// Accounts provisioned without an email get `<random>@` this (the `.invalid` TLD never
+/// resolves and can't be claimed), so they can't sign in until an email arrives.
+pub const NO_EMAIL_DOMAIN: &str = "no-email.invalid";
+
 pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
     let d = raw.trim().trim_end_matches('.').to_lowercase();
     let d = d.strip_prefix('@').unwrap_or(&d).to_string();
@@ -25,6 +29,9 @@ pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
         !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
+    if d == NO_EMAIL_DOMAIN || d.ends_with(".invalid") || d == "invalid" {
+        return Err(DomainError::Invalid(format!("{d} is reserved (RFC 2606): it can't receive mail.")));
+    }
     if PUBLIC_MAIL.contains(&d.as_str()) {
         return Err(DomainError::Invalid(format!(
             "{d} is a public email service: claiming it would let your SAML providers create accounts for anyone who uses it."

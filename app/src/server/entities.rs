@@ -79,6 +79,11 @@ pub mod membership {
         pub password_hash: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        /// The userName the linked provider's SCIM client gave, verbatim and lower-cased.
+        pub scim_user_name: Option<String>,
+        pub scim_user_name_normalized: Option<String>,
+        /// The rest of that client's User document (JSON), returned on reads.
+        pub scim_data: Option<String>,
     }
     // The password hash never reaches a log line.
     impl std::fmt::Debug for Model {
@@ -110,6 +115,8 @@ pub mod group {
         pub managed_by_provider_id: Option<i64>,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Bumped on every change (name, members): the SCIM ETag.
+        pub version: i64,
     }
     no_relations!();
 }
@@ -321,6 +328,26 @@ pub mod scim_token {
         pub token_hash: String,
         pub created_at: i64,
         pub last_used_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod scim_activity {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scim_activity")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider_id: i64,
+        pub method: String,
+        pub path: String,
+        pub operation: String,
+        pub target: String,
+        pub status: i32,
+        pub outcome: String,
+        pub duration_us: i64,
+        pub created_at: i64,
     }
     no_relations!();
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::audit::{self, Actor};
 use super::crypto::Token;
-use super::entities::{account, group_member, invite, membership, session, workspace};
+use super::entities::{account, group_member, invite, membership, saml_provider, session, workspace};
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE, STATUS_DEACTIVATED};
 use super::workspaces::{active_admin_count, everyone_group, validate_name};
@@ -263,8 +263,9 @@ async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) 
         .await?
         .filter(|m| m.workspace_id == cap.workspace_id())
         .ok_or(DomainError::NotFound)?;
-    if m.managed_by_provider_id.is_some() {
-        return Err(DomainError::Refused("This member is managed by your identity provider; change them there.".into()));
+    if let Some(pid) = m.managed_by_provider_id {
+        let name = saml_provider::Entity::find_by_id(pid).one(db).await?.map(|p| p.name).unwrap_or_else(|| "your identity provider".into());
+        return Err(DomainError::Refused(format!("This member is managed by {name} through SCIM provisioning; change them there.")));
     }
     let a = account::Entity::find_by_id(m.account_id).one(db).await?.ok_or(DomainError::NotFound)?;
     Ok((m, a))

@@ -18,6 +18,7 @@ pub mod password;
 pub mod permissions;
 pub mod ratelimit;
 pub mod saml;
+pub mod scim;
 pub mod sessions;
 pub mod state;
 pub mod workspaces;

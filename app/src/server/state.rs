@@ -14,6 +14,8 @@ pub struct RuntimeConfig {
     pub public_url: String,
     /// Password sign-in attempts allowed per account and per IP in a 15-minute window.
     pub login_attempts_per_window: i64,
+    /// SCIM requests allowed per token per minute; beyond it, 429 with `Retry-After`.
+    pub scim_requests_per_minute: i64,
     /// Sends invite mail when SMTP is configured.
     pub mailer: Option<super::mail::Mailer>,
     /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.

@@ -79,10 +79,12 @@ impl TestApp {
     }
 
     pub async fn with_config(f: impl FnOnce(&mut RuntimeConfig)) -> Self {
+        app::server::saml::acs::init_xml();
         let clock = FixedClock::at(T0);
         let mut cfg = RuntimeConfig {
             public_url: ORIGIN.into(),
             login_attempts_per_window: 5,
+            scim_requests_per_minute: 6000,
             mailer: None,
             oidc: vec![],
         };

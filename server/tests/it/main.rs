@@ -10,5 +10,6 @@ mod oidc;
 mod methods;
 mod pages;
 mod saml;
+mod scim;
 mod sessions;
 mod setup_and_login;

@@ -149,7 +149,15 @@ pub struct Answer {
 
 impl Answer {
     pub async fn post(&self, app: &TestApp, id: &str) -> Reply {
-        post_acs_from(app, id, &self.resp, &self.relay, Some(&self.cookie), None).await
+        let r = post_acs_from(app, id, &self.resp, &self.relay, Some(&self.cookie), None).await;
+        if r.status == StatusCode::FORBIDDEN {
+            // Refusals some tests don't expect: say why, and keep the response for a replay.
+            let last = saml_activity::Entity::find().order_by_desc(saml_activity::Column::Id).one(&app.state.db).await.expect("db");
+            let file = std::env::temp_dir().join(format!("gatehouse-refused-{id}-{}.b64", last.as_ref().map(|a| a.id).unwrap_or(0)));
+            let _ = std::fs::write(&file, &self.resp);
+            eprintln!("ACS refused ({}): {:?}", file.display(), last.map(|a| (a.reason, a.details)));
+        }
+        r
     }
 }
 
@@ -177,7 +185,7 @@ pub async fn sign_in(sp: &Sp, user: &str, knobs: &str) -> Reply {
     idp_answer(&sp.app, &sp.id, user, knobs, None, "?next=/w/acme/settings/members").await.post(&sp.app, &sp.id).await
 }
 
-async fn last_reason(sp: &Sp) -> String {
+async fn last_activity(sp: &Sp) -> Option<saml_activity::Model> {
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
     saml_activity::Entity::find()
         .filter(saml_activity::Column::ProviderId.eq(p.id))
@@ -185,8 +193,15 @@ async fn last_reason(sp: &Sp) -> String {
         .one(&sp.app.state.db)
         .await
         .expect("db")
-        .map(|a| a.reason)
-        .unwrap_or_default()
+}
+
+async fn last_reason(sp: &Sp) -> String {
+    last_activity(sp).await.map(|a| a.reason).unwrap_or_default()
+}
+
+/// The newest activity row's reason and details, for failure messages.
+async fn last_refusal_details(sp: &Sp) -> String {
+    last_activity(sp).await.map(|a| format!("{}: {}", a.reason, a.details)).unwrap_or_default()
 }
 
 async fn account(sp: &Sp, email: &str) -> Option<account::Model> {
@@ -240,7 +255,7 @@ async fn encrypted_assertions_are_decrypted_with_our_key() {
         for sign in ["assertion", "response", "both"] {
             let user = format!("enc{i}{sign}@acme.test");
             let r = sign_in(&sp, &user, &format!("encrypt=1&cipher={cipher}&sign={sign}")).await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER, "{cipher} sign={sign}: {} ({})", r.body, last_reason(&sp).await);
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{cipher} sign={sign}: {}", last_refusal_details(&sp).await);
         }
     }
     // This provider requires encryption: a plain assertion is refused.

@@ -9,6 +9,7 @@ pub mod sp;
 pub mod xml;
 
 use rand::RngCore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
@@ -16,7 +17,7 @@ use sea_orm::{
 
 use super::audit;
 use super::crypto::Token;
-use super::entities::{external_identity, saml_provider, saml_replay, scim_token, session, sign_in_method};
+use super::entities::{external_identity, group, membership, saml_provider, saml_replay, scim_token, session, sign_in_method};
 use super::permissions::AdminCap;
 use super::state::RuntimeConfig;
 use super::DomainError;
@@ -302,6 +303,22 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
         .exec(&txn)
         .await?
         .rows_affected;
+    // What SCIM linked becomes the workspace's own again (editable in the UI).
+    membership::Entity::update_many()
+        .col_expr(membership::Column::ManagedByProviderId, Expr::value(Option::<i64>::None))
+        .col_expr(membership::Column::ScimUserName, Expr::value(Option::<String>::None))
+        .col_expr(membership::Column::ScimUserNameNormalized, Expr::value(Option::<String>::None))
+        .col_expr(membership::Column::ScimData, Expr::value(Option::<String>::None))
+        .col_expr(membership::Column::ExternalId, Expr::value(Option::<String>::None))
+        .filter(membership::Column::ManagedByProviderId.eq(p.id))
+        .exec(&txn)
+        .await?;
+    group::Entity::update_many()
+        .col_expr(group::Column::ManagedByProviderId, Expr::value(Option::<i64>::None))
+        .col_expr(group::Column::ExternalId, Expr::value(Option::<String>::None))
+        .filter(group::Column::ManagedByProviderId.eq(p.id))
+        .exec(&txn)
+        .await?;
     saml_provider::Entity::delete_by_id(p.id).exec(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.delete", &key, serde_json::json!({ "name": p.name, "sessions_ended": ended })).await?;
     txn.commit().await?;
@@ -312,14 +329,20 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
 /// returned once; only its hash is kept. It belongs to the provider, not to the admin.
 pub async fn rotate_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
     let p = get(db, cap, public_id).await?;
-    let token = Token::generate();
     let txn = db.begin().await?;
-    scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
-    scim_token::ActiveModel { provider_id: Set(p.id), token_hash: Set(token.hash()), created_at: Set(now), last_used_at: Set(None), ..Default::default() }
-        .insert(&txn)
-        .await?;
+    let token = replace_token(&txn, now, p.id).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.token.rotate", &method_key(public_id), serde_json::json!({})).await?;
     txn.commit().await?;
+    Ok(token)
+}
+
+/// The provider's only token becomes a fresh one (the old one stops working).
+pub async fn replace_token<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64) -> Result<Token, DomainError> {
+    let token = Token::generate();
+    scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(provider_id)).exec(db).await?;
+    scim_token::ActiveModel { provider_id: Set(provider_id), token_hash: Set(token.hash()), created_at: Set(now), last_used_at: Set(None), ..Default::default() }
+        .insert(db)
+        .await?;
     Ok(token)
 }
 

@@ -1,0 +1,550 @@
+//! SCIM 2.0: scim2-tester (an independent RFC 7643/7644 checker) against a real listener,
+//! then what it doesn't cover: Okta's and Entra's request shapes, filters, visibility
+//! between providers and workspaces, deactivation, ETags, throttling, concurrency.
+use std::path::PathBuf;
+use std::process::Command;
+
+use app::server::audit::Actor;
+use app::server::entities::{account, group, group_member, membership, scim_activity};
+use app::server::permissions::AdminCap;
+use app::server::{methods, saml, scim, sessions};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+
+use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A workspace with a SAML provider as its only method and provisioning on.
+struct Scim {
+    app: TestApp,
+    token: String,
+    provider: String,
+}
+
+async fn provider(app: &TestApp, slug: &str, name: &str) -> String {
+    let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("workspace");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
+    let input = saml::ProviderInput {
+        name: name.into(),
+        idp_entity_id: format!("https://idp.example.test/{name}"),
+        sso_url: "https://idp.example.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
+    saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider").public_id
+}
+
+async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
+    let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("workspace");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let before = scim::enable(&app.state.db, T0, &cap, public_id).await;
+    assert!(before.is_err(), "refused while password sign-in is on");
+    methods::change(&app.state.db, T0, &cap, &app.state.config, &[saml::method_key(public_id)], &["password".to_string()]).await.expect("methods");
+    scim::enable(&app.state.db, T0, &cap, public_id).await.expect("enable").expose().to_string()
+}
+
+async fn setup_with(f: impl FnOnce(&mut app::server::state::RuntimeConfig)) -> Scim {
+    let app = TestApp::with_config(f).await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let provider = provider(&app, "acme", "Okta").await;
+    let token = enable(&app, "acme", &provider).await;
+    Scim { app, token, provider }
+}
+
+async fn setup() -> Scim {
+    setup_with(|_| {}).await
+}
+
+impl Scim {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, Reply) {
+        call(&self.app, &self.token, method, path, body).await
+    }
+}
+
+async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, Reply) {
+    let mut b = Request::builder().method(method).uri(format!("/scim/v2{path}")).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let body = match body {
+        Some(v) => {
+            b = b.header(header::CONTENT_TYPE, "application/scim+json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let r = app.send(b.body(body).expect("request")).await;
+    let v = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    (r.status, v, r)
+}
+
+fn user(name: &str, email: &str) -> Value {
+    json!({
+        "schemas": [USER],
+        "userName": name,
+        "name": { "givenName": "Grace", "familyName": "Hopper" },
+        "emails": [{ "primary": true, "type": "work", "value": email }],
+        "displayName": "Grace Hopper",
+        "externalId": format!("ext-{name}"),
+        "active": true,
+        "password": "Pr0vided!",
+        "groups": [],
+    })
+}
+
+fn patch(ops: Value) -> Value {
+    json!({ "schemas": [PATCH], "Operations": ops })
+}
+
+fn enc(filter: &str) -> String {
+    let mut s = String::new();
+    for b in filter.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => s.push(b as char),
+            _ => s.push_str(&format!("%{b:02X}")),
+        }
+    }
+    s
+}
+
+async fn membership_of(app: &TestApp, email: &str) -> Option<membership::Model> {
+    let a = account::Entity::find().filter(account::Column::EmailNormalized.eq(email)).one(&app.state.db).await.expect("db")?;
+    membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).one(&app.state.db).await.expect("db")
+}
+
+async fn groups_of(app: &TestApp, membership_id: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    for gm in group_member::Entity::find().filter(group_member::Column::MembershipId.eq(membership_id)).all(&app.state.db).await.expect("db") {
+        let g = group::Entity::find_by_id(gm.group_id).one(&app.state.db).await.expect("db").expect("group");
+        out.push(g.name);
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn scim2_tester_passes_every_check() {
+    let s = setup().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = s.app.router.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    let token = s.token.clone();
+    // 135 checks for RFC 7643's User, EnterpriseUser and Group (the reference server's
+    // set), plus 7 for our role extension: one more schema, and add/remove/replace of the
+    // extension and of its `role` attribute.
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(repo().join(".venv/bin/python"))
+            .arg(repo().join("scripts/interop/scim_tester.py"))
+            .args(["--url", &format!("http://{addr}/scim/v2"), "--token", &token, "--expect", "142"])
+            .output()
+            .expect("run scim2-tester (scripts/setup.sh test installs it)")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failures: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("SUCCESS")).collect();
+    assert!(out.status.success(), "scim2-tester:\n{}\n{}", failures.join("\n"), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().any(|l| l == "142 passed, 0 failed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn tokens_are_checked_scoped_and_rotated() {
+    let s = setup().await;
+    let (st, body, r) = call(&s.app, "not-a-token", "GET", "/Users", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(r.headers.get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()), Some("Bearer realm=\"SCIM\""));
+    let r = s.app.send(Request::get("/scim/v2/Users").body(Body::empty()).expect("req")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "no header");
+    assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::OK);
+
+    // Discovery needs no token and is read-only.
+    let r = s.app.send(Request::get("/scim/v2/ServiceProviderConfig").body(Body::empty()).expect("req")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/scim+json"));
+    assert_eq!(s.call("DELETE", "/Schemas", None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    let (st, body, _) = s.call("GET", "/Nope", None).await;
+    assert_eq!((st, body["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")));
+
+    // Rotation: the old token stops at once.
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let new = scim::rotate(&s.app.state.db, T0, &cap, &s.provider).await.expect("rotate");
+    assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
+    // Turning provisioning off deletes the token; turning it on again mints a new one.
+    scim::disable(&s.app.state.db, T0, &cap, &s.provider).await.expect("disable");
+    assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
+    let again = scim::enable(&s.app.state.db, T0, &cap, &s.provider).await.expect("enable");
+    assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&s.app, again.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn okta_user_lifecycle() {
+    let s = setup().await;
+    // Okta looks the user up first.
+    let (st, body, _) = s.call("GET", &format!("/Users?filter={}&startIndex=1&count=100", enc(r#"userName eq "grace@acme.test""#)), None).await;
+    assert_eq!((st, body["totalResults"].as_u64(), body["startIndex"].as_u64()), (StatusCode::OK, Some(0), Some(1)));
+
+    let (st, created, r) = s.call("POST", "/Users", Some(user("grace@acme.test", "grace@acme.test"))).await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    assert_eq!(r.location(), Some(format!("http://gatehouse.test/scim/v2/Users/{id}").as_str()));
+    assert!(created.get("password").is_none(), "returned never");
+    assert_eq!(created["name"], json!({ "givenName": "Grace", "familyName": "Hopper" }));
+    let m = membership_of(&s.app, "grace@acme.test").await.expect("member");
+    assert_eq!((m.role.as_str(), m.status.as_str()), ("member", "active"));
+    let a = account::Entity::find_by_id(m.account_id).one(&s.app.state.db).await.expect("db").expect("account");
+    assert_eq!(a.full_name, "Grace Hopper");
+    assert!(m.password_hash.is_none(), "a provisioned password never signs anyone in");
+    assert_eq!(groups_of(&s.app, m.id).await, ["Everyone"]);
+
+    // Duplicates: 409 uniqueness, whatever the case.
+    let (st, body, _) = s.call("POST", "/Users", Some(user("GRACE@acme.test", "grace@acme.test"))).await;
+    assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
+    let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(r#"userName eq "GRACE@ACME.TEST""#)), None).await;
+    assert_eq!(body["totalResults"], 1, "userName is case-insensitive");
+    assert_eq!(body["Resources"][0]["id"], json!(id));
+
+    // A session, then deactivation the way Okta sends it.
+    let session = sessions::create(&s.app.state.db, T0, a.id, m.workspace_id, "saml:x").await.expect("session");
+    let cookie = format!("gatehouse_session={}", session.expose());
+    assert_eq!(s.app.me_status(&cookie).await, StatusCode::OK);
+    let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Engineering", "members": [{ "value": id }] }))).await;
+    assert_eq!(groups_of(&s.app, m.id).await, ["Engineering", "Everyone"]);
+    let (st, body, _) = s.call("PATCH", &format!("/Users/{id}"), Some(patch(json!([{ "op": "replace", "value": { "active": false } }])))).await;
+    assert_eq!((st, body["active"].as_bool()), (StatusCode::OK, Some(false)), "{body}");
+    assert!(groups_of(&s.app, m.id).await.is_empty(), "out of every group, Everyone included");
+    assert_eq!(s.app.me_status(&cookie).await, StatusCode::UNAUTHORIZED, "session revoked in the same transaction");
+
+    // Reactivation: Everyone only, groups not restored.
+    let mut again = user("grace@acme.test", "grace@acme.test");
+    again["active"] = json!(true);
+    again["name"]["givenName"] = json!("Amazing Grace");
+    again["roles"] = json!([{ "value": "admin" }]);
+    let (st, body, _) = s.call("PUT", &format!("/Users/{id}"), Some(again)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let m = membership_of(&s.app, "grace@acme.test").await.expect("member");
+    assert_eq!((m.role.as_str(), m.status.as_str()), ("admin", "active"), "role = admin makes an admin");
+    assert_eq!(groups_of(&s.app, m.id).await, ["Everyone"]);
+    let a = account::Entity::find_by_id(m.account_id).one(&s.app.state.db).await.expect("db").expect("account");
+    assert_eq!(a.full_name, "Amazing Grace Hopper");
+    // Losing the role makes them a member.
+    let (st, _, _) = s.call("PATCH", &format!("/Users/{id}"), Some(patch(json!([{ "op": "remove", "path": "roles" }])))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(membership_of(&s.app, "grace@acme.test").await.map(|m| m.role), Some("member".into()));
+    assert_eq!(g["displayName"], "Engineering");
+
+    // The activity page's rows, and the audit.
+    let p = saml::by_public_id(&s.app.state.db, &s.provider).await.expect("provider");
+    let rows = scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id)).count(&s.app.state.db).await.expect("db");
+    assert!(rows >= 8, "every request recorded ({rows})");
+    let conflict = scim::activity(&s.app.state.db, p.id, 100).await.expect("activity").into_iter().find(|a| a.status == 409).expect("the 409 is recorded");
+    assert!(conflict.outcome.contains("already"), "{}", conflict.outcome);
+}
+
+#[tokio::test]
+async fn entra_request_shapes() {
+    let s = setup().await;
+    let (_, u, _) = s.call("POST", "/Users", Some(user("alan@acme.test", "alan@acme.test"))).await;
+    let id = u["id"].as_str().expect("id").to_string();
+    // Default mode: capitalised ops, string booleans, filtered paths, enterprise URNs.
+    let (st, body, _) = s
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch(json!([
+                { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "alan.turing@acme.test" },
+                { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Codebreaking" },
+                { "op": "Replace", "path": "active", "value": "False" },
+            ]))),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], json!(false));
+    assert_eq!(body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Codebreaking");
+    assert!(membership_of(&s.app, "alan.turing@acme.test").await.is_some(), "the primary email is the account's email");
+    // aadOptscim062020: lowercase ops, real booleans, dotted keys without a path.
+    let (st, body, _) = s
+        .call("PATCH", &format!("/Users/{id}"), Some(patch(json!([{ "op": "replace", "value": { "active": true, "name.givenName": "Alan", "name.familyName": "Turing" } }]))))
+        .await;
+    assert_eq!((st, body["active"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
+    assert_eq!(body["name"]["familyName"], "Turing");
+
+    // Entra's test connection: a random filter answers an empty list.
+    let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(r#"userName eq "6b3f1c0a-random""#)), None).await;
+    assert_eq!((body["totalResults"].as_u64(), body["Resources"].as_array().map(Vec::len)), (Some(0), Some(0)));
+
+    // Remove with a value list removes only those members (a naive server empties the group).
+    let mut ids = vec![id.clone()];
+    for n in 0..3 {
+        let (_, u, _) = s.call("POST", "/Users", Some(user(&format!("m{n}@acme.test"), &format!("m{n}@acme.test")))).await;
+        ids.push(u["id"].as_str().expect("id").to_string());
+    }
+    let members: Vec<Value> = ids.iter().map(|i| json!({ "value": i })).collect();
+    let (st, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Bletchley", "externalId": "e-1", "members": members }))).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let gid = g["id"].as_str().expect("gid").to_string();
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "Remove", "path": "members", "value": [{ "value": ids[1] }, { "value": ids[2] }] }])))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, g, _) = s.call("GET", &format!("/Groups/{gid}"), None).await;
+    let left: Vec<&str> = g["members"].as_array().expect("members").iter().filter_map(|m| m["value"].as_str()).collect();
+    assert_eq!(left, [ids[0].as_str(), ids[3].as_str()]);
+    // Entra filters groups by externalId and displayName without members.
+    let (_, body, _) = s.call("GET", &format!("/Groups?excludedAttributes=members&filter={}", enc(r#"externalId eq "e-1""#)), None).await;
+    assert_eq!(body["totalResults"], 1);
+    assert!(body["Resources"][0].get("members").is_none());
+}
+
+#[tokio::test]
+async fn okta_group_push_and_the_everyone_group() {
+    let s = setup().await;
+    let (_, a, _) = s.call("POST", "/Users", Some(user("a@acme.test", "a@acme.test"))).await;
+    let (_, b, _) = s.call("POST", "/Users", Some(user("b@acme.test", "b@acme.test"))).await;
+    let (a, b) = (a["id"].as_str().expect("a").to_string(), b["id"].as_str().expect("b").to_string());
+    let (st, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Sales", "members": [] }))).await;
+    assert_eq!(st, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().expect("id").to_string();
+    // Okta: rename with the id repeated, add with path members, remove with a filter.
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "replace", "value": { "id": gid, "displayName": "Sales EMEA" } }])))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a, "display": "A" }, { "value": b }] }])))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{a}\"]") }])))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, g, r) = s.call("GET", &format!("/Groups/{gid}"), None).await;
+    assert_eq!(g["displayName"], "Sales EMEA");
+    assert_eq!(g["members"], json!([{ "value": b, "$ref": format!("http://gatehouse.test/scim/v2/Users/{b}"), "type": "User" }]));
+    let etag = r.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).expect("etag").to_string();
+
+    // Unknown members: 400 naming them, and nothing applied.
+    let (st, body, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a }, { "value": "999999" }] }])))).await;
+    assert_eq!((st, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("999999")), "{body}");
+    let (_, g, _) = s.call("GET", &format!("/Groups/{gid}"), None).await;
+    assert_eq!(g["members"].as_array().map(Vec::len), Some(1), "atomic");
+
+    // ETags: a stale If-Match is 412; the current one works.
+    let req = |tag: &str| {
+        Request::builder()
+            .method("PUT")
+            .uri(format!("/scim/v2/Groups/{gid}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
+            .header(header::IF_MATCH, tag)
+            .body(Body::from(json!({ "schemas": [GROUP], "displayName": "Sales EMEA", "members": [{ "value": b }] }).to_string()))
+            .expect("req")
+    };
+    assert_eq!(s.app.send(req("W/\"stale\"")).await.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(s.app.send(req(&etag)).await.status, StatusCode::OK);
+
+    // Everyone: never listed, created, renamed.
+    let (_, list, _) = s.call("GET", "/Groups", None).await;
+    assert!(list["Resources"].as_array().expect("list").iter().all(|g| g["displayName"] != "Everyone"), "{list}");
+    let (_, found, _) = s.call("GET", &format!("/Groups?filter={}", enc(r#"displayName eq "everyone""#)), None).await;
+    assert_eq!(found["totalResults"], 0);
+    let (st, body, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Everyone" }))).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("built-in")), "{body}");
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "replace", "path": "displayName", "value": "EVERYONE" }])))).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let everyone = group::Entity::find().filter(group::Column::IsEveryone.eq(true)).one(&s.app.state.db).await.expect("db").expect("everyone");
+    assert_eq!(s.call("GET", &format!("/Groups/{}", everyone.id), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call("DELETE", &format!("/Groups/{}", everyone.id), None).await.0, StatusCode::NOT_FOUND);
+
+    assert_eq!(s.call("DELETE", &format!("/Groups/{gid}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("DELETE", &format!("/Groups/{gid}"), None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn existing_members_are_linked_by_email_and_become_read_only() {
+    let s = setup().await;
+    // The admin signed up with a password; Okta finds them by userName = email.
+    let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(&format!("userName eq \"{ADMIN_EMAIL}\""))), None).await;
+    assert_eq!(body["totalResults"], 1, "{body}");
+    assert_eq!(body["Resources"][0]["roles"], json!([{ "value": "admin" }]));
+    let before = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
+    assert!(before.managed_by_provider_id.is_none());
+    // POST with the same email links that member (email is the key), keeping them admin.
+    let mut u = user(ADMIN_EMAIL, ADMIN_EMAIL);
+    u["roles"] = json!([{ "value": "admin" }]);
+    let (st, body, _) = s.call("POST", "/Users", Some(u)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(body["id"], json!(before.id.to_string()), "the same member, not a new one");
+    let after = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
+    assert!(after.managed_by_provider_id.is_some());
+    assert_eq!(after.role, "admin");
+    assert_eq!(after.password_hash, before.password_hash, "their password stays theirs");
+    // The UI refuses to change a linked member.
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let e = app::server::members::set_role(&s.app.state.db, T0, &cap, after.id, "member").await.expect_err("read-only");
+    assert!(e.to_string().contains("Okta"), "{e}");
+    // Deleting the provider hands its members back to the workspace's admins.
+    methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &["password".to_string()], &[]).await.expect("password on");
+    saml::delete(&s.app.state.db, T0, &cap, &s.provider).await.expect("delete provider");
+    let freed = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
+    assert_eq!((freed.managed_by_provider_id, freed.scim_data.as_deref()), (None, None));
+    let (_, list, _) = s.call("GET", "/Users", None).await;
+    assert_eq!(list["status"], "401", "its token went with it");
+}
+
+#[tokio::test]
+async fn providers_and_workspaces_see_only_their_own() {
+    let s = setup().await;
+    let (_, u, _) = s.call("POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
+    let uid = u["id"].as_str().expect("id").to_string();
+    let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Ops", "members": [{ "value": uid }] }))).await;
+    let gid = g["id"].as_str().expect("id").to_string();
+
+    // A second provider of the same workspace.
+    let second = provider(&s.app, "acme", "Entra").await;
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &[saml::method_key(&second)], &[]).await.expect("on");
+    let t2 = scim::enable(&s.app.state.db, T0, &cap, &second).await.expect("enable").expose().to_string();
+    // Another workspace with its own provider.
+    s.app.create_workspace("other", "boss@other.test").await;
+    let third = provider(&s.app, "other", "Other").await;
+    let t3 = enable(&s.app, "other", &third).await;
+
+    for (token, who) in [(&t2, "second provider"), (&t3, "other workspace")] {
+        assert_eq!(call(&s.app, token, "GET", &format!("/Users/{uid}"), None).await.0, StatusCode::NOT_FOUND, "{who}: by id");
+        assert_eq!(call(&s.app, token, "PATCH", &format!("/Users/{uid}"), Some(patch(json!([{ "op": "replace", "path": "active", "value": false }])))).await.0, StatusCode::NOT_FOUND, "{who}");
+        assert_eq!(call(&s.app, token, "DELETE", &format!("/Users/{uid}"), None).await.0, StatusCode::NOT_FOUND, "{who}");
+        let (_, body, _) = call(&s.app, token, "GET", &format!("/Users?filter={}", enc(r#"userName eq "kim@acme.test""#)), None).await;
+        assert_eq!(body["totalResults"], 0, "{who}: by filter");
+        let (_, body, _) = call(&s.app, token, "GET", &format!("/Users?filter={}", enc(r#"emails.value co "kim""#)), None).await;
+        assert_eq!(body["totalResults"], 0, "{who}: by email");
+        assert_eq!(call(&s.app, token, "GET", &format!("/Groups/{gid}"), None).await.0, StatusCode::NOT_FOUND, "{who}: group");
+        let (st, body, _) = call(&s.app, token, "POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Mine", "members": [{ "value": uid }] }))).await;
+        assert_eq!((st, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")), "{who}: can't add someone else's user");
+    }
+    // The second provider can't take over the member by email.
+    let (st, body, _) = call(&s.app, &t2, "POST", "/Users", Some(user("kim2", "kim@acme.test"))).await;
+    assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
+    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
+    // The other workspace provisioning the same email gets its own membership of the same
+    // person; this workspace's member is untouched.
+    let (st, _, _) = call(&s.app, &t3, "POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let a = account::Entity::find().filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("account");
+    assert_eq!(membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).count(&s.app.state.db).await.expect("db"), 2);
+    // ...and can't rename the shared person's email from there.
+    let other_id = membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).filter(membership::Column::WorkspaceId.ne(ws.id)).one(&s.app.state.db).await.expect("db").expect("m").id;
+    let (st, _, _) = call(&s.app, &t3, "PATCH", &format!("/Users/{other_id}"), Some(patch(json!([{ "op": "replace", "path": "emails", "value": [{ "value": "evil@other.test", "primary": true }] }])))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(account::Entity::find_by_id(a.id).one(&s.app.state.db).await.expect("db").is_some_and(|a| a.email_normalized == "kim@acme.test"));
+}
+
+#[tokio::test]
+async fn filters_pagination_and_bad_input() {
+    let s = setup().await;
+    for n in 0..12 {
+        let (st, _, _) = s.call("POST", "/Users", Some(user(&format!("u{n:02}@acme.test"), &format!("u{n:02}@acme.test")))).await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    let count = |v: &Value| v["totalResults"].as_u64();
+    let q = |f: &str| format!("/Users?filter={}", enc(f));
+    let (_, v, _) = s.call("GET", &q(r#"userName sw "U0" and not (userName ew "5@acme.test")"#), None).await;
+    assert_eq!(count(&v), Some(9));
+    let (_, v, _) = s.call("GET", &q(r#"emails[type eq "work" and value co "u1"] or userName eq "u03@acme.test""#), None).await;
+    assert_eq!(count(&v), Some(3));
+    let (_, v, _) = s.call("GET", &q(r#"externalId eq "EXT-u01@acme.test""#), None).await;
+    assert_eq!(count(&v), Some(0), "externalId is case-exact");
+    // Injection-looking values are values.
+    for f in [r#"userName eq "x\" or 1 eq 1 or \"""#, r#"userName eq "'; DROP TABLE memberships; --""#] {
+        let (st, v, _) = s.call("GET", &q(f), None).await;
+        assert_eq!((st, count(&v)), (StatusCode::OK, Some(0)), "{f}");
+    }
+    // Unsupported or malformed: 400 invalidFilter, never a silent miss.
+    for f in [r#"userName eq"#, r#"shoeSize eq "9""#, r#"active gt true"#, r#"(userName pr"#, r#"name eq "x""#] {
+        let (st, v, _) = s.call("GET", &q(f), None).await;
+        assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidFilter")), "{f}: {v}");
+    }
+    // Pages: 1-based, stable order, integer fields, beyond the end empty.
+    let mut seen = Vec::new();
+    for start in [1, 6, 11, 16] {
+        let (_, v, _) = s.call("GET", &format!("/Users?startIndex={start}&count=5"), None).await;
+        assert_eq!((v["startIndex"].as_u64(), v["totalResults"].as_u64()), (Some(start), Some(13)), "{v}");
+        seen.extend(v["Resources"].as_array().expect("page").iter().filter_map(|r| r["id"].as_str().map(str::to_string)));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|i| i.parse::<i64>().unwrap_or(0));
+    sorted.dedup();
+    assert_eq!((seen.len(), seen.clone()), (13, sorted), "every user once, in order");
+    let (st, v, _) = s.call("GET", "/Users?count=ten", None).await;
+    assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
+    // Bad bodies: a clear error, nothing created.
+    let r = s.app.send(Request::post("/scim/v2/Users").header(header::AUTHORIZATION, format!("Bearer {}", s.token)).body(Body::from("{not json")).expect("req")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("invalidSyntax"), "{}", r.body);
+    let (st, v, _) = s.call("POST", "/Users", Some(json!({ "schemas": [USER], "userName": "x@acme.test", "emails": "nope" }))).await;
+    assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")), "{v}");
+    let (st, v, _) = s.call("PATCH", "/Users/1", Some(json!({ "Operations": [] }))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(membership_of(&s.app, "x@acme.test").await.is_none());
+}
+
+#[tokio::test]
+async fn requests_beyond_the_rate_are_429_with_retry_after() {
+    let s = setup_with(|c| c.scim_requests_per_minute = 5).await;
+    for _ in 0..5 {
+        assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::OK);
+    }
+    let (st, body, r) = s.call("GET", "/Users", None).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let retry: i64 = r.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&retry));
+    s.app.clock.advance(61);
+    assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::OK, "the next window");
+}
+
+#[tokio::test]
+async fn concurrent_clients_end_at_the_serial_result() {
+    let s = setup().await;
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        let (_, u, _) = s.call("POST", "/Users", Some(user(&format!("c{n}@acme.test"), &format!("c{n}@acme.test")))).await;
+        ids.push(u["id"].as_str().expect("id").to_string());
+    }
+    let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Busy" }))).await;
+    let gid = g["id"].as_str().expect("id").to_string();
+    // 50 clients at once: each adds its user twice and removes it once if its index is odd.
+    let s = std::sync::Arc::new(s);
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let (s, id, gid) = (s.clone(), id.clone(), gid.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..2 {
+                let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }])))).await;
+                assert_eq!(st, StatusCode::NO_CONTENT);
+            }
+            if n % 2 == 1 {
+                let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }])))).await;
+                assert_eq!(st, StatusCode::NO_CONTENT);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let (_, g, _) = s.call("GET", &format!("/Groups/{gid}"), None).await;
+    let mut got: Vec<String> = g["members"].as_array().expect("members").iter().filter_map(|m| m["value"].as_str().map(str::to_string)).collect();
+    got.sort();
+    let mut want: Vec<String> = ids.iter().enumerate().filter(|(n, _)| n % 2 == 0).map(|(_, i)| i.clone()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    let rows = group_member::Entity::find().filter(group_member::Column::GroupId.eq(gid.parse::<i64>().expect("gid"))).count(&s.app.state.db).await.expect("db");
+    assert_eq!(rows, 25, "no duplicate rows");
+}
