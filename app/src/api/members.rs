@@ -13,6 +13,8 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
     let v = viewer(&st, &slug).await?;
     let cap = v.admin().map_err(fail)?;
     let rows = members::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let providers: std::collections::HashMap<i64, String> =
+        crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
     Ok(rows
         .into_iter()
         .map(|r| MemberRow {
@@ -24,7 +26,7 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
             status: r.membership.status,
             sign_in_methods: r.methods,
             identities: r.identities,
-            managed_by: r.membership.managed_by_provider_id.map(|_| "identity provider".to_string()),
+            managed_by: r.membership.managed_by_provider_id.map(|id| providers.get(&id).cloned().unwrap_or_else(|| "your identity provider".into())),
         })
         .collect())
 }

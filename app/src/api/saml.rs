@@ -62,6 +62,10 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
             activity: vec![],
             test: None,
             delete_consequences: saml::DELETE_CONSEQUENCES.into(),
+            provisioning: false,
+            provisioning_blocker: None,
+            fallback_methods: vec![],
+            scim_activity: vec![],
         });
     }
     let p = saml::get(&st.db, &cap, &id).await.map_err(fail)?;
@@ -114,6 +118,34 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
         activity: activity.iter().map(activity_row).collect(),
         test,
         delete_consequences: saml::DELETE_CONSEQUENCES.into(),
+        provisioning: p.provisioning_enabled,
+        provisioning_blocker: if p.provisioning_enabled { None } else { crate::server::scim::enable_blocker(&st.db, &p).await.map_err(fail)? },
+        fallback_methods: if p.provisioning_enabled {
+            crate::server::methods::enabled_set(&st.db, p.workspace_id)
+                .await
+                .map_err(fail)?
+                .iter()
+                .filter(|m| !m.starts_with("saml:"))
+                .map(|m| crate::model::method_label(m).to_string())
+                .collect()
+        } else {
+            vec![]
+        },
+        scim_activity: crate::server::scim::activity(&st.db, p.id, 50)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|a| crate::model::ScimActivityRow {
+                when: crate::server::scim::timestamp(a.created_at).replace('T', " ").replace('Z', " UTC"),
+                method: a.method,
+                path: a.path,
+                operation: a.operation,
+                target: a.target,
+                status: u16::try_from(a.status).unwrap_or(0),
+                outcome: a.outcome,
+                duration_ms: format!("{:.1}", a.duration_us as f64 / 1000.0),
+            })
+            .collect(),
     })
 }
 
@@ -181,6 +213,31 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
     let msg = format!("{name} deleted.");
     leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
+}
+
+/// Admins of `slug`: turns SCIM provisioning on (`on` = "true"; SAML must be the only
+/// sign-in method) or off. Turning it on mints the Provider Token and returns it once.
+#[server]
+pub async fn set_provisioning(slug: String, id: String, on: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::scim;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let path = format!("/w/{slug}/settings/authentication/saml/{id}");
+    if on != "true" {
+        scim::disable(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+        if is_no_js_post() {
+            leptos_axum::redirect(&path);
+        }
+        return Ok(String::new());
+    }
+    let token = scim::enable(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    if is_no_js_post() {
+        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+        set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
+        leptos_axum::redirect(&path);
+    }
+    Ok(token.expose().to_string())
 }
 
 /// Admins of `slug`: mints a new Provider Token (the SCIM bearer token), replacing the

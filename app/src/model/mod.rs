@@ -39,6 +39,8 @@ pub struct AuthenticationSettings {
     pub domains: Vec<String>,
     /// Per configured OIDC provider: (key, what the list holds, current list joined by ", ").
     pub allowlists: Vec<(String, String, String)>,
+    /// SAML providers with SCIM provisioning on (switching a fallback on warns first).
+    pub provisioning: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +148,27 @@ pub struct SamlProviderPage {
     /// The "Test sign-in" result asked for in the URL.
     pub test: Option<SamlActivityRow>,
     pub delete_consequences: String,
+    /// SCIM provisioning is on for this provider.
+    pub provisioning: bool,
+    /// Why provisioning can't be turned on now (`None`: it can).
+    pub provisioning_blocker: Option<String>,
+    /// Sign-in methods other than SAML that are on while provisioning is (fallbacks).
+    pub fallback_methods: Vec<String>,
+    /// The newest SCIM requests from this provider.
+    pub scim_activity: Vec<ScimActivityRow>,
+}
+
+/// One SCIM request, for the provider's "Provisioning activity".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimActivityRow {
+    pub when: String,
+    pub method: String,
+    pub path: String,
+    pub operation: String,
+    pub target: String,
+    pub status: u16,
+    pub outcome: String,
+    pub duration_ms: String,
 }
 
 /// A sign-in method's display name, for places the UI only has its key.

@@ -473,16 +473,23 @@ async fn filters_pagination_and_bad_input() {
         assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidFilter")), "{f}: {v}");
     }
     // Pages: 1-based, stable order, integer fields, beyond the end empty.
+    // Users created between pages land after the ones already listed: nothing is skipped
+    // or repeated.
     let mut seen = Vec::new();
-    for start in [1, 6, 11, 16] {
+    for (n, start) in [1, 6, 11, 16].into_iter().enumerate() {
         let (_, v, _) = s.call("GET", &format!("/Users?startIndex={start}&count=5"), None).await;
-        assert_eq!((v["startIndex"].as_u64(), v["totalResults"].as_u64()), (Some(start), Some(13)), "{v}");
+        assert_eq!(v["startIndex"].as_u64(), Some(start), "{v}");
+        assert_eq!(v["totalResults"].as_u64(), Some(13 + 2 * n as u64), "integers, and the count as of this page");
         seen.extend(v["Resources"].as_array().expect("page").iter().filter_map(|r| r["id"].as_str().map(str::to_string)));
+        for k in 0..2 {
+            let (st, _, _) = s.call("POST", "/Users", Some(user(&format!("late{n}{k}@acme.test"), &format!("late{n}{k}@acme.test")))).await;
+            assert_eq!(st, StatusCode::CREATED);
+        }
     }
     let mut sorted = seen.clone();
     sorted.sort_by_key(|i| i.parse::<i64>().unwrap_or(0));
     sorted.dedup();
-    assert_eq!((seen.len(), seen.clone()), (13, sorted), "every user once, in order");
+    assert_eq!((seen.len(), seen.clone()), (19, sorted), "every user once, in order");
     let (st, v, _) = s.call("GET", "/Users?count=ten", None).await;
     assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
     // Bad bodies: a clear error, nothing created.

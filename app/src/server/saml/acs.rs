@@ -30,6 +30,10 @@ const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddre
 const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 
+extern "C" {
+    fn xmlSecErrorsDefaultCallbackEnableOutput(enabled: std::os::raw::c_int);
+}
+
 /// Sets up libxml2 and xmlsec, once per process, before threads use them.
 ///
 /// libxml2 wants `xmlInitParser()` called once before several threads parse, and samael
@@ -43,6 +47,10 @@ pub fn init_xml() {
         // SAFETY: a plain libxml2 initialiser with no arguments; `Once` runs it once, before
         // any other XML work of ours, which is what libxml2 asks of callers.
         unsafe { libxml::bindings::xmlInitParser() };
+        // xmlsec prints every failed check to stderr; refusals are recorded with their
+        // reason by us instead (activity, logs), so its printing is switched off.
+        // SAFETY: sets a global flag in libxmlsec1 (linked through samael); no pointers.
+        unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) };
         // A signature check with a throwaway certificate makes samael initialise xmlsec
         // now. It fails (the digest is made up); only the initialisation matters.
         let Ok((_, pem)) = super::sp::generate_key_pair("init") else { return };
@@ -50,6 +58,8 @@ pub fn init_xml() {
         let Ok(der) = cert.to_der() else { return };
         let probe = r##"<r ID="p"><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#p"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></r>"##;
         let _ = catch_unwind(|| Crypto::reduce_xml_to_signed_with_allowed_algorithms(probe, &[CertificateDer::from(der)], ReduceMode::PreDigest, Some(&ALGORITHMS)));
+        // SAFETY: as above (in case initialisation reset it).
+        unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) };
     });
 }
 

@@ -38,6 +38,11 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                 <div class="mt-4"><Outcome result=method_result query="method_saved"/></div>
                                 <ul class="mt-4 divide-y divide-slate-100">
                                     {settings.methods.into_iter().map(|m| {
+                                        // With provisioning on, a fallback method lets people in without the IdP.
+                                        let fallback_warning = (!settings.provisioning.is_empty() && !m.enabled && m.available && !m.key.starts_with("saml:")).then(|| format!(
+                                            "Provisioning is on ({}). Switching this on adds a fallback: people can then sign in without going through your identity provider.",
+                                            settings.provisioning.join(", ")
+                                        ));
                                         let next = if m.enabled { "false" } else { "true" };
                                         let key = m.key.clone();
                                         let track = if m.enabled { "bg-indigo-600" } else { "bg-slate-300" };
@@ -47,6 +52,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                                 <div>
                                                     <div class="font-medium">{m.label.clone()}</div>
                                                     {m.note.clone().map(|n| view! { <div class="text-xs text-slate-500">{n}</div> })}
+                                                    {fallback_warning.map(|w| view! { <div class="text-xs text-amber-800" data-testid="fallback-warning">{w}</div> })}
                                                 </div>
                                                 <div class="flex items-center gap-3">
                                                 {m.key.strip_prefix("saml:").map(|id| {

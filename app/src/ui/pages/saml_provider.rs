@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider};
+use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider, SetProvisioning};
 use crate::model::{SamlActivityRow, SamlProviderPage};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
@@ -70,7 +70,11 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let save = ServerAction::<SaveSamlProvider>::new();
     let delete = ServerAction::<DeleteSamlProvider>::new();
     let rotate = ServerAction::<RotateProviderToken>::new();
-    let data = Resource::new(move || (slug.get(), id.get(), test.get(), rotate.version().get()), |(s, i, t, _)| load_saml_provider(s, i, t));
+    let provision = ServerAction::<SetProvisioning>::new();
+    let data = Resource::new(
+        move || (slug.get(), id.get(), test.get(), rotate.version().get(), provision.version().get()),
+        |(s, i, t, _, _)| load_saml_provider(s, i, t),
+    );
     let save_result = Signal::derive(move || save.value().get());
     view! {
         <Header/>
@@ -94,7 +98,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                     view! {
                         <h1 class="text-2xl font-semibold">{title}</h1>
                         <Outcome result=save_result query="saved"/>
-                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
+                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
                             <section class=CARD data-testid="sp-values">
                                 <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
                                 <p class="mt-1 text-sm text-slate-600">
@@ -110,7 +114,8 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                     {
                                         let shown = fresh.clone();
                                         move || {
-                                            let token = rotate.value().get().and_then(|r| r.ok()).or_else(|| shown.clone());
+                                            let minted = provision.value().get().and_then(|r| r.ok()).filter(|t| !t.is_empty());
+                                            let token = rotate.value().get().and_then(|r| r.ok()).or(minted).or_else(|| shown.clone());
                                             match token {
                                                 Some(t) => view! {
                                                     <p class="mt-1 text-sm text-amber-800">"Copy it now: it is shown only once."</p>
@@ -135,6 +140,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                     </ActionForm>
                                 </div>
                             </section>
+                            <ProvisioningSection p=p.clone() pid=pid_prov slug=slug provision=provision/>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Test sign-in"</h2>
                                 <p class="mt-1 text-sm text-slate-600">"Runs the real sign-in through your IdP and shows each check, without signing anyone in. Works while the provider is off."</p>
@@ -247,5 +253,70 @@ pub fn SamlProviderPageView() -> impl IntoView {
                 })}
             </Transition>
         </main>
+    }
+}
+
+/// SCIM provisioning: on/off (only while SAML is the sole method), the fallback warning,
+/// and the provider's recent SCIM requests.
+#[component]
+fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, provision: ServerAction<SetProvisioning>) -> impl IntoView {
+    let on = p.provisioning;
+    let blocker = p.provisioning_blocker.clone();
+    let fallbacks = p.fallback_methods.clone();
+    let rows = p.scim_activity.clone();
+    view! {
+        <section class=CARD data-testid="provisioning" data-on=on.to_string()>
+            <h2 class="text-lg font-semibold">"Provisioning (SCIM 2.0)"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                {if on {
+                    "On: your IdP creates, updates and deactivates members and pushes groups with the SCIM base URL and Provider Token above. What it manages is read-only here."
+                } else {
+                    "Off. Turning it on lets Okta or Entra ID manage members and groups; it needs SAML as the workspace's only sign-in method, and mints a new Provider Token."
+                }}
+            </p>
+            {(!fallbacks.is_empty()).then(|| view! {
+                <p class="mt-2 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="fallback-warning">
+                    "Fallback sign-in is on (" {fallbacks.join(", ")} "): members deactivated by your IdP can't use it, but people your IdP doesn't know about still can."
+                </p>
+            })}
+            {move || provision.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
+            {match (on, blocker) {
+                (false, Some(why)) => view! { <p class="mt-3 text-sm text-slate-700" data-testid="provisioning-blocker">{why}</p> }.into_any(),
+                _ => view! {
+                    <ActionForm action=provision attr:class="mt-3">
+                        <input type="hidden" name="slug" value=slug/>
+                        <input type="hidden" name="id" value=pid.clone()/>
+                        <input type="hidden" name="on" value=if on { "false" } else { "true" }/>
+                        <button type="submit" class=if on { "rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100" } else { BUTTON }>
+                            {if on { "Turn provisioning off" } else { "Turn provisioning on" }}
+                        </button>
+                    </ActionForm>
+                }.into_any(),
+            }}
+            <h3 class="mt-5 font-semibold">"Provisioning activity"</h3>
+            {if rows.is_empty() {
+                view! { <p class="mt-1 text-sm text-slate-500">"No SCIM requests yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="mt-2 w-full text-left text-xs" data-testid="scim-activity">
+                        <thead class="uppercase text-slate-500">
+                            <tr><th class="py-1">"When"</th><th>"Operation"</th><th>"Target"</th><th>"Status"</th><th>"Outcome"</th><th>"ms"</th></tr>
+                        </thead>
+                        <tbody class="divide-y divide-slate-100">
+                            {rows.into_iter().map(|r| { let status_class = if r.status >= 400 { "text-red-700" } else { "" }; view! {
+                                <tr title=format!("{} {}", r.method, r.path)>
+                                    <td class="py-1 whitespace-nowrap">{r.when}</td>
+                                    <td>{r.operation}</td>
+                                    <td class="font-mono">{r.target}</td>
+                                    <td class=status_class>{r.status}</td>
+                                    <td>{r.outcome}</td>
+                                    <td>{r.duration_ms}</td>
+                                </tr>
+                            }}).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
     }
 }

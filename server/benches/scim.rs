@@ -1,0 +1,321 @@
+//! `make bench` (SCIM): the same HTTP load against Gatehouse and the reference server
+//! `scim2-server` (PyPI, from `.venv`), on loopback: user creates, `userName eq` lookups
+//! and group member PATCHes, with p50/p99, requests per second and the ratio; then one
+//! member added to a 20,000-member group. Prints figures; asserts nothing.
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::server::audit::Actor;
+use app::server::clock::SystemClock;
+use app::server::entities::{account, group, group_member, membership};
+use app::server::password::Hasher;
+use app::server::permissions::AdminCap;
+use app::server::state::RuntimeConfig;
+use app::server::{db, methods, saml, scim, workspaces, AppState};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{json, Value};
+
+const CLIENTS: usize = 8;
+
+struct Target {
+    name: &'static str,
+    base: String,
+    token: String,
+}
+
+struct Phase {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted.get(((sorted.len().saturating_sub(1)) as f64 * p).round() as usize).copied().unwrap_or_default()
+}
+
+/// Creates, lookups, member PATCHes against one server. Returns the three phases.
+async fn load(t: &Target, users: usize) -> [Phase; 3] {
+    let (base, token) = (t.base.clone(), t.token.clone());
+    let http = reqwest::Client::new();
+    // A group to add members to.
+    let g_bytes = http
+        .post(format!("{base}/Groups"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("bench-{}", t.name) }).to_string())
+        .send()
+        .await
+        .expect("group")
+        .bytes()
+        .await
+        .expect("group body");
+    let g: Value = serde_json::from_slice(&g_bytes).expect("group json");
+    let gid = g["id"].as_str().expect("group id").to_string();
+
+    let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); users]));
+    let created = timed_with_auth(&base, &token, users, |i| {
+        let email = format!("user{i}@bench.test");
+        (reqwest::Method::POST, "/Users".to_string(), Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": email,
+            "name": { "givenName": "Bench", "familyName": format!("User {i}") },
+            "emails": [{ "primary": true, "type": "work", "value": email }],
+            "active": true,
+        })))
+    }, Some(ids.clone()))
+    .await;
+    let lookups = timed_with_auth(&base, &token, users, |i| {
+        (reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22USER{i}%40bench.test%22"), None)
+    }, None)
+    .await;
+    let ids_now = ids.lock().map(|v| v.clone()).unwrap_or_default();
+    let gid2 = gid.clone();
+    let patches = timed_with_auth(&base, &token, users, move |i| {
+        (
+            reqwest::Method::PATCH,
+            format!("/Groups/{gid2}"),
+            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": ids_now[i] }] }] })),
+        )
+    }, None)
+    .await;
+    [created, lookups, patches]
+}
+
+/// Runs `n` requests from `CLIENTS` keep-alive clients with the bearer token (`make(i)`
+/// builds request `i`), optionally collecting the ids of what they create.
+async fn timed_with_auth<F>(base: &str, token: &str, n: usize, make: F, ids: Option<Arc<std::sync::Mutex<Vec<String>>>>) -> Phase
+where
+    F: Fn(usize) -> (reqwest::Method, String, Option<Value>) + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (make, next, ids, base, token) = (make.clone(), next.clone(), ids.clone(), base.to_string(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let (method, path, body) = make(i);
+                let mut req = http.request(method, format!("{base}{path}")).bearer_auth(&token).header("content-type", "application/scim+json");
+                if let Some(b) = body {
+                    req = req.body(b.to_string());
+                }
+                let t = Instant::now();
+                let res = req.send().await.expect("request");
+                let status = res.status();
+                let bytes = res.bytes().await.unwrap_or_default();
+                times.push(t.elapsed());
+                assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&bytes));
+                if let Some(ids) = &ids {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                        if let (Some(id), Ok(mut list)) = (v["id"].as_str(), ids.lock()) {
+                            list[i] = id.to_string();
+                        }
+                    }
+                }
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    Phase { rate: n as f64 / elapsed.as_secs_f64(), p50: pct(&all, 0.5), p99: pct(&all, 0.99) }
+}
+
+async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
+    app::server::saml::acs::init_xml();
+    let url = format!("sqlite://{}/scim.db?mode=rwc", dir.display());
+    let conn = db::connect(&url, 10).await.expect("db");
+    db::migrate(&conn).await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let st = AppState {
+        db: conn,
+        config: Arc::new(RuntimeConfig {
+            public_url: format!("http://{addr}"),
+            login_attempts_per_window: 5,
+            scim_requests_per_minute: i64::MAX / 8,
+            mailer: None,
+            oidc: vec![],
+        }),
+        clock: Arc::new(SystemClock),
+        hasher: Hasher::new(1).expect("hasher"),
+        leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
+    };
+    let now = st.now();
+    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
+    let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), false).await.expect("workspace");
+    let ws = created.workspace.id;
+    let cap = AdminCap::operator(ws, Actor::operator());
+    let (_, cert) = saml::sp::generate_key_pair("bench").expect("cert");
+    let input = saml::ProviderInput {
+        name: "Bench IdP".into(),
+        idp_entity_id: "https://idp.bench.test".into(),
+        sso_url: "https://idp.bench.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
+    let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
+    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &["password".to_string()]).await.expect("methods");
+    let token = scim::enable(&st.db, now, &cap, &p.public_id).await.expect("enable").expose().to_string();
+    let router = server::router::app(st.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    (Target { name: "gatehouse", base: format!("http://{addr}/scim/v2"), token }, st, ws)
+}
+
+fn reference(port: u16) -> Option<(Target, Child)> {
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = repo.join(".venv/bin/scim2-server");
+    let child = Command::new(&bin)
+        .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", "bench-token"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((Target { name: "scim2-server", base: format!("http://127.0.0.1:{port}/v2"), token: "bench-token".into() }, child));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Puts `n` members straight into the database and one group holding them all.
+async fn big_group(st: &AppState, ws: i64, provider_id: i64, n: usize) -> (i64, Vec<i64>) {
+    let now = st.now();
+    let g = group::ActiveModel {
+        workspace_id: Set(ws),
+        name: Set("All Hands".into()),
+        name_normalized: Set("all hands".into()),
+        is_everyone: Set(false),
+        managed_by_provider_id: Set(Some(provider_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&st.db)
+    .await
+    .expect("group");
+    let mut extra = Vec::new();
+    for chunk in 0..(n + 50).div_ceil(500) {
+        let accounts: Vec<account::ActiveModel> = (chunk * 500..((chunk + 1) * 500).min(n + 50))
+            .map(|i| account::ActiveModel {
+                email: Set(format!("big{i}@bench.test")),
+                email_normalized: Set(format!("big{i}@bench.test")),
+                full_name: Set(format!("Big {i}")),
+                given_name: Set(String::new()),
+                family_name: Set(String::new()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        let emails: Vec<String> = (chunk * 500..((chunk + 1) * 500).min(n + 50)).map(|i| format!("big{i}@bench.test")).collect();
+        account::Entity::insert_many(accounts).exec(&st.db).await.expect("accounts");
+        let ids: Vec<i64> = account::Entity::find()
+            .filter(account::Column::EmailNormalized.is_in(emails))
+            .all(&st.db)
+            .await
+            .expect("ids")
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        let ms: Vec<membership::ActiveModel> = ids
+            .into_iter()
+            .map(|account_id| membership::ActiveModel {
+                workspace_id: Set(ws),
+                account_id: Set(account_id),
+                role: Set("member".into()),
+                status: Set("active".into()),
+                managed_by_provider_id: Set(Some(provider_id)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        membership::Entity::insert_many(ms).exec(&st.db).await.expect("memberships");
+    }
+    let all: Vec<membership::Model> = membership::Entity::find().all(&st.db).await.expect("all");
+    let big: Vec<i64> = all.iter().filter(|m| m.managed_by_provider_id == Some(provider_id)).map(|m| m.id).collect();
+    let (inside, outside) = big.split_at(big.len().saturating_sub(50));
+    for chunk in inside.chunks(500) {
+        let rows: Vec<group_member::ActiveModel> = chunk.iter().map(|m| group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(*m), created_at: Set(now) }).collect();
+        group_member::Entity::insert_many(rows).exec(&st.db).await.expect("members");
+    }
+    extra.extend_from_slice(outside);
+    (g.id, extra)
+}
+
+fn show(name: &str, p: &Phase) -> String {
+    format!("{name:<12} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms", p.rate, p.p50.as_secs_f64() * 1e3, p.p99.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let users: usize = std::env::var("GATEHOUSE_BENCH_SCIM_USERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let dir = std::env::temp_dir().join(format!("gatehouse-bench-scim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    println!("# SCIM benchmark ({cores} cores, loopback HTTP, {CLIENTS} keep-alive clients, {users} users per phase, SQLite)");
+    let (ours, st, ws) = gatehouse(&dir).await;
+    let mine = load(&ours, users).await;
+    let theirs = match reference(18_000 + (std::process::id() % 1000) as u16) {
+        Some((t, mut child)) => {
+            let r = load(&t, users).await;
+            let _ = child.kill();
+            Some(r)
+        }
+        None => {
+            println!("(scim2-server not found in .venv: run `scripts/setup.sh test` for the comparison)");
+            None
+        }
+    };
+    for (i, name) in ["creates", "lookups", "member adds"].iter().enumerate() {
+        println!("{}", show(name, &mine[i]));
+        if let Some(r) = &theirs {
+            println!("  scim2-server {}  => Gatehouse {:.1}x the throughput (goal >= 20x)", show("", &r[i]).trim_start(), mine[i].rate / r[i].rate);
+        }
+    }
+
+    // One member added to a group of 20,000: work in proportion to the change.
+    let provider = app::server::entities::saml_provider::Entity::find().one(&st.db).await.expect("db").expect("provider");
+    let (gid, extra) = big_group(&st, ws, provider.id, 20_000).await;
+    let http = reqwest::Client::new();
+    let mut times = Vec::new();
+    for m in &extra {
+        let t = Instant::now();
+        let res = http
+            .patch(format!("{}/Groups/{gid}", ours.base))
+            .bearer_auth(&ours.token)
+            .header("content-type", "application/scim+json")
+            .body(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": m.to_string() }] }] }).to_string())
+            .send()
+            .await
+            .expect("patch");
+        times.push(t.elapsed());
+        assert_eq!(res.status().as_u16(), 204);
+    }
+    times.sort();
+    println!(
+        "add 1 member to a 20,000-member group: p50 {:.2} ms, p99 {:.2} ms over {} adds (goal <= 20 ms)",
+        pct(&times, 0.5).as_secs_f64() * 1e3,
+        pct(&times, 0.99).as_secs_f64() * 1e3,
+        times.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
