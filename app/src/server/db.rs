@@ -45,6 +45,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(opts).await?)
 }
 
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction
+/// that reads and then writes fails at once with SQLITE_BUSY when another connection holds
+/// the write lock (the busy timeout can't help an upgrade), so concurrent requests (SCIM
+/// clients, sign-ins) got errors. PostgreSQL ignores the mode.
+pub async fn write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }).await
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;

@@ -1,7 +1,7 @@
 //! Claimed email domains of a workspace: SAML providers create accounts on first sign-in
 //! only for emails in these domains, and the login page routes them to their provider.
 //! A domain belongs to one workspace at most.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::audit;
@@ -71,7 +71,7 @@ pub async fn change(db: &DatabaseConnection, now: i64, cap: &AdminCap, add: &[St
     let add = add.iter().map(|d| validate_domain(d)).collect::<Result<Vec<_>, _>>()?;
     let remove = remove.iter().map(|d| validate_domain(d)).collect::<Result<Vec<_>, _>>()?;
     let ws = cap.workspace_id();
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     for d in &add {
         match workspace_domain::Entity::find().filter(workspace_domain::Column::Domain.eq(d.as_str())).one(&txn).await? {
             Some(existing) if existing.workspace_id == ws => {}

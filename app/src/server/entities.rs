@@ -135,6 +135,41 @@ pub mod group_member {
     no_relations!();
 }
 
+pub mod resource {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resources")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        /// `collection` | `datasource`
+        pub kind: String,
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod grant {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub resource_id: i64,
+        /// `view` | `edit`
+        pub level: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
 pub mod sign_in_method {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

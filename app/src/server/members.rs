@@ -2,7 +2,7 @@
 //! members: every function that changes a membership's status keeps it so in the same
 //! transaction.
 use sea_orm::{DatabaseConnection, 
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 
@@ -157,7 +157,7 @@ pub async fn accept_invite(db: &DatabaseConnection,
     let name = if full_name.trim().is_empty() { String::new() } else { validate_name(full_name, "Your name")? };
     let hash = hasher.hash(&password).await?.0;
 
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     // Re-check inside the transaction: an invite is used once.
     let (inv, _) = open_invite(&txn, now, token).await?;
     let acct = match account_by_email(&txn, &inv.email_normalized).await? {
@@ -274,7 +274,7 @@ async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) 
 /// Changes a member's role. The last active admin can't be demoted.
 pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64, role: &str) -> Result<(), DomainError> {
     let role = validate_role(role)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.role == role {
         return Ok(());
@@ -295,7 +295,7 @@ pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, members
 /// Deactivates a member: out of every group (Everyone included) and every session
 /// revoked, in one transaction. The last active admin can't be deactivated.
 pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.status == STATUS_DEACTIVATED {
         return Ok(());
@@ -321,7 +321,7 @@ pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
 
 /// Reactivates a member: active again and in Everyone; no other group is restored.
 pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.status == STATUS_ACTIVE {
         return Ok(());
@@ -347,7 +347,7 @@ pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
 /// Operator break-glass: makes an existing member an active admin again.
 pub async fn promote(db: &DatabaseConnection, now: i64, workspace_id: i64, email: &str, actor: &Actor) -> Result<(), DomainError> {
     let email = normalize_email(email)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let acct = account_by_email(&txn, &email).await?.ok_or(DomainError::NotFound)?;
     let m = membership_of(&txn, workspace_id, acct.id).await?.ok_or(DomainError::NotFound)?;
     if m.status != STATUS_ACTIVE {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::audit::{self, Actor};
@@ -127,7 +127,7 @@ pub async fn change(db: &DatabaseConnection,
     disable: &[String],
 ) -> Result<BTreeSet<String>, DomainError> {
     let ws = cap.workspace_id();
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     if let Some(key) = enable.iter().find(|k| disable.contains(k)) {
         return Err(DomainError::Invalid(format!("“{key}” can't be both enabled and disabled.")));
     }
@@ -170,7 +170,7 @@ pub async fn recover(db: &DatabaseConnection,
     key: &str,
     actor: &Actor,
 ) -> Result<BTreeSet<String>, DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     validate_key(&txn, workspace_id, key, cfg).await?;
     let before = enabled_set(&txn, workspace_id).await?;
     write(&txn, now, workspace_id, key, true).await?;

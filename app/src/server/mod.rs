@@ -1,6 +1,7 @@
 //! The domain: everything that touches the database, never compiled to WASM.
 //! Server functions (`api/`), axum handlers (`server/` crate) and the CLI all call these
 //! functions; nothing is written twice.
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod db;
 pub mod domains;
 pub mod entities;
 pub mod error;
+pub mod groups;
 pub mod http_security;
 pub mod mail;
 pub mod members;
@@ -17,6 +19,7 @@ pub mod oidc;
 pub mod password;
 pub mod permissions;
 pub mod ratelimit;
+pub mod resources;
 pub mod saml;
 pub mod scim;
 pub mod sessions;

@@ -14,7 +14,7 @@ use openidconnect::{
     RedirectUrl, Scope, TokenResponse,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{json, Value};
 
@@ -309,7 +309,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     let keep_link = trust == EmailTrust::Verified;
     let who = email.clone().unwrap_or_else(|| "This account".into());
     let not_member = format!("This {} account ({}) isn't a member of {}. Ask an admin for an invite.", p.label(), who, ws.name);
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let account_id = match (&linked, &email) {
         (Some(l), _) => Some(l.account_id),
         (None, Some(e)) if email_trusted => members::account_by_email(&txn, e).await?.map(|a| a.id),
@@ -515,7 +515,7 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
         return Err(DomainError::Invalid("At most 50 entries.".into()));
     }
     let joined = items.join(",");
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     oidc_rule::Entity::delete_many()
         .filter(oidc_rule::Column::WorkspaceId.eq(cap.workspace_id()))
         .filter(oidc_rule::Column::Provider.eq(key))

@@ -1,7 +1,7 @@
 //! Workspaces (tenants): creation with their admin and the built-in Everyone group,
 //! lookup, and workspace-wide settings.
 use sea_orm::{DatabaseConnection, 
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 
@@ -91,7 +91,7 @@ pub async fn create(db: &DatabaseConnection,
         None => None,
     };
 
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     if only_if_empty && !setup_needed(&txn).await? {
         return Err(DomainError::NotFound);
     }

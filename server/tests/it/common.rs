@@ -79,6 +79,11 @@ impl TestApp {
     }
 
     pub async fn with_config(f: impl FnOnce(&mut RuntimeConfig)) -> Self {
+        Self::with_config_and_db(f, test_db().await).await
+    }
+
+    /// With a given database (e.g. a file-backed SQLite pool of several connections).
+    pub async fn with_config_and_db(f: impl FnOnce(&mut RuntimeConfig), db: sea_orm::DatabaseConnection) -> Self {
         app::server::saml::acs::init_xml();
         let clock = FixedClock::at(T0);
         let mut cfg = RuntimeConfig {
@@ -90,7 +95,7 @@ impl TestApp {
         };
         f(&mut cfg);
         let state = AppState {
-            db: test_db().await,
+            db,
             config: Arc::new(cfg),
             clock: Arc::new(clock.clone()),
             hasher: Hasher::new(2).expect("hasher"),

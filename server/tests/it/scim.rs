@@ -54,7 +54,10 @@ async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
 }
 
 async fn setup_with(f: impl FnOnce(&mut app::server::state::RuntimeConfig)) -> Scim {
-    let app = TestApp::with_config(f).await;
+    setup_on(TestApp::with_config(f).await).await
+}
+
+async fn setup_on(app: TestApp) -> Scim {
     app.create_workspace("acme", ADMIN_EMAIL).await;
     let provider = provider(&app, "acme", "Okta").await;
     let token = enable(&app, "acme", &provider).await;
@@ -554,4 +557,46 @@ async fn concurrent_clients_end_at_the_serial_result() {
     assert_eq!(got, want);
     let rows = group_member::Entity::find().filter(group_member::Column::GroupId.eq(gid.parse::<i64>().expect("gid"))).count(&s.app.state.db).await.expect("db");
     assert_eq!(rows, 25, "no duplicate rows");
+}
+
+#[tokio::test]
+async fn a_member_removed_from_a_group_by_scim_loses_access_on_the_next_request() {
+    let s = setup().await;
+    let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
+    let uid = u["id"].as_str().expect("id").to_string();
+    let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Analysts", "members": [{ "value": uid }] }))).await;
+    let gid: i64 = g["id"].as_str().expect("gid").parse().expect("numeric");
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
+    app::server::resources::set_grant(&s.app.state.db, T0, &cap, gid, r.id, Some(app::server::access::Level::View)).await.expect("grant");
+    let m = membership_of(&s.app, "nia@acme.test").await.expect("member");
+    let session = sessions::create(&s.app.state.db, T0, m.account_id, ws.id, "saml:x").await.expect("session");
+    let cookie = format!("gatehouse_session={}", session.expose());
+    let path = format!("/w/acme/r/{}", r.id);
+    assert_eq!(s.app.get(&path, Some(&cookie)).await.status, StatusCode::OK);
+    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{uid}\"]") }])))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(s.app.get(&path, Some(&cookie)).await.status, StatusCode::NOT_FOUND, "the very next request");
+}
+
+#[tokio::test]
+async fn concurrent_writes_on_a_sqlite_file_pool_all_succeed() {
+    // In-memory SQLite has one connection; a file has a pool, where a deferred
+    // transaction that reads then writes used to fail at once with SQLITE_BUSY.
+    let dir = std::env::temp_dir().join(format!("gh-scim-pool-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/db.sqlite?mode=rwc", dir.display());
+    let conn = app::server::db::connect(&url, 8).await.expect("connect");
+    app::server::db::migrate(&conn).await.expect("migrate");
+    let s = std::sync::Arc::new(setup_on(TestApp::with_config_and_db(|_| {}, conn).await).await);
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.call("POST", "/Users", Some(user(&format!("p{n}@acme.test"), &format!("p{n}@acme.test")))).await.0 }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), StatusCode::CREATED);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,6 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 use super::audit;
@@ -211,7 +210,7 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     })
     .await
     .map_err(|e| DomainError::Internal(e.to_string()))??;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let model = saml_provider::ActiveModel {
         public_id: Set(public_id.clone()),
         workspace_id: Set(cap.workspace_id()),
@@ -243,7 +242,7 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
 pub async fn update(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
     let existing = get(db, cap, public_id).await?;
     let c = clean(input, now, cfg.secure_cookies()).await?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.into();
     m.name = Set(c.name.clone());
     m.idp_entity_id = Set(c.idp_entity_id);
@@ -271,7 +270,7 @@ pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider 
 pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
     let p = get(db, cap, public_id).await?;
     let key = method_key(&p.public_id);
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let enabled: Vec<String> = sign_in_method::Entity::find()
         .filter(sign_in_method::Column::WorkspaceId.eq(p.workspace_id))
         .filter(sign_in_method::Column::Enabled.eq(true))
@@ -329,7 +328,7 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
 /// returned once; only its hash is kept. It belongs to the provider, not to the admin.
 pub async fn rotate_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
     let p = get(db, cap, public_id).await?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let token = replace_token(&txn, now, p.id).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.token.rotate", &method_key(public_id), serde_json::json!({})).await?;
     txn.commit().await?;

@@ -3,7 +3,7 @@
 //! for claimed domains, the session, and each outcome in the provider's activity.
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    Set,
 };
 use serde_json::json;
 
@@ -241,7 +241,7 @@ pub async fn acs(
         }
     };
 
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let (account_id, created) = match identity {
         Identity::Existing { account_id, .. } => (account_id, false),
         Identity::Create { email } => {

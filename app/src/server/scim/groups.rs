@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use sea_orm::sea_query::{Condition, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Value};
 
 use super::eval::{self, get_ci};
@@ -252,23 +252,11 @@ async fn read<C: ConnectionTrait>(db: &C, client: &Client, body: &Value) -> Resu
 
 /// POST /Groups.
 pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let input = read(&txn, client, body).await?;
-    let g = group::ActiveModel {
-        workspace_id: Set(client.workspace_id),
-        name: Set(input.name.clone()),
-        name_normalized: Set(input.name.to_lowercase()),
-        is_everyone: Set(false),
-        external_id: Set(input.external_id.clone()),
-        managed_by_provider_id: Set(Some(client.provider_id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| if unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
+    let g = crate::server::groups::insert(&txn, now, client.workspace_id, &input.name, input.external_id.clone(), Some(client.provider_id))
+        .await
+        .map_err(|e| if unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
     add_members(&txn, now, g.id, &input.members).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.create", &g.name, json!({ "members": input.members.len() })).await?;
     let out = resource(client, &g, Some(&input.members));
@@ -278,7 +266,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
 
 /// PUT /Groups/{id}.
 pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
     let input = read(&txn, client, body).await?;
@@ -315,7 +303,7 @@ async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id:
 pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>, q: &Query) -> Result<Option<Value>, ScimError> {
     let r = schema::group();
     let ops = super::patch::parse_ops(body, r)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
     let mut name: Option<String> = None;
@@ -410,7 +398,7 @@ fn member_ids_in(v: &Value) -> Vec<i64> {
 
 /// DELETE /Groups/{id}: the group, its memberships and its grants.
 pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
     group_member::Entity::delete_many().filter(group_member::Column::GroupId.eq(g.id)).exec(&txn).await?;

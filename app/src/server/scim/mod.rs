@@ -16,7 +16,7 @@ pub mod patch;
 pub mod schema;
 pub mod users;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Value};
 
 use super::audit::{self, Actor};
@@ -302,7 +302,7 @@ pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
             return Err(DomainError::Refused(why));
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let token = saml::replace_token(&txn, now, p.id).await?;
     let action = if p.provisioning_enabled { "scim.token.rotate" } else { "scim.enable" };
     let mut am: saml_provider::ActiveModel = p.clone().into();
@@ -327,7 +327,7 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
 /// linked (read-only) until the provider is deleted, so turning it back on resumes.
 pub async fn disable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
     let p = saml::get(db, cap, public_id).await?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
     let mut am: saml_provider::ActiveModel = p.clone().into();
     am.provisioning_enabled = Set(false);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Map, Value};
 
@@ -540,7 +540,7 @@ async fn respond<C: ConnectionTrait>(db: &C, client: &Client, row: &Row) -> Resu
 /// key); an account that exists only in other workspaces joins this one.
 pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
     let input = read(body, true)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let existing = match &input.email {
         Some((_, n)) => members::account_by_email(&txn, n).await?,
         None => None,
@@ -594,7 +594,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
 /// PUT /Users/{id}: the whole document is replaced.
 pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
     let input = read(body, true)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let row = find(&txn, client, id).await?;
     check_if_match(if_match, respond(&txn, client, &row).await?["meta"]["version"].as_str().unwrap_or(""))?;
     if let Some(given) = body.get("id").and_then(Value::as_str) {
@@ -617,7 +617,7 @@ pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &st
 pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
     let r = schema::user();
     let ops = patch::parse_ops(body, r)?;
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let row = find(&txn, client, id).await?;
     let groups = groups_of(&txn, client, &[row.m.id]).await?;
     let current = resource(client, &row, groups.get(&row.m.id).map(Vec::as_slice).unwrap_or(&[]));
@@ -640,7 +640,7 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
 /// DELETE /Users/{id}: the membership goes (groups, sessions with it); the account goes
 /// too unless another workspace has it.
 pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-    let txn = db.begin().await?;
+    let txn = crate::server::db::write(db).await?;
     let row = find(&txn, client, id).await?;
     if if_match.is_some() {
         check_if_match(if_match, respond(&txn, client, &row).await?["meta"]["version"].as_str().unwrap_or(""))?;
