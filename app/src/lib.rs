@@ -52,6 +52,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:slug/settings/authentication") view=pages::AuthSettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=pages::SamlProviderPageView ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/members") view=pages::Members ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/groups") view=pages::Groups ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/access") view=pages::Access ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -1,6 +1,7 @@
 //! Server functions: adapters that read the session, authorize, make one domain call and
 //! map the error. Their URLs are private to our UI; outside systems use the plain routes
 //! in the `server` crate.
+pub mod access;
 pub mod auth;
 pub mod invites;
 pub mod members;

@@ -181,3 +181,38 @@ pub fn method_label(key: &str) -> &'static str {
         _ => "SAML",
     }
 }
+
+/// A group on the Groups page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    pub is_everyone: bool,
+    /// The SCIM provider's name when the group is linked (read-only here).
+    pub managed_by: Option<String>,
+    /// `(membership id, email)`, by email.
+    pub members: Vec<(i64, String)>,
+}
+
+/// A collection or datasource connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceView {
+    pub id: i64,
+    /// `collection` | `datasource`
+    pub kind: String,
+    pub kind_label: String,
+    pub name: String,
+    pub description: String,
+    /// The viewer's level (`view` | `edit`), where it matters.
+    pub level: String,
+}
+
+/// The Access page: resources, groups, and the grants between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessPage {
+    pub resources: Vec<ResourceView>,
+    /// `(id, name, managed_by)`
+    pub groups: Vec<(i64, String, Option<String>)>,
+    /// `(group id, resource id, level)`
+    pub grants: Vec<(i64, i64, String)>,
+}

@@ -3,6 +3,7 @@
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set.
 mod common;
 
+mod access;
 mod cli;
 mod mail;
 mod members;

@@ -1,4 +1,6 @@
+mod access;
 mod auth_settings;
+mod groups;
 mod home;
 mod invite;
 mod landing;
@@ -7,7 +9,9 @@ mod members;
 mod saml_provider;
 mod setup;
 
+pub use access::{Access, ResourcePage};
 pub use auth_settings::AuthSettingsPage;
+pub use groups::Groups;
 pub use home::Home;
 pub use invite::AcceptInvite;
 pub use landing::Landing;

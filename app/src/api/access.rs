@@ -1,0 +1,165 @@
+//! Groups, resources and grants (admins), a member's reachable resources and one
+//! resource's page (everyone, answered 404 without access).
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AccessPage, GroupView, ResourceView};
+
+#[cfg(feature = "ssr")]
+fn view_of(r: crate::server::entities::resource::Model, level: &str) -> ResourceView {
+    let kind_label = crate::server::resources::KINDS.iter().find(|(k, _)| *k == r.kind).map(|(_, l)| l.to_string()).unwrap_or_default();
+    ResourceView { id: r.id, kind: r.kind, kind_label, name: r.name, description: r.description, level: level.to_string() }
+}
+
+/// Admins of `slug`: every group with its members.
+#[server]
+pub async fn list_groups(slug: String) -> Result<Vec<GroupView>, AppError> {
+    use super::ctx::*;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    Ok(crate::server::groups::list(&st.db, cap.workspace_id())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|g| GroupView { id: g.group.id, name: g.group.name, is_everyone: g.group.is_everyone, managed_by: g.managed_by, members: g.members })
+        .collect())
+}
+
+/// Admins of `slug`: group changes. `action` is `create` (name), `rename` (id, name),
+/// `delete` (id), `add` (id, email) or `remove` (id, membership_id).
+#[server]
+pub async fn change_group(
+    slug: String,
+    action: String,
+    id: Option<i64>,
+    name: Option<String>,
+    email: Option<String>,
+    membership_id: Option<i64>,
+) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::groups;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let now = st.now();
+    let missing = || AppError::Invalid("Something is missing from the form.".into());
+    let msg = match action.as_str() {
+        "create" => {
+            let g = groups::create(&st.db, now, &cap, name.as_deref().unwrap_or("")).await.map_err(fail)?;
+            format!("Group “{}” created.", g.name)
+        }
+        "rename" => {
+            groups::rename(&st.db, now, &cap, id.ok_or_else(missing)?, name.as_deref().unwrap_or("")).await.map_err(fail)?;
+            "Group renamed.".to_string()
+        }
+        "delete" => {
+            groups::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
+            "Group deleted; its members lost what only it granted.".to_string()
+        }
+        "add" => {
+            groups::add_member(&st.db, now, &cap, id.ok_or_else(missing)?, email.as_deref().unwrap_or("")).await.map_err(fail)?;
+            "Member added.".to_string()
+        }
+        "remove" => {
+            groups::remove_member(&st.db, now, &cap, id.ok_or_else(missing)?, membership_id.ok_or_else(missing)?).await.map_err(fail)?;
+            "Member removed.".to_string()
+        }
+        _ => return Err(missing()),
+    };
+    redirect_no_js(&format!("/w/{}/settings/groups?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: resources, groups and grants, for the matrix.
+#[server]
+pub async fn load_access(slug: String) -> Result<AccessPage, AppError> {
+    use super::ctx::*;
+    use crate::server::{groups, resources};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let rs = resources::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let gs = groups::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let grants = resources::grants(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let mut grants: Vec<(i64, i64, String)> = grants.into_iter().map(|((g, r), l)| (g, r, l.as_str().to_string())).collect();
+    grants.sort();
+    Ok(AccessPage {
+        resources: rs.into_iter().map(|r| view_of(r, "")).collect(),
+        groups: gs.into_iter().map(|g| (g.group.id, g.group.name, g.managed_by)).collect(),
+        grants,
+    })
+}
+
+/// Admins of `slug`: resource changes. `action` is `create` (kind, name, description),
+/// `update` (id, name, description) or `delete` (id).
+#[server]
+pub async fn change_resource(
+    slug: String,
+    action: String,
+    id: Option<i64>,
+    kind: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::resources;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let now = st.now();
+    let missing = || AppError::Invalid("Something is missing from the form.".into());
+    let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
+    let msg = match action.as_str() {
+        "create" => {
+            let r = resources::create(&st.db, now, &cap, kind.as_deref().unwrap_or(""), &name, &description).await.map_err(fail)?;
+            format!("“{}” created.", r.name)
+        }
+        "update" => {
+            resources::update(&st.db, now, &cap, id.ok_or_else(missing)?, &name, &description).await.map_err(fail)?;
+            "Saved.".to_string()
+        }
+        "delete" => {
+            resources::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
+            "Deleted, with every grant on it.".to_string()
+        }
+        _ => return Err(missing()),
+    };
+    redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: sets a group's level on a resource (`none` removes the grant).
+#[server]
+pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::access::Level;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let parsed = match level.as_str() {
+        "none" => None,
+        other => Some(Level::parse(other).ok_or_else(|| AppError::Invalid("The level is view, edit or none.".into()))?),
+    };
+    crate::server::resources::set_grant(&st.db, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
+    let msg = "Access saved.".to_string();
+    redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// The signed-in member: the collections and connections they can reach.
+#[server]
+pub async fn my_resources(slug: String) -> Result<Vec<ResourceView>, AppError> {
+    use super::ctx::*;
+    let st = state()?;
+    let v = viewer(&st, &slug).await?;
+    Ok(crate::server::access::reachable(&st.db, &v).await.map_err(fail)?.into_iter().map(|(r, l)| view_of(r, l.as_str())).collect())
+}
+
+/// One resource, if the signed-in member reaches it; otherwise "not found", exactly as
+/// for a resource that doesn't exist.
+#[server]
+pub async fn load_resource(slug: String, id: i64) -> Result<ResourceView, AppError> {
+    use super::ctx::*;
+    let st = state()?;
+    let v = viewer(&st, &slug).await?;
+    match crate::server::access::resource_for(&st.db, &v, id).await.map_err(fail)? {
+        Some((r, l)) => Ok(view_of(r, l.as_str())),
+        None => Err(fail(crate::server::DomainError::NotFound)),
+    }
+}

@@ -1,0 +1,140 @@
+//! Groups, resources and grants: access is decided from current data on every request, so
+//! each way of losing access shows on the member's very next request, and a resource
+//! without access answers exactly like one that doesn't exist.
+use app::api::access::{ChangeGroup, ChangeResource, SetGrant};
+use app::server::audit::Actor;
+use app::server::entities::{group, membership, resource};
+use app::server::permissions::AdminCap;
+use axum::http::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::common::{TestApp, T0};
+
+struct World {
+    app: TestApp,
+    admin: String,
+    bob: String,
+    resource: i64,
+    group: i64,
+}
+
+async fn world() -> World {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let r = app.call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", "Revenue"), ("description", "Q3 numbers")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let resource = resource::Entity::find().one(&app.state.db).await.expect("db").expect("resource").id;
+    let r = app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Finance")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let group = group::Entity::find().filter(group::Column::Name.eq("Finance")).one(&app.state.db).await.expect("db").expect("group").id;
+    let r = app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "add"), ("id", &group.to_string()), ("email", "bob@acme.test")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let w = World { app, admin, bob, resource, group };
+    grant(&w, w.group, "view").await;
+    w
+}
+
+async fn grant(w: &World, group: i64, level: &str) {
+    let r = w.app.call::<SetGrant>(&[("slug", "acme"), ("group_id", &group.to_string()), ("resource_id", &w.resource.to_string()), ("level", level)], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+async fn page(w: &World, cookie: &str) -> (StatusCode, String) {
+    let r = w.app.get(&format!("/w/acme/r/{}", w.resource), Some(cookie)).await;
+    (r.status, r.body)
+}
+
+/// The page's `<main>` (the rest carries per-response nonces).
+fn main_of(body: &str) -> String {
+    let start = body.find("<main").unwrap_or(0);
+    let end = body[start..].find("</main>").map(|e| start + e).unwrap_or(body.len());
+    body[start..end].to_string()
+}
+
+#[tokio::test]
+async fn members_reach_what_their_groups_are_granted_and_admins_everything() {
+    let w = world().await;
+    let (st, body) = page(&w, &w.bob).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("Revenue") && body.contains("You can view this."), "{body}");
+    let home = w.app.get("/w/acme", Some(&w.bob)).await;
+    assert!(home.body.contains("Revenue"), "listed on the member's home");
+    // The strongest grant wins (Everyone's edit over Finance's view).
+    let everyone = group::Entity::find().filter(group::Column::IsEveryone.eq(true)).one(&w.app.state.db).await.expect("db").expect("everyone").id;
+    grant(&w, everyone, "edit").await;
+    assert!(page(&w, &w.bob).await.1.contains("You can edit this."));
+    grant(&w, everyone, "none").await;
+    // Admins reach everything without grants.
+    let (st, body) = page(&w, &w.admin).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("You can edit this."));
+    // A member of no granting group sees nothing.
+    let carol = w.app.add_member(&w.admin, "carol@acme.test", "member").await;
+    assert_eq!(page(&w, &carol).await.0, StatusCode::NOT_FOUND);
+    assert!(!w.app.get("/w/acme", Some(&carol)).await.body.contains("Revenue"));
+}
+
+#[tokio::test]
+async fn a_forbidden_resource_answers_like_a_missing_one() {
+    let w = world().await;
+    grant(&w, w.group, "none").await;
+    let (forbidden_status, forbidden) = page(&w, &w.bob).await;
+    let missing = w.app.get("/w/acme/r/999999", Some(&w.bob)).await;
+    assert_eq!((forbidden_status, missing.status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(main_of(&forbidden), main_of(&missing.body), "same body shape");
+    assert!(!forbidden.contains("Revenue"));
+}
+
+#[tokio::test]
+async fn every_way_of_losing_access_shows_on_the_next_request() {
+    // Grant removed.
+    let w = world().await;
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::OK);
+    grant(&w, w.group, "none").await;
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::NOT_FOUND, "grant removed");
+
+    // Removed from the group in the UI.
+    let w = world().await;
+    let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::NOT_FOUND, "removed from the group");
+
+    // Group deleted.
+    let w = world().await;
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "delete"), ("id", &w.group.to_string())], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::NOT_FOUND, "group deleted");
+
+    // Member deactivated: their session is gone, so the next request is not served.
+    let w = world().await;
+    let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
+    let cap = AdminCap::operator(m.workspace_id, Actor::operator());
+    app::server::members::deactivate(&w.app.state.db, T0, &cap, m.id).await.expect("deactivate");
+    assert_ne!(page(&w, &w.bob).await.0, StatusCode::OK, "deactivated");
+    assert_eq!(w.app.me_status(&w.bob).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn everyone_and_provider_groups_are_read_only_here() {
+    let w = world().await;
+    let everyone = group::Entity::find().filter(group::Column::IsEveryone.eq(true)).one(&w.app.state.db).await.expect("db").expect("everyone").id;
+    for action in [vec![("action", "rename"), ("name", "All")], vec![("action", "delete")], vec![("action", "add"), ("email", "bob@acme.test")]] {
+        let id = everyone.to_string();
+        let mut args = vec![("slug", "acme"), ("id", id.as_str())];
+        args.extend(action);
+        let r = w.app.call::<ChangeGroup>(&args, Some(&w.admin)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body.contains("Everyone"), "{}", r.body);
+    }
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "everyone")], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Members can't manage groups or grants.
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Mine")], Some(&w.bob)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = w.app.call::<SetGrant>(&[("slug", "acme"), ("group_id", &w.group.to_string()), ("resource_id", &w.resource.to_string()), ("level", "edit")], Some(&w.bob)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.app.get("/w/acme/settings/access", Some(&w.bob)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.app.get("/w/acme/settings/groups", Some(&w.admin)).await.status, StatusCode::OK);
+}
