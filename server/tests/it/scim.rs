@@ -437,8 +437,14 @@ async fn providers_and_workspaces_see_only_their_own() {
     let (st, body, _) = call(&s.app, &t2, "POST", "/Users", Some(user("kim2", "kim@acme.test"))).await;
     assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
     assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
-    // The other workspace provisioning the same email gets its own membership of the same
-    // person; this workspace's member is untouched.
+    // Another workspace can't pull an existing person in outside its claimed domains...
+    let (st, body, _) = call(&s.app, &t3, "POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
+    assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
+    assert!(body.to_string().contains("claimed"), "{body}");
+    // ...inside them it gets its own membership of the same person; this workspace's member
+    // is untouched.
+    let other = app::server::workspaces::by_slug(&s.app.state.db, "other").await.expect("other");
+    app::server::domains::change(&s.app.state.db, T0, &AdminCap::operator(other.id, Actor::operator()), &["acme.test".to_string()], &[]).await.expect("claim");
     let (st, _, _) = call(&s.app, &t3, "POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
     assert_eq!(st, StatusCode::CREATED);
     let a = account::Entity::find().filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("account");
@@ -599,4 +605,28 @@ async fn concurrent_writes_on_a_sqlite_file_pool_all_succeed() {
         assert_eq!(t.await.expect("task"), StatusCode::CREATED);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_root_search_pages_across_users_then_groups() {
+    let s = setup().await;
+    for n in 0..3 {
+        s.call("POST", "/Users", Some(user(&format!("r{n}@acme.test"), &format!("r{n}@acme.test")))).await;
+    }
+    for name in ["G1", "G2"] {
+        s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": name }))).await;
+    }
+    let search = |start: i64, count: i64| json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": start, "count": count });
+    // 4 users (the admin and three) and 2 groups.
+    let (st, v, _) = s.call("POST", "/.search", Some(search(3, 3))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["totalResults"], 6);
+    let kinds: Vec<&str> = v["Resources"].as_array().expect("list").iter().filter_map(|r| r["meta"]["resourceType"].as_str()).collect();
+    assert_eq!(kinds, ["User", "User", "Group"]);
+    let (_, v, _) = s.call("POST", "/.search", Some(search(6, 10))).await;
+    assert_eq!(v["Resources"][0]["displayName"], "G2", "the last item is the second group");
+    // A filter only groups understand matches no users, and is not an error.
+    let (st, v, _) = s.call("POST", "/.search", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName eq \"G1\" and members pr" }))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["totalResults"], 0, "G1 has no members");
 }

@@ -57,9 +57,14 @@ pub fn screen_text(xml: &str) -> Result<(), Refusal> {
 /// elements missing), its default turns recovery on, and its `no_def_dtd` sets
 /// `XML_PARSE_DTDLOAD` for XML.
 pub fn parse_document(xml: &str) -> Option<libxml::tree::Document> {
-    use libxml::bindings::{xmlParserOption_XML_PARSE_NOERROR, xmlParserOption_XML_PARSE_NONET, xmlParserOption_XML_PARSE_NOWARNING, xmlReadMemory};
+    use libxml::bindings::{
+        xmlParserOption_XML_PARSE_IGNORE_ENC, xmlParserOption_XML_PARSE_NOERROR, xmlParserOption_XML_PARSE_NONET, xmlParserOption_XML_PARSE_NOWARNING,
+        xmlReadMemory,
+    };
     let len = i32::try_from(xml.len()).ok()?;
-    let flags = (xmlParserOption_XML_PARSE_NONET | xmlParserOption_XML_PARSE_NOERROR | xmlParserOption_XML_PARSE_NOWARNING) as i32;
+    // IGNORE_ENC: the text is UTF-8 (a Rust string); an XML declaration naming another
+    // encoding (UTF-7 hiding a DOCTYPE from the text screen) must not switch the decoder.
+    let flags = (xmlParserOption_XML_PARSE_NONET | xmlParserOption_XML_PARSE_NOERROR | xmlParserOption_XML_PARSE_NOWARNING | xmlParserOption_XML_PARSE_IGNORE_ENC) as i32;
     // SAFETY: the buffer and its length come from a live `&str`; URL and encoding are
     // static NUL-terminated strings; libxml2 copies what it keeps and returns a document
     // we own (or null), which `Document::new_ptr` takes over and frees on drop.

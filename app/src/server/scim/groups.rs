@@ -50,6 +50,10 @@ async fn hidden<C: ConnectionTrait>(db: &C, client: &Client) -> Result<HashSet<i
 
 async fn member_ids<C: ConnectionTrait>(db: &C, client: &Client, group_id: i64) -> Result<Vec<i64>, ScimError> {
     let hidden = hidden(db, client).await?;
+    member_ids_except(db, &hidden, group_id).await
+}
+
+async fn member_ids_except<C: ConnectionTrait>(db: &C, hidden: &HashSet<i64>, group_id: i64) -> Result<Vec<i64>, ScimError> {
     let ids: Vec<i64> = group_member::Entity::find()
         .select_only()
         .column(group_member::Column::MembershipId)
@@ -96,7 +100,12 @@ fn wants_members(q: &Query) -> bool {
 }
 
 async fn render<C: ConnectionTrait>(db: &C, client: &Client, g: &group::Model, q: &Query) -> Result<Value, ScimError> {
-    let members = if wants_members(q) { Some(member_ids(db, client, g.id).await?) } else { None };
+    let hidden = hidden(db, client).await?;
+    render_with(db, client, &hidden, g, q).await
+}
+
+async fn render_with<C: ConnectionTrait>(db: &C, client: &Client, hidden: &HashSet<i64>, g: &group::Model, q: &Query) -> Result<Value, ScimError> {
+    let members = if wants_members(q) { Some(member_ids_except(db, hidden, g.id).await?) } else { None };
     Ok(project(resource(client, g, members.as_deref()), schema::group(), q))
 }
 
@@ -156,6 +165,8 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
             .select_only()
             .column(membership::Column::Id)
             .filter(users::visible(client))
+            // Deactivated members belong to no group (reactivation restores Everyone only).
+            .filter(membership::Column::Status.eq(crate::server::permissions::STATUS_ACTIVE))
             .filter(membership::Column::Id.is_in(chunk.iter().map(|(n, _)| *n).collect::<Vec<_>>()))
             .into_tuple()
             .all(db)
@@ -166,7 +177,7 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
     if !unknown.is_empty() {
         let shown: Vec<String> = unknown.iter().take(10).map(|s| format!("“{}”", clip(s, 40))).collect();
         let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
-        return Err(ScimError::invalid_value(format!("no such user: {}{more}; nothing was changed", shown.join(", "))));
+        return Err(ScimError::invalid_value(format!("no such active user: {}{more}; nothing was changed", shown.join(", "))));
     }
     let mut seen = BTreeSet::new();
     Ok(wanted.into_iter().map(|(n, _)| n).filter(|n| seen.insert(*n)).collect())
@@ -279,6 +290,23 @@ pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &st
     Ok(out)
 }
 
+/// Of `ids`, the members this token may see (removals never touch the others).
+async fn visible_only<C: ConnectionTrait>(db: &C, client: &Client, ids: &[i64]) -> Result<Vec<i64>, ScimError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let found: Vec<i64> = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::Id)
+            .filter(users::visible(client))
+            .filter(membership::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// The ids a `members[...]` filter selects among the current members.
 async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id: i64, f: &Filter) -> Result<Vec<i64>, ScimError> {
     let members_attr = schema::group().resolve(None, "members").map(|r| r.attr).ok_or_else(ScimError::internal)?;
@@ -286,7 +314,8 @@ async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id:
     // The common case (Okta): `value eq "id"` needs no read of the group.
     if let Filter::Compare(p, CompareOp::Eq, Literal::Str(v)) = f {
         if p.name.eq_ignore_ascii_case("value") {
-            return Ok(users::parse_id(v).into_iter().collect());
+            let ids: Vec<i64> = users::parse_id(v).into_iter().collect();
+            return visible_only(db, client, &ids).await;
         }
     }
     let current = member_ids(db, client, group_id).await?;
@@ -357,7 +386,7 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
                 ("members", OpKind::Remove, None) => match value {
                     // Entra: remove only the members listed in value.
                     Some(v) => {
-                        let ids = member_ids_in(&v);
+                        let ids = visible_only(&txn, client, &member_ids_in(&v)).await?;
                         removed += ids.len();
                         remove_members(&txn, g.id, &ids).await?;
                     }
@@ -414,12 +443,13 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     let page = Page::new(q.start_index, q.count);
     let filter = q.filter.as_deref().map(|f| eval::compile(f, r)).transpose()?;
     let mut query = group::Entity::find().filter(visible(client)).order_by_asc(group::Column::Id);
+    let hidden = hidden(db, client).await?;
     let Some(filter) = filter else {
         let total = group::Entity::find().filter(visible(client)).count(db).await? as usize;
         let gs = query.offset(page.offset() as u64).limit(page.count as u64).all(db).await?;
         let mut out = Vec::with_capacity(gs.len());
         for g in &gs {
-            out.push(render(db, client, g, q).await?);
+            out.push(render_with(db, client, &hidden, g, q).await?);
         }
         return Ok((total, out));
     };
@@ -434,7 +464,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     let needs_members = filter_mentions_members(&filter);
     let mut matched = Vec::new();
     for g in &gs {
-        let members = if needs_members { Some(member_ids(db, client, g.id).await?) } else { None };
+        let members = if needs_members { Some(member_ids_except(db, &hidden, g.id).await?) } else { None };
         if eval::matches(&filter, r, &resource(client, g, members.as_deref())) {
             matched.push(g);
         }
@@ -442,7 +472,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     let total = matched.len();
     let mut out = Vec::new();
     for g in matched.into_iter().skip(page.offset()).take(page.count) {
-        out.push(render(db, client, g, q).await?);
+        out.push(render_with(db, client, &hidden, g, q).await?);
     }
     Ok((total, out))
 }

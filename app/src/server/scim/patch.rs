@@ -14,6 +14,12 @@ use super::filter::{parse_path_with_schemas, AttrPath, CompareOp, Filter, PatchP
 use super::schema::{Attr, Mutability, Resource, Type};
 use super::{ScimError, URN_PATCH};
 
+/// Most values one multi-valued attribute may hold, and the largest value one operation
+/// may carry: PATCH works on a copy in memory, so its growth is bounded per operation
+/// (a sub-attribute set on every element copies the value into each).
+pub const MAX_VALUES: usize = 100;
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
     Add,
@@ -66,6 +72,9 @@ pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
                 Some(t) => Some(parse_path_with_schemas(t, &urns).map_err(|e| ScimError::invalid_path(format!("operation {n}: the path “{}” is not valid: {e}", super::clip(t, 80))))?),
             };
             let value = get_ci(o, "value").cloned().filter(|v| !v.is_null());
+            if value.as_ref().is_some_and(|v| v.to_string().len() > MAX_VALUE_BYTES) {
+                return Err(ScimError::too_many(format!("operation {n}: the value is larger than {} KiB", MAX_VALUE_BYTES / 1024)));
+            }
             match (kind, &path, &value) {
                 (OpKind::Remove, None, _) => Err(ScimError::no_target(format!("operation {n}: remove needs a path"))),
                 (OpKind::Add | OpKind::Replace, _, None) => Err(ScimError::invalid_value(format!("operation {n}: {} needs a value", if kind == OpKind::Add { "add" } else { "replace" }))),
@@ -168,8 +177,26 @@ fn one_primary(list: &mut [Value]) {
     }
 }
 
-/// Applies one operation to `doc`.
+/// Applies one operation to `doc`, refusing a result with an oversized list or document.
 pub fn apply(doc: &mut Value, r: &Resource, op: &Op) -> Result<(), ScimError> {
+    apply_unchecked(doc, r, op)?;
+    fn longest(v: &Value) -> usize {
+        match v {
+            Value::Array(a) => a.len().max(a.iter().map(longest).max().unwrap_or(0)),
+            Value::Object(o) => o.values().map(longest).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if longest(doc) > MAX_VALUES {
+        return Err(ScimError::too_many(format!("a multi-valued attribute may hold at most {MAX_VALUES} values")));
+    }
+    if doc.to_string().len() > 4 * MAX_VALUE_BYTES {
+        return Err(ScimError::too_many(format!("the resulting document is larger than {} KiB", 4 * MAX_VALUE_BYTES / 1024)));
+    }
+    Ok(())
+}
+
+fn apply_unchecked(doc: &mut Value, r: &Resource, op: &Op) -> Result<(), ScimError> {
     match &op.path {
         None => apply_pathless(doc, r, op.kind, op.value.clone().unwrap_or(Value::Null)),
         // The path is an extension's URN: the value holds its attributes.
@@ -285,11 +312,17 @@ fn apply_path(doc: &mut Value, r: &Resource, kind: OpKind, p: &PatchPath, shown:
             let v = value.unwrap_or(Value::Null);
             if attr.multi {
                 let mut items = as_list(v);
+                if items.len() > MAX_VALUES {
+                    return Err(ScimError::too_many(format!("{} may hold at most {MAX_VALUES} values", attr.name)));
+                }
                 if kind == OpKind::Add {
                     let mut list = match take_ci(obj, &attr.name) {
                         Some(Value::Array(l)) => l,
                         _ => vec![],
                     };
+                    if list.len() + items.len() > MAX_VALUES {
+                        return Err(ScimError::too_many(format!("{} may hold at most {MAX_VALUES} values", attr.name)));
+                    }
                     for item in items.drain(..) {
                         if !list.iter().any(|e| e == &item) {
                             list.push(item);
@@ -314,6 +347,9 @@ fn apply_path(doc: &mut Value, r: &Resource, kind: OpKind, p: &PatchPath, shown:
             let v = value.unwrap_or(Value::Null);
             match get_mut_ci(obj, &attr.name) {
                 Some(Value::Array(list)) if attr.multi => {
+                    if list.len() > MAX_VALUES {
+                        return Err(ScimError::too_many(format!("{} holds more than {MAX_VALUES} values", attr.name)));
+                    }
                     if list.is_empty() {
                         list.push(Value::Object(Map::new()));
                     }
@@ -508,5 +544,13 @@ mod tests {
         assert_eq!(t(json!([{ "op": "replace", "path": "emails[value co \"nope\"].value", "value": "x" }])), Some((400, Some("noTarget"))));
         assert_eq!(t(json!([{ "op": "add", "path": "userName" }])), Some((400, Some("invalidValue"))));
         assert!(parse_ops(&json!({ "Operations": [] }), schema::user()).is_err(), "schema required");
+        // Growth is bounded: no list over MAX_VALUES, no value over MAX_VALUE_BYTES.
+        let many: Vec<Value> = (0..=MAX_VALUES).map(|i| json!({ "value": format!("{i}@x.com") })).collect();
+        assert_eq!(t(json!([{ "op": "replace", "path": "emails", "value": many }])), Some((400, Some("tooMany"))));
+        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        assert_eq!(t(json!([{ "op": "add", "path": "emails.display", "value": big }])), Some((400, Some("tooMany"))));
+        let fifty: Vec<Value> = (0..50).map(|i| json!({ "value": format!("{i}@x.com") })).collect();
+        let wide = "y".repeat(MAX_VALUE_BYTES - 100);
+        assert_eq!(t(json!([{ "op": "replace", "path": "emails", "value": fifty }, { "op": "add", "path": "emails.display", "value": wide }])), Some((400, Some("tooMany"))), "50 copies of 64 KiB");
     }
 }

@@ -474,7 +474,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
             )));
         }
         if members::account_by_email(txn, normalized).await?.is_some() {
-            return Err(ScimError::uniqueness(format!("another account already uses {email}")));
+            return Err(ScimError::uniqueness(format!("{email} can't be used: choose another email")));
         }
         let mut am: account::ActiveModel = a.clone().into();
         am.email = Set(email.clone());
@@ -561,9 +561,18 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
                 return Err(ScimError::uniqueness(format!("{} is already provisioned (id {})", a.email, m.id)));
             }
             Some(m) if m.managed_by_provider_id.is_some() => {
-                return Err(ScimError::uniqueness(format!("{} is a member provisioned by another identity provider", a.email)));
+                return Err(ScimError::uniqueness(format!("a member with the email {} already exists in this workspace", a.email)));
             }
             Some(m) => (Row { m, a }, false),
+            // Someone with an account elsewhere joins this workspace only inside its claimed
+            // domains (as SAML sign-in would), so an IdP can't pull in, and then read the
+            // name of, anybody whose email it knows.
+            None if !crate::server::domains::claims_email(&txn, client.workspace_id, &a.email_normalized).await? => {
+                return Err(ScimError::uniqueness(format!(
+                    "{} can't be provisioned here: its domain isn't claimed by this workspace (Member Authorization → claimed domains)",
+                    a.email
+                )));
+            }
             None => {
                 let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(ROLE_MEMBER), None).await?;
                 audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({ "existing_account": true })).await?;
