@@ -238,33 +238,6 @@ fn listed((total, items): (usize, Vec<Value>), q: &Query) -> Outcome {
     Ok((StatusCode::OK, Some(scim::list_response(total, scim::Page::new(q.start_index, q.count), items))))
 }
 
-/// A root `.search`: users, then groups, paged across both. A filter that doesn't apply
-/// to one type (an attribute it lacks) matches nothing there; one that applies to neither
-/// is an error.
-async fn search_everything(c: &Ctx, q: &Query) -> Result<(usize, Vec<Value>), ScimError> {
-    let page = scim::Page::new(q.start_index, q.count);
-    let tolerate = |r: Result<(usize, Vec<Value>), ScimError>| match r {
-        Err(e) if e.scim_type == Some("invalidFilter") => Ok(None),
-        Err(e) => Err(e),
-        Ok(v) => Ok(Some(v)),
-    };
-    let sized = |start: usize, count: usize| Query { start_index: Some(start as i64), count: Some(count as i64), ..q.clone() };
-    // Users first: the part of the page that falls among them.
-    let users_part = tolerate(users::list(c.db(), &c.client, &sized(page.start_index, page.count)).await)?;
-    let user_total = users_part.as_ref().map(|u| u.0).unwrap_or(0);
-    // Groups fill the rest of the page, from where the users end.
-    let taken = users_part.as_ref().map(|u| u.1.len()).unwrap_or(0);
-    let group_start = page.offset().saturating_sub(user_total) + 1;
-    let groups_part = tolerate(groups::list(c.db(), &c.client, &sized(group_start, page.count - taken)).await)?;
-    if users_part.is_none() && groups_part.is_none() {
-        return Err(ScimError::invalid_filter("the filter names attributes neither Users nor Groups have"));
-    }
-    let (u_total, mut items) = users_part.unwrap_or((0, vec![]));
-    let (g_total, g_items) = groups_part.unwrap_or((0, vec![]));
-    items.extend(g_items);
-    Ok((u_total + g_total, items))
-}
-
 async fn search(st: AppState, req: Request, what: &'static str) -> Response {
     let post = req.method() == Method::POST;
     handle(st, req, what, None, |c| async move {
@@ -275,7 +248,7 @@ async fn search(st: AppState, req: Request, what: &'static str) -> Response {
         let found = match what {
             "search users" => users::list(c.db(), &c.client, &q).await?,
             "search groups" => groups::list(c.db(), &c.client, &q).await?,
-            _ => search_everything(&c, &q).await?,
+            _ => scim::search_all(c.db(), &c.client, &q).await?,
         };
         listed(found, &q)
     })

@@ -45,6 +45,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(opts).await?)
 }
 
+/// Did a write fail on a unique index (a concurrent or duplicate insert)?
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction
 /// that reads and then writes fails at once with SQLITE_BUSY when another connection holds
 /// the write lock (the busy timeout can't help an upgrade), so concurrent requests (SCIM

@@ -37,9 +37,6 @@ fn taken(name: &str) -> DomainError {
     DomainError::Invalid(format!("A group named “{name}” already exists."))
 }
 
-fn unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
-}
 
 /// Every group of the workspace (Everyone first) with its members' emails.
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<GroupRow>, DomainError> {
@@ -111,7 +108,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, nam
 pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
-    let g = insert(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| if unique_violation(&e) { taken(&name) } else { e.into() })?;
+    let g = insert(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { taken(&name) } else { e.into() })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.create", &name, json!({ "id": g.id })).await?;
     txn.commit().await?;
     Ok(g)
@@ -124,7 +121,7 @@ pub async fn rename(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
     let mut am = bump(&g, now);
     am.name = Set(name.clone());
     am.name_normalized = Set(name.to_lowercase());
-    am.update(&txn).await.map_err(|e| if unique_violation(&e) { taken(&name) } else { e.into() })?;
+    am.update(&txn).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { taken(&name) } else { e.into() })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.rename", &name, json!({ "id": id, "from": g.name })).await?;
     txn.commit().await?;
     Ok(())

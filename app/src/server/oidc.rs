@@ -392,7 +392,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         // the other browser is asked to try again instead of getting an error page.
         match inserted {
             Ok(_) => {}
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::server::db::is_unique_violation(&e) => {
                 txn.rollback().await?;
                 return Ok(Outcome::Refused { message: format!("{} sign-in crossed another one for the same account. Try again.", p.label()), back });
             }

@@ -193,7 +193,7 @@ pub async fn acs(
     .await;
     match inserted {
         Ok(_) => report.pass("replay", "assertion not seen before"),
-        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+        Err(e) if crate::server::db::is_unique_violation(&e) => {
             report.reject("replay", format!("assertion {} was already used", verified.assertion_id));
             log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
             return Ok(Outcome::Refused { message: generic, back: back.clone() });

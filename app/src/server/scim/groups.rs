@@ -219,9 +219,6 @@ async fn set_members<C: ConnectionTrait>(db: &C, client: &Client, now: i64, grou
     Ok(())
 }
 
-fn unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
-}
 
 fn name_taken(name: &str) -> ScimError {
     ScimError::uniqueness(format!("a group named “{}” already exists in this workspace", clip(name, 80)))
@@ -240,7 +237,7 @@ async fn touch<C: ConnectionTrait>(db: &C, now: i64, client: &Client, g: &group:
     am.managed_by_provider_id = Set(Some(client.provider_id));
     am.version = Set(g.version + 1);
     am.updated_at = Set(now);
-    am.update(db).await.map_err(|e| if unique_violation(&e) { name_taken(name.unwrap_or(&g.name)) } else { e.into() })
+    am.update(db).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { name_taken(name.unwrap_or(&g.name)) } else { e.into() })
 }
 
 struct GroupInput {
@@ -267,7 +264,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
     let input = read(&txn, client, body).await?;
     let g = crate::server::groups::insert(&txn, now, client.workspace_id, &input.name, input.external_id.clone(), Some(client.provider_id))
         .await
-        .map_err(|e| if unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
+        .map_err(|e| if crate::server::db::is_unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
     add_members(&txn, now, g.id, &input.members).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.create", &g.name, json!({ "members": input.members.len() })).await?;
     let out = resource(client, &g, Some(&input.members));

@@ -90,9 +90,6 @@ impl ScimError {
     pub fn precondition_failed() -> Self {
         Self::new(412, None, "the resource changed since the version in If-Match")
     }
-    pub fn not_implemented(detail: impl Into<String>) -> Self {
-        Self::new(501, None, detail)
-    }
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(405, None, detail)
     }
@@ -411,6 +408,32 @@ impl Query {
             sort_order: text("sortOrder")?,
         })
     }
+}
+
+/// A root `.search` (RFC 7644 §3.4.3): users, then groups, paged across both. A filter
+/// that doesn't apply to one type (an attribute it lacks) matches nothing there; one that
+/// applies to neither is an error.
+pub async fn search_all<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Result<(usize, Vec<Value>), ScimError> {
+    let page = Page::new(q.start_index, q.count);
+    let tolerate = |r: Result<(usize, Vec<Value>), ScimError>| match r {
+        Err(e) if e.scim_type == Some("invalidFilter") => Ok(None),
+        Err(e) => Err(e),
+        Ok(v) => Ok(Some(v)),
+    };
+    let sized = |start: usize, count: usize| Query { start_index: Some(start as i64), count: Some(count as i64), ..q.clone() };
+    // The part of the page that falls among the users, then groups from where they end.
+    let users_part = tolerate(users::list(db, client, &sized(page.start_index, page.count)).await)?;
+    let user_total = users_part.as_ref().map(|u| u.0).unwrap_or(0);
+    let taken = users_part.as_ref().map(|u| u.1.len()).unwrap_or(0);
+    let group_start = page.offset().saturating_sub(user_total) + 1;
+    let groups_part = tolerate(groups::list(db, client, &sized(group_start, page.count - taken)).await)?;
+    if users_part.is_none() && groups_part.is_none() {
+        return Err(ScimError::invalid_filter("the filter names attributes neither Users nor Groups have"));
+    }
+    let (u_total, mut items) = users_part.unwrap_or((0, vec![]));
+    let (g_total, g_items) = groups_part.unwrap_or((0, vec![]));
+    items.extend(g_items);
+    Ok((u_total + g_total, items))
 }
 
 /// `attributes=a,b` → `["a", "b"]`.

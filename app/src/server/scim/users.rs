@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Map, Value};
 
@@ -425,9 +425,6 @@ pub fn read(body: &Value, require_schema: bool) -> Result<Input, ScimError> {
     })
 }
 
-fn unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
-}
 
 /// Is `user_name` taken by another member this token sees?
 async fn user_name_taken<C: ConnectionTrait>(db: &C, client: &Client, user_name: &str, except: Option<i64>) -> Result<bool, ScimError> {
@@ -519,7 +516,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     am.scim_data = Set(Some(Value::Object(input.rest.clone()).to_string()));
     am.updated_at = Set(now);
     let m = am.update(txn).await.map_err(|e| {
-        if unique_violation(&e) {
+        if crate::server::db::is_unique_violation(&e) {
             ScimError::uniqueness(format!("userName “{}” is already taken", clip(&input.user_name, 80)))
         } else {
             e.into()
