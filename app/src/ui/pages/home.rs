@@ -7,8 +7,9 @@ use crate::ui::pages::failed;
 
 /// `/w/{slug}`: the member's home.
 ///
-/// The header sits beside the suspense, not inside it: a resource created inside a
-/// `Suspend` (the header's own) made async server rendering hang now and then.
+/// One level of suspense: the header sits beside it and both resources are awaited in the
+/// same `Suspend`. A resource created inside a `Suspend` (the header's own), and later a
+/// `Suspense` nested inside one, made async server rendering hang now and then.
 #[component]
 pub fn Home() -> impl IntoView {
     let slug = use_slug();
@@ -18,7 +19,8 @@ pub fn Home() -> impl IntoView {
         <Header/>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                match me_res.await {
+                let (me_r, list) = (me_res.await, mine.await.unwrap_or_default());
+                match me_r {
                     Err(e) => failed(e),
                     Ok(m) => view! {
                         <main class="mx-auto max-w-5xl px-4 py-8">
@@ -26,10 +28,6 @@ pub fn Home() -> impl IntoView {
                                 <h1 class="text-xl font-semibold">"Welcome, " {if m.full_name.is_empty() { m.email.clone() } else { m.full_name.clone() }}</h1>
                                 <p class="mt-2 text-slate-600">"You are signed in to " {m.workspace_name.clone()} "."</p>
                             </div>
-                            <Suspense fallback=|| ()>
-                                {move || Suspend::new(async move {
-                                    let list = mine.await.unwrap_or_default();
-                                    view! {
                                         <section class=format!("mt-6 {CARD}")>
                                             <h2 class="text-lg font-semibold">"Your collections and connections"</h2>
                                             {if list.is_empty() {
@@ -47,9 +45,6 @@ pub fn Home() -> impl IntoView {
                                                 }.into_any()
                                             }}
                                         </section>
-                                    }
-                                })}
-                            </Suspense>
                         </main>
                     }.into_any(),
                 }
