@@ -44,6 +44,7 @@ async fn state(url: &str) -> AppState {
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(cores).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
+        events: app::server::events::Events::new(),
     }
 }
 

@@ -68,6 +68,7 @@ async fn main() {
         clock: Arc::new(clock.clone()),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
+        events: app::server::events::Events::new(),
     };
     let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
     let ws = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), false).await.expect("workspace").workspace;

@@ -152,6 +152,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
+        events: app::server::events::Events::new(),
     };
     let now = st.now();
     let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };

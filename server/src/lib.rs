@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod oidc;
 pub mod router;
 pub mod saml;
@@ -51,12 +52,15 @@ pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let conn = db::connect(&cfg.database_url, cfg.database_max_connections).await?;
     db::migrate(&conn).await?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let events = app::server::events::Events::new();
+    events.listen(&conn);
     Ok(AppState {
         db: conn,
         config: Arc::new(runtime_config(cfg)?),
         clock,
         hasher: Hasher::new(cores)?,
         leptos_options: leptos_options(),
+        events,
     })
 }
 

@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::saml::routes())
         .merge(crate::oidc::routes())
         .merge(crate::scim::routes())
+        .merge(crate::events::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -113,8 +114,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
 pub async fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(listen = %listen, public_url = %state.config.public_url, "gatehouse listening");
+    let events = state.events.clone();
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live-update streams never end on their own; they close now so in-flight
+            // requests can finish and the process exits.
+            events.shut_down();
+        })
         .await?;
     Ok(())
 }

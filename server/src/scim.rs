@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use app::server::events::Topic;
 use app::server::scim::{self, groups, schema, users, Activity, Client, Query, ScimError};
 use app::server::AppState;
 use axum::body::Bytes;
@@ -208,6 +209,10 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
     };
     if let Err(e) = scim::record_activity(&st.db, now, client.provider_id, a).await {
         tracing::warn!(error = %e, "could not record SCIM activity");
+    }
+    // A write that succeeded may change Members, Groups and what members reach.
+    if method != "GET" && !path.ends_with("/.search") && res.status().is_success() {
+        st.events.publish(&st.db, client.workspace_id, &Topic::ALL).await;
     }
     if let Some(e) = error.filter(|e| e.status >= 500) {
         tracing::error!(detail = %e.detail, path = %path, "SCIM request failed");

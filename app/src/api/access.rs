@@ -37,6 +37,7 @@ pub async fn change_group(
     membership_id: Option<i64>,
 ) -> Result<String, AppError> {
     use super::ctx::*;
+    use crate::server::events::Topic;
     use crate::server::groups;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
@@ -65,6 +66,7 @@ pub async fn change_group(
         }
         _ => return Err(missing()),
     };
+    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/groups?saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }
@@ -100,6 +102,7 @@ pub async fn change_resource(
     description: Option<String>,
 ) -> Result<String, AppError> {
     use super::ctx::*;
+    use crate::server::events::Topic;
     use crate::server::resources;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
@@ -121,6 +124,7 @@ pub async fn change_resource(
         }
         _ => return Err(missing()),
     };
+    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }
@@ -130,6 +134,7 @@ pub async fn change_resource(
 pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::access::Level;
+    use crate::server::events::Topic;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let parsed = match level.as_str() {
@@ -137,6 +142,7 @@ pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: Str
         other => Some(Level::parse(other).ok_or_else(|| AppError::Invalid("The level is view, edit or none.".into()))?),
     };
     crate::server::resources::set_grant(&st.db, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
+    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
     let msg = "Access saved.".to_string();
     redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)

@@ -66,10 +66,12 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
 #[server]
 pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> Result<String, AppError> {
     use super::ctx::*;
+    use crate::server::events::Topic;
     use crate::server::members;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     members::set_role(&st.db, st.now(), &cap, membership_id, &role).await.map_err(fail)?;
+    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     let msg = format!("Role changed to {role}.");
     redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
@@ -79,6 +81,7 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
 #[server]
 pub async fn set_member_status(slug: String, membership_id: i64, active: String) -> Result<String, AppError> {
     use super::ctx::*;
+    use crate::server::events::Topic;
     use crate::server::members;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
@@ -89,6 +92,7 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
         members::deactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
         "Member deactivated; their sessions were ended."
     };
+    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
     Ok(msg.to_string())
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domains;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod http_security;
 pub mod mail;

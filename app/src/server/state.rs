@@ -39,6 +39,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub hasher: Hasher,
     pub leptos_options: leptos::config::LeptosOptions,
+    /// Live page updates (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL).
+    pub events: super::events::Events,
 }
 
 impl AppState {

@@ -1,2 +1,3 @@
 pub mod components;
+pub mod live;
 pub mod pages;

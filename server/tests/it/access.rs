@@ -138,3 +138,48 @@ async fn everyone_and_provider_groups_are_read_only_here() {
     assert_eq!(w.app.get("/w/acme/settings/access", Some(&w.bob)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(w.app.get("/w/acme/settings/groups", Some(&w.admin)).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn open_pages_hear_access_changes_and_a_deactivated_member_is_signed_out() {
+    let w = world().await;
+    assert_eq!(w.app.events("acme", "", None).await.err(), Some(StatusCode::UNAUTHORIZED), "no session, no stream");
+    assert_eq!(w.app.events("beta", "", Some(&w.bob)).await.err(), Some(StatusCode::UNAUTHORIZED), "only the session's own workspace");
+    let mut bob = w.app.events("acme", "", Some(&w.bob)).await.expect("bob's stream");
+    let mut admin = w.app.events("acme", "members,groups,access", Some(&w.admin)).await.expect("admin's stream");
+
+    // Another workspace's changes don't reach this one.
+    w.app.state.events.publish(&w.app.state.db, 999_999, &[app::server::events::Topic::Members]).await;
+    grant(&w, w.group, "none").await;
+    assert_eq!(bob.next().await.as_deref(), Some("access"), "the revoked grant, not the other workspace's event");
+    assert_eq!(admin.next().await.as_deref(), Some("access"));
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::NOT_FOUND, "what the page refetches is now a 404");
+
+    // Group membership changes reach the Groups page and every member's access.
+    let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(bob.next().await.as_deref(), Some("groups"));
+    assert_eq!(bob.next().await.as_deref(), Some("access"));
+    assert_eq!(admin.next().await.as_deref(), Some("groups"));
+    assert_eq!(admin.next().await.as_deref(), Some("access"));
+
+    // Deactivation: the open page is told it's signed out and the stream ends.
+    let r = w.app.call::<app::api::members::SetMemberStatus>(&[("slug", "acme"), ("membership_id", &m.id.to_string()), ("active", "false")], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(bob.next().await.as_deref(), Some("signedout"));
+    assert_eq!(bob.next().await, None, "the stream is closed");
+    assert_eq!(admin.next().await.as_deref(), Some("members"), "the admin's Members page refreshes");
+    assert_eq!(admin.next().await.as_deref(), Some("groups"));
+    assert_eq!(admin.next().await.as_deref(), Some("access"));
+
+    // A burst of changes reaches an open page coalesced: each topic once.
+    let mut home = w.app.events("acme", "access", Some(&w.admin)).await.expect("a page following access only");
+    for level in ["view", "edit", "none", "view"] {
+        grant(&w, w.group, level).await;
+    }
+    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Ops")], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(home.next().await.as_deref(), Some("access"));
+    assert_eq!(home.next().await, None, "one refetch for the whole burst, and no groups event for a page that doesn't follow groups");
+    assert_eq!(w.app.events("acme", "", Some(&w.bob)).await.err(), Some(StatusCode::UNAUTHORIZED), "and can't be reopened");
+}

@@ -94,12 +94,15 @@ impl TestApp {
             oidc: vec![],
         };
         f(&mut cfg);
+        let events = app::server::events::Events::new();
+        events.listen(&db);
         let state = AppState {
             db,
             config: Arc::new(cfg),
             clock: Arc::new(clock.clone()),
             hasher: Hasher::new(2).expect("hasher"),
             leptos_options: LeptosOptions::builder().output_name("gatehouse").site_root("target/site").build(),
+            events,
         };
         let router = server::router::app(state.clone());
         TestApp { state, clock, router }
@@ -205,5 +208,49 @@ impl TestApp {
 
     pub async fn me_status(&self, cookie: &str) -> StatusCode {
         self.call::<app::api::auth::Me>(&[("slug", "acme")], Some(cookie)).await.status
+    }
+}
+
+/// An open live-update stream (`GET /w/{slug}/events`), read event by event.
+pub struct EventStream {
+    body: Body,
+    buf: String,
+}
+
+impl EventStream {
+    /// The next event's name, or `None` if the stream ended or nothing came within 5 s.
+    pub async fn next(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                if let Some(name) = frame.lines().find_map(|l| l.strip_prefix("event:")) {
+                    return Some(name.trim().to_string());
+                }
+                continue; // a keep-alive comment
+            }
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(5), self.body.frame()).await.ok()??.ok()?;
+            if let Ok(data) = frame.into_data() {
+                self.buf.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// Opens the live-update stream as the browser's `EventSource` does (`topics` as the
+    /// page asks, "" for all). Err: the status.
+    pub async fn events(&self, slug: &str, topics: &str, cookie: Option<&str>) -> Result<EventStream, StatusCode> {
+        self.state.events.until_listening().await;
+        let query = if topics.is_empty() { String::new() } else { format!("?topics={topics}") };
+        let mut b = Request::get(format!("/w/{slug}/events{query}")).header(header::ACCEPT, "text/event-stream");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        let res = self.router.clone().oneshot(b.body(Body::empty()).expect("request")).await.expect("infallible");
+        if res.status() != StatusCode::OK {
+            return Err(res.status());
+        }
+        assert_eq!(res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+        Ok(EventStream { body: res.into_body(), buf: String::new() })
     }
 }

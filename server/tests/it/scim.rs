@@ -581,9 +581,16 @@ async fn a_member_removed_from_a_group_by_scim_loses_access_on_the_next_request(
     let cookie = format!("gatehouse_session={}", session.expose());
     let path = format!("/w/acme/r/{}", r.id);
     assert_eq!(s.app.get(&path, Some(&cookie)).await.status, StatusCode::OK);
+    let mut live = s.app.events("acme", "access", Some(&cookie)).await.expect("the member's open page");
     let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{uid}\"]") }])))).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(live.next().await.as_deref(), Some("access"), "the open page is told at once");
     assert_eq!(s.app.get(&path, Some(&cookie)).await.status, StatusCode::NOT_FOUND, "the very next request");
+    // Reads don't disturb open pages; the next event is the next write's.
+    let _ = s.call("GET", "/Users", None).await;
+    let (st, _, _) = s.call("PATCH", &format!("/Users/{uid}"), Some(patch(json!([{ "op": "replace", "path": "active", "value": false }])))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(live.next().await.as_deref(), Some("signedout"), "deactivated by the IdP: the page is signed out");
 }
 
 #[tokio::test]

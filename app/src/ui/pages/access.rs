@@ -3,6 +3,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::access::{load_access, load_resource, ChangeResource, SetGrant};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::error::AppError;
+use crate::ui::live::live;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/settings/access` (admins): collections and connections, and who may reach
@@ -115,31 +117,47 @@ pub fn Access() -> impl IntoView {
 }
 
 /// `/w/{slug}/r/{id}`: one collection or connection. Without access the answer is the
-/// same 404 as for one that doesn't exist.
+/// same 404 as for one that doesn't exist. While open, the page follows access changes:
+/// when the member loses access it says so and stops showing the content.
 #[component]
 pub fn ResourcePage() -> impl IntoView {
     let slug = use_slug();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0));
-    let data = Resource::new(move || (slug.get(), id.get()), |(s, i)| load_resource(s, i));
+    let changed = live(slug, &["access"]);
+    let data = Resource::new(move || (slug.get(), id.get(), changed.get()), |(s, i, _)| load_resource(s, i));
+    // Whether this page has shown the resource: a later 404 then means access was lost.
+    let shown = StoredValue::new(None::<i64>);
     view! {
         <Header/>
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => failed(e),
-                    Ok(r) => view! {
+                    Err(AppError::NotFound) if shown.get_value() == Some(id.get_untracked()) => view! {
                         <main class="mx-auto max-w-5xl px-4 py-8">
-                            <div class=CARD data-testid="resource" data-level=r.level.clone()>
-                                <div class="text-xs uppercase text-slate-500">{r.kind_label.clone()}</div>
-                                <h1 class="text-2xl font-semibold">{r.name.clone()}</h1>
-                                <p class="mt-2 text-slate-700">{r.description.clone()}</p>
-                                <p class="mt-4 text-sm text-slate-500">{if r.level == "edit" { "You can edit this." } else { "You can view this." }}</p>
+                            <div class=CARD data-testid="access-lost" role="alert">
+                                <h1 class="text-xl font-semibold">"You no longer have access"</h1>
+                                <p class="mt-2 text-slate-600">"Your access to this page was removed while you had it open, so its content is no longer shown."</p>
+                                <a class="mt-4 inline-block text-indigo-700 hover:underline" href=format!("/w/{}", slug.get_untracked())>"Back to your workspace"</a>
                             </div>
                         </main>
                     }.into_any(),
+                    Err(e) => failed(e),
+                    Ok(r) => {
+                        shown.set_value(Some(r.id));
+                        view! {
+                            <main class="mx-auto max-w-5xl px-4 py-8">
+                                <div class=CARD data-testid="resource" data-level=r.level.clone()>
+                                    <div class="text-xs uppercase text-slate-500">{r.kind_label.clone()}</div>
+                                    <h1 class="text-2xl font-semibold">{r.name.clone()}</h1>
+                                    <p class="mt-2 text-slate-700">{r.description.clone()}</p>
+                                    <p class="mt-4 text-sm text-slate-500">{if r.level == "edit" { "You can edit this." } else { "You can view this." }}</p>
+                                </div>
+                            </main>
+                        }.into_any()
+                    }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::access::{list_groups, ChangeGroup};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::live::live;
 use crate::ui::pages::failed;
 
 const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";
@@ -12,7 +13,9 @@ const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs ho
 pub fn Groups() -> impl IntoView {
     let slug = use_slug();
     let change = ServerAction::<ChangeGroup>::new();
-    let data = Resource::new(move || (slug.get(), change.version().get()), |(s, _)| list_groups(s));
+    // SCIM pushes (and other admins) change groups while the page is open.
+    let changed = live(slug, &["groups"]);
+    let data = Resource::new(move || (slug.get(), change.version().get(), changed.get()), |(s, _, _)| list_groups(s));
     let result = Signal::derive(move || change.value().get());
     view! {
         <Header/>

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use crate::api::access::my_resources;
 use crate::api::auth::me;
 use crate::ui::components::{use_slug, Header, CARD};
+use crate::ui::live::live;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}`: the member's home.
@@ -14,10 +15,12 @@ use crate::ui::pages::failed;
 pub fn Home() -> impl IntoView {
     let slug = use_slug();
     let me_res = Resource::new(move || slug.get(), me);
-    let mine = Resource::new(move || slug.get(), my_resources);
+    // Refetched when the server says access changed in this workspace.
+    let changed = live(slug, &["access"]);
+    let mine = Resource::new(move || (slug.get(), changed.get()), |(s, _)| my_resources(s));
     view! {
         <Header/>
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let (me_r, list) = (me_res.await, mine.await.unwrap_or_default());
                 match me_r {
@@ -49,6 +52,6 @@ pub fn Home() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }

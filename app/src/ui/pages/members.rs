@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::members::{list_invites, list_members, InviteMember, RevokeInvite, SetMemberRole, SetMemberStatus};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::live::live;
 use crate::ui::pages::failed;
 
 const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";
@@ -13,9 +14,11 @@ pub fn Members() -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let set_role = ServerAction::<SetMemberRole>::new();
     let set_status = ServerAction::<SetMemberStatus>::new();
+    // SCIM pushes (and other admins) change members while the page is open.
+    let changed = live(slug, &["members"]);
     let data = Resource::new(
-        move || (slug.get(), invite.version().get(), set_role.version().get(), set_status.version().get()),
-        |(slug, _, _, _)| list_members(slug),
+        move || (slug.get(), invite.version().get(), set_role.version().get(), set_status.version().get(), changed.get()),
+        |(slug, _, _, _, _)| list_members(slug),
     );
     let revoke = ServerAction::<RevokeInvite>::new();
     let invites = Resource::new(

@@ -1,0 +1,132 @@
+//! `GET /w/{slug}/events`: the live-update stream of a signed-in page (server-sent
+//! events). Each event is only a topic name; the page refetches through the usual checks.
+//! The session is checked when the stream opens and again before every event, so a
+//! member who was deactivated or signed out gets `signedout` and the stream ends.
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use app::server::events::{Event, Topic};
+use app::server::permissions::Viewer;
+use app::server::{sessions, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::broadcast::error::RecvError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/w/{slug}/events", get(stream))
+}
+
+async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+    let secure = st.config.secure_cookies();
+    let token = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure))?;
+    match sessions::resolve(&st.db, st.now(), &token, None).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "live updates: session check failed");
+            None
+        }
+    }
+}
+
+/// Changes arriving within this window after the first are sent together, once each: a
+/// SCIM burst of 25 requests a second makes an open page refetch a few times, not 25.
+const COALESCE: Duration = Duration::from_millis(300);
+
+struct Open {
+    st: AppState,
+    headers: HeaderMap,
+    workspace_id: i64,
+    /// The topics this page follows (`?topics=access,members`; all when absent).
+    topics: Vec<Topic>,
+    rx: tokio::sync::broadcast::Receiver<Event>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    /// Event names checked and ready to send.
+    pending: VecDeque<&'static str>,
+    done: bool,
+}
+
+impl Open {
+    /// Waits for the next relevant event; `None` when the server shuts down. `Some(None)`:
+    /// events were missed, so everything may have changed.
+    async fn next_event(&mut self) -> Option<Option<Topic>> {
+        loop {
+            tokio::select! {
+                r = self.rx.recv() => match r {
+                    Ok(ev) if ev.concerns(self.workspace_id) && self.topics.contains(&ev.topic) => return Some(Some(ev.topic)),
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => return Some(None),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.stop.changed() => return None,
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Params {
+    topics: Option<String>,
+}
+
+async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
+    let Some(v) = viewer_of(&st, &headers).await.filter(|v| v.workspace_slug == slug) else {
+        return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
+    };
+    let topics: Vec<Topic> = match p.topics {
+        Some(t) => t.split(',').filter_map(Topic::parse).collect(),
+        None => Topic::ALL.to_vec(),
+    };
+    let open = Open {
+        rx: st.events.subscribe(),
+        stop: st.events.shutting_down(),
+        workspace_id: v.workspace_id,
+        topics,
+        st,
+        headers,
+        pending: VecDeque::new(),
+        done: false,
+    };
+    let events = futures::stream::unfold(open, |mut o| async move {
+        if o.done || *o.stop.borrow() {
+            return None;
+        }
+        if o.pending.is_empty() {
+            let mut seen: Vec<Option<Topic>> = vec![o.next_event().await?];
+            let window = tokio::time::sleep(COALESCE);
+            tokio::pin!(window);
+            loop {
+                tokio::select! {
+                    next = o.next_event() => match next {
+                        Some(t) => if !seen.contains(&t) { seen.push(t) },
+                        None => return None,
+                    },
+                    _ = &mut window => break,
+                }
+            }
+            // The session may have ended since the stream opened (deactivation, sign-out,
+            // expiry): then the page hears `signedout` and the stream closes.
+            if viewer_of(&o.st, &o.headers).await.is_none_or(|v| v.workspace_id != o.workspace_id) {
+                o.done = true;
+                return Some((Ok::<_, Infallible>(SseEvent::default().event("signedout").data("")), o));
+            }
+            // Missed events: one "all" covers everything.
+            if seen.contains(&None) {
+                o.pending.push_back("all");
+            } else {
+                o.pending.extend(seen.into_iter().flatten().map(Topic::as_str));
+            }
+        }
+        let name = o.pending.pop_front()?;
+        Some((Ok(SseEvent::default().event(name).data("")), o))
+    });
+    let mut res = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    // Tell reverse proxies (nginx) not to buffer the stream.
+    res.headers_mut().insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    res
+}
