@@ -20,6 +20,11 @@ test('admin manages groups, resources and the access matrix', async ({ page }, i
   await expect(card).toBeVisible();
   await card.getByLabel(`Email to add to ${group}`).fill(admin.email);
   await card.getByRole('button', { name: 'Add member' }).click();
+  // Every access change goes through the preview; an admin reaches everything anyway.
+  await expect(page.getByTestId('access-preview')).toHaveAttribute('data-total', '0');
+  await expect(page.getByTestId('no-change')).toBeVisible();
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page).toHaveURL(/\/settings\/groups/);
   await expect(page.locator(`section[data-group="${group}"]`)).toContainText(admin.email);
 
   await page.getByRole('link', { name: 'Access', exact: true }).click();
@@ -30,6 +35,9 @@ test('admin manages groups, resources and the access matrix', async ({ page }, i
   await expect(cell).toHaveAttribute('data-level', 'none');
   await cell.selectOption('view');
   await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
+  await expect(page.getByTestId('access-preview')).toContainText(`Give “${group}” view access to “${collection}”`);
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page).toHaveURL(/\/settings\/access/);
   await expect(page.getByLabel(`${group} on ${collection}`, { exact: true })).toHaveAttribute('data-level', 'view');
 
   await page.getByRole('link', { name: collection }).click();
@@ -42,4 +50,73 @@ test('admin manages groups, resources and the access matrix', async ({ page }, i
   const missing = await page.goto('/w/acme/r/999999');
   expect(missing.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+});
+
+// A member has a collection open; the admin's preview names them before the grant is
+// revoked; after saving, the member's open page shows the loss without a reload, and the
+// next navigation is a 404. Live updates need JavaScript; without it the next load shows it.
+test('a revoked grant closes the member\'s open page live; the preview names them first', async ({ page, browser }, info) => {
+  const tag = info.project.name;
+  const group = `Readers ${tag}`;
+  const collection = `Board pack ${tag}`;
+  const member = { email: `mia.${tag}@acme.test`, name: `Mia ${tag}`, password: 'mia password 12345' };
+  await signInAsAdmin(page);
+
+  await page.goto('/w/acme/settings/members');
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByTestId('invite-link').inputValue();
+  const ctx = await browser.newContext();
+  const mp = await ctx.newPage();
+  await mp.goto(new URL(link).pathname);
+  await mp.getByLabel('Your name').fill(member.name);
+  await mp.getByLabel('Choose a password').fill(member.password);
+  await mp.getByRole('button', { name: 'Join workspace' }).click();
+  await expect(mp).toHaveURL(/\/w\/acme$/);
+
+  await page.goto('/w/acme/settings/groups');
+  await page.getByLabel('New group').fill(group);
+  await page.getByRole('button', { name: 'Create group' }).click();
+  const card = page.locator(`section[data-group="${group}"]`);
+  await card.getByLabel(`Email to add to ${group}`).fill(member.email);
+  await card.getByRole('button', { name: 'Add member' }).click();
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page.locator(`section[data-group="${group}"]`)).toContainText(member.email);
+
+  await page.goto('/w/acme/settings/access');
+  await page.getByLabel('Name', { exact: true }).fill(collection);
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('view');
+  await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
+  const gain = page.locator(`tr[data-member="${member.email}"][data-resource="${collection}"]`);
+  await expect(gain).toHaveAttribute('data-change', 'gain');
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page.getByLabel(`${group} on ${collection}`, { exact: true })).toHaveAttribute('data-level', 'view');
+
+  // The member opens the collection.
+  await mp.goto('/w/acme');
+  await mp.getByRole('link', { name: collection }).click();
+  await expect(mp.getByTestId('resource')).toHaveAttribute('data-level', 'view');
+  const url = mp.url();
+
+  // The admin previews the revocation: it names the member and what they lose.
+  await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('none');
+  await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
+  const loss = page.locator(`tr[data-member="${member.email}"][data-resource="${collection}"]`);
+  await expect(loss).toHaveAttribute('data-change', 'loss');
+  await expect(page.getByTestId('access-preview')).toHaveAttribute('data-total', '1');
+  await expect(mp.getByTestId('resource')).toBeVisible(); // nothing saved yet
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page.getByLabel(`${group} on ${collection}`, { exact: true })).toHaveAttribute('data-level', 'none');
+
+  if (tag === 'js') {
+    // Without a reload: the open page says so and its content is gone.
+    await expect(mp.getByTestId('access-lost')).toBeVisible();
+    await expect(mp.getByTestId('resource')).toHaveCount(0);
+    expect(mp.url()).toBe(url);
+  }
+  const res = await mp.goto(url);
+  expect(res.status()).toBe(404);
+  await expect(mp.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  await ctx.close();
 });

@@ -35,7 +35,11 @@ test('admin turns provisioning on; pushed users and groups are read-only and log
     }
   }
   await page.goto(providerUrl);
-  await page.getByRole('button', { name: 'Turn provisioning on' }).click();
+  // Turning it on goes through the reconcile view: what it means, then confirmation.
+  await page.getByRole('link', { name: 'Turn provisioning on…' }).click();
+  await expect(page.getByRole('heading', { name: /^Reconcile with / })).toBeVisible();
+  await expect(page.getByTestId('if-emptied')).toBeVisible();
+  await page.getByRole('button', { name: 'Confirm: turn provisioning on' }).click();
   await expect(page.getByTestId('provisioning')).toHaveAttribute('data-on', 'true');
   const token = await page.getByTestId('provider-token').inputValue();
   expect(token.length).toBeGreaterThan(30);

@@ -112,7 +112,7 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
             // expiry): then the page hears `signedout` and the stream closes.
             if viewer_of(&o.st, &o.headers).await.is_none_or(|v| v.workspace_id != o.workspace_id) {
                 o.done = true;
-                return Some((Ok::<_, Infallible>(SseEvent::default().event("signedout").data("")), o));
+                return Some((Ok::<_, Infallible>(SseEvent::default().event("signedout").data("signedout")), o));
             }
             // Missed events: one "all" covers everything.
             if seen.contains(&None) {
@@ -122,7 +122,8 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
             }
         }
         let name = o.pending.pop_front()?;
-        Some((Ok(SseEvent::default().event(name).data("")), o))
+        // Browsers drop events whose data is empty, so the data repeats the name.
+        Some((Ok(SseEvent::default().event(name).data(name)), o))
     });
     let mut res = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -42,7 +42,7 @@ pub async fn change_group(
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let now = st.now();
-    let missing = || AppError::Invalid("Something is missing from the form.".into());
+    let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let msg = match action.as_str() {
         "create" => {
             let g = groups::create(&st.db, now, &cap, name.as_deref().unwrap_or("")).await.map_err(fail)?;
@@ -107,7 +107,7 @@ pub async fn change_resource(
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let now = st.now();
-    let missing = || AppError::Invalid("Something is missing from the form.".into());
+    let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
     let msg = match action.as_str() {
         "create" => {
@@ -139,7 +139,7 @@ pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: Str
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let parsed = match level.as_str() {
         "none" => None,
-        other => Some(Level::parse(other).ok_or_else(|| AppError::Invalid("The level is view, edit or none.".into()))?),
+        other => Some(Level::parse(other).ok_or_else(|| fail(crate::server::DomainError::Invalid("The level is view, edit or none.".into())))?),
     };
     crate::server::resources::set_grant(&st.db, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
@@ -168,4 +168,109 @@ pub async fn load_resource(slug: String, id: i64) -> Result<ResourceView, AppErr
         Some((r, l)) => Ok(view_of(r, l.as_str())),
         None => Err(fail(crate::server::DomainError::NotFound)),
     }
+}
+
+/// At most this many rows of a preview travel to the page (the totals count them all).
+#[cfg(feature = "ssr")]
+const PREVIEW_ROWS: usize = 500;
+
+#[cfg(feature = "ssr")]
+fn preview_view(summary: String, deltas: Vec<crate::server::access::Delta>) -> crate::model::AccessPreview {
+    use crate::model::{AccessDeltaView, AccessPreview};
+    let name = |l: Option<crate::server::access::Level>| l.map(|l| l.as_str()).unwrap_or("none").to_string();
+    let gains = deltas.iter().filter(|d| d.after > d.before).count();
+    let total = deltas.len();
+    AccessPreview {
+        summary,
+        gains,
+        losses: total - gains,
+        total,
+        deltas: deltas
+            .into_iter()
+            .take(PREVIEW_ROWS)
+            .map(|d| AccessDeltaView {
+                kind_label: crate::server::resources::KINDS.iter().find(|(k, _)| *k == d.resource_kind).map(|(_, l)| l.to_string()).unwrap_or_default(),
+                email: d.email,
+                full_name: d.full_name,
+                resource: d.resource_name,
+                before: name(d.before),
+                after: name(d.after),
+            })
+            .collect(),
+    }
+}
+
+/// Admins of `slug`: who gains and who loses access to what if a change were saved.
+/// `what` is `grant` (group_id, resource_id, level), `add` (group_id, email), `remove`
+/// (group_id, membership_id) or `delete` (group_id). Nothing is changed.
+#[server]
+pub async fn preview_access(
+    slug: String,
+    what: String,
+    group_id: i64,
+    resource_id: Option<i64>,
+    level: Option<String>,
+    email: Option<String>,
+    membership_id: Option<i64>,
+) -> Result<crate::model::AccessPreview, AppError> {
+    use super::ctx::*;
+    use crate::server::access::{preview, Change, Level};
+    use crate::server::entities::{group, resource};
+    use crate::server::DomainError;
+    use sea_orm::EntityTrait;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let ws = cap.workspace_id();
+    let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
+    let g = group::Entity::find_by_id(group_id).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|g| g.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
+    let (change, summary) = match what.as_str() {
+        "grant" => {
+            let rid = resource_id.ok_or_else(missing)?;
+            let r = resource::Entity::find_by_id(rid).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|r| r.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
+            let l = match level.as_deref().unwrap_or("") {
+                "none" => None,
+                other => Some(Level::parse(other).ok_or_else(|| fail(crate::server::DomainError::Invalid("The level is view, edit or none.".into())))?),
+            };
+            let summary = match l {
+                Some(l) => format!("Give “{}” {} access to “{}”", g.name, l.as_str(), r.name),
+                None => format!("Remove “{}”'s access to “{}”", g.name, r.name),
+            };
+            (Change::Grant { group: g.id, resource: r.id, level: l }, summary)
+        }
+        "add" => {
+            let email = crate::server::normalize_email(email.as_deref().unwrap_or("")).map_err(fail)?;
+            let not_member = || fail(crate::server::DomainError::Invalid(format!("{email} is not an active member of this workspace.")));
+            let a = crate::server::members::account_by_email(&st.db, &email).await.map_err(fail)?.ok_or_else(not_member)?;
+            let m = crate::server::members::membership_of(&st.db, ws, a.id).await.map_err(fail)?.ok_or_else(not_member)?;
+            (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
+        }
+        "remove" => {
+            let mid = membership_id.ok_or_else(missing)?;
+            let m = crate::server::entities::membership::Entity::find_by_id(mid).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|m| m.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
+            let who = crate::server::members::with_accounts(&st.db, vec![m]).await.map_err(fail)?.into_iter().next().map(|(_, a)| a.email).unwrap_or_default();
+            (Change::RemoveMember { group: g.id, membership: mid }, format!("Remove {who} from “{}”", g.name))
+        }
+        "delete" => (Change::DeleteGroup { group: g.id }, format!("Delete the group “{}”", g.name)),
+        _ => return Err(missing()),
+    };
+    let deltas = preview(&st.db, ws, &change).await.map_err(fail)?;
+    Ok(preview_view(summary, deltas))
+}
+
+/// Admins of `slug`: the reconcile view of SAML provider `id` (its public id).
+#[server]
+pub async fn load_reconcile(slug: String, id: String) -> Result<crate::model::ReconcileView, AppError> {
+    use super::ctx::*;
+    use crate::model::{ReconcileGroup, ReconcileView};
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let r = crate::server::access::reconcile(&st.db, cap.workspace_id(), &id).await.map_err(fail)?;
+    let summary = format!("Empty every group {} doesn't manage", r.provider.name);
+    Ok(ReconcileView {
+        provider_name: r.provider.name.clone(),
+        provisioning: r.provider.provisioning_enabled,
+        linked: r.linked.into_iter().map(|(g, n)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: 0 }).collect(),
+        unlinked: r.unlinked.into_iter().map(|(g, n, k)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: k }).collect(),
+        if_emptied: preview_view(summary, r.deltas),
+    })
 }

@@ -124,15 +124,5 @@ pub(crate) mod ctx {
         }
     }
 
-    pub fn urlencode(s: &str) -> String {
-        s.chars()
-            .flat_map(|c| {
-                if c.is_ascii_alphanumeric() || "-._~".contains(c) {
-                    vec![c.to_string()]
-                } else {
-                    c.to_string().bytes().map(|b| format!("%{b:02X}")).collect()
-                }
-            })
-            .collect()
-    }
+    pub use crate::model::urlencode;
 }

@@ -232,12 +232,15 @@ pub async fn set_provisioning(slug: String, id: String, on: String) -> Result<St
         return Ok(String::new());
     }
     let token = scim::enable(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    // It is turned on from the reconcile page, and the token is shown on the provider
+    // page: it travels there once, in a short-lived HttpOnly cookie scoped to that page
+    // (with JS the page then loads the provider page in full).
+    let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+    set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
     if is_no_js_post() {
-        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-        set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
         leptos_axum::redirect(&path);
     }
-    Ok(token.expose().to_string())
+    Ok(String::new())
 }
 
 /// Admins of `slug`: mints a new Provider Token (the SCIM bearer token), replacing the

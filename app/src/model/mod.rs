@@ -216,3 +216,60 @@ pub struct AccessPage {
     /// `(group id, resource id, level)`
     pub grants: Vec<(i64, i64, String)>,
 }
+
+/// One member's access to one resource before and after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDeltaView {
+    pub email: String,
+    pub full_name: String,
+    pub resource: String,
+    pub kind_label: String,
+    /// `none`, `view` or `edit`.
+    pub before: String,
+    pub after: String,
+}
+
+/// What a change would do, shown before it is saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessPreview {
+    /// The change in words, e.g. "Remove “Finance”'s access to “Revenue”".
+    pub summary: String,
+    /// At most the first 500 rows; `total` counts them all.
+    pub deltas: Vec<AccessDeltaView>,
+    pub total: usize,
+    pub gains: usize,
+    pub losses: usize,
+}
+
+/// A group in the reconcile view: `(id, name, members, grants)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileGroup {
+    pub id: i64,
+    pub name: String,
+    pub members: u64,
+    pub grants: u64,
+}
+
+/// The reconcile view of one SAML provider with provisioning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileView {
+    pub provider_name: String,
+    pub provisioning: bool,
+    pub linked: Vec<ReconcileGroup>,
+    pub unlinked: Vec<ReconcileGroup>,
+    /// Who would lose (or gain) what if the unlinked groups were emptied.
+    pub if_emptied: AccessPreview,
+}
+
+/// Percent-encodes everything but unreserved characters (a query value or path segment).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -113,6 +113,233 @@ pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Ve
     Ok(out)
 }
 
+/// A change whose effect on access an admin previews before saving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A group's level on a resource (`None`: the grant goes).
+    Grant { group: i64, resource: i64, level: Option<Level> },
+    AddMember { group: i64, membership: i64 },
+    RemoveMember { group: i64, membership: i64 },
+    DeleteGroup { group: i64 },
+    /// What reconciling with an IdP would do: these groups emptied.
+    EmptyGroups { groups: Vec<i64> },
+}
+
+/// One member's access to one resource, before and after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub membership_id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub resource_id: i64,
+    pub resource_name: String,
+    pub resource_kind: String,
+    pub before: Option<Level>,
+    pub after: Option<Level>,
+}
+
+/// Who gains and who loses what if `change` were saved, computed from current data with
+/// the same rule as every request (`union`). Admins and inactive members are unaffected
+/// (everything and nothing), so they never appear. Groups or resources outside the
+/// workspace are `NotFound`.
+pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Change) -> Result<Vec<Delta>, DomainError> {
+    use super::entities::{group, membership};
+    use super::permissions::{ROLE_ADMIN, STATUS_ACTIVE};
+    use std::collections::{BTreeSet, HashMap};
+    let changed: Vec<i64> = match change {
+        Change::Grant { group, .. } | Change::AddMember { group, .. } | Change::RemoveMember { group, .. } | Change::DeleteGroup { group } => vec![*group],
+        Change::EmptyGroups { groups } => groups.clone(),
+    };
+    let mut known = 0;
+    for chunk in changed.chunks(500) {
+        known += group::Entity::find().filter(group::Column::Id.is_in(chunk.to_vec())).filter(group::Column::WorkspaceId.eq(workspace_id)).all(db).await?.len();
+    }
+    if known != changed.iter().collect::<BTreeSet<_>>().len() {
+        return Err(DomainError::NotFound);
+    }
+    // The members whose groups or grants change.
+    let candidates: Vec<i64> = match change {
+        Change::AddMember { membership, .. } | Change::RemoveMember { membership, .. } => vec![*membership],
+        _ => {
+            let mut ids = Vec::new();
+            for chunk in changed.chunks(500) {
+                ids.extend(group_member::Entity::find().select_only().column(group_member::Column::MembershipId).filter(group_member::Column::GroupId.is_in(chunk.to_vec())).into_tuple::<i64>().all(db).await?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
+    };
+    let mut members = Vec::new();
+    for chunk in candidates.chunks(500) {
+        let ms = membership::Entity::find()
+            .filter(membership::Column::Id.is_in(chunk.to_vec()))
+            .filter(membership::Column::WorkspaceId.eq(workspace_id))
+            .filter(membership::Column::Status.eq(STATUS_ACTIVE))
+            .filter(membership::Column::Role.ne(ROLE_ADMIN))
+            .all(db)
+            .await?;
+        members.extend(super::members::with_accounts(db, ms).await?.into_iter().map(|(m, a)| (m.id, a.email, a.full_name)));
+    }
+    // The resources whose levels can change.
+    let resource_ids: Vec<i64> = match change {
+        Change::Grant { resource, .. } => vec![*resource],
+        _ => {
+            let mut ids = Vec::new();
+            for chunk in changed.chunks(500) {
+                ids.extend(grant::Entity::find().select_only().column(grant::Column::ResourceId).filter(grant::Column::GroupId.is_in(chunk.to_vec())).into_tuple::<i64>().all(db).await?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
+    };
+    let mut resources = Vec::new();
+    for chunk in resource_ids.chunks(500) {
+        resources.extend(resource::Entity::find().filter(resource::Column::Id.is_in(chunk.to_vec())).filter(resource::Column::WorkspaceId.eq(workspace_id)).all(db).await?);
+    }
+    if matches!(change, Change::Grant { .. }) && resources.is_empty() {
+        return Err(DomainError::NotFound);
+    }
+    if members.is_empty() || resources.is_empty() {
+        return Ok(vec![]);
+    }
+    // Each member's groups, and the grants of those groups on those resources.
+    let mut groups_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let ids: Vec<i64> = members.iter().map(|m| m.0).collect();
+    for chunk in ids.chunks(500) {
+        for (m, g) in group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::MembershipId)
+            .column(group_member::Column::GroupId)
+            .filter(group_member::Column::MembershipId.is_in(chunk.to_vec()))
+            .into_tuple::<(i64, i64)>()
+            .all(db)
+            .await?
+        {
+            groups_of.entry(m).or_default().insert(g);
+        }
+    }
+    let mut levels: HashMap<(i64, i64), Level> = HashMap::new();
+    let rids: Vec<i64> = resources.iter().map(|r| r.id).collect();
+    for chunk in rids.chunks(500) {
+        for g in grant::Entity::find().filter(grant::Column::ResourceId.is_in(chunk.to_vec())).all(db).await? {
+            if let Some(l) = Level::parse(&g.level) {
+                levels.insert((g.group_id, g.resource_id), l);
+            }
+        }
+    }
+    let mut after_levels = levels.clone();
+    match change {
+        Change::Grant { group, resource, level: Some(l) } => {
+            after_levels.insert((*group, *resource), *l);
+        }
+        Change::Grant { group, resource, level: None } => {
+            after_levels.remove(&(*group, *resource));
+        }
+        _ => {}
+    }
+    let level_of = |grants: &HashMap<(i64, i64), Level>, groups: &BTreeSet<i64>, r: i64| union(false, true, groups.iter().filter_map(|g| grants.get(&(*g, r)).copied()));
+    let empty = BTreeSet::new();
+    let mut out = Vec::new();
+    for (mid, email, full_name) in members {
+        let before_groups = groups_of.get(&mid).unwrap_or(&empty);
+        let mut after_groups = before_groups.clone();
+        match change {
+            Change::AddMember { group, .. } => {
+                after_groups.insert(*group);
+            }
+            Change::RemoveMember { group, .. } | Change::DeleteGroup { group } => {
+                after_groups.remove(group);
+            }
+            Change::EmptyGroups { groups } => after_groups.retain(|g| !groups.contains(g)),
+            Change::Grant { .. } => {}
+        }
+        for r in &resources {
+            let (before, after) = (level_of(&levels, before_groups, r.id), level_of(&after_levels, &after_groups, r.id));
+            if before != after {
+                out.push(Delta {
+                    membership_id: mid,
+                    email: email.clone(),
+                    full_name: full_name.clone(),
+                    resource_id: r.id,
+                    resource_name: r.name.clone(),
+                    resource_kind: r.kind.clone(),
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.email.as_str(), a.resource_name.to_lowercase()).cmp(&(b.email.as_str(), b.resource_name.to_lowercase())));
+    Ok(out)
+}
+
+/// The reconcile view of one provider: which groups it manages, which it doesn't, and who
+/// would lose what if the groups it doesn't manage were emptied (the IdP as the only
+/// source of group membership).
+#[derive(Debug, Clone)]
+pub struct Reconcile {
+    pub provider: super::entities::saml_provider::Model,
+    /// `(group, members)` linked to this provider.
+    pub linked: Vec<(super::entities::group::Model, u64)>,
+    /// `(group, members, grants)` linked to no provider (Everyone excluded: it is never linked).
+    pub unlinked: Vec<(super::entities::group::Model, u64, u64)>,
+    pub deltas: Vec<Delta>,
+}
+
+pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_public_id: &str) -> Result<Reconcile, DomainError> {
+    use super::entities::group;
+    use std::collections::HashMap;
+    let provider = super::saml::by_public_id(db, provider_public_id).await?;
+    if provider.workspace_id != workspace_id {
+        return Err(DomainError::NotFound);
+    }
+    let groups = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id)).filter(group::Column::IsEveryone.eq(false)).order_by_asc(group::Column::NameNormalized).all(db).await?;
+    let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+    let count = |rows: Vec<(i64, i64)>| rows.into_iter().map(|(g, n)| (g, u64::try_from(n).unwrap_or(0))).collect::<HashMap<i64, u64>>();
+    let mut members = HashMap::new();
+    let mut grants = HashMap::new();
+    for chunk in ids.chunks(500) {
+        members.extend(count(
+            group_member::Entity::find()
+                .select_only()
+                .column(group_member::Column::GroupId)
+                .column_as(group_member::Column::MembershipId.count(), "n")
+                .filter(group_member::Column::GroupId.is_in(chunk.to_vec()))
+                .group_by(group_member::Column::GroupId)
+                .into_tuple()
+                .all(db)
+                .await?,
+        ));
+        grants.extend(count(
+            grant::Entity::find()
+                .select_only()
+                .column(grant::Column::GroupId)
+                .column_as(grant::Column::ResourceId.count(), "n")
+                .filter(grant::Column::GroupId.is_in(chunk.to_vec()))
+                .group_by(grant::Column::GroupId)
+                .into_tuple()
+                .all(db)
+                .await?,
+        ));
+    }
+    let (mut linked, mut unlinked) = (Vec::new(), Vec::new());
+    for g in groups {
+        let n = members.get(&g.id).copied().unwrap_or(0);
+        match g.managed_by_provider_id {
+            Some(p) if p == provider.id => linked.push((g, n)),
+            Some(_) => {}
+            None => {
+                let k = grants.get(&g.id).copied().unwrap_or(0);
+                unlinked.push((g, n, k));
+            }
+        }
+    }
+    let deltas = preview(db, workspace_id, &Change::EmptyGroups { groups: unlinked.iter().map(|(g, _, _)| g.id).collect() }).await?;
+    Ok(Reconcile { provider, linked, unlinked, deltas })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,7 +250,7 @@ async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Resul
     Ok(by_account)
 }
 
-async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
+pub(crate) async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
     let ids: Vec<i64> = ms.iter().map(|m| m.account_id).collect();
     let accts = account::Entity::find().filter(account::Column::Id.is_in(ids)).all(db).await?;
     let by_id: std::collections::HashMap<i64, account::Model> = accts.into_iter().map(|a| (a.id, a)).collect();

@@ -183,3 +183,69 @@ async fn open_pages_hear_access_changes_and_a_deactivated_member_is_signed_out()
     assert_eq!(home.next().await, None, "one refetch for the whole burst, and no groups event for a page that doesn't follow groups");
     assert_eq!(w.app.events("acme", "", Some(&w.bob)).await.err(), Some(StatusCode::UNAUTHORIZED), "and can't be reopened");
 }
+
+async fn preview(w: &World, args: &[(&str, &str)], cookie: &str) -> (StatusCode, serde_json::Value) {
+    let mut all = vec![("slug", "acme")];
+    all.extend_from_slice(args);
+    let r = w.app.call::<app::api::access::PreviewAccess>(&all, Some(cookie)).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null))
+}
+
+fn rows(p: &serde_json::Value) -> Vec<String> {
+    p["deltas"].as_array().expect("deltas").iter().map(|d| format!("{} {} {}→{}", d["email"].as_str().unwrap(), d["resource"].as_str().unwrap(), d["before"].as_str().unwrap(), d["after"].as_str().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn the_preview_lists_who_gains_and_who_loses_and_changes_nothing() {
+    let w = world().await;
+    let _carol = w.app.add_member(&w.admin, "carol@acme.test", "member").await;
+    let (g, r) = (w.group.to_string(), w.resource.to_string());
+    let everyone = group::Entity::find().filter(group::Column::IsEveryone.eq(true)).one(&w.app.state.db).await.expect("db").expect("everyone").id.to_string();
+
+    let (st, p) = preview(&w, &[("what", "grant"), ("group_id", &g), ("resource_id", &r), ("level", "none")], &w.admin).await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+    assert_eq!(rows(&p), ["bob@acme.test Revenue view→none"]);
+    assert_eq!((p["gains"].as_u64(), p["losses"].as_u64()), (Some(0), Some(1)));
+    assert!(p["summary"].as_str().unwrap().contains("Finance"), "{p}");
+    assert_eq!(page(&w, &w.bob).await.0, StatusCode::OK, "a preview saves nothing");
+
+    // Everyone: every active non-admin member; the admin is never listed.
+    let (_, p) = preview(&w, &[("what", "grant"), ("group_id", &everyone), ("resource_id", &r), ("level", "edit")], &w.admin).await;
+    assert_eq!(rows(&p), ["bob@acme.test Revenue view→edit", "carol@acme.test Revenue none→edit"]);
+    // Raising Finance to edit changes only Finance's members.
+    let (_, p) = preview(&w, &[("what", "grant"), ("group_id", &g), ("resource_id", &r), ("level", "edit")], &w.admin).await;
+    assert_eq!(rows(&p), ["bob@acme.test Revenue view→edit"]);
+    let (_, p) = preview(&w, &[("what", "add"), ("group_id", &g), ("email", "Carol@acme.test")], &w.admin).await;
+    assert_eq!(rows(&p), ["carol@acme.test Revenue none→view"]);
+    let (_, p) = preview(&w, &[("what", "add"), ("group_id", &g), ("email", crate::common::ADMIN_EMAIL)], &w.admin).await;
+    assert_eq!(p["total"].as_u64(), Some(0), "adding an admin changes nothing they reach");
+    let bob = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob").id.to_string();
+    let (_, p) = preview(&w, &[("what", "remove"), ("group_id", &g), ("membership_id", &bob)], &w.admin).await;
+    assert_eq!(rows(&p), ["bob@acme.test Revenue view→none"]);
+    let (_, p) = preview(&w, &[("what", "delete"), ("group_id", &g)], &w.admin).await;
+    assert_eq!(rows(&p), ["bob@acme.test Revenue view→none"]);
+    // Bob keeps view through Everyone: deleting Finance then costs him nothing.
+    grant(&w, everyone.parse().unwrap(), "view").await;
+    let (_, p) = preview(&w, &[("what", "delete"), ("group_id", &g)], &w.admin).await;
+    assert_eq!(p["total"].as_u64(), Some(0), "{p}");
+
+    // Members can't preview (admin pages don't exist for them); unknown groups and resources are 404s; bad levels are 400s.
+    let (st, _) = preview(&w, &[("what", "delete"), ("group_id", &g)], &w.bob).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "admin pages are 404s to members");
+    let (st, _) = preview(&w, &[("what", "delete"), ("group_id", "999999")], &w.admin).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = preview(&w, &[("what", "grant"), ("group_id", &g), ("resource_id", "999999"), ("level", "view")], &w.admin).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = preview(&w, &[("what", "grant"), ("group_id", &g), ("resource_id", &r), ("level", "owner")], &w.admin).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let r = w.app.call::<SetGrant>(&[("slug", "acme"), ("group_id", &g), ("resource_id", &r), ("level", "owner")], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "saving a bad level is a 400 too: {}", r.body);
+
+    // The page renders the same rows on the server, with the confirmation form.
+    let html = w.app.get(&format!("/w/acme/settings/preview?what=remove&group_id={g}&membership_id={bob}"), Some(&w.admin)).await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.body.contains("No member&#x27;s access changes.") || html.body.contains("No member's access changes."), "bob keeps view through Everyone");
+    grant(&w, everyone.parse().unwrap(), "none").await;
+    let html = w.app.get(&format!("/w/acme/settings/preview?what=remove&group_id={g}&membership_id={bob}"), Some(&w.admin)).await;
+    assert!(html.body.contains(r#"data-member="bob@acme.test""#) && html.body.contains("Confirm and save"), "{}", main_of(&html.body));
+}

@@ -224,6 +224,8 @@ impl EventStream {
             if let Some(end) = self.buf.find("\n\n") {
                 let frame: String = self.buf.drain(..end + 2).collect();
                 if let Some(name) = frame.lines().find_map(|l| l.strip_prefix("event:")) {
+                    // A browser ignores an event without data (HTML's SSE processing model).
+                    assert!(frame.lines().any(|l| l.strip_prefix("data:").is_some_and(|d| !d.trim().is_empty())), "an event without data: {frame:?}");
                     return Some(name.trim().to_string());
                 }
                 continue; // a keep-alive comment

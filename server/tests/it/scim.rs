@@ -637,3 +637,44 @@ async fn a_root_search_pages_across_users_then_groups() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["totalResults"], 0, "G1 has no members");
 }
+
+#[tokio::test]
+async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_what() {
+    let s = setup().await;
+    let ada = app::server::members::account_by_email(&s.app.state.db, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
+    let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let admin = format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x").await.expect("session").expose());
+    let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
+    let uid = u["id"].as_str().expect("id").to_string();
+    let (st, _, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Analysts", "members": [{ "value": uid }] }))).await;
+    assert_eq!(st, StatusCode::CREATED);
+    // An app group the IdP doesn't push, granting nia a datasource.
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let legacy = app::server::groups::create(&s.app.state.db, T0, &cap, "Legacy").await.expect("group");
+    app::server::groups::add_member(&s.app.state.db, T0, &cap, legacy.id, "nia@acme.test").await.expect("add");
+    let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
+    app::server::resources::set_grant(&s.app.state.db, T0, &cap, legacy.id, r.id, Some(app::server::access::Level::View)).await.expect("grant");
+
+    let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "acme"), ("id", &s.provider)], Some(&admin)).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.body);
+    let v: Value = serde_json::from_str(&v.body).expect("json");
+    assert_eq!(v["linked"].as_array().map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap())).collect::<Vec<_>>()), Some(vec![("Analysts", 1)]));
+    assert_eq!(v["unlinked"].as_array().map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap(), g["grants"].as_u64().unwrap())).collect::<Vec<_>>()), Some(vec![("Legacy", 1, 1)]), "Everyone is never listed");
+    let d = &v["if_emptied"]["deltas"][0];
+    assert_eq!((d["email"].as_str(), d["resource"].as_str(), d["before"].as_str(), d["after"].as_str()), (Some("nia@acme.test"), Some("Warehouse"), Some("view"), Some("none")));
+    assert_eq!(v["if_emptied"]["total"].as_u64(), Some(1));
+
+    let page = s.app.get(&format!("/w/acme/settings/authentication/saml/{}/reconcile", s.provider), Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"data-group="Legacy""#) && page.body.contains(r#"data-member="nia@acme.test""#), "server-rendered");
+    assert!(!page.body.contains("Confirm: turn provisioning on"), "provisioning is already on");
+    // Another workspace's admin can't read it.
+    s.app.create_workspace("beta", "boss@beta.test").await;
+    let boss = app::server::members::account_by_email(&s.app.state.db, "boss@beta.test").await.expect("db").expect("boss");
+    let beta_ws = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("ws");
+    let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password").await.expect("session");
+    let beta = format!("gatehouse_session={}", session.expose());
+    let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;
+    assert_eq!(v.status, StatusCode::NOT_FOUND);
+}

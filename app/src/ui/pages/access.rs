@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::access::{load_access, load_resource, ChangeResource, SetGrant};
+use crate::api::access::{load_access, load_resource, ChangeResource};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::error::AppError;
 use crate::ui::live::live;
@@ -13,9 +13,8 @@ use crate::ui::pages::failed;
 pub fn Access() -> impl IntoView {
     let slug = use_slug();
     let change = ServerAction::<ChangeResource>::new();
-    let grant = ServerAction::<SetGrant>::new();
-    let data = Resource::new(move || (slug.get(), change.version().get(), grant.version().get()), |(s, _, _)| load_access(s));
-    let result = Signal::derive(move || change.value().get().or_else(|| grant.value().get()));
+    let data = Resource::new(move || (slug.get(), change.version().get()), |(s, _)| load_access(s));
+    let result = Signal::derive(move || change.value().get());
     view! {
         <Header/>
         <main class="mx-auto max-w-6xl space-y-6 px-4 py-8">
@@ -79,19 +78,22 @@ pub fn Access() -> impl IntoView {
                                                     <div class="text-xs text-slate-500">{r.kind_label.clone()}</div>
                                                 </td>
                                                 {row_groups.into_iter().map(|(gid, gname, _)| {
+                                                    let preview = format!("/w/{}/settings/preview", slug.get_untracked());
                                                     let current = row_grants.iter().find(|(g, res, _)| *g == gid && *res == rid).map(|(_, _, l)| l.clone()).unwrap_or_else(|| "none".into());
                                                     let label = format!("{gname} on {}", r.name);
                                                     view! {
                                                         <td class="px-2 py-1">
-                                                            <ActionForm action=grant attr:class="flex gap-1">
-                                                                <input type="hidden" name="slug" value=slug/>
+                                                            // A GET form: the preview page shows who gains and who
+                                                            // loses before anything is saved.
+                                                            <form method="get" action=preview.clone() class="flex gap-1">
+                                                                <input type="hidden" name="what" value="grant"/>
                                                                 <input type="hidden" name="group_id" value=gid.to_string()/>
                                                                 <input type="hidden" name="resource_id" value=rid.to_string()/>
                                                                 <select name="level" class="rounded border border-slate-300 px-1 py-0.5 text-xs" aria-label=label.clone() data-level=current.clone()>
                                                                     {["none", "view", "edit"].into_iter().map(|l| view! { <option value=l selected=l == current>{l}</option> }).collect_view()}
                                                                 </select>
                                                                 <button type="submit" class="rounded border border-slate-300 px-1 text-xs" aria-label=format!("Save {label}")>"Save"</button>
-                                                            </ActionForm>
+                                                            </form>
                                                         </td>
                                                     }
                                                 }).collect_view()}

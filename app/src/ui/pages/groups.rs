@@ -38,7 +38,9 @@ pub fn Groups() -> impl IntoView {
                         Ok(g) => g,
                         Err(e) => return failed(e),
                     };
+                    let preview = format!("/w/{}/settings/preview", slug.get_untracked());
                     groups.into_iter().map(|g| {
+                        let preview = preview.clone();
                         let editable = !g.is_everyone && g.managed_by.is_none();
                         let id = g.id.to_string();
                         let name = g.name.clone();
@@ -59,12 +61,11 @@ pub fn Groups() -> impl IntoView {
                                                     <input class="rounded border border-slate-300 px-2 py-1 text-xs" name="name" value=hname.clone() aria-label=format!("New name for {hname}")/>
                                                     <button type="submit" class=SMALL_BUTTON>"Rename"</button>
                                                 </ActionForm>
-                                                <ActionForm action=change>
-                                                    <input type="hidden" name="slug" value=slug/>
-                                                    <input type="hidden" name="action" value="delete"/>
-                                                    <input type="hidden" name="id" value=hid2/>
+                                                <form method="get" action=preview.clone()>
+                                                    <input type="hidden" name="what" value="delete"/>
+                                                    <input type="hidden" name="group_id" value=hid2/>
                                                     <button type="submit" class=SMALL_BUTTON aria-label=format!("Delete {hname2}")>"Delete"</button>
-                                                </ActionForm>
+                                                </form>
                                             </div>
                                         }.into_any(),
                                     }}
@@ -76,26 +77,24 @@ pub fn Groups() -> impl IntoView {
                                             <li class="flex items-center justify-between py-1">
                                                 <span>{email.clone()}</span>
                                                 {editable.then(|| view! {
-                                                    <ActionForm action=change>
-                                                        <input type="hidden" name="slug" value=slug/>
-                                                        <input type="hidden" name="action" value="remove"/>
-                                                        <input type="hidden" name="id" value=id/>
+                                                    <form method="get" action=preview.clone()>
+                                                        <input type="hidden" name="what" value="remove"/>
+                                                        <input type="hidden" name="group_id" value=id/>
                                                         <input type="hidden" name="membership_id" value=mid/>
                                                         <button type="submit" class=SMALL_BUTTON aria-label=format!("Remove {email}")>"Remove"</button>
-                                                    </ActionForm>
+                                                    </form>
                                                 })}
                                             </li>
                                         }
                                     }).collect_view()}
                                 </ul>
                                 {editable.then(|| view! {
-                                    <ActionForm action=change attr:class="mt-3 flex items-end gap-2">
-                                        <input type="hidden" name="slug" value=slug/>
-                                        <input type="hidden" name="action" value="add"/>
-                                        <input type="hidden" name="id" value=id.clone()/>
+                                    <form method="get" action=preview.clone() class="mt-3 flex items-end gap-2">
+                                        <input type="hidden" name="what" value="add"/>
+                                        <input type="hidden" name="group_id" value=id.clone()/>
                                         <input class="rounded border border-slate-300 px-2 py-1 text-sm" type="email" name="email" required placeholder="member@example.com" aria-label=format!("Email to add to {name}")/>
                                         <button type="submit" class=SMALL_BUTTON>"Add member"</button>
-                                    </ActionForm>
+                                    </form>
                                 })}
                             </section>
                         }

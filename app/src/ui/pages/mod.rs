@@ -6,6 +6,7 @@ mod invite;
 mod landing;
 mod login;
 mod members;
+mod preview;
 mod saml_provider;
 mod setup;
 
@@ -17,6 +18,7 @@ pub use invite::AcceptInvite;
 pub use landing::Landing;
 pub use login::Login;
 pub use members::Members;
+pub use preview::{Preview, Reconcile};
 pub use saml_provider::SamlProviderPageView;
 pub use setup::Setup;
 

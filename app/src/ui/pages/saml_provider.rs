@@ -264,6 +264,7 @@ fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, pro
     let blocker = p.provisioning_blocker.clone();
     let fallbacks = p.fallback_methods.clone();
     let rows = p.scim_activity.clone();
+    let reconcile = format!("/w/{}/settings/authentication/saml/{pid}/reconcile", slug.get_untracked());
     view! {
         <section class=CARD data-testid="provisioning" data-on=on.to_string()>
             <h2 class="text-lg font-semibold">"Provisioning (SCIM 2.0)"</h2>
@@ -282,15 +283,21 @@ fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, pro
             {move || provision.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
             {match (on, blocker) {
                 (false, Some(why)) => view! { <p class="mt-3 text-sm text-slate-700" data-testid="provisioning-blocker">{why}</p> }.into_any(),
-                _ => view! {
-                    <ActionForm action=provision attr:class="mt-3">
-                        <input type="hidden" name="slug" value=slug/>
-                        <input type="hidden" name="id" value=pid.clone()/>
-                        <input type="hidden" name="on" value=if on { "false" } else { "true" }/>
-                        <button type="submit" class=if on { "rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100" } else { BUTTON }>
-                            {if on { "Turn provisioning off" } else { "Turn provisioning on" }}
-                        </button>
-                    </ActionForm>
+                // Turning it on goes through the reconcile view first: what it means for
+                // the groups that grant access today, then a confirmation.
+                (false, None) => view! {
+                    <a class=format!("mt-3 inline-block {BUTTON}") href=reconcile.clone()>"Turn provisioning on…"</a>
+                }.into_any(),
+                (true, _) => view! {
+                    <div class="mt-3 flex items-center gap-3">
+                        <ActionForm action=provision>
+                            <input type="hidden" name="slug" value=slug/>
+                            <input type="hidden" name="id" value=pid.clone()/>
+                            <input type="hidden" name="on" value="false"/>
+                            <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">"Turn provisioning off"</button>
+                        </ActionForm>
+                        <a class="text-sm text-indigo-700 hover:underline" href=reconcile.clone()>"Reconcile groups with your IdP"</a>
+                    </div>
                 }.into_any(),
             }}
             <h3 class="mt-5 font-semibold">"Provisioning activity"</h3>
