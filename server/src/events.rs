@@ -36,6 +36,14 @@ async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Option<Viewer> {
 /// Changes arriving within this window after the first are sent together, once each: a
 /// SCIM burst of 25 requests a second makes an open page refetch a few times, not 25.
 const COALESCE: Duration = Duration::from_millis(300);
+/// How often an idle stream re-checks its session (sign-out, expiry, a shortened
+/// lifetime end the stream within this time even if nothing happens in the workspace).
+const RECHECK: Duration = Duration::from_secs(60);
+/// Streams close after this long; the browser's `EventSource` reconnects by itself (and
+/// refetches, in case something was missed in between).
+const MAX_LIFETIME: Duration = Duration::from_secs(3600);
+/// Open streams per session in one process: a few tabs, not a flood.
+const PER_SESSION: usize = 8;
 
 struct Open {
     st: AppState,
@@ -48,23 +56,38 @@ struct Open {
     /// Event names checked and ready to send.
     pending: VecDeque<&'static str>,
     done: bool,
+    recheck: tokio::time::Interval,
+    deadline: tokio::time::Instant,
+    _slot: app::server::events::StreamSlot,
+}
+
+enum Next {
+    /// `None`: events were missed, so everything may have changed.
+    Event(Option<Topic>),
+    Recheck,
+    Close,
 }
 
 impl Open {
-    /// Waits for the next relevant event; `None` when the server shuts down. `Some(None)`:
-    /// events were missed, so everything may have changed.
-    async fn next_event(&mut self) -> Option<Option<Topic>> {
+    /// Waits for the next relevant event, a session re-check, or the end.
+    async fn next(&mut self) -> Next {
         loop {
             tokio::select! {
                 r = self.rx.recv() => match r {
-                    Ok(ev) if ev.concerns(self.workspace_id) && self.topics.contains(&ev.topic) => return Some(Some(ev.topic)),
+                    Ok(ev) if ev.concerns(self.workspace_id) && self.topics.contains(&ev.topic) => return Next::Event(Some(ev.topic)),
                     Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => return Some(None),
-                    Err(RecvError::Closed) => return None,
+                    Err(RecvError::Lagged(_)) => return Next::Event(None),
+                    Err(RecvError::Closed) => return Next::Close,
                 },
-                _ = self.stop.changed() => return None,
+                _ = self.recheck.tick() => return Next::Recheck,
+                _ = tokio::time::sleep_until(self.deadline) => return Next::Close,
+                _ = self.stop.changed() => return Next::Close,
             }
         }
+    }
+
+    async fn session_ended(&self) -> bool {
+        viewer_of(&self.st, &self.headers).await.is_none_or(|v| v.workspace_id != self.workspace_id)
     }
 }
 
@@ -77,11 +100,23 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
     let Some(v) = viewer_of(&st, &headers).await.filter(|v| v.workspace_slug == slug) else {
         return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
     };
-    let topics: Vec<Topic> = match p.topics {
+    let mut topics: Vec<Topic> = match p.topics {
         Some(t) => t.split(',').filter_map(Topic::parse).collect(),
         None => Topic::ALL.to_vec(),
     };
+    // Members and Groups are admin pages: members hear only about their own access.
+    if !v.is_admin() {
+        topics.retain(|t| *t == Topic::Access);
+    }
+    let Some(slot) = st.events.open_stream(v.session_id, PER_SESSION) else {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too many open pages for this session.").into_response();
+    };
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.reset(); // the first tick after RECHECK, not at once
     let open = Open {
+        recheck,
+        deadline: tokio::time::Instant::now() + MAX_LIFETIME,
+        _slot: slot,
         rx: st.events.subscribe(),
         stop: st.events.shutting_down(),
         workspace_id: v.workspace_id,
@@ -95,24 +130,35 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
         if o.done || *o.stop.borrow() {
             return None;
         }
-        if o.pending.is_empty() {
-            let mut seen: Vec<Option<Topic>> = vec![o.next_event().await?];
+        while o.pending.is_empty() {
+            let mut seen: Vec<Option<Topic>> = match o.next().await {
+                Next::Close => return None,
+                Next::Recheck => {
+                    if o.session_ended().await {
+                        o.done = true;
+                        return Some((Ok::<_, Infallible>(SseEvent::default().event("signedout").data("signedout")), o));
+                    }
+                    continue;
+                }
+                Next::Event(t) => vec![t],
+            };
             let window = tokio::time::sleep(COALESCE);
             tokio::pin!(window);
             loop {
                 tokio::select! {
-                    next = o.next_event() => match next {
-                        Some(t) => if !seen.contains(&t) { seen.push(t) },
-                        None => return None,
+                    next = o.next() => match next {
+                        Next::Event(t) => if !seen.contains(&t) { seen.push(t) },
+                        Next::Recheck => {}
+                        Next::Close => return None,
                     },
                     _ = &mut window => break,
                 }
             }
             // The session may have ended since the stream opened (deactivation, sign-out,
             // expiry): then the page hears `signedout` and the stream closes.
-            if viewer_of(&o.st, &o.headers).await.is_none_or(|v| v.workspace_id != o.workspace_id) {
+            if o.session_ended().await {
                 o.done = true;
-                return Some((Ok::<_, Infallible>(SseEvent::default().event("signedout").data("signedout")), o));
+                return Some((Ok(SseEvent::default().event("signedout").data("signedout")), o));
             }
             // Missed events: one "all" covers everything.
             if seen.contains(&None) {

@@ -211,7 +211,7 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
         tracing::warn!(error = %e, "could not record SCIM activity");
     }
     // A write that succeeded may change Members, Groups and what members reach.
-    if method != "GET" && !path.ends_with("/.search") && res.status().is_success() {
+    if !matches!(method, "GET" | "HEAD") && !path.ends_with("/.search") && res.status().is_success() {
         st.events.publish(&st.db, client.workspace_id, &Topic::ALL).await;
     }
     if let Some(e) = error.filter(|e| e.status >= 500) {

@@ -175,19 +175,17 @@ pub async fn load_resource(slug: String, id: i64) -> Result<ResourceView, AppErr
 const PREVIEW_ROWS: usize = 500;
 
 #[cfg(feature = "ssr")]
-fn preview_view(summary: String, deltas: Vec<crate::server::access::Delta>) -> crate::model::AccessPreview {
+fn preview_view(summary: String, p: crate::server::access::Preview) -> crate::model::AccessPreview {
     use crate::model::{AccessDeltaView, AccessPreview};
     let name = |l: Option<crate::server::access::Level>| l.map(|l| l.as_str()).unwrap_or("none").to_string();
-    let gains = deltas.iter().filter(|d| d.after > d.before).count();
-    let total = deltas.len();
     AccessPreview {
         summary,
-        gains,
-        losses: total - gains,
-        total,
-        deltas: deltas
+        gains: p.gains,
+        losses: p.total.saturating_sub(p.gains),
+        total: p.total,
+        deltas: p
+            .rows
             .into_iter()
-            .take(PREVIEW_ROWS)
             .map(|d| AccessDeltaView {
                 kind_label: crate::server::resources::KINDS.iter().find(|(k, _)| *k == d.resource_kind).map(|(_, l)| l.to_string()).unwrap_or_default(),
                 email: d.email,
@@ -222,7 +220,13 @@ pub async fn preview_access(
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let ws = cap.workspace_id();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
-    let g = group::Entity::find_by_id(group_id).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|g| g.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
+    // Membership changes are previewed only where they could be saved: not Everyone, not
+    // a group the IdP manages. Grants may be set on any group of the workspace.
+    let g = if what == "grant" {
+        group::Entity::find_by_id(group_id).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|g| g.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?
+    } else {
+        crate::server::groups::editable(&st.db, &cap, group_id).await.map_err(fail)?
+    };
     let (change, summary) = match what.as_str() {
         "grant" => {
             let rid = resource_id.ok_or_else(missing)?;
@@ -241,7 +245,7 @@ pub async fn preview_access(
             let email = crate::server::normalize_email(email.as_deref().unwrap_or("")).map_err(fail)?;
             let not_member = || fail(crate::server::DomainError::Invalid(format!("{email} is not an active member of this workspace.")));
             let a = crate::server::members::account_by_email(&st.db, &email).await.map_err(fail)?.ok_or_else(not_member)?;
-            let m = crate::server::members::membership_of(&st.db, ws, a.id).await.map_err(fail)?.ok_or_else(not_member)?;
+            let m = crate::server::members::membership_of(&st.db, ws, a.id).await.map_err(fail)?.filter(|m| m.status == crate::server::permissions::STATUS_ACTIVE).ok_or_else(not_member)?;
             (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
         }
         "remove" => {
@@ -253,8 +257,8 @@ pub async fn preview_access(
         "delete" => (Change::DeleteGroup { group: g.id }, format!("Delete the group “{}”", g.name)),
         _ => return Err(missing()),
     };
-    let deltas = preview(&st.db, ws, &change).await.map_err(fail)?;
-    Ok(preview_view(summary, deltas))
+    let p = preview(&st.db, ws, &change, PREVIEW_ROWS).await.map_err(fail)?;
+    Ok(preview_view(summary, p))
 }
 
 /// Admins of `slug`: the reconcile view of SAML provider `id` (its public id).
@@ -264,13 +268,13 @@ pub async fn load_reconcile(slug: String, id: String) -> Result<crate::model::Re
     use crate::model::{ReconcileGroup, ReconcileView};
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let r = crate::server::access::reconcile(&st.db, cap.workspace_id(), &id).await.map_err(fail)?;
+    let r = crate::server::access::reconcile(&st.db, cap.workspace_id(), &id, PREVIEW_ROWS).await.map_err(fail)?;
     let summary = format!("Empty every group {} doesn't manage", r.provider.name);
     Ok(ReconcileView {
         provider_name: r.provider.name.clone(),
         provisioning: r.provider.provisioning_enabled,
         linked: r.linked.into_iter().map(|(g, n)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: 0 }).collect(),
         unlinked: r.unlinked.into_iter().map(|(g, n, k)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: k }).collect(),
-        if_emptied: preview_view(summary, r.deltas),
+        if_emptied: preview_view(summary, r.if_emptied),
     })
 }

@@ -25,6 +25,8 @@ pub async fn accept_invite(token: String, full_name: String, password: String) -
         .await
         .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    // A new member (and so a new Everyone member) for open Members and Groups pages.
+    st.events.publish(&st.db, ws.id, &[crate::server::events::Topic::Members, crate::server::events::Topic::Groups]).await;
     set_cookie(sessions::set_cookie_header(&session, st.config.secure_cookies(), ws.session_lifetime_secs));
     leptos_axum::redirect(&format!("/w/{slug}"));
     Ok(())

@@ -2,20 +2,26 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{InviteCreated, MemberRow, PendingInvite};
+use crate::model::{InviteCreated, MemberRow, MembersPage, PendingInvite};
 
-/// Admins of `slug`: every member, admins first.
+/// Admins of `slug`: one page of members (admins first), optionally searched by email or
+/// name. Pages count from 1.
 #[server]
-pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
+pub async fn list_members(slug: String, page: Option<u64>, search: Option<String>) -> Result<MembersPage, AppError> {
     use super::ctx::*;
     use crate::server::members;
     let st = state()?;
     let v = viewer(&st, &slug).await?;
     let cap = v.admin().map_err(fail)?;
-    let rows = members::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let search = search.unwrap_or_default();
+    if search.len() > 200 {
+        return Err(fail(crate::server::DomainError::Invalid("Search for at most 200 characters.".into())));
+    }
+    let page = page.unwrap_or(1).max(1);
+    let (rows, total) = members::page(&st.db, cap.workspace_id(), page, &search).await.map_err(fail)?;
     let providers: std::collections::HashMap<i64, String> =
         crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|r| MemberRow {
             membership_id: r.membership.id,
@@ -28,7 +34,8 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberRow>, AppError> {
             identities: r.identities,
             managed_by: r.membership.managed_by_provider_id.map(|id| providers.get(&id).cloned().unwrap_or_else(|| "your identity provider".into())),
         })
-        .collect())
+        .collect();
+    Ok(MembersPage { rows, total, page, pages: total.div_ceil(members::PAGE_SIZE).max(1) })
 }
 
 /// Admins of `slug`: invites `email` with `role`; returns the link to hand over.

@@ -273,3 +273,13 @@ pub fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// One page of the Members page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPage {
+    pub rows: Vec<MemberRow>,
+    /// Members matching the search, on every page.
+    pub total: u64,
+    pub page: u64,
+    pub pages: u64,
+}

@@ -138,11 +138,20 @@ pub struct Delta {
     pub after: Option<Level>,
 }
 
+/// What a change would do: the first rows (by member email, then resource name) and the
+/// counts over all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    pub rows: Vec<Delta>,
+    pub total: usize,
+    pub gains: usize,
+}
+
 /// Who gains and who loses what if `change` were saved, computed from current data with
 /// the same rule as every request (`union`). Admins and inactive members are unaffected
 /// (everything and nothing), so they never appear. Groups or resources outside the
-/// workspace are `NotFound`.
-pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Change) -> Result<Vec<Delta>, DomainError> {
+/// workspace are `NotFound`. At most `limit` rows are kept; the counts cover all.
+pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Change, limit: usize) -> Result<Preview, DomainError> {
     use super::entities::{group, membership};
     use super::permissions::{ROLE_ADMIN, STATUS_ACTIVE};
     use std::collections::{BTreeSet, HashMap};
@@ -194,7 +203,7 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
             ids
         }
     };
-    let mut resources = Vec::new();
+    let mut resources: Vec<resource::Model> = Vec::new();
     for chunk in resource_ids.chunks(500) {
         resources.extend(resource::Entity::find().filter(resource::Column::Id.is_in(chunk.to_vec())).filter(resource::Column::WorkspaceId.eq(workspace_id)).all(db).await?);
     }
@@ -202,8 +211,11 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         return Err(DomainError::NotFound);
     }
     if members.is_empty() || resources.is_empty() {
-        return Ok(vec![]);
+        return Ok(Preview::default());
     }
+    // Rows come out in display order, so only the first `limit` are ever kept.
+    members.sort_by(|a, b| a.1.cmp(&b.1));
+    resources.sort_by_key(|r| r.name.to_lowercase());
     // Each member's groups, and the grants of those groups on those resources.
     let mut groups_of: HashMap<i64, BTreeSet<i64>> = HashMap::new();
     let ids: Vec<i64> = members.iter().map(|m| m.0).collect();
@@ -241,7 +253,7 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     }
     let level_of = |grants: &HashMap<(i64, i64), Level>, groups: &BTreeSet<i64>, r: i64| union(false, true, groups.iter().filter_map(|g| grants.get(&(*g, r)).copied()));
     let empty = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut out = Preview::default();
     for (mid, email, full_name) in members {
         let before_groups = groups_of.get(&mid).unwrap_or(&empty);
         let mut after_groups = before_groups.clone();
@@ -258,7 +270,14 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         for r in &resources {
             let (before, after) = (level_of(&levels, before_groups, r.id), level_of(&after_levels, &after_groups, r.id));
             if before != after {
-                out.push(Delta {
+                out.total += 1;
+                if after > before {
+                    out.gains += 1;
+                }
+                if out.rows.len() >= limit {
+                    continue;
+                }
+                out.rows.push(Delta {
                     membership_id: mid,
                     email: email.clone(),
                     full_name: full_name.clone(),
@@ -271,7 +290,6 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
             }
         }
     }
-    out.sort_by(|a, b| (a.email.as_str(), a.resource_name.to_lowercase()).cmp(&(b.email.as_str(), b.resource_name.to_lowercase())));
     Ok(out)
 }
 
@@ -285,10 +303,11 @@ pub struct Reconcile {
     pub linked: Vec<(super::entities::group::Model, u64)>,
     /// `(group, members, grants)` linked to no provider (Everyone excluded: it is never linked).
     pub unlinked: Vec<(super::entities::group::Model, u64, u64)>,
-    pub deltas: Vec<Delta>,
+    pub if_emptied: Preview,
 }
 
-pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_public_id: &str) -> Result<Reconcile, DomainError> {
+/// `limit`: rows of the "if emptied" preview to keep.
+pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_public_id: &str, limit: usize) -> Result<Reconcile, DomainError> {
     use super::entities::group;
     use std::collections::HashMap;
     let provider = super::saml::by_public_id(db, provider_public_id).await?;
@@ -336,8 +355,8 @@ pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_p
             }
         }
     }
-    let deltas = preview(db, workspace_id, &Change::EmptyGroups { groups: unlinked.iter().map(|(g, _, _)| g.id).collect() }).await?;
-    Ok(Reconcile { provider, linked, unlinked, deltas })
+    let if_emptied = preview(db, workspace_id, &Change::EmptyGroups { groups: unlinked.iter().map(|(g, _, _)| g.id).collect() }, limit).await?;
+    Ok(Reconcile { provider, linked, unlinked, if_emptied })
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
     let in_memory = url.contains(":memory:");
     let mut opts = ConnectOptions::new(url.to_string());
+    // On PostgreSQL one connection is held by the live-update listener (LISTEN), so the
+    // pool has at least one more for requests.
+    let max_connections = if is_sqlite { max_connections } else { max_connections.max(2) };
     opts.max_connections(if in_memory { 1 } else { max_connections })
         .min_connections(if in_memory { 1 } else { 0 })
         .connect_timeout(Duration::from_secs(10))

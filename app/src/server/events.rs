@@ -73,6 +73,27 @@ pub struct Events {
     /// True once events published anywhere reach this process (at once in-process; after
     /// the first successful `LISTEN` on PostgreSQL).
     listening: Arc<watch::Sender<bool>>,
+    /// Open streams per session in this process (a resource limit, not shared state).
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+}
+
+/// A place among a session's open streams; released when dropped.
+pub struct StreamSlot {
+    streams: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    session_id: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.streams.lock() {
+            if let Some(n) = m.get_mut(&self.session_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&self.session_id);
+                }
+            }
+        }
+    }
 }
 
 impl Default for Events {
@@ -87,7 +108,7 @@ impl Events {
         let (tx, _) = broadcast::channel(BUFFER);
         let (shutdown, _) = watch::channel(false);
         let (listening, _) = watch::channel(true);
-        Events { tx, shutdown: Arc::new(shutdown), listening: Arc::new(listening) }
+        Events { tx, shutdown: Arc::new(shutdown), listening: Arc::new(listening), streams: Arc::default() }
     }
 
     /// On PostgreSQL, starts the task that forwards `NOTIFY`s to this process's
@@ -117,10 +138,19 @@ impl Events {
                             listening.send_replace(true);
                             loop {
                                 tokio::select! {
-                                    n = listener.recv() => match n {
-                                        Ok(n) => {
+                                    n = listener.try_recv() => match n {
+                                        Ok(Some(n)) => {
                                             if let Some(ev) = Event::decode(n.payload()) {
                                                 let _ = tx.send(ev);
+                                            }
+                                        }
+                                        // The connection dropped; the listener reconnects on the
+                                        // next call, and whatever was published meanwhile is lost:
+                                        // every page refetches.
+                                        Ok(None) => {
+                                            tracing::warn!("event listener reconnecting; open pages refetch");
+                                            for topic in Topic::ALL {
+                                                let _ = tx.send(Event { workspace_id: None, topic });
                                             }
                                         }
                                         Err(e) => {
@@ -149,6 +179,17 @@ impl Events {
     pub async fn until_listening(&self) {
         let mut rx = self.listening.subscribe();
         let _ = rx.wait_for(|l| *l).await;
+    }
+
+    /// Takes one of `session_id`'s at most `limit` stream places, or `None` when all are taken.
+    pub fn open_stream(&self, session_id: i64, limit: usize) -> Option<StreamSlot> {
+        let mut m = self.streams.lock().ok()?;
+        let n = m.entry(session_id).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { streams: self.streams.clone(), session_id })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -197,6 +238,17 @@ mod tests {
         for bad in ["", "x:access", "1:nope", "1", ":access"] {
             assert_eq!(Event::decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn stream_places_are_limited_per_session_and_released_on_drop() {
+        let ev = Events::new();
+        let a = ev.open_stream(1, 2).expect("first");
+        let _b = ev.open_stream(1, 2).expect("second");
+        assert!(ev.open_stream(1, 2).is_none(), "a third is refused");
+        assert!(ev.open_stream(2, 2).is_some(), "other sessions are unaffected");
+        drop(a);
+        assert!(ev.open_stream(1, 2).is_some(), "a closed stream frees its place");
     }
 
     #[tokio::test]

@@ -68,7 +68,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<G
 }
 
 /// A group admins may change here: in the workspace, not Everyone, not SCIM-linked.
-async fn editable<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
+pub(crate) async fn editable<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
     let g = group::Entity::find_by_id(id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
     if g.is_everyone {
         return Err(DomainError::Refused(format!("{EVERYONE} always holds every active member; it can't be changed.")));

@@ -187,12 +187,50 @@ pub struct MemberRow {
     pub identities: Vec<String>,
 }
 
-/// Members of a workspace, admins first, then by name/email.
-pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<MemberRow>, DomainError> {
-    let ms = membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?;
+/// Members listed per page on the Members page.
+pub const PAGE_SIZE: u64 = 50;
+
+/// One page of the workspace's members: admins first, then by name and email; `search`
+/// (case-insensitive) matches email or name. Returns the rows and how many match in all.
+/// Two indexed queries pick the page; the rest is read only for its rows.
+pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, search: &str) -> Result<(Vec<MemberRow>, u64), DomainError> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let backend = db.get_database_backend();
+    let ph = |i: usize| if backend == DbBackend::Postgres { format!("${i}") } else { "?".to_string() };
+    let mut values: Vec<Value> = vec![workspace_id.into()];
+    let mut filter = format!("m.workspace_id = {}", ph(1));
+    let search = search.trim().to_lowercase();
+    if !search.is_empty() {
+        let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        filter.push_str(&format!(" AND (a.email_normalized LIKE {} ESCAPE '\\' OR lower(a.full_name) LIKE {} ESCAPE '\\')", ph(2), ph(3)));
+        values.push(pattern.clone().into());
+        values.push(pattern.into());
+    }
+    let from = format!("FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE {filter}");
+    let total = Count::find_by_statement(Statement::from_sql_and_values(backend, format!("SELECT COUNT(*) AS n {from}"), values.clone()))
+        .one(db)
+        .await?
+        .map(|c| u64::try_from(c.n).unwrap_or(0))
+        .unwrap_or(0);
+    let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
+    let sql = format!(
+        "SELECT m.id AS id {from} ORDER BY CASE WHEN m.role = '{ROLE_ADMIN}' THEN 0 ELSE 1 END, lower(a.full_name), a.email_normalized, m.id LIMIT {PAGE_SIZE} OFFSET {offset}"
+    );
+    let ids: Vec<i64> = Id::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(db).await?.into_iter().map(|r| r.id).collect();
+    let mut ms = membership::Entity::find().filter(membership::Column::Id.is_in(ids.clone())).all(db).await?;
+    ms.sort_by_key(|m| ids.iter().position(|i| *i == m.id));
     let rows = with_accounts(db, ms).await?;
-    let mut seen = session_methods(db, workspace_id).await?;
-    let mut linked = identities(db, workspace_id, rows.iter().map(|(_, a)| a.id).collect()).await?;
+    let accounts: Vec<i64> = rows.iter().map(|(_, a)| a.id).collect();
+    let mut seen = session_methods(db, workspace_id, &accounts).await?;
+    let mut linked = identities(db, workspace_id, accounts).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (m, a) in rows {
         let mut methods = seen.remove(&a.id).unwrap_or_default();
@@ -204,11 +242,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<M
         let identities = linked.remove(&a.id).unwrap_or_default();
         out.push(MemberRow { membership: m, account: a, methods, identities });
     }
-    out.sort_by(|x, y| {
-        (x.membership.role != ROLE_ADMIN, x.account.full_name.to_lowercase(), x.account.email_normalized.clone())
-            .cmp(&(y.membership.role != ROLE_ADMIN, y.account.full_name.to_lowercase(), y.account.email_normalized.clone()))
-    });
-    Ok(out)
+    Ok((out, total))
 }
 
 /// Linked identities per account (two queries): OIDC ones, and SAML ones of this
@@ -242,9 +276,9 @@ async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec
 }
 
 /// Methods seen in the workspace's live sessions, per account (one query).
-async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
+async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
     let mut by_account: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    for s in session::Entity::find().filter(session::Column::WorkspaceId.eq(workspace_id)).all(db).await? {
+    for s in session::Entity::find().filter(session::Column::WorkspaceId.eq(workspace_id)).filter(session::Column::AccountId.is_in(accounts.to_vec())).all(db).await? {
         by_account.entry(s.account_id).or_default().push(s.method);
     }
     Ok(by_account)

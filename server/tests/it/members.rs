@@ -7,7 +7,8 @@ use crate::common::*;
 async fn members(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
     let r = app.call::<ListMembers>(&[("slug", "acme")], Some(cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    serde_json::from_str(&r.body).expect("json")
+    let page: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    page["rows"].as_array().expect("rows").clone()
 }
 
 fn id_of(rows: &[serde_json::Value], email: &str) -> String {
@@ -134,4 +135,64 @@ async fn pending_invites_are_listed_and_can_be_withdrawn() {
     let admin = app.admin_cookie().await;
     let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
     assert!(list.is_empty());
+}
+
+#[tokio::test]
+async fn the_members_page_pages_admins_first_and_searches() {
+    use app::server::entities::{account, membership};
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    // 119 more members (120 with the admin); #7 is an admin too.
+    for i in 0..119 {
+        let email = format!("user{i:03}@acme.test");
+        let a = account::ActiveModel { email: Set(email.clone()), email_normalized: Set(email), full_name: Set(format!("Zed {i:03}")), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
+            .insert(&app.state.db)
+            .await
+            .expect("account");
+        let role = if i == 7 { "admin" } else { "member" };
+        membership::ActiveModel { workspace_id: Set(ws.id), account_id: Set(a.id), role: Set(role.into()), status: Set("active".into()), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
+            .insert(&app.state.db)
+            .await
+            .expect("membership");
+    }
+    let page = |args: Vec<(&'static str, String)>| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("slug", "acme")];
+            all.extend(args.iter().map(|(k, v)| (*k, v.as_str())));
+            let r = app.call::<ListMembers>(&all, Some(&admin)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            serde_json::from_str::<serde_json::Value>(&r.body).expect("json")
+        }
+    };
+    let emails = |p: &serde_json::Value| p["rows"].as_array().expect("rows").iter().map(|r| r["email"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+    let first = page(vec![]).await;
+    assert_eq!((first["total"].as_u64(), first["page"].as_u64(), first["pages"].as_u64()), (Some(120), Some(1), Some(3)));
+    let e = emails(&first);
+    assert_eq!(e.len(), 50);
+    assert_eq!(&e[..3], [ADMIN_EMAIL, "user007@acme.test", "user000@acme.test"], "admins first, then by name");
+    let third = page(vec![("page", "3".into())]).await;
+    let e3 = emails(&third);
+    assert_eq!(e3.len(), 20);
+    assert_eq!(e3.last().map(String::as_str), Some("user118@acme.test"));
+    // Every member exactly once across the pages.
+    let second = emails(&page(vec![("page", "2".into())]).await);
+    let mut seen: Vec<String> = e.into_iter().chain(second).chain(e3).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 120);
+    // Search: by email or name, case-insensitive; LIKE wildcards are literal.
+    let found = page(vec![("search", "USER11".into())]).await;
+    assert_eq!(found["total"].as_u64(), Some(9), "user110..user118");
+    assert_eq!(page(vec![("search", "zed 005".into())]).await["total"].as_u64(), Some(1));
+    assert_eq!(page(vec![("search", "%".into())]).await["total"].as_u64(), Some(0));
+    assert_eq!(page(vec![("search", "_".into())]).await["total"].as_u64(), Some(0));
+    // Past the end: an empty page, not an error. The server-rendered page links onwards.
+    assert_eq!(emails(&page(vec![("page", "9".into())]).await).len(), 0);
+    let html = app.get("/w/acme/settings/members?page=2&q=user", Some(&admin)).await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.body.contains("page=3&amp;q=user") || html.body.contains("page=3&q=user"), "a Next link keeps the search");
+    assert!(html.body.contains(r#"data-email="user050@acme.test""#), "page 2 of the search");
 }

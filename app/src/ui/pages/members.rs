@@ -1,7 +1,9 @@
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::members::{list_invites, list_members, InviteMember, RevokeInvite, SetMemberRole, SetMemberStatus};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::model::{urlencode, MembersPage};
 use crate::ui::live::live;
 use crate::ui::pages::failed;
 
@@ -16,9 +18,13 @@ pub fn Members() -> impl IntoView {
     let set_status = ServerAction::<SetMemberStatus>::new();
     // SCIM pushes (and other admins) change members while the page is open.
     let changed = live(slug, &["members"]);
+    // `?page=` and `?q=` (a GET form and plain links, so paging works without JS).
+    let query = use_query_map();
+    let page_no = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1));
+    let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let data = Resource::new(
-        move || (slug.get(), invite.version().get(), set_role.version().get(), set_status.version().get(), changed.get()),
-        |(slug, _, _, _, _)| list_members(slug),
+        move || (slug.get(), page_no.get(), search.get(), (invite.version().get(), set_role.version().get(), set_status.version().get(), changed.get())),
+        |(slug, page, q, _)| list_members(slug, Some(page), (!q.is_empty()).then_some(q)),
     );
     let revoke = ServerAction::<RevokeInvite>::new();
     let invites = Resource::new(
@@ -96,11 +102,31 @@ pub fn Members() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || {
                         Suspend::new(async move {
-                            let rows = match data.await {
+                            let MembersPage { rows, total, page, pages } = match data.await {
                                 Ok(r) => r,
                                 Err(e) => return failed(e),
                             };
+                            let q = search.get_untracked();
+                            let link = move |p: u64| {
+                                let mut href = format!("/w/{}/settings/members?page={p}", slug.get_untracked());
+                                if !q.is_empty() {
+                                    href.push_str(&format!("&q={}", urlencode(&q)));
+                                }
+                                href
+                            };
+                            let (prev, next) = ((page > 1).then(|| link(page - 1)), (page < pages).then(|| link(page + 1)));
                             view! {
+                                <div class="flex flex-wrap items-center justify-between gap-3">
+                                    <form method="get" class="flex gap-2">
+                                        <input class="rounded border border-slate-300 px-2 py-1 text-sm" type="search" name="q" value=search.get_untracked() maxlength="200" aria-label="Search members" placeholder="Search by name or email"/>
+                                        <button type="submit" class=SMALL_BUTTON>"Search"</button>
+                                    </form>
+                                    <nav class="flex items-center gap-3 text-sm" aria-label="Pages" data-testid="members-pages" data-total=total.to_string()>
+                                        <span>{total} " members · page " {page} " of " {pages}</span>
+                                        {prev.map(|h| view! { <a class="text-indigo-700 hover:underline" href=h rel="prev">"← Previous"</a> })}
+                                        {next.map(|h| view! { <a class="text-indigo-700 hover:underline" href=h rel="next">"Next →"</a> })}
+                                    </nav>
+                                </div>
                                 <table class="mt-2 w-full text-left text-sm">
                                     <thead class="text-xs uppercase text-slate-500">
                                         <tr><th class="py-2">"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th><th>"Signs in with"</th><th></th></tr>
