@@ -6,3 +6,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target-$(pri
 cargo bench -p server --bench foundation
 cargo bench -p server --bench saml
 cargo bench -p server --bench scim
+cargo bench -p server --bench access

@@ -40,6 +40,7 @@ async fn state(url: &str) -> AppState {
             scim_requests_per_minute: i64::MAX / 8,
             mailer: None,
             oidc: vec![],
+            metrics_token: None,
         }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(cores).expect("hasher"),

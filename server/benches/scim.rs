@@ -148,6 +148,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
             scim_requests_per_minute: i64::MAX / 8,
             mailer: None,
             oidc: vec![],
+            metrics_token: None,
         }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),

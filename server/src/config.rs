@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
     pub scim_requests_per_minute: Option<i64>,
+    pub metrics_token: Option<String>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
     pub google_issuer: Option<String>,
@@ -56,6 +57,8 @@ pub struct Config {
     pub login_attempts_per_window: i64,
     /// SCIM requests allowed per token per minute (then 429 with Retry-After).
     pub scim_requests_per_minute: i64,
+    /// Bearer token Prometheus presents on `GET /metrics` (off when unset).
+    pub metrics_token: Option<String>,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -75,12 +78,12 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE",
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN",
     "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
     "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
 ];
 /// Secrets that may come from a file named by `<KEY>_FILE`.
-const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL", "GOOGLE_CLIENT_SECRET", "SLACK_CLIENT_SECRET", "OFFICE365_CLIENT_SECRET"];
+const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL", "METRICS_TOKEN", "GOOGLE_CLIENT_SECRET", "SLACK_CLIENT_SECRET", "OFFICE365_CLIENT_SECRET"];
 /// Prefixes of `GATEHOUSE_*` variables that belong to other parts (tests, benchmarks).
 const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "E2E_"];
 
@@ -132,6 +135,7 @@ impl Config {
                 "SCIM_REQUESTS_PER_MINUTE" => {
                     fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
+                "METRICS_TOKEN" => fc.metrics_token = Some(value),
                 "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
                 "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
                 "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
@@ -180,6 +184,10 @@ impl Config {
             login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
             // Entra asks for at least 25 requests a second per tenant; this allows 100.
             scim_requests_per_minute: fc.scim_requests_per_minute.unwrap_or(6000).max(1),
+            metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {
+                Some(t) if t.len() < 16 => bail!("GATEHOUSE_METRICS_TOKEN must be at least 16 characters"),
+                t => t,
+            },
         })
     }
 }

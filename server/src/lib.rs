@@ -42,6 +42,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         login_attempts_per_window: cfg.login_attempts_per_window,
         scim_requests_per_minute: cfg.scim_requests_per_minute,
         mailer,
+        metrics_token: cfg.metrics_token.clone(),
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
 }

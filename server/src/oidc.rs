@@ -78,7 +78,17 @@ async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q):
         browser_nonce: nonce.as_ref(),
         ip,
     };
-    match oidc::callback(&st.db, &st.config, st.now(), &key, cb).await {
+    let outcome = oidc::callback(&st.db, &st.config, st.now(), &key, cb).await;
+    // Only configured providers get a series (the path segment is the caller's).
+    if st.config.oidc_provider(&key).is_some() {
+        let o = match &outcome {
+            Ok(oidc::Outcome::SignedIn { .. }) => "ok",
+            Ok(oidc::Outcome::Refused { .. }) => "refused",
+            Err(_) => "error",
+        };
+        app::server::metrics::sign_in(&key, o);
+    }
+    match outcome {
         Ok(oidc::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = app::server::sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()

@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/go", get(go))
         .merge(crate::saml::routes())
         .merge(crate::oidc::routes())
@@ -45,9 +46,77 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .with_state(state)
+}
+
+/// Prometheus metrics of this process. Off unless `GATEHOUSE_METRICS_TOKEN` is set; then
+/// the scraper presents it as a bearer token (compared in constant time).
+async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = st.config.metrics_token.as_deref() else {
+        return (StatusCode::NOT_FOUND, "Not found.").into_response();
+    };
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "A bearer token is required.").into_response();
+    }
+    let (size, idle, max) = db::pool_use(&st.db);
+    let streams = st.events.open_streams() as f64;
+    let text = app::server::metrics::render(&[
+        ("gatehouse_db_pool_connections", &[("state", "in_use")], size.saturating_sub(idle) as f64),
+        ("gatehouse_db_pool_connections", &[("state", "idle")], idle as f64),
+        ("gatehouse_db_pool_connections", &[("state", "max")], max as f64),
+        ("gatehouse_live_streams", &[], streams),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Every request: an id (the caller's `X-Request-Id` when it is a short token, else a new
+/// one) on a tracing span and on the response, and its latency in the metrics, labelled
+/// by the route template (never the raw path, which would make unbounded series).
+async fn observe(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_string)
+        .unwrap_or_else(|| app::server::crypto::random_hex(8));
+    let method = req.method().clone();
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| route_group(req.uri().path()).to_string());
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status();
+    let elapsed = started.elapsed();
+    let class = format!("{}xx", status.as_u16() / 100);
+    app::server::metrics::observe("gatehouse_http_request_duration_seconds", &[("method", method.as_str()), ("route", &route), ("status", &class)], elapsed.as_secs_f64());
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), ms = elapsed.as_millis() as u64, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), ms = elapsed.as_millis() as u64, "request");
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// A bounded label for paths no route template matched (static files, 404s).
+fn route_group(path: &str) -> &'static str {
+    if path.starts_with("/pkg/") {
+        "/pkg/*"
+    } else if path.starts_with("/api/") {
+        "/api/*"
+    } else {
+        "other"
+    }
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {

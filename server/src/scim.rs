@@ -161,10 +161,14 @@ where
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let client = match scim::authenticate(&st.db, &st.config, now, auth, ip).await {
         Ok(c) => c,
-        Err(e) => return error_response(&e),
+        Err(e) => {
+            count(operation, e.status);
+            return error_response(&e);
+        }
     };
     if let Err(e) = scim::throttle(&st.db, &st.config, now, &client).await {
         // Throttled requests aren't recorded one by one: that would be the flood itself.
+        count(operation, e.status);
         return error_response(&e);
     }
     let (outcome, target) = match axum::body::to_bytes(req.into_body(), SCIM_BODY_LIMIT).await {
@@ -182,6 +186,10 @@ where
     finish(&st, &client, now, started, (&method, &path, operation, &scim::clip(&target, 120)), outcome).await
 }
 
+fn count(operation: &str, status: u16) {
+    app::server::metrics::inc("gatehouse_scim_requests_total", &[("operation", operation), ("status", &status.to_string())]);
+}
+
 async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what: (&str, &str, &str, &str), outcome: Outcome) -> Response {
     let (method, path, operation, target) = what;
     let (res, error) = match outcome {
@@ -197,6 +205,7 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
         Ok((status, None)) => (status.into_response(), None),
         Err(e) => (error_response(&e), Some(e)),
     };
+    count(operation, res.status().as_u16());
     let outcome_text = error.as_ref().map(|e| e.detail.clone()).unwrap_or_else(|| "ok".into());
     let a = Activity {
         method,

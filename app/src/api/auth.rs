@@ -57,7 +57,17 @@ pub async fn login(slug: String, email: String, password: String) -> Result<(), 
     use super::ctx::*;
     use crate::server::sessions;
     let st = state()?;
-    let signed = crate::server::auth::password_login(&st, &slug, &email, password, client_ip()).await.map_err(fail)?;
+    let result = crate::server::auth::password_login(&st, &slug, &email, password, client_ip()).await;
+    crate::server::metrics::sign_in(
+        "password",
+        match &result {
+            Ok(_) => "ok",
+            Err(crate::server::DomainError::RateLimited { .. }) => "throttled",
+            Err(crate::server::DomainError::Db(_) | crate::server::DomainError::Internal(_)) => "error",
+            Err(_) => "refused",
+        },
+    );
+    let signed = result.map_err(fail)?;
     set_cookie(sessions::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.lifetime_secs));
     leptos_axum::redirect(&format!("/w/{}", signed.workspace_slug));
     Ok(())

@@ -57,25 +57,49 @@ async fn groups_of<C: ConnectionTrait>(db: &C, membership_id: i64) -> Result<Vec
 
 /// One resource as `viewer` may reach it; `None` means "no such resource" to them (the
 /// caller answers 404 either way, so a forbidden resource looks like a missing one).
+///
+/// One round trip: the resource, and the strongest grant any of the member's groups holds
+/// on it (`group_members` by membership, then the `grants` primary key per group).
 pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_id: i64) -> Result<Option<(resource::Model, Level)>, DomainError> {
-    let Some(r) = resource::Entity::find_by_id(resource_id).filter(resource::Column::WorkspaceId.eq(viewer.workspace_id)).one(db).await? else {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: i64,
+        workspace_id: i64,
+        kind: String,
+        name: String,
+        description: String,
+        created_at: i64,
+        updated_at: i64,
+        /// 2 edit, 1 view, NULL none.
+        best: Option<i32>,
+    }
+    let backend = db.get_database_backend();
+    let ph = |i: usize| if backend == DbBackend::Postgres { format!("${i}") } else { "?".into() };
+    let sql = format!(
+        "SELECT r.id, r.workspace_id, r.kind, r.name, r.description, r.created_at, r.updated_at, \
+           (SELECT MAX(CASE gr.level WHEN 'edit' THEN 2 WHEN 'view' THEN 1 END) \
+              FROM group_members gm JOIN grants gr ON gr.group_id = gm.group_id \
+             WHERE gm.membership_id = {} AND gr.resource_id = r.id) AS best \
+         FROM resources r WHERE r.id = {} AND r.workspace_id = {}",
+        ph(1),
+        ph(2),
+        ph(3)
+    );
+    let row = Row::find_by_statement(Statement::from_sql_and_values(backend, sql, [viewer.membership_id.into(), resource_id.into(), viewer.workspace_id.into()]))
+        .one(db)
+        .await?;
+    let Some(row) = row else {
         return Ok(None);
     };
-    let levels = if viewer.is_admin() {
-        vec![]
-    } else {
-        let groups = groups_of(db, viewer.membership_id).await?;
-        grant::Entity::find()
-            .filter(grant::Column::ResourceId.eq(r.id))
-            .filter(grant::Column::GroupId.is_in(groups))
-            .all(db)
-            .await?
-            .iter()
-            .filter_map(|g| Level::parse(&g.level))
-            .collect()
+    let grant = match row.best {
+        Some(2) => Some(Level::Edit),
+        Some(1) => Some(Level::View),
+        _ => None,
     };
+    let r = resource::Model { id: row.id, workspace_id: row.workspace_id, kind: row.kind, name: row.name, description: row.description, created_at: row.created_at, updated_at: row.updated_at };
     // A live session implies an active membership (sessions::resolve checks it).
-    Ok(union(viewer.is_admin(), true, levels).map(|l| (r, l)))
+    Ok(union(viewer.is_admin(), true, grant).map(|l| (r, l)))
 }
 
 /// Every resource `viewer` reaches, collections first, then by name.

@@ -47,3 +47,10 @@ mod tests {
         assert_eq!(Token::from_presented(a.expose()).hash(), a.hash());
     }
 }
+
+/// `bytes` random bytes from the OS CSPRNG as lowercase hex (request ids: not secrets).
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}

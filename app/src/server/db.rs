@@ -87,6 +87,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Pool use for `/metrics`: (open connections, idle ones, the maximum).
+pub fn pool_use(db: &DatabaseConnection) -> (u32, u32, u32) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX), p.options().get_max_connections())
+        }
+        _ => {
+            let p = db.get_sqlite_connection_pool();
+            (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX), p.options().get_max_connections())
+        }
+    }
+}
+
 /// True when every known migration has been applied (for `/readyz`).
 pub async fn migrations_current(db: &DatabaseConnection) -> Result<bool, DomainError> {
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())

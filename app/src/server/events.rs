@@ -192,6 +192,11 @@ impl Events {
         Some(StreamSlot { streams: self.streams.clone(), session_id })
     }
 
+    /// Open live-update streams in this process (a gauge for `/metrics`).
+    pub fn open_streams(&self) -> usize {
+        self.streams.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }

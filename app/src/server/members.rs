@@ -215,7 +215,9 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
         values.push(pattern.into());
     }
     let from = format!("FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE {filter}");
-    let total = Count::find_by_statement(Statement::from_sql_and_values(backend, format!("SELECT COUNT(*) AS n {from}"), values.clone()))
+    // Without a search the count needs no join (an index-only count of memberships).
+    let count_sql = if search.is_empty() { format!("SELECT COUNT(*) AS n FROM memberships m WHERE {filter}") } else { format!("SELECT COUNT(*) AS n {from}") };
+    let total = Count::find_by_statement(Statement::from_sql_and_values(backend, count_sql, values.clone()))
         .one(db)
         .await?
         .map(|c| u64::try_from(c.n).unwrap_or(0))

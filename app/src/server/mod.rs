@@ -15,6 +15,7 @@ pub mod groups;
 pub mod http_security;
 pub mod mail;
 pub mod members;
+pub mod metrics;
 pub mod methods;
 pub mod oidc;
 pub mod password;

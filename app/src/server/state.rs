@@ -20,6 +20,8 @@ pub struct RuntimeConfig {
     pub mailer: Option<super::mail::Mailer>,
     /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.
     pub oidc: Vec<super::oidc::OidcProvider>,
+    /// Bearer token for `GET /metrics`; without it the endpoint is off.
+    pub metrics_token: Option<String>,
 }
 
 impl RuntimeConfig {

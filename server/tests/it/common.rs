@@ -18,19 +18,23 @@ pub const T0: i64 = 1_800_000_000;
 pub const ADMIN_EMAIL: &str = "ada@acme.test";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 
+/// The URL of a new, empty PostgreSQL database when `GATEHOUSE_TEST_POSTGRES_URL` is set.
+pub async fn fresh_postgres_url() -> Option<String> {
+    let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("gh_test_{:016x}", rand::thread_rng().gen::<u64>());
+    let admin = db::connect(&admin_url, 1).await.expect("connect to postgres");
+    use sea_orm::ConnectionTrait;
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    admin.close().await.expect("close");
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url has a database");
+    Some(format!("{base}/{name}"))
+}
+
 /// A database for one test: in-memory SQLite, or a fresh PostgreSQL database.
 pub async fn test_db() -> sea_orm::DatabaseConnection {
-    let conn = match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("gh_test_{:016x}", rand::thread_rng().gen::<u64>());
-            let admin = db::connect(&admin_url, 1).await.expect("connect to postgres");
-            use sea_orm::ConnectionTrait;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-            admin.close().await.expect("close");
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url has a database");
-            db::connect(&format!("{base}/{name}"), 5).await.expect("connect to test database")
-        }
-        _ => db::connect("sqlite::memory:", 1).await.expect("sqlite"),
+    let conn = match fresh_postgres_url().await {
+        Some(url) => db::connect(&url, 5).await.expect("connect to test database"),
+        None => db::connect("sqlite::memory:", 1).await.expect("sqlite"),
     };
     db::migrate(&conn).await.expect("migrate");
     conn
@@ -92,6 +96,7 @@ impl TestApp {
             scim_requests_per_minute: 6000,
             mailer: None,
             oidc: vec![],
+            metrics_token: None,
         };
         f(&mut cfg);
         let events = app::server::events::Events::new();

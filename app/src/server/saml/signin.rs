@@ -417,6 +417,13 @@ async fn log(
         None => (true, "ok".to_string()),
     };
     let detail = report.checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
+    if !test_mode {
+        super::super::metrics::sign_in("saml", if accepted { "ok" } else { "refused" });
+    }
+    if !accepted {
+        // Check names are ours (a fixed set), so they make bounded label values.
+        super::super::metrics::inc("gatehouse_saml_rejections_total", &[("reason", &reason)]);
+    }
     if accepted {
         tracing::info!(provider = %provider.public_id, test_mode, "SAML response accepted");
     } else {

@@ -1,0 +1,172 @@
+//! Two real `gatehouse serve` processes on one PostgreSQL database, as behind a load
+//! balancer: they migrate at the same time (the lock), a session made through one works
+//! on the other, a SCIM deactivation through one ends the session on the other at the next
+//! request, and a grant revoked through one reaches a live page open on the other.
+//! PostgreSQL only (`GATEHOUSE_TEST_POSTGRES_URL`); on SQLite there is one process.
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use app::server::audit::Actor;
+use app::server::permissions::AdminCap;
+use app::server::{db, methods, resources, saml, scim, sessions, workspaces};
+use leptos::server_fn::ServerFn;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+fn serve(db_url: &str, port: u16, public_url: &str) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GATEHOUSE_DATABASE_URL", db_url)
+        .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_PUBLIC_URL", public_url)
+        .env("GATEHOUSE_LOG", "warn")
+        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn gatehouse");
+    Proc { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+async fn ready(http: &reqwest::Client, p: &Proc) {
+    for _ in 0..300 {
+        if http.get(format!("{}/readyz", p.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{} never became ready", p.base);
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Calls a server function on `base` as the hydrated UI does (same-origin: the public URL).
+async fn call<S: ServerFn>(http: &reqwest::Client, base: &str, origin: &str, cookie: Option<&str>, args: &[(&str, &str)]) -> reqwest::Response {
+    let mut b = http.post(format!("{base}{}", S::PATH)).header("origin", origin).header("accept", "application/json").form(args);
+    if let Some(c) = cookie {
+        b = b.header("cookie", c);
+    }
+    b.send().await.expect("server function")
+}
+
+#[tokio::test]
+async fn two_processes_on_one_postgres_act_as_one() {
+    let Some(url) = fresh_postgres_url().await else {
+        eprintln!("skipped: needs GATEHOUSE_TEST_POSTGRES_URL");
+        return;
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{pa}");
+    // Both start at once on an empty database: the migration lock lets one migrate.
+    let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    ready(&http, &a).await;
+    ready(&http, &b).await;
+
+    // The test's own connection, for setup the UI would do.
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let hasher = app::server::password::Hasher::new(1).expect("hasher");
+    let new = workspaces::NewWorkspace {
+        slug: "acme".into(),
+        name: "Acme".into(),
+        admin_email: ADMIN_EMAIL.into(),
+        admin_name: "Ada".into(),
+        admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
+    };
+    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+
+    // A session made through A works on B.
+    let r = call::<app::api::auth::Login>(&http, &a.base, &public, None, &[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+    assert!(r.status().is_success() || r.status().is_redirection(), "login on A: {}", r.status());
+    let admin = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_session=")).and_then(|c| c.split(';').next()).expect("session cookie").to_string();
+    let home = http.get(format!("{}/w/acme", b.base)).header("cookie", &admin).header("accept", "text/html").send().await.expect("home on B");
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.expect("body").contains(ADMIN_EMAIL), "B knows A's session");
+
+    // SCIM through A; the member's session is refused by B at the next request after
+    // A deactivates them.
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
+    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
+    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let provider = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
+    methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
+    let token = scim::enable(&conn, now(), &cap, &provider).await.expect("enable").expose().to_string();
+    let scim_call = |base: String, method: reqwest::Method, path: String, body: Value| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let r = http.request(method, format!("{base}/scim/v2{path}")).bearer_auth(token).header("content-type", "application/scim+json").body(body.to_string()).send().await.expect("scim");
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
+        }
+    };
+    let (st, u) = scim_call(a.base.clone(), reqwest::Method::POST, "/Users".into(), json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "nia@acme.test",
+        "name": { "givenName": "Nia", "familyName": "Long" }, "emails": [{ "primary": true, "value": "nia@acme.test" }], "active": true
+    }))
+    .await;
+    assert_eq!(st, 201, "{u}");
+    let uid = u["id"].as_str().expect("id").to_string();
+    let nia = app::server::members::account_by_email(&conn, "nia@acme.test").await.expect("db").expect("nia");
+    let nia_cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws.id, &saml::method_key(&provider)).await.expect("session").expose());
+
+    // A grant for Everyone, and Nia's resource page open on B with live updates.
+    let everyone = workspaces::everyone_group(&conn, ws.id).await.expect("everyone").id;
+    let r = resources::create(&conn, now(), &cap, "collection", "Board pack", "").await.expect("resource");
+    resources::set_grant(&conn, now(), &cap, everyone, r.id, Some(app::server::access::Level::View)).await.expect("grant");
+    let page = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let mut live = http.get(format!("{}/w/acme/events?topics=access", b.base)).header("cookie", &nia_cookie).send().await.expect("events on B");
+    assert_eq!(live.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The admin revokes through A (password is off now: a session made directly).
+    let ada = app::server::members::account_by_email(&conn, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let admin = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws.id, "password").await.expect("session").expose());
+    let (g, rid) = (everyone.to_string(), r.id.to_string());
+    let r2 = call::<app::api::access::SetGrant>(&http, &a.base, &public, Some(&admin), &[("slug", "acme"), ("group_id", &g), ("resource_id", &rid), ("level", "none")]).await;
+    assert_eq!(r2.status(), 200, "revoke on A");
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !got.contains("event: access") {
+        let chunk = tokio::time::timeout_at(deadline, live.chunk()).await.expect("B's live page hears A's revocation").expect("stream").expect("not closed");
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let gone = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
+    assert_eq!(gone.status(), 404, "and B answers 404 on the next request");
+
+    let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&nia_cookie), &[("slug", "acme")]).await;
+    assert_eq!(me.status(), 200, "Nia is signed in on B");
+    let (st, _) = scim_call(a.base.clone(), reqwest::Method::PATCH, format!("/Users/{uid}"), json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "active", "value": false }]
+    }))
+    .await;
+    assert_eq!(st, 200);
+    let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&nia_cookie), &[("slug", "acme")]).await;
+    assert_eq!(me.status(), 401, "deactivated through A: refused by B at the next request");
+    // The throttle is shared too: the counter rows A wrote are B's as well.
+    let (st, _) = scim_call(b.base.clone(), reqwest::Method::GET, format!("/Users/{uid}"), Value::Null).await;
+    assert_eq!(st, 200, "B serves the same token");
+}
