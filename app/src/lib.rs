@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=pages::SamlProviderPageView ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication/saml/:id/reconcile") view=pages::Reconcile ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/preview") view=pages::Preview ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/overview") view=pages::Overview ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/members") view=pages::Members ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/groups") view=pages::Groups ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/access") view=pages::Access ssr=SsrMode::Async/>

@@ -6,6 +6,7 @@ mod m20261129_000001_initial;
 mod m20261129_000002_saml_activity;
 mod m20261129_000003_oidc;
 mod m20261129_000004_scim;
+mod m20261129_000005_daily_counts;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_saml_activity::Migration),
             Box::new(m20261129_000003_oidc::Migration),
             Box::new(m20261129_000004_scim::Migration),
+            Box::new(m20261129_000005_daily_counts::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The `gatehouse` binary's library: configuration, CLI, HTTP router.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit_csv;
 pub mod browser;
 pub mod cli;
 pub mod config;

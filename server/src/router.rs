@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::oidc::routes())
         .merge(crate::scim::routes())
         .merge(crate::events::routes())
+        .merge(crate::audit_csv::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -206,6 +206,10 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
         Err(e) => (error_response(&e), Some(e)),
     };
     count(operation, res.status().as_u16());
+    let metric = if res.status().as_u16() >= 400 { "scim:error" } else { "scim:ok" };
+    if let Err(e) = app::server::stats::bump(&st.db, client.workspace_id, now, metric).await {
+        tracing::warn!(error = %e, "could not count a SCIM request");
+    }
     let outcome_text = error.as_ref().map(|e| e.detail.clone()).unwrap_or_else(|| "ok".into());
     let a = Activity {
         method,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 pub mod invites;
 pub mod members;
+pub mod overview;
 pub mod saml;
 pub mod settings;
 

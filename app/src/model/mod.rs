@@ -283,3 +283,40 @@ pub struct MembersPage {
     pub page: u64,
     pub pages: u64,
 }
+
+/// One stacked series of a daily chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    pub label: String,
+    /// One value per day of `Overview::days`.
+    pub values: Vec<u64>,
+}
+
+/// The admin Overview page: the last 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    /// `YYYY-MM-DD`, oldest first, ending today (UTC).
+    pub days: Vec<String>,
+    /// Sign-ins per method (only methods with any).
+    pub sign_ins: Vec<Series>,
+    /// SCIM requests: answered (2xx/3xx) and refused or failed.
+    pub scim: Vec<Series>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub when: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+    pub ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub total: u64,
+    pub page: u64,
+    pub pages: u64,
+}

@@ -46,3 +46,53 @@ pub async fn record<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Audit log filters (the Overview page and its CSV export).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// An action or action prefix, e.g. `scim.` or `signin`; letters, digits, `.` and `_`.
+    pub action: String,
+    /// Part of the actor's label (an email, `operator (cli)`, `scim:<provider>`), any case.
+    pub actor: String,
+    /// Only entries at or after this time.
+    pub since: Option<i64>,
+}
+
+impl Filter {
+    /// Checks the user-typed parts: bounded, and the action only of action characters.
+    pub fn validated(self) -> Result<Filter, DomainError> {
+        let action = self.action.trim().to_lowercase();
+        if action.len() > 64 || !action.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+            return Err(DomainError::Invalid("An action filter is letters, digits, dots and underscores, e.g. scim. or signin.".into()));
+        }
+        let actor = self.actor.trim().to_lowercase();
+        if actor.chars().count() > 200 {
+            return Err(DomainError::Invalid("The actor filter is at most 200 characters.".into()));
+        }
+        Ok(Filter { action, actor, since: self.since })
+    }
+}
+
+/// `LIKE` pattern text with `\`, `%` and `_` taken literally.
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// One page of `workspace_id`'s audit log, newest first, and how many entries match.
+pub async fn search<C: ConnectionTrait>(db: &C, workspace_id: i64, f: &Filter, offset: u64, limit: u64) -> Result<(Vec<audit_log::Model>, u64), DomainError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut q = audit_log::Entity::find().filter(audit_log::Column::WorkspaceId.eq(workspace_id));
+    if !f.action.is_empty() {
+        q = q.filter(Expr::col(audit_log::Column::Action).like(LikeExpr::new(format!("{}%", like_literal(&f.action))).escape('\\')));
+    }
+    if !f.actor.is_empty() {
+        q = q.filter(Expr::expr(Func::lower(Expr::col(audit_log::Column::Actor))).like(LikeExpr::new(format!("%{}%", like_literal(&f.actor))).escape('\\')));
+    }
+    if let Some(t) = f.since {
+        q = q.filter(audit_log::Column::CreatedAt.gte(t));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q.order_by_desc(audit_log::Column::Id).offset(offset).limit(limit).all(db).await?;
+    Ok((rows, total))
+}

@@ -26,6 +26,7 @@ pub mod saml;
 pub mod scim;
 pub mod sessions;
 pub mod state;
+pub mod stats;
 pub mod workspaces;
 
 pub use error::DomainError;

@@ -73,6 +73,8 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    // Every sign-in (password, SAML, OIDC, an accepted invite) makes a session: count it.
+    super::stats::bump(db, workspace_id, now, &super::stats::sign_in_metric(method)).await?;
     Ok(token)
 }
 

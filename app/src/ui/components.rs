@@ -60,10 +60,12 @@ pub fn Header() -> impl IntoView {
                                 let members = format!("/w/{}/settings/members", m.workspace_slug);
                                 let groups = format!("/w/{}/settings/groups", m.workspace_slug);
                                 let access = format!("/w/{}/settings/access", m.workspace_slug);
+                                let overview = format!("/w/{}/settings/overview", m.workspace_slug);
                                 view! {
                                     <nav class="flex items-center gap-4 text-sm">
                                         <a href=home class="font-semibold">{m.workspace_name.clone()}</a>
                                         <Show when=move || m.is_admin>
+                                            <a href=overview.clone() class="text-slate-600 hover:text-slate-900">"Overview"</a>
                                             <a href=auth.clone() class="text-slate-600 hover:text-slate-900">"Member Authorization"</a>
                                             <a href=members.clone() class="text-slate-600 hover:text-slate-900">"Members"</a>
                                             <a href=groups.clone() class="text-slate-600 hover:text-slate-900">"Groups"</a>

@@ -61,3 +61,55 @@ async fn every_response_carries_a_request_id_and_a_sane_caller_id_is_kept() {
     let replaced = bad.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert_eq!(replaced.len(), 16, "an odd id is replaced, not echoed: {replaced}");
 }
+
+#[tokio::test]
+async fn the_overview_charts_sign_ins_and_the_audit_log_filters_and_exports() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let _ = app.admin_cookie().await;
+
+    let r = app.call::<app::api::overview::LoadOverview>(&[("slug", "acme")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let o: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(o["days"].as_array().map(Vec::len), Some(30));
+    let password = o["sign_ins"].as_array().expect("series").iter().find(|s| s["label"] == "Password").expect("password series");
+    assert_eq!(password["values"].as_array().and_then(|v| v.last()).and_then(|v| v.as_u64()), Some(3), "two admin sign-ins and Bob's invite, today");
+    assert_eq!(app.call::<app::api::overview::LoadOverview>(&[("slug", "acme")], Some(&bob)).await.status, StatusCode::NOT_FOUND, "admins only");
+    let page = app.get("/w/acme/settings/overview", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"data-testid="sign-ins-chart" data-total="3""#), "server-rendered chart");
+    assert!(page.body.contains("<svg"), "an SVG chart without JavaScript");
+
+    // The audit log: filters by action prefix and actor.
+    let audit = |args: Vec<(&'static str, &'static str)>| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let mut all = vec![("slug", "acme")];
+            all.extend(args);
+            app.call::<app::api::overview::LoadAudit>(&all, Some(&admin)).await
+        }
+    };
+    let r = audit(vec![("action", "signin")]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert!(v["total"].as_u64() >= Some(2), "{v}");
+    assert!(v["rows"].as_array().expect("rows").iter().all(|r| r["action"].as_str().is_some_and(|a| a.starts_with("signin"))));
+    let r = audit(vec![("action", "member.inv"), ("actor", "ADA@")]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert!(v["total"].as_u64() >= Some(1) && v["rows"][0]["actor"].as_str().is_some_and(|a| a.contains("ada@")), "{v}");
+    assert_eq!(audit(vec![("actor", "nobody-like-this")]).await.body.contains("\"total\":0"), true);
+    assert_eq!(audit(vec![("action", "%")]).await.status, StatusCode::BAD_REQUEST, "wildcards are refused, not interpreted");
+    assert_eq!(audit(vec![("actor", "%")]).await.body.contains("\"total\":0"), true, "a % in the actor is literal");
+
+    // CSV export: admins only; the same filters; a header row.
+    let csv = app.get("/w/acme/audit.csv?action=signin", Some(&admin)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
+    let mut lines = csv.body.lines();
+    assert_eq!(lines.next(), Some("time,actor,action,target,details,ip"));
+    let rest: Vec<&str> = lines.collect();
+    assert!(!rest.is_empty() && rest.iter().all(|l| l.contains(",signin,")), "{}", csv.body);
+    assert_eq!(app.get("/w/acme/audit.csv", Some(&bob)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/w/acme/audit.csv", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/w/other/audit.csv", Some(&admin)).await.status, StatusCode::NOT_FOUND);
+}

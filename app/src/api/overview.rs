@@ -1,0 +1,80 @@
+//! The admin Overview page: daily charts and the audit log.
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{AuditPage, Overview};
+
+/// Days the charts cover.
+pub const CHART_DAYS: i64 = 30;
+/// Audit entries per page.
+pub const AUDIT_PAGE: u64 = 50;
+
+/// Admins of `slug`: sign-ins per method and SCIM requests per day, last 30 days.
+#[server]
+pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
+    use super::ctx::*;
+    use crate::model::Series;
+    use crate::server::stats;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let now = st.now();
+    let today = now.div_euclid(stats::DAY);
+    let first = today - CHART_DAYS + 1;
+    let counts = stats::recent(&st.db, cap.workspace_id(), now, CHART_DAYS).await.map_err(fail)?;
+    let days: Vec<String> = (first..=today).map(|d| chrono::DateTime::from_timestamp(d * stats::DAY, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()).collect();
+    let series = |metric: &str, label: &str| {
+        let mut values = vec![0u64; days.len()];
+        for c in counts.iter().filter(|c| c.metric == metric) {
+            if let Some(v) = usize::try_from(c.day - first).ok().and_then(|i| values.get_mut(i)) {
+                *v = u64::try_from(c.count).unwrap_or(0);
+            }
+        }
+        Series { label: label.to_string(), values }
+    };
+    let sign_ins = [("password", "Password"), ("saml", "SAML"), ("google", "Google"), ("office365", "Office365"), ("slack", "Slack")]
+        .into_iter()
+        .map(|(m, l)| series(&format!("signin:{m}"), l))
+        .filter(|s| s.values.iter().any(|v| *v > 0))
+        .collect();
+    let scim = vec![series("scim:ok", "Answered"), series("scim:error", "Refused or failed")];
+    Ok(Overview { days, sign_ins, scim })
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn audit_filter(now: i64, action: Option<String>, actor: Option<String>, days: Option<i64>) -> Result<crate::server::audit::Filter, crate::server::DomainError> {
+    crate::server::audit::Filter {
+        action: action.unwrap_or_default(),
+        actor: actor.unwrap_or_default(),
+        since: days.filter(|d| *d > 0).map(|d| now - d.min(3650) * crate::server::stats::DAY),
+    }
+    .validated()
+}
+
+/// Admins of `slug`: the workspace's audit log, newest first, filtered by action prefix,
+/// actor and age (days); 50 per page.
+#[server]
+pub async fn load_audit(slug: String, action: Option<String>, actor: Option<String>, days: Option<i64>, page: Option<u64>) -> Result<AuditPage, AppError> {
+    use super::ctx::*;
+    use crate::model::AuditRow;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let filter = audit_filter(st.now(), action, actor, days).map_err(fail)?;
+    let page = page.unwrap_or(1).max(1);
+    let (rows, total) = crate::server::audit::search(&st.db, cap.workspace_id(), &filter, (page - 1).saturating_mul(AUDIT_PAGE), AUDIT_PAGE).await.map_err(fail)?;
+    Ok(AuditPage {
+        rows: rows
+            .into_iter()
+            .map(|r| AuditRow {
+                when: chrono::DateTime::from_timestamp(r.created_at, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default(),
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                details: r.details,
+                ip: r.source_ip.unwrap_or_default(),
+            })
+            .collect(),
+        total,
+        page,
+        pages: total.div_ceil(AUDIT_PAGE).max(1),
+    })
+}
