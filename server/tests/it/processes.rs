@@ -10,6 +10,7 @@ use app::server::audit::Actor;
 use app::server::permissions::AdminCap;
 use app::server::{db, methods, resources, saml, scim, sessions, workspaces};
 use leptos::server_fn::ServerFn;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -31,9 +32,14 @@ fn free_port() -> u16 {
 }
 
 fn serve(db_url: &str, port: u16, public_url: &str) -> Proc {
+    serve_with(db_url, port, public_url, &[])
+}
+
+fn serve_with(db_url: &str, port: u16, public_url: &str, extra: &[(&str, &str)]) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .env_clear()
+        .envs(extra.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GATEHOUSE_DATABASE_URL", db_url)
         .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
@@ -169,4 +175,117 @@ async fn two_processes_on_one_postgres_act_as_one() {
     // The throttle is shared too: the counter rows A wrote are B's as well.
     let (st, _) = scim_call(b.base.clone(), reqwest::Method::GET, format!("/Users/{uid}"), Value::Null).await;
     assert_eq!(st, 200, "B serves the same token");
+}
+
+/// Kill -9 in the middle of a SCIM burst, restart on the same database: every request that
+/// got a 2xx is there, and every group PATCH (a member added and the name changed in one
+/// request) is all or nothing. PostgreSQL when configured, else a SQLite file.
+#[tokio::test]
+async fn a_killed_process_loses_no_acknowledged_scim_write() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-crash-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = match fresh_postgres_url().await {
+        Some(u) => u,
+        None => format!("sqlite://{}/crash.db?mode=rwc", dir.display()),
+    };
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let fast = [("GATEHOUSE_SCIM_REQUESTS_PER_MINUTE", "1000000")];
+    let mut a = serve_with(&url, port, &public, &fast);
+    let http = reqwest::Client::new();
+    ready(&http, &a).await;
+
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let hasher = app::server::password::Hasher::new(1).expect("hasher");
+    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: None };
+    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
+    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
+    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let provider = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
+    methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
+    let token = scim::enable(&conn, now(), &cap, &provider).await.expect("enable").expose().to_string();
+
+    // Four clients, each with its own group: create a user, then one PATCH that adds them
+    // and renames the group to "W<w> <n>". Acknowledged (2xx) results are recorded.
+    const WORKERS: usize = 4;
+    let base = format!("{}/scim/v2", a.base);
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let post = |path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&token).header("content-type", "application/scim+json").body(body.to_string()).send();
+            let r = post("/Groups", json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("W{w} 0") })).await.expect("group");
+            assert_eq!(r.status(), 201);
+            let gid = serde_json::from_str::<Value>(&r.text().await.expect("body")).expect("json")["id"].as_str().expect("id").to_string();
+            let (mut users, mut patched) = (Vec::new(), 0usize);
+            for n in 1.. {
+                let email = format!("w{w}-{n}@acme.test");
+                let Ok(r) = post("/Users", json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "emails": [{ "primary": true, "value": email }], "active": true })).await else { break };
+                if r.status() != 201 {
+                    break;
+                }
+                let Ok(body) = r.text().await else { break };
+                let uid = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["id"].as_str().map(str::to_string)).expect("user id");
+                users.push(uid.clone());
+                let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                    { "op": "add", "path": "members", "value": [{ "value": uid }] },
+                    { "op": "replace", "path": "displayName", "value": format!("W{w} {n}") }
+                ] });
+                let r = http.patch(format!("{base}/Groups/{gid}")).bearer_auth(&token).header("content-type", "application/scim+json").body(patch.to_string()).send().await;
+                match r {
+                    Ok(r) if r.status().is_success() => patched = n,
+                    _ => break,
+                }
+            }
+            (gid, users, patched)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    a.child.kill().expect("kill -9"); // SIGKILL: no graceful shutdown, no flush
+    let _ = a.child.wait();
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.push(t.await.expect("worker"));
+    }
+    assert!(acked.iter().all(|(_, _, n)| *n > 0), "the burst was under way when the process died: {acked:?}");
+    eprintln!("acknowledged before the kill: {:?}", acked.iter().map(|(_, u, n)| (u.len(), *n)).collect::<Vec<_>>());
+
+    // Restart on the same database.
+    let b = serve_with(&url, port, &public, &fast);
+    ready(&http, &b).await;
+    let get = |path: String| {
+        let (http, token, base) = (http.clone(), token.clone(), format!("{}/scim/v2", b.base));
+        async move {
+            let r = http.get(format!("{base}{path}")).bearer_auth(token).send().await.expect("get");
+            (r.status(), serde_json::from_str::<Value>(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null))
+        }
+    };
+    for (gid, users, patched) in &acked {
+        for u in users {
+            assert_eq!(get(format!("/Users/{u}")).await.0, 200, "an acknowledged create survived");
+        }
+        let (st, g) = get(format!("/Groups/{gid}")).await;
+        assert_eq!(st, 200);
+        let name = g["displayName"].as_str().expect("name");
+        let k: usize = name.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("W<w> <n>");
+        assert!(k >= *patched, "every acknowledged PATCH is there ({name}, acknowledged up to {patched})");
+        let mut members: Vec<String> = g["members"].as_array().map(|m| m.iter().filter_map(|x| x["value"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+        members.sort();
+        let mut expected: Vec<String> = users.iter().take(k).cloned().collect();
+        expected.sort();
+        assert_eq!(members, expected, "the group's name and members come from the same PATCHes: all or nothing");
+    }
+    // Nothing half-created: every active member is in Everyone, and Everyone holds no one else.
+    let everyone = workspaces::everyone_group(&conn, ws.id).await.expect("everyone");
+    let active = app::server::entities::membership::Entity::find()
+        .filter(app::server::entities::membership::Column::WorkspaceId.eq(ws.id))
+        .filter(app::server::entities::membership::Column::Status.eq("active"))
+        .count(&conn)
+        .await
+        .expect("count");
+    assert_eq!(workspaces::group_size(&conn, everyone.id).await.expect("size"), active);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
 }
