@@ -7,3 +7,14 @@ cargo bench -p server --bench foundation
 cargo bench -p server --bench saml
 cargo bench -p server --bench scim
 cargo bench -p server --bench access
+# The soak needs PostgreSQL: the one given in GATEHOUSE_SOAK_POSTGRES_URL, or the local
+# cluster started here (as scripts/test.sh does).
+if [ -z "${GATEHOUSE_SOAK_POSTGRES_URL:-}" ] && command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+  v=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+  if [ -n "$v" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 || true
+  fi
+fi
+cargo bench -p server --bench soak
