@@ -10,7 +10,7 @@ use app::server::audit::Actor;
 use app::server::permissions::AdminCap;
 use app::server::{db, methods, resources, saml, scim, sessions, workspaces};
 use leptos::server_fn::ServerFn;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -211,9 +211,10 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
     // and renames the group to "W<w> <n>". Acknowledged (2xx) results are recorded.
     const WORKERS: usize = 4;
     let base = format!("{}/scim/v2", a.base);
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for w in 0..WORKERS {
-        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        let (http, base, token, progress) = (http.clone(), base.clone(), token.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             let post = |path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&token).header("content-type", "application/scim+json").body(body.to_string()).send();
             let r = post("/Groups", json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("W{w} 0") })).await.expect("group");
@@ -235,21 +236,28 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
                 ] });
                 let r = http.patch(format!("{base}/Groups/{gid}")).bearer_auth(&token).header("content-type", "application/scim+json").body(patch.to_string()).send().await;
                 match r {
-                    Ok(r) if r.status().is_success() => patched = n,
+                    Ok(r) if r.status().is_success() => {
+                        patched = n;
+                        progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     _ => break,
                 }
             }
             (gid, users, patched)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Mid-burst: once 40 PATCHes are acknowledged (however slow the machine is).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while progress.load(std::sync::atomic::Ordering::Relaxed) < 40 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     a.child.kill().expect("kill -9"); // SIGKILL: no graceful shutdown, no flush
     let _ = a.child.wait();
     let mut acked = Vec::new();
     for t in tasks {
         acked.push(t.await.expect("worker"));
     }
-    assert!(acked.iter().all(|(_, _, n)| *n > 0), "the burst was under way when the process died: {acked:?}");
+    assert!(acked.iter().map(|(_, _, n)| n).sum::<usize>() >= 40, "the burst was under way when the process died: {acked:?}");
     eprintln!("acknowledged before the kill: {:?}", acked.iter().map(|(_, u, n)| (u.len(), *n)).collect::<Vec<_>>());
 
     // Restart on the same database.
@@ -287,5 +295,114 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
         .expect("count");
     assert_eq!(workspaces::group_size(&conn, everyone.id).await.expect("size"), active);
     drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SAML response (from the pysaml2 IdP) accepted by one process is refused as a replay
+/// by the other: the replay cache is a table, not a process's memory.
+#[tokio::test]
+async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
+    let Some(url) = fresh_postgres_url().await else {
+        eprintln!("skipped: needs GATEHOUSE_TEST_POSTGRES_URL");
+        return;
+    };
+    let (pa, pb) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{pa}");
+    let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
+    let http = crate::saml::client();
+    ready(&http, &a).await;
+    ready(&http, &b).await;
+
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let hasher = app::server::password::Hasher::new(1).expect("hasher");
+    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: None };
+    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
+    app::server::domains::change(&conn, now(), &cap, &["acme.test".to_string()], &[]).await.expect("claim domain");
+    let input = saml::ProviderInput {
+        name: "Test IdP".into(),
+        metadata_xml: Some(crate::saml::idp_metadata(false).await),
+        allow_idp_initiated: true,
+        ..Default::default()
+    };
+    let p = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
+    methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&p)], &[]).await.expect("enable");
+    // The IdP gets our SP metadata (from A; B serves the same).
+    let md = http.get(format!("{}/saml/{p}/metadata", b.base)).send().await.expect("metadata").text().await.expect("body");
+    let r = http.post(format!("{}/admin/sp", crate::saml::idp().base)).body(md).send().await.expect("register");
+    assert_eq!(r.status().as_u16(), 200);
+
+    let entity = saml::urls(&cfg, &p).entity_id;
+    let answer = http
+        .get(format!("{}/idp-initiated?sp={}&user=erin@acme.test&format=json", crate::saml::idp().base, app::server::saml::sp::urlencoding(&entity)))
+        .send()
+        .await
+        .expect("idp")
+        .text()
+        .await
+        .expect("body");
+    let v: Value = serde_json::from_str(&answer).expect("json");
+    let resp = v["SAMLResponse"].as_str().expect("SAMLResponse");
+    let post = |base: String| {
+        let http = http.clone();
+        let form = [("SAMLResponse", resp.to_string()), ("RelayState", String::new())];
+        let p = p.clone();
+        async move { http.post(format!("{base}/saml/{p}/acs")).header("origin", "http://127.0.0.1:1").form(&form).send().await.expect("acs").status().as_u16() }
+    };
+    assert_eq!(post(a.base.clone()).await, 303, "A accepts the response");
+    assert_eq!(post(b.base.clone()).await, 403, "B refuses the same response");
+    let last = app::server::entities::saml_activity::Entity::find().order_by_desc(app::server::entities::saml_activity::Column::Id).one(&conn).await.expect("db").expect("activity");
+    assert_eq!(last.reason, "replay", "refused as a replay, not for another reason");
+}
+
+/// SIGTERM: the process stops accepting, closes open live-update streams (they would
+/// otherwise hold graceful shutdown forever) and exits cleanly within seconds.
+#[tokio::test]
+async fn sigterm_closes_live_streams_and_exits_cleanly() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-term-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = match fresh_postgres_url().await {
+        Some(u) => u,
+        None => format!("sqlite://{}/term.db?mode=rwc", dir.display()),
+    };
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let mut a = serve(&url, port, &public);
+    let http = reqwest::Client::new();
+    ready(&http, &a).await;
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let hasher = app::server::password::Hasher::new(1).expect("hasher");
+    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")) };
+    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let ada = app::server::members::account_by_email(&conn, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws.id, "password").await.expect("session").expose());
+    let mut live = http.get(format!("{}/w/acme/events", a.base)).header("cookie", &cookie).send().await.expect("events");
+    assert_eq!(live.status(), 200);
+
+    let term = Command::new("kill").args(["-TERM", &a.child.id().to_string()]).status().expect("kill -TERM");
+    assert!(term.success());
+    // The stream ends (no error: a clean end of body) and the process exits 0.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match live.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await
+    .expect("the stream closed on SIGTERM");
+    assert!(end.is_ok(), "a clean end of the stream: {end:?}");
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(s) = a.child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("the process exited within 10 s of SIGTERM");
+    assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -148,7 +148,9 @@ async fn scim2_tester_passes_every_check() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(repo().join(".venv/bin/python"))
             .arg(repo().join("scripts/interop/scim_tester.py"))
-            .args(["--url", &format!("http://{addr}/scim/v2"), "--token", &token, "--expect", "142"])
+            // `--token=…` in one argument: a token may start with `-` (base64url), which
+            // argparse would take for an option.
+            .args(["--url", &format!("http://{addr}/scim/v2"), &format!("--token={token}"), "--expect", "142"])
             .output()
             .expect("run scim2-tester (scripts/setup.sh test installs it)")
     })

@@ -72,13 +72,14 @@ pub fn Members() -> impl IntoView {
                     }.into_any()).unwrap_or_else(|| ().into_any())
                 }}
             </section>
+            <Outcome result=row_result query="saved"/>
+            // One suspense boundary for both lists (awaited in one Suspend): sibling and
+            // nested boundaries made async server rendering hang now and then.
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let pending = invites.await.unwrap_or_default();
-                    if pending.is_empty() {
-                        return ().into_any();
-                    }
-                    view! {
+                {move || {
+                        Suspend::new(async move {
+                            let (pending, listed) = (invites.await.unwrap_or_default(), data.await);
+                            let pending_view = (!pending.is_empty()).then(|| view! {
                         <section class=CARD>
                             <h2 class="text-lg font-semibold">"Pending invites"</h2>
                             <ul class="mt-2 divide-y divide-slate-100" data-testid="pending-invites">
@@ -94,15 +95,8 @@ pub fn Members() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         </section>
-                    }.into_any()
-                })}
-            </Transition>
-            <section class=CARD>
-                <Outcome result=row_result query="saved"/>
-                <Transition fallback=|| ()>
-                    {move || {
-                        Suspend::new(async move {
-                            let MembersPage { rows, total, page, pages } = match data.await {
+                            });
+                            let MembersPage { rows, total, page, pages } = match listed {
                                 Ok(r) => r,
                                 Err(e) => return failed(e),
                             };
@@ -116,6 +110,8 @@ pub fn Members() -> impl IntoView {
                             };
                             let (prev, next) = ((page > 1).then(|| link(page - 1)), (page < pages).then(|| link(page + 1)));
                             view! {
+                                {pending_view}
+                                <section class=CARD>
                                 <div class="flex flex-wrap items-center justify-between gap-3">
                                     <form method="get" class="flex gap-2">
                                         <input class="rounded border border-slate-300 px-2 py-1 text-sm" type="search" name="q" value=search.get_untracked() maxlength="200" aria-label="Search members" placeholder="Search by name or email"/>
@@ -170,11 +166,11 @@ pub fn Members() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                </section>
                             }.into_any()
                         })
                     }}
                 </Transition>
-            </section>
         </main>
     }
 }
