@@ -42,22 +42,13 @@ fn line(r: &audit_log::Model) -> String {
 
 async fn export(State(st): State<AppState>, Path(slug): Path<String>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "Not found.").into_response();
-    let secure = st.config.secure_cookies();
-    let Some(token) = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure)) else {
-        return not_found();
-    };
-    let viewer = match sessions::resolve(&st.db, st.now(), &token, None).await {
+    let viewer = match sessions::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await {
         Ok(Some(v)) if v.workspace_slug == slug => v,
         Ok(_) => return not_found(),
         Err(e) => return internal(e),
     };
     let Ok(cap) = viewer.admin() else { return not_found() };
-    let filter = Filter {
-        action: p.action.unwrap_or_default(),
-        actor: p.actor.unwrap_or_default(),
-        since: p.days.filter(|d| *d > 0).map(|d| st.now() - d.min(3650) * app::server::stats::DAY),
-    };
-    let filter = match filter.validated() {
+    let filter = match Filter::from_query(st.now(), p.action, p.actor, p.days) {
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };

@@ -22,9 +22,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Option<Viewer> {
-    let secure = st.config.secure_cookies();
-    let token = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure))?;
-    match sessions::resolve(&st.db, st.now(), &token, None).await {
+    match sessions::viewer_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "live updates: session check failed");

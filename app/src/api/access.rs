@@ -212,52 +212,12 @@ pub async fn preview_access(
     membership_id: Option<i64>,
 ) -> Result<crate::model::AccessPreview, AppError> {
     use super::ctx::*;
-    use crate::server::access::{preview, Change, Level};
-    use crate::server::entities::{group, resource};
-    use crate::server::DomainError;
-    use sea_orm::EntityTrait;
+    use crate::server::access::{describe, preview, ChangeForm};
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let ws = cap.workspace_id();
-    let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
-    // Membership changes are previewed only where they could be saved: not Everyone, not
-    // a group the IdP manages. Grants may be set on any group of the workspace.
-    let g = if what == "grant" {
-        group::Entity::find_by_id(group_id).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|g| g.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?
-    } else {
-        crate::server::groups::editable(&st.db, &cap, group_id).await.map_err(fail)?
-    };
-    let (change, summary) = match what.as_str() {
-        "grant" => {
-            let rid = resource_id.ok_or_else(missing)?;
-            let r = resource::Entity::find_by_id(rid).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|r| r.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
-            let l = match level.as_deref().unwrap_or("") {
-                "none" => None,
-                other => Some(Level::parse(other).ok_or_else(|| fail(crate::server::DomainError::Invalid("The level is view, edit or none.".into())))?),
-            };
-            let summary = match l {
-                Some(l) => format!("Give “{}” {} access to “{}”", g.name, l.as_str(), r.name),
-                None => format!("Remove “{}”'s access to “{}”", g.name, r.name),
-            };
-            (Change::Grant { group: g.id, resource: r.id, level: l }, summary)
-        }
-        "add" => {
-            let email = crate::server::normalize_email(email.as_deref().unwrap_or("")).map_err(fail)?;
-            let not_member = || fail(crate::server::DomainError::Invalid(format!("{email} is not an active member of this workspace.")));
-            let a = crate::server::members::account_by_email(&st.db, &email).await.map_err(fail)?.ok_or_else(not_member)?;
-            let m = crate::server::members::membership_of(&st.db, ws, a.id).await.map_err(fail)?.filter(|m| m.status == crate::server::permissions::STATUS_ACTIVE).ok_or_else(not_member)?;
-            (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
-        }
-        "remove" => {
-            let mid = membership_id.ok_or_else(missing)?;
-            let m = crate::server::entities::membership::Entity::find_by_id(mid).one(&st.db).await.map_err(|e| fail(e.into()))?.filter(|m| m.workspace_id == ws).ok_or_else(|| fail(DomainError::NotFound))?;
-            let who = crate::server::members::with_accounts(&st.db, vec![m]).await.map_err(fail)?.into_iter().next().map(|(_, a)| a.email).unwrap_or_default();
-            (Change::RemoveMember { group: g.id, membership: mid }, format!("Remove {who} from “{}”", g.name))
-        }
-        "delete" => (Change::DeleteGroup { group: g.id }, format!("Delete the group “{}”", g.name)),
-        _ => return Err(missing()),
-    };
-    let p = preview(&st.db, ws, &change, PREVIEW_ROWS).await.map_err(fail)?;
+    let form = ChangeForm { what: &what, group_id, resource_id, level: level.as_deref(), email: email.as_deref(), membership_id };
+    let (change, summary) = describe(&st.db, &cap, &form).await.map_err(fail)?;
+    let p = preview(&st.db, cap.workspace_id(), &change, PREVIEW_ROWS).await.map_err(fail)?;
     Ok(preview_view(summary, p))
 }
 

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{InviteCreated, MemberRow, MembersPage, PendingInvite};
+use crate::model::{InviteCreated, MembersPage, PendingInvite};
 
 /// Admins of `slug`: one page of members (admins first), optionally searched by email or
 /// name. Pages count from 1.
@@ -23,7 +23,7 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
         crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
     let rows = rows
         .into_iter()
-        .map(|r| MemberRow {
+        .map(|r| crate::model::MemberRow {
             membership_id: r.membership.id,
             is_self: r.membership.id == v.membership_id,
             full_name: r.account.full_name,

@@ -40,16 +40,6 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
     Ok(Overview { days, sign_ins, scim })
 }
 
-#[cfg(feature = "ssr")]
-pub(crate) fn audit_filter(now: i64, action: Option<String>, actor: Option<String>, days: Option<i64>) -> Result<crate::server::audit::Filter, crate::server::DomainError> {
-    crate::server::audit::Filter {
-        action: action.unwrap_or_default(),
-        actor: actor.unwrap_or_default(),
-        since: days.filter(|d| *d > 0).map(|d| now - d.min(3650) * crate::server::stats::DAY),
-    }
-    .validated()
-}
-
 /// Admins of `slug`: the workspace's audit log, newest first, filtered by action prefix,
 /// actor and age (days); 50 per page.
 #[server]
@@ -58,7 +48,7 @@ pub async fn load_audit(slug: String, action: Option<String>, actor: Option<Stri
     use crate::model::AuditRow;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let filter = audit_filter(st.now(), action, actor, days).map_err(fail)?;
+    let filter = crate::server::audit::Filter::from_query(st.now(), action, actor, days).map_err(fail)?;
     let page = page.unwrap_or(1).max(1);
     let (rows, total) = crate::server::audit::search(&st.db, cap.workspace_id(), &filter, (page - 1).saturating_mul(AUDIT_PAGE), AUDIT_PAGE).await.map_err(fail)?;
     Ok(AuditPage {

@@ -317,6 +317,61 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     Ok(out)
 }
 
+/// A change as the preview page's form names it: `what` is `grant` (resource, level),
+/// `add` (email), `remove` (membership) or `delete`, always on `group_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeForm<'a> {
+    pub what: &'a str,
+    pub group_id: i64,
+    pub resource_id: Option<i64>,
+    pub level: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub membership_id: Option<i64>,
+}
+
+/// Checks a previewed change against the workspace and says it in words. Membership
+/// changes are previewed only where they could be saved (not Everyone, not a group the
+/// IdP manages, only active members); grants may be set on any group of the workspace.
+pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::AdminCap, f: &ChangeForm<'_>) -> Result<(Change, String), DomainError> {
+    use super::entities::{group, membership};
+    let ws = cap.workspace_id();
+    let missing = || DomainError::Invalid("Something is missing from the form.".into());
+    let g = if f.what == "grant" {
+        group::Entity::find_by_id(f.group_id).one(db).await?.filter(|g| g.workspace_id == ws).ok_or(DomainError::NotFound)?
+    } else {
+        super::groups::editable(db, cap, f.group_id).await?
+    };
+    Ok(match f.what {
+        "grant" => {
+            let r = resource::Entity::find_by_id(f.resource_id.ok_or_else(missing)?).one(db).await?.filter(|r| r.workspace_id == ws).ok_or(DomainError::NotFound)?;
+            let level = match f.level.unwrap_or("") {
+                "none" => None,
+                other => Some(Level::parse(other).ok_or_else(|| DomainError::Invalid("The level is view, edit or none.".into()))?),
+            };
+            let summary = match level {
+                Some(l) => format!("Give “{}” {} access to “{}”", g.name, l.as_str(), r.name),
+                None => format!("Remove “{}”'s access to “{}”", g.name, r.name),
+            };
+            (Change::Grant { group: g.id, resource: r.id, level }, summary)
+        }
+        "add" => {
+            let email = super::normalize_email(f.email.unwrap_or(""))?;
+            let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
+            let a = super::members::account_by_email(db, &email).await?.ok_or_else(not_member)?;
+            let m = super::members::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::STATUS_ACTIVE).ok_or_else(not_member)?;
+            (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
+        }
+        "remove" => {
+            let mid = f.membership_id.ok_or_else(missing)?;
+            let m = membership::Entity::find_by_id(mid).one(db).await?.filter(|m| m.workspace_id == ws).ok_or(DomainError::NotFound)?;
+            let who = super::members::with_accounts(db, vec![m]).await?.into_iter().next().map(|(_, a)| a.email).unwrap_or_default();
+            (Change::RemoveMember { group: g.id, membership: mid }, format!("Remove {who} from “{}”", g.name))
+        }
+        "delete" => (Change::DeleteGroup { group: g.id }, format!("Delete the group “{}”", g.name)),
+        _ => return Err(missing()),
+    })
+}
+
 /// The reconcile view of one provider: which groups it manages, which it doesn't, and who
 /// would lose what if the groups it doesn't manage were emptied (the IdP as the only
 /// source of group membership).

@@ -95,6 +95,16 @@ struct SessionRow {
     status: String,
 }
 
+/// The viewer of a request's session cookie (for plain axum handlers; server functions
+/// use `api::ctx::viewer`), or `None` without a valid session.
+pub async fn viewer_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
+    let token = headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| token_from_cookie_header(h, secure));
+    match token {
+        Some(t) => resolve(db, now, &t, None).await,
+        None => Ok(None),
+    }
+}
+
 /// Resolves a presented token to a viewer, or `None` if unknown, expired, or the
 /// membership is no longer active. One indexed join.
 pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option<String>) -> Result<Option<Viewer>, DomainError> {

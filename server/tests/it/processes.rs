@@ -77,6 +77,31 @@ async fn call<S: ServerFn>(http: &reqwest::Client, base: &str, origin: &str, coo
     b.send().await.expect("server function")
 }
 
+/// Workspace `acme` as setup makes it, with Ada as admin (with a password, or with the
+/// set-password link only): its id and the operator's admin capability.
+async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, AdminCap) {
+    let hasher = app::server::password::Hasher::new(1).expect("hasher");
+    let password = with_password.then(|| app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw"));
+    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: password };
+    let ws = workspaces::create(conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    (ws.id, AdminCap::operator(ws.id, Actor::operator()))
+}
+
+fn runtime(public: &str) -> app::server::state::RuntimeConfig {
+    app::server::state::RuntimeConfig { public_url: public.into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None }
+}
+
+/// An Okta-shaped SAML provider made the only sign-in method, with provisioning on:
+/// its public id and Provider Token.
+async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::state::RuntimeConfig, cap: &AdminCap) -> (String, String) {
+    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
+    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let provider = saml::create(conn, cfg, now(), cap, &input).await.expect("provider").public_id;
+    methods::change(conn, now(), cap, cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
+    let token = scim::enable(conn, now(), cap, &provider).await.expect("enable").expose().to_string();
+    (provider, token)
+}
+
 #[tokio::test]
 async fn two_processes_on_one_postgres_act_as_one() {
     let Some(url) = fresh_postgres_url().await else {
@@ -93,15 +118,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
 
     // The test's own connection, for setup the UI would do.
     let conn = db::connect(&url, 2).await.expect("connect");
-    let hasher = app::server::password::Hasher::new(1).expect("hasher");
-    let new = workspaces::NewWorkspace {
-        slug: "acme".into(),
-        name: "Acme".into(),
-        admin_email: ADMIN_EMAIL.into(),
-        admin_name: "Ada".into(),
-        admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
-    };
-    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let (ws_id, cap) = acme(&conn, true).await;
 
     // A session made through A works on B.
     let r = call::<app::api::auth::Login>(&http, &a.base, &public, None, &[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
@@ -113,13 +130,8 @@ async fn two_processes_on_one_postgres_act_as_one() {
 
     // SCIM through A; the member's session is refused by B at the next request after
     // A deactivates them.
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
-    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
-    let provider = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
-    methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(&conn, now(), &cap, &provider).await.expect("enable").expose().to_string();
+    let cfg = runtime(&public);
+    let (provider, token) = scim_provider(&conn, &cfg, &cap).await;
     let scim_call = |base: String, method: reqwest::Method, path: String, body: Value| {
         let (http, token) = (http.clone(), token.clone());
         async move {
@@ -137,10 +149,10 @@ async fn two_processes_on_one_postgres_act_as_one() {
     assert_eq!(st, 201, "{u}");
     let uid = u["id"].as_str().expect("id").to_string();
     let nia = app::server::members::account_by_email(&conn, "nia@acme.test").await.expect("db").expect("nia");
-    let nia_cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws.id, &saml::method_key(&provider)).await.expect("session").expose());
+    let nia_cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider)).await.expect("session").expose());
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
-    let everyone = workspaces::everyone_group(&conn, ws.id).await.expect("everyone").id;
+    let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone").id;
     let r = resources::create(&conn, now(), &cap, "collection", "Board pack", "").await.expect("resource");
     resources::set_grant(&conn, now(), &cap, everyone, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let page = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
@@ -150,7 +162,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The admin revokes through A (password is off now: a session made directly).
     let ada = app::server::members::account_by_email(&conn, ADMIN_EMAIL).await.expect("db").expect("ada");
-    let admin = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws.id, "password").await.expect("session").expose());
+    let admin = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password").await.expect("session").expose());
     let (g, rid) = (everyone.to_string(), r.id.to_string());
     let r2 = call::<app::api::access::SetGrant>(&http, &a.base, &public, Some(&admin), &[("slug", "acme"), ("group_id", &g), ("resource_id", &rid), ("level", "none")]).await;
     assert_eq!(r2.status(), 200, "revoke on A");
@@ -196,16 +208,8 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
     ready(&http, &a).await;
 
     let conn = db::connect(&url, 2).await.expect("connect");
-    let hasher = app::server::password::Hasher::new(1).expect("hasher");
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: None };
-    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
-    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
-    let provider = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
-    methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(&conn, now(), &cap, &provider).await.expect("enable").expose().to_string();
+    let (ws_id, cap) = acme(&conn, false).await;
+    let (_, token) = scim_provider(&conn, &runtime(&public), &cap).await;
 
     // Four clients, each with its own group: create a user, then one PATCH that adds them
     // and renames the group to "W<w> <n>". Acknowledged (2xx) results are recorded.
@@ -286,9 +290,9 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
         assert_eq!(members, expected, "the group's name and members come from the same PATCHes: all or nothing");
     }
     // Nothing half-created: every active member is in Everyone, and Everyone holds no one else.
-    let everyone = workspaces::everyone_group(&conn, ws.id).await.expect("everyone");
+    let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone");
     let active = app::server::entities::membership::Entity::find()
-        .filter(app::server::entities::membership::Column::WorkspaceId.eq(ws.id))
+        .filter(app::server::entities::membership::Column::WorkspaceId.eq(ws_id))
         .filter(app::server::entities::membership::Column::Status.eq("active"))
         .count(&conn)
         .await
@@ -314,11 +318,8 @@ async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
     ready(&http, &b).await;
 
     let conn = db::connect(&url, 2).await.expect("connect");
-    let hasher = app::server::password::Hasher::new(1).expect("hasher");
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: None };
-    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
+    let (_, cap) = acme(&conn, false).await;
+    let cfg = runtime(&public);
     app::server::domains::change(&conn, now(), &cap, &["acme.test".to_string()], &[]).await.expect("claim domain");
     let input = saml::ProviderInput {
         name: "Test IdP".into(),
@@ -372,11 +373,9 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
     let http = reqwest::Client::new();
     ready(&http, &a).await;
     let conn = db::connect(&url, 2).await.expect("connect");
-    let hasher = app::server::password::Hasher::new(1).expect("hasher");
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")) };
-    let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let (ws_id, _) = acme(&conn, true).await;
     let ada = app::server::members::account_by_email(&conn, ADMIN_EMAIL).await.expect("db").expect("ada");
-    let cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws.id, "password").await.expect("session").expose());
+    let cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password").await.expect("session").expose());
     let mut live = http.get(format!("{}/w/acme/events", a.base)).header("cookie", &cookie).send().await.expect("events");
     assert_eq!(live.status(), 200);
 
