@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 
 /// Largest request body we read (forms, server functions; SAML gets its own cap).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -21,8 +21,22 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 /// connection forever.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The Leptos page routes, generated once per process.
+///
+/// `generate_route_list` renders the app with leptos_server's `SuppressResourceLoad` held,
+/// and that flag is one process-wide `AtomicBool` (leptos#4773, open in 0.8.23): while it is
+/// set, a `Resource` that any other thread creates never starts loading, so its page waits
+/// forever (our 30 s timeout answered 503). A server builds its router once, before it
+/// serves, but the test suite builds one per test while other tests render pages: that was
+/// the rare SSR hang. Generating once, under a lock every router build goes through, means
+/// no render can be in flight while the flag is set.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn app(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     let ctx_state = state.clone();
     Router::new()

@@ -63,3 +63,96 @@ async fn health_endpoints() {
     let r = app.get("/readyz", None).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready"));
 }
+
+/// Many concurrent server renders of every page with a data boundary, as an admin (200)
+/// and as a member (404 for the admin pages), while another thread keeps building routers
+/// as every test does for its app. Building a router generated the route list, which holds
+/// leptos_server's process-wide `SuppressResourceLoad` flag: a resource created on another
+/// thread meanwhile never loaded and its page hung (the rare 503 after 30 s in the parallel
+/// suite). Each request here must answer within 10 s. `GATEHOUSE_STRESS_ROUNDS` raises the
+/// rounds (default 10).
+#[tokio::test]
+async fn concurrent_renders_while_other_apps_start_all_complete() {
+    let app = std::sync::Arc::new(TestApp::with_workspace().await);
+    let _builder = RouterBuilder::start(&app);
+    stress_renders(&app, rounds(10)).await;
+}
+
+/// The same on a multi-thread runtime, where a render's tasks run on several threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_renders_on_a_multi_thread_runtime_all_complete() {
+    let app = std::sync::Arc::new(TestApp::with_workspace().await);
+    let _builder = RouterBuilder::start(&app);
+    stress_renders(&app, rounds(10)).await;
+}
+
+/// Builds routers for `app`'s state on its own thread until dropped.
+struct RouterBuilder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RouterBuilder {
+    fn start(app: &TestApp) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state = app.state.clone();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(server::router::app(state.clone()));
+            }
+        });
+        RouterBuilder { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for RouterBuilder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn rounds(default: usize) -> usize {
+    std::env::var("GATEHOUSE_STRESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn stress_renders(app: &std::sync::Arc<TestApp>, rounds: usize) {
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let pages = [
+        ("/w/acme", StatusCode::OK, StatusCode::OK),
+        ("/w/acme/settings/authentication", StatusCode::OK, StatusCode::NOT_FOUND),
+        ("/w/acme/settings/members", StatusCode::OK, StatusCode::NOT_FOUND),
+        ("/w/acme/settings/groups", StatusCode::OK, StatusCode::NOT_FOUND),
+        ("/w/acme/settings/access", StatusCode::OK, StatusCode::NOT_FOUND),
+        ("/w/acme/settings/overview", StatusCode::OK, StatusCode::NOT_FOUND),
+    ];
+    for round in 0..rounds {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            for (path, as_admin, as_member) in pages {
+                for (cookie, want) in [(admin.clone(), as_admin), (bob.clone(), as_member)] {
+                    let app = app.clone();
+                    set.spawn(async move {
+                        let req = axum::http::Request::get(path)
+                            .header(axum::http::header::ACCEPT, "text/html")
+                            .header(axum::http::header::COOKIE, &cookie)
+                            .body(axum::body::Body::empty())
+                            .expect("request");
+                        let res = tokio::time::timeout(std::time::Duration::from_secs(10), tower::ServiceExt::oneshot(app.router.clone(), req)).await;
+                        let res = res.unwrap_or_else(|_| panic!("round {round}: {path} did not answer within 10 s")).expect("infallible");
+                        let status = res.status();
+                        let body = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+                        assert_eq!(status, want, "round {round}: {path}: {}", String::from_utf8_lossy(&body));
+                    });
+                }
+            }
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("render task");
+        }
+    }
+}
