@@ -7,6 +7,7 @@ mod m20261129_000002_saml_activity;
 mod m20261129_000003_oidc;
 mod m20261129_000004_scim;
 mod m20261129_000005_daily_counts;
+mod m20261206_000006_workspace_identity;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_oidc::Migration),
             Box::new(m20261129_000004_scim::Migration),
             Box::new(m20261129_000005_daily_counts::Migration),
+            Box::new(m20261206_000006_workspace_identity::Migration),
         ]
     }
 }

@@ -357,7 +357,7 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
         "add" => {
             let email = super::normalize_email(f.email.unwrap_or(""))?;
             let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
-            let a = super::members::account_by_email(db, &email).await?.ok_or_else(not_member)?;
+            let a = super::members::account_by_email(db, ws, &email).await?.ok_or_else(not_member)?;
             let m = super::members::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::STATUS_ACTIVE).ok_or_else(not_member)?;
             (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
         }

@@ -41,7 +41,7 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         return Err(DomainError::RateLimited { retry_after_secs: THROTTLE_WINDOW_SECS - now.rem_euclid(THROTTLE_WINDOW_SECS) });
     }
 
-    let account = account_by_email(db, &email).await?;
+    let account = account_by_email(db, ws.id, &email).await?;
     let membership = match &account {
         Some(a) => membership_of(db, ws.id, a.id).await?,
         None => None,

@@ -46,6 +46,8 @@ pub mod account {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
+        /// The one workspace this account belongs to (issue 12).
+        pub workspace_id: i64,
         pub email: String,
         pub email_normalized: String,
         pub full_name: String,
@@ -280,6 +282,9 @@ pub mod saml_provider {
         pub provisioning_enabled: bool,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Which of the workspace's domains this provider may assert (comma-separated);
+        /// `None`: all of them while it is the workspace's only provider, none otherwise.
+        pub asserted_domains: Option<String>,
     }
     no_relations!();
 }
@@ -343,6 +348,8 @@ pub mod external_identity {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub account_id: i64,
+        /// The workspace the link was made in; it signs in nowhere else.
+        pub workspace_id: i64,
         pub provider_kind: String,
         pub provider_key: String,
         pub subject: String,

@@ -145,7 +145,7 @@ pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i
     let txn = crate::server::db::write(db).await?;
     let g = editable(&txn, cap, id).await?;
     let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
-    let a = super::members::account_by_email(&txn, &email).await?.ok_or_else(not_member)?;
+    let a = super::members::account_by_email(&txn, cap.workspace_id(), &email).await?.ok_or_else(not_member)?;
     let m = super::members::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == STATUS_ACTIVE).ok_or_else(not_member)?;
     group_member::Entity::insert(group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(m.id), created_at: Set(now) })
         .on_conflict(OnConflict::columns([group_member::Column::GroupId, group_member::Column::MembershipId]).do_nothing().to_owned())

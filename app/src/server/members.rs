@@ -24,21 +24,30 @@ pub fn validate_role(role: &str) -> Result<&'static str, DomainError> {
     }
 }
 
-pub async fn account_by_email<C: ConnectionTrait>(db: &C, email_normalized: &str) -> Result<Option<account::Model>, DomainError> {
-    Ok(account::Entity::find().filter(account::Column::EmailNormalized.eq(email_normalized)).one(db).await?)
+/// The account with this email in workspace `workspace_id`. Accounts belong to one
+/// workspace (docs/design.md, "Identity belongs to a workspace"): nothing here ever finds
+/// the same person's account in another workspace.
+pub async fn account_by_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_normalized: &str) -> Result<Option<account::Model>, DomainError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::WorkspaceId.eq(workspace_id))
+        .filter(account::Column::EmailNormalized.eq(email_normalized))
+        .one(db)
+        .await?)
 }
 
 pub async fn find_or_create_account<C: ConnectionTrait>(
     db: &C,
     now: i64,
+    workspace_id: i64,
     email_raw: &str,
     email_normalized: &str,
     full_name: &str,
 ) -> Result<account::Model, DomainError> {
-    if let Some(a) = account_by_email(db, email_normalized).await? {
+    if let Some(a) = account_by_email(db, workspace_id, email_normalized).await? {
         return Ok(a);
     }
     Ok(account::ActiveModel {
+        workspace_id: Set(workspace_id),
         email: Set(email_raw.trim().to_string()),
         email_normalized: Set(email_normalized.to_string()),
         full_name: Set(full_name.to_string()),
@@ -50,6 +59,13 @@ pub async fn find_or_create_account<C: ConnectionTrait>(
     }
     .insert(db)
     .await?)
+}
+
+/// Removes every external identity linked to `account_id` (its email changed: a link made
+/// for the old address must not sign in the new one). Returns how many went.
+pub async fn drop_identity_links<C: ConnectionTrait>(db: &C, account_id: i64) -> Result<u64, DomainError> {
+    use super::entities::external_identity;
+    Ok(external_identity::Entity::delete_many().filter(external_identity::Column::AccountId.eq(account_id)).exec(db).await?.rows_affected)
 }
 
 /// Adds an active membership (with this workspace's password, if any) and puts it in
@@ -93,7 +109,7 @@ pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, accoun
 pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, email_raw: &str, role: &str) -> Result<Token, DomainError> {
     let email = normalize_email(email_raw)?;
     let role = validate_role(role)?;
-    if let Some(acct) = account_by_email(db, &email).await? {
+    if let Some(acct) = account_by_email(db, cap.workspace_id(), &email).await? {
         if let Some(m) = membership_of(db, cap.workspace_id(), acct.id).await? {
             let why = if m.status == STATUS_ACTIVE { "is already a member" } else { "is a deactivated member: reactivate them instead" };
             return Err(DomainError::Refused(format!("{email} {why}.")));
@@ -160,10 +176,7 @@ pub async fn accept_invite(db: &DatabaseConnection,
     let txn = crate::server::db::write(db).await?;
     // Re-check inside the transaction: an invite is used once.
     let (inv, _) = open_invite(&txn, now, token).await?;
-    let acct = match account_by_email(&txn, &inv.email_normalized).await? {
-        Some(a) => a,
-        None => find_or_create_account(&txn, now, &inv.email, &inv.email_normalized, &name).await?,
-    };
+    let acct = find_or_create_account(&txn, now, inv.workspace_id, &inv.email, &inv.email_normalized, &name).await?;
     if membership_of(&txn, inv.workspace_id, acct.id).await?.is_some() {
         return Err(DomainError::Refused("You are already a member of this workspace.".into()));
     }
@@ -384,7 +397,7 @@ pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
 pub async fn promote(db: &DatabaseConnection, now: i64, workspace_id: i64, email: &str, actor: &Actor) -> Result<(), DomainError> {
     let email = normalize_email(email)?;
     let txn = crate::server::db::write(db).await?;
-    let acct = account_by_email(&txn, &email).await?.ok_or(DomainError::NotFound)?;
+    let acct = account_by_email(&txn, workspace_id, &email).await?.ok_or(DomainError::NotFound)?;
     let m = membership_of(&txn, workspace_id, acct.id).await?.ok_or(DomainError::NotFound)?;
     if m.status != STATUS_ACTIVE {
         reactivate_in(&txn, now, &m).await?;

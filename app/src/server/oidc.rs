@@ -288,9 +288,12 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             return refuse(format!("authorization response iss {iss} is not this tenant's"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
         }
     }
-    // Identity: a linked (provider, key, subject) first; else the email, when the provider
-    // vouches for it; never a new account without an invite.
+    // Identity: a (provider, key, subject) linked in this workspace first; else the email,
+    // when the provider vouches for it, matched only against this workspace's accounts;
+    // never a new account without an invite. A link made in another workspace is never
+    // read here (docs/design.md, "Identity belongs to a workspace").
     let linked = external_identity::Entity::find()
+        .filter(external_identity::Column::WorkspaceId.eq(ws.id))
         .filter(external_identity::Column::ProviderKind.eq(key))
         .filter(external_identity::Column::ProviderKey.eq(ident_key.clone()))
         .filter(external_identity::Column::Subject.eq(ident_subject.clone()))
@@ -305,20 +308,21 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         (EmailTrust::ClaimedDomainOnly, Some(e)) => super::domains::claims_email(db, ws.id, e).await?,
         _ => false,
     };
-    // Only a provider-verified email makes a link that other workspaces will honour.
+    // Only a provider-verified email makes a link (this workspace's only).
     let keep_link = trust == EmailTrust::Verified;
     let who = email.clone().unwrap_or_else(|| "This account".into());
     let not_member = format!("This {} account ({}) isn't a member of {}. Ask an admin for an invite.", p.label(), who, ws.name);
     let txn = crate::server::db::write(db).await?;
     let account_id = match (&linked, &email) {
         (Some(l), _) => Some(l.account_id),
-        (None, Some(e)) if email_trusted => members::account_by_email(&txn, e).await?.map(|a| a.id),
+        (None, Some(e)) if email_trusted => members::account_by_email(&txn, ws.id, e).await?.map(|a| a.id),
         _ => None,
     };
     if let (None, Some(a)) = (&linked, account_id) {
         // The account already belongs to another subject of this provider: a second
         // identity with the same email (a recycled mailbox, a rehired name) doesn't take it.
         let other = external_identity::Entity::find()
+            .filter(external_identity::Column::WorkspaceId.eq(ws.id))
             .filter(external_identity::Column::ProviderKind.eq(key))
             .filter(external_identity::Column::ProviderKey.eq(ident_key.clone()))
             .filter(external_identity::Column::AccountId.eq(a))
@@ -356,7 +360,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             };
             let e = email.clone().unwrap_or_default();
             let full = verified.name.clone().unwrap_or_default();
-            let a = members::find_or_create_account(&txn, now, &e, &e, &full).await?;
+            let a = members::find_or_create_account(&txn, now, ws.id, &e, &e, &full).await?;
             let m = match members::membership_of(&txn, ws.id, a.id).await? {
                 Some(m) => m,
                 None => members::add_membership(&txn, now, ws.id, a.id, &inv.role, None).await?,
@@ -379,6 +383,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     if linked.is_none() && keep_link {
         let inserted = external_identity::ActiveModel {
             account_id: Set(account_id),
+            workspace_id: Set(ws.id),
             provider_kind: Set(key.to_string()),
             provider_key: Set(ident_key.clone()),
             subject: Set(ident_subject.clone()),

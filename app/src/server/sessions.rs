@@ -115,7 +115,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
          w.id AS workspace_id, w.slug, w.name AS workspace_name, w.session_lifetime_secs, \
          m.id AS membership_id, m.role, m.status \
          FROM sessions s \
-         JOIN accounts a ON a.id = s.account_id \
+         JOIN accounts a ON a.id = s.account_id AND a.workspace_id = s.workspace_id \
          JOIN workspaces w ON w.id = s.workspace_id \
          JOIN memberships m ON m.workspace_id = s.workspace_id AND m.account_id = s.account_id \
          WHERE s.token_hash = {ph}"

@@ -130,7 +130,7 @@ pub async fn create(db: &DatabaseConnection,
     let mut admin_account_id = None;
     let admin_invite = match hash {
         Some(hash) => {
-            let acct = members::find_or_create_account(&txn, now, &new.admin_email, &email, &admin_name).await?;
+            let acct = members::find_or_create_account(&txn, now, ws.id, &new.admin_email, &email, &admin_name).await?;
             members::add_membership(&txn, now, ws.id, acct.id, ROLE_ADMIN, Some(hash)).await?;
             admin_account_id = Some(acct.id);
             None

@@ -9,6 +9,7 @@ mod mail;
 mod members;
 mod oidc;
 mod methods;
+mod migration;
 mod observability;
 mod pages;
 mod processes;

@@ -147,7 +147,7 @@ async fn the_members_page_pages_admins_first_and_searches() {
     // 119 more members (120 with the admin); #7 is an admin too.
     for i in 0..119 {
         let email = format!("user{i:03}@acme.test");
-        let a = account::ActiveModel { email: Set(email.clone()), email_normalized: Set(email), full_name: Set(format!("Zed {i:03}")), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
+        let a = account::ActiveModel { workspace_id: Set(ws.id), email: Set(email.clone()), email_normalized: Set(email), full_name: Set(format!("Zed {i:03}")), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
             .insert(&app.state.db)
             .await
             .expect("account");

@@ -94,7 +94,12 @@ fn absolute(base: &str, loc: &str) -> String {
 /// Starts at our /auth/{key}/start, logs in at the provider as `login`, and stops at the
 /// redirect back to us. Returns (callback path+query, our nonce cookie).
 async fn to_callback(app: &TestApp, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
-    let r = app.get(&format!("/auth/{key}/start?workspace=acme&next=/w/acme/settings/members"), None).await;
+    to_callback_in(app, "acme", key, login, rewrite).await
+}
+
+/// As `to_callback`, for workspace `slug`.
+async fn to_callback_in(app: &TestApp, slug: &str, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
+    let r = app.get(&format!("/auth/{key}/start?workspace={slug}&next=/w/{slug}/settings/members"), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
     let ours = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
     let base = issuers()[key].clone();
@@ -153,6 +158,12 @@ async fn last_refusal(app: &TestApp) -> String {
 
 async fn sign_in(app: &TestApp, key: &str, login: &str) -> Reply {
     let (cb, cookie) = to_callback(app, key, login, |u| u).await;
+    finish(app, &cb, &cookie).await
+}
+
+/// Signs in to workspace `slug` with provider `key` as `login`.
+async fn sign_in_to(app: &TestApp, slug: &str, key: &str, login: &str) -> Reply {
+    let (cb, cookie) = to_callback_in(app, slug, key, login, |u| u).await;
     finish(app, &cb, &cookie).await
 }
 
@@ -363,4 +374,164 @@ async fn allowlisted_tenants_and_second_subjects_cannot_take_over_accounts() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.body.contains("already linked to a different Google account"), "{}", r.body);
     assert_eq!(sign_in(&app, "google", "bob@acme.test").await.status, StatusCode::SEE_OTHER, "the linked one still works");
+}
+
+// ---- Issue 12: identity belongs to one workspace ----
+
+/// Workspaces `evil` (a SAML provider with provisioning on, then provider `key` switched
+/// on as a fallback; returns its SCIM token) and `victim` (password and `key` on).
+async fn evil_and_victim(key: &str) -> (TestApp, String) {
+    let iss = issuers();
+    let app = TestApp::with_config(|c| {
+        c.oidc = ["google", "office365", "slack"].iter().map(|k| OidcProvider::new(k, CLIENT_ID, CLIENT_SECRET, Some(&iss[k]))).collect();
+    })
+    .await;
+    app.create_workspace("evil", "eve@evil.test").await;
+    app.create_workspace("victim", "vic@victim.test").await;
+    app.clock.advance(now() - T0);
+    let t = app.state.now();
+    let evil = app::server::workspaces::by_slug(&app.state.db, "evil").await.expect("evil");
+    let evil_cap = AdminCap::operator(evil.id, Actor::operator());
+    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
+    let input = app::server::saml::ProviderInput {
+        name: "Evil IdP".into(),
+        idp_entity_id: "https://idp.evil.test/".into(),
+        sso_url: "https://idp.evil.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
+    let p = app::server::saml::create(&app.state.db, &app.state.config, t, &evil_cap, &input).await.expect("provider").public_id;
+    methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[app::server::saml::method_key(&p)], &["password".to_string()]).await.expect("saml only");
+    let token = app::server::scim::enable(&app.state.db, t, &evil_cap, &p).await.expect("provisioning").expose().to_string();
+    methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[key.to_string()], &[]).await.expect("fallback on");
+    let victim = app::server::workspaces::by_slug(&app.state.db, "victim").await.expect("victim");
+    let victim_cap = AdminCap::operator(victim.id, Actor::operator());
+    methods::change(&app.state.db, t, &victim_cap, &app.state.config, &[key.to_string()], &[]).await.expect("victim's provider on");
+    (app, token)
+}
+
+async fn scim_call(app: &TestApp, token: &str, method: &str, path: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("/scim/v2{path}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/scim+json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let r = app.send(req).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null))
+}
+
+fn scim_user(email: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "name": { "givenName": "Att", "familyName": "Acker" },
+        "emails": [{ "primary": true, "type": "work", "value": email }],
+        "active": true,
+    })
+}
+
+/// Invites `email` to `slug` as an admin (by that workspace's admin) and accepts it with a
+/// password, as the real person would.
+async fn invite_and_accept(app: &TestApp, slug: &str, admin_email: &str, email: &str) {
+    let admin = app.login(slug, admin_email, crate::common::ADMIN_PASSWORD).await;
+    let r = app.call::<app::api::members::InviteMember>(&[("slug", slug), ("email", email), ("role", "admin")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let token = v["link"].as_str().expect("link").rsplit('/').next().expect("token").to_string();
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "New Cfo"), ("password", "the real cfo's password")], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// The attack of issue 12, step by step: workspace evil's SCIM client creates an account
+/// for the attacker's own address, the attacker links their Google (Slack, Microsoft)
+/// identity to it by signing in to evil, SCIM re-addresses the account to the victim's
+/// future CFO, victim invites the real CFO, and the attacker signs in to victim. Every
+/// variant must end refused at the last step: the link is evil's alone (and went with the
+/// old address), and victim's CFO is victim's own account.
+#[tokio::test]
+async fn pre_hijacking_through_an_identity_link_is_refused() {
+    let variants = [
+        ("google", "att1@gmail.com".to_string(), "PATCH", false),
+        ("slack", "att1@gmail.com".to_string(), "PATCH", false),
+        ("office365", format!("att1@evil.test;tid={TID}"), "PATCH", false),
+        ("google", "att1@gmail.com".to_string(), "PUT", false),
+        ("google", "att1@gmail.com".to_string(), "PATCH", true),
+    ];
+    for (key, login, change, accept_first) in variants {
+        let what = format!("{key} {change} accept_first={accept_first}");
+        let (app, token) = evil_and_victim(key).await;
+        let email = login.split(';').next().expect("email").to_string();
+        // 1. evil's SCIM client creates the attacker's account.
+        let (st, u) = scim_call(&app, &token, "POST", "/Users", scim_user(&email)).await;
+        assert_eq!(st, StatusCode::CREATED, "{what}: {u}");
+        let uid = u["id"].as_str().expect("id").to_string();
+        // 2. The attacker signs in to evil with the provider: linked there.
+        let r = sign_in_to(&app, "evil", key, &login).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{what}: {}", r.body);
+        if accept_first {
+            invite_and_accept(&app, "victim", "vic@victim.test", "new.cfo@victim.test").await;
+        }
+        // 3. SCIM re-addresses the account to the victim's CFO (its own workspace's business).
+        let (st, body) = match change {
+            "PATCH" => {
+                let ops = serde_json::json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "emails", "value": [{ "value": "new.cfo@victim.test", "primary": true }] }] });
+                scim_call(&app, &token, "PATCH", &format!("/Users/{uid}"), ops).await
+            }
+            _ => scim_call(&app, &token, "PUT", &format!("/Users/{uid}"), scim_user("new.cfo@victim.test")).await,
+        };
+        assert_eq!(st, StatusCode::OK, "{what}: {body}");
+        // 4. victim invites the real CFO, who accepts with a password.
+        if !accept_first {
+            invite_and_accept(&app, "victim", "vic@victim.test", "new.cfo@victim.test").await;
+        }
+        // 5. The attacker's provider sign-in to victim is refused, and says why.
+        let r = sign_in_to(&app, "victim", key, &login).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: the attacker got into victim: {}", r.body);
+        assert!(r.cookie().is_none(), "{what}");
+        assert!(r.body.contains("isn't a member of victim Inc"), "{what}: {}", r.body);
+        assert!(last_refusal(&app).await.contains("not a member"), "{what}: {}", last_refusal(&app).await);
+        // The link went with the old address in evil too.
+        let r = sign_in_to(&app, "evil", key, &login).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: the dropped link still signs in to evil: {}", r.body);
+        // The real CFO is unaffected: password sign-in to victim works.
+        let cfo = app.login("victim", "new.cfo@victim.test", "the real cfo's password").await;
+        let me = app.call::<app::api::auth::Me>(&[("slug", "victim")], Some(&cfo)).await;
+        assert!(me.body.contains("new.cfo@victim.test") && me.body.contains("New Cfo"), "{what}: {}", me.body);
+    }
+}
+
+/// One person in two workspaces signs in to each with Google: two accounts, each with
+/// its own link, and each session is for its own workspace only.
+#[tokio::test]
+async fn one_person_in_two_workspaces_is_linked_separately_in_each() {
+    let app = app().await;
+    app.create_workspace("beta", "bo@beta.test").await;
+    let beta = app::server::workspaces::by_slug(&app.state.db, "beta").await.expect("beta");
+    methods::change(&app.state.db, app.state.now(), &AdminCap::operator(beta.id, Actor::operator()), &app.state.config, &["google".to_string()], &[]).await.expect("google");
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "pat@both.test", "member").await;
+    invite_and_accept(&app, "beta", "bo@beta.test", "pat@both.test").await;
+    let in_acme = sign_in_to(&app, "acme", "google", "pat@both.test").await;
+    assert_eq!(in_acme.status, StatusCode::SEE_OTHER, "{}", in_acme.body);
+    let in_beta = sign_in_to(&app, "beta", "google", "pat@both.test").await;
+    assert_eq!(in_beta.status, StatusCode::SEE_OTHER, "{}", in_beta.body);
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let links = app::server::entities::external_identity::Entity::find()
+        .filter(app::server::entities::external_identity::Column::ProviderKind.eq("google"))
+        .all(&app.state.db)
+        .await
+        .expect("db");
+    let mut by_workspace: Vec<i64> = links.iter().map(|l| l.workspace_id).collect();
+    by_workspace.sort();
+    assert_eq!(links.len(), 2, "one link per workspace");
+    assert_ne!(links[0].account_id, links[1].account_id, "two accounts");
+    assert_ne!(by_workspace[0], by_workspace[1]);
+    // Each session is its own workspace's.
+    let acme_cookie = in_acme.cookie().expect("acme session");
+    assert_eq!(app.call::<app::api::auth::Me>(&[("slug", "beta")], Some(&acme_cookie)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call::<app::api::auth::Me>(&[("slug", "acme")], Some(&acme_cookie)).await.status, StatusCode::OK);
 }

@@ -205,7 +205,8 @@ async fn last_refusal_details(sp: &Sp) -> String {
 }
 
 async fn account(sp: &Sp, email: &str) -> Option<account::Model> {
-    app::server::members::account_by_email(&sp.app.state.db, email).await.expect("db")
+    let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("acme");
+    app::server::members::account_by_email(&sp.app.state.db, ws.id, email).await.expect("db")
 }
 
 #[tokio::test]
@@ -686,4 +687,49 @@ async fn sign_in_endpoints_are_throttled_per_address() {
     // Another address is unaffected.
     let other: std::net::SocketAddr = "203.0.113.10:5000".parse().expect("addr");
     assert_eq!(post_acs_from(&sp.app, &sp.id, "junk", "", None, Some(other)).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Issue 12's second attack: workspace acme has two providers switched on, its own IdP
+/// ("Okta", first) and a contractor's. The admin signs in once through the first; the
+/// contractor's IdP then asserts the admin's address with a NameID of its own. It must be
+/// refused (a second provider asserts no domain until an admin gives it one), and the
+/// admin's account must be neither linked to it nor renamed by it.
+#[tokio::test]
+async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
+    let okta = setup(Options::default()).await;
+    let admin_email = crate::common::ADMIN_EMAIL;
+    let r = sign_in(&okta, admin_email, "nameid=email").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let before = account(&okta, admin_email).await.expect("admin");
+
+    let contractor = add_provider(okta.app, "acme", Options::default()).await;
+    let r = sign_in(&contractor, admin_email, "nameid=persistent&given=Mallory").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "the contractor's IdP signed in as the admin: {}", r.body);
+    assert!(r.cookie().is_none());
+    assert!(r.body.contains("may not assert"), "{}", r.body);
+    assert_eq!(last_reason(&contractor).await, "identity");
+    let after = account(&contractor, admin_email).await.expect("admin");
+    assert_eq!((after.full_name.as_str(), after.given_name.as_str()), (before.full_name.as_str(), before.given_name.as_str()), "not renamed");
+    let p2 = saml::by_public_id(&contractor.app.state.db, &contractor.id).await.expect("provider");
+    let links = app::server::entities::external_identity::Entity::find()
+        .filter(app::server::entities::external_identity::Column::ProviderKey.eq(p2.public_id.clone()))
+        .all(&contractor.app.state.db)
+        .await
+        .expect("db");
+    assert!(links.is_empty(), "nothing linked to the contractor's provider: {links:?}");
+    // Nor does it create people in the workspace's domain.
+    let r = sign_in(&contractor, "newbie@acme.test", "nameid=persistent").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(account(&contractor, "newbie@acme.test").await.is_none());
+    // The first provider still asserts what it did when it was the only one.
+    let okta_id = saml::list(&contractor.app.state.db, p2.workspace_id).await.expect("list").into_iter().find(|p| p.public_id != contractor.id).expect("okta").public_id;
+    let r = idp_answer(&contractor.app, &okta_id, "newbie@acme.test", "nameid=email", None, "").await.post(&contractor.app, &okta_id).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // An admin who gives the contractor's provider the domain makes it the IdP's call.
+    let cap = AdminCap::operator(p2.workspace_id, Actor::operator());
+    saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["acme.test".into()])).await.expect("domains");
+    let r = sign_in(&contractor, "temp@acme.test", "nameid=persistent").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // A domain the workspace hasn't claimed can't be given.
+    assert!(saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["victim.test".into()])).await.is_err());
 }

@@ -117,8 +117,10 @@ fn enc(filter: &str) -> String {
     s
 }
 
+/// `email`'s membership of acme.
 async fn membership_of(app: &TestApp, email: &str) -> Option<membership::Model> {
-    let a = account::Entity::find().filter(account::Column::EmailNormalized.eq(email)).one(&app.state.db).await.expect("db")?;
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("acme");
+    let a = account::Entity::find().filter(account::Column::WorkspaceId.eq(ws.id)).filter(account::Column::EmailNormalized.eq(email)).one(&app.state.db).await.expect("db")?;
     membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).one(&app.state.db).await.expect("db")
 }
 
@@ -439,23 +441,27 @@ async fn providers_and_workspaces_see_only_their_own() {
     let (st, body, _) = call(&s.app, &t2, "POST", "/Users", Some(user("kim2", "kim@acme.test"))).await;
     assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
     assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
-    // Another workspace can't pull an existing person in outside its claimed domains...
-    let (st, body, _) = call(&s.app, &t3, "POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
-    assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
-    assert!(body.to_string().contains("claimed"), "{body}");
-    // ...inside them it gets its own membership of the same person; this workspace's member
-    // is untouched.
+    // Another workspace provisioning the same address gets a person of its own, exactly as
+    // for a brand-new address: 201, its own id, nothing of acme's member in the answer
+    // (no 409 that would tell it the address exists elsewhere).
+    let acme_kim = account::Entity::find().filter(account::Column::WorkspaceId.eq(ws.id)).filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("acme's kim");
+    let mut theirs = user("kim@acme.test", "kim@acme.test");
+    theirs["name"] = json!({ "givenName": "Mallory", "familyName": "Other" });
+    let (st, body, _) = call(&s.app, &t3, "POST", "/Users", Some(theirs)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let other_id = body["id"].as_str().expect("id").to_string();
+    assert_ne!(other_id, uid);
+    assert_eq!(body["name"]["givenName"], "Mallory", "only what this client sent");
+    assert!(body["groups"].as_array().is_none_or(|g| g.is_empty()), "nothing of acme's groups: {body}");
     let other = app::server::workspaces::by_slug(&s.app.state.db, "other").await.expect("other");
-    app::server::domains::change(&s.app.state.db, T0, &AdminCap::operator(other.id, Actor::operator()), &["acme.test".to_string()], &[]).await.expect("claim");
-    let (st, _, _) = call(&s.app, &t3, "POST", "/Users", Some(user("kim@acme.test", "kim@acme.test"))).await;
-    assert_eq!(st, StatusCode::CREATED);
-    let a = account::Entity::find().filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("account");
-    assert_eq!(membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).count(&s.app.state.db).await.expect("db"), 2);
-    // ...and can't rename the shared person's email from there.
-    let other_id = membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).filter(membership::Column::WorkspaceId.ne(ws.id)).one(&s.app.state.db).await.expect("db").expect("m").id;
-    let (st, _, _) = call(&s.app, &t3, "PATCH", &format!("/Users/{other_id}"), Some(patch(json!([{ "op": "replace", "path": "emails", "value": [{ "value": "evil@other.test", "primary": true }] }])))).await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(account::Entity::find_by_id(a.id).one(&s.app.state.db).await.expect("db").is_some_and(|a| a.email_normalized == "kim@acme.test"));
+    let other_kim = account::Entity::find().filter(account::Column::WorkspaceId.eq(other.id)).filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("other's kim");
+    assert_ne!(other_kim.id, acme_kim.id, "two accounts, one per workspace");
+    // Its client renames and re-addresses its own person; acme's member is untouched.
+    let (st, body, _) = call(&s.app, &t3, "PATCH", &format!("/Users/{other_id}"), Some(patch(json!([{ "op": "replace", "path": "emails", "value": [{ "value": "evil@other.test", "primary": true }] }, { "op": "replace", "path": "active", "value": false }])))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let after = account::Entity::find_by_id(acme_kim.id).one(&s.app.state.db).await.expect("db").expect("acme's kim");
+    assert_eq!((after.email_normalized.as_str(), after.full_name.as_str()), (acme_kim.email_normalized.as_str(), acme_kim.full_name.as_str()));
+    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
 }
 
 #[tokio::test]
@@ -643,8 +649,8 @@ async fn a_root_search_pages_across_users_then_groups() {
 #[tokio::test]
 async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_what() {
     let s = setup().await;
-    let ada = app::server::members::account_by_email(&s.app.state.db, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let ada = app::server::members::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin = format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x").await.expect("session").expose());
     let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
     let uid = u["id"].as_str().expect("id").to_string();
@@ -673,8 +679,8 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     assert!(!page.body.contains("Confirm: turn provisioning on"), "provisioning is already on");
     // Another workspace's admin can't read it.
     s.app.create_workspace("beta", "boss@beta.test").await;
-    let boss = app::server::members::account_by_email(&s.app.state.db, "boss@beta.test").await.expect("db").expect("boss");
     let beta_ws = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("ws");
+    let boss = app::server::members::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
     let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password").await.expect("session");
     let beta = format!("gatehouse_session={}", session.expose());
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;

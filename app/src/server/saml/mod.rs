@@ -10,7 +10,7 @@ pub mod xml;
 
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
+use sea_orm::{PaginatorTrait, 
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
@@ -211,9 +211,19 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     .await
     .map_err(|e| DomainError::Internal(e.to_string()))??;
     let txn = crate::server::db::write(db).await?;
+    // A provider that asserted every domain as the only one keeps asserting what it did;
+    // the new one asserts nothing until an admin gives it domains.
+    let claimed = super::domains::list(&txn, cap.workspace_id()).await?.join(",");
+    saml_provider::Entity::update_many()
+        .col_expr(saml_provider::Column::AssertedDomains, Expr::value(claimed))
+        .filter(saml_provider::Column::WorkspaceId.eq(cap.workspace_id()))
+        .filter(saml_provider::Column::AssertedDomains.is_null())
+        .exec(&txn)
+        .await?;
     let model = saml_provider::ActiveModel {
         public_id: Set(public_id.clone()),
         workspace_id: Set(cap.workspace_id()),
+        asserted_domains: Set(None),
         name: Set(c.name.clone()),
         idp_entity_id: Set(c.idp_entity_id),
         sso_url: Set(c.sso_url),
@@ -384,13 +394,75 @@ pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
     })
 }
 
-/// Email-first routing: the workspace's first enabled SAML provider, when `email` is in one
-/// of its claimed domains (providers keep no domain list of their own).
+/// Email-first routing: the workspace's first enabled SAML provider that may assert
+/// `email`'s domain.
 pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_raw: &str) -> Result<Option<saml_provider::Model>, DomainError> {
     let email = super::normalize_email(email_raw)?;
     if !super::domains::claims_email(db, workspace_id, &email).await? {
         return Ok(None);
     }
     let enabled = super::methods::enabled_set(db, workspace_id).await?;
-    Ok(list(db, workspace_id).await?.into_iter().find(|p| enabled.contains(&method_key(&p.public_id))))
+    for p in list(db, workspace_id).await? {
+        if enabled.contains(&method_key(&p.public_id)) && may_assert(db, &p, &email).await? {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// The claimed domains of its workspace that provider `p` may assert, i.e. match existing
+/// members by email in and create members in. An admin's explicit list; without one, all
+/// of them while `p` is the workspace's only provider and none once there are several (a
+/// second IdP, say a contractor's, never speaks for the first one's people by default).
+pub async fn asserted_domains<C: ConnectionTrait>(db: &C, p: &saml_provider::Model) -> Result<Vec<String>, DomainError> {
+    let claimed = super::domains::list(db, p.workspace_id).await?;
+    Ok(match p.asserted_domains.as_deref() {
+        Some(stored) => split_domains(stored).into_iter().filter(|d| claimed.contains(d)).collect(),
+        None if provider_count(db, p.workspace_id).await? <= 1 => claimed,
+        None => Vec::new(),
+    })
+}
+
+async fn provider_count<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<u64, DomainError> {
+    Ok(saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).count(db).await?)
+}
+
+fn split_domains(stored: &str) -> Vec<String> {
+    stored.split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect()
+}
+
+/// May provider `p` assert `email_normalized` (match or create a member by it)?
+pub async fn may_assert<C: ConnectionTrait>(db: &C, p: &saml_provider::Model, email_normalized: &str) -> Result<bool, DomainError> {
+    let Some((_, domain)) = email_normalized.rsplit_once('@') else { return Ok(false) };
+    Ok(asserted_domains(db, p).await?.iter().any(|d| d == domain))
+}
+
+/// Sets which claimed domains provider `public_id` may assert (`None`: the default rule).
+pub async fn set_asserted_domains(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, domains: Option<Vec<String>>) -> Result<(), DomainError> {
+    let p = get(db, cap, public_id).await?;
+    let claimed = super::domains::list(db, p.workspace_id).await?;
+    let stored = match domains {
+        Some(list) => {
+            let mut clean = Vec::new();
+            for d in list {
+                let d = super::domains::validate_domain(&d)?;
+                if !claimed.contains(&d) {
+                    return Err(DomainError::Invalid(format!("{d} is not one of this workspace's claimed domains.")));
+                }
+                if !clean.contains(&d) {
+                    clean.push(d);
+                }
+            }
+            Some(clean.join(","))
+        }
+        None => None,
+    };
+    let txn = crate::server::db::write(db).await?;
+    let mut m: saml_provider::ActiveModel = p.into();
+    m.asserted_domains = Set(stored.clone());
+    m.updated_at = Set(now);
+    m.update(&txn).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.domains", &method_key(public_id), serde_json::json!({ "domains": stored })).await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -246,7 +246,7 @@ pub async fn acs(
         Identity::Existing { account_id, .. } => (account_id, false),
         Identity::Create { email } => {
             let full = full_name(&verified).unwrap_or_default();
-            let a = members::find_or_create_account(&txn, now, &email, &email, &full).await?;
+            let a = members::find_or_create_account(&txn, now, provider.workspace_id, &email, &email, &full).await?;
             (a.id, true)
         }
     };
@@ -289,14 +289,17 @@ pub async fn acs(
     Ok(Outcome::SignedIn { token, redirect, max_age: ws.session_lifetime_secs })
 }
 
-/// (provider, NameID) first; otherwise the email, only within the workspace's claimed
-/// domains (an email outside them links nothing and creates nothing).
+/// (provider, NameID) first; otherwise the email, only within the domains this provider
+/// may assert (a claimed domain of its workspace, and one the admin gave this provider, or
+/// any while it is the only provider): an email outside them links nothing and creates
+/// nothing, so a second IdP of the workspace can't sign in as the members of the first.
 async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &Verified) -> Result<(Identity, String), String> {
     let fail = |_: DomainError| "The sign-in could not be completed; try again.".to_string();
     let linked = if transient(v) {
         None
     } else {
         external_identity::Entity::find()
+        .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
         .filter(external_identity::Column::ProviderKind.eq("saml"))
         .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
         .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
@@ -318,11 +321,18 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
             provider.name
         ));
     }
-    match members::account_by_email(db, &email).await.map_err(fail)? {
+    if !super::may_assert(db, provider, &email).await.map_err(fail)? {
+        return Err(format!(
+            "{} may not assert addresses of {email}'s domain in this workspace, so it can only sign in the members it is already linked to. An admin chooses each provider's domains on its settings page.",
+            provider.name
+        ));
+    }
+    match members::account_by_email(db, provider.workspace_id, &email).await.map_err(fail)? {
         Some(a) => {
             // An account already linked to another NameID of this provider is not taken
             // over by a second IdP user who merely carries the same email.
             let other = external_identity::Entity::find()
+                .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
                 .filter(external_identity::Column::ProviderKind.eq("saml"))
                 .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
                 .filter(external_identity::Column::AccountId.eq(a.id))
@@ -348,6 +358,7 @@ fn transient(v: &Verified) -> bool {
 
 async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {
     let existing = external_identity::Entity::find()
+        .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
         .filter(external_identity::Column::ProviderKind.eq("saml"))
         .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
         .filter(external_identity::Column::Subject.eq(name_id))
@@ -362,6 +373,7 @@ async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Mo
         None => {
             external_identity::ActiveModel {
                 account_id: Set(account_id),
+                workspace_id: Set(provider.workspace_id),
                 provider_kind: Set("saml".into()),
                 provider_key: Set(provider.public_id.clone()),
                 subject: Set(name_id.to_string()),

@@ -440,7 +440,7 @@ async fn user_name_taken<C: ConnectionTrait>(db: &C, client: &Client, user_name:
         return Ok(true);
     }
     // An unlinked member's userName is its email.
-    let Some(acct) = members::account_by_email(db, &n).await? else { return Ok(false) };
+    let Some(acct) = members::account_by_email(db, client.workspace_id, &n).await? else { return Ok(false) };
     let m = members::membership_of(db, client.workspace_id, acct.id).await?;
     Ok(m.is_some_and(|m| m.managed_by_provider_id.is_none() && Some(m.id) != except))
 }
@@ -456,31 +456,27 @@ fn sent_roles(m: &membership::Model) -> bool {
 }
 
 /// Applies a document to a membership (linking it to this provider) in `txn`.
-async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row, input: &Input, account_is_new: bool) -> Result<Row, ScimError> {
+async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row, input: &Input) -> Result<Row, ScimError> {
     let Row { m, a } = row;
     let role = input.role.or_else(|| sent_roles(&m).then_some(ROLE_MEMBER));
-    // The account: its email and names are the person's, shared with other workspaces,
-    // so a provider changes them only for an account no other workspace has.
-    let others = membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).filter(membership::Column::Id.ne(m.id)).count(txn).await?;
+    // The account belongs to this workspace only (docs/design.md), so its email and names
+    // are this workspace's to change; no other workspace sees them.
     let mut a = a;
     if let Some((email, normalized)) = input.email.as_ref().filter(|(_, n)| *n != a.email_normalized) {
-        if others > 0 && !account_is_new {
-            return Err(ScimError::mutability(format!(
-                "{} also belongs to another workspace, so its email can't be changed from this workspace's identity provider",
-                a.email
-            )));
-        }
-        if members::account_by_email(txn, normalized).await?.is_some() {
-            return Err(ScimError::uniqueness(format!("{email} can't be used: choose another email")));
+        if members::account_by_email(txn, client.workspace_id, normalized).await?.is_some() {
+            return Err(ScimError::uniqueness(format!("a member with the email {email} already exists in this workspace")));
         }
         let mut am: account::ActiveModel = a.clone().into();
         am.email = Set(email.clone());
         am.email_normalized = Set(normalized.clone());
         am.updated_at = Set(now);
         a = am.update(txn).await?;
+        // Links were made for the old address: a sign-in must match the new one afresh.
+        let dropped = members::drop_identity_links(txn, a.id).await?;
+        audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.email", &a.email_normalized, json!({ "links_dropped": dropped })).await?;
     }
     let names_changed = (a.given_name.as_str(), a.family_name.as_str(), a.full_name.as_str()) != (input.given_name.as_str(), input.family_name.as_str(), input.full_name.as_str());
-    if names_changed && (others == 0 || account_is_new) {
+    if names_changed {
         let mut am: account::ActiveModel = a.clone().into();
         am.given_name = Set(input.given_name.clone());
         am.family_name = Set(input.family_name.clone());
@@ -533,13 +529,14 @@ async fn respond<C: ConnectionTrait>(db: &C, client: &Client, row: &Row) -> Resu
     Ok(resource(client, row, groups.get(&row.m.id).map(Vec::as_slice).unwrap_or(&[])))
 }
 
-/// POST /Users. An existing unlinked member with the same email is linked (email is the
-/// key); an account that exists only in other workspaces joins this one.
+/// POST /Users. An existing unlinked member of this workspace with the same email is
+/// linked (email is the key). Anybody else is a new account of this workspace, whether or
+/// not the same address is known in another one (nothing of that is read or revealed).
 pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
     let input = read(body, true)?;
     let txn = crate::server::db::write(db).await?;
     let existing = match &input.email {
-        Some((_, n)) => members::account_by_email(&txn, n).await?,
+        Some((_, n)) => members::account_by_email(&txn, client.workspace_id, n).await?,
         None => None,
     };
     if user_name_taken(&txn, client, &input.user_name, None).await? {
@@ -552,7 +549,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
             return Err(ScimError::uniqueness(format!("a user with userName “{}” already exists", clip(&input.user_name, 80))));
         }
     }
-    let (row, new_account) = match existing {
+    let row = match existing {
         Some(a) => match members::membership_of(&txn, client.workspace_id, a.id).await? {
             Some(m) if m.managed_by_provider_id == Some(client.provider_id) => {
                 return Err(ScimError::uniqueness(format!("{} is already provisioned (id {})", a.email, m.id)));
@@ -560,20 +557,11 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
             Some(m) if m.managed_by_provider_id.is_some() => {
                 return Err(ScimError::uniqueness(format!("a member with the email {} already exists in this workspace", a.email)));
             }
-            Some(m) => (Row { m, a }, false),
-            // Someone with an account elsewhere joins this workspace only inside its claimed
-            // domains (as SAML sign-in would), so an IdP can't pull in, and then read the
-            // name of, anybody whose email it knows.
-            None if !crate::server::domains::claims_email(&txn, client.workspace_id, &a.email_normalized).await? => {
-                return Err(ScimError::uniqueness(format!(
-                    "{} can't be provisioned here: its domain isn't claimed by this workspace (Member Authorization → claimed domains)",
-                    a.email
-                )));
-            }
+            Some(m) => Row { m, a },
             None => {
                 let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(ROLE_MEMBER), None).await?;
-                audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({ "existing_account": true })).await?;
-                (Row { m, a }, false)
+                audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
+                Row { m, a }
             }
         },
         None => {
@@ -585,13 +573,13 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
                     (p.clone(), p)
                 }
             };
-            let a = members::find_or_create_account(&txn, now, &email, &normalized, &input.full_name).await?;
+            let a = members::find_or_create_account(&txn, now, client.workspace_id, &email, &normalized, &input.full_name).await?;
             let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(ROLE_MEMBER), None).await?;
             audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
-            (Row { m, a }, true)
+            Row { m, a }
         }
     };
-    let row = apply(&txn, now, client, row, &input, new_account).await?;
+    let row = apply(&txn, now, client, row, &input).await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
     Ok(out)
@@ -611,7 +599,7 @@ pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &st
     if user_name_taken(&txn, client, &input.user_name, Some(row.m.id)).await? {
         return Err(ScimError::uniqueness(format!("a user with userName “{}” already exists", clip(&input.user_name, 80))));
     }
-    let row = apply(&txn, now, client, row, &input, false).await?;
+    let row = apply(&txn, now, client, row, &input).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.replace", &row.a.email_normalized, json!({})).await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
@@ -636,7 +624,7 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
     if user_name_taken(&txn, client, &input.user_name, Some(row.m.id)).await? {
         return Err(ScimError::uniqueness(format!("a user with userName “{}” already exists", clip(&input.user_name, 80))));
     }
-    let row = apply(&txn, now, client, row, &input, false).await?;
+    let row = apply(&txn, now, client, row, &input).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.patch", &row.a.email_normalized, json!({ "operations": ops.len() })).await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
@@ -658,11 +646,9 @@ pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str
         .exec(&txn)
         .await?;
     membership::Entity::delete_by_id(row.m.id).exec(&txn).await?;
-    let others = membership::Entity::find().filter(membership::Column::AccountId.eq(row.a.id)).count(&txn).await?;
-    if others == 0 {
-        account::Entity::delete_by_id(row.a.id).exec(&txn).await?;
-    }
-    audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.delete", &row.a.email_normalized, json!({ "account_kept": others > 0 })).await?;
+    // The account is this workspace's alone; its links go with it (cascade).
+    account::Entity::delete_by_id(row.a.id).exec(&txn).await?;
+    audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.delete", &row.a.email_normalized, json!({})).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -696,7 +682,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     match eval::indexed_eq(&filter, &["userName", "externalId", "id"]) {
         Some(("userName", v)) => {
             let v = v.trim().to_lowercase();
-            let by_email = members::account_by_email(db, &v).await?.map(|a| a.id).unwrap_or(-1);
+            let by_email = members::account_by_email(db, client.workspace_id, &v).await?.map(|a| a.id).unwrap_or(-1);
             query = query.filter(
                 Condition::any().add(membership::Column::ScimUserNameNormalized.eq(v)).add(
                     Condition::all().add(membership::Column::ScimUserNameNormalized.is_null()).add(membership::Column::AccountId.eq(by_email)),
