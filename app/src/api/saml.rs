@@ -66,6 +66,9 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
             provisioning_blocker: None,
             fallback_methods: vec![],
             scim_activity: vec![],
+            claimed_domains: vec![],
+            asserted_domains: vec![],
+            asserted_by_default: true,
         });
     }
     let p = saml::get(&st.db, &cap, &id).await.map_err(fail)?;
@@ -89,7 +92,13 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     if fresh_token.is_some() {
         set_cookie(format!("{FLASH_COOKIE}=; Path=/w/{}/settings/authentication/saml/{}; HttpOnly; SameSite=Strict; Max-Age=0", slug, p.public_id));
     }
+    let claimed_domains = crate::server::domains::list(&st.db, p.workspace_id).await.map_err(fail)?;
+    let asserted_domains = saml::asserted_domains(&st.db, &p).await.map_err(fail)?;
+    let asserted_by_default = p.asserted_domains.is_none();
     Ok(SamlProviderPage {
+        claimed_domains,
+        asserted_domains,
+        asserted_by_default,
         public_id: Some(p.public_id.clone()),
         form: SamlProviderForm {
             name: p.name.clone(),
@@ -198,6 +207,22 @@ pub async fn save_saml_provider(
         (saml::update(&st.db, &st.config, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
     };
     leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), p.public_id, urlencode(msg)));
+    Ok(msg.to_string())
+}
+
+/// Admins of `slug`: which claimed domains provider `id` may assert, separated by commas
+/// or spaces (empty: none). Only those domains' addresses are matched to members or
+/// create members through this provider; it still signs in whoever it is linked to.
+#[server]
+pub async fn set_provider_domains(slug: String, id: String, domains: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::saml;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let list: Vec<String> = domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect();
+    saml::set_asserted_domains(&st.db, st.now(), &cap, &id, Some(list)).await.map_err(fail)?;
+    let msg = "Domains saved.";
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), urlencode(&id), urlencode(msg)));
     Ok(msg.to_string())
 }
 

@@ -156,6 +156,12 @@ pub struct SamlProviderPage {
     pub fallback_methods: Vec<String>,
     /// The newest SCIM requests from this provider.
     pub scim_activity: Vec<ScimActivityRow>,
+    /// The workspace's claimed domains, and those this provider may assert (match and
+    /// create members by email in).
+    pub claimed_domains: Vec<String>,
+    pub asserted_domains: Vec<String>,
+    /// The asserted domains come from the default rule, not an admin's choice.
+    pub asserted_by_default: bool,
 }
 
 /// One SCIM request, for the provider's "Provisioning activity".

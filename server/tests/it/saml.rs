@@ -727,9 +727,19 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // An admin who gives the contractor's provider the domain makes it the IdP's call.
     let cap = AdminCap::operator(p2.workspace_id, Actor::operator());
-    saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["acme.test".into()])).await.expect("domains");
+    let admin = contractor.app.admin_cookie().await;
+    let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
+    assert!(page.body.contains("Domains this provider may assert") && page.body.contains("None."), "{}", page.body);
+    let r = contractor.app.form::<app::api::saml::SetProviderDomains>(&[("slug", "acme"), ("id", &contractor.id), ("domains", "acme.test")], Some(&admin), "/w/acme").await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+    let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
+    assert!(!page.body.contains("None.") && page.body.contains(r#"value="acme.test""#), "{}", page.body);
     let r = sign_in(&contractor, "temp@acme.test", "nameid=persistent").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // A member can't change it (the same 404 as a missing page).
+    let bob = contractor.app.add_member(&admin, "bob@acme.test", "member").await;
+    let r = contractor.app.call::<app::api::saml::SetProviderDomains>(&[("slug", "acme"), ("id", &contractor.id), ("domains", "")], Some(&bob)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     // A domain the workspace hasn't claimed can't be given.
     assert!(saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["victim.test".into()])).await.is_err());
 }

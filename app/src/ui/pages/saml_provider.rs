@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider, SetProvisioning};
+use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider, SetProviderDomains, SetProvisioning};
 use crate::model::{SamlActivityRow, SamlProviderPage};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
@@ -71,10 +71,12 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let delete = ServerAction::<DeleteSamlProvider>::new();
     let rotate = ServerAction::<RotateProviderToken>::new();
     let provision = ServerAction::<SetProvisioning>::new();
+    let set_domains = ServerAction::<SetProviderDomains>::new();
     let data = Resource::new(
-        move || (slug.get(), id.get(), test.get(), rotate.version().get(), provision.version().get()),
-        |(s, i, t, _, _)| load_saml_provider(s, i, t),
+        move || (slug.get(), id.get(), test.get(), (rotate.version().get(), provision.version().get(), set_domains.version().get(), save.version().get())),
+        |(s, i, t, _)| load_saml_provider(s, i, t),
     );
+    let domains_result = Signal::derive(move || set_domains.value().get());
     let save_result = Signal::derive(move || save.value().get());
     view! {
         <Header/>
@@ -98,7 +100,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                     view! {
                         <h1 class="text-2xl font-semibold">{title}</h1>
                         <Outcome result=save_result query="saved"/>
-                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
+                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let pid_domains = pid.clone(); let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
                             <section class=CARD data-testid="sp-values">
                                 <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
                                 <p class="mt-1 text-sm text-slate-600">
@@ -151,6 +153,23 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                         {checks_view(&t)}
                                     </div>
                                 })}
+                            </section>
+                            <section class=CARD data-testid="asserted-domains">
+                                <h2 class="text-lg font-semibold">"Domains this provider may assert"</h2>
+                                <p class="mt-1 text-sm text-slate-600">"Addresses in these domains are matched to members, or create members, when this provider signs them in. Anyone else it can only sign in if it is already linked to them. With several providers, give each the domains it speaks for: a provider never asserts another's people by default."</p>
+                                <div class="mt-3"><Outcome result=domains_result query="saved"/></div>
+                                <p class="mt-2 text-sm">
+                                    {if p.asserted_domains.is_empty() { "None.".to_string() } else { p.asserted_domains.join(", ") }}
+                                    {p.asserted_by_default.then(|| view! { <span class="ml-2 text-xs text-slate-500">"(default: every claimed domain while this is the only provider)"</span> })}
+                                </p>
+                                <ActionForm action=set_domains attr:class="mt-3 flex flex-wrap items-end gap-2">
+                                    <input type="hidden" name="slug" value=slug/>
+                                    <input type="hidden" name="id" value=pid_domains/>
+                                    <label class="block grow text-sm">"Domains (of: "{if p.claimed_domains.is_empty() { "no claimed domains yet".to_string() } else { p.claimed_domains.join(", ") }}")"
+                                        <input class=INPUT name="domains" value=p.asserted_domains.join(", ") aria-label="Domains this provider may assert"/>
+                                    </label>
+                                    <button type="submit" class=BUTTON>"Save domains"</button>
+                                </ActionForm>
                             </section>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Signing certificates"</h2>
