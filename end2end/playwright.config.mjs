@@ -4,6 +4,8 @@ import { defineConfig } from '@playwright/test';
 
 const port = process.env.GATEHOUSE_E2E_PORT || '3100';
 const idpPort = process.env.GATEHOUSE_E2E_IDP_PORT || '3190';
+const dnsPort = process.env.GATEHOUSE_E2E_DNS_PORT || '3194';
+const dnsHttpPort = process.env.GATEHOUSE_E2E_DNS_HTTP_PORT || '3195';
 // OIDC providers shaped like Google, Microsoft and Slack (scripts/interop/oidc_provider.mjs);
 // scripts/e2e-server.sh points the app at the same ports.
 const oidc = [['google', 'google', 3191], ['office365', 'microsoft', 3192], ['slack', 'slack', 3193]];
@@ -40,6 +42,16 @@ export default defineConfig({
       // The SAML IdP (pysaml2), with a fresh key directory per run.
       command: `../.venv/bin/python ../scripts/interop/saml_idp.py --port ${idpPort} --state-dir $(mktemp -d /tmp/gatehouse-idp.XXXXXX)`,
       url: `http://127.0.0.1:${idpPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      // A DNS server whose TXT records the specs publish (domain verification); the app
+      // asks it (scripts/e2e-server.sh sets GATEHOUSE_DNS_RESOLVER).
+      command: `../.venv/bin/python ../scripts/interop/dns_server.py --dns-port ${dnsPort} --http-port ${dnsHttpPort}`,
+      url: `http://127.0.0.1:${dnsHttpPort}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: 'pipe',

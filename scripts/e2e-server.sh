@@ -13,5 +13,7 @@ for pair in GOOGLE:3191 OFFICE365:3192 SLACK:3193; do
   name=${pair%%:*}; p=${pair##*:}
   export "GATEHOUSE_${name}_CLIENT_ID=gatehouse" "GATEHOUSE_${name}_CLIENT_SECRET=gatehouse-secret" "GATEHOUSE_${name}_ISSUER=http://127.0.0.1:$p"
 done
+# The DNS server Playwright starts for domain verification.
+export GATEHOUSE_DNS_RESOLVER="127.0.0.1:${GATEHOUSE_E2E_DNS_PORT:-3194}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec "${CARGO_TARGET_DIR:-target}/debug/gatehouse" serve

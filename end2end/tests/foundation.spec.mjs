@@ -4,6 +4,8 @@ import { failOnPageProblems } from './support.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
 const member = { name: 'Bob Member', email: 'bob@acme.test', password: 'member password 1' };
+// The test DNS server's API (scripts/interop/dns_server.py, started by the Playwright config).
+const dnsApi = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_DNS_HTTP_PORT || '3195'}`;
 
 async function signIn(page, who) {
   await page.goto('/w/acme/login');
@@ -68,6 +70,19 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await page.getByLabel('Domain', { exact: true }).fill('Acme.test');
   await page.getByRole('button', { name: 'Add domain' }).click();
   await expect(page.getByTestId('domains')).toContainText('acme.test');
+  // It is pending until proven: publish the TXT record it shows (at the test's DNS
+  // server, as the domain owner would at their DNS host), then check it.
+  const claim = page.locator('li[data-domain="acme.test"]');
+  await expect(claim).toHaveAttribute('data-status', 'pending');
+  const recordName = (await claim.getByTestId('record-name').textContent()).trim();
+  const recordValue = (await claim.getByTestId('record-value').textContent()).trim();
+  expect(recordName).toBe('_gatehouse-challenge.acme.test');
+  expect(recordValue).toMatch(/^gatehouse-verification=[0-9a-f]{32}$/);
+  const published = await page.request.put(`${dnsApi}/txt?name=${recordName}`, { data: recordValue });
+  expect(published.status()).toBe(200);
+  await claim.getByRole('button', { name: 'Check acme.test' }).click();
+  await expect(page.locator('li[data-domain="acme.test"]')).toHaveAttribute('data-status', 'verified');
+  await expect(page.getByRole('status').filter({ hasText: 'acme.test is verified.' })).toBeVisible();
 
   // Invite a member.
   await page.getByRole('link', { name: 'Members' }).click();

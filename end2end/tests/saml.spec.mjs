@@ -66,4 +66,16 @@ test('admin adds, tests and enables a SAML provider; a member signs in through i
   await expect(member.getByTestId('me')).toContainText('carol.jones@acme.test');
   await expect(member.getByTestId('me')).toContainText('Carol Jones');
   await ctx.close();
+
+  // Email-first: "Continue with SSO" reaches the IdP on its own origin (the login page's
+  // CSP form-action 'self' once stopped the redirect chain there) and signs the person in.
+  const ctx2 = await browser.newContext({ javaScriptEnabled: info.project.name === 'js' });
+  const byEmail = await ctx2.newPage();
+  await byEmail.goto('/w/acme/login');
+  await byEmail.getByTestId('email-first').locator('input[name=email]').fill('dan.brown@acme.test');
+  await byEmail.getByRole('button', { name: 'Continue with SSO' }).click();
+  await throughIdp(byEmail, info, 'dan.brown@acme.test');
+  await expect(byEmail).toHaveURL(/\/w\/acme$/);
+  await expect(byEmail.getByTestId('me')).toContainText('dan.brown@acme.test');
+  await ctx2.close();
 });

@@ -8,6 +8,21 @@ mod m20261129_000003_oidc;
 mod m20261129_000004_scim;
 mod m20261129_000005_daily_counts;
 mod m20261206_000006_workspace_identity;
+mod m20261206_000007_domain_verification;
+
+/// SQLite can't drop a column's inline UNIQUE: a table is rebuilt by SQLite's documented
+/// procedure instead. `steps` (create the new table, copy, drop the old, rename, and
+/// whatever follows) run as one batch on one pooled connection, with foreign keys off so
+/// dropping the old table cascades to nothing, in one transaction.
+pub(crate) fn sqlite_rebuild_batch<'a>(steps: impl IntoIterator<Item = &'a str>) -> String {
+    let mut batch = String::from("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n");
+    for s in steps {
+        batch.push_str(s.trim_end_matches([';', '\n']));
+        batch.push_str(";\n");
+    }
+    batch.push_str("COMMIT;\nPRAGMA foreign_keys=ON;\n");
+    batch
+}
 
 pub struct Migrator;
 
@@ -21,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_scim::Migration),
             Box::new(m20261129_000005_daily_counts::Migration),
             Box::new(m20261206_000006_workspace_identity::Migration),
+            Box::new(m20261206_000007_domain_verification::Migration),
         ]
     }
 }

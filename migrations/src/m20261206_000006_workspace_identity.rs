@@ -65,25 +65,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
         if m.get_database_backend() == DbBackend::Sqlite {
-            // SQLite can't drop the inline UNIQUE on accounts.email_normalized: the table is
-            // rebuilt (SQLite's documented procedure), with foreign keys off so dropping the
-            // old table cascades to nothing. One batch runs on one pooled connection, and
-            // everything after the PRAGMA is one transaction.
-            let mut batch = String::from(
-                "PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n\
-                 CREATE TABLE accounts_new (\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, \"workspace_id\" bigint NULL, \
+            // The inline UNIQUE on accounts.email_normalized goes with a rebuild.
+            let rebuild = [
+                "CREATE TABLE accounts_new (\"id\" integer NOT NULL PRIMARY KEY AUTOINCREMENT, \"workspace_id\" bigint NULL, \
                  \"email\" varchar NOT NULL, \"email_normalized\" varchar NOT NULL, \"full_name\" varchar NOT NULL DEFAULT '', \
                  \"given_name\" varchar NOT NULL DEFAULT '', \"family_name\" varchar NOT NULL DEFAULT '', \
-                 \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL);\n\
-                 INSERT INTO accounts_new (id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at) \
-                 SELECT id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at FROM accounts;\n\
-                 DROP TABLE accounts;\nALTER TABLE accounts_new RENAME TO accounts;\n",
-            );
-            for s in SPLIT {
-                batch.push_str(s);
-                batch.push_str(";\n");
-            }
-            batch.push_str("COMMIT;\nPRAGMA foreign_keys=ON;\n");
+                 \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL)",
+                "INSERT INTO accounts_new (id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at) \
+                 SELECT id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at FROM accounts",
+                "DROP TABLE accounts",
+                "ALTER TABLE accounts_new RENAME TO accounts",
+            ];
+            let batch = crate::sqlite_rebuild_batch(rebuild.into_iter().chain(SPLIT.iter().copied()));
             db.execute_unprepared(&batch).await?;
         } else {
             // PostgreSQL runs a migration in one transaction.

@@ -83,7 +83,7 @@ async fn main() {
     db::migrate(&conn).await.expect("migrate");
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None }),
+        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),

@@ -41,6 +41,7 @@ async fn state(url: &str) -> AppState {
             mailer: None,
             oidc: vec![],
             metrics_token: None,
+            ..Default::default()
         }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(cores).expect("hasher"),
@@ -153,7 +154,7 @@ async fn main() {
 
     // 4. Session checks with 100k sessions in the table.
     let ws = workspaces::by_slug(&st.db, "acme").await.expect("ws");
-    let acct = app::server::members::account_by_email(&st.db, "ada@acme.test").await.expect("db").expect("acct");
+    let acct = app::server::members::account_by_email(&st.db, ws.id, "ada@acme.test").await.expect("db").expect("acct");
     let mut tokens: Vec<Token> = Vec::new();
     let now = st.now();
     use sea_orm::{EntityTrait, Set};

@@ -64,7 +64,7 @@ async fn main() {
     let clock = FixedClock::at(now);
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None }),
+        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }),
         clock: Arc::new(clock.clone()),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),

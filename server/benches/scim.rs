@@ -149,6 +149,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
             mailer: None,
             oidc: vec![],
             metrics_token: None,
+            ..Default::default()
         }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),

@@ -108,7 +108,7 @@ async fn main() {
     // Setup, as the UI would: three SCIM workspaces and one for password sign-ins.
     let conn = db::connect(&url, 2).await.expect("connect");
     let hasher = Hasher::new(1).expect("hasher");
-    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None };
+    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() };
     let mut tokens = Vec::new();
     for i in 0..SCIM_WORKSPACES {
         let new = workspaces::NewWorkspace { slug: format!("tenant{i}"), name: format!("Tenant {i}"), admin_email: format!("admin@tenant{i}.test"), admin_name: "Admin".into(), admin_password: None };

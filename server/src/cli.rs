@@ -47,7 +47,8 @@ pub enum Command {
         disable: Vec<String>,
     },
     /// Show or edit the workspace's claimed email domains (same validation as the UI).
-    /// Prints the resulting list as JSON.
+    /// `--verify D` looks up D's TXT record now; `--trust D` marks D verified without DNS
+    /// (networks without it; audited). Prints the resulting claims as JSON.
     Domains {
         #[arg(long)]
         workspace: String,
@@ -55,6 +56,10 @@ pub enum Command {
         add: Vec<String>,
         #[arg(long)]
         remove: Vec<String>,
+        #[arg(long)]
+        verify: Vec<String>,
+        #[arg(long)]
+        trust: Vec<String>,
     },
     /// Custom SAML identity providers.
     #[command(subcommand)]
@@ -194,12 +199,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", json!({ "workspace": ws.slug, "enabled": enabled }));
             Ok(())
         }
-        Command::Domains { workspace, add, remove } => {
+        Command::Domains { workspace, add, remove, verify, trust } => {
+            use app::server::domains;
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let ws = find_workspace(&st, &workspace).await?;
             let cap = AdminCap::operator(ws.id, Actor::operator());
-            let list = app::server::domains::change(&st.db, st.now(), &cap, &add, &remove).await.map_err(user_error)?;
-            println!("{}", json!({ "workspace": ws.slug, "domains": list }));
+            if !add.is_empty() || !remove.is_empty() {
+                domains::change(&st.db, st.now(), &cap, &add, &remove).await.map_err(user_error)?;
+            }
+            for d in &trust {
+                domains::trust(&st.db, st.now(), ws.id, d, &Actor::operator()).await.map_err(user_error)?;
+            }
+            for d in &verify {
+                domains::verify_now(&st.db, &st.config.dns, st.now(), ws.id, d).await.map_err(user_error)?;
+            }
+            let claims: Vec<_> = domains::claims(&st.db, ws.id)
+                .await
+                .map_err(user_error)?
+                .into_iter()
+                .map(|c| json!({ "domain": c.domain, "status": c.status, "record": { "name": domains::record_name(&c.domain), "value": domains::record_value(&c.token) }, "trusted": c.trusted, "found": c.last_error }))
+                .collect();
+            println!("{}", json!({ "workspace": ws.slug, "domains": claims }));
             Ok(())
         }
         Command::Saml(SamlCommand::Add { workspace, name, metadata_file, metadata_url, allow_idp_initiated }) => {

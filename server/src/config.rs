@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub login_attempts_per_window: Option<i64>,
     pub scim_requests_per_minute: Option<i64>,
     pub metrics_token: Option<String>,
+    pub dns_resolver: Option<String>,
+    pub domain_recheck_secs: Option<i64>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
     pub google_issuer: Option<String>,
@@ -59,6 +61,10 @@ pub struct Config {
     pub scim_requests_per_minute: i64,
     /// Bearer token Prometheus presents on `GET /metrics` (off when unset).
     pub metrics_token: Option<String>,
+    /// The DNS server domain verification asks (`None`: the system's resolvers).
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// How often each claimed domain's TXT record is looked up again.
+    pub domain_recheck_secs: i64,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -78,7 +84,7 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN",
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN", "DNS_RESOLVER", "DOMAIN_RECHECK_SECS",
     "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
     "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
 ];
@@ -136,6 +142,8 @@ impl Config {
                     fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
                 "METRICS_TOKEN" => fc.metrics_token = Some(value),
+                "DNS_RESOLVER" => fc.dns_resolver = Some(value),
+                "DOMAIN_RECHECK_SECS" => fc.domain_recheck_secs = Some(value.parse().with_context(|| format!("{k} must be a number of seconds"))?),
                 "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
                 "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
                 "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
@@ -184,6 +192,11 @@ impl Config {
             login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
             // Entra asks for at least 25 requests a second per tenant; this allows 100.
             scim_requests_per_minute: fc.scim_requests_per_minute.unwrap_or(6000).max(1),
+            dns_resolver: match fc.dns_resolver.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "system") {
+                None => None,
+                Some(s) => Some(app::server::dns::parse_server(s).map_err(|e| anyhow::anyhow!("GATEHOUSE_DNS_RESOLVER: {e}"))?),
+            },
+            domain_recheck_secs: fc.domain_recheck_secs.unwrap_or(3600).max(60),
             metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {
                 Some(t) if t.len() < 16 => bail!("GATEHOUSE_METRICS_TOKEN must be at least 16 characters"),
                 t => t,

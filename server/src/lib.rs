@@ -44,6 +44,8 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         scim_requests_per_minute: cfg.scim_requests_per_minute,
         mailer,
         metrics_token: cfg.metrics_token.clone(),
+        dns: app::server::dns::Dns::new(cfg.dns_resolver),
+        domain_recheck_secs: cfg.domain_recheck_secs,
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
 }

@@ -199,6 +199,7 @@ pub async fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(listen = %listen, public_url = %state.config.public_url, "gatehouse listening");
     let events = state.events.clone();
+    tokio::spawn(recheck_domains(state.clone()));
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -208,6 +209,22 @@ pub async fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// Looks up claimed domains' TXT records again once they are due (every
+/// `GATEHOUSE_DOMAIN_RECHECK_SECS`), so pending claims verify or fail and a verified
+/// domain whose record disappears is eventually unverified. Every process runs it; a
+/// check is idempotent.
+async fn recheck_domains(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match app::server::domains::recheck_due(&state.db, &state.config.dns, state.now(), state.config.domain_recheck_secs).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(checked = n, "domain verification: records looked up again"),
+            Err(e) => tracing::warn!(error = %e, "domain verification: re-check failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

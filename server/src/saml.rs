@@ -171,6 +171,21 @@ struct EmailFirst {
 /// The login page's email-first form: an email in one of the workspace's claimed domains
 /// goes straight to its (first enabled) SAML provider; anything else goes back to the
 /// sign-in page with a note.
+/// A page that moves the browser on to `href` (our own SAML login, which redirects to the
+/// IdP). Email-first routing answers with this instead of a redirect: a redirect chain that
+/// starts with a form submission is held to the login page's CSP `form-action 'self'` all
+/// the way, so the last hop, to the IdP's origin, was blocked in browsers. A meta refresh
+/// (and the link, without it) is a new navigation that `form-action` doesn't govern, so
+/// the policy stays as strict for every form.
+fn continue_to(href: &str, provider_name: &str) -> Response {
+    let (href, name) = (esc(href), esc(provider_name));
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={href}\">\
+         <title>Continuing to sign-in</title></head><body><p>Continuing to <a href=\"{href}\">{name}</a>…</p></body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response()
+}
+
 async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) -> Response {
     let Ok(slug) = app::server::workspaces::validate_slug(&q.workspace) else {
         return Redirect::to("/").into_response();
@@ -182,7 +197,7 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
         Err(e) => return internal(e),
     };
     match saml::provider_for_email(&st.db, ws.id, &q.email).await {
-        Ok(Some(p)) => Redirect::to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id)).into_response(),
+        Ok(Some(p)) => continue_to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id), &p.name),
         Ok(None) => back("Single sign-on is not set up for that email's domain. Use another way to sign in."),
         Err(DomainError::Invalid(_)) => back("Enter a valid email address."),
         Err(e) => internal(e),

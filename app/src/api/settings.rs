@@ -12,7 +12,20 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let ms = methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?;
-    let domains = domains::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
+    let domains = domains::claims(&st.db, cap.workspace_id())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|c| crate::model::DomainClaim {
+            record_name: domains::record_name(&c.domain),
+            record_value: domains::record_value(&c.token),
+            checked: c.checked_at.map(|t| crate::server::scim::timestamp(t).replace('T', " ").replace('Z', " UTC")),
+            domain: c.domain,
+            status: c.status,
+            last_error: c.last_error,
+            trusted: c.trusted,
+        })
+        .collect();
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
     let mut allowlists = Vec::new();
     for p in &st.config.oidc {
@@ -77,8 +90,9 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
     Ok(msg)
 }
 
-/// Admins of `slug`: claims an email domain for the workspace (`add` = "true") or gives
-/// one up. A domain belongs to one workspace at most.
+/// Admins of `slug`: claims an email domain for the workspace (`add` = "true"; it is
+/// pending until its TXT record is found) or gives one up. Several workspaces may claim
+/// the same domain.
 #[server]
 pub async fn change_domain(slug: String, domain: String, add: String) -> Result<String, AppError> {
     use super::ctx::*;
@@ -88,7 +102,29 @@ pub async fn change_domain(slug: String, domain: String, add: String) -> Result<
     let d = vec![domain];
     let (added, removed) = if add == "true" { (d.as_slice(), &[][..]) } else { (&[][..], d.as_slice()) };
     domains::change(&st.db, st.now(), &cap, added, removed).await.map_err(fail)?;
-    let msg = if add == "true" { format!("{} claimed.", d[0].trim().to_lowercase()) } else { format!("{} removed.", d[0].trim().to_lowercase()) };
+    let msg = if add == "true" {
+        format!("{} added: publish its TXT record, then check it.", d[0].trim().to_lowercase())
+    } else {
+        format!("{} removed.", d[0].trim().to_lowercase())
+    };
+    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: looks up `domain`'s TXT record now and says what it found.
+#[server]
+pub async fn check_domain(slug: String, domain: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::domains;
+    let st = state()?;
+    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let c = domains::verify_now(&st.db, &st.config.dns, st.now(), cap.workspace_id(), &domain).await.map_err(fail)?;
+    let msg = match c.status.as_str() {
+        domains::VERIFIED if c.last_error.is_empty() => format!("{} is verified.", c.domain),
+        domains::VERIFIED => format!("{} is still verified, but: {}", c.domain, c.last_error),
+        domains::FAILED => format!("{} failed verification: {}", c.domain, c.last_error),
+        _ => format!("{} is not verified yet: {}", c.domain, c.last_error),
+    };
     redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }

@@ -35,12 +35,29 @@ pub struct MethodSetting {
 pub struct AuthenticationSettings {
     pub methods: Vec<MethodSetting>,
     pub session_lifetime_days: i64,
-    /// Claimed email domains (SAML just-in-time accounts, email-first routing).
-    pub domains: Vec<String>,
+    /// Claimed email domains and their DNS verification (only verified ones count for SAML
+    /// just-in-time accounts, email-first routing and Office365 allowlist trust).
+    pub domains: Vec<DomainClaim>,
     /// Per configured OIDC provider: (key, what the list holds, current list joined by ", ").
     pub allowlists: Vec<(String, String, String)>,
     /// SAML providers with SCIM provisioning on (switching a fallback on warns first).
     pub provisioning: Vec<String>,
+}
+
+/// One claimed domain on the Member Authorization page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainClaim {
+    pub domain: String,
+    /// `pending`, `verified` or `failed`.
+    pub status: String,
+    /// The TXT record to publish: its name and value.
+    pub record_name: String,
+    pub record_value: String,
+    /// When it was last checked, and what the check found when it wasn't a match.
+    pub checked: Option<String>,
+    pub last_error: String,
+    /// Verified by the server operator, not by DNS.
+    pub trusted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

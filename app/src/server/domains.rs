@@ -1,7 +1,10 @@
-//! Claimed email domains of a workspace: SAML providers create accounts on first sign-in
-//! only for emails in these domains, and the login page routes them to their provider.
-//! A domain belongs to one workspace at most.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+//! Claimed email domains of a workspace, proven by DNS (issue 12): the admin adds a
+//! domain, publishes a TXT record with its claim's random token, and a check moves it from
+//! pending to verified (or failed after a grace period). Only verified domains count: SAML
+//! providers create accounts and match members by email only in them, the login page
+//! routes them to their provider, and Office365 allowlist trust applies only to them.
+//! Several workspaces may verify the same domain; nobody blocks anybody by claiming first.
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 
 use super::audit;
@@ -44,9 +47,12 @@ pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
     }
 }
 
+/// The workspace's **verified** domains: the ones SAML JIT, email-first routing and
+/// Office365 allowlist trust rely on. A pending or failed claim counts for nothing.
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<String>, DomainError> {
     Ok(workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_domain::Column::Status.eq(VERIFIED))
         .order_by_asc(workspace_domain::Column::Domain)
         .all(db)
         .await?
@@ -55,32 +61,78 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<S
         .collect())
 }
 
-/// Is `email`'s domain claimed by this workspace?
+/// Every claim of the workspace, whatever its status (the settings page).
+pub async fn claims<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<workspace_domain::Model>, DomainError> {
+    Ok(workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(workspace_domain::Column::Domain)
+        .all(db)
+        .await?)
+}
+
+/// Is `email`'s domain one this workspace has proven (verified)?
 pub async fn claims_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_normalized: &str) -> Result<bool, DomainError> {
     let Some((_, domain)) = email_normalized.rsplit_once('@') else { return Ok(false) };
     Ok(workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
         .filter(workspace_domain::Column::Domain.eq(domain))
+        .filter(workspace_domain::Column::Status.eq(VERIFIED))
         .one(db)
         .await?
         .is_some())
 }
 
-/// Adds and removes claimed domains in one transaction; returns the resulting list.
+pub const PENDING: &str = "pending";
+pub const VERIFIED: &str = "verified";
+pub const FAILED: &str = "failed";
+/// A claim not proven within this long after it was made fails (it can still be checked
+/// again by hand).
+pub const PENDING_GRACE_SECS: i64 = 7 * 86_400;
+/// A verified domain whose record has been missing this long (since it was last seen) is
+/// no longer verified.
+pub const LOST_GRACE_SECS: i64 = 3 * 86_400;
+
+/// Where the challenge is published: a TXT record at this name...
+pub fn record_name(domain: &str) -> String {
+    format!("_gatehouse-challenge.{domain}")
+}
+
+/// ...with this value.
+pub fn record_value(token: &str) -> String {
+    format!("gatehouse-verification={token}")
+}
+
+/// Adds and removes claims in one transaction; returns the resulting list (all
+/// statuses). A new claim is pending with a fresh challenge token until DNS proves it.
+/// Several workspaces may claim the same domain: a claim blocks nobody.
 pub async fn change(db: &DatabaseConnection, now: i64, cap: &AdminCap, add: &[String], remove: &[String]) -> Result<Vec<String>, DomainError> {
     let add = add.iter().map(|d| validate_domain(d)).collect::<Result<Vec<_>, _>>()?;
     let remove = remove.iter().map(|d| validate_domain(d)).collect::<Result<Vec<_>, _>>()?;
     let ws = cap.workspace_id();
     let txn = crate::server::db::write(db).await?;
     for d in &add {
-        match workspace_domain::Entity::find().filter(workspace_domain::Column::Domain.eq(d.as_str())).one(&txn).await? {
-            Some(existing) if existing.workspace_id == ws => {}
-            Some(_) => return Err(DomainError::Refused(format!("{d} is already claimed by another workspace."))),
-            None => {
-                workspace_domain::ActiveModel { workspace_id: Set(ws), domain: Set(d.clone()), created_at: Set(now), ..Default::default() }
-                    .insert(&txn)
-                    .await?;
+        let exists = workspace_domain::Entity::find()
+            .filter(workspace_domain::Column::WorkspaceId.eq(ws))
+            .filter(workspace_domain::Column::Domain.eq(d.as_str()))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !exists {
+            workspace_domain::ActiveModel {
+                workspace_id: Set(ws),
+                domain: Set(d.clone()),
+                created_at: Set(now),
+                status: Set(PENDING.into()),
+                token: Set(super::crypto::random_hex(16)),
+                checked_at: Set(None),
+                verified_at: Set(None),
+                last_seen_at: Set(None),
+                last_error: Set(String::new()),
+                trusted: Set(false),
+                ..Default::default()
             }
+            .insert(&txn)
+            .await?;
         }
     }
     for d in &remove {
@@ -90,12 +142,143 @@ pub async fn change(db: &DatabaseConnection, now: i64, cap: &AdminCap, add: &[St
             .exec(&txn)
             .await?;
     }
-    let after = list(&txn, ws).await?;
+    let after: Vec<String> = claims(&txn, ws).await?.into_iter().map(|c| c.domain).collect();
     if !add.is_empty() || !remove.is_empty() {
         audit::record(&txn, now, Some(ws), cap.actor(), "domains.change", "workspace", json!({ "added": add, "removed": remove, "result": after })).await?;
     }
     txn.commit().await?;
     Ok(after)
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The TXT record holds this claim's value.
+    Match,
+    /// No TXT record at the name (NXDOMAIN or no TXT data).
+    Missing,
+    /// TXT records, none with this claim's value.
+    Other,
+    /// The resolver could not answer (timeout, unreachable, SERVFAIL): nothing is decided.
+    Error(String),
+}
+
+/// Looks up one claim's record through `dns` and records the outcome: verified when it
+/// matches; a pending claim fails after `PENDING_GRACE_SECS`, a verified one after its
+/// record has been gone for `LOST_GRACE_SECS`. A resolver error changes no status. An
+/// operator-trusted claim isn't looked up. Returns the claim as it is now.
+pub async fn check(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, claim: workspace_domain::Model) -> Result<workspace_domain::Model, DomainError> {
+    if claim.trusted {
+        return Ok(claim);
+    }
+    let found = match dns.txt(&record_name(&claim.domain)).await {
+        Ok(values) if values.iter().any(|v| v.trim() == record_value(&claim.token)) => Found::Match,
+        Ok(values) if values.is_empty() => Found::Missing,
+        Ok(_) => Found::Other,
+        Err(e) => Found::Error(e),
+    };
+    let (status, error) = match &found {
+        Found::Match => (VERIFIED, String::new()),
+        Found::Error(e) => (claim.status.as_str(), format!("The DNS lookup failed: {e}. Nothing changed; it is tried again later.")),
+        Found::Missing | Found::Other => {
+            let what = if found == Found::Missing {
+                format!("No TXT record at {}.", record_name(&claim.domain))
+            } else {
+                format!("The TXT records at {} don't include {}.", record_name(&claim.domain), record_value(&claim.token))
+            };
+            let status = match claim.status.as_str() {
+                VERIFIED if now - claim.last_seen_at.unwrap_or(now) >= LOST_GRACE_SECS => FAILED,
+                VERIFIED => VERIFIED,
+                _ if now - claim.created_at >= PENDING_GRACE_SECS => FAILED,
+                other if other == FAILED => FAILED,
+                _ => PENDING,
+            };
+            (status, what)
+        }
+    };
+    let status = status.to_string();
+    let was = claim.status.clone();
+    let txn = crate::server::db::write(db).await?;
+    let mut m: workspace_domain::ActiveModel = claim.clone().into();
+    m.checked_at = Set(Some(now));
+    m.last_error = Set(error.clone());
+    if found == Found::Match {
+        m.last_seen_at = Set(Some(now));
+        if claim.status != VERIFIED {
+            m.verified_at = Set(Some(now));
+        }
+    }
+    m.status = Set(status.clone());
+    let after = m.update(&txn).await?;
+    if was != status {
+        let actor = audit::Actor { account_id: None, label: "dns-check".into(), ip: None };
+        audit::record(&txn, now, Some(claim.workspace_id), &actor, "domains.status", &claim.domain, json!({ "from": was, "to": status, "why": error })).await?;
+    }
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Checks `domain` of workspace `workspace_id` now (the admin's "Check now", the CLI).
+pub async fn verify_now(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, workspace_id: i64, domain: &str) -> Result<workspace_domain::Model, DomainError> {
+    let domain = validate_domain(domain)?;
+    let claim = workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_domain::Column::Domain.eq(domain.as_str()))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    check(db, dns, now, claim).await
+}
+
+/// Operator override for networks without DNS: the claim counts as verified and is no
+/// longer looked up. Audited.
+pub async fn trust(db: &DatabaseConnection, now: i64, workspace_id: i64, domain: &str, actor: &audit::Actor) -> Result<(), DomainError> {
+    let domain = validate_domain(domain)?;
+    let txn = crate::server::db::write(db).await?;
+    let claim = workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_domain::Column::Domain.eq(domain.as_str()))
+        .one(&txn)
+        .await?;
+    let mut m: workspace_domain::ActiveModel = match claim {
+        Some(c) => c.into(),
+        None => workspace_domain::ActiveModel {
+            workspace_id: Set(workspace_id),
+            domain: Set(domain.clone()),
+            created_at: Set(now),
+            token: Set(super::crypto::random_hex(16)),
+            checked_at: Set(None),
+            last_seen_at: Set(None),
+            last_error: Set(String::new()),
+            ..Default::default()
+        },
+    };
+    m.status = Set(VERIFIED.into());
+    m.trusted = Set(true);
+    m.verified_at = Set(Some(now));
+    m.save(&txn).await?;
+    audit::record(&txn, now, Some(workspace_id), actor, "domains.trust", &domain, json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Re-checks every claim not trusted by the operator whose last check is older than
+/// `every_secs` (pending ones too, so they fail after their grace). Returns how many were
+/// checked. Several processes may run it: a check is idempotent.
+pub async fn recheck_due(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, every_secs: i64) -> Result<usize, DomainError> {
+    use sea_orm::Condition;
+    let due = workspace_domain::Entity::find()
+        .filter(workspace_domain::Column::Trusted.eq(false))
+        .filter(Condition::any().add(workspace_domain::Column::CheckedAt.is_null()).add(workspace_domain::Column::CheckedAt.lte(now - every_secs)))
+        .order_by_asc(workspace_domain::Column::Id)
+        .limit(500)
+        .all(db)
+        .await?;
+    let n = due.len();
+    for claim in due {
+        check(db, dns, now, claim).await?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

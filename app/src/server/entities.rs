@@ -35,6 +35,17 @@ pub mod workspace_domain {
         pub workspace_id: i64,
         pub domain: String,
         pub created_at: i64,
+        /// `pending`, `verified` or `failed` (see `domains`).
+        pub status: String,
+        /// The challenge published as `_gatehouse-challenge.<domain>` TXT.
+        pub token: String,
+        pub checked_at: Option<i64>,
+        pub verified_at: Option<i64>,
+        /// When the record was last found.
+        pub last_seen_at: Option<i64>,
+        pub last_error: String,
+        /// Verified by the operator (`gatehouse domains --trust`), not by DNS.
+        pub trusted: bool,
     }
     no_relations!();
 }

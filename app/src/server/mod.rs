@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod dns;
 pub mod domains;
 pub mod entities;
 pub mod error;

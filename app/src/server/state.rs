@@ -22,6 +22,25 @@ pub struct RuntimeConfig {
     pub oidc: Vec<super::oidc::OidcProvider>,
     /// Bearer token for `GET /metrics`; without it the endpoint is off.
     pub metrics_token: Option<String>,
+    /// Where domain verification looks up TXT records.
+    pub dns: super::dns::Dns,
+    /// How often each claimed domain is checked again (seconds).
+    pub domain_recheck_secs: i64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            public_url: "http://127.0.0.1:3000".into(),
+            login_attempts_per_window: 10,
+            scim_requests_per_minute: 6000,
+            mailer: None,
+            oidc: vec![],
+            metrics_token: None,
+            dns: super::dns::Dns::default(),
+            domain_recheck_secs: 3600,
+        }
+    }
 }
 
 impl RuntimeConfig {

@@ -97,6 +97,7 @@ impl TestApp {
             mailer: None,
             oidc: vec![],
             metrics_token: None,
+            ..Default::default()
         };
         f(&mut cfg);
         let events = app::server::events::Events::new();

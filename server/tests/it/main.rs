@@ -3,8 +3,10 @@
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set.
 mod common;
 
+
 mod access;
 mod cli;
+mod domains;
 mod mail;
 mod members;
 mod oidc;

@@ -82,7 +82,7 @@ async fn recover_re_enables_a_method_even_when_the_workspace_is_locked_out() {
 }
 
 #[tokio::test]
-async fn claimed_domains_are_validated_unique_across_workspaces_and_audited() {
+async fn claimed_domains_are_validated_pending_until_proven_and_audited() {
     use app::api::settings::ChangeDomain;
     let app = TestApp::with_workspace().await;
     app.create_workspace("other", "olga@other.test").await;
@@ -93,15 +93,23 @@ async fn claimed_domains_are_validated_unique_across_workspaces_and_audited() {
     let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "*.evil"), ("add", "true")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("not a domain name"), "{}", r.body);
-    let r = app.call::<ChangeDomain>(&[("slug", "other"), ("domain", "acme.test"), ("add", "true")], Some(&other)).await;
-    assert!(r.body.contains("already claimed by another workspace"), "{}", r.body);
     let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
-    assert_eq!(s["domains"], serde_json::json!(["acme.test"]));
+    assert_eq!((s["domains"][0]["domain"].as_str(), s["domains"][0]["status"].as_str()), (Some("acme.test"), Some("pending")));
+    assert_eq!(s["domains"][0]["record_name"], "_gatehouse-challenge.acme.test");
+    let acme_value = s["domains"][0]["record_value"].as_str().expect("value").to_string();
+    assert!(acme_value.starts_with("gatehouse-verification=") && acme_value.len() > 40, "{acme_value}");
     let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
     assert_eq!(last.action, "domains.change");
-    let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "acme.test"), ("add", "false")], Some(&admin)).await;
-    assert_eq!(r.status, StatusCode::OK);
-    // Now the other workspace may claim it.
+    // A claim blocks nobody: another workspace claims the same domain, with its own token.
     let r = app.call::<ChangeDomain>(&[("slug", "other"), ("domain", "acme.test"), ("add", "true")], Some(&other)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "other")], Some(&other)).await.body).expect("json");
+    assert_ne!(s["domains"][0]["record_value"].as_str(), Some(acme_value.as_str()));
+    // Unproven, it counts for nothing.
+    let acme = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("acme");
+    assert!(!app::server::domains::claims_email(&app.state.db, acme.id, "ann@acme.test").await.expect("db"));
+    let r = app.call::<ChangeDomain>(&[("slug", "acme"), ("domain", "acme.test"), ("add", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    assert_eq!(s["domains"], serde_json::json!([]));
 }

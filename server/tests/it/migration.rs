@@ -41,6 +41,8 @@ async fn shared_accounts_are_split_per_workspace_and_foreign_links_dropped() {
         ),
         "INSERT INTO external_identities (id, account_id, provider_kind, provider_key, subject, created_at, last_used_at) VALUES \
          (30, 1, 'google', 'accounts.google.com', 'g-sam', 0, 0), (31, 2, 'google', 'accounts.google.com', 'g-solo', 0, 0), (32, 1, 'saml', 'pa', 'sam-nameid', 0, 0), (33, 3, 'slack', 'T1', 'U-gone', 0, 0)".into(),
+        // A claim of the first-come era.
+        "INSERT INTO workspace_domains (id, workspace_id, domain, created_at) VALUES (40, 1, 'both.test', 0)".into(),
     ];
     for sql in rows {
         conn.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -74,6 +76,15 @@ async fn shared_accounts_are_split_per_workspace_and_foreign_links_dropped() {
     let shape: Vec<(i64, i64, &str)> = links.iter().map(|l| (l.id, l.workspace_id, l.subject.as_str())).collect();
     assert_eq!(shape, [(31, 1, "g-solo"), (32, 1, "sam-nameid")]);
     assert_eq!(links[1].account_id, 1);
+
+    // Migration 7: the old claim is pending with a fresh token (it must be proven), and
+    // another workspace may now claim the same domain.
+    let claims = app::server::domains::claims(&conn, 1).await.expect("claims");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].status, "pending");
+    assert!(claims[0].token.len() == 32 && claims[0].token.chars().all(|c| c.is_ascii_hexdigit()), "{}", claims[0].token);
+    conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'x')").await.expect("a second workspace's claim");
+    assert!(conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'y')").await.is_err(), "one claim per workspace");
 
     // Email is unique per workspace now; new accounts get fresh ids (PostgreSQL's sequence
     // was moved past the copies).

@@ -360,6 +360,8 @@ async fn allowlisted_tenants_and_second_subjects_cannot_take_over_accounts() {
     let login = format!("bob@acme.test;tid={TID};xms_edov=");
     assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "acme.test is not claimed yet");
     app::server::domains::change(&app.state.db, app.state.now(), &cap, &["acme.test".into()], &[]).await.expect("claim");
+    assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "claimed but not verified counts for nothing");
+    app::server::domains::trust(&app.state.db, app.state.now(), cap.workspace_id(), "acme.test", &Actor::operator()).await.expect("verified");
     assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::SEE_OTHER);
     use sea_orm::{ColumnTrait, QueryFilter};
     let links = app::server::entities::external_identity::Entity::find()

@@ -88,7 +88,7 @@ async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, 
 }
 
 fn runtime(public: &str) -> app::server::state::RuntimeConfig {
-    app::server::state::RuntimeConfig { public_url: public.into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None }
+    app::server::state::RuntimeConfig { public_url: public.into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }
 }
 
 /// An Okta-shaped SAML provider made the only sign-in method, with provisioning on:
@@ -320,7 +320,7 @@ async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
     let conn = db::connect(&url, 2).await.expect("connect");
     let (_, cap) = acme(&conn, false).await;
     let cfg = runtime(&public);
-    app::server::domains::change(&conn, now(), &cap, &["acme.test".to_string()], &[]).await.expect("claim domain");
+    app::server::domains::trust(&conn, now(), cap.workspace_id(), "acme.test", &app::server::audit::Actor::operator()).await.expect("claim domain");
     let input = saml::ProviderInput {
         name: "Test IdP".into(),
         metadata_xml: Some(crate::saml::idp_metadata(false).await),

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::settings::{auth_settings, ChangeDomain, SetMethod, SetOidcAllowlist, SetSessionLifetime};
+use crate::api::settings::{auth_settings, ChangeDomain, CheckDomain, SetMethod, SetOidcAllowlist, SetSessionLifetime};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -11,13 +11,14 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let set_method = ServerAction::<SetMethod>::new();
     let set_lifetime = ServerAction::<SetSessionLifetime>::new();
     let change_domain = ServerAction::<ChangeDomain>::new();
+    let check_domain = ServerAction::<CheckDomain>::new();
     let set_allow = ServerAction::<SetOidcAllowlist>::new();
     let data = Resource::new(
-        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), change_domain.version().get(), set_allow.version().get()),
+        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), (change_domain.version().get(), check_domain.version().get()), set_allow.version().get()),
         |(slug, _, _, _, _)| auth_settings(slug),
     );
     let allow_result = Signal::derive(move || set_allow.value().get());
-    let domain_result = Signal::derive(move || change_domain.value().get());
+    let domain_result = Signal::derive(move || check_domain.value().get().or_else(|| change_domain.value().get()));
     let method_result = Signal::derive(move || set_method.value().get());
     let lifetime_result = Signal::derive(move || set_lifetime.value().get());
     view! {
@@ -111,21 +112,52 @@ pub fn AuthSettingsPage() -> impl IntoView {
                             </section>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Claimed domains"</h2>
-                                <p class="mt-1 text-sm text-slate-600">"Your SAML providers create accounts on first sign-in for emails in these domains."</p>
+                                <p class="mt-1 text-sm text-slate-600">"Prove each domain by publishing the TXT record shown, then check it. Only verified domains count: your SAML providers create accounts for them on first sign-in, and the login page sends their addresses to single sign-on. Records are checked again every hour; a record removed for three days unverifies its domain."</p>
                                 <div class="mt-4"><Outcome result=domain_result query="domains_saved"/></div>
                                 <ul class="mt-4 divide-y divide-slate-100" data-testid="domains">
-                                    {settings.domains.into_iter().map(|d| view! {
-                                        <li class="flex items-center justify-between py-2">
-                                            <span class="font-mono text-sm">{d.clone()}</span>
-                                            <ActionForm action=change_domain>
-                                                <input type="hidden" name="slug" value=slug/>
-                                                <input type="hidden" name="domain" value=d.clone()/>
-                                                <input type="hidden" name="add" value="false"/>
-                                                <button type="submit" class="rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
-                                                    aria-label=format!("Remove {d}")>"Remove"</button>
-                                            </ActionForm>
+                                    {settings.domains.into_iter().map(|c| {
+                                        let d = c.domain.clone();
+                                        let d_check = d.clone();
+                                        let (d_li, d_text, d_remove, remove_label) = (d.clone(), d.clone(), d.clone(), format!("Remove {d}"));
+                                        let badge = match c.status.as_str() {
+                                            "verified" => "bg-emerald-100 text-emerald-900",
+                                            "failed" => "bg-red-100 text-red-900",
+                                            _ => "bg-amber-100 text-amber-900",
+                                        };
+                                        view! {
+                                        <li class="py-3" data-domain=d_li data-status=c.status.clone()>
+                                            <div class="flex items-center justify-between gap-3">
+                                                <span class="font-mono text-sm">{d_text}
+                                                    <span class=format!("ml-2 rounded px-2 py-0.5 font-sans text-xs {badge}")>{c.status.clone()}{c.trusted.then_some(" (by the operator)")}</span>
+                                                </span>
+                                                <div class="flex items-center gap-2">
+                                                    {(!c.trusted).then(move || view! {
+                                                        <ActionForm action=check_domain>
+                                                            <input type="hidden" name="slug" value=slug/>
+                                                            <input type="hidden" name="domain" value=d_check.clone()/>
+                                                            <button type="submit" class="rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                                                                aria-label=format!("Check {d_check}")>"Check now"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                    <ActionForm action=change_domain>
+                                                        <input type="hidden" name="slug" value=slug/>
+                                                        <input type="hidden" name="domain" value=d_remove/>
+                                                        <input type="hidden" name="add" value="false"/>
+                                                        <button type="submit" class="rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100"
+                                                            aria-label=remove_label>"Remove"</button>
+                                                    </ActionForm>
+                                                </div>
+                                            </div>
+                                            {(!c.trusted).then(|| view! {
+                                                <dl class="mt-2 grid grid-cols-[auto_1fr] gap-x-3 text-xs text-slate-600">
+                                                    <dt>"TXT name"</dt><dd class="font-mono" data-testid="record-name">{c.record_name.clone()}</dd>
+                                                    <dt>"TXT value"</dt><dd class="font-mono" data-testid="record-value">{c.record_value.clone()}</dd>
+                                                    {c.checked.clone().map(|t| view! { <dt>"Last checked"</dt><dd>{t}</dd> })}
+                                                    {(!c.last_error.is_empty()).then(|| view! { <dt>"Found"</dt><dd>{c.last_error.clone()}</dd> })}
+                                                </dl>
+                                            })}
                                         </li>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </ul>
                                 <ActionForm action=change_domain attr:class="mt-4 flex items-end gap-3">
                                     <input type="hidden" name="slug" value=slug/>
