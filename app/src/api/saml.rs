@@ -222,7 +222,7 @@ pub async fn set_provider_domains(slug: String, id: String, domains: String) -> 
     let list: Vec<String> = domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect();
     saml::set_asserted_domains(&st.db, st.now(), &cap, &id, Some(list)).await.map_err(fail)?;
     let msg = "Domains saved.";
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), urlencode(&id), urlencode(msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?domains_saved={}", urlencode(&slug), urlencode(&id), urlencode(msg)));
     Ok(msg.to_string())
 }
 

@@ -34,9 +34,10 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
     let acct_key = format!("login:acct:{}:{}", ws.id, email);
     let ip_key = format!("login:ip:{}", ip.as_deref().unwrap_or("unknown"));
     let limit = state.config.login_attempts_per_window;
-    if ratelimit::count(db, &acct_key, now, THROTTLE_WINDOW_SECS).await? >= limit
-        || ratelimit::count(db, &ip_key, now, THROTTLE_WINDOW_SECS).await? >= limit * 5
-    {
+    // The attempt is counted before Argon2 runs (reserved atomically), so a burst of
+    // concurrent guesses gets at most `limit` evaluated and the rest 429; a success gives
+    // its slot back, so only failures count.
+    if !ratelimit::reserve(db, &[(&acct_key, limit), (&ip_key, limit * 5)], now, THROTTLE_WINDOW_SECS).await? {
         tracing::warn!(workspace = %ws.slug, "password sign-in throttled");
         return Err(DomainError::RateLimited { retry_after_secs: THROTTLE_WINDOW_SECS - now.rem_euclid(THROTTLE_WINDOW_SECS) });
     }
@@ -50,14 +51,14 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
     let verified = state.hasher.verify(&password, membership.as_ref().and_then(|m| m.password_hash.as_deref())).await?;
     let membership = membership.filter(|_| verified);
     let (Some(account), Some(membership)) = (account, membership) else {
-        ratelimit::hit(db, &acct_key, now, THROTTLE_WINDOW_SECS).await?;
-        ratelimit::hit(db, &ip_key, now, THROTTLE_WINDOW_SECS).await?;
+        // Already counted by the reservation.
         if now % 97 == 0 {
             ratelimit::prune(db, now).await?;
         }
         tracing::info!(workspace = %ws.slug, "password sign-in refused: bad credentials");
         return Err(DomainError::Invalid(BAD_CREDENTIALS.into()));
     };
+    ratelimit::release(db, &[&acct_key, &ip_key], now, THROTTLE_WINDOW_SECS).await?;
     if membership.status != STATUS_ACTIVE {
         return Err(DomainError::Refused("Your access to this workspace has been deactivated. Ask an admin to reactivate you.".into()));
     }

@@ -138,3 +138,48 @@ async fn failures_across_many_accounts_are_throttled_per_ip() {
     let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
 }
+
+/// A burst of concurrent wrong passwords for one account, over real HTTP connections to
+/// a served router, with the right password among them: each attempt is counted before
+/// Argon2 runs, so at most the limit (5 here) are evaluated and the rest are 429, wherever
+/// the right one falls. The right password then still works once the window passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_concurrent_burst_gets_at_most_the_limit_evaluated() {
+    let app = TestApp::with_workspace().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = app.router.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+    });
+    let http = reqwest::Client::new();
+    let origin = format!("http://{addr}");
+    let path = <app::api::auth::Login as leptos::server_fn::ServerFn>::PATH;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let password = if i == 39 { ADMIN_PASSWORD } else { "not the password" };
+        let (http, origin) = (http.clone(), origin.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{origin}{path}"))
+                .header("origin", &origin)
+                .header("accept", "application/json")
+                .form(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", password)])
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    let evaluated = statuses.iter().filter(|s| **s != 429).count();
+    assert!(evaluated <= 5, "{evaluated} attempts were evaluated: {statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 429).count() >= 35, "{statuses:?}");
+    // A success gives its slot back; the window over, the right password works.
+    app.clock.advance(app::server::auth::THROTTLE_WINDOW_SECS);
+    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    server.abort();
+}

@@ -157,7 +157,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                             <section class=CARD data-testid="asserted-domains">
                                 <h2 class="text-lg font-semibold">"Domains this provider may assert"</h2>
                                 <p class="mt-1 text-sm text-slate-600">"Addresses in these domains are matched to members, or create members, when this provider signs them in. Anyone else it can only sign in if it is already linked to them. With several providers, give each the domains it speaks for: a provider never asserts another's people by default."</p>
-                                <div class="mt-3"><Outcome result=domains_result query="saved"/></div>
+                                <div class="mt-3"><Outcome result=domains_result query="domains_saved"/></div>
                                 <p class="mt-2 text-sm">
                                     {if p.asserted_domains.is_empty() { "None.".to_string() } else { p.asserted_domains.join(", ") }}
                                     {p.asserted_by_default.then(|| view! { <span class="ml-2 text-xs text-slate-500">"(default: every claimed domain while this is the only provider)"</span> })}
