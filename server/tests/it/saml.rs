@@ -748,3 +748,32 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     // A domain the workspace hasn't claimed can't be given.
     assert!(saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["victim.test".into()])).await.is_err());
 }
+
+/// A validly signed response from the IdP, re-declared as UTF-7 or UTF-16, or with a
+/// processing instruction or a DOCTYPE before its root (the XML declaration and the prolog
+/// are outside what the signature covers): refused before any parser reads it, so our
+/// checks and samael's parse never read two different documents. The untouched response
+/// is then still accepted.
+#[tokio::test]
+async fn a_signed_response_with_another_encoding_or_a_prolog_is_refused() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sp = setup(Options::default()).await;
+    let ans = idp_answer(&sp.app, &sp.id, "enc@acme.test", "", None, "?next=/w/acme").await;
+    let xml = String::from_utf8(b64.decode(ans.resp.as_bytes()).expect("base64")).expect("utf-8");
+    let root = &xml[xml.find("<ns0:Response").or_else(|| xml.find("<samlp:Response")).or_else(|| xml.find("<saml2p:Response")).expect("root")..];
+    for (why, prolog) in [
+        ("UTF-7", "<?xml version=\"1.0\" encoding=\"UTF-7\"?>"),
+        ("UTF-16", "<?xml version=\"1.0\" encoding=\"UTF-16\"?>"),
+        ("a processing instruction", "<?xml version=\"1.0\"?><?xml-stylesheet href=\"http://evil.test/x\"?>"),
+        ("a DOCTYPE", "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e \"x\">]>"),
+        ("a UTF-7 DOCTYPE", "<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-!DOCTYPE r+AD4-"),
+    ] {
+        let forged = b64.encode(format!("{prolog}{root}"));
+        let r = post_acs_from(&sp.app, &sp.id, &forged, &ans.relay, Some(&ans.cookie), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{why}: {}", r.body);
+        assert!(r.cookie().is_none(), "{why}");
+        assert!(last_refusal_details(&sp).await.contains("XML"), "{why}: {}", last_refusal_details(&sp).await);
+    }
+    assert_eq!(ans.post(&sp.app, &sp.id).await.status, StatusCode::SEE_OTHER, "the untouched response");
+}

@@ -35,17 +35,60 @@ fn refuse<T>(msg: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal(msg.into()))
 }
 
-/// Cheap textual screen, before any parser runs: no DTD (so no entity can ever be
-/// declared, let alone expanded) and no comments (CVE-2017-11427: a comment inside a
-/// NameID makes naive readers truncate it).
+/// Cheap textual screen, before any parser runs, so that every parser that later reads
+/// the bytes (ours, samael's, xmlsec's) sees one and the same document:
+/// - an XML declaration may only name UTF-8 or ASCII (a declared UTF-7 or UTF-16 makes a
+///   parser that honours it decode other characters than this screen read, which once hid
+///   a DOCTYPE from it);
+/// - no NUL characters (what UTF-16 text looks like when read as UTF-8);
+/// - no DTD or any other `<!` declaration but CDATA (so no entity can ever be declared,
+///   let alone expanded), in any letter case;
+/// - no comments (CVE-2017-11427: a comment inside a NameID makes naive readers truncate
+///   it);
+/// - no processing instruction anywhere, before the root element included (a tree walk
+///   from the root never sees those).
 pub fn screen_text(xml: &str) -> Result<(), Refusal> {
-    if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") || xml.contains("<!doctype") {
-        return refuse("the XML declares a DOCTYPE or entities, which SAML never needs");
+    let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    if body.contains('\0') {
+        return refuse("the XML contains NUL characters (UTF-16 or binary data), which Gatehouse refuses");
     }
-    if xml.contains("<!--") {
+    let rest = match body.strip_prefix("<?xml") {
+        Some(after) if after.starts_with(|c: char| c.is_ascii_whitespace()) => {
+            let Some(end) = after.find("?>") else { return refuse("the XML declaration is not closed") };
+            let decl = &after[..end];
+            if let Some(enc) = declared_encoding(decl) {
+                if !matches!(enc.to_ascii_lowercase().as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                    return refuse(format!("the XML declares the encoding {enc}; Gatehouse accepts SAML messages in UTF-8 only"));
+                }
+            }
+            &after[end + 2..]
+        }
+        _ => body,
+    };
+    if rest.contains("<?") {
+        return refuse("the XML contains processing instructions, which SAML never needs");
+    }
+    if rest.contains("<!--") {
         return refuse("the XML contains comments, which Gatehouse refuses in SAML messages");
     }
+    let mut from = 0;
+    while let Some(i) = rest[from..].find("<!") {
+        let at = from + i;
+        if !rest[at..].starts_with("<![CDATA[") {
+            return refuse("the XML declares a DOCTYPE, entities or other markup declarations, which SAML never needs");
+        }
+        from = at + 2;
+    }
     Ok(())
+}
+
+/// The value of `encoding="…"` (or '…') in an XML declaration's text, if any.
+fn declared_encoding(decl: &str) -> Option<&str> {
+    let i = decl.find("encoding")?;
+    let after = decl[i + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(&value[..value.find(quote)?])
 }
 
 /// Parses text as UTF-8 XML, strictly: no recovery from errors, no network, no DTD
@@ -336,6 +379,38 @@ mod tests {
         ];
         for (i, c) in cases.iter().enumerate() {
             assert!(inspect_response(c).is_err(), "case {i} accepted: {c}");
+        }
+    }
+
+    /// Every reading of the bytes must be the same document: encodings other than UTF-8,
+    /// processing instructions (also before the root) and markup declarations in any case
+    /// are refused before a parser runs; a UTF-8 declaration and a BOM are fine.
+    #[test]
+    fn one_meaning_for_every_parser() {
+        for ok in [
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{OK}"),
+            format!("<?xml version='1.0' encoding='us-ascii'?>\n{OK}"),
+            format!("<?xml version=\"1.0\"?>{OK}"),
+            format!("\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>{OK}"),
+            OK.replace("<saml:Issuer>idp</saml:Issuer></saml:Assertion>", "<saml:Issuer><![CDATA[idp]]></saml:Issuer></saml:Assertion>"),
+        ] {
+            assert!(screen_text(&ok).is_ok(), "refused: {ok}");
+        }
+        for (why, bad) in [
+            ("UTF-7", format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{OK}")),
+            ("UTF-7 hiding a DOCTYPE", format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-!DOCTYPE x+AD4-{OK}")),
+            ("UTF-16", format!("<?xml version=\"1.0\" encoding=\"UTF-16\"?>{OK}")),
+            ("latin1", format!("<?xml version=\"1.0\" encoding = 'ISO-8859-1'?>{OK}")),
+            ("NUL", OK.replace("idp", "i\0d\0p")),
+            ("PI before the root", format!("<?xml version=\"1.0\"?><?xml-stylesheet href=\"x\"?>{OK}")),
+            ("PI first", format!("<?pi x?>{OK}")),
+            ("a second declaration", format!("<?xml version=\"1.0\"?><?xml version=\"1.0\" encoding=\"UTF-7\"?>{OK}")),
+            ("doctype in mixed case", format!("<!DocType x>{OK}")),
+            ("element declaration", OK.replace("<samlp:Status>", "<!ELEMENT x ANY><samlp:Status>")),
+            ("unclosed declaration", format!("<?xml version=\"1.0\" {OK}")),
+        ] {
+            assert!(screen_text(&bad).is_err(), "{why} accepted: {bad}");
+            assert!(inspect_response(&bad).is_err(), "{why} accepted by inspect_response");
         }
     }
 }
