@@ -60,7 +60,7 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
@@ -178,9 +178,21 @@ async fn same_origin_writes(State(st): State<AppState>, req: Request, next: Next
     }
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    // Only the build's static files may be cached: every page and answer may carry a
+    // session's data or a secret shown once (tokens, invite links), and a shared or back-
+    // button cache must not keep it.
+    let path = req.uri().path();
+    let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if !cacheable {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if st.config.secure_cookies() {
+        // Served over https: browsers keep to https for two years (RFC 6797).
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    }
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         if let Ok(v) = HeaderValue::from_str(&http_security::content_security_policy(None)) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);

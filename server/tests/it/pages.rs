@@ -156,3 +156,26 @@ async fn stress_renders(app: &std::sync::Arc<TestApp>, rounds: usize) {
         }
     }
 }
+
+/// Every page and answer is `no-store` (they carry sessions' data and secrets shown once:
+/// tokens, invite links); only the build's static files may be cached. HSTS when the public
+/// URL is https.
+#[tokio::test]
+async fn responses_are_not_stored_and_https_sites_send_hsts() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let invite = app.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", "ivy@acme.test"), ("role", "member")], Some(&admin)).await;
+    for (what, r) in [
+        ("login page", app.get("/w/acme/login", None).await),
+        ("admin page", app.get("/w/acme/settings/members", Some(&admin)).await),
+        ("an invite link (a secret)", invite),
+        ("a 404", app.get("/no/such/page", None).await),
+        ("SCIM", app.get("/scim/v2/ServiceProviderConfig", None).await),
+    ] {
+        assert_eq!(r.headers.get("cache-control").map(|v| v.as_bytes()), Some(&b"no-store"[..]), "{what}");
+        assert!(r.headers.get("strict-transport-security").is_none(), "{what}: http site");
+    }
+    let https = TestApp::with_config(|c| c.public_url = "https://gatehouse.example.com".into()).await;
+    let r = https.get("/healthz", None).await;
+    assert_eq!(r.headers.get("strict-transport-security").map(|v| v.as_bytes()), Some(&b"max-age=63072000; includeSubDomains"[..]));
+}
