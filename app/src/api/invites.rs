@@ -11,7 +11,9 @@ pub async fn invite_page(token: String) -> Result<InviteDetails, AppError> {
     use crate::server::{crypto::Token, members};
     let st = state()?;
     let info = members::invite_info(&st.db, st.now(), &Token::from_presented(&token)).await.map_err(fail)?;
-    Ok(InviteDetails { workspace_name: info.workspace_name, email: info.email })
+    let ws = crate::server::workspaces::by_slug(&st.db, &info.workspace_slug).await.map_err(fail)?;
+    let password_allowed = crate::server::methods::is_enabled(&st.db, ws.id, crate::server::methods::PASSWORD, &st.config).await.map_err(fail)?;
+    Ok(InviteDetails { workspace_name: info.workspace_name, workspace_slug: info.workspace_slug, email: info.email, password_allowed })
 }
 
 /// Holder of the invite token: joins the workspace, sets (or proves) the password and
@@ -21,7 +23,7 @@ pub async fn accept_invite(token: String, full_name: String, password: String) -
     use super::ctx::*;
     use crate::server::{crypto::Token, members, sessions, workspaces};
     let st = state()?;
-    let (slug, session) = members::accept_invite(&st.db, &st.hasher, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
+    let (slug, session) = members::accept_invite(&st.db, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
         .await
         .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;

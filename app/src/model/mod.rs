@@ -77,7 +77,11 @@ pub struct MemberRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteDetails {
     pub workspace_name: String,
+    pub workspace_slug: String,
     pub email: String,
+    /// Password sign-in is on in that workspace (otherwise the invitee joins through one
+    /// of its other methods, from its sign-in page).
+    pub password_allowed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -160,16 +160,27 @@ pub async fn invite_info<C: ConnectionTrait>(db: &C, now: i64, token: &Token) ->
 /// The password chosen here belongs to this workspace's membership only, so an invite
 /// link (which its admin can see) never yields a credential for another workspace, and
 /// the account's profile is only filled in when the account is new.
+#[allow(clippy::too_many_arguments)]
 pub async fn accept_invite(db: &DatabaseConnection,
     hasher: &Hasher,
+    cfg: &super::state::RuntimeConfig,
     now: i64,
     token: &Token,
     full_name: &str,
     password: String,
     ip: Option<String>,
 ) -> Result<(String, Token), DomainError> {
-    let password = Password::new_secret(password)?;
     let (_, ws) = open_invite(db, now, token).await?;
+    // A password is a way in: with password sign-in off here, accepting with one would
+    // open a password session the workspace's policy forbids. The invitee joins through
+    // one of the workspace's methods instead (OIDC uses the invite; SAML matches them).
+    if !super::methods::is_enabled(db, ws.id, super::methods::PASSWORD, cfg).await? {
+        return Err(DomainError::Refused(format!(
+            "{} doesn't use passwords. Sign in with one of its sign-in methods as the invited address instead.",
+            ws.name
+        )));
+    }
+    let password = Password::new_secret(password)?;
     let name = if full_name.trim().is_empty() { String::new() } else { validate_name(full_name, "Your name")? };
     let hash = hasher.hash(&password).await?.0;
 

@@ -196,3 +196,37 @@ async fn the_members_page_pages_admins_first_and_searches() {
     assert!(html.body.contains("page=3&amp;q=user") || html.body.contains("page=3&q=user"), "a Next link keeps the search");
     assert!(html.body.contains(r#"data-email="user050@acme.test""#), "page 2 of the search");
 }
+
+/// With password sign-in off, an invite can't be accepted with a password (that would be
+/// a password session the workspace forbids): the invite page points to the workspace's
+/// sign-in methods instead, and the server refuses a password posted anyway.
+#[tokio::test]
+async fn an_invite_offers_only_the_methods_the_workspace_allows() {
+    use app::server::audit::Actor;
+    use app::server::permissions::AdminCap;
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let r = app.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", "ivy@acme.test"), ("role", "member")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let link: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let token = link["link"].as_str().expect("link").rsplit('/').next().expect("token").to_string();
+    let page = app.get(&format!("/invite/{token}"), None).await;
+    assert!(page.body.contains("Choose a password"), "password on: the form is offered");
+
+    // SAML only.
+    let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
+    let input = app::server::saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.test/".into(), sso_url: "https://idp.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()]).await.expect("saml only");
+
+    let page = app.get(&format!("/invite/{token}"), None).await;
+    assert!(page.body.contains(r#"data-testid="no-password""#) && page.body.contains("/w/acme/login"), "{}", page.body);
+    assert!(!page.body.contains("Choose a password"), "no password form");
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "Ivy"), ("password", "a long password 1")], None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("doesn't use passwords"), "{}", r.body);
+    assert!(r.cookie().is_none(), "no password session");
+    assert!(app::server::members::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none(), "nobody joined");
+}
