@@ -73,6 +73,9 @@ pub struct CreatedWorkspace {
     pub admin_invite: Option<Token>,
 }
 
+/// Key of the PostgreSQL advisory lock that serialises first-run setups.
+const SETUP_LOCK: i64 = 0x6761_7465_7365_7475; // "gatesetu"
+
 /// Creates a workspace with Everyone, password sign-in enabled, and its first admin.
 /// `only_if_empty` makes this the first-run setup, refused once any workspace exists.
 pub async fn create(db: &DatabaseConnection,
@@ -86,14 +89,27 @@ pub async fn create(db: &DatabaseConnection,
     let name = validate_name(&new.name, "The workspace name")?;
     let email = normalize_email(&new.admin_email)?;
     let admin_name = if new.admin_name.trim().is_empty() { String::new() } else { validate_name(&new.admin_name, "Your name")? };
+    // Once set up, a setup post is refused before it costs an Argon2 hash (a flood of
+    // them would otherwise slow real sign-ins down).
+    if only_if_empty && !setup_needed(db).await? {
+        return Err(DomainError::NotFound);
+    }
     let hash = match &new.admin_password {
         Some(pw) => Some(hasher.hash(pw).await?.0),
         None => None,
     };
 
     let txn = crate::server::db::write(db).await?;
-    if only_if_empty && !setup_needed(&txn).await? {
-        return Err(DomainError::NotFound);
+    if only_if_empty {
+        // Two setups at once must end with one workspace: SQLite's write transaction is
+        // already exclusive; PostgreSQL takes a transaction-level advisory lock so the
+        // check below and the insert happen as one step.
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})")).await?;
+        }
+        if !setup_needed(&txn).await? {
+            return Err(DomainError::NotFound);
+        }
     }
     if workspace::Entity::find().filter(workspace::Column::Slug.eq(&slug)).one(&txn).await?.is_some() {
         return Err(DomainError::Invalid(format!("The URL name “{slug}” is taken.")));

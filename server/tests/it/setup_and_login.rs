@@ -183,3 +183,36 @@ async fn a_concurrent_burst_gets_at_most_the_limit_evaluated() {
     app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
     server.abort();
 }
+
+/// Eight first-run setups at once end with exactly one workspace (on PostgreSQL too, where
+/// nothing serialised the emptiness check and the insert before), and the others are the
+/// same refusal as a setup after the fact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_setups_end_with_one_workspace() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let new = app::server::workspaces::NewWorkspace {
+                slug: format!("first{i}"),
+                name: format!("First {i}"),
+                admin_email: format!("admin{i}@first.test"),
+                admin_name: "Admin".into(),
+                admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
+            };
+            app::server::workspaces::create(&app.state.db, &app.state.hasher, T0, new, &app::server::audit::Actor::anonymous("setup", None), true).await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(app::server::DomainError::NotFound) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let workspaces = app::server::entities::workspace::Entity::find().count(&app.state.db).await.expect("db");
+    assert_eq!((created, workspaces), (1, 1));
+}
