@@ -5,9 +5,11 @@ use app::server::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-/// Sign-in starts and protocol answers allowed per IP address per minute (each costs
-/// database writes and crypto; people need a handful).
-const PER_IP_PER_MINUTE: i64 = 60;
+/// Failed sign-in answers allowed per client address per minute and per scope (a SAML
+/// provider, an OIDC provider and workspace). Failures, not attempts: a company of
+/// thousands behind one NAT address signing in through its IdP at 9 am is never
+/// throttled, while junk posted at the ACS is.
+const FAILURES_PER_IP_PER_MINUTE: i64 = 60;
 
 /// The browser's nonce from cookie `name`, if it sent one.
 pub fn nonce(headers: &HeaderMap, name: &str) -> Option<Token> {
@@ -32,16 +34,29 @@ pub fn set_nonce(name: &str, path: &str, token: &Token, secure: bool, cross_site
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Counts this request against its IP's budget; `Some(response)` when over it.
-pub async fn throttled(st: &AppState, ip: Option<&str>) -> Option<Response> {
+fn failure_key(scope: &str, ip: &str) -> String {
+    format!("signin:fail:{scope}:{ip}")
+}
+
+/// `Some(429 response)` when this client address has failed too often in `scope` this
+/// minute. Counts nothing itself.
+pub async fn throttled(st: &AppState, scope: &str, ip: Option<&str>) -> Option<Response> {
     let ip = ip?;
-    match app::server::ratelimit::hit(&st.db, &format!("signin:ip:{ip}"), st.now(), 60).await {
-        Ok(n) if n > PER_IP_PER_MINUTE => {
+    match app::server::ratelimit::count(&st.db, &failure_key(scope, ip), st.now(), 60).await {
+        Ok(n) if n >= FAILURES_PER_IP_PER_MINUTE => {
             let mut r = crate::saml::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
             Some(r)
         }
         Ok(_) => None,
         Err(e) => Some(crate::saml::internal(e)),
+    }
+}
+
+/// Records that an answer in `scope` from this client address was refused.
+pub async fn failed(st: &AppState, scope: &str, ip: Option<&str>) {
+    let Some(ip) = ip else { return };
+    if let Err(e) = app::server::ratelimit::hit(&st.db, &failure_key(scope, ip), st.now(), 60).await {
+        tracing::warn!(error = %e, "sign-in failure counter");
     }
 }

@@ -46,6 +46,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         metrics_token: cfg.metrics_token.clone(),
         dns: app::server::dns::Dns::new(cfg.dns_resolver),
         domain_recheck_secs: cfg.domain_recheck_secs,
+        trusted_proxies: cfg.trusted_proxies.clone(),
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
 }

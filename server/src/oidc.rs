@@ -24,7 +24,7 @@ struct StartQuery {
 }
 
 async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<StartQuery>, headers: HeaderMap, req: Request) -> Response {
-    if let Some(r) = crate::browser::throttled(&st, peer(&req).as_deref()).await {
+    if let Some(r) = crate::browser::throttled(&st, &format!("{key}:{}", q.workspace), peer(&req).as_deref()).await {
         return r;
     }
     if st.config.oidc_provider(&key).is_none() {
@@ -63,13 +63,25 @@ struct CallbackQuery {
 
 async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<CallbackQuery>, headers: HeaderMap, req: Request) -> Response {
     let ip = peer(&req);
-    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
+    // The callback doesn't name its workspace before its state is read: one scope per
+    // provider.
+    let scope = format!("{key}:callback");
+    if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
+    let res = callback_answer(&st, &key, q, &headers, ip.clone()).await;
+    if res.status().is_client_error() {
+        crate::browser::failed(&st, &scope, ip.as_deref()).await;
+    }
+    res
+}
+
+async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &HeaderMap, ip: Option<String>) -> Response {
+    let (st, key) = (st.clone(), key.to_string());
     if st.config.oidc_provider(&key).is_none() {
         return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
     }
-    let nonce = crate::browser::nonce(&headers, OIDC_COOKIE);
+    let nonce = crate::browser::nonce(headers, OIDC_COOKIE);
     let cb = oidc::Callback {
         code: q.code.as_deref(),
         state: q.state.as_deref(),

@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), client_addr))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
@@ -121,6 +122,18 @@ async fn observe(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// Puts the client's address (`ClientIp`) in the request: the TCP peer, or what our
+/// trusted proxies say it is (`GATEHOUSE_TRUSTED_PROXIES`). Everything downstream reads
+/// this, never the headers.
+async fn client_addr(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    use app::server::http_security::{client_ip, ClientIp};
+    if let Some(peer) = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
+        let ip = client_ip(peer, req.headers(), &st.config.trusted_proxies);
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
 }
 
 /// A bounded label for paths no route template matched (static files, 404s).

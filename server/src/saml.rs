@@ -1,11 +1,10 @@
 //! SAML endpoints with stable URLs (documented in the README):
 //! `GET /saml/{provider}/metadata`, `GET /saml/{provider}/login`, `POST /saml/{provider}/acs`.
-use std::net::SocketAddr;
 
 use app::server::saml::{self, signin};
 use app::server::crypto::Token;
 use app::server::{sessions, AppState, DomainError};
-use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -74,7 +73,7 @@ struct LoginQuery {
 
 async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<LoginQuery>, headers: HeaderMap, req: Request) -> Response {
     let ip = peer(&req);
-    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
+    if let Some(r) = crate::browser::throttled(&st, &format!("saml:{id}"), ip.as_deref()).await {
         return r;
     }
     let p = match provider(&st, &id).await {
@@ -120,17 +119,32 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// The client's address as the router resolved it (proxies considered).
 pub(crate) fn peer(req: &Request) -> Option<String> {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    req.extensions().get::<app::server::http_security::ClientIp>().map(|c| c.0.to_string())
 }
 
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
-    if let Some(r) = crate::browser::throttled(&st, ip.as_deref()).await {
+    // Failures of unknown providers share one scope (no counter per made-up id).
+    let scope = match saml::by_public_id(&st.db, &id).await {
+        Ok(_) => format!("saml:{id}"),
+        Err(_) => "saml:unknown".to_string(),
+    };
+    if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
+    let res = acs_answer(&st, &id, ip.clone(), req).await;
+    if res.status().is_client_error() {
+        crate::browser::failed(&st, &scope, ip.as_deref()).await;
+    }
+    res
+}
+
+async fn acs_answer(st: &AppState, id: &str, ip: Option<String>, req: Request) -> Response {
+    let st = st.clone();
     let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
-    let p = match provider(&st, &id).await {
+    let p = match provider(&st, id).await {
         Ok(p) => p,
         Err(r) => return r,
     };

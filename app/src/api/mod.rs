@@ -11,9 +11,7 @@ pub mod settings;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {
-    use std::net::SocketAddr;
 
-    use axum::extract::ConnectInfo;
     use http::header::{ACCEPT, COOKIE, SET_COOKIE};
     use http::{HeaderValue, StatusCode};
     use leptos::prelude::*;
@@ -34,9 +32,10 @@ pub(crate) mod ctx {
         use_context::<http::request::Parts>()
     }
 
-    /// The peer address. Proxies are not trusted for this (no X-Forwarded-For).
+    /// The client's address as the router resolved it: the TCP peer, or what a trusted
+    /// proxy says (`GATEHOUSE_TRUSTED_PROXIES`).
     pub fn client_ip() -> Option<String> {
-        parts()?.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+        parts()?.extensions.get::<crate::server::http_security::ClientIp>().map(|c| c.0.to_string())
     }
 
     /// The request asks for HTML: a page navigation, or a form post without JavaScript.

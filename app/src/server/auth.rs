@@ -32,7 +32,8 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
     let email = normalize_email(email).map_err(|_| DomainError::Invalid(BAD_CREDENTIALS.into()))?;
 
     let acct_key = format!("login:acct:{}:{}", ws.id, email);
-    let ip_key = format!("login:ip:{}", ip.as_deref().unwrap_or("unknown"));
+    // Per workspace: failures in one workspace never lock out another behind the same NAT.
+    let ip_key = format!("login:ip:{}:{}", ws.id, ip.as_deref().unwrap_or("unknown"));
     let limit = state.config.login_attempts_per_window;
     // The attempt is counted before Argon2 runs (reserved atomically), so a burst of
     // concurrent guesses gets at most `limit` evaluated and the rest 429; a success gives

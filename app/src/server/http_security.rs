@@ -65,3 +65,151 @@ mod tests {
         assert!(!content_security_policy(None).contains("nonce"));
     }
 }
+
+/// An IP network (`10.0.0.0/8`, `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: std::net::IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let (ip, len) = match s.split_once('/') {
+            Some((ip, len)) => (ip, Some(len)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = ip.parse().map_err(|_| format!("“{s}” is not an IP network like 10.0.0.0/8"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("“{s}”: the prefix length must be 0–{max}"))?,
+            None => max,
+        };
+        Ok(Cidr { net, len })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.len == 0 { 0 } else { u32::MAX << (32 - self.len) };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - self.len) };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `GATEHOUSE_TRUSTED_PROXIES`: networks separated by commas or spaces.
+pub fn parse_proxies(s: &str) -> Result<Vec<Cidr>, String> {
+    s.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(Cidr::parse).collect()
+}
+
+/// The client's address as this request carries it, put in the request's extensions by
+/// the router for everything downstream (throttles, audit, sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The client's address: the TCP peer, unless the peer is one of our `trusted` proxies;
+/// then `X-Forwarded-For` (or, without it, `Forwarded`'s `for=`) is read from right to
+/// left, skipping trusted hops, and the first address that isn't ours is the client.
+/// Anything a client put further left is never believed; an entry that isn't an address
+/// stops the walk at the last trusted hop.
+pub fn client_ip(peer: std::net::IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let values = |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let xff = values("x-forwarded-for");
+    let hops: Vec<String> = if !xff.trim().is_empty() {
+        xff.split(',').map(|h| h.trim().to_string()).collect()
+    } else {
+        values("forwarded")
+            .split(',')
+            .filter_map(|el| el.split(';').find_map(|p| p.trim().strip_prefix("for=").or_else(|| p.trim().strip_prefix("For=")).map(str::to_string)))
+            .collect()
+    };
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match parse_hop(hop) {
+            Some(ip) if is_trusted(ip) => client = ip,
+            Some(ip) => return ip,
+            None => return client,
+        }
+    }
+    client
+}
+
+/// One hop of a forwarding header: `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`,
+/// `"[2001:db8::1]"`, `2001:db8::1`.
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    let h = hop.trim().trim_matches('"');
+    if let Ok(ip) = h.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    let (ip, port) = h.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    ip.parse().ok()
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, http::HeaderValue::from_str(v).expect("value"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        let trusted = parse_proxies("10.0.0.0/8, 192.168.1.1").expect("cidrs");
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let lb = ip("10.0.0.5");
+        // Behind the balancer: the address it appended.
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "203.0.113.7")]), &trusted), ip("203.0.113.7"));
+        // The client's own (spoofed) entries further left are ignored.
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7")]), &trusted), ip("203.0.113.7"));
+        // Two trusted hops, and a header split over two lines.
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7"), ("x-forwarded-for", "192.168.1.1")]), &trusted), ip("203.0.113.7"));
+        // An untrusted peer's headers mean nothing.
+        assert_eq!(client_ip(ip("198.51.100.1"), &headers(&[("x-forwarded-for", "1.2.3.4")]), &trusted), ip("198.51.100.1"));
+        // No header: the balancer itself.
+        assert_eq!(client_ip(lb, &headers(&[]), &trusted), lb);
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "203.0.113.7, nonsense")]), &trusted), lb);
+        // RFC 7239 Forwarded, with ports and IPv6.
+        assert_eq!(client_ip(lb, &headers(&[("forwarded", "for=6.6.6.6, for=\"[2001:db8::7]:443\";proto=https")]), &trusted), ip("2001:db8::7"));
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "203.0.113.7:5000")]), &trusted), ip("203.0.113.7"));
+        // IPv4-mapped IPv6 peers match IPv4 networks.
+        assert_eq!(client_ip(ip("::ffff:10.0.0.5"), &headers(&[("x-forwarded-for", "203.0.113.7")]), &trusted), ip("203.0.113.7"));
+        // Without trusted proxies nothing is believed.
+        assert_eq!(client_ip(lb, &headers(&[("x-forwarded-for", "203.0.113.7")]), &[]), lb);
+    }
+
+    #[test]
+    fn networks_parse_strictly() {
+        assert!(Cidr::parse("10.0.0.0/8").is_ok() && Cidr::parse("::1").is_ok() && Cidr::parse("2001:db8::/32").is_ok());
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+        let c = Cidr::parse("0.0.0.0/0").expect("all");
+        assert!(c.contains("8.8.8.8".parse().expect("ip")));
+    }
+}

@@ -26,6 +26,8 @@ pub struct RuntimeConfig {
     pub dns: super::dns::Dns,
     /// How often each claimed domain is checked again (seconds).
     pub domain_recheck_secs: i64,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` are believed (load balancers).
+    pub trusted_proxies: Vec<super::http_security::Cidr>,
 }
 
 impl Default for RuntimeConfig {
@@ -39,6 +41,7 @@ impl Default for RuntimeConfig {
             metrics_token: None,
             dns: super::dns::Dns::default(),
             domain_recheck_secs: 3600,
+            trusted_proxies: vec![],
         }
     }
 }

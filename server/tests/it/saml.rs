@@ -777,3 +777,61 @@ async fn a_signed_response_with_another_encoding_or_a_prolog_is_refused() {
     }
     assert_eq!(ans.post(&sp.app, &sp.id).await.status, StatusCode::SEE_OTHER, "the untouched response");
 }
+
+/// A request to `path` as it arrives from TCP peer `peer`, with `X-Forwarded-For: xff`.
+async fn from_peer(app: &TestApp, method: &str, path: &str, body: Option<String>, peer: &str, xff: Option<&str>) -> Reply {
+    let mut b = Request::builder().method(method).uri(path);
+    if body.is_some() {
+        b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::ORIGIN, "http://127.0.0.1:1");
+    }
+    if let Some(x) = xff {
+        b = b.header("x-forwarded-for", x);
+    }
+    let mut req = b.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
+    req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(peer.parse().expect("peer")));
+    app.send(req).await
+}
+
+/// Sign-in starts are never throttled, only failures: a company behind one NAT address
+/// starting 150 sign-ins in a minute gets 150 redirects to its IdP (it got 429 after 60).
+/// Behind a trusted balancer the client is the address the balancer appended: one
+/// client's failures don't throttle another, and a client's own X-Forwarded-For entries
+/// change nothing; from an untrusted peer the header is ignored.
+#[tokio::test]
+async fn failures_not_starts_are_throttled_per_client_behind_a_trusted_proxy() {
+    let app = TestApp::with_config(|c| c.trusted_proxies = app::server::http_security::parse_proxies("10.0.0.0/8").expect("cidr")).await;
+    app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
+    app.clock.advance(now() - T0);
+    let sp = add_provider(app, "acme", Options::default()).await;
+    for i in 0..150 {
+        let r = from_peer(&sp.app, "GET", &format!("/saml/{}/login", sp.id), None, "10.0.0.5:4000", Some("203.0.113.9")).await;
+        assert!(r.status.is_redirection(), "start {i}: {}", r.status);
+    }
+    let junk = || Some("SAMLResponse=junk&RelayState=".to_string());
+    let acs = format!("/saml/{}/acs", sp.id);
+    // Client .50 behind the balancer fails 60 times, spoofing a new address each time.
+    for i in 0..60 {
+        let r = from_peer(&sp.app, "POST", &acs, junk(), "10.0.0.5:4000", Some(&format!("198.18.0.{i}, 203.0.113.50"))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "failure {i}");
+    }
+    assert_eq!(from_peer(&sp.app, "POST", &acs, junk(), "10.0.0.5:4000", Some("1.1.1.1, 203.0.113.50")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same balancer is unaffected...
+    assert_eq!(from_peer(&sp.app, "POST", &acs, junk(), "10.0.0.5:4000", Some("203.0.113.51")).await.status, StatusCode::FORBIDDEN);
+    // ...and its starts still go through.
+    assert!(from_peer(&sp.app, "GET", &format!("/saml/{}/login", sp.id), None, "10.0.0.5:4000", Some("203.0.113.51")).await.status.is_redirection());
+    // An untrusted peer's header is ignored: it is throttled as itself.
+    for _ in 0..60 {
+        from_peer(&sp.app, "POST", &acs, junk(), "198.51.100.7:4000", Some("203.0.113.60")).await;
+    }
+    assert_eq!(from_peer(&sp.app, "POST", &acs, junk(), "198.51.100.7:4000", Some("203.0.113.61")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // What sign-in records is the client's address, not the balancer's.
+    let ok = idp_answer(&sp.app, &sp.id, "nat@acme.test", "", None, "?next=/w/acme").await;
+    let body = serde_urlencoded::to_string([("SAMLResponse", ok.resp.as_str()), ("RelayState", ok.relay.as_str())]).expect("form");
+    let mut b = Request::post(&acs).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::COOKIE, &ok.cookie).header("x-forwarded-for", "203.0.113.77");
+    b = b.header(header::ORIGIN, "http://127.0.0.1:1");
+    let mut req = b.body(Body::from(body)).expect("request");
+    req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>("10.0.0.5:4000".parse().expect("peer")));
+    assert_eq!(sp.app.send(req).await.status, StatusCode::SEE_OTHER);
+    let last = last_activity(&sp).await.expect("activity");
+    assert_eq!(last.source_ip.as_deref(), Some("203.0.113.77"));
+}
