@@ -37,6 +37,15 @@ test('admin adds, tests and enables a SAML provider; a member signs in through i
   expect(acs).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/saml\/[0-9a-f]+\/acs$/);
   await expect(page.getByTestId('entity-id')).toHaveValue(acs.replace(/acs$/, 'metadata'));
   await expect(page.getByTestId('certs')).toContainText('expires');
+  // Which domains it may assert: as the only provider, every verified domain by default;
+  // the admin can name them.
+  const domains = page.getByTestId('asserted-domains');
+  await expect(domains).toContainText('acme.test');
+  await expect(domains).toContainText('default: every verified domain');
+  await domains.getByLabel('Domains this provider may assert').fill('acme.test');
+  await domains.getByRole('button', { name: 'Save domains' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Domains saved.' })).toBeVisible();
+  await expect(page.getByTestId('asserted-domains')).not.toContainText('default: every verified domain');
 
   // The IT admin gives our SP metadata to the IdP (the "download" link's target).
   const spMetadata = await (await page.request.get(acs.replace(/acs$/, 'metadata'))).text();

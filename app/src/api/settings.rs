@@ -31,7 +31,7 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
     for p in &st.config.oidc {
         let what = match p.key.as_str() {
             "google" => "Allowed Google Workspace domains (hd)",
-            "office365" => "Allowed Microsoft tenant IDs",
+            "office365" => "Allowed Microsoft tenant IDs (TENANT, or TENANT=domain|domain for the verified domains it may assert; with several tenants, give each its domains)",
             _ => "Allowed Slack team IDs",
         };
         let list = crate::server::oidc::allowed(&st.db, cap.workspace_id(), &p.key).await.map_err(fail)?;

@@ -305,7 +305,10 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     };
     let email_trusted = match (trust, &email) {
         (EmailTrust::Verified, Some(_)) => true,
-        (EmailTrust::ClaimedDomainOnly, Some(e)) => super::domains::claims_email(db, ws.id, e).await?,
+        (EmailTrust::ClaimedDomainOnly, Some(e)) => {
+            let domain = e.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            super::domains::claims_email(db, ws.id, e).await? && tenant_may_assert(&rules, &ident_key, domain)
+        }
         _ => false,
     };
     // Only a provider-verified email makes a link (this workspace's only).
@@ -505,13 +508,21 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
     for i in &items {
         let ok = match key {
             "google" => super::domains::validate_domain(i).is_ok(),
-            "office365" => i.len() == 36 && i.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            "office365" => {
+                let (tenant, domains) = match i.split_once('=') {
+                    Some((t, d)) => (t, Some(d)),
+                    None => (i.as_str(), None),
+                };
+                tenant.len() == 36
+                    && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+                    && domains.is_none_or(|d| !d.is_empty() && d.split('|').all(|d| super::domains::validate_domain(d).is_ok_and(|v| v == d)))
+            }
             _ => i.len() <= 32 && i.starts_with('t') && i.chars().all(|c| c.is_ascii_alphanumeric()),
         };
         if !ok {
             return Err(DomainError::Invalid(match key {
                 "google" => format!("“{i}” is not a domain like example.com."),
-                "office365" => format!("“{i}” is not a Microsoft tenant ID (a GUID)."),
+                "office365" => format!("“{i}” is not a Microsoft tenant ID (a GUID), optionally followed by =domain|domain."),
                 _ => format!("“{i}” is not a Slack team ID (like T0123ABCD)."),
             }));
         }
@@ -532,6 +543,24 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "oidc.allowlist", key, json!({ "allowed": items })).await?;
     txn.commit().await?;
     Ok(items)
+}
+
+/// The tenant of an office365 allowlist entry (`TENANT` or `TENANT=domain|domain`).
+fn tenant_of(entry: &str) -> &str {
+    entry.split('=').next().unwrap_or(entry)
+}
+
+/// May allowlisted tenant `tid` assert addresses of `domain` (one of the workspace's
+/// verified domains) in a workspace whose office365 allowlist is `allow`? The entry's own
+/// list (`TENANT=a.com|b.com`) when it has one; otherwise every verified domain while it
+/// is the only tenant listed, and none once there are several (one organization never
+/// speaks for another's people by default).
+pub fn tenant_may_assert(allow: &[String], tid: &str, domain: &str) -> bool {
+    let Some(entry) = allow.iter().find(|a| tenant_of(a) == tid) else { return false };
+    match entry.split_once('=') {
+        Some((_, domains)) => domains.split('|').any(|d| d == domain),
+        None => allow.len() == 1,
+    }
 }
 
 type Refusal = (String, String);
@@ -571,7 +600,7 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
             if tid == MSA_TENANT {
                 return Err(("personal Microsoft account".into(), "Personal Microsoft accounts can't be used here; sign in with your work or school account.".into()));
             }
-            if !allow.is_empty() && !allow.contains(&tid) {
+            if !allow.is_empty() && !allow.iter().any(|a| tenant_of(a) == tid) {
                 return Err((format!("tenant {tid} not allowed"), "This Microsoft organization isn't one this workspace allows.".into()));
             }
             // nOAuth: an email in Entra is mutable and unverified. Trust it when Microsoft
@@ -641,5 +670,22 @@ mod tests {
         assert!(provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &["00000000-0000-0000-0000-000000000001".into()]).is_err());
         assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t2".into()]).is_err());
         assert!(provider_rules("slack", &v(json!({"https://slack.com/team_id": "T1"}), Some(true)), &["t1".into()]).is_ok());
+        let with_domains = provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &[format!("{TID}=acme.test|acme.io")]);
+        assert_eq!(with_domains.ok().map(|r| r.2), Some(EmailTrust::ClaimedDomainOnly), "an entry with domains still allows its tenant");
+    }
+
+    #[test]
+    fn each_allowlisted_tenant_asserts_only_its_domains() {
+        const OTHER: &str = "00000000-0000-0000-0000-000000000001";
+        // The only tenant listed, without a list: every verified domain.
+        assert!(tenant_may_assert(&[TID.into()], TID, "acme.test"));
+        // Several tenants without lists: none asserts anything.
+        assert!(!tenant_may_assert(&[TID.into(), OTHER.into()], TID, "acme.test"));
+        // Its own list, whatever the others.
+        let allow = [format!("{TID}=acme.test|acme.io"), OTHER.to_string()];
+        assert!(tenant_may_assert(&allow, TID, "acme.io"));
+        assert!(!tenant_may_assert(&allow, TID, "contractor.test"));
+        assert!(!tenant_may_assert(&allow, OTHER, "acme.test"));
+        assert!(!tenant_may_assert(&allow, "11111111-1111-1111-1111-111111111111", "acme.test"));
     }
 }

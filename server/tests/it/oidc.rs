@@ -370,6 +370,17 @@ async fn allowlisted_tenants_and_second_subjects_cannot_take_over_accounts() {
         .await
         .expect("db");
     assert!(links.is_empty(), "no global link from an unverified email");
+    // A second allowlisted tenant (a contractor's): with two tenants and no lists, neither
+    // asserts acme.test any more; the workspace's own tenant gets it back by name, and the
+    // contractor's can't assert it.
+    const CONTRACTOR: &str = "00000000-0000-0000-0000-0000000000c0";
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", &format!("{TID}, {CONTRACTOR}")).await.expect("two tenants");
+    assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "two tenants, no domain lists");
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", &format!("{TID}=acme.test, {CONTRACTOR}=contractor.test")).await.expect("lists");
+    assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::SEE_OTHER, "the workspace's own tenant asserts acme.test");
+    let r = sign_in(&app, "office365", &format!("bob@acme.test;tid={CONTRACTOR};xms_edov=")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "the contractor's tenant can't assert acme.test: {}", r.body);
+    assert!(oidc::set_allowed(&app.state.db, app.state.now(), &cap, "office365", &format!("{TID}=not a domain")).await.is_err());
     // Google: bob is linked to one subject; another subject with the same email is refused.
     assert_eq!(sign_in(&app, "google", "bob@acme.test").await.status, StatusCode::SEE_OTHER);
     let r = sign_in(&app, "google", "bob@acme.test;sub=someone-else").await;
@@ -456,16 +467,26 @@ async fn invite_and_accept(app: &TestApp, slug: &str, admin_email: &str, email: 
 /// old address), and victim's CFO is victim's own account.
 #[tokio::test]
 async fn pre_hijacking_through_an_identity_link_is_refused() {
+    // How the victim's CFO joins: an invite accepted after the email change, one accepted
+    // before it, or SAML just-in-time creation through victim's own IdP.
     let variants = [
-        ("google", "att1@gmail.com".to_string(), "PATCH", false),
-        ("slack", "att1@gmail.com".to_string(), "PATCH", false),
-        ("office365", format!("att1@evil.test;tid={TID}"), "PATCH", false),
-        ("google", "att1@gmail.com".to_string(), "PUT", false),
-        ("google", "att1@gmail.com".to_string(), "PATCH", true),
+        ("google", "att1@gmail.com".to_string(), "PATCH", "invite"),
+        ("slack", "att1@gmail.com".to_string(), "PATCH", "invite"),
+        ("office365", format!("att1@evil.test;tid={TID}"), "PATCH", "invite"),
+        ("google", "att1@gmail.com".to_string(), "PUT", "invite"),
+        ("google", "att1@gmail.com".to_string(), "PATCH", "invite first"),
+        ("google", "att1@gmail.com".to_string(), "PATCH", "saml jit"),
     ];
-    for (key, login, change, accept_first) in variants {
-        let what = format!("{key} {change} accept_first={accept_first}");
+    for (key, login, change, join) in variants {
+        let what = format!("{key} {change} {join}");
         let (app, token) = evil_and_victim(key).await;
+        let (app, victim_idp) = if join == "saml jit" {
+            let sp = crate::saml::add_provider(app, "victim", crate::saml::Options::default()).await;
+            (sp.app, Some(sp.id))
+        } else {
+            (app, None)
+        };
+        let accept_first = join == "invite first";
         let email = login.split(';').next().expect("email").to_string();
         // 1. evil's SCIM client creates the attacker's account.
         let (st, u) = scim_call(&app, &token, "POST", "/Users", scim_user(&email)).await;
@@ -486,8 +507,12 @@ async fn pre_hijacking_through_an_identity_link_is_refused() {
             _ => scim_call(&app, &token, "PUT", &format!("/Users/{uid}"), scim_user("new.cfo@victim.test")).await,
         };
         assert_eq!(st, StatusCode::OK, "{what}: {body}");
-        // 4. victim invites the real CFO, who accepts with a password.
-        if !accept_first {
+        // 4. victim invites the real CFO, who accepts with a password (or the CFO signs in
+        //    through victim's IdP for the first time).
+        if let Some(id) = &victim_idp {
+            let r = crate::saml::idp_answer(&app, id, "new.cfo@victim.test", "", None, "?next=/w/victim").await.post(&app, id).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{what}: JIT: {}", r.body);
+        } else if !accept_first {
             invite_and_accept(&app, "victim", "vic@victim.test", "new.cfo@victim.test").await;
         }
         // 5. The attacker's provider sign-in to victim is refused, and says why.
@@ -500,9 +525,11 @@ async fn pre_hijacking_through_an_identity_link_is_refused() {
         let r = sign_in_to(&app, "evil", key, &login).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: the dropped link still signs in to evil: {}", r.body);
         // The real CFO is unaffected: password sign-in to victim works.
-        let cfo = app.login("victim", "new.cfo@victim.test", "the real cfo's password").await;
-        let me = app.call::<app::api::auth::Me>(&[("slug", "victim")], Some(&cfo)).await;
-        assert!(me.body.contains("new.cfo@victim.test") && me.body.contains("New Cfo"), "{what}: {}", me.body);
+        if victim_idp.is_none() {
+            let cfo = app.login("victim", "new.cfo@victim.test", "the real cfo's password").await;
+            let me = app.call::<app::api::auth::Me>(&[("slug", "victim")], Some(&cfo)).await;
+            assert!(me.body.contains("new.cfo@victim.test") && me.body.contains("New Cfo"), "{what}: {}", me.body);
+        }
     }
 }
 

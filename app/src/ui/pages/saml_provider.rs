@@ -160,7 +160,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                 <div class="mt-3"><Outcome result=domains_result query="domains_saved"/></div>
                                 <p class="mt-2 text-sm">
                                     {if p.asserted_domains.is_empty() { "None.".to_string() } else { p.asserted_domains.join(", ") }}
-                                    {p.asserted_by_default.then(|| view! { <span class="ml-2 text-xs text-slate-500">"(default: every claimed domain while this is the only provider)"</span> })}
+                                    {p.asserted_by_default.then(|| view! { <span class="ml-2 text-xs text-slate-500">"(default: every verified domain while this is the only provider)"</span> })}
                                 </p>
                                 <ActionForm action=set_domains attr:class="mt-3 flex flex-wrap items-end gap-2">
                                     <input type="hidden" name="slug" value=slug/>
