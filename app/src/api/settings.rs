@@ -68,7 +68,11 @@ pub async fn set_method(slug: String, method: String, enabled: String) -> Result
         .find(|m| m.key == method)
         .map(|m| m.label)
         .unwrap_or(method);
-    let msg = format!("{label} {}.", if on { "turned on" } else { "turned off" });
+    let msg = if on {
+        format!("{label} turned on.")
+    } else {
+        format!("{label} turned off. Sessions it started have ended (yours stays until you sign out).")
+    };
     redirect_no_js(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
     Ok(msg)
 }

@@ -154,9 +154,16 @@ pub async fn change(db: &DatabaseConnection,
         return Err(DomainError::Refused(LAST_METHOD_REFUSAL.into()));
     }
     let after = enabled_set(&txn, ws).await?;
+    // A method switched off ends the sessions it started (but the acting admin's own, so
+    // they can finish what they are doing): a policy that forbids a way in ends what it
+    // forbids, on the next request in every process.
+    let mut ended = 0;
+    for key in before.difference(&after) {
+        ended += super::sessions::end_by_method(&txn, ws, key, cap.session_id()).await?;
+    }
     if after != before {
         audit::record(&txn, now, Some(ws), cap.actor(), "sign_in_methods.change", "workspace",
-            json!({ "enabled": enable, "disabled": disable, "result": after })).await?;
+            json!({ "enabled": enable, "disabled": disable, "result": after, "sessions_ended": ended })).await?;
     }
     txn.commit().await?;
     Ok(offered)

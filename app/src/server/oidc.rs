@@ -532,6 +532,12 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
     }
     let joined = items.join(",");
     let txn = crate::server::db::write(db).await?;
+    // Narrowed (something allowed before isn't now, or any list where there was none): the
+    // provider's sessions end, since which organization each came from isn't kept; members
+    // sign in again under the new rule.
+    let before = allowed(&txn, cap.workspace_id(), key).await?;
+    let narrowed = !items.is_empty() && (before.is_empty() || before.iter().any(|b| !items.contains(b)));
+    let ended = if narrowed { super::sessions::end_by_method(&txn, cap.workspace_id(), key, cap.session_id()).await? } else { 0 };
     oidc_rule::Entity::delete_many()
         .filter(oidc_rule::Column::WorkspaceId.eq(cap.workspace_id()))
         .filter(oidc_rule::Column::Provider.eq(key))
@@ -540,7 +546,7 @@ pub async fn set_allowed(db: &DatabaseConnection, now: i64, cap: &super::permiss
     oidc_rule::ActiveModel { workspace_id: Set(cap.workspace_id()), provider: Set(key.to_string()), allowed: Set(joined.clone()), updated_at: Set(now) }
         .insert(&txn)
         .await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "oidc.allowlist", key, json!({ "allowed": items })).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "oidc.allowlist", key, json!({ "allowed": items, "sessions_ended": ended })).await?;
     txn.commit().await?;
     Ok(items)
 }

@@ -35,7 +35,7 @@ impl Viewer {
     /// `NotFound`, so settings pages don't confirm they exist.
     pub fn admin(&self) -> Result<AdminCap, DomainError> {
         if self.is_admin() {
-            Ok(AdminCap { workspace_id: self.workspace_id, actor: self.actor() })
+            Ok(AdminCap { workspace_id: self.workspace_id, actor: self.actor(), session_id: Some(self.session_id) })
         } else {
             Err(DomainError::NotFound)
         }
@@ -55,13 +55,19 @@ impl Viewer {
 pub struct AdminCap {
     workspace_id: i64,
     actor: Actor,
+    /// The session the admin acts through (none for the operator).
+    session_id: Option<i64>,
 }
 
 impl AdminCap {
     /// Only the operator CLI (`gatehouse …`, which runs with the server's own
     /// credentials) and the first-run setup call this.
     pub fn operator(workspace_id: i64, actor: Actor) -> Self {
-        AdminCap { workspace_id, actor }
+        AdminCap { workspace_id, actor, session_id: None }
+    }
+    /// The session this admin acts through, if any.
+    pub fn session_id(&self) -> Option<i64> {
+        self.session_id
     }
     pub fn workspace_id(&self) -> i64 {
         self.workspace_id

@@ -158,6 +158,16 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: i64) -> Result<(), D
 }
 
 /// Revokes every session of an account in one workspace (deactivation).
+/// Ends the workspace's sessions made with sign-in `method` (switched off, or narrowed),
+/// except `keep` (the acting admin's own). Returns how many ended.
+pub async fn end_by_method<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &str, keep: Option<i64>) -> Result<u64, DomainError> {
+    let mut q = session::Entity::delete_many().filter(session::Column::WorkspaceId.eq(workspace_id)).filter(session::Column::Method.eq(method));
+    if let Some(k) = keep {
+        q = q.filter(session::Column::Id.ne(k));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
+
 pub async fn revoke_all<C: ConnectionTrait>(db: &C, account_id: i64, workspace_id: i64) -> Result<u64, DomainError> {
     let res = session::Entity::delete_many()
         .filter(session::Column::AccountId.eq(account_id))

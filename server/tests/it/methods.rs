@@ -113,3 +113,32 @@ async fn claimed_domains_are_validated_pending_until_proven_and_audited() {
     let s: serde_json::Value = serde_json::from_str(&app.call::<AuthSettings>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
     assert_eq!(s["domains"], serde_json::json!([]));
 }
+
+/// A policy ends what it forbids: switching password sign-in off ends every password
+/// session of the workspace at once (on the next request), except the acting admin's own,
+/// and the audit entry says how many.
+#[tokio::test]
+async fn switching_a_method_off_ends_the_sessions_it_started() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let ada_elsewhere = app.admin_cookie().await; // the admin's other browser
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let cap = app::server::permissions::AdminCap::operator(ws.id, app::server::audit::Actor::operator());
+    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
+    let input = app::server::saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.test/".into(), sso_url: "https://idp.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", &app::server::saml::method_key(&p.public_id)), ("enabled", "true")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.me_status(&bob).await, StatusCode::OK, "turning a method on ends nothing");
+
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Sessions it started have ended"), "{}", r.body);
+    assert_eq!(app.me_status(&bob).await, StatusCode::UNAUTHORIZED, "bob's password session ended");
+    assert_eq!(app.me_status(&ada_elsewhere).await, StatusCode::UNAUTHORIZED, "the admin's other password session too");
+    assert_eq!(app.me_status(&admin).await, StatusCode::OK, "the acting admin's own stays");
+    let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
+    assert_eq!(last.action, "sign_in_methods.change");
+    assert!(last.details.contains(r#""sessions_ended":2"#), "{}", last.details);
+}

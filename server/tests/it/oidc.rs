@@ -564,3 +564,25 @@ async fn one_person_in_two_workspaces_is_linked_separately_in_each() {
     assert_eq!(app.call::<app::api::auth::Me>(&[("slug", "beta")], Some(&acme_cookie)).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.call::<app::api::auth::Me>(&[("slug", "acme")], Some(&acme_cookie)).await.status, StatusCode::OK);
 }
+
+/// Narrowing an allowlist ends the provider's sessions (which organization each came from
+/// isn't kept), so the new rule applies at once; widening it ends nothing.
+#[tokio::test]
+async fn narrowing_an_allowlist_ends_the_providers_sessions() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    let r = sign_in(&app, "google", "bob@acme.test").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let bob = r.cookie().expect("session");
+    let cap = cap(&app).await;
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "slack", "T0001").await.expect("another provider");
+    assert_eq!(app.me_status(&bob).await, StatusCode::OK, "another provider's list ends nothing");
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "google", "acme.test").await.expect("narrowed");
+    assert_eq!(app.me_status(&bob).await, StatusCode::UNAUTHORIZED, "the Google session ended");
+    assert_eq!(app.me_status(&admin).await, StatusCode::OK, "a password session is untouched");
+    // Widening (adding an entry) ends nothing.
+    let bob = sign_in(&app, "google", "bob@acme.test;hd=acme.test").await.cookie().expect("session");
+    oidc::set_allowed(&app.state.db, app.state.now(), &cap, "google", "acme.test, acme.io").await.expect("widened");
+    assert_eq!(app.me_status(&bob).await, StatusCode::OK);
+}
