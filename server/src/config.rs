@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub dns_resolver: Option<String>,
     pub domain_recheck_secs: Option<i64>,
     pub trusted_proxies: Option<String>,
+    pub allow_private_metadata_urls: Option<bool>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
     pub google_issuer: Option<String>,
@@ -68,6 +69,8 @@ pub struct Config {
     pub domain_recheck_secs: i64,
     /// Load balancers and proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<app::server::http_security::Cidr>,
+    /// SAML metadata URLs may point at private or loopback addresses (labs).
+    pub allow_private_metadata_urls: bool,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -87,7 +90,7 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN", "DNS_RESOLVER", "DOMAIN_RECHECK_SECS", "TRUSTED_PROXIES",
+    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN", "DNS_RESOLVER", "DOMAIN_RECHECK_SECS", "TRUSTED_PROXIES", "ALLOW_PRIVATE_METADATA_URLS",
     "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
     "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
 ];
@@ -147,6 +150,13 @@ impl Config {
                 "METRICS_TOKEN" => fc.metrics_token = Some(value),
                 "DNS_RESOLVER" => fc.dns_resolver = Some(value),
                 "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
+                "ALLOW_PRIVATE_METADATA_URLS" => {
+                    fc.allow_private_metadata_urls = Some(match value.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        _ => bail!("{k} must be true or false"),
+                    })
+                }
                 "DOMAIN_RECHECK_SECS" => fc.domain_recheck_secs = Some(value.parse().with_context(|| format!("{k} must be a number of seconds"))?),
                 "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
                 "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
@@ -201,6 +211,7 @@ impl Config {
                 Some(s) => Some(app::server::dns::parse_server(s).map_err(|e| anyhow::anyhow!("GATEHOUSE_DNS_RESOLVER: {e}"))?),
             },
             domain_recheck_secs: fc.domain_recheck_secs.unwrap_or(3600).max(60),
+            allow_private_metadata_urls: fc.allow_private_metadata_urls.unwrap_or(false),
             trusted_proxies: app::server::http_security::parse_proxies(fc.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_TRUSTED_PROXIES: {e}"))?,
             metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {

@@ -47,6 +47,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         dns: app::server::dns::Dns::new(cfg.dns_resolver),
         domain_recheck_secs: cfg.domain_recheck_secs,
         trusted_proxies: cfg.trusted_proxies.clone(),
+        allow_private_metadata_urls: cfg.allow_private_metadata_urls,
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
     })
 }

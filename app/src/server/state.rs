@@ -28,6 +28,8 @@ pub struct RuntimeConfig {
     pub domain_recheck_secs: i64,
     /// Proxies whose `X-Forwarded-For`/`Forwarded` are believed (load balancers).
     pub trusted_proxies: Vec<super::http_security::Cidr>,
+    /// Metadata URLs may resolve to private and loopback addresses (labs only).
+    pub allow_private_metadata_urls: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +44,7 @@ impl Default for RuntimeConfig {
             dns: super::dns::Dns::default(),
             domain_recheck_secs: 3600,
             trusted_proxies: vec![],
+            allow_private_metadata_urls: false,
         }
     }
 }

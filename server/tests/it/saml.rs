@@ -835,3 +835,22 @@ async fn failures_not_starts_are_throttled_per_client_behind_a_trusted_proxy() {
     let last = last_activity(&sp).await.expect("activity");
     assert_eq!(last.source_ip.as_deref(), Some("203.0.113.77"));
 }
+
+/// Metadata by URL follows one policy in every mode: the local IdP (127.0.0.1) is refused
+/// on an http server as on an https one, unless the operator allows private addresses.
+#[tokio::test]
+async fn metadata_urls_on_private_addresses_are_refused_unless_the_operator_allows_them() {
+    let url = format!("{}/metadata", idp().base);
+    for allow in [false, true] {
+        let app = TestApp::with_config(|c| c.allow_private_metadata_urls = allow).await;
+        app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
+        let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+        let cap = AdminCap::operator(ws.id, Actor::operator());
+        let input = saml::ProviderInput { name: "By URL".into(), metadata_url: Some(url.clone()), ..Default::default() };
+        let r = saml::create(&app.state.db, &app.state.config, app.state.now(), &cap, &input).await;
+        match allow {
+            false => assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("private or local address")), "{:?}", r.map(|p| p.public_id)),
+            true => assert!(r.is_ok(), "{:?}", r.err()),
+        }
+    }
+}

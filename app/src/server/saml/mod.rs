@@ -105,14 +105,14 @@ pub fn split_attr_list(stored: &str) -> Vec<String> {
     stored.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
-async fn clean(input: &ProviderInput, now: i64, strict: bool) -> Result<Clean, DomainError> {
+async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: bool) -> Result<Clean, DomainError> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(invalid("Give the provider a name of 1 to 80 characters (members see “Sign in with <name>”)."));
     }
     let metadata_xml = match (&input.metadata_xml, &input.metadata_url) {
         (Some(x), _) if !x.trim().is_empty() => Some(x.clone()),
-        (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u, strict).await?),
+        (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u, strict, allow_private).await?),
         _ => None,
     };
     let mut sign_requests = input.sign_requests;
@@ -202,7 +202,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) ->
 /// Creates a provider (its sign-in method starts off: test it, then switch it on). A
 /// server reached over https only accepts https IdP URLs.
 pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
-    let c = clean(input, now, cfg.secure_cookies()).await?;
+    let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
     let public_id = new_public_id();
     let (key_pem, cert_pem) = tokio::task::spawn_blocking({
         let id = public_id.clone();
@@ -251,7 +251,7 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
 
 pub async fn update(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
     let existing = get(db, cap, public_id).await?;
-    let c = clean(input, now, cfg.secure_cookies()).await?;
+    let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.into();
     m.name = Set(c.name.clone());
