@@ -2,9 +2,14 @@
 use std::process::{Command, Stdio};
 
 fn gatehouse(db: &str, args: &[&str], stdin: Option<&str>) -> (bool, serde_json::Value, String) {
+    gatehouse_with(db, args, stdin, &[])
+}
+
+fn gatehouse_with(db: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> (bool, serde_json::Value, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
+        .envs(env.iter().copied())
         .env("GATEHOUSE_DATABASE_URL", db)
         .env("GATEHOUSE_LOG", "warn")
         .stdin(Stdio::piped())
@@ -102,9 +107,13 @@ fn saml_add_and_list() {
     assert!(out["acs_url"].as_str().is_some_and(|u| u.ends_with(&format!("/saml/{id}/acs"))), "{out}");
     assert!(out["entity_id"].as_str().is_some_and(|u| u.ends_with(&format!("/saml/{id}/metadata"))));
     assert!(out["sp_metadata_url"].is_string());
-    // From a URL, with IdP-initiated allowed.
+    // From a URL, with IdP-initiated allowed: the test IdP is on loopback, which only an
+    // operator's explicit setting allows.
     let url = format!("{}/metadata?both=1", idp.base);
-    let (ok, out, err) = gatehouse(&db, &["saml", "add", "--workspace", "acme", "--name", "Entra", "--metadata-url", &url, "--allow-idp-initiated"], None);
+    let args = ["saml", "add", "--workspace", "acme", "--name", "Entra", "--metadata-url", &url, "--allow-idp-initiated"];
+    let (ok, _, err) = gatehouse(&db, &args, None);
+    assert!(!ok && err.contains("private or local address"), "{err}");
+    let (ok, out, err) = gatehouse_with(&db, &args, None, &[("GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS", "true")]);
     assert!(ok, "{err}");
     assert_eq!(out["allow_idp_initiated"], true);
     // Same validation as the UI.

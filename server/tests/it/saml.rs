@@ -117,6 +117,10 @@ pub async fn register(app: &TestApp, id: &str, knobs: &str) {
     let md = app.get(&format!("/saml/{id}/metadata"), None).await;
     assert_eq!(md.status, StatusCode::OK);
     assert!(md.body.contains("AssertionConsumerService"), "{}", md.body);
+    // What the ACS accepts: a signed Response or a signed Assertion (both shapes are
+    // posted in `every_signing_shape_and_attribute_format_works`), so assertion
+    // signatures are not what it requires.
+    assert!(md.body.contains(r#"WantAssertionsSigned="false""#), "{}", md.body);
     let r = client().post(format!("{}/admin/sp?{knobs}", idp().base)).body(md.body).send().await.expect("register");
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
 }
@@ -614,7 +618,9 @@ async fn deleting_a_provider_ends_its_sessions_but_never_the_last_method() {
     // Make SAML the only method: deleting it is refused.
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
-    methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &["password".to_string()]).await.expect("password off");
+    // (Switched off by the admin themself, whose own password session stays.)
+    let r = sp.app.call::<app::api::settings::SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = sp.app.call::<DeleteSamlProvider>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("only sign-in method"), "{}", r.body);

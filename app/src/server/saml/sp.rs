@@ -84,9 +84,13 @@ pub fn metadata_xml(sp: &SpInfo<'_>) -> String {
     } else {
         format!("<md:NameIDFormat>{}</md:NameIDFormat>", esc(sp.nameid_format))
     };
+    // WantAssertionsSigned="false" says what the ACS accepts: a signed Response *or* a
+    // signed Assertion (a Response signature covers its one assertion), never neither.
+    // Advertising "true" while accepting a Response-only signature told IdPs one thing and
+    // did another.
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}"><md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{signing}{encryption}{nameid}<md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}"><md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{signing}{encryption}{nameid}<md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
 "#,
         eid = esc(sp.entity_id),
         signed = sp.sign_requests,
