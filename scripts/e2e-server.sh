@@ -16,4 +16,6 @@ done
 # The DNS server Playwright starts for domain verification.
 export GATEHOUSE_DNS_RESOLVER="127.0.0.1:${GATEHOUSE_E2E_DNS_PORT:-3194}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
+# First run needs the one-time setup token; the foundation spec reads it from this file.
+"${CARGO_TARGET_DIR:-target}/debug/gatehouse" setup-token > "/tmp/gatehouse-e2e-$port.setup-token"
 exec "${CARGO_TARGET_DIR:-target}/debug/gatehouse" serve

@@ -1,10 +1,12 @@
 // The foundation's story, end to end, with JavaScript on (hydrated) and off (pure SSR).
+import { readFileSync } from 'node:fs';
 import { test, expect } from '@playwright/test';
 import { failOnPageProblems } from './support.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
 const member = { name: 'Bob Member', email: 'bob@acme.test', password: 'member password 1' };
 // The test DNS server's API (scripts/interop/dns_server.py, started by the Playwright config).
+const setupToken = readFileSync(`/tmp/gatehouse-e2e-${process.env.GATEHOUSE_E2E_PORT || '3100'}.setup-token`, 'utf8').trim();
 const dnsApi = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_DNS_HTTP_PORT || '3195'}`;
 
 async function signIn(page, who) {
@@ -22,6 +24,18 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   // First run: / sends us to setup, which creates the workspace and signs the admin in.
   await page.goto('/');
   await expect(page).toHaveURL(/\/setup$/);
+  // The one-time setup token the operator got from `gatehouse setup-token`
+  // (scripts/e2e-server.sh keeps it in a file); a wrong one is refused first.
+  await page.getByLabel('Setup token').fill('not the token');
+  await page.getByLabel('Workspace name').fill('Acme');
+  await page.getByLabel('Workspace URL name').fill('acme');
+  await page.getByLabel('Your name').fill(admin.name);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Create workspace' }).click();
+  await expect(page.getByRole('alert')).toContainText('setup token is not right');
+  await page.goto('/setup');
+  await page.getByLabel('Setup token').fill(setupToken);
   await page.getByLabel('Workspace name').fill('Acme');
   await page.getByLabel('Workspace URL name').fill('acme');
   await page.getByLabel('Your name').fill(admin.name);

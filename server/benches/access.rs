@@ -66,7 +66,7 @@ async fn ids(db: &DatabaseConnection, sql: &str) -> Vec<i64> {
 
 async fn workspace(st: &AppState, slug: &str) -> (i64, i64) {
     let new = workspaces::NewWorkspace { slug: slug.into(), name: slug.into(), admin_email: format!("admin@{slug}.test"), admin_name: "Admin".into(), admin_password: None };
-    let c = workspaces::create(&st.db, &st.hasher, T0, new, &Actor::operator(), false).await.expect("workspace");
+    let c = workspaces::create(&st.db, &st.hasher, T0, new, &Actor::operator(), None).await.expect("workspace");
     let everyone = workspaces::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
     (c.workspace.id, everyone)
 }

@@ -56,6 +56,7 @@ fn login_request() -> Request<Body> {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .header(header::ORIGIN, "http://bench.test")
+        .header(header::HOST, "bench.test")
         .body(Body::from(body))
         .expect("request")
 }
@@ -104,7 +105,7 @@ async fn main() {
         admin_name: "Ada".into(),
         admin_password: Some(Password::new_secret(PASSWORD.into()).expect("pw")),
     };
-    workspaces::create(&st.db, &st.hasher, st.now(), new, &app::server::audit::Actor::operator(), false).await.expect("workspace");
+    workspaces::create(&st.db, &st.hasher, st.now(), new, &app::server::audit::Actor::operator(), None).await.expect("workspace");
     println!("# Gatehouse foundation benchmark ({cores} cores, {}s per phase, SQLite)", run_for.as_secs());
 
     // 1. Raw verify rate, measured before and after the sign-in phase (the mean is the

@@ -71,7 +71,7 @@ async fn main() {
         events: app::server::events::Events::new(),
     };
     let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
-    let ws = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let ws = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace").workspace;
     let cap = AdminCap::operator(ws.id, Actor::operator());
     domains::change(&st.db, now, &cap, &["acme.test".into()], &[]).await.expect("domain");
     let input = saml::ProviderInput {

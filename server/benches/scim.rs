@@ -158,7 +158,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
     };
     let now = st.now();
     let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
-    let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), false).await.expect("workspace");
+    let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace");
     let ws = created.workspace.id;
     let cap = AdminCap::operator(ws, Actor::operator());
     let (_, cert) = saml::sp::generate_key_pair("bench").expect("cert");

@@ -112,7 +112,7 @@ async fn main() {
     let mut tokens = Vec::new();
     for i in 0..SCIM_WORKSPACES {
         let new = workspaces::NewWorkspace { slug: format!("tenant{i}"), name: format!("Tenant {i}"), admin_email: format!("admin@tenant{i}.test"), admin_name: "Admin".into(), admin_password: None };
-        let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+        let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
         let cap = AdminCap::operator(ws.id, Actor::operator());
         let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
         let input = saml::ProviderInput { name: "Entra".into(), idp_entity_id: format!("https://idp.example.test/{i}"), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
@@ -127,7 +127,7 @@ async fn main() {
         admin_name: "Ada".into(),
         admin_password: Some(Password::new_secret(PASSWORD.into()).expect("pw")),
     };
-    workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), false).await.expect("login workspace");
+    workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("login workspace");
     let login_path = {
         use leptos::server_fn::ServerFn;
         app::api::auth::Login::PATH.to_string()
@@ -227,7 +227,8 @@ async fn main() {
                 let (http, record, public) = (http.clone(), record.clone(), public.clone());
                 tokio::spawn(async move {
                     let t = Instant::now();
-                    let r = http.post(url).header("origin", public).header("accept", "application/json").form(&[("slug", "logins"), ("email", "ada@logins.test"), ("password", PASSWORD)]).send().await;
+                    let host = public.split_once("://").map(|(_, h)| h.to_string()).unwrap_or_default();
+                    let r = http.post(url).header("origin", public).header("host", host).header("accept", "application/json").form(&[("slug", "logins"), ("email", "ada@logins.test"), ("password", PASSWORD)]).send().await;
                     match r {
                         Ok(r) => record("password sign-in", t, Some(r.status().as_u16())),
                         Err(_) => record("password sign-in", t, None),

@@ -31,6 +31,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// First run only: print a new one-time setup token (the previous one stops working).
+    SetupToken,
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -156,7 +158,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let state = crate::build_state(&cfg, crate::system_clock()).await?;
+            // First run: nobody may set up the server without proving they run it.
+            match app::server::workspaces::mint_setup_token(&state.db, state.now(), true).await {
+                Ok(Some(token)) => eprintln!(
+                    "\nGatehouse is not set up yet. Open {}/setup and give this one-time setup token:\n\n    {}\n\n(`gatehouse setup-token` prints a new one.)\n",
+                    cfg.public_url,
+                    token.expose()
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not make a setup token"),
+            }
             crate::router::serve(state, &cfg.listen).await
+        }
+        Command::SetupToken => {
+            let st = crate::build_state(&cfg, crate::system_clock()).await?;
+            match app::server::workspaces::mint_setup_token(&st.db, st.now(), false).await.map_err(user_error)? {
+                Some(token) => println!("{}", token.expose()),
+                None => bail!("this server is set up already: there is no setup token"),
+            }
+            Ok(())
         }
         Command::Migrate => {
             crate::build_state(&cfg, crate::system_clock()).await?;
@@ -173,7 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None
             };
             let new = workspaces::NewWorkspace { slug, name, admin_email: admin_email.clone(), admin_name, admin_password: password };
-            let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &Actor::operator(), false).await.map_err(user_error)?;
+            let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &Actor::operator(), None).await.map_err(user_error)?;
             let mut out = json!({
                 "workspace": created.workspace.slug,
                 "name": created.workspace.name,

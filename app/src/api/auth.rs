@@ -12,17 +12,17 @@ pub async fn setup_needed() -> Result<bool, AppError> {
     crate::server::workspaces::setup_needed(&st.db).await.map_err(fail)
 }
 
-/// Public, but only while the database is empty: creates the first workspace and its
-/// admin, then signs the admin in.
+/// Public, but only while the database is empty and with the one-time setup token the
+/// server printed: creates the first workspace and its admin, then signs the admin in.
 #[server]
-pub async fn setup(slug: String, name: String, admin_name: String, email: String, password: String) -> Result<(), AppError> {
+pub async fn setup(setup_token: String, slug: String, name: String, admin_name: String, email: String, password: String) -> Result<(), AppError> {
     use super::ctx::*;
     use crate::server::{audit::Actor, password::Password, sessions, workspaces};
     let st = state()?;
     let pw = Password::new_secret(password).map_err(fail)?;
     let new = workspaces::NewWorkspace { slug, name, admin_email: email, admin_name, admin_password: Some(pw) };
     let actor = Actor::anonymous("setup", client_ip());
-    let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &actor, true).await.map_err(fail)?;
+    let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &actor, Some(&setup_token)).await.map_err(fail)?;
     // Sign the new admin in: the password was just set.
     if let Some(admin_id) = created.admin_account_id {
         let token = sessions::create(&st.db, st.now(), admin_id, created.workspace.id, "password").await.map_err(fail)?;

@@ -50,6 +50,18 @@ pub mod workspace_domain {
     no_relations!();
 }
 
+pub mod setup_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "setup_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
 pub mod account {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]

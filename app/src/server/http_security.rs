@@ -31,14 +31,18 @@ fn authority_of(url: &str) -> Option<&str> {
 /// A write is same-origin when `Origin` names our public URL or the requested host; a
 /// browser that omits `Origin` must say `Sec-Fetch-Site: same-origin`. Anything else,
 /// including no evidence at all, is refused.
+///
+/// And the request must be addressed to our public URL's host: a `Host` we don't serve is
+/// refused whatever `Origin` says (DNS rebinding: a page on `evil.example`, whose name
+/// now resolves to this server, posts with a matching `Origin` and `Host`).
 pub fn same_origin(origin: Option<&str>, fetch_site: Option<&str>, host: Option<&str>, public_url: &str) -> bool {
+    let Some(public) = authority_of(public_url) else { return false };
+    if !host.is_some_and(|h| h.eq_ignore_ascii_case(public)) {
+        return false;
+    }
     match origin {
         Some("null") => false,
-        Some(o) => {
-            let Some(auth) = authority_of(o) else { return false };
-            authority_of(public_url).is_some_and(|p| p.eq_ignore_ascii_case(auth))
-                || host.is_some_and(|h| h.eq_ignore_ascii_case(auth))
-        }
+        Some(o) => authority_of(o).is_some_and(|auth| auth.eq_ignore_ascii_case(public)),
         None => matches!(fetch_site, Some("same-origin")),
     }
 }
@@ -49,8 +53,11 @@ mod tests {
     #[test]
     fn origin_rules() {
         let p = "https://gh.example.com";
-        assert!(same_origin(Some("https://gh.example.com"), None, None, p));
-        assert!(same_origin(Some("http://127.0.0.1:3000"), None, Some("127.0.0.1:3000"), p));
+        assert!(same_origin(Some("https://gh.example.com"), None, Some("gh.example.com"), p));
+        assert!(!same_origin(Some("https://gh.example.com"), None, None, p), "no Host");
+        // DNS rebinding: Origin and Host agree, but it isn't our host.
+        assert!(!same_origin(Some("http://evil.example"), None, Some("evil.example"), p));
+        assert!(!same_origin(Some("http://127.0.0.1:3000"), None, Some("127.0.0.1:3000"), p));
         assert!(!same_origin(Some("https://evil.example"), None, Some("gh.example.com"), p));
         assert!(!same_origin(Some("null"), None, Some("gh.example.com"), p));
         assert!(!same_origin(None, None, Some("gh.example.com"), p));

@@ -48,6 +48,36 @@ pub async fn setup_needed<C: ConnectionTrait>(db: &C) -> Result<bool, DomainErro
     Ok(workspace::Entity::find().count(db).await? == 0)
 }
 
+/// First run: a new one-time setup token (any earlier one stops working), or `None` once a
+/// workspace exists. Only its hash is kept. `only_if_none`: keep an existing token and
+/// return `None` (a server starting again doesn't invalidate what it printed before).
+pub async fn mint_setup_token(db: &DatabaseConnection, now: i64, only_if_none: bool) -> Result<Option<super::crypto::Token>, DomainError> {
+    use super::entities::setup_token;
+    let txn = crate::server::db::write(db).await?;
+    if !setup_needed(&txn).await? {
+        return Ok(None);
+    }
+    if only_if_none && setup_token::Entity::find().count(&txn).await? > 0 {
+        return Ok(None);
+    }
+    setup_token::Entity::delete_many().exec(&txn).await?;
+    let token = super::crypto::Token::generate();
+    setup_token::ActiveModel { token_hash: Set(token.hash()), created_at: Set(now) }.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(Some(token))
+}
+
+/// Is `presented` the current setup token? (Compared as SHA-256 hashes, in the database.)
+async fn setup_token_valid<C: ConnectionTrait>(db: &C, presented: &str) -> Result<bool, DomainError> {
+    use super::entities::setup_token;
+    let presented = presented.trim();
+    if presented.is_empty() || presented.len() > 100 {
+        return Ok(false);
+    }
+    let hash = super::crypto::Token::from_presented(presented).hash();
+    Ok(setup_token::Entity::find_by_id(hash).one(db).await?.is_some())
+}
+
 pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<workspace::Model, DomainError> {
     workspace::Entity::find()
         .filter(workspace::Column::Slug.eq(slug.to_lowercase()))
@@ -73,26 +103,38 @@ pub struct CreatedWorkspace {
     pub admin_invite: Option<Token>,
 }
 
+pub const SETUP_TOKEN_REFUSAL: &str =
+    "That setup token is not right. The server printed one when it first started; `gatehouse setup-token` prints a new one.";
+
 /// Key of the PostgreSQL advisory lock that serialises first-run setups.
 const SETUP_LOCK: i64 = 0x6761_7465_7365_7475; // "gatesetu"
 
 /// Creates a workspace with Everyone, password sign-in enabled, and its first admin.
-/// `only_if_empty` makes this the first-run setup, refused once any workspace exists.
+/// `setup_token` makes this the first-run setup: refused once any workspace exists, and
+/// without the current one-time setup token (which it uses up).
 pub async fn create(db: &DatabaseConnection,
     hasher: &Hasher,
     now: i64,
     new: NewWorkspace,
     actor: &Actor,
-    only_if_empty: bool,
+    setup_token: Option<&str>,
 ) -> Result<CreatedWorkspace, DomainError> {
     let slug = validate_slug(&new.slug)?;
     let name = validate_name(&new.name, "The workspace name")?;
     let email = normalize_email(&new.admin_email)?;
     let admin_name = if new.admin_name.trim().is_empty() { String::new() } else { validate_name(&new.admin_name, "Your name")? };
     // Once set up, a setup post is refused before it costs an Argon2 hash (a flood of
-    // them would otherwise slow real sign-ins down).
-    if only_if_empty && !setup_needed(db).await? {
-        return Err(DomainError::NotFound);
+    // them would otherwise slow real sign-ins down); so is one without the setup token.
+    if let Some(token) = setup_token {
+        let valid = setup_token_valid(db, token).await?;
+        // Set up already (perhaps by a concurrent setup that used the token up just now)
+        // reads the same as any setup after the fact.
+        if !setup_needed(db).await? {
+            return Err(DomainError::NotFound);
+        }
+        if !valid {
+            return Err(DomainError::Invalid(SETUP_TOKEN_REFUSAL.into()));
+        }
     }
     let hash = match &new.admin_password {
         Some(pw) => Some(hasher.hash(pw).await?.0),
@@ -100,7 +142,7 @@ pub async fn create(db: &DatabaseConnection,
     };
 
     let txn = crate::server::db::write(db).await?;
-    if only_if_empty {
+    if setup_token.is_some() {
         // Two setups at once must end with one workspace: SQLite's write transaction is
         // already exclusive; PostgreSQL takes a transaction-level advisory lock so the
         // check below and the insert happen as one step.
@@ -110,6 +152,10 @@ pub async fn create(db: &DatabaseConnection,
         if !setup_needed(&txn).await? {
             return Err(DomainError::NotFound);
         }
+        if !setup_token_valid(&txn, setup_token.unwrap_or("")).await? {
+            return Err(DomainError::Invalid(SETUP_TOKEN_REFUSAL.into()));
+        }
+        super::entities::setup_token::Entity::delete_many().exec(&txn).await?;
     }
     if workspace::Entity::find().filter(workspace::Column::Slug.eq(&slug)).one(&txn).await?.is_some() {
         return Err(DomainError::Invalid(format!("The URL name “{slug}” is taken.")));

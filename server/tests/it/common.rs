@@ -129,7 +129,7 @@ impl TestApp {
             admin_name: "Ada Admin".into(),
             admin_password: Some(Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
         };
-        workspaces::create(&self.state.db, &self.state.hasher, T0, new, &app::server::audit::Actor::operator(), false)
+        workspaces::create(&self.state.db, &self.state.hasher, T0, new, &app::server::audit::Actor::operator(), None)
             .await
             .expect("create workspace");
     }
@@ -167,6 +167,7 @@ impl TestApp {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "text/html,application/xhtml+xml")
             .header(header::ORIGIN, ORIGIN)
+            .header(header::HOST, "gatehouse.test")
             .header(header::REFERER, format!("{ORIGIN}{referer}"));
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);

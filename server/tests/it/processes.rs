@@ -70,7 +70,9 @@ fn now() -> i64 {
 
 /// Calls a server function on `base` as the hydrated UI does (same-origin: the public URL).
 async fn call<S: ServerFn>(http: &reqwest::Client, base: &str, origin: &str, cookie: Option<&str>, args: &[(&str, &str)]) -> reqwest::Response {
-    let mut b = http.post(format!("{base}{}", S::PATH)).header("origin", origin).header("accept", "application/json").form(args);
+    // Behind a load balancer every process is reached at the public host.
+    let host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+    let mut b = http.post(format!("{base}{}", S::PATH)).header("origin", origin).header("host", host).header("accept", "application/json").form(args);
     if let Some(c) = cookie {
         b = b.header("cookie", c);
     }
@@ -83,7 +85,7 @@ async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, 
     let hasher = app::server::password::Hasher::new(1).expect("hasher");
     let password = with_password.then(|| app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw"));
     let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: password };
-    let ws = workspaces::create(conn, &hasher, now(), new, &Actor::operator(), false).await.expect("workspace").workspace;
+    let ws = workspaces::create(conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
     (ws.id, AdminCap::operator(ws.id, Actor::operator()))
 }
 

@@ -12,7 +12,21 @@ async fn first_run_setup_creates_workspace_signs_in_and_disappears() {
     let r = app.get("/", None).await;
     assert_eq!(r.location(), Some("/setup"), "status {}", r.status);
 
-    let args = [("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
+    // Without the setup token the server printed (or a wrong or old one), nothing happens.
+    let first = app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").expect("token").expose().to_string();
+    let token = app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").expect("token").expose().to_string();
+    assert!(app::server::workspaces::mint_setup_token(&app.state.db, T0, true).await.expect("db").is_none(), "a restart keeps the printed one");
+    for bad in ["", "guess", first.as_str()] {
+        let args = [("setup_token", bad), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
+        let r = app.call::<Setup>(&args, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.body);
+        assert!(r.body.contains("setup token") && r.cookie().is_none(), "{}", r.body);
+    }
+    assert_eq!(app.call::<SetupNeeded>(&[], None).await.body, "true");
+    // The setup page asks for it.
+    assert!(app.get("/setup", None).await.body.contains("Setup token"));
+
+    let args = [("setup_token", token.as_str()), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
     let r = app.call::<Setup>(&args, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let cookie = r.cookie().expect("setup signs the admin in");
@@ -23,18 +37,21 @@ async fn first_run_setup_creates_workspace_signs_in_and_disappears() {
 
     // Setup is gone: the server refuses a second one, and the page is a 404.
     assert_eq!(app.call::<SetupNeeded>(&[], None).await.body, "false");
-    let again = [("slug", "evil"), ("name", "Evil"), ("admin_name", "E"), ("email", "e@evil.test"), ("password", ADMIN_PASSWORD)];
-    assert_eq!(app.call::<Setup>(&again, None).await.status, StatusCode::NOT_FOUND);
+    let again = [("setup_token", token.as_str()), ("slug", "evil"), ("name", "Evil"), ("admin_name", "E"), ("email", "e@evil.test"), ("password", ADMIN_PASSWORD)];
+    assert_eq!(app.call::<Setup>(&again, None).await.status, StatusCode::NOT_FOUND, "the token is used up");
+    assert!(app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").is_none(), "no token once set up");
     assert_eq!(app.get("/setup", None).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn setup_rejects_bad_input_with_a_clear_message_and_creates_nothing() {
     let app = TestApp::new().await;
+    let token = app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").expect("token").expose().to_string();
+    let t = token.as_str();
     let cases: [(&[(&str, &str)], &str); 3] = [
-        (&[("slug", "Bad Slug!"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", ADMIN_PASSWORD)], "URL name"),
-        (&[("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "not-an-email"), ("password", ADMIN_PASSWORD)], "valid email"),
-        (&[("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", "short")], "at least 10"),
+        (&[("setup_token", t), ("slug", "Bad Slug!"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", ADMIN_PASSWORD)], "URL name"),
+        (&[("setup_token", t), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "not-an-email"), ("password", ADMIN_PASSWORD)], "valid email"),
+        (&[("setup_token", t), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", "short")], "at least 10"),
     ];
     for (args, needle) in cases {
         let r = app.call::<Setup>(args, None).await;
@@ -108,6 +125,19 @@ async fn cross_site_writes_are_refused() {
     let none = app.call_with(<Login as leptos::server_fn::ServerFn>::PATH, &args, None, "application/json", None).await;
     assert_eq!(none.status, StatusCode::FORBIDDEN);
     assert!(evil.cookie().is_none() && none.cookie().is_none());
+    // DNS rebinding: evil.example now resolves to this server; its page posts with an
+    // Origin that matches the Host it sent. The Host isn't ours: refused.
+    let body = serde_urlencoded::to_string(args).expect("form");
+    let req = axum::http::Request::post(<Login as leptos::server_fn::ServerFn>::PATH)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .header("host", "evil.example")
+        .header("origin", "http://evil.example")
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    let rebound = app.send(req).await;
+    assert_eq!(rebound.status, StatusCode::FORBIDDEN);
+    assert!(rebound.cookie().is_none());
 }
 
 #[tokio::test]
@@ -145,9 +175,10 @@ async fn failures_across_many_accounts_are_throttled_per_ip() {
 /// the right one falls. The right password then still works once the window passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_burst_gets_at_most_the_limit_evaluated() {
-    let app = TestApp::with_workspace().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let app = TestApp::with_config(|c| c.public_url = format!("http://{addr}")).await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
     let router = app.router.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
@@ -180,7 +211,15 @@ async fn a_concurrent_burst_gets_at_most_the_limit_evaluated() {
     assert!(statuses.iter().filter(|s| **s == 429).count() >= 35, "{statuses:?}");
     // A success gives its slot back; the window over, the right password works.
     app.clock.advance(app::server::auth::THROTTLE_WINDOW_SECS);
-    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let r = http
+        .post(format!("{origin}{path}"))
+        .header("origin", &origin)
+        .header("accept", "application/json")
+        .form(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
     server.abort();
 }
 
@@ -190,9 +229,10 @@ async fn a_concurrent_burst_gets_at_most_the_limit_evaluated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_setups_end_with_one_workspace() {
     let app = std::sync::Arc::new(TestApp::new().await);
+    let token = app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").expect("token").expose().to_string();
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let app = app.clone();
+        let (app, token) = (app.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let new = app::server::workspaces::NewWorkspace {
                 slug: format!("first{i}"),
@@ -201,7 +241,7 @@ async fn concurrent_setups_end_with_one_workspace() {
                 admin_name: "Admin".into(),
                 admin_password: Some(app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
             };
-            app::server::workspaces::create(&app.state.db, &app.state.hasher, T0, new, &app::server::audit::Actor::anonymous("setup", None), true).await
+            app::server::workspaces::create(&app.state.db, &app.state.hasher, T0, new, &app::server::audit::Actor::anonymous("setup", None), Some(&token)).await
         }));
     }
     let mut created = 0;

@@ -21,6 +21,10 @@ pub fn Setup() -> impl IntoView {
                             <h1 class="text-xl font-semibold">"Set up Gatehouse"</h1>
                             <p class="mt-1 text-sm text-slate-600">"Create your workspace and its first admin. This page disappears afterwards."</p>
                             <ActionForm action attr:class="mt-6 space-y-4">
+                                <label class="block text-sm font-medium">"Setup token"
+                                    <input class=INPUT name="setup_token" required autocomplete="off" spellcheck="false"/>
+                                </label>
+                                <p class="text-xs text-slate-500">"The server printed it when it first started; "<code>"gatehouse setup-token"</code>" prints a new one. It proves you run this server."</p>
                                 <label class="block text-sm font-medium">"Workspace name"
                                     <input class=INPUT name="name" required maxlength="100"/>
                                 </label>
