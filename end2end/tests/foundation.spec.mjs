@@ -26,22 +26,17 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await expect(page).toHaveURL(/\/setup$/);
   // The one-time setup token the operator got from `gatehouse setup-token`
   // (scripts/e2e-server.sh keeps it in a file); a wrong one is refused first.
-  await page.getByLabel('Setup token').fill('not the token');
-  await page.getByLabel('Workspace name').fill('Acme');
-  await page.getByLabel('Workspace URL name').fill('acme');
-  await page.getByLabel('Your name').fill(admin.name);
-  await page.getByLabel('Email').fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Create workspace' }).click();
-  await expect(page.getByRole('alert')).toContainText('setup token is not right');
-  await page.goto('/setup');
-  await page.getByLabel('Setup token').fill(setupToken);
-  await page.getByLabel('Workspace name').fill('Acme');
-  await page.getByLabel('Workspace URL name').fill('acme');
-  await page.getByLabel('Your name').fill(admin.name);
-  await page.getByLabel('Email').fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Create workspace' }).click();
+  for (const token of ['not the token', setupToken]) {
+    await page.goto('/setup');
+    await page.getByLabel('Setup token').fill(token);
+    await page.getByLabel('Workspace name').fill('Acme');
+    await page.getByLabel('Workspace URL name').fill('acme');
+    await page.getByLabel('Your name').fill(admin.name);
+    await page.getByLabel('Email').fill(admin.email);
+    await page.getByLabel('Password').fill(admin.password);
+    await page.getByRole('button', { name: 'Create workspace' }).click();
+    if (token !== setupToken) await expect(page.getByRole('alert')).toContainText('setup token is not right');
+  }
   await expect(page).toHaveURL(/\/w\/acme\/settings\/authentication/);
   await expect(page.getByRole('heading', { name: 'Member Authorization' })).toBeVisible();
   // Setup is gone.
