@@ -64,8 +64,9 @@ struct CallbackQuery {
 async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<CallbackQuery>, headers: HeaderMap, req: Request) -> Response {
     let ip = peer(&req);
     // The callback doesn't name its workspace before its state is read: one scope per
-    // provider.
-    let scope = format!("{key}:callback");
+    // configured provider (and one for any other path segment, so made-up ones add no
+    // counters).
+    let scope = if st.config.oidc_provider(&key).is_some() { format!("{key}:callback") } else { "oidc:unknown".to_string() };
     if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
@@ -77,8 +78,7 @@ async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q):
 }
 
 async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &HeaderMap, ip: Option<String>) -> Response {
-    let (st, key) = (st.clone(), key.to_string());
-    if st.config.oidc_provider(&key).is_none() {
+    if st.config.oidc_provider(key).is_none() {
         return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
     }
     let nonce = crate::browser::nonce(headers, OIDC_COOKIE);
@@ -90,15 +90,15 @@ async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &H
         browser_nonce: nonce.as_ref(),
         ip,
     };
-    let outcome = oidc::callback(&st.db, &st.config, st.now(), &key, cb).await;
+    let outcome = oidc::callback(&st.db, &st.config, st.now(), key, cb).await;
     // Only configured providers get a series (the path segment is the caller's).
-    if st.config.oidc_provider(&key).is_some() {
+    if st.config.oidc_provider(key).is_some() {
         let o = match &outcome {
             Ok(oidc::Outcome::SignedIn { .. }) => "ok",
             Ok(oidc::Outcome::Refused { .. }) => "refused",
             Err(_) => "error",
         };
-        app::server::metrics::sign_in(&key, o);
+        app::server::metrics::sign_in(key, o);
     }
     match outcome {
         Ok(oidc::Outcome::SignedIn { token, redirect, max_age }) => {

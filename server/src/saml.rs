@@ -126,29 +126,26 @@ pub(crate) fn peer(req: &Request) -> Option<String> {
 
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
+    let found = saml::by_public_id(&st.db, &id).await;
     // Failures of unknown providers share one scope (no counter per made-up id).
-    let scope = match saml::by_public_id(&st.db, &id).await {
-        Ok(_) => format!("saml:{id}"),
-        Err(_) => "saml:unknown".to_string(),
-    };
+    let scope = if found.is_ok() { format!("saml:{id}") } else { "saml:unknown".to_string() };
     if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
-    let res = acs_answer(&st, &id, ip.clone(), req).await;
+    let res = match found {
+        Ok(p) => acs_answer(&st, &p, ip.clone(), req).await,
+        Err(DomainError::NotFound) => page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
+        Err(e) => internal(e),
+    };
     if res.status().is_client_error() {
         crate::browser::failed(&st, &scope, ip.as_deref()).await;
     }
     res
 }
 
-async fn acs_answer(st: &AppState, id: &str, ip: Option<String>, req: Request) -> Response {
-    let st = st.clone();
+async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Model, ip: Option<String>, req: Request) -> Response {
     let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
-    let p = match provider(&st, id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let form = match Form::<AcsForm>::from_request(req, &st).await {
+    let form = match Form::<AcsForm>::from_request(req, st).await {
         Ok(Form(f)) => f,
         Err(rej) => {
             let status = rej.status();
@@ -165,7 +162,7 @@ async fn acs_answer(st: &AppState, id: &str, ip: Option<String>, req: Request) -
     };
     let relay = form.relay_state.unwrap_or_default();
     let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip };
-    match signin::acs(&st.db, &st.config, st.now(), &p, posted).await {
+    match signin::acs(&st.db, &st.config, st.now(), p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
