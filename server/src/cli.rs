@@ -117,13 +117,20 @@ pub enum ScimCommand {
         /// The provider's id (as `saml list` prints it).
         #[arg(long)]
         provider: String,
+        /// The token stops working after this many days (30, 90, 180 or 365); default never.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
     },
-    /// Replace the token of a provider with provisioning on; the old one stops working.
+    /// Replace the provider's token (the same as Rotate on its page); the old one stops
+    /// working at once. It works only while provisioning is on.
     Rotate {
         #[arg(long)]
         workspace: String,
         #[arg(long)]
         provider: String,
+        /// The token stops working after this many days (30, 90, 180 or 365); default never.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
     },
     /// Turn provisioning off; the token stops working. Linked members stay read-only.
     Disable {
@@ -275,7 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scim(cmd) => {
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let (workspace, provider) = match &cmd {
-                ScimCommand::Enable { workspace, provider } | ScimCommand::Rotate { workspace, provider } | ScimCommand::Disable { workspace, provider } => (workspace, provider),
+                ScimCommand::Enable { workspace, provider, .. } | ScimCommand::Rotate { workspace, provider, .. } | ScimCommand::Disable { workspace, provider } => (workspace, provider),
             };
             let ws = find_workspace(&st, workspace).await?;
             let cap = AdminCap::operator(ws.id, Actor::operator());
@@ -288,19 +295,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     scim::disable(&st.db, st.now(), &cap, provider).await.map_err(not_found)?;
                     json!({ "workspace": ws.slug, "provider": provider, "provisioning": false })
                 }
-                ScimCommand::Enable { .. } | ScimCommand::Rotate { .. } => {
+                ScimCommand::Enable { expires_in_days, .. } | ScimCommand::Rotate { expires_in_days, .. } => {
                     let token = if matches!(cmd, ScimCommand::Rotate { .. }) {
-                        scim::rotate(&st.db, st.now(), &cap, provider).await.map_err(not_found)?
+                        scim::mint_token(&st.db, st.now(), &cap, provider, expires_in_days).await.map_err(not_found)?
                     } else {
-                        scim::enable(&st.db, st.now(), &cap, provider).await.map_err(not_found)?
+                        scim::enable(&st.db, st.now(), &cap, provider, expires_in_days).await.map_err(not_found)?
                     };
+                    let on = saml::get(&st.db, &cap, provider).await.map_err(not_found)?.provisioning_enabled;
                     json!({
                         "workspace": ws.slug,
                         "provider": provider,
-                        "provisioning": true,
+                        "provisioning": on,
                         "scim_base_url": scim::base_url(&st.config),
                         "token": token.expose(),
-                        "note": "The token is shown once; Gatehouse keeps only its hash.",
+                        "expires_in_days": expires_in_days,
+                        "note": if on { "The token is shown once; Gatehouse keeps only its hash." } else { "The token is shown once; Gatehouse keeps only its hash. It works once provisioning is on (gatehouse scim enable)." },
                     })
                 }
             };

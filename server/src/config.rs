@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use app::server::crypto::Secret;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db?mode=rwc";
@@ -12,28 +13,28 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub log: Option<String>,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
     pub scim_requests_per_minute: Option<i64>,
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     pub dns_resolver: Option<String>,
     pub domain_recheck_secs: Option<i64>,
     pub trusted_proxies: Option<String>,
     pub allow_private_metadata_urls: Option<bool>,
     pub google_client_id: Option<String>,
-    pub google_client_secret: Option<String>,
+    pub google_client_secret: Option<Secret>,
     pub google_issuer: Option<String>,
     pub slack_client_id: Option<String>,
-    pub slack_client_secret: Option<String>,
+    pub slack_client_secret: Option<Secret>,
     pub slack_issuer: Option<String>,
     pub office365_client_id: Option<String>,
-    pub office365_client_secret: Option<String>,
+    pub office365_client_secret: Option<Secret>,
     pub office365_issuer: Option<String>,
 }
 
@@ -42,19 +43,19 @@ pub struct FileConfig {
 pub struct OidcConfig {
     pub key: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// `None`: the real provider.
     pub issuer: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: Secret,
     pub listen: String,
     pub public_url: String,
     /// `info`, `debug`, … optionally followed by `,json` for JSON lines.
     pub log: String,
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     /// Sender of invite mail.
     pub smtp_from: String,
     pub database_max_connections: u32,
@@ -62,7 +63,7 @@ pub struct Config {
     /// SCIM requests allowed per token per minute (then 429 with Retry-After).
     pub scim_requests_per_minute: i64,
     /// Bearer token Prometheus presents on `GET /metrics` (off when unset).
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// The DNS server domain verification asks (`None`: the system's resolvers).
     pub dns_resolver: Option<std::net::SocketAddr>,
     /// How often each claimed domain's TXT record is looked up again.
@@ -79,11 +80,11 @@ impl std::fmt::Debug for Config {
         // URLs may carry passwords: print only their scheme.
         let scheme = |u: &str| u.split(':').next().unwrap_or("").to_string();
         f.debug_struct("Config")
-            .field("database", &scheme(&self.database_url))
+            .field("database", &scheme(self.database_url.expose()))
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("log", &self.log)
-            .field("smtp", &self.smtp_url.as_deref().map(scheme))
+            .field("smtp", &self.smtp_url.as_ref().map(|u| scheme(u.expose())))
             .field("oidc", &self.oidc.iter().map(|o| o.key.as_str()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -132,11 +133,11 @@ impl Config {
                 v.clone()
             };
             match base {
-                "DATABASE_URL" => fc.database_url = Some(value),
+                "DATABASE_URL" => fc.database_url = Some(Secret::new(value)),
                 "LISTEN" => fc.listen = Some(value),
                 "PUBLIC_URL" => fc.public_url = Some(value),
                 "LOG" => fc.log = Some(value),
-                "SMTP_URL" => fc.smtp_url = Some(value),
+                "SMTP_URL" => fc.smtp_url = Some(Secret::new(value)),
                 "SMTP_FROM" => fc.smtp_from = Some(value),
                 "DATABASE_MAX_CONNECTIONS" => {
                     fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
@@ -147,7 +148,7 @@ impl Config {
                 "SCIM_REQUESTS_PER_MINUTE" => {
                     fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
                 }
-                "METRICS_TOKEN" => fc.metrics_token = Some(value),
+                "METRICS_TOKEN" => fc.metrics_token = Some(Secret::new(value)),
                 "DNS_RESOLVER" => fc.dns_resolver = Some(value),
                 "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
                 "ALLOW_PRIVATE_METADATA_URLS" => {
@@ -159,13 +160,13 @@ impl Config {
                 }
                 "DOMAIN_RECHECK_SECS" => fc.domain_recheck_secs = Some(value.parse().with_context(|| format!("{k} must be a number of seconds"))?),
                 "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
-                "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(value),
+                "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(Secret::new(value)),
                 "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
                 "SLACK_CLIENT_ID" => fc.slack_client_id = Some(value),
-                "SLACK_CLIENT_SECRET" => fc.slack_client_secret = Some(value),
+                "SLACK_CLIENT_SECRET" => fc.slack_client_secret = Some(Secret::new(value)),
                 "SLACK_ISSUER" => fc.slack_issuer = Some(value),
                 "OFFICE365_CLIENT_ID" => fc.office365_client_id = Some(value),
-                "OFFICE365_CLIENT_SECRET" => fc.office365_client_secret = Some(value),
+                "OFFICE365_CLIENT_SECRET" => fc.office365_client_secret = Some(Secret::new(value)),
                 "OFFICE365_ISSUER" => fc.office365_issuer = Some(value),
                 _ => {}
             }
@@ -196,7 +197,7 @@ impl Config {
         }
         Ok(Config {
             oidc,
-            database_url: fc.database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_url: fc.database_url.unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             listen,
             public_url,
             log: fc.log.unwrap_or_else(|| "info".to_string()),
@@ -215,7 +216,7 @@ impl Config {
             trusted_proxies: app::server::http_security::parse_proxies(fc.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_TRUSTED_PROXIES: {e}"))?,
             metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {
-                Some(t) if t.len() < 16 => bail!("GATEHOUSE_METRICS_TOKEN must be at least 16 characters"),
+                Some(t) if t.expose().len() < 16 => bail!("GATEHOUSE_METRICS_TOKEN must be at least 16 characters"),
                 t => t,
             },
         })
@@ -235,7 +236,7 @@ mod tests {
         let c = Config::load_from(None, &env(&[])).expect("config");
         assert_eq!(c.listen, "127.0.0.1:3000");
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
     }
 
     #[test]
@@ -258,14 +259,14 @@ mod tests {
         let secret = dir.join("db");
         std::fs::write(&secret, "postgres://u:p@h/db\n").expect("write");
         let c = Config::load_from(None, &env(&[("GATEHOUSE_DATABASE_URL_FILE", secret.to_str().expect("utf8"))])).expect("config");
-        assert_eq!(c.database_url, "postgres://u:p@h/db");
+        assert_eq!(c.database_url.expose(), "postgres://u:p@h/db");
         assert!(!format!("{c:?}").contains("u:p"));
 
         // OIDC: both halves or nothing; secrets from files; never printed.
         std::fs::write(&secret, "s3cret\n").expect("write");
         let c = Config::load_from(None, &env(&[("GATEHOUSE_GOOGLE_CLIENT_ID", "gid"), ("GATEHOUSE_GOOGLE_CLIENT_SECRET_FILE", secret.to_str().expect("utf8"))])).expect("config");
         assert_eq!(c.oidc.len(), 1);
-        assert_eq!((c.oidc[0].key.as_str(), c.oidc[0].client_secret.as_str(), c.oidc[0].issuer.as_deref()), ("google", "s3cret", None));
+        assert_eq!((c.oidc[0].key.as_str(), c.oidc[0].client_secret.expose(), c.oidc[0].issuer.as_deref()), ("google", "s3cret", None));
         assert!(!format!("{c:?}").contains("s3cret"));
         let err = Config::load_from(None, &env(&[("GATEHOUSE_SLACK_CLIENT_ID", "x")])).err().expect("half configured");
         assert!(err.to_string().contains("GATEHOUSE_SLACK_CLIENT_SECRET"), "{err}");

@@ -35,7 +35,7 @@ pub fn leptos_options() -> LeptosOptions {
 
 pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
     let mailer = match &cfg.smtp_url {
-        Some(url) => Some(app::server::mail::Mailer::new(url, &cfg.smtp_from)?),
+        Some(url) => Some(app::server::mail::Mailer::new(url.expose(), &cfg.smtp_from)?),
         None => None,
     };
     Ok(RuntimeConfig {
@@ -48,14 +48,14 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         domain_recheck_secs: cfg.domain_recheck_secs,
         trusted_proxies: cfg.trusted_proxies.clone(),
         allow_private_metadata_urls: cfg.allow_private_metadata_urls,
-        oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, &o.client_secret, o.issuer.as_deref())).collect(),
+        oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, o.client_secret.clone(), o.issuer.as_deref())).collect(),
     })
 }
 
 /// Connects, migrates, and assembles the state every request shares.
 pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     app::server::saml::acs::init_xml();
-    let conn = db::connect(&cfg.database_url, cfg.database_max_connections).await?;
+    let conn = db::connect(cfg.database_url.expose(), cfg.database_max_connections).await?;
     db::migrate(&conn).await?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let events = app::server::events::Events::new();

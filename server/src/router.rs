@@ -71,12 +71,11 @@ pub fn app(state: AppState) -> Router {
 /// Prometheus metrics of this process. Off unless `GATEHOUSE_METRICS_TOKEN` is set; then
 /// the scraper presents it as a bearer token (compared in constant time).
 async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    use subtle::ConstantTimeEq;
-    let Some(expected) = st.config.metrics_token.as_deref() else {
+    let Some(expected) = st.config.metrics_token.as_ref() else {
         return (StatusCode::NOT_FOUND, "Not found.").into_response();
     };
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+    if !expected.matches(presented) {
         return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "A bearer token is required.").into_response();
     }
     let (size, idle, max) = db::pool_use(&st.db);

@@ -201,7 +201,7 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
     let Ok(slug) = app::server::workspaces::validate_slug(&q.workspace) else {
         return Redirect::to("/").into_response();
     };
-    let back = |msg: &str| Redirect::to(&format!("/w/{slug}/login?sso_error={}", app::server::saml::sp::urlencoding(msg))).into_response();
+    let back = |code: &str| Redirect::to(&format!("/w/{slug}/login?sso={code}")).into_response();
     let ws = match app::server::workspaces::by_slug(&st.db, &slug).await {
         Ok(ws) => ws,
         Err(DomainError::NotFound) => return Redirect::to("/").into_response(),
@@ -209,8 +209,8 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
     };
     match saml::provider_for_email(&st.db, ws.id, &q.email).await {
         Ok(Some(p)) => continue_to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id), &p.name),
-        Ok(None) => back("Single sign-on is not set up for that email's domain. Use another way to sign in."),
-        Err(DomainError::Invalid(_)) => back("Enter a valid email address."),
+        Ok(None) => back("sso_no_provider"),
+        Err(DomainError::Invalid(_)) => back("sso_bad_email"),
         Err(e) => internal(e),
     }
 }

@@ -43,31 +43,31 @@ pub async fn change_group(
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let now = st.now();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
-    let msg = match action.as_str() {
+    let (code, msg) = match action.as_str() {
         "create" => {
             let g = groups::create(&st.db, now, &cap, name.as_deref().unwrap_or("")).await.map_err(fail)?;
-            format!("Group “{}” created.", g.name)
+            ("group_created", format!("Group “{}” created.", g.name))
         }
         "rename" => {
             groups::rename(&st.db, now, &cap, id.ok_or_else(missing)?, name.as_deref().unwrap_or("")).await.map_err(fail)?;
-            "Group renamed.".to_string()
+            ("group_renamed", "Group renamed.".to_string())
         }
         "delete" => {
             groups::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
-            "Group deleted; its members lost what only it granted.".to_string()
+            ("group_deleted", "Group deleted; its members lost what only it granted.".to_string())
         }
         "add" => {
             groups::add_member(&st.db, now, &cap, id.ok_or_else(missing)?, email.as_deref().unwrap_or("")).await.map_err(fail)?;
-            "Member added.".to_string()
+            ("group_member_added", "Member added.".to_string())
         }
         "remove" => {
             groups::remove_member(&st.db, now, &cap, id.ok_or_else(missing)?, membership_id.ok_or_else(missing)?).await.map_err(fail)?;
-            "Member removed.".to_string()
+            ("group_member_removed", "Member removed.".to_string())
         }
         _ => return Err(missing()),
     };
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
-    redirect_no_js(&format!("/w/{}/settings/groups?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/groups?saved={code}", urlencode(&slug)));
     Ok(msg)
 }
 
@@ -109,23 +109,23 @@ pub async fn change_resource(
     let now = st.now();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
-    let msg = match action.as_str() {
+    let (code, msg) = match action.as_str() {
         "create" => {
             let r = resources::create(&st.db, now, &cap, kind.as_deref().unwrap_or(""), &name, &description).await.map_err(fail)?;
-            format!("“{}” created.", r.name)
+            ("resource_created", format!("“{}” created.", r.name))
         }
         "update" => {
             resources::update(&st.db, now, &cap, id.ok_or_else(missing)?, &name, &description).await.map_err(fail)?;
-            "Saved.".to_string()
+            ("resource_saved", "Saved.".to_string())
         }
         "delete" => {
             resources::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
-            "Deleted, with every grant on it.".to_string()
+            ("resource_deleted", "Deleted, with every grant on it.".to_string())
         }
         _ => return Err(missing()),
     };
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
-    redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/access?saved={code}", urlencode(&slug)));
     Ok(msg)
 }
 
@@ -144,7 +144,7 @@ pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: Str
     crate::server::resources::set_grant(&st.db, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
     let msg = "Access saved.".to_string();
-    redirect_no_js(&format!("/w/{}/settings/access?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/access?saved=access_saved", urlencode(&slug)));
     Ok(msg)
 }
 

@@ -2,7 +2,12 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{InviteCreated, MembersPage, PendingInvite};
+use crate::model::{InviteCreated, InvitesPage, MembersPage, PendingInvite};
+
+/// Carries a link made by a no-JS invite to the Members page once (HttpOnly, that page's
+/// path only, two minutes): the token never sits in a URL, so not in history or logs.
+#[cfg(feature = "ssr")]
+const INVITE_FLASH_COOKIE: &str = "gatehouse_fresh_invite";
 
 /// Admins of `slug`: one page of members (admins first), optionally searched by email or
 /// name. Pages count from 1.
@@ -59,13 +64,12 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
         None => false,
     };
     let created = InviteCreated { email: email.trim().to_string(), link: link.clone(), emailed };
-    redirect_no_js(&format!(
-        "/w/{}/settings/members?invited={}&link={}{}",
-        urlencode(&slug),
-        urlencode(&created.email),
-        urlencode(&link),
-        if emailed { "&emailed=1" } else { "" }
-    ));
+    if is_no_js_post() {
+        let path = format!("/w/{}/settings/members", urlencode(&slug));
+        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+        set_cookie(format!("{INVITE_FLASH_COOKIE}={}.{}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose(), u8::from(emailed)));
+        leptos_axum::redirect(&path);
+    }
     Ok(created)
 }
 
@@ -80,7 +84,7 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
     members::set_role(&st.db, st.now(), &cap, membership_id, &role).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     let msg = format!("Role changed to {role}.");
-    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/members?saved=role_changed", urlencode(&slug)));
     Ok(msg)
 }
 
@@ -92,32 +96,47 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
     use crate::server::members;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let msg = if active == "true" {
+    let code = if active == "true" {
         members::reactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
-        "Member reactivated."
+        "member_reactivated"
     } else {
         members::deactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
-        "Member deactivated; their sessions were ended."
+        "member_deactivated"
     };
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
-    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
-    Ok(msg.to_string())
+    redirect_no_js(&format!("/w/{}/settings/members?saved={code}", urlencode(&slug)));
+    Ok(crate::model::notice(code).unwrap_or_default().to_string())
 }
 
-/// Admins of `slug`: invites not yet accepted.
+/// Admins of `slug`: invites not yet accepted, and the one a no-JS invite just made.
 #[server]
-pub async fn list_invites(slug: String) -> Result<Vec<PendingInvite>, AppError> {
+pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
     use super::ctx::*;
     use crate::server::members;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let now = st.now();
-    Ok(members::pending_invites(&st.db, now, cap.workspace_id())
-        .await
-        .map_err(fail)?
+    let pending = members::pending_invites(&st.db, now, cap.workspace_id()).await.map_err(fail)?;
+    // The flash names a token; it shows only if it is a pending invite of this workspace.
+    let fresh = match request_cookie(INVITE_FLASH_COOKIE) {
+        Some(v) => {
+            set_cookie(format!("{INVITE_FLASH_COOKIE}=; Path=/w/{}/settings/members; HttpOnly; SameSite=Strict; Max-Age=0", urlencode(&slug)));
+            v.split_once('.').and_then(|(token, emailed)| {
+                let hash = crate::server::crypto::Token::from_presented(token).hash();
+                pending.iter().find(|i| i.token_hash == hash).map(|i| InviteCreated {
+                    email: i.email.clone(),
+                    link: format!("{}/invite/{token}", st.config.public_url),
+                    emailed: emailed == "1",
+                })
+            })
+        }
+        None => None,
+    };
+    let pending = pending
         .into_iter()
         .map(|i| PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
-        .collect())
+        .collect();
+    Ok(InvitesPage { pending, fresh })
 }
 
 /// Admins of `slug`: withdraws a pending invite.
@@ -128,7 +147,6 @@ pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<String, AppEr
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     members::revoke_invite(&st.db, st.now(), &cap, invite_id).await.map_err(fail)?;
-    let msg = "Invite withdrawn; its link no longer works.";
-    redirect_no_js(&format!("/w/{}/settings/members?saved={}", urlencode(&slug), urlencode(msg)));
-    Ok(msg.to_string())
+    redirect_no_js(&format!("/w/{}/settings/members?saved=invite_withdrawn", urlencode(&slug)));
+    Ok(crate::model::notice("invite_withdrawn").unwrap_or_default().to_string())
 }

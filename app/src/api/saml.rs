@@ -56,7 +56,8 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
             metadata_url: String::new(),
             login_url: String::new(),
             scim_base_url: String::new(),
-            token_created: None,
+            token: None,
+            token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
             fresh_token: None,
             certs: vec![],
             activity: vec![],
@@ -121,7 +122,13 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
         metadata_url: u.metadata,
         login_url: u.login,
         scim_base_url: u.scim_base,
-        token_created: saml::token_created_at(&st.db, p.id).await.map_err(fail)?.map(day),
+        token: crate::server::scim::token_facts(&st.db, p.id).await.map_err(fail)?.map(|t| crate::model::ProviderTokenFacts {
+            created: day(t.created_at),
+            last_used: t.last_used_at.map(|u| crate::server::scim::timestamp(u).replace('T', " ").replace('Z', " UTC")),
+            expires: t.expires_at.map(day),
+            days_left: t.expires_at.map(|e| (e - now).div_euclid(86_400)),
+        }),
+        token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
         fresh_token,
         certs,
         activity: activity.iter().map(activity_row).collect(),
@@ -201,13 +208,13 @@ pub async fn save_saml_provider(
         metadata_xml,
         metadata_url,
     };
-    let (p, msg) = if id == "new" {
-        (saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(fail)?, "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on.")
+    let (p, code) = if id == "new" {
+        (saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(fail)?, "provider_added")
     } else {
-        (saml::update(&st.db, &st.config, st.now(), &cap, &id, &input).await.map_err(fail)?, "Provider saved.")
+        (saml::update(&st.db, &st.config, st.now(), &cap, &id, &input).await.map_err(fail)?, "provider_saved")
     };
-    leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={}", urlencode(&slug), p.public_id, urlencode(msg)));
-    Ok(msg.to_string())
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={code}", urlencode(&slug), p.public_id));
+    Ok(crate::model::notice(code).unwrap_or_default().to_string())
 }
 
 /// Admins of `slug`: which claimed domains provider `id` may assert, separated by commas
@@ -221,9 +228,8 @@ pub async fn set_provider_domains(slug: String, id: String, domains: String) -> 
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let list: Vec<String> = domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect();
     saml::set_asserted_domains(&st.db, st.now(), &cap, &id, Some(list)).await.map_err(fail)?;
-    let msg = "Domains saved.";
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?domains_saved={}", urlencode(&slug), urlencode(&id), urlencode(msg)));
-    Ok(msg.to_string())
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?domains_saved=domains_saved", urlencode(&slug), urlencode(&id)));
+    Ok(crate::model::notice("domains_saved").unwrap_or_default().to_string())
 }
 
 /// Admins of `slug`: deletes a provider (refused while it is the only method on).
@@ -238,14 +244,14 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
     // Its members and groups are handed back, and sessions through it ended.
     st.events.publish(&st.db, cap.workspace_id(), &crate::server::events::Topic::ALL).await;
     let msg = format!("{name} deleted.");
-    leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved=provider_deleted", urlencode(&slug)));
     Ok(msg)
 }
 
 /// Admins of `slug`: turns SCIM provisioning on (`on` = "true"; SAML must be the only
 /// sign-in method) or off. Turning it on mints the Provider Token and returns it once.
 #[server]
-pub async fn set_provisioning(slug: String, id: String, on: String) -> Result<String, AppError> {
+pub async fn set_provisioning(slug: String, id: String, on: String, expires_in_days: Option<String>) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::scim;
     let st = state()?;
@@ -258,7 +264,7 @@ pub async fn set_provisioning(slug: String, id: String, on: String) -> Result<St
         }
         return Ok(String::new());
     }
-    let token = scim::enable(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    let token = scim::enable(&st.db, st.now(), &cap, &id, lifetime(expires_in_days)?).await.map_err(fail)?;
     // It is turned on from the reconcile page, and the token is shown on the provider
     // page: it travels there once, in a short-lived HttpOnly cookie scoped to that page
     // (with JS the page then loads the provider page in full).
@@ -270,15 +276,25 @@ pub async fn set_provisioning(slug: String, id: String, on: String) -> Result<St
     Ok(String::new())
 }
 
+/// A token lifetime from a form's select: "" or "never" is none, else whole days.
+#[cfg(feature = "ssr")]
+fn lifetime(v: Option<String>) -> Result<Option<i64>, AppError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") | Some("never") => Ok(None),
+        Some(d) => d.parse::<i64>().map(Some).map_err(|_| super::ctx::fail(crate::server::DomainError::Invalid("Choose how long the token lasts from the list.".into()))),
+    }
+}
+
 /// Admins of `slug`: mints a new Provider Token (the SCIM bearer token), replacing the
-/// old one. The value is returned once and never stored.
+/// old one, lasting `expires_in_days` (or for ever). The value is returned once and never
+/// stored.
 #[server]
-pub async fn rotate_provider_token(slug: String, id: String) -> Result<String, AppError> {
+pub async fn rotate_provider_token(slug: String, id: String, expires_in_days: Option<String>) -> Result<String, AppError> {
     use super::ctx::*;
-    use crate::server::saml;
+    use crate::server::scim;
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let token = saml::rotate_token(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
+    let token = scim::mint_token(&st.db, st.now(), &cap, &id, lifetime(expires_in_days)?).await.map_err(fail)?;
     if is_no_js_post() {
         let path = format!("/w/{slug}/settings/authentication/saml/{id}");
         let secure = if st.config.secure_cookies() { "; Secure" } else { "" };

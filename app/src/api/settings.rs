@@ -73,7 +73,7 @@ pub async fn set_method(slug: String, method: String, enabled: String) -> Result
     } else {
         format!("{label} turned off. Sessions it started have ended (yours stays until you sign out).")
     };
-    redirect_no_js(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), if on { "method_on" } else { "method_off" }));
     Ok(msg)
 }
 
@@ -90,7 +90,7 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
         .map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
-    redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved=lifetime_saved", urlencode(&slug)));
     Ok(msg)
 }
 
@@ -111,7 +111,7 @@ pub async fn change_domain(slug: String, domain: String, add: String) -> Result<
     } else {
         format!("{} removed.", d[0].trim().to_lowercase())
     };
-    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), if add == "true" { "domain_added" } else { "domain_removed" }));
     Ok(msg)
 }
 
@@ -129,7 +129,8 @@ pub async fn check_domain(slug: String, domain: String) -> Result<String, AppErr
         domains::FAILED => format!("{} failed verification: {}", c.domain, c.last_error),
         _ => format!("{} is not verified yet: {}", c.domain, c.last_error),
     };
-    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={}", urlencode(&slug), urlencode(&msg)));
+    let code = if c.status == domains::VERIFIED && c.last_error.is_empty() { "domain_verified" } else { "domain_not_verified" };
+    redirect_no_js(&format!("/w/{}/settings/authentication?domains_saved={code}", urlencode(&slug)));
     Ok(msg)
 }
 
@@ -144,6 +145,6 @@ pub async fn set_oidc_allowlist(slug: String, provider: String, allowed: String)
     let list = oidc::set_allowed(&st.db, st.now(), &cap, &provider, &allowed).await.map_err(fail)?;
     let label = methods::label(&provider);
     let msg = if list.is_empty() { format!("{label}: any account may be used.") } else { format!("{label}: only {} may be used.", list.join(", ")) };
-    redirect_no_js(&format!("/w/{}/settings/authentication?allow_saved={}", urlencode(&slug), urlencode(&msg)));
+    redirect_no_js(&format!("/w/{}/settings/authentication?allow_saved=allowlist_saved", urlencode(&slug)));
     Ok(msg)
 }

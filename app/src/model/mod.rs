@@ -93,6 +93,14 @@ pub struct PendingInvite {
     pub expires_in_days: i64,
 }
 
+/// The Members page's invites: those pending, and the one just made without JavaScript
+/// (its link travels once in an HttpOnly cookie, never in a URL).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitesPage {
+    pub pending: Vec<PendingInvite>,
+    pub fresh: Option<InviteCreated>,
+}
+
 /// What an admin gets back after inviting: the link to hand over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteCreated {
@@ -160,8 +168,10 @@ pub struct SamlProviderPage {
     pub metadata_url: String,
     pub login_url: String,
     pub scim_base_url: String,
-    /// When the current Provider Token was made (`None`: never).
-    pub token_created: Option<String>,
+    /// The current Provider Token's dates (`None`: there is none).
+    pub token: Option<ProviderTokenFacts>,
+    /// Lifetimes (days) a new token may be given.
+    pub token_lifetimes: Vec<i64>,
     /// A token minted just now (shown once, after a no-JS rotation).
     pub fresh_token: Option<String>,
     pub certs: Vec<SamlCert>,
@@ -183,6 +193,19 @@ pub struct SamlProviderPage {
     pub asserted_domains: Vec<String>,
     /// The asserted domains come from the default rule, not an admin's choice.
     pub asserted_by_default: bool,
+}
+
+/// What the provider page shows of its Provider Token (never the value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderTokenFacts {
+    /// Day it was made, `YYYY-MM-DD`.
+    pub created: String,
+    /// When the IdP last used it (to the minute), `None`: never.
+    pub last_used: Option<String>,
+    /// Day it stops working, `None`: never.
+    pub expires: Option<String>,
+    /// Whole days until it expires (negative once it has), `None`: never.
+    pub days_left: Option<i64>,
 }
 
 /// One SCIM request, for the provider's "Provisioning activity".
@@ -346,4 +369,60 @@ pub struct AuditPage {
     pub total: u64,
     pub page: u64,
     pub pages: u64,
+}
+
+/// Confirmations and notices a redirect names by code (`?saved=role_changed`,
+/// `?sso=no_provider`): a page shows our sentence for a code it knows and nothing for any
+/// other, so no link can put its own words on a trusted page. (With JavaScript a form
+/// shows the server's answer in place; without it the browser follows the redirect.)
+pub const NOTICES: &[(&str, &str)] = &[
+    ("role_changed", "Role changed."),
+    ("member_reactivated", "Member reactivated."),
+    ("member_deactivated", "Member deactivated; their sessions were ended."),
+    ("invite_withdrawn", "Invite withdrawn; its link no longer works."),
+    ("group_created", "Group created."),
+    ("group_renamed", "Group renamed."),
+    ("group_deleted", "Group deleted; its members lost what only it granted."),
+    ("group_member_added", "Member added."),
+    ("group_member_removed", "Member removed."),
+    ("resource_created", "Resource created."),
+    ("resource_saved", "Saved."),
+    ("resource_deleted", "Deleted, with every grant on it."),
+    ("access_saved", "Access saved."),
+    ("provider_added", "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on."),
+    ("provider_saved", "Provider saved."),
+    ("provider_deleted", "Provider deleted."),
+    ("domains_saved", "Domains saved."),
+    ("method_on", "Sign-in method turned on."),
+    ("method_off", "Sign-in method turned off. Sessions it started have ended (yours stays until you sign out)."),
+    ("lifetime_saved", "Session lifetime saved."),
+    ("domain_added", "Domain added: publish its TXT record, then check it."),
+    ("domain_removed", "Domain removed."),
+    ("domain_verified", "Domain verified."),
+    ("domain_not_verified", "The domain is not verified: its status below says what the check found."),
+    ("allowlist_saved", "Allowlist saved."),
+    ("sso_no_provider", "Single sign-on is not set up for that email's domain. Use another way to sign in."),
+    ("sso_bad_email", "Enter a valid email address."),
+];
+
+/// The sentence for a notice code, if it is one of ours.
+pub fn notice(code: &str) -> Option<&'static str> {
+    NOTICES.iter().find(|(c, _)| *c == code).map(|(_, text)| *text)
+}
+
+#[cfg(test)]
+mod notice_tests {
+    use super::*;
+    #[test]
+    fn only_our_codes_have_words() {
+        assert_eq!(notice("role_changed"), Some("Role changed."));
+        for forged in ["", "Your account is locked: call +1 555 0100", "role_changed ", "ROLE_CHANGED", "%72ole_changed"] {
+            assert_eq!(notice(forged), None, "{forged:?}");
+        }
+        let mut codes: Vec<&str> = NOTICES.iter().map(|(c, _)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), NOTICES.len(), "a code is listed twice");
+        assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')), "codes need no URL encoding");
+    }
 }

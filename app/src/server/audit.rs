@@ -47,6 +47,34 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Refusals of the same kind written one by one per hour; beyond them, only the 100th,
+/// 1,000th, … (with their count).
+pub const REFUSALS_LOGGED_PER_HOUR: i64 = 20;
+
+/// Whether the `n`-th refusal of one kind this hour is written: the first
+/// [`REFUSALS_LOGGED_PER_HOUR`], then each power of ten.
+pub fn refusal_logged(n: i64) -> bool {
+    if n <= REFUSALS_LOGGED_PER_HOUR {
+        return true;
+    }
+    let mut p = 100;
+    while p < n {
+        p = p.saturating_mul(10);
+    }
+    p == n
+}
+
+/// Counts a refusal of an unauthenticated request (a failed sign-in answer, say) of one
+/// `kind` — a fixed code, never request text — in the shared hourly counters, and tells
+/// whether to keep a row for it (see [`refusal_logged`]) and its number this hour.
+/// Anyone can produce such refusals at will, for any workspace: sampled, they can neither
+/// grow a log without bound nor bury real entries under their own, and the count stays
+/// visible.
+pub async fn count_refusal<C: ConnectionTrait>(db: &C, now: i64, scope: &str, kind: &str) -> Result<(bool, i64), DomainError> {
+    let n = super::ratelimit::hit(db, &format!("refusal:{scope}:{kind}"), now, 3600).await?;
+    Ok((refusal_logged(n), n))
+}
+
 /// Audit log filters (the Overview page and its CSV export).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -101,4 +129,17 @@ pub async fn search<C: ConnectionTrait>(db: &C, workspace_id: i64, f: &Filter, o
     let total = q.clone().count(db).await?;
     let rows = q.order_by_desc(audit_log::Column::Id).offset(offset).limit(limit).all(db).await?;
     Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn refusals_are_logged_one_by_one_then_at_powers_of_ten() {
+        let logged: Vec<i64> = (1..=20_000).filter(|n| refusal_logged(*n)).collect();
+        let mut expected: Vec<i64> = (1..=REFUSALS_LOGGED_PER_HOUR).collect();
+        expected.extend([100, 1000, 10_000]);
+        assert_eq!(logged, expected);
+        assert!(refusal_logged(1_000_000) && !refusal_logged(1_000_001));
+    }
 }

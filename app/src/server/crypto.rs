@@ -32,9 +32,74 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// A secret that is not a [`Token`] we minted: an OIDC client secret, the metrics token, a
+/// SAML SP private key, an OIDC nonce or PKCE verifier. `Debug` and `Display` print
+/// `<redacted>`, so no log line, error or panic message can carry one; only
+/// [`Secret::expose`] reads it, at the one place that hands it on. It is also a database
+/// value (a text column) and deserializes from a configuration string.
+#[derive(Clone, PartialEq, Eq, Default, sea_orm::DeriveValueType, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Compares with what a client presented, in time independent of where they differ
+    /// (both sides are hashed first, so the length leaks nothing either).
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let (a, b) = (Sha256::digest(self.0.as_bytes()), Sha256::digest(presented.as_bytes()));
+        bool::from(a.as_slice().ct_eq(b.as_slice()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2-client-secret");
+        for printed in [format!("{s:?}"), format!("{s}"), format!("{:?}", Some(s.clone())), format!("{:#?}", vec![s.clone()])] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+        }
+        assert_eq!(s.expose(), "hunter2-client-secret");
+        assert!(s.matches("hunter2-client-secret"));
+        assert!(!s.matches("hunter2-client-secreT") && !s.matches("") && !s.matches("hunter2"));
+        let from_config: Secret = serde_json::from_str("\"abc\"").expect("deserializes");
+        assert_eq!(from_config.expose(), "abc");
+    }
+
     #[test]
     fn tokens_are_long_unique_and_redacted() {
         let a = Token::generate();

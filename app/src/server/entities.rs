@@ -300,7 +300,7 @@ pub mod saml_provider {
         pub attr_email: String,
         pub attr_given_name: String,
         pub attr_family_name: String,
-        pub sp_key_pem: Option<String>,
+        pub sp_key_pem: Option<crate::server::crypto::Secret>,
         pub sp_cert_pem: Option<String>,
         pub provisioning_enabled: bool,
         pub created_at: i64,
@@ -393,6 +393,8 @@ pub mod scim_token {
         pub token_hash: String,
         pub created_at: i64,
         pub last_used_at: Option<i64>,
+        /// `None`: never expires.
+        pub expires_at: Option<i64>,
     }
     no_relations!();
 }
@@ -427,9 +429,9 @@ pub mod oidc_state {
         pub provider: String,
         pub workspace_id: i64,
         #[sea_orm(column_type = "Text")]
-        pub nonce: String,
+        pub nonce: crate::server::crypto::Secret,
         #[sea_orm(column_type = "Text")]
-        pub pkce_verifier: String,
+        pub pkce_verifier: crate::server::crypto::Secret,
         #[sea_orm(column_type = "Text")]
         pub next: String,
         pub expires_at: i64,

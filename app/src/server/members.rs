@@ -339,6 +339,7 @@ pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, members
     if m.role == role {
         return Ok(());
     }
+    crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
     if m.role == ROLE_ADMIN && m.status == STATUS_ACTIVE && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }
@@ -360,6 +361,7 @@ pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     if m.status == STATUS_DEACTIVATED {
         return Ok(());
     }
+    crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
     if m.role == ROLE_ADMIN && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }

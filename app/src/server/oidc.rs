@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use super::audit::{self, Actor};
-use super::crypto::Token;
+use super::crypto::{Secret, Token};
 use super::entities::{account, external_identity, invite, oidc_rule, oidc_state, workspace};
 use super::permissions::STATUS_ACTIVE;
 use super::state::RuntimeConfig;
@@ -31,24 +31,18 @@ pub const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 
 /// One provider configured by the operator.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OidcProvider {
     /// `google`, `slack` or `office365`.
     pub key: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     pub issuer: String,
-}
-
-impl std::fmt::Debug for OidcProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcProvider").field("key", &self.key).field("client_id", &self.client_id).field("issuer", &self.issuer).finish_non_exhaustive()
-    }
 }
 
 impl OidcProvider {
     /// `issuer` defaults to the real provider.
-    pub fn new(key: &str, client_id: &str, client_secret: &str, issuer: Option<&str>) -> Self {
+    pub fn new(key: &str, client_id: &str, client_secret: impl Into<Secret>, issuer: Option<&str>) -> Self {
         let default = match key {
             "google" => "https://accounts.google.com",
             "slack" => "https://slack.com",
@@ -57,7 +51,7 @@ impl OidcProvider {
         OidcProvider {
             key: key.to_string(),
             client_id: client_id.to_string(),
-            client_secret: client_secret.to_string(),
+            client_secret: client_secret.into(),
             issuer: issuer.unwrap_or(default).trim_end_matches('/').to_string(),
         }
     }
@@ -145,7 +139,7 @@ fn client_for(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) 
     let post_only = md.token_endpoint_auth_methods_supported().is_some_and(|m| {
         !m.is_empty() && m.iter().all(|a| *a == openidconnect::core::CoreClientAuthMethod::ClientSecretPost)
     });
-    let c = CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.clone())))
+    let c = CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.expose().to_string())))
         .set_redirect_uri(redirect);
     // Slack's token endpoint takes the secret in the body only.
     Ok(if post_only { c.set_auth_type(openidconnect::AuthType::RequestBody) } else { c })
@@ -180,8 +174,8 @@ pub async fn start(
         state_hash: Set(Token::from_presented(state.secret()).hash()),
         provider: Set(key.to_string()),
         workspace_id: Set(ws.id),
-        nonce: Set(nonce.secret().clone()),
-        pkce_verifier: Set(verifier.secret().clone()),
+        nonce: Set(Secret::new(nonce.secret().clone())),
+        pkce_verifier: Set(Secret::new(verifier.secret().clone())),
         next: Set(next.and_then(super::saml::signin::safe_relay).unwrap_or_default()),
         expires_at: Set(now + STATE_LIFETIME_SECS),
         browser_hash: Set(browser_nonce.hash()),
@@ -247,19 +241,24 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     }
     let actor = Actor::anonymous(&format!("{key} sign-in"), cb.ip.clone());
     let (ws_id, ws_slug) = (ws.id, ws.slug.clone());
-    let refuse = |why: String, message: String| {
+    // A refusal is audited, sampled per (workspace, provider, kind) and hour: callbacks
+    // are anyone's to send (audit::count_refusal).
+    let refuse = |kind: &'static str, why: String, message: String| {
         let (actor, back, slug) = (actor.clone(), back.clone(), ws_slug.clone());
         async move {
-            tracing::warn!(provider = key, workspace = %slug, reason = %why, "OIDC sign-in refused");
-            audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "reason": why })).await?;
+            tracing::warn!(provider = key, workspace = %slug, kind, reason = %why, "OIDC sign-in refused");
+            let (logged, n) = audit::count_refusal(db, now, &format!("oidc:{ws_id}:{key}"), kind).await?;
+            if logged {
+                audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "kind": kind, "reason": why, "count_this_hour": n })).await?;
+            }
             Ok::<Outcome, DomainError>(Outcome::Refused { message, back })
         }
     };
     if let Some(e) = cb.error {
-        return refuse(format!("provider error {}", e.chars().take(100).collect::<String>()), format!("{} sign-in was cancelled or failed. Try again.", p.label())).await;
+        return refuse("provider_error", format!("provider error {}", e.chars().take(100).collect::<String>()), format!("{} sign-in was cancelled or failed. Try again.", p.label())).await;
     }
     if !methods::is_enabled(db, ws.id, key, cfg).await? {
-        return refuse("method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
+        return refuse("method_off", "method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
     }
     let md = metadata(p).await?;
     // RFC 9207: when the provider names itself in the response, it must be the one we asked.
@@ -267,25 +266,25 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         let expected = md.issuer().as_str();
         let ok = iss == expected || (expected.contains("{tenantid}") && iss.starts_with("https://login.microsoftonline.com/"));
         if !ok {
-            return refuse(format!("authorization response iss {iss} is not {expected}"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+            return refuse("issuer", format!("authorization response iss {iss} is not {expected}"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
         }
     }
     let Some(code) = cb.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
-        return refuse("no code".into(), format!("{} sign-in could not be completed. Try again.", p.label())).await;
+        return refuse("no_code", "no code".into(), format!("{} sign-in could not be completed. Try again.", p.label())).await;
     };
     let verified = match exchange(cfg, p, &md, code, &row, now).await {
         Ok(v) => v,
-        Err(why) => return refuse(why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
+        Err(why) => return refuse("exchange", why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
     };
     let rules = allowed(db, ws.id, key).await?;
     let (ident_key, ident_subject, trust) = match provider_rules(key, &verified, &rules) {
         Ok(x) => x,
-        Err((why, message)) => return refuse(why, message).await,
+        Err((why, message)) => return refuse("rules", why, message).await,
     };
     // RFC 9207 for Microsoft's multi-tenant issuer: the template with this token's tenant.
     if let (Some(iss), true) = (cb.iss, md.issuer().as_str().contains("{tenantid}")) {
         if !microsoft_issuer_ok(md.issuer().as_str(), iss, &ident_key) {
-            return refuse(format!("authorization response iss {iss} is not this tenant's"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+            return refuse("tenant_issuer", format!("authorization response iss {iss} is not this tenant's"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
         }
     }
     // Identity: a (provider, key, subject) linked in this workspace first; else the email,
@@ -333,7 +332,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             .await?;
         if other.is_some() {
             txn.rollback().await?;
-            return refuse("account linked to another subject".into(), format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label())).await;
+            return refuse("linked_elsewhere", "account linked to another subject".into(), format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label())).await;
         }
     }
     let membership = match account_id {
@@ -357,7 +356,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             };
             let Some(inv) = pending else {
                 txn.rollback().await?;
-                return refuse(if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
+                return refuse("not_member", if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
                     format!("{} didn't confirm that this account owns {}, so it can't be matched to a member of {}. (Office365: your IT admin adds the optional claim xms_edov to the app registration, or allows your tenant in Member Authorization.)", p.label(), who, ws.name)
                 }).await;
             };
@@ -381,7 +380,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     };
     if membership.status != STATUS_ACTIVE {
         txn.rollback().await?;
-        return refuse("deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
+        return refuse("deactivated", "deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
     }
     if linked.is_none() && keep_link {
         let inserted = external_identity::ActiveModel {
@@ -437,7 +436,7 @@ async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetada
     let resp = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| format!("token endpoint: {e}"))?
-        .set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.clone()))
+        .set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.expose().to_string()))
         .request_async(&http)
         .await
         .map_err(|e| format!("code exchange failed: {e}"))?;
@@ -449,7 +448,7 @@ async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetada
     let verify = |md: &CoreProviderMetadata| -> Result<openidconnect::core::CoreIdTokenClaims, String> {
         let client = client_for(cfg, p, md).map_err(|e| e.to_string())?;
         let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_time_fn(move || clock).require_issuer_match(!multi_tenant && !google);
-        id_token.claims(&verifier, &Nonce::new(row.nonce.clone())).cloned().map_err(|e| format!("id_token rejected: {e}"))
+        id_token.claims(&verifier, &Nonce::new(row.nonce.expose().to_string())).cloned().map_err(|e| format!("id_token rejected: {e}"))
     };
     let claims = match verify(md) {
         Ok(c) => c,

@@ -21,7 +21,7 @@ pub struct RuntimeConfig {
     /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.
     pub oidc: Vec<super::oidc::OidcProvider>,
     /// Bearer token for `GET /metrics`; without it the endpoint is off.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<super::crypto::Secret>,
     /// Where domain verification looks up TXT records.
     pub dns: super::dns::Dns,
     /// How often each claimed domain is checked again (seconds).

@@ -38,7 +38,8 @@ pub fn Outcome(
     move || match result.get() {
         Some(Ok(msg)) => view! { <SavedNote text=msg/> }.into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
-        None => saved().map(|m| view! { <SavedNote text=m/> }.into_any()).unwrap_or_else(|| ().into_any()),
+        // The query names a notice by code: only our own sentences are shown.
+        None => saved().and_then(|code| crate::model::notice(&code)).map(|m| view! { <SavedNote text=m.to_string()/> }.into_any()).unwrap_or_else(|| ().into_any()),
     }
 }
 

@@ -110,21 +110,28 @@ async fn members_of_another_workspace_cannot_be_touched() {
     assert_eq!(app.me_status(&admin).await, StatusCode::OK);
 }
 
+async fn pending(app: &TestApp, admin: &str) -> Vec<serde_json::Value> {
+    let r = app.call::<app::api::members::ListInvites>(&[("slug", "acme")], Some(admin)).await;
+    let page: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(page["fresh"], serde_json::Value::Null, "no flash cookie was sent");
+    page["pending"].as_array().expect("pending").clone()
+}
+
 #[tokio::test]
 async fn pending_invites_are_listed_and_can_be_withdrawn() {
-    use app::api::members::{ListInvites, RevokeInvite};
+    use app::api::members::RevokeInvite;
     let app = TestApp::with_workspace().await;
     let admin = app.admin_cookie().await;
     let r = app.call::<InviteMember>(&[("slug", "acme"), ("email", "Carol@acme.test"), ("role", "admin")], Some(&admin)).await;
     let link: serde_json::Value = serde_json::from_str(&r.body).expect("json");
     let token = link["link"].as_str().and_then(|l| l.rsplit('/').next()).expect("token").to_string();
-    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    let list: Vec<serde_json::Value> = pending(&app, &admin).await;
     assert_eq!(list.len(), 1);
     assert_eq!((list[0]["email"].as_str(), list[0]["role"].as_str(), list[0]["expires_in_days"].as_i64()), (Some("Carol@acme.test"), Some("admin"), Some(7)));
     let id = list[0]["id"].to_string();
     let r = app.call::<RevokeInvite>(&[("slug", "acme"), ("invite_id", &id)], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    let list: Vec<serde_json::Value> = pending(&app, &admin).await;
     assert!(list.is_empty());
     // The withdrawn link is dead.
     let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "C"), ("password", "carol password 1")], None).await;
@@ -133,7 +140,7 @@ async fn pending_invites_are_listed_and_can_be_withdrawn() {
     app.call::<InviteMember>(&[("slug", "acme"), ("email", "dan@acme.test"), ("role", "member")], Some(&admin)).await;
     app.clock.advance(7 * 86_400);
     let admin = app.admin_cookie().await;
-    let list: Vec<serde_json::Value> = serde_json::from_str(&app.call::<ListInvites>(&[("slug", "acme")], Some(&admin)).await.body).expect("json");
+    let list: Vec<serde_json::Value> = pending(&app, &admin).await;
     assert!(list.is_empty());
 }
 
@@ -229,4 +236,59 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
     assert!(r.body.contains("doesn't use passwords"), "{}", r.body);
     assert!(r.cookie().is_none(), "no password session");
     assert!(app::server::members::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none(), "nobody joined");
+}
+
+/// Without JavaScript the invite link reaches the admin's page once, in an HttpOnly cookie
+/// scoped to that page: never in a URL (history, proxy logs), and a cookie naming any
+/// other token shows nothing.
+#[tokio::test]
+async fn a_no_js_invite_link_travels_in_a_cookie_not_the_url() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let r = app.form::<InviteMember>(&[("slug", "acme"), ("email", "carol@acme.test"), ("role", "member")], Some(&admin), "/w/acme/settings/members").await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    assert_eq!(r.location(), Some("/w/acme/settings/members"), "nothing in the query");
+    let set = r.headers.get_all(axum::http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_fresh_invite=")).expect("flash cookie").to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/w/acme/settings/members", "Max-Age=120"] {
+        assert!(set.contains(attr), "{attr} in {set}");
+    }
+    let flash = set.split(';').next().expect("pair").to_string();
+    let token = flash.trim_start_matches("gatehouse_fresh_invite=").split('.').next().expect("token").to_string();
+    let page = app.get("/w/acme/settings/members", Some(&format!("{admin}; {flash}"))).await;
+    assert!(page.body.contains(&format!("/invite/{token}")), "the link is shown once");
+    assert!(page.headers.get_all(axum::http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| c.starts_with("gatehouse_fresh_invite=;") && c.contains("Max-Age=0")), "and the cookie cleared");
+    let again = app.get("/w/acme/settings/members", Some(&admin)).await;
+    assert!(!again.body.contains(&format!("/invite/{token}")));
+    // A made-up token names no invite of this workspace: nothing is shown.
+    let forged = app.get("/w/acme/settings/members", Some(&format!("{admin}; gatehouse_fresh_invite=AAAAforgedtokenAAAA.0"))).await;
+    assert!(!forged.body.contains("/invite/AAAAforgedtokenAAAA"));
+    assert!(!forged.body.contains("data-testid=\"invite-link\""));
+    // The link works.
+    let r = app.call::<app::api::invites::AcceptInvite>(&[("token", &token), ("full_name", "Carol"), ("password", "carol password 1")], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Confirmations after a no-JS form are codes: the page shows our sentence for one it
+/// knows, and nothing for words somebody put in a link.
+#[tokio::test]
+async fn pages_show_only_their_own_notices() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let forged = "Your%20account%20is%20locked.%20Call%20%2B1%20555%200100";
+    let page = app.get(&format!("/w/acme/settings/members?saved={forged}"), Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("account is locked"), "forged words shown");
+    let page = app.get("/w/acme/settings/members?saved=role_changed", Some(&admin)).await;
+    assert!(page.body.contains("Role changed."));
+    let login = app.get(&format!("/w/acme/login?sso={forged}"), None).await;
+    assert!(!login.body.contains("account is locked"));
+    let login = app.get("/w/acme/login?sso=sso_bad_email", None).await;
+    assert!(login.body.contains("Enter a valid email address."));
+    // A no-JS change redirects with its code.
+    let bea = app.add_member(&admin, "bea@acme.test", "member").await;
+    drop(bea);
+    let rows = members(&app, &admin).await;
+    let id = id_of(&rows, "bea@acme.test");
+    let r = app.form::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &id), ("role", "admin")], Some(&admin), "/w/acme/settings/members").await;
+    assert_eq!(r.location(), Some("/w/acme/settings/members?saved=role_changed"));
 }

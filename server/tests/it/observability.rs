@@ -113,3 +113,39 @@ async fn the_overview_charts_sign_ins_and_the_audit_log_filters_and_exports() {
     assert_eq!(app.get("/w/acme/audit.csv", None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/w/other/audit.csv", Some(&admin)).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Secrets live in a type whose Debug and Display print `<redacted>`: a provider's SP
+/// private key, an OIDC client secret, the metrics token, an OIDC nonce and PKCE verifier
+/// never reach a log line or a panic message through `{:?}`.
+#[tokio::test]
+async fn secrets_never_print_through_debug() {
+    use app::server::audit::Actor;
+    use app::server::permissions::AdminCap;
+    let app = TestApp::with_config(|c| {
+        c.metrics_token = Some(TOKEN.into());
+        c.oidc = vec![app::server::oidc::OidcProvider::new("google", "client", "client-secret-value", Some("https://accounts.google.com"))];
+        c.mailer = Some(app::server::mail::Mailer::new("smtp://mailuser:smtp-password-value@127.0.0.1:2525", "Gatehouse <gh@acme.test>").expect("mailer"));
+    })
+    .await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let printed = format!("{:?} {:#?}", app.state.config, app.state.config);
+    for secret in [TOKEN, "client-secret-value", "smtp-password-value"] {
+        assert!(!printed.contains(secret), "{secret} printed");
+    }
+    assert!(printed.contains("<redacted>"), "{printed}");
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
+    let input = app::server::saml::ProviderInput {
+        name: "Okta".into(),
+        idp_entity_id: "https://idp.example.test/okta".into(),
+        sso_url: "https://idp.example.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
+    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    let key = p.sp_key_pem.as_ref().expect("key").expose().to_string();
+    assert!(key.contains("PRIVATE KEY"));
+    let printed = format!("{p:?}");
+    assert!(!printed.contains("PRIVATE KEY") && !printed.contains(&key[40..80]), "{printed}");
+}

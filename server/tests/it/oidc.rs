@@ -335,7 +335,7 @@ async fn admins_set_allowlists_on_member_authorization() {
     // Without JS: a form post, a redirect with the confirmation, the list kept.
     let r = app.form::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "google"), ("allowed", "Acme.test, corp.test")], Some(&admin), "/w/acme/settings/authentication").await;
     assert!(r.status.is_redirection(), "{}", r.status);
-    assert!(r.location().is_some_and(|l| l.contains("allow_saved=")));
+    assert_eq!(r.location(), Some("/w/acme/settings/authentication?allow_saved=allowlist_saved"));
     assert_eq!(oidc::allowed(&app.state.db, cap(&app).await.workspace_id(), "google").await.expect("db"), ["acme.test", "corp.test"]);
     // Bad entries: a clear error, nothing changed.
     let r = app.call::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "slack"), ("allowed", "not a team")], Some(&admin)).await;
@@ -415,7 +415,7 @@ async fn evil_and_victim(key: &str) -> (TestApp, String) {
     };
     let p = app::server::saml::create(&app.state.db, &app.state.config, t, &evil_cap, &input).await.expect("provider").public_id;
     methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[app::server::saml::method_key(&p)], &["password".to_string()]).await.expect("saml only");
-    let token = app::server::scim::enable(&app.state.db, t, &evil_cap, &p).await.expect("provisioning").expose().to_string();
+    let token = app::server::scim::enable(&app.state.db, t, &evil_cap, &p, None).await.expect("provisioning").expose().to_string();
     methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[key.to_string()], &[]).await.expect("fallback on");
     let victim = app::server::workspaces::by_slug(&app.state.db, "victim").await.expect("victim");
     let victim_cap = AdminCap::operator(victim.id, Actor::operator());
@@ -585,4 +585,41 @@ async fn narrowing_an_allowlist_ends_the_providers_sessions() {
     let bob = sign_in(&app, "google", "bob@acme.test;hd=acme.test").await.cookie().expect("session");
     oidc::set_allowed(&app.state.db, app.state.now(), &cap, "google", "acme.test, acme.io").await.expect("widened");
     assert_eq!(app.me_status(&bob).await, StatusCode::OK);
+}
+
+/// A callback carrying `?error=` needs no provider account, only a sign-in start: anyone
+/// can send thousands, for any workspace. They are audited sampled per workspace, provider
+/// and kind and hour (20 entries one by one, then the 100th with its count), so they can
+/// neither grow the audit log without bound nor bury the entries around them.
+#[tokio::test]
+async fn error_callbacks_are_counted_not_logged_one_by_one() {
+    let app = app().await;
+    for _ in 0..100 {
+        let r = app.get("/auth/google/start?workspace=acme", None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
+        let cookie = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
+        let loc = r.location().expect("location").to_string();
+        let state = loc.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).expect("state").to_string();
+        let r = app.get(&format!("/auth/google/callback?state={state}&error=access_denied"), Some(&cookie)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder};
+    let refused = app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("oidc.refused"))
+        .order_by_asc(app::server::entities::audit_log::Column::Id)
+        .all(&app.state.db)
+        .await
+        .expect("db");
+    assert_eq!(refused.len(), 21, "20 one by one, then the 100th");
+    assert!(refused[20].details.contains("\"count_this_hour\":100"), "{}", refused[20].details);
+    assert!(refused.iter().all(|r| r.details.contains("\"kind\":\"provider_error\"")));
+    // Another kind of refusal is still written.
+    let r = sign_in(&app, "google", "nobody@elsewhere.test").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let total = app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("oidc.refused"))
+        .count(&app.state.db)
+        .await
+        .expect("db");
+    assert_eq!(total, 22);
 }

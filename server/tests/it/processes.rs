@@ -100,7 +100,7 @@ async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::st
     let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
     let provider = saml::create(conn, cfg, now(), cap, &input).await.expect("provider").public_id;
     methods::change(conn, now(), cap, cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(conn, now(), cap, &provider).await.expect("enable").expose().to_string();
+    let token = scim::enable(conn, now(), cap, &provider, None).await.expect("enable").expose().to_string();
     (provider, token)
 }
 

@@ -11,7 +11,7 @@ use app::server::permissions::AdminCap;
 use app::server::{domains, methods, saml};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use crate::common::{Reply, TestApp, T0};
 
@@ -647,7 +647,7 @@ async fn login_page_offers_enabled_providers_and_email_first_routing() {
     let login = format!("/saml/{}/login?next=/w/acme", sp.id);
     assert!(r.body.contains(&format!(r#"<meta http-equiv="refresh" content="0;url={login}">"#)) && r.body.contains(&format!(r#"href="{login}""#)), "{}", r.body);
     let r = sp.app.get("/sso?workspace=acme&email=someone%40elsewhere.test", None).await;
-    assert!(r.location().is_some_and(|l| l.starts_with("/w/acme/login?sso_error=")), "{:?}", r.location());
+    assert!(r.location().is_some_and(|l| l == "/w/acme/login?sso=sso_no_provider"), "{:?}", r.location());
     // Switched off: gone from the login page, and its login URL refuses.
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
@@ -859,4 +859,38 @@ async fn metadata_urls_on_private_addresses_are_refused_unless_the_operator_allo
             true => assert!(r.is_ok(), "{:?}", r.err()),
         }
     }
+}
+
+/// Junk posted to an ACS is anyone's to send, for any provider: it is counted, not listed
+/// one by one (of 250 identical refusals in an hour, 20 rows and the 100th), and it can't
+/// push the provider's real sign-ins out of the activity list its page shows.
+#[tokio::test]
+async fn junk_posts_can_neither_flood_nor_bury_a_providers_activity() {
+    let sp = setup(Options::default()).await;
+    let r = sign_in(&sp, "carol.smith@acme.test", "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // From 250 addresses, so the per-address throttle never sees one client.
+    for i in 0..250u32 {
+        let peer: std::net::SocketAddr = format!("198.18.{}.{}:4000", i / 200, i % 200).parse().expect("addr");
+        assert_eq!(post_acs_from(&sp.app, &sp.id, "junk", "", None, Some(peer)).await.status, StatusCode::FORBIDDEN);
+    }
+    let db = &sp.app.state.db;
+    let p = saml::by_public_id(db, &sp.id).await.expect("provider");
+    let refusals = saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::Accepted.eq(false))
+        .order_by_asc(saml_activity::Column::Id)
+        .all(db)
+        .await
+        .expect("db");
+    assert_eq!(refusals.len(), 21, "20 one by one, then the 100th");
+    let hundredth = refusals.last().map(|r| r.details.clone()).unwrap_or_default();
+    assert!(hundredth.contains("refusal 100 of this kind this hour"), "{hundredth}");
+    let shown = app::server::saml::signin::activity(db, p.id, 20).await.expect("db");
+    assert!(shown.iter().any(|r| r.accepted), "the real sign-in is still listed");
+    // An hour later the count starts again.
+    sp.app.clock.advance(3600);
+    post_acs_from(&sp.app, &sp.id, "junk", "", None, Some("198.18.9.9:4000".parse().expect("addr"))).await;
+    let after = saml_activity::Entity::find().filter(saml_activity::Column::ProviderId.eq(p.id)).filter(saml_activity::Column::Accepted.eq(false)).count(db).await.expect("db");
+    assert_eq!(after, 22);
 }

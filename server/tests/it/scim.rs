@@ -47,10 +47,10 @@ async fn provider(app: &TestApp, slug: &str, name: &str) -> String {
 async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("workspace");
     let cap = AdminCap::operator(ws.id, Actor::operator());
-    let before = scim::enable(&app.state.db, T0, &cap, public_id).await;
+    let before = scim::enable(&app.state.db, T0, &cap, public_id, None).await;
     assert!(before.is_err(), "refused while password sign-in is on");
     methods::change(&app.state.db, T0, &cap, &app.state.config, &[saml::method_key(public_id)], &["password".to_string()]).await.expect("methods");
-    scim::enable(&app.state.db, T0, &cap, public_id).await.expect("enable").expose().to_string()
+    scim::enable(&app.state.db, T0, &cap, public_id, None).await.expect("enable").expose().to_string()
 }
 
 async fn setup_with(f: impl FnOnce(&mut app::server::state::RuntimeConfig)) -> Scim {
@@ -186,13 +186,13 @@ async fn tokens_are_checked_scoped_and_rotated() {
     // Rotation: the old token stops at once.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
-    let new = scim::rotate(&s.app.state.db, T0, &cap, &s.provider).await.expect("rotate");
+    let new = scim::mint_token(&s.app.state.db, T0, &cap, &s.provider, None).await.expect("rotate");
     assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
     // Turning provisioning off deletes the token; turning it on again mints a new one.
     scim::disable(&s.app.state.db, T0, &cap, &s.provider).await.expect("disable");
     assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
-    let again = scim::enable(&s.app.state.db, T0, &cap, &s.provider).await.expect("enable");
+    let again = scim::enable(&s.app.state.db, T0, &cap, &s.provider, None).await.expect("enable");
     assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&s.app, again.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
 }
@@ -419,7 +419,7 @@ async fn providers_and_workspaces_see_only_their_own() {
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
     methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &[saml::method_key(&second)], &[]).await.expect("on");
-    let t2 = scim::enable(&s.app.state.db, T0, &cap, &second).await.expect("enable").expose().to_string();
+    let t2 = scim::enable(&s.app.state.db, T0, &cap, &second, None).await.expect("enable").expose().to_string();
     // Another workspace with its own provider.
     s.app.create_workspace("other", "boss@other.test").await;
     let third = provider(&s.app, "other", "Other").await;
@@ -685,4 +685,151 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     let beta = format!("gatehouse_session={}", session.expose());
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;
     assert_eq!(v.status, StatusCode::NOT_FOUND);
+}
+
+/// An admin session for acme's admin (password sign-in is off once provisioning is on).
+async fn admin_session(app: &TestApp) -> String {
+    let acme = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let ada = app::server::members::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    format!("gatehouse_session={}", sessions::create(&app.state.db, T0, ada.id, acme.id, "saml:x").await.expect("session").expose())
+}
+
+/// A Provider Token shows when it was made and last used, may be given a lifetime from a
+/// fixed list, and stops working when that ends; the page says all of it (never the value).
+#[tokio::test]
+async fn provider_tokens_show_their_dates_and_can_expire() {
+    let s = setup().await;
+    let db = &s.app.state.db;
+    let ws = app::server::workspaces::by_slug(db, "acme").await.expect("ws");
+    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let pid = saml::get(db, &cap, &s.provider).await.expect("provider").id;
+    let facts = scim::token_facts(db, pid).await.expect("db").expect("a token");
+    assert_eq!((facts.created_at, facts.last_used_at, facts.expires_at), (T0, None, None));
+    s.app.clock.advance(120);
+    assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::OK);
+    assert_eq!(scim::token_facts(db, pid).await.expect("db").expect("token").last_used_at, Some(T0 + 120));
+
+    // A 30-day token works until its 30th day ends, then 401 with the reason.
+    let t = scim::mint_token(db, T0 + 120, &cap, &s.provider, Some(30)).await.expect("mint");
+    assert_eq!(scim::token_facts(db, pid).await.expect("db").expect("token").expires_at, Some(T0 + 120 + 30 * 86_400));
+    assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED, "the old token was replaced");
+    let page = s.app.get(&format!("/w/acme/settings/authentication/saml/{}", s.provider), Some(&admin_session(&s.app).await)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-testid=\"token-expires\""), "the page shows the expiry");
+    assert!(page.body.contains("(in 29 days)") || page.body.contains("(in 30 days)"), "days left shown");
+    assert!(!page.body.contains(t.expose()), "never the value");
+    s.app.clock.advance(30 * 86_400 - 1);
+    assert_eq!(call(&s.app, t.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
+    s.app.clock.advance(1);
+    let (st, body, _) = call(&s.app, t.expose(), "GET", "/Users", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("expired")), "{body}");
+
+    // Only the offered lifetimes; nothing changes on a refusal.
+    assert!(matches!(scim::mint_token(db, T0, &cap, &s.provider, Some(7)).await, Err(app::server::DomainError::Invalid(_))));
+    assert!(matches!(scim::mint_token(db, T0, &cap, &s.provider, Some(-30)).await, Err(app::server::DomainError::Invalid(_))));
+    assert_eq!(scim::token_facts(db, pid).await.expect("db").expect("token").expires_at, Some(T0 + 120 + 30 * 86_400));
+    // The UI's and the CLI's rotation are one path, audited alike.
+    let rotations = app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("scim.token.rotate"))
+        .count(db)
+        .await
+        .expect("db");
+    assert_eq!(rotations, 1);
+}
+
+/// The SCIM client can't deactivate, demote or delete the workspace's last active admin:
+/// being linked to the provider by SCIM is not enough; signing in through it is (then the
+/// IdP decides whether they can sign in at all). A refusal changes nothing, not even the link.
+#[tokio::test]
+async fn the_last_active_admin_is_not_the_scim_clients_to_remove() {
+    use app::server::permissions::{ROLE_ADMIN, STATUS_ACTIVE};
+    let s = setup().await;
+    let admin = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
+    let path = format!("/Users/{}", admin.id);
+    let off = patch(json!([{ "op": "replace", "path": "active", "value": false }]));
+    let (st, body, _) = s.call("PATCH", &path, Some(off.clone())).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("last active admin")), "{body}");
+    let mut demoted = user(ADMIN_EMAIL, ADMIN_EMAIL);
+    demoted["roles"] = json!([{ "value": "member" }]);
+    assert_eq!(s.call("PUT", &path, Some(demoted)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(s.call("DELETE", &path, None).await.0, StatusCode::FORBIDDEN);
+    let kept = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
+    assert_eq!((kept.status.as_str(), kept.role.as_str(), kept.managed_by_provider_id), (STATUS_ACTIVE, ROLE_ADMIN, None), "nothing applied");
+
+    // A second admin pushed by the IdP: now the first may go.
+    let mut grace = user("grace@acme.test", "grace@acme.test");
+    grace["roles"] = json!([{ "value": "admin" }]);
+    let (st, body, _) = s.call("POST", "/Users", Some(grace)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let grace_path = format!("/Users/{}", body["id"].as_str().expect("id"));
+    assert_eq!(s.call("PATCH", &path, Some(off.clone())).await.0, StatusCode::OK);
+    // Grace is the last one now, and linked by SCIM; that is not signing in through Okta.
+    let (st, body, _) = s.call("PATCH", &grace_path, Some(off.clone())).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    // Once she signs in through this provider, whether she may is the IdP's call.
+    let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
+    let g = app::server::members::account_by_email(&s.app.state.db, acme.id, "grace@acme.test").await.expect("db").expect("grace");
+    use sea_orm::{ActiveModelTrait, Set};
+    app::server::entities::external_identity::ActiveModel {
+        account_id: Set(g.id),
+        workspace_id: Set(acme.id),
+        provider_kind: Set("saml".into()),
+        provider_key: Set(s.provider.clone()),
+        subject: Set("grace@acme.test".into()),
+        created_at: Set(T0),
+        last_used_at: Set(T0),
+        ..Default::default()
+    }
+    .insert(&s.app.state.db)
+    .await
+    .expect("link");
+    assert_eq!(s.call("PATCH", &grace_path, Some(off)).await.0, StatusCode::OK);
+}
+
+/// Two SCIM deactivations of the workspace's two admins at once, over real connections:
+/// each saw "another admin" before the admin-change lock; now exactly one goes, every round,
+/// on SQLite and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deactivations_of_two_admins_leave_one() {
+    let app = TestApp::new().await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    let cookie = app.admin_cookie().await;
+    app.add_member(&cookie, "bea@acme.test", "admin").await;
+    let provider = provider(&app, "acme", "Okta").await;
+    let token = enable(&app, "acme", &provider).await;
+    let ids = [membership_of(&app, ADMIN_EMAIL).await.expect("ada").id, membership_of(&app, "bea@acme.test").await.expect("bea").id];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    let http = reqwest::Client::new();
+    let send = |id: i64, active: bool| {
+        let (http, token) = (http.clone(), token.clone());
+        tokio::spawn(async move {
+            http.patch(format!("http://{addr}/scim/v2/Users/{id}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(patch(json!([{ "op": "replace", "path": "active", "value": active }])).to_string())
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        })
+    };
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    for round in 0..8 {
+        let (a, b) = (send(ids[0], false), send(ids[1], false));
+        let mut statuses = [a.await.expect("join"), b.await.expect("join")];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 403], "round {round}");
+        assert_eq!(app::server::workspaces::active_admin_count(&app.state.db, ws.id).await.expect("db"), 1, "round {round}");
+        for id in ids {
+            assert_eq!(send(id, true).await.expect("join"), 200);
+        }
+    }
 }

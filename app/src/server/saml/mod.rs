@@ -15,8 +15,7 @@ use sea_orm::{PaginatorTrait,
 };
 
 use super::audit;
-use super::crypto::Token;
-use super::entities::{external_identity, group, membership, saml_provider, saml_replay, scim_token, session, sign_in_method};
+use super::entities::{external_identity, group, membership, saml_provider, saml_replay, session, sign_in_method};
 use super::permissions::AdminCap;
 use super::state::RuntimeConfig;
 use super::DomainError;
@@ -235,7 +234,7 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
         attr_email: Set(c.attr_email),
         attr_given_name: Set(c.attr_given_name),
         attr_family_name: Set(c.attr_family_name),
-        sp_key_pem: Set(Some(key_pem)),
+        sp_key_pem: Set(Some(crate::server::crypto::Secret::new(key_pem))),
         sp_cert_pem: Set(Some(cert_pem)),
         provisioning_enabled: Set(false),
         created_at: Set(now),
@@ -334,30 +333,6 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
     Ok(())
 }
 
-/// Mints (or replaces) the provider's Provider Token, the SCIM bearer token. The value is
-/// returned once; only its hash is kept. It belongs to the provider, not to the admin.
-pub async fn rotate_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
-    let p = get(db, cap, public_id).await?;
-    let txn = crate::server::db::write(db).await?;
-    let token = replace_token(&txn, now, p.id).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.token.rotate", &method_key(public_id), serde_json::json!({})).await?;
-    txn.commit().await?;
-    Ok(token)
-}
-
-/// The provider's only token becomes a fresh one (the old one stops working).
-pub async fn replace_token<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64) -> Result<Token, DomainError> {
-    let token = Token::generate();
-    scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(provider_id)).exec(db).await?;
-    scim_token::ActiveModel { provider_id: Set(provider_id), token_hash: Set(token.hash()), created_at: Set(now), last_used_at: Set(None), ..Default::default() }
-        .insert(db)
-        .await?;
-    Ok(token)
-}
-
-pub async fn token_created_at<C: ConnectionTrait>(db: &C, provider_id: i64) -> Result<Option<i64>, DomainError> {
-    Ok(scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(provider_id)).one(db).await?.map(|t| t.created_at))
-}
 
 pub fn certificates(p: &saml_provider::Model) -> Vec<String> {
     serde_json::from_str(&p.certificates).unwrap_or_default()
@@ -376,7 +351,7 @@ pub fn trust(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust
         sp_entity_id: u.entity_id,
         acs_url: u.acs,
         require_encryption: p.require_encryption,
-        sp_key: p.sp_key_pem.as_deref().map(sp::load_key).transpose()?,
+        sp_key: p.sp_key_pem.as_ref().map(|k| sp::load_key(k.expose())).transpose()?,
         attr_email: split_attr_list(&p.attr_email),
         attr_given_name: split_attr_list(&p.attr_given_name),
         attr_family_name: split_attr_list(&p.attr_family_name),

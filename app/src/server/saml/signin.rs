@@ -61,7 +61,7 @@ pub async fn start(
     .insert(db)
     .await?;
     let u = urls(cfg, &provider.public_id);
-    let key = if provider.sign_requests { provider.sp_key_pem.as_deref().map(sp::load_key).transpose()? } else { None };
+    let key = if provider.sign_requests { provider.sp_key_pem.as_ref().map(|k| sp::load_key(k.expose())).transpose()? } else { None };
     sp::redirect_url(&sp::AuthnRequestParams {
         id: &id,
         now,
@@ -414,7 +414,11 @@ async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: 
     Ok(())
 }
 
-/// Records an outcome in the provider's activity (and the log); keeps the latest rows.
+/// Records an outcome in the provider's activity (and the log). Refusals outside test mode
+/// are anyone's to cause (the ACS takes posts from the whole internet), so they are
+/// sampled per provider, reason and hour (`audit::count_refusal`), and they are pruned
+/// apart from the rest: junk posts can't push accepted sign-ins and test results out of
+/// the list. Returns the row's id (0 when a refusal was only counted).
 async fn log(
     db: &DatabaseConnection,
     now: i64,
@@ -441,8 +445,21 @@ async fn log(
     } else {
         tracing::warn!(provider = %provider.public_id, reason = %reason, detail = %detail, test_mode, "SAML response refused");
     }
+    let mut checks = report.checks.clone();
+    let junk = !accepted && !test_mode;
+    if junk {
+        let (logged, n) = crate::server::audit::count_refusal(db, now, &format!("saml:{}", provider.id), &reason).await?;
+        if !logged {
+            return Ok(0);
+        }
+        if n > crate::server::audit::REFUSALS_LOGGED_PER_HOUR {
+            if let Some(c) = checks.iter_mut().find(|c| !c.ok) {
+                c.detail = format!("{} (refusal {n} of this kind this hour; past {}, only every power of ten is listed)", c.detail, crate::server::audit::REFUSALS_LOGGED_PER_HOUR);
+            }
+        }
+    }
     let details = json!({
-        "checks": report.checks,
+        "checks": checks,
         "attributes": verified.map(|v| v.attributes.clone()).unwrap_or_default(),
     });
     let row = saml_activity::ActiveModel {
@@ -458,18 +475,25 @@ async fn log(
     }
     .insert(db)
     .await?;
-    // Keep the newest rows only: hostile traffic can't grow the table without bound.
-    let cutoff = saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(provider.id))
-        .order_by_desc(saml_activity::Column::Id)
-        .offset(ACTIVITY_KEPT)
-        .limit(1)
-        .one(db)
-        .await?;
+    // Keep the newest rows of each pool: refusals (outside test mode), and the rest.
+    let pool = || {
+        let q = saml_activity::Entity::find().filter(saml_activity::Column::ProviderId.eq(provider.id));
+        if junk {
+            q.filter(saml_activity::Column::Accepted.eq(false)).filter(saml_activity::Column::TestMode.eq(false))
+        } else {
+            q.filter(sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true)))
+        }
+    };
+    let cutoff = pool().order_by_desc(saml_activity::Column::Id).offset(ACTIVITY_KEPT).limit(1).one(db).await?;
     if let Some(c) = cutoff {
         saml_activity::Entity::delete_many()
             .filter(saml_activity::Column::ProviderId.eq(provider.id))
             .filter(saml_activity::Column::Id.lte(c.id))
+            .filter(if junk {
+                sea_orm::Condition::all().add(saml_activity::Column::Accepted.eq(false)).add(saml_activity::Column::TestMode.eq(false))
+            } else {
+                sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true))
+            })
             .exec(db)
             .await?;
     }
@@ -477,13 +501,24 @@ async fn log(
 }
 
 /// The provider's latest activity rows, newest first.
+/// The provider's latest activity, newest first: up to `limit` accepted sign-ins and test
+/// results, and up to `limit` refusals, so a flood of junk posts never hides the former.
 pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<saml_activity::Model>, DomainError> {
-    Ok(saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(provider_id))
-        .order_by_desc(saml_activity::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let real = sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true));
+    let mut rows = Vec::new();
+    for pool in [real.clone(), real.not()] {
+        rows.extend(
+            saml_activity::Entity::find()
+                .filter(saml_activity::Column::ProviderId.eq(provider_id))
+                .filter(pool)
+                .order_by_desc(saml_activity::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await?,
+        );
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    Ok(rows)
 }
 
 pub fn checks_of(row: &saml_activity::Model) -> (Vec<Check>, Vec<(String, Vec<String>)>) {

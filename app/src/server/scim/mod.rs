@@ -81,6 +81,10 @@ impl ScimError {
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(409, None, detail)
     }
+    /// RFC 7644 §3.12: "operation is not permitted based on the supplied authorization".
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, None, detail)
+    }
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(404, None, format!("{what} {} not found", clip(id, 80)))
     }
@@ -178,6 +182,12 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, cfg: &RuntimeConfig, now: 
         .one(db)
         .await?
         .ok_or_else(|| ScimError::unauthorized("the token is not valid (it may have been rotated)"))?;
+    if let Some(at) = token.expires_at.filter(|at| *at <= now) {
+        return Err(ScimError::unauthorized(format!(
+            "the token expired on {}; an admin mints a new one on the provider's page in Gatehouse",
+            timestamp(at).replace('T', " ").replace('Z', " UTC")
+        )));
+    }
     let provider = saml_provider::Entity::find_by_id(token.provider_id)
         .one(db)
         .await?
@@ -291,33 +301,91 @@ pub async fn enable_blocker<C: ConnectionTrait>(db: &C, p: &saml_provider::Model
     Ok(None)
 }
 
-/// Turns provisioning on (or, when on, mints a new token): returns the Provider Token once.
-pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
-    let p = saml::get(db, cap, public_id).await?;
-    if !p.provisioning_enabled {
-        if let Some(why) = enable_blocker(db, &p).await? {
-            return Err(DomainError::Refused(why));
-        }
+/// Lifetimes an admin may give a Provider Token, in days (`None` in [`mint_token`]: it
+/// never expires). A year at most: a token nobody rotates for longer is a token nobody
+/// watches.
+pub const TOKEN_LIFETIME_DAYS: &[i64] = &[30, 90, 180, 365];
+
+/// What the provider page shows of its Provider Token (never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+pub async fn token_facts<C: ConnectionTrait>(db: &C, provider_id: i64) -> Result<Option<TokenFacts>, DomainError> {
+    Ok(scim_token::Entity::find()
+        .filter(scim_token::Column::ProviderId.eq(provider_id))
+        .one(db)
+        .await?
+        .map(|t| TokenFacts { created_at: t.created_at, last_used_at: t.last_used_at, expires_at: t.expires_at }))
+}
+
+fn lifetime_secs(days: Option<i64>) -> Result<Option<i64>, DomainError> {
+    match days {
+        None => Ok(None),
+        Some(d) if TOKEN_LIFETIME_DAYS.contains(&d) => Ok(Some(d * 86_400)),
+        Some(_) => Err(DomainError::Invalid(format!(
+            "A token expires after {} days, or never.",
+            TOKEN_LIFETIME_DAYS.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ))),
     }
+}
+
+/// The provider's only token becomes a fresh one (the old one stops working at once).
+async fn replace_token<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, lifetime_secs: Option<i64>) -> Result<Token, DomainError> {
+    let token = Token::generate();
+    scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(provider_id)).exec(db).await?;
+    scim_token::ActiveModel {
+        provider_id: Set(provider_id),
+        token_hash: Set(token.hash()),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        expires_at: Set(lifetime_secs.map(|s| now + s)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// The one way a Provider Token is made, from the UI and the CLI alike: it replaces the
+/// provider's token (if any) and is returned once; only its hash is kept. A token may be
+/// minted before provisioning is on (to paste into the IdP first); it works only while
+/// provisioning is on. It belongs to the provider, not to the admin who minted it.
+pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
+    let secs = lifetime_secs(lifetime_days)?;
+    let p = saml::get(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
-    let token = saml::replace_token(&txn, now, p.id).await?;
-    let action = if p.provisioning_enabled { "scim.token.rotate" } else { "scim.enable" };
-    let mut am: saml_provider::ActiveModel = p.clone().into();
-    am.provisioning_enabled = Set(true);
-    am.updated_at = Set(now);
-    am.update(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), action, &saml::method_key(&p.public_id), json!({})).await?;
+    let had = token_facts(&txn, p.id).await?.is_some();
+    let token = replace_token(&txn, now, p.id, secs).await?;
+    let action = if had { "scim.token.rotate" } else { "scim.token.create" };
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), action, &saml::method_key(&p.public_id), json!({ "expires_in_days": lifetime_days })).await?;
     txn.commit().await?;
     Ok(token)
 }
 
-/// Replaces the token of a provider whose provisioning is on.
-pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<Token, DomainError> {
+/// Turns provisioning on and mints its Provider Token (returned once). When it is on
+/// already, this is a rotation.
+pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
+    let secs = lifetime_secs(lifetime_days)?;
     let p = saml::get(db, cap, public_id).await?;
-    if !p.provisioning_enabled {
-        return Err(DomainError::Refused(format!("Provisioning is off for {}; turn it on first.", p.name)));
+    if p.provisioning_enabled {
+        return mint_token(db, now, cap, public_id, lifetime_days).await;
     }
-    enable(db, now, cap, public_id).await
+    if let Some(why) = enable_blocker(db, &p).await? {
+        return Err(DomainError::Refused(why));
+    }
+    let txn = crate::server::db::write(db).await?;
+    let token = replace_token(&txn, now, p.id, secs).await?;
+    let mut am: saml_provider::ActiveModel = p.clone().into();
+    am.provisioning_enabled = Set(true);
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "scim.enable", &saml::method_key(&p.public_id), json!({ "expires_in_days": lifetime_days })).await?;
+    txn.commit().await?;
+    Ok(token)
 }
 
 /// Turns provisioning off: the token stops working at once. Linked members and groups stay

@@ -18,11 +18,11 @@ use super::eval::{self, get_ci};
 use super::schema::{self, Attr, Mutability, Resource, Type, URN_GATEHOUSE_USER, URN_USER};
 use super::{check_if_match, clip, etag_of, patch, timestamp, Client, Page, Query, ScimError};
 use crate::server::audit;
-use crate::server::entities::{account, group, group_member, membership, session};
+use crate::server::entities::{account, external_identity, group, group_member, membership, session};
 use crate::server::permissions::{ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE};
 use crate::server::crypto::Token;
 use crate::server::domains::NO_EMAIL_DOMAIN;
-use crate::server::{members, normalize_email};
+use crate::server::{members, normalize_email, workspaces};
 
 /// Largest stored document (the rest of what a provider says about one user).
 const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -455,10 +455,45 @@ fn sent_roles(m: &membership::Model) -> bool {
         .is_some_and(|d| d.get("roles").is_some() || d.get(URN_GATEHOUSE_USER).and_then(|e| get_ci(e, "role")).is_some())
 }
 
+/// The workspace's last active admin is not the SCIM client's to deactivate, demote or
+/// delete, unless the IdP already decides whether they can sign in: they sign in through
+/// this provider (an identity link of it). Otherwise a provider — whose own admin need not
+/// be the workspace's — could lock the workspace's owners out. Takes the admin-change lock
+/// first, so two concurrent requests can't each remove "the other" admin.
+async fn keep_last_admin<C: ConnectionTrait>(db: &C, client: &Client, row: &Row, change: &str) -> Result<(), ScimError> {
+    if row.m.role != ROLE_ADMIN || row.m.status != STATUS_ACTIVE {
+        return Ok(());
+    }
+    workspaces::lock_for_admin_change(db, client.workspace_id).await?;
+    if workspaces::active_admin_count(db, client.workspace_id).await? > 1 {
+        return Ok(());
+    }
+    let signs_in_here = external_identity::Entity::find()
+        .filter(external_identity::Column::WorkspaceId.eq(client.workspace_id))
+        .filter(external_identity::Column::AccountId.eq(row.a.id))
+        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKey.eq(client.provider_public_id.clone()))
+        .one(db)
+        .await?
+        .is_some();
+    if signs_in_here {
+        return Ok(());
+    }
+    Err(ScimError::forbidden(format!(
+        "{} is the workspace's last active admin and does not sign in through {}, so {change} is refused; make another member an admin in Gatehouse first",
+        row.a.email, client.provider_name
+    )))
+}
+
 /// Applies a document to a membership (linking it to this provider) in `txn`.
 async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row, input: &Input) -> Result<Row, ScimError> {
+    let role = input.role.or_else(|| sent_roles(&row.m).then_some(ROLE_MEMBER));
+    if !input.active {
+        keep_last_admin(txn, client, &row, "deactivating them").await?;
+    } else if role.is_some_and(|r| r != ROLE_ADMIN) {
+        keep_last_admin(txn, client, &row, "demoting them").await?;
+    }
     let Row { m, a } = row;
-    let role = input.role.or_else(|| sent_roles(&m).then_some(ROLE_MEMBER));
     // The account belongs to this workspace only (docs/design.md), so its email and names
     // are this workspace's to change; no other workspace sees them.
     let mut a = a;
@@ -639,6 +674,7 @@ pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str
     if if_match.is_some() {
         check_if_match(if_match, respond(&txn, client, &row).await?["meta"]["version"].as_str().unwrap_or(""))?;
     }
+    keep_last_admin(&txn, client, &row, "deleting them").await?;
     group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(row.m.id)).exec(&txn).await?;
     session::Entity::delete_many()
         .filter(session::Column::AccountId.eq(row.a.id))

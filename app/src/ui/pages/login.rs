@@ -53,7 +53,7 @@ pub fn Login() -> impl IntoView {
                                     <button type="submit" class=format!("mt-3 {BUTTON}")>"Continue with SSO"</button>
                                 </form>
                             })}
-                            {use_query("sso_error")().map(|m| view! { <p role="alert" class="mt-3 text-sm text-red-800">{m}</p> })}
+                            {use_query("sso")().and_then(|code| crate::model::notice(&code)).map(|m| view! { <p role="alert" class="mt-3 text-sm text-red-800">{m}</p> })}
                         </div>
                     </main>
                 }.into_any()

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::members::{list_invites, list_members, InviteMember, RevokeInvite, SetMemberRole, SetMemberStatus};
-use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
-use crate::model::{urlencode, MembersPage};
+use crate::ui::components::{use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::model::{urlencode, InviteCreated, InvitesPage, MembersPage};
 use crate::ui::live::live;
 use crate::ui::pages::failed;
 
@@ -34,9 +34,6 @@ pub fn Members() -> impl IntoView {
     let row_result = Signal::derive(move || {
         set_role.value().get().or_else(|| set_status.value().get()).or_else(|| revoke.value().get())
     });
-    let invited_q = use_query("invited");
-    let link_q = use_query("link");
-    let emailed_q = use_query("emailed");
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
@@ -56,20 +53,10 @@ pub fn Members() -> impl IntoView {
                     </label>
                     <button type="submit" class=BUTTON>"Invite"</button>
                 </ActionForm>
-                {move || {
-                    let created = match invite.value().get() {
-                        Some(Ok(c)) => Some((c.email, c.link, c.emailed)),
-                        Some(Err(e)) => return view! { <div class="mt-4"><ErrorNote error=e/></div> }.into_any(),
-                        None => invited_q().zip(link_q()).map(|(e, l)| (e, l, emailed_q().is_some())),
-                    };
-                    created.map(|(email, link, emailed)| view! {
-                        <div class="mt-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" role="status">
-                            <p>"Invite created for " {email.clone()} "."
-                                {if emailed { " We emailed it to them; you can also send them this link" } else { " Send them this link" }}
-                                " (valid for 7 days):"</p>
-                            <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link/>
-                        </div>
-                    }.into_any()).unwrap_or_else(|| ().into_any())
+                {move || match invite.value().get() {
+                    Some(Ok(c)) => view! { <InviteLink created=c/> }.into_any(),
+                    Some(Err(e)) => view! { <div class="mt-4"><ErrorNote error=e/></div> }.into_any(),
+                    None => ().into_any(),
                 }}
             </section>
             <Outcome result=row_result query="saved"/>
@@ -78,7 +65,10 @@ pub fn Members() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || {
                         Suspend::new(async move {
-                            let (pending, listed) = (invites.await.unwrap_or_default(), data.await);
+                            let InvitesPage { pending, fresh } = invites.await.unwrap_or_default();
+                            let listed = data.await;
+                            // A no-JS invite's link (shown once), unless JS showed it above.
+                            let fresh_view = fresh.filter(|_| invite.value().get_untracked().is_none()).map(|c| view! { <section class=CARD><InviteLink created=c/></section> });
                             let pending_view = (!pending.is_empty()).then(|| view! {
                         <section class=CARD>
                             <h2 class="text-lg font-semibold">"Pending invites"</h2>
@@ -110,6 +100,7 @@ pub fn Members() -> impl IntoView {
                             };
                             let (prev, next) = ((page > 1).then(|| link(page - 1)), (page < pages).then(|| link(page + 1)));
                             view! {
+                                {fresh_view}
                                 {pending_view}
                                 <section class=CARD>
                                 <div class="flex flex-wrap items-center justify-between gap-3">
@@ -172,5 +163,19 @@ pub fn Members() -> impl IntoView {
                     }}
                 </Transition>
         </main>
+    }
+}
+
+/// The link an invite made, to hand over (shown once).
+#[component]
+fn InviteLink(created: InviteCreated) -> impl IntoView {
+    let InviteCreated { email, link, emailed } = created;
+    view! {
+        <div class="mt-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" role="status">
+            <p>"Invite created for " {email} "."
+                {if emailed { " We emailed it to them; you can also send them this link" } else { " Send them this link" }}
+                " (valid for 7 days):"</p>
+            <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link/>
+        </div>
     }
 }

@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::access::{load_reconcile, preview_access, ChangeGroup, SetGrant};
 use crate::api::saml::SetProvisioning;
-use crate::model::{urlencode, AccessPreview, ReconcileGroup};
+use crate::model::{AccessPreview, ReconcileGroup};
 use crate::ui::components::{use_slug, ErrorNote, Header, BUTTON, CARD};
 use crate::ui::pages::failed;
 
@@ -99,8 +99,14 @@ pub fn Preview() -> impl IntoView {
     // Saved (with JS): back to the page the change came from, with its confirmation.
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(msg)) = grant.value().get().or_else(|| change.value().get()) {
-            navigate(&format!("{}?saved={}", back(), urlencode(&msg)), Default::default());
+        if let Some(Ok(_)) = grant.value().get().or_else(|| change.value().get()) {
+            let code = match asked.get_untracked().what.as_str() {
+                "grant" => "access_saved",
+                "add" => "group_member_added",
+                "remove" => "group_member_removed",
+                _ => "group_deleted",
+            };
+            navigate(&format!("{}?saved={code}", back()), Default::default());
         }
     });
     let failure = move || grant.value().get().or_else(|| change.value().get()).and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> });

@@ -100,7 +100,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                     view! {
                         <h1 class="text-2xl font-semibold">{title}</h1>
                         <Outcome result=save_result query="saved"/>
-                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let pid_domains = pid.clone(); let token_created = p.token_created.clone(); let has_token = token_created.is_some(); view! {
+                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let pid_domains = pid.clone(); let token_facts = p.token.clone(); let has_token = token_facts.is_some(); let lifetimes = p.token_lifetimes.clone(); view! {
                             <section class=CARD data-testid="sp-values">
                                 <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
                                 <p class="mt-1 text-sm text-slate-600">
@@ -123,19 +123,39 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                                     <p class="mt-1 text-sm text-amber-800">"Copy it now: it is shown only once."</p>
                                                     <CopyField label="Provider Token" value=t testid="provider-token"/>
                                                 }.into_any(),
-                                                None => view! {
-                                                    <p class="mt-1 text-sm text-slate-600">{match token_created.clone() {
-                                                        Some(d) => format!("A token was generated on {d}. Rotating it replaces it at once."),
-                                                        None => "No token yet. It belongs to this provider, not to you, so it keeps working if you leave.".to_string(),
-                                                    }}</p>
-                                                }.into_any(),
+                                                None => match token_facts.clone() {
+                                                    Some(t) => view! {
+                                                        <dl class="mt-1 grid grid-cols-[auto_1fr] gap-x-3 text-sm text-slate-600" data-testid="token-facts">
+                                                            <dt>"Created"</dt><dd data-testid="token-created">{t.created.clone()}</dd>
+                                                            <dt>"Last used"</dt><dd data-testid="token-last-used">{t.last_used.clone().unwrap_or_else(|| "never".into())}</dd>
+                                                            <dt>"Expires"</dt><dd data-testid="token-expires">{match (t.expires.clone(), t.days_left) {
+                                                                (Some(d), Some(left)) if left < 0 => format!("{d} (expired: provisioning stopped until you rotate it)"),
+                                                                (Some(d), Some(left)) => format!("{d} (in {left} days)"),
+                                                                _ => "never".to_string(),
+                                                            }}</dd>
+                                                        </dl>
+                                                        {t.days_left.filter(|d| (0..14).contains(d)).map(|d| view! {
+                                                            <p class="mt-1 rounded bg-amber-50 px-2 text-sm text-amber-900">{format!("Expires in {d} days: rotate it and paste the new one into your IdP.")}</p>
+                                                        })}
+                                                        <p class="mt-1 text-sm text-slate-600">"Rotating replaces it at once. It belongs to this provider, not to you, so it keeps working if you leave."</p>
+                                                    }.into_any(),
+                                                    None => view! {
+                                                        <p class="mt-1 text-sm text-slate-600">"No token yet. It belongs to this provider, not to you, so it keeps working if you leave."</p>
+                                                    }.into_any(),
+                                                },
                                             }
                                         }
                                     }
                                     {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
-                                    <ActionForm action=rotate attr:class="mt-2">
+                                    <ActionForm action=rotate attr:class="mt-2 flex flex-wrap items-end gap-2">
                                         <input type="hidden" name="slug" value=slug/>
                                         <input type="hidden" name="id" value=pid.clone()/>
+                                        <label class="text-sm">"Lasts "
+                                            <select name="expires_in_days" class="rounded border border-slate-300 px-2 py-1 text-sm" aria-label="New token lasts">
+                                                <option value="never">"until rotated"</option>
+                                                {lifetimes.iter().map(|d| view! { <option value=d.to_string()>{format!("{d} days")}</option> }).collect_view()}
+                                            </select>
+                                        </label>
                                         <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
                                             {if has_token { "Rotate Provider Token" } else { "Generate Provider Token" }}
                                         </button>
@@ -289,7 +309,7 @@ fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, pro
             <h2 class="text-lg font-semibold">"Provisioning (SCIM 2.0)"</h2>
             <p class="mt-1 text-sm text-slate-600">
                 {if on {
-                    "On: your IdP creates, updates and deactivates members and pushes groups with the SCIM base URL and Provider Token above. What it manages is read-only here."
+                    "On: your IdP creates, updates and deactivates members and pushes groups with the SCIM base URL and Provider Token above. What it manages is read-only here. It can't deactivate, demote or delete the workspace's last active admin unless that admin signs in through this provider (then it is your IdP's call)."
                 } else {
                     "Off. Turning it on lets Okta or Entra ID manage members and groups; it needs SAML as the workspace's only sign-in method, and mints a new Provider Token."
                 }}
