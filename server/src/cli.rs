@@ -161,8 +161,10 @@ pub enum WorkspaceCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
-    init_tracing(&cfg.log);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let default_log = if matches!(command, Command::Serve) { "info" } else { "warn" };
+    init_tracing(cfg.log.as_deref().unwrap_or(default_log));
+    match command {
         Command::Serve => {
             let state = crate::build_state(&cfg, crate::system_clock()).await?;
             // First run: nobody may set up the server without proving they run it.

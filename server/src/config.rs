@@ -53,8 +53,9 @@ pub struct Config {
     pub database_url: Secret,
     pub listen: String,
     pub public_url: String,
-    /// `info`, `debug`, … optionally followed by `,json` for JSON lines.
-    pub log: String,
+    /// `info`, `debug`, … optionally followed by `,json` for JSON lines. Unset: `info`
+    /// for `serve`, `warn` for the other commands (their output is their answer).
+    pub log: Option<String>,
     pub smtp_url: Option<Secret>,
     /// Sender of invite mail.
     pub smtp_from: String,
@@ -200,7 +201,7 @@ impl Config {
             database_url: fc.database_url.unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             listen,
             public_url,
-            log: fc.log.unwrap_or_else(|| "info".to_string()),
+            log: fc.log.filter(|l| !l.trim().is_empty()),
             smtp_url: fc.smtp_url,
             smtp_from: fc.smtp_from.unwrap_or_else(|| "Gatehouse <gatehouse@localhost>".to_string()),
             database_max_connections: fc.database_max_connections.unwrap_or(10).max(1),

@@ -26,9 +26,11 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
     let (rows, total) = members::page(&st.db, cap.workspace_id(), page, &search).await.map_err(fail)?;
     let providers: std::collections::HashMap<i64, String> =
         crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
+    let sole_admin = crate::server::workspaces::active_admin_count(&st.db, cap.workspace_id()).await.map_err(fail)? == 1;
     let rows = rows
         .into_iter()
         .map(|r| crate::model::MemberRow {
+            last_admin: sole_admin && r.membership.role == crate::server::permissions::ROLE_ADMIN && r.membership.status == crate::server::permissions::STATUS_ACTIVE,
             membership_id: r.membership.id,
             is_self: r.membership.id == v.membership_id,
             full_name: r.account.full_name,

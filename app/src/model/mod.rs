@@ -72,6 +72,9 @@ pub struct MemberRow {
     pub identities: Vec<String>,
     pub managed_by: Option<String>,
     pub is_self: bool,
+    /// The workspace's only active admin: they can be neither demoted nor deactivated, so
+    /// the page doesn't offer it.
+    pub last_admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

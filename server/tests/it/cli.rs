@@ -130,3 +130,27 @@ fn saml_add_and_list() {
     assert!(ok, "{err}");
     assert!(out["enabled"].as_array().expect("enabled").iter().any(|m| m == &serde_json::json!(format!("saml:{id}"))));
 }
+
+/// An operator command's output is its answer: without GATEHOUSE_LOG, stderr carries no
+/// INFO lines (migrations, pools); `serve` still logs at info.
+#[test]
+fn commands_are_quiet_unless_asked() {
+    let db = temp_db();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["workspace", "create", "--slug", "acme", "--name", "Acme", "--admin-email", "ada@acme.test"])
+        .env("GATEHOUSE_DATABASE_URL", &db)
+        .env_remove("GATEHOUSE_LOG")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("INFO"), "{stderr}");
+    let asked = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["sign-in-methods", "--workspace", "acme"])
+        .env("GATEHOUSE_DATABASE_URL", &db)
+        .env("GATEHOUSE_LOG", "debug")
+        .output()
+        .expect("run");
+    assert!(asked.status.success());
+    assert!(!String::from_utf8_lossy(&asked.stderr).is_empty(), "debug was asked for");
+}

@@ -85,13 +85,20 @@ async fn deactivation_revokes_sessions_and_leaves_everyone_reactivation_returns(
 async fn the_last_admin_can_be_neither_demoted_nor_deactivated() {
     let app = TestApp::with_workspace().await;
     let admin = app.admin_cookie().await;
-    let me_id = id_of(&members(&app, &admin).await, ADMIN_EMAIL);
+    let rows = members(&app, &admin).await;
+    let me_id = id_of(&rows, ADMIN_EMAIL);
+    // The page doesn't offer what the server would refuse...
+    assert_eq!(rows.iter().find(|r| r["email"] == ADMIN_EMAIL).map(|r| r["last_admin"].clone()), Some(serde_json::json!(true)));
+    let page = app.get("/w/acme/settings/members", Some(&admin)).await;
+    assert!(page.body.contains("data-testid=\"last-admin\"") && !page.body.contains(">Make member<"), "{}", page.body);
+    // ...and the server refuses it anyway.
     let r = app.call::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &me_id), ("role", "member")], Some(&admin)).await;
     assert!(r.body.contains("last active admin"), "{}", r.body);
     let r = app.call::<SetMemberStatus>(&[("slug", "acme"), ("membership_id", &me_id), ("active", "false")], Some(&admin)).await;
     assert!(r.body.contains("last active admin"), "{}", r.body);
     // With a second admin, the first may step down.
     app.add_member(&admin, "carol@acme.test", "admin").await;
+    assert!(members(&app, &admin).await.iter().all(|r| r["last_admin"] == false));
     let r = app.call::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &me_id), ("role", "member")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The role change is in force on the next request.

@@ -136,6 +136,9 @@ pub fn Members() -> impl IntoView {
                                                     <td class="flex gap-2 py-2">
                                                         {match managed {
                                                             Some(p) => view! { <span class="rounded bg-slate-100 px-2 py-1 text-xs">"Managed by " {p}</span> }.into_any(),
+                                                            None if r.last_admin => view! {
+                                                                <span class="rounded bg-slate-100 px-2 py-1 text-xs" data-testid="last-admin">"The only admin: make someone else an admin to change this member"</span>
+                                                            }.into_any(),
                                                             None => view! {
                                                                 <ActionForm action=set_role>
                                                                     <input type="hidden" name="slug" value=slug/>
