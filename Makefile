@@ -28,7 +28,9 @@ check:
 	cargo check -p frontend --target wasm32-unknown-unknown
 
 lint:
-	cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings
+	cargo fmt --all --check
+	cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 test: setup-test
 	@scripts/test.sh

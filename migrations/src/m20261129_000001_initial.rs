@@ -370,10 +370,26 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in [
-            "scim_activity", "rate_counters", "oidc_states", "saml_replay", "saml_requests",
-            "external_identities", "audit_log", "sessions", "invites", "sign_in_methods",
-            "grants", "resources", "group_members", "groups", "memberships", "scim_tokens",
-            "saml_providers", "accounts", "workspace_domains", "workspaces",
+            "scim_activity",
+            "rate_counters",
+            "oidc_states",
+            "saml_replay",
+            "saml_requests",
+            "external_identities",
+            "audit_log",
+            "sessions",
+            "invites",
+            "sign_in_methods",
+            "grants",
+            "resources",
+            "group_members",
+            "groups",
+            "memberships",
+            "scim_tokens",
+            "saml_providers",
+            "accounts",
+            "workspace_domains",
+            "workspaces",
         ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }

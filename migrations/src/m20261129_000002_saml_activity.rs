@@ -38,10 +38,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create().name("idx_saml_activity_provider_id_created_at").table("saml_activity").col("provider_id").col("created_at").to_owned(),
-        )
-        .await?;
+        m.create_index(Index::create().name("idx_saml_activity_provider_id_created_at").table("saml_activity").col("provider_id").col("created_at").to_owned())
+            .await?;
         // The admin who started a "Test sign-in" (null for real sign-ins).
         m.alter_table(Table::alter().table("saml_requests").add_column(big_integer_null("initiated_by")).to_owned()).await?;
         // SHA-256 of the nonce cookie of the browser that started the request: the answer

@@ -31,23 +31,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("ix_memberships_provider_external_id")
-                .table("memberships")
-                .col("managed_by_provider_id")
-                .col("external_id")
-                .to_owned(),
+            Index::create().name("ix_memberships_provider_external_id").table("memberships").col("managed_by_provider_id").col("external_id").to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_groups_provider_external_id")
-                .table("groups")
-                .col("managed_by_provider_id")
-                .col("external_id")
-                .to_owned(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_groups_provider_external_id").table("groups").col("managed_by_provider_id").col("external_id").to_owned())
+            .await?;
         Ok(())
     }
 

@@ -13,14 +13,7 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
-            Table::create()
-                .table("setup_tokens")
-                .col(string("token_hash").primary_key())
-                .col(big_integer("created_at"))
-                .to_owned(),
-        )
-        .await
+        m.create_table(Table::create().table("setup_tokens").col(string("token_hash").primary_key()).col(big_integer("created_at")).to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -19,8 +19,7 @@ enum ScimTokens {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(ScimTokens::Table).add_column(ColumnDef::new(ScimTokens::ExpiresAt).big_integer().null()).to_owned())
-            .await
+        m.alter_table(Table::alter().table(ScimTokens::Table).add_column(ColumnDef::new(ScimTokens::ExpiresAt).big_integer().null()).to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

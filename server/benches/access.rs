@@ -65,7 +65,13 @@ async fn ids(db: &DatabaseConnection, sql: &str) -> Vec<i64> {
 }
 
 async fn workspace(st: &AppState, slug: &str) -> (i64, i64) {
-    let new = workspaces::NewWorkspace { slug: slug.into(), name: slug.into(), admin_email: format!("admin@{slug}.test"), admin_name: "Admin".into(), admin_password: None };
+    let new = workspaces::NewWorkspace {
+        slug: slug.into(),
+        name: slug.into(),
+        admin_email: format!("admin@{slug}.test"),
+        admin_name: "Admin".into(),
+        admin_password: None,
+    };
     let c = workspaces::create(&st.db, &st.hasher, T0, new, &Actor::operator(), None).await.expect("workspace");
     let everyone = workspaces::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
     (c.workspace.id, everyone)
@@ -83,7 +89,15 @@ async fn main() {
     db::migrate(&conn).await.expect("migrate");
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }),
+        config: Arc::new(RuntimeConfig {
+            public_url: "http://bench.test".into(),
+            login_attempts_per_window: 5,
+            scim_requests_per_minute: 6000,
+            mailer: None,
+            oidc: vec![],
+            metrics_token: None,
+            ..Default::default()
+        }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
@@ -95,14 +109,29 @@ async fn main() {
     // Seed.
     let started = Instant::now();
     let (ws, everyone) = workspace(&st, "big").await;
-    bulk(&st.db, "accounts", "email, email_normalized, full_name, given_name, family_name, created_at, updated_at", (0..accounts).map(|i| {
-        format!("('user{i}@big.test', 'user{i}@big.test', 'User {i:06}', 'User', '{i:06}', {T0}, {T0})")
-    }))
+    bulk(
+        &st.db,
+        "accounts",
+        "email, email_normalized, full_name, given_name, family_name, created_at, updated_at",
+        (0..accounts).map(|i| format!("('user{i}@big.test', 'user{i}@big.test', 'User {i:06}', 'User', '{i:06}', {T0}, {T0})")),
+    )
     .await;
     let account_ids = ids(&st.db, "SELECT id FROM accounts WHERE email_normalized LIKE 'user%@big.test' ORDER BY id").await;
-    bulk(&st.db, "memberships", "workspace_id, account_id, role, status, created_at, updated_at", account_ids.iter().map(|a| format!("({ws}, {a}, 'member', 'active', {T0}, {T0})"))).await;
+    bulk(
+        &st.db,
+        "memberships",
+        "workspace_id, account_id, role, status, created_at, updated_at",
+        account_ids.iter().map(|a| format!("({ws}, {a}, 'member', 'active', {T0}, {T0})")),
+    )
+    .await;
     let members = ids(&st.db, &format!("SELECT id FROM memberships WHERE workspace_id = {ws} AND role = 'member' ORDER BY id")).await;
-    bulk(&st.db, "groups", "workspace_id, name, name_normalized, is_everyone, created_at, updated_at", (0..groups).map(|i| format!("({ws}, 'Group {i}', 'group {i}', false, {T0}, {T0})"))).await;
+    bulk(
+        &st.db,
+        "groups",
+        "workspace_id, name, name_normalized, is_everyone, created_at, updated_at",
+        (0..groups).map(|i| format!("({ws}, 'Group {i}', 'group {i}', false, {T0}, {T0})")),
+    )
+    .await;
     let group_ids = ids(&st.db, &format!("SELECT id FROM groups WHERE workspace_id = {ws} AND is_everyone = false ORDER BY id")).await;
     let mut memberships_rows = 0usize;
     let mut gm = Vec::new();
@@ -119,10 +148,15 @@ async fn main() {
     }
     memberships_rows += gm.len();
     bulk(&st.db, "group_members", "group_id, membership_id, created_at", gm.into_iter()).await;
-    bulk(&st.db, "resources", "workspace_id, kind, name, description, created_at, updated_at", (0..resources).map(|i| {
-        let kind = if i % 4 == 0 { "datasource" } else { "collection" };
-        format!("({ws}, '{kind}', 'Resource {i}', '', {T0}, {T0})")
-    }))
+    bulk(
+        &st.db,
+        "resources",
+        "workspace_id, kind, name, description, created_at, updated_at",
+        (0..resources).map(|i| {
+            let kind = if i % 4 == 0 { "datasource" } else { "collection" };
+            format!("({ws}, '{kind}', 'Resource {i}', '', {T0}, {T0})")
+        }),
+    )
     .await;
     let resource_ids = ids(&st.db, &format!("SELECT id FROM resources WHERE workspace_id = {ws} ORDER BY id")).await;
     let mut grants = Vec::new();
@@ -170,7 +204,11 @@ async fn main() {
         times.push(t.elapsed());
     }
     times.sort();
-    println!("  access check (resource_for, database included): {checks} random member × resource pairs, {granted} granted: p50 {}, p99 {}  (goal p99 ≤ 1 ms)", ms(pct(&times, 0.5)), ms(pct(&times, 0.99)));
+    println!(
+        "  access check (resource_for, database included): {checks} random member × resource pairs, {granted} granted: p50 {}, p99 {}  (goal p99 ≤ 1 ms)",
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99))
+    );
     // Random pairs are mostly refusals; the same check on pairs that are granted.
     let pairs = {
         use sea_orm::{FromQueryResult, Statement};
@@ -179,7 +217,8 @@ async fn main() {
             m: i64,
             r: i64,
         }
-        let sql = "SELECT gm.membership_id AS m, gr.resource_id AS r FROM grants gr JOIN group_members gm ON gm.group_id = gr.group_id ORDER BY random() LIMIT 5000";
+        let sql =
+            "SELECT gm.membership_id AS m, gr.resource_id AS r FROM grants gr JOIN group_members gm ON gm.group_id = gr.group_id ORDER BY random() LIMIT 5000";
         Pair::find_by_statement(Statement::from_string(st.db.get_database_backend(), sql.to_string())).all(&st.db).await.expect("pairs")
     };
     let mut times = Vec::with_capacity(pairs.len());
@@ -203,16 +242,27 @@ async fn main() {
         times.push(t.elapsed());
     }
     times.sort();
-    println!("  home list (reachable): 500 random members, {:.0} resources each on average: p50 {}, p99 {}", reached as f64 / 500.0, ms(pct(&times, 0.5)), ms(pct(&times, 0.99)));
+    println!(
+        "  home list (reachable): 500 random members, {:.0} resources each on average: p50 {}, p99 {}",
+        reached as f64 / 500.0,
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99))
+    );
 
     // The Members page of a 10,000-member workspace, rendered by the server.
     let (team_ws, _) = workspace(&st, "team").await;
-    bulk(&st.db, "memberships", "workspace_id, account_id, role, status, created_at, updated_at", account_ids.iter().take(team).enumerate().map(|(i, a)| {
-        let role = if i % 500 == 0 { "admin" } else { "member" };
-        format!("({team_ws}, {a}, '{role}', 'active', {T0}, {T0})")
-    }))
+    bulk(
+        &st.db,
+        "memberships",
+        "workspace_id, account_id, role, status, created_at, updated_at",
+        account_ids.iter().take(team).enumerate().map(|(i, a)| {
+            let role = if i % 500 == 0 { "admin" } else { "member" };
+            format!("({team_ws}, {a}, '{role}', 'active', {T0}, {T0})")
+        }),
+    )
     .await;
-    let admin = ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE workspace_id = {team_ws} AND role = 'admin' ORDER BY id LIMIT 1")).await[0];
+    let admin =
+        ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE workspace_id = {team_ws} AND role = 'admin' ORDER BY id LIMIT 1")).await[0];
     let now = st.now();
     let token = sessions::create(&st.db, now, admin, team_ws, "password").await.expect("session");
     let cookie = format!("{}={}", sessions::cookie_name(false), token.expose());
@@ -221,7 +271,11 @@ async fn main() {
     let mut times = Vec::new();
     for i in 0..300 {
         let page = if i % 3 == 0 { 1 } else { rng.gen_range(1..=pages) };
-        let req = Request::get(format!("/w/team/settings/members?page={page}")).header(header::ACCEPT, "text/html").header(header::COOKIE, &cookie).body(Body::empty()).expect("request");
+        let req = Request::get(format!("/w/team/settings/members?page={page}"))
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .expect("request");
         let t = Instant::now();
         let res = router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
@@ -230,7 +284,11 @@ async fn main() {
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     }
     times.sort();
-    println!("  Members page, server-rendered: {team} members, 50 per page, 300 requests over {pages} pages: p50 {}, p99 {}  (goal p50 ≤ 50 ms)", ms(pct(&times, 0.5)), ms(pct(&times, 0.99)));
+    println!(
+        "  Members page, server-rendered: {team} members, 50 per page, 300 requests over {pages} pages: p50 {}, p99 {}  (goal p50 ≤ 50 ms)",
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

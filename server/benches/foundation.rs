@@ -143,15 +143,16 @@ async fn main() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = peak_rss_mib();
     let start = Instant::now();
-    let burst: Vec<_> = (0..200).map(|_| {
-        let router = router.clone();
-        tokio::spawn(async move { router.oneshot(login_request()).await.expect("infallible").status() })
-    }).collect();
+    let burst: Vec<_> = (0..200)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move { router.oneshot(login_request()).await.expect("infallible").status() })
+        })
+        .collect();
     for b in burst {
         assert_eq!(b.await.expect("task"), 200);
     }
-    println!("200 concurrent sign-ins: done in {:.2}s, peak RSS {:.1} MiB (just before: {:.1} MiB)",
-        start.elapsed().as_secs_f64(), peak_rss_mib(), rss_before);
+    println!("200 concurrent sign-ins: done in {:.2}s, peak RSS {:.1} MiB (just before: {:.1} MiB)", start.elapsed().as_secs_f64(), peak_rss_mib(), rss_before);
 
     // 4. Session checks with 100k sessions in the table.
     let ws = workspaces::by_slug(&st.db, "acme").await.expect("ws");

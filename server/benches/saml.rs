@@ -58,19 +58,35 @@ async fn main() {
     std::fs::write(dir.join("idp.key"), &idp_key).expect("write");
     std::fs::write(dir.join("idp.crt"), &idp_cert).expect("write");
 
+    // The bench signs with a real IdP's key on wall-clock time.
+    #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
     let conn = db::connect(&format!("sqlite://{}/bench.db?mode=rwc", dir.display()), 4).await.expect("db");
     db::migrate(&conn).await.expect("migrate");
     let clock = FixedClock::at(now);
     let st = AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig { public_url: "http://bench.test".into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }),
+        config: Arc::new(RuntimeConfig {
+            public_url: "http://bench.test".into(),
+            login_attempts_per_window: 5,
+            scim_requests_per_minute: 6000,
+            mailer: None,
+            oidc: vec![],
+            metrics_token: None,
+            ..Default::default()
+        }),
         clock: Arc::new(clock.clone()),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
         events: app::server::events::Events::new(),
     };
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
+    let new = workspaces::NewWorkspace {
+        slug: "acme".into(),
+        name: "Acme".into(),
+        admin_email: "ada@acme.test".into(),
+        admin_name: "Ada".into(),
+        admin_password: None,
+    };
     let ws = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace").workspace;
     let cap = AdminCap::operator(ws.id, Actor::operator());
     domains::change(&st.db, now, &cap, &["acme.test".into()], &[]).await.expect("domain");
@@ -125,22 +141,33 @@ async fn main() {
         println!("  ratio whole pipeline / bare verify: {:.2}x (goal <= 1.5x)", whole / bare);
         // Where the pipeline's time goes.
         let text = String::from_utf8(xml.clone()).expect("utf8");
-        report("  of which: structure check (libxml2)", run_for(secs / 4, || {
-            let t = Instant::now();
-            app::server::saml::xml::inspect_response(&text).expect("shape");
-            t.elapsed()
-        }));
+        report(
+            "  of which: structure check (libxml2)",
+            run_for(secs / 4, || {
+                let t = Instant::now();
+                app::server::saml::xml::inspect_response(&text).expect("shape");
+                t.elapsed()
+            }),
+        );
         let mut reduced = String::new();
-        report("  of which: signature, signed bytes (samael)", run_for(secs / 4, || {
-            let t = Instant::now();
-            reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(&text, std::slice::from_ref(&cert_der), samael::crypto::ReduceMode::PreDigest, None).expect("reduce");
-            t.elapsed()
-        }));
-        report("  of which: parse to structs (quick-xml)", run_for(secs / 4, || {
-            let t = Instant::now();
-            let _: samael::schema::Response = reduced.parse().expect("parse");
-            t.elapsed()
-        }));
+        report(
+            "  of which: signature, signed bytes (samael)",
+            run_for(secs / 4, || {
+                let t = Instant::now();
+                reduced =
+                    Crypto::reduce_xml_to_signed_with_allowed_algorithms(&text, std::slice::from_ref(&cert_der), samael::crypto::ReduceMode::PreDigest, None)
+                        .expect("reduce");
+                t.elapsed()
+            }),
+        );
+        report(
+            "  of which: parse to structs (quick-xml)",
+            run_for(secs / 4, || {
+                let t = Instant::now();
+                let _: samael::schema::Response = reduced.parse().expect("parse");
+                t.elapsed()
+            }),
+        );
 
         // Through HTTP and the database; the request row and replay entry are reset
         // (untimed) before each post so the same response can be accepted again.

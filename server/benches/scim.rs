@@ -54,21 +54,30 @@ async fn load(t: &Target, users: usize) -> [Phase; 3] {
     let gid = g["id"].as_str().expect("group id").to_string();
 
     let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); users]));
-    let created = timed_with_auth(&base, &token, users, |i| {
-        let email = format!("user{i}@bench.test");
-        (reqwest::Method::POST, "/Users".to_string(), Some(json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": email,
-            "name": { "givenName": "Bench", "familyName": format!("User {i}") },
-            "emails": [{ "primary": true, "type": "work", "value": email }],
-            "active": true,
-        })))
-    }, Some(ids.clone()))
+    let created = timed_with_auth(
+        &base,
+        &token,
+        users,
+        |i| {
+            let email = format!("user{i}@bench.test");
+            (
+                reqwest::Method::POST,
+                "/Users".to_string(),
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": email,
+                    "name": { "givenName": "Bench", "familyName": format!("User {i}") },
+                    "emails": [{ "primary": true, "type": "work", "value": email }],
+                    "active": true,
+                })),
+            )
+        },
+        Some(ids.clone()),
+    )
     .await;
-    let lookups = timed_with_auth(&base, &token, users, |i| {
-        (reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22USER{i}%40bench.test%22"), None)
-    }, None)
-    .await;
+    let lookups =
+        timed_with_auth(&base, &token, users, |i| (reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22USER{i}%40bench.test%22"), None), None)
+            .await;
     let ids_now = ids.lock().map(|v| v.clone()).unwrap_or_default();
     let gid2 = gid.clone();
     let patches = timed_with_auth(&base, &token, users, move |i| {
@@ -157,7 +166,13 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
         events: app::server::events::Events::new(),
     };
     let now = st.now();
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: "ada@acme.test".into(), admin_name: "Ada".into(), admin_password: None };
+    let new = workspaces::NewWorkspace {
+        slug: "acme".into(),
+        name: "Acme".into(),
+        admin_email: "ada@acme.test".into(),
+        admin_name: "Ada".into(),
+        admin_password: None,
+    };
     let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace");
     let ws = created.workspace.id;
     let cap = AdminCap::operator(ws, Actor::operator());
@@ -171,7 +186,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
     };
     let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
     methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(&st.db, now, &cap, &p.public_id).await.expect("enable").expose().to_string();
+    let token = scim::enable(&st.db, now, &cap, &p.public_id, None).await.expect("enable").expose().to_string();
     let router = server::router::app(st.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
@@ -230,14 +245,8 @@ async fn big_group(st: &AppState, ws: i64, provider_id: i64, n: usize) -> (i64, 
             .collect();
         let emails: Vec<String> = (chunk * 500..((chunk + 1) * 500).min(n + 50)).map(|i| format!("big{i}@bench.test")).collect();
         account::Entity::insert_many(accounts).exec(&st.db).await.expect("accounts");
-        let ids: Vec<i64> = account::Entity::find()
-            .filter(account::Column::EmailNormalized.is_in(emails))
-            .all(&st.db)
-            .await
-            .expect("ids")
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
+        let ids: Vec<i64> =
+            account::Entity::find().filter(account::Column::EmailNormalized.is_in(emails)).all(&st.db).await.expect("ids").into_iter().map(|a| a.id).collect();
         let ms: Vec<membership::ActiveModel> = ids
             .into_iter()
             .map(|account_id| membership::ActiveModel {
@@ -257,7 +266,8 @@ async fn big_group(st: &AppState, ws: i64, provider_id: i64, n: usize) -> (i64, 
     let big: Vec<i64> = all.iter().filter(|m| m.managed_by_provider_id == Some(provider_id)).map(|m| m.id).collect();
     let (inside, outside) = big.split_at(big.len().saturating_sub(50));
     for chunk in inside.chunks(500) {
-        let rows: Vec<group_member::ActiveModel> = chunk.iter().map(|m| group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(*m), created_at: Set(now) }).collect();
+        let rows: Vec<group_member::ActiveModel> =
+            chunk.iter().map(|m| group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(*m), created_at: Set(now) }).collect();
         group_member::Entity::insert_many(rows).exec(&st.db).await.expect("members");
     }
     extra.extend_from_slice(outside);

@@ -24,6 +24,8 @@ const SCIM_PER_SEC: u64 = 25;
 const SIGN_INS_PER_SEC: u64 = 20;
 const PASSWORD: &str = "soak password 123456";
 
+// A soak runs against real processes on wall-clock time.
+#[allow(clippy::disallowed_methods)]
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -108,17 +110,37 @@ async fn main() {
     // Setup, as the UI would: three SCIM workspaces and one for password sign-ins.
     let conn = db::connect(&url, 2).await.expect("connect");
     let hasher = Hasher::new(1).expect("hasher");
-    let cfg = app::server::state::RuntimeConfig { public_url: public.clone(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() };
+    let cfg = app::server::state::RuntimeConfig {
+        public_url: public.clone(),
+        login_attempts_per_window: 5,
+        scim_requests_per_minute: 6000,
+        mailer: None,
+        oidc: vec![],
+        metrics_token: None,
+        ..Default::default()
+    };
     let mut tokens = Vec::new();
     for i in 0..SCIM_WORKSPACES {
-        let new = workspaces::NewWorkspace { slug: format!("tenant{i}"), name: format!("Tenant {i}"), admin_email: format!("admin@tenant{i}.test"), admin_name: "Admin".into(), admin_password: None };
+        let new = workspaces::NewWorkspace {
+            slug: format!("tenant{i}"),
+            name: format!("Tenant {i}"),
+            admin_email: format!("admin@tenant{i}.test"),
+            admin_name: "Admin".into(),
+            admin_password: None,
+        };
         let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
         let cap = AdminCap::operator(ws.id, Actor::operator());
         let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-        let input = saml::ProviderInput { name: "Entra".into(), idp_entity_id: format!("https://idp.example.test/{i}"), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
+        let input = saml::ProviderInput {
+            name: "Entra".into(),
+            idp_entity_id: format!("https://idp.example.test/{i}"),
+            sso_url: "https://idp.example.test/sso".into(),
+            certificates: vec![cert],
+            ..Default::default()
+        };
         let p = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
         methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&p)], &["password".to_string()]).await.expect("methods");
-        tokens.push(scim::enable(&conn, now(), &cap, &p).await.expect("enable").expose().to_string());
+        tokens.push(scim::enable(&conn, now(), &cap, &p, None).await.expect("enable").expose().to_string());
     }
     let new = workspaces::NewWorkspace {
         slug: "logins".into(),
@@ -183,7 +205,7 @@ async fn main() {
                         (0, None, _) => ("create group", send(reqwest::Method::POST, "/Groups".into(), Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Soak {w} {n}") }))).await),
                         (1..=2, Some(g), Some(u)) => ("add member", send(reqwest::Method::PATCH, format!("/Groups/{g}"), Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": u }] }] }))).await),
                         (3..=5, _, Some(_)) => ("lookup", send(reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22u{w}-{}%40soak.test%22", n / 2), None).await),
-                        (6, _, Some(u)) => ("deactivate", send(reqwest::Method::PATCH, format!("/Users/{u}"), Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "active", "value": n % 4 == 0 }] }))).await),
+                        (6, _, Some(u)) => ("deactivate", send(reqwest::Method::PATCH, format!("/Users/{u}"), Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "active", "value": n.is_multiple_of(4) }] }))).await),
                         _ => {
                             let email = format!("u{w}-{n}@soak.test");
                             ("create user", send(reqwest::Method::POST, "/Users".into(), Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "name": { "givenName": "Soak", "familyName": format!("{n}") }, "emails": [{ "primary": true, "value": email }], "active": true }))).await)
@@ -228,7 +250,14 @@ async fn main() {
                 tokio::spawn(async move {
                     let t = Instant::now();
                     let host = public.split_once("://").map(|(_, h)| h.to_string()).unwrap_or_default();
-                    let r = http.post(url).header("origin", public).header("host", host).header("accept", "application/json").form(&[("slug", "logins"), ("email", "ada@logins.test"), ("password", PASSWORD)]).send().await;
+                    let r = http
+                        .post(url)
+                        .header("origin", public)
+                        .header("host", host)
+                        .header("accept", "application/json")
+                        .form(&[("slug", "logins"), ("email", "ada@logins.test"), ("password", PASSWORD)])
+                        .send()
+                        .await;
                     match r {
                         Ok(r) => record("password sign-in", t, Some(r.status().as_u16())),
                         Err(_) => record("password sign-in", t, None),
@@ -246,21 +275,36 @@ async fn main() {
     let rss_end = [rss_mib(procs[0].0.id()), rss_mib(procs[1].0.id())];
     let elapsed = started.elapsed().as_secs_f64();
 
-    let r = results.lock().expect("results");
+    // Everything is joined: take the results out, so no guard is held across an await.
+    let r = std::mem::take(&mut *results.lock().expect("results"));
     let total: usize = r.times.values().map(Vec::len).sum();
     let server_errors: u64 = r.server_errors.values().sum();
-    println!("  {total} requests in {elapsed:.0} s ({:.1}/s); 5xx: {server_errors}; other failures (4xx, connection): {:?}", total as f64 / elapsed, r.other_failures);
+    println!(
+        "  {total} requests in {elapsed:.0} s ({:.1}/s); 5xx: {server_errors}; other failures (4xx, connection): {:?}",
+        total as f64 / elapsed,
+        r.other_failures
+    );
     for (op, times) in &r.times {
         let mut t = times.clone();
         t.sort();
-        println!("  {op:<17} {:>6} requests  p50 {:>7.2} ms  p99 {:>7.2} ms", t.len(), pct(&t, 0.5).as_secs_f64() * 1000.0, pct(&t, 0.99).as_secs_f64() * 1000.0);
+        println!(
+            "  {op:<17} {:>6} requests  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            t.len(),
+            pct(&t, 0.5).as_secs_f64() * 1000.0,
+            pct(&t, 0.99).as_secs_f64() * 1000.0
+        );
     }
     let start = rss_start.unwrap_or_default();
     for i in 0..2 {
         let growth = if start[i] > 0.0 { (rss_end[i] - start[i]) / start[i] * 100.0 } else { 0.0 };
-        println!("  process {}: RSS {:.1} MiB after {} s warm-up → {:.1} MiB at the end ({growth:+.1}%; goal < 10%)", ["A", "B"][i], start[i], warm.as_secs(), rss_end[i]);
+        println!(
+            "  process {}: RSS {:.1} MiB after {} s warm-up → {:.1} MiB at the end ({growth:+.1}%; goal < 10%)",
+            ["A", "B"][i],
+            start[i],
+            warm.as_secs(),
+            rss_end[i]
+        );
     }
-    drop(r);
     drop(procs);
     drop(conn);
     let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;

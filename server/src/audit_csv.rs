@@ -37,7 +37,8 @@ fn field(v: &str) -> String {
 
 fn line(r: &audit_log::Model) -> String {
     let when = chrono::DateTime::from_timestamp(r.created_at, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
-    [when.as_str(), &r.actor, &r.action, &r.target, &r.details, r.source_ip.as_deref().unwrap_or("")].iter().map(|v| field(v)).collect::<Vec<_>>().join(",") + "\r\n"
+    [when.as_str(), &r.actor, &r.action, &r.target, &r.details, r.source_ip.as_deref().unwrap_or("")].iter().map(|v| field(v)).collect::<Vec<_>>().join(",")
+        + "\r\n"
 }
 
 async fn export(State(st): State<AppState>, Path(slug): Path<String>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
@@ -68,14 +69,7 @@ async fn export(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
         offset += CHUNK;
     }
     let name = format!("attachment; filename=\"gatehouse-audit-{slug}.csv\"");
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, name),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        out,
-    )
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name), (header::CACHE_CONTROL, "no-store".to_string())], out)
         .into_response()
 }
 

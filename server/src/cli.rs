@@ -220,8 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = find_workspace(&st, &workspace).await?;
             let cap = AdminCap::operator(ws.id, Actor::operator());
             let enabled = if enable.is_empty() && disable.is_empty() {
-                methods::list(&st.db, ws.id, &st.config).await.map_err(user_error)?
-                    .into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect()
+                methods::list(&st.db, ws.id, &st.config).await.map_err(user_error)?.into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect()
             } else {
                 methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(user_error)?
             };
@@ -284,7 +283,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scim(cmd) => {
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let (workspace, provider) = match &cmd {
-                ScimCommand::Enable { workspace, provider, .. } | ScimCommand::Rotate { workspace, provider, .. } | ScimCommand::Disable { workspace, provider } => (workspace, provider),
+                ScimCommand::Enable { workspace, provider, .. }
+                | ScimCommand::Rotate { workspace, provider, .. }
+                | ScimCommand::Disable { workspace, provider } => (workspace, provider),
             };
             let ws = find_workspace(&st, workspace).await?;
             let cap = AdminCap::operator(ws.id, Actor::operator());

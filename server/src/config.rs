@@ -92,9 +92,29 @@ impl std::fmt::Debug for Config {
 }
 
 const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL", "LISTEN", "PUBLIC_URL", "LOG", "SMTP_URL", "SMTP_FROM", "DATABASE_MAX_CONNECTIONS", "LOGIN_ATTEMPTS_PER_WINDOW", "SCIM_REQUESTS_PER_MINUTE", "METRICS_TOKEN", "DNS_RESOLVER", "DOMAIN_RECHECK_SECS", "TRUSTED_PROXIES", "ALLOW_PRIVATE_METADATA_URLS",
-    "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_ISSUER", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_ISSUER",
-    "OFFICE365_CLIENT_ID", "OFFICE365_CLIENT_SECRET", "OFFICE365_ISSUER",
+    "DATABASE_URL",
+    "LISTEN",
+    "PUBLIC_URL",
+    "LOG",
+    "SMTP_URL",
+    "SMTP_FROM",
+    "DATABASE_MAX_CONNECTIONS",
+    "LOGIN_ATTEMPTS_PER_WINDOW",
+    "SCIM_REQUESTS_PER_MINUTE",
+    "METRICS_TOKEN",
+    "DNS_RESOLVER",
+    "DOMAIN_RECHECK_SECS",
+    "TRUSTED_PROXIES",
+    "ALLOW_PRIVATE_METADATA_URLS",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_ISSUER",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_ISSUER",
+    "OFFICE365_CLIENT_ID",
+    "OFFICE365_CLIENT_SECRET",
+    "OFFICE365_ISSUER",
 ];
 /// Secrets that may come from a file named by `<KEY>_FILE`.
 const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL", "METRICS_TOKEN", "GOOGLE_CLIENT_SECRET", "SLACK_CLIENT_SECRET", "OFFICE365_CLIENT_SECRET"];
@@ -128,11 +148,7 @@ impl Config {
             if !ENV_KEYS.contains(&base) {
                 bail!("unknown setting {k}: known are {}", ENV_KEYS.iter().map(|k| format!("GATEHOUSE_{k}")).collect::<Vec<_>>().join(", "));
             }
-            let value = if from_file {
-                std::fs::read_to_string(v).with_context(|| format!("reading {k}={v}"))?.trim().to_string()
-            } else {
-                v.clone()
-            };
+            let value = if from_file { std::fs::read_to_string(v).with_context(|| format!("reading {k}={v}"))?.trim().to_string() } else { v.clone() };
             match base {
                 "DATABASE_URL" => fc.database_url = Some(Secret::new(value)),
                 "LISTEN" => fc.listen = Some(value),
@@ -140,15 +156,9 @@ impl Config {
                 "LOG" => fc.log = Some(value),
                 "SMTP_URL" => fc.smtp_url = Some(Secret::new(value)),
                 "SMTP_FROM" => fc.smtp_from = Some(value),
-                "DATABASE_MAX_CONNECTIONS" => {
-                    fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
-                }
-                "LOGIN_ATTEMPTS_PER_WINDOW" => {
-                    fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
-                }
-                "SCIM_REQUESTS_PER_MINUTE" => {
-                    fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?)
-                }
+                "DATABASE_MAX_CONNECTIONS" => fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
+                "LOGIN_ATTEMPTS_PER_WINDOW" => fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
+                "SCIM_REQUESTS_PER_MINUTE" => fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
                 "METRICS_TOKEN" => fc.metrics_token = Some(Secret::new(value)),
                 "DNS_RESOLVER" => fc.dns_resolver = Some(value),
                 "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
@@ -250,11 +260,11 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:9");
         assert_eq!(c.public_url, "https://gh.example.com");
 
-        let err = Config::load_from(None, &env(&[("GATEHOUSE_LISTN", "x")])).err().expect("must fail");
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_LISTN", "x")])).expect_err("must fail");
         assert!(err.to_string().contains("unknown setting GATEHOUSE_LISTN"), "{err}");
 
         std::fs::write(&f, "lisen = \"x\"\n").expect("write");
-        let err = Config::load_from(Some(&f), &env(&[])).err().expect("must fail");
+        let err = Config::load_from(Some(&f), &env(&[])).expect_err("must fail");
         assert!(format!("{err:#}").contains("unknown field `lisen`"), "{err:#}");
 
         let secret = dir.join("db");
@@ -265,13 +275,19 @@ mod tests {
 
         // OIDC: both halves or nothing; secrets from files; never printed.
         std::fs::write(&secret, "s3cret\n").expect("write");
-        let c = Config::load_from(None, &env(&[("GATEHOUSE_GOOGLE_CLIENT_ID", "gid"), ("GATEHOUSE_GOOGLE_CLIENT_SECRET_FILE", secret.to_str().expect("utf8"))])).expect("config");
+        let c =
+            Config::load_from(None, &env(&[("GATEHOUSE_GOOGLE_CLIENT_ID", "gid"), ("GATEHOUSE_GOOGLE_CLIENT_SECRET_FILE", secret.to_str().expect("utf8"))]))
+                .expect("config");
         assert_eq!(c.oidc.len(), 1);
         assert_eq!((c.oidc[0].key.as_str(), c.oidc[0].client_secret.expose(), c.oidc[0].issuer.as_deref()), ("google", "s3cret", None));
         assert!(!format!("{c:?}").contains("s3cret"));
-        let err = Config::load_from(None, &env(&[("GATEHOUSE_SLACK_CLIENT_ID", "x")])).err().expect("half configured");
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_SLACK_CLIENT_ID", "x")])).expect_err("half configured");
         assert!(err.to_string().contains("GATEHOUSE_SLACK_CLIENT_SECRET"), "{err}");
-        let err = Config::load_from(None, &env(&[("GATEHOUSE_OFFICE365_CLIENT_ID", "x"), ("GATEHOUSE_OFFICE365_CLIENT_SECRET", "y"), ("GATEHOUSE_OFFICE365_ISSUER", "http://evil.example")])).err().expect("http issuer");
+        let err = Config::load_from(
+            None,
+            &env(&[("GATEHOUSE_OFFICE365_CLIENT_ID", "x"), ("GATEHOUSE_OFFICE365_CLIENT_SECRET", "y"), ("GATEHOUSE_OFFICE365_ISSUER", "http://evil.example")]),
+        )
+        .expect_err("http issuer");
         assert!(err.to_string().contains("https"), "{err}");
     }
 }

@@ -24,9 +24,8 @@ use config::Config;
 /// The Leptos options: what cargo-leptos baked in (output name, site root), falling
 /// back to our defaults when the binary was built by plain cargo.
 pub fn leptos_options() -> LeptosOptions {
-    let mut opts = leptos::config::get_configuration(None)
-        .map(|c| c.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("gatehouse").build());
+    let mut opts =
+        leptos::config::get_configuration(None).map(|c| c.leptos_options).unwrap_or_else(|_| LeptosOptions::builder().output_name("gatehouse").build());
     if std::env::var("LEPTOS_SITE_ROOT").is_err() && opts.site_root.as_ref() == "/" {
         opts.site_root = "target/site".into();
     }
@@ -60,14 +59,7 @@ pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let events = app::server::events::Events::new();
     events.listen(&conn);
-    Ok(AppState {
-        db: conn,
-        config: Arc::new(runtime_config(cfg)?),
-        clock,
-        hasher: Hasher::new(cores)?,
-        leptos_options: leptos_options(),
-        events,
-    })
+    Ok(AppState { db: conn, config: Arc::new(runtime_config(cfg)?), clock, hasher: Hasher::new(cores)?, leptos_options: leptos_options(), events })
 }
 
 pub fn system_clock() -> Arc<dyn Clock> {

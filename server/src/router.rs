@@ -2,8 +2,8 @@
 //! URLs for outside callers (`/healthz`, `/readyz`, `/go`).
 use std::net::SocketAddr;
 
-use app::server::{db, AppState};
 use app::server::http_security;
+use app::server::{db, AppState};
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -103,13 +103,18 @@ async fn observe(req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| app::server::crypto::random_hex(8));
     let method = req.method().clone();
-    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| route_group(req.uri().path()).to_string());
+    let route =
+        req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| route_group(req.uri().path()).to_string());
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status();
     let elapsed = started.elapsed();
     let class = format!("{}xx", status.as_u16() / 100);
-    app::server::metrics::observe("gatehouse_http_request_duration_seconds", &[("method", method.as_str()), ("route", &route), ("status", &class)], elapsed.as_secs_f64());
+    app::server::metrics::observe(
+        "gatehouse_http_request_duration_seconds",
+        &[("method", method.as_str()), ("route", &route), ("status", &class)],
+        elapsed.as_secs_f64(),
+    );
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), ms = elapsed.as_millis() as u64, "request failed");

@@ -1,8 +1,8 @@
 //! SAML endpoints with stable URLs (documented in the README):
 //! `GET /saml/{provider}/metadata`, `GET /saml/{provider}/login`, `POST /saml/{provider}/acs`.
 
-use app::server::saml::{self, signin};
 use app::server::crypto::Token;
+use app::server::saml::{self, signin};
 use app::server::{sessions, AppState, DomainError};
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -83,10 +83,7 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
     let now = st.now();
     let test_by = if q.test.as_deref() == Some("1") {
         // Only an admin of the provider's workspace may run a test.
-        let token = headers
-            .get(header::COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| sessions::token_from_cookie_header(c, st.config.secure_cookies()));
+        let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|c| sessions::token_from_cookie_header(c, st.config.secure_cookies()));
         let viewer = match token {
             Some(t) => sessions::resolve(&st.db, now, &t, None).await.unwrap_or(None),
             None => None,
@@ -149,11 +146,7 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
         Ok(Form(f)) => f,
         Err(rej) => {
             let status = rej.status();
-            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "The sign-in response is too large."
-            } else {
-                "The sign-in response could not be read."
-            };
+            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE { "The sign-in response is too large." } else { "The sign-in response could not be read." };
             return page(if status.is_client_error() { status } else { StatusCode::BAD_REQUEST }, msg, None);
         }
     };

@@ -175,9 +175,9 @@ where
         Err(_) => (Err(ScimError::too_many(format!("the body is larger than {} MiB", SCIM_BODY_LIMIT / (1024 * 1024)))), id.unwrap_or_default()),
         Ok(bytes) => {
             // What the activity row names: the id, else what is created, else the filter.
-            let named = serde_json::from_slice::<Value>(&bytes).ok().and_then(|b| {
-                ["userName", "displayName", "filter"].iter().find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_string))
-            });
+            let named = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|b| ["userName", "displayName", "filter"].iter().find_map(|k| b.get(*k).and_then(Value::as_str).map(str::to_string)));
             let target = id.or(named).or_else(|| params.get("filter").cloned()).unwrap_or_default();
             let ctx = Ctx { st: st.clone(), client: client.clone(), now, headers, bytes, params };
             (f(ctx).await, target)

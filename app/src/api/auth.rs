@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{LoginOptions, CurrentMember};
+use crate::model::{CurrentMember, LoginOptions};
 
 /// Public. True while no workspace exists (first run).
 #[server]
@@ -41,13 +41,10 @@ pub async fn login_page(slug: String) -> Result<LoginOptions, AppError> {
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
     let ms = methods::list(&st.db, ws.id, &st.config).await.map_err(fail)?;
     let password_enabled = ms.iter().any(|m| m.key == methods::PASSWORD && m.enabled);
-    let sso_by_email = ms.iter().any(|m| m.key.starts_with("saml:") && m.enabled)
-        && !crate::server::domains::list(&st.db, ws.id).await.map_err(fail)?.is_empty();
-    let other_methods = ms
-        .into_iter()
-        .filter(|m| m.key != methods::PASSWORD && m.enabled && m.available)
-        .map(|m| (m.key, format!("Sign in with {}", m.label)))
-        .collect();
+    let sso_by_email =
+        ms.iter().any(|m| m.key.starts_with("saml:") && m.enabled) && !crate::server::domains::list(&st.db, ws.id).await.map_err(fail)?.is_empty();
+    let other_methods =
+        ms.into_iter().filter(|m| m.key != methods::PASSWORD && m.enabled && m.available).map(|m| (m.key, format!("Sign in with {}", m.label))).collect();
     Ok(LoginOptions { workspace_name: ws.name, workspace_slug: ws.slug, password_enabled, other_methods, sso_by_email })
 }
 
@@ -93,11 +90,5 @@ pub async fn me(slug: String) -> Result<CurrentMember, AppError> {
     use super::ctx::*;
     let st = state()?;
     let v = viewer(&st, &slug).await?;
-    Ok(CurrentMember {
-        is_admin: v.is_admin(),
-        full_name: v.full_name,
-        email: v.email,
-        workspace_slug: v.workspace_slug,
-        workspace_name: v.workspace_name,
-    })
+    Ok(CurrentMember { is_admin: v.is_admin(), full_name: v.full_name, email: v.email, workspace_slug: v.workspace_slug, workspace_name: v.workspace_name })
 }

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{InviteCreated, InvitesPage, MembersPage, PendingInvite};
+use crate::model::{InviteCreated, InvitesPage, MembersPage};
 
 /// Carries a link made by a no-JS invite to the Members page once (HttpOnly, that page's
 /// path only, two minutes): the token never sits in a URL, so not in history or logs.
@@ -30,7 +30,9 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
     let rows = rows
         .into_iter()
         .map(|r| crate::model::MemberRow {
-            last_admin: sole_admin && r.membership.role == crate::server::permissions::ROLE_ADMIN && r.membership.status == crate::server::permissions::STATUS_ACTIVE,
+            last_admin: sole_admin
+                && r.membership.role == crate::server::permissions::ROLE_ADMIN
+                && r.membership.status == crate::server::permissions::STATUS_ACTIVE,
             membership_id: r.membership.id,
             is_self: r.membership.id == v.membership_id,
             full_name: r.account.full_name,
@@ -136,7 +138,7 @@ pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
     };
     let pending = pending
         .into_iter()
-        .map(|i| PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
+        .map(|i| crate::model::PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
         .collect();
     Ok(InvitesPage { pending, fresh })
 }

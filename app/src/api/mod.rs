@@ -40,9 +40,7 @@ pub(crate) mod ctx {
 
     /// The request asks for HTML: a page navigation, or a form post without JavaScript.
     fn accepts_html() -> bool {
-        parts()
-            .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-            .unwrap_or(false)
+        parts().and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))).unwrap_or(false)
     }
 
     /// A plain form post from a browser without JavaScript. Its answer is a redirect (back
@@ -99,8 +97,8 @@ pub(crate) mod ctx {
     /// The session's viewer, if any, whatever workspace it belongs to.
     pub async fn session_viewer(st: &AppState) -> Result<Option<Viewer>, DomainError> {
         let secure = st.config.secure_cookies();
-        let token = parts()
-            .and_then(|p| p.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure)));
+        let token =
+            parts().and_then(|p| p.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure)));
         match token {
             Some(t) => sessions::resolve(&st.db, st.now(), &t, client_ip()).await,
             None => Ok(None),

@@ -21,7 +21,8 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
     let today = now.div_euclid(stats::DAY);
     let first = today - CHART_DAYS + 1;
     let counts = stats::recent(&st.db, cap.workspace_id(), now, CHART_DAYS).await.map_err(fail)?;
-    let days: Vec<String> = (first..=today).map(|d| chrono::DateTime::from_timestamp(d * stats::DAY, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()).collect();
+    let days: Vec<String> =
+        (first..=today).map(|d| chrono::DateTime::from_timestamp(d * stats::DAY, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()).collect();
     let series = |metric: &str, label: &str| {
         let mut values = vec![0u64; days.len()];
         for c in counts.iter().filter(|c| c.metric == metric) {
@@ -50,7 +51,8 @@ pub async fn load_audit(slug: String, action: Option<String>, actor: Option<Stri
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
     let filter = crate::server::audit::Filter::from_query(st.now(), action, actor, days).map_err(fail)?;
     let page = page.unwrap_or(1).max(1);
-    let (rows, total) = crate::server::audit::search(&st.db, cap.workspace_id(), &filter, (page - 1).saturating_mul(AUDIT_PAGE), AUDIT_PAGE).await.map_err(fail)?;
+    let (rows, total) =
+        crate::server::audit::search(&st.db, cap.workspace_id(), &filter, (page - 1).saturating_mul(AUDIT_PAGE), AUDIT_PAGE).await.map_err(fail)?;
     Ok(AuditPage {
         rows: rows
             .into_iter()

@@ -1,4 +1,8 @@
 //! Custom SAML providers on the Member Authorization page (admins only).
+// `save_saml_provider` takes the form's 16 fields, and `#[server]` copies them into the
+// browser's stub, where an item attribute can't reach; one form struct replaces them
+// with the provider field list's other copies (issue 14).
+#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 
 use crate::error::AppError;
@@ -169,7 +173,6 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
 /// metadata URL fills the IdP fields; otherwise they are taken as entered. Checkboxes
 /// arrive only when ticked. On success the browser goes to the provider's page; the
 /// answer is the confirmation sentence.
-#[allow(clippy::too_many_arguments)]
 #[server]
 pub async fn save_saml_provider(
     slug: String,
@@ -281,7 +284,10 @@ pub async fn set_provisioning(slug: String, id: String, on: String, expires_in_d
 fn lifetime(v: Option<String>) -> Result<Option<i64>, AppError> {
     match v.as_deref().map(str::trim) {
         None | Some("") | Some("never") => Ok(None),
-        Some(d) => d.parse::<i64>().map(Some).map_err(|_| super::ctx::fail(crate::server::DomainError::Invalid("Choose how long the token lasts from the list.".into()))),
+        Some(d) => d
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| super::ctx::fail(crate::server::DomainError::Invalid("Choose how long the token lasts from the list.".into()))),
     }
 }
 

@@ -37,7 +37,8 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
         let list = crate::server::oidc::allowed(&st.db, cap.workspace_id(), &p.key).await.map_err(fail)?;
         allowlists.push((p.key.clone(), what.to_string(), list.join(", ")));
     }
-    let provisioning = crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().filter(|p| p.provisioning_enabled).map(|p| p.name).collect();
+    let provisioning =
+        crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().filter(|p| p.provisioning_enabled).map(|p| p.name).collect();
     Ok(AuthenticationSettings {
         provisioning,
         allowlists,
@@ -61,18 +62,9 @@ pub async fn set_method(slug: String, method: String, enabled: String) -> Result
     let on = enabled == "true";
     let (enable, disable) = if on { (vec![method.clone()], vec![]) } else { (vec![], vec![method.clone()]) };
     methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(fail)?;
-    let label = methods::list(&st.db, cap.workspace_id(), &st.config)
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .find(|m| m.key == method)
-        .map(|m| m.label)
-        .unwrap_or(method);
-    let msg = if on {
-        format!("{label} turned on.")
-    } else {
-        format!("{label} turned off. Sessions it started have ended (yours stays until you sign out).")
-    };
+    let label =
+        methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?.into_iter().find(|m| m.key == method).map(|m| m.label).unwrap_or(method);
+    let msg = if on { format!("{label} turned on.") } else { format!("{label} turned off. Sessions it started have ended (yours stays until you sign out).") };
     redirect_no_js(&format!("/w/{}/settings/authentication?method_saved={}", urlencode(&slug), if on { "method_on" } else { "method_off" }));
     Ok(msg)
 }
@@ -84,10 +76,7 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
     use crate::server::{workspaces, DomainError};
     let st = state()?;
     let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
-    let days: i64 = days
-        .trim()
-        .parse()
-        .map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
+    let days: i64 = days.trim().parse().map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
     redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved=lifetime_saved", urlencode(&slug)));

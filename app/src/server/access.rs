@@ -86,9 +86,10 @@ pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_
         ph(2),
         ph(3)
     );
-    let row = Row::find_by_statement(Statement::from_sql_and_values(backend, sql, [viewer.membership_id.into(), resource_id.into(), viewer.workspace_id.into()]))
-        .one(db)
-        .await?;
+    let row =
+        Row::find_by_statement(Statement::from_sql_and_values(backend, sql, [viewer.membership_id.into(), resource_id.into(), viewer.workspace_id.into()]))
+            .one(db)
+            .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -97,14 +98,27 @@ pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_
         Some(1) => Some(Level::View),
         _ => None,
     };
-    let r = resource::Model { id: row.id, workspace_id: row.workspace_id, kind: row.kind, name: row.name, description: row.description, created_at: row.created_at, updated_at: row.updated_at };
+    let r = resource::Model {
+        id: row.id,
+        workspace_id: row.workspace_id,
+        kind: row.kind,
+        name: row.name,
+        description: row.description,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
     // A live session implies an active membership (sessions::resolve checks it).
     Ok(union(viewer.is_admin(), true, grant).map(|l| (r, l)))
 }
 
 /// Every resource `viewer` reaches, collections first, then by name.
 pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Vec<(resource::Model, Level)>, DomainError> {
-    let all = || resource::Entity::find().filter(resource::Column::WorkspaceId.eq(viewer.workspace_id)).order_by_asc(resource::Column::Kind).order_by_asc(resource::Column::Name);
+    let all = || {
+        resource::Entity::find()
+            .filter(resource::Column::WorkspaceId.eq(viewer.workspace_id))
+            .order_by_asc(resource::Column::Kind)
+            .order_by_asc(resource::Column::Name)
+    };
     if viewer.is_admin() {
         return Ok(all().all(db).await?.into_iter().map(|r| (r, Level::Edit)).collect());
     }
@@ -141,12 +155,26 @@ pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Ve
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A group's level on a resource (`None`: the grant goes).
-    Grant { group: i64, resource: i64, level: Option<Level> },
-    AddMember { group: i64, membership: i64 },
-    RemoveMember { group: i64, membership: i64 },
-    DeleteGroup { group: i64 },
+    Grant {
+        group: i64,
+        resource: i64,
+        level: Option<Level>,
+    },
+    AddMember {
+        group: i64,
+        membership: i64,
+    },
+    RemoveMember {
+        group: i64,
+        membership: i64,
+    },
+    DeleteGroup {
+        group: i64,
+    },
     /// What reconciling with an IdP would do: these groups emptied.
-    EmptyGroups { groups: Vec<i64> },
+    EmptyGroups {
+        groups: Vec<i64>,
+    },
 }
 
 /// One member's access to one resource, before and after a change.
@@ -196,7 +224,15 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         _ => {
             let mut ids = Vec::new();
             for chunk in changed.chunks(500) {
-                ids.extend(group_member::Entity::find().select_only().column(group_member::Column::MembershipId).filter(group_member::Column::GroupId.is_in(chunk.to_vec())).into_tuple::<i64>().all(db).await?);
+                ids.extend(
+                    group_member::Entity::find()
+                        .select_only()
+                        .column(group_member::Column::MembershipId)
+                        .filter(group_member::Column::GroupId.is_in(chunk.to_vec()))
+                        .into_tuple::<i64>()
+                        .all(db)
+                        .await?,
+                );
             }
             ids.sort_unstable();
             ids.dedup();
@@ -220,7 +256,15 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         _ => {
             let mut ids = Vec::new();
             for chunk in changed.chunks(500) {
-                ids.extend(grant::Entity::find().select_only().column(grant::Column::ResourceId).filter(grant::Column::GroupId.is_in(chunk.to_vec())).into_tuple::<i64>().all(db).await?);
+                ids.extend(
+                    grant::Entity::find()
+                        .select_only()
+                        .column(grant::Column::ResourceId)
+                        .filter(grant::Column::GroupId.is_in(chunk.to_vec()))
+                        .into_tuple::<i64>()
+                        .all(db)
+                        .await?,
+                );
             }
             ids.sort_unstable();
             ids.dedup();
@@ -229,7 +273,9 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     };
     let mut resources: Vec<resource::Model> = Vec::new();
     for chunk in resource_ids.chunks(500) {
-        resources.extend(resource::Entity::find().filter(resource::Column::Id.is_in(chunk.to_vec())).filter(resource::Column::WorkspaceId.eq(workspace_id)).all(db).await?);
+        resources.extend(
+            resource::Entity::find().filter(resource::Column::Id.is_in(chunk.to_vec())).filter(resource::Column::WorkspaceId.eq(workspace_id)).all(db).await?,
+        );
     }
     if matches!(change, Change::Grant { .. }) && resources.is_empty() {
         return Err(DomainError::NotFound);
@@ -275,7 +321,8 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         }
         _ => {}
     }
-    let level_of = |grants: &HashMap<(i64, i64), Level>, groups: &BTreeSet<i64>, r: i64| union(false, true, groups.iter().filter_map(|g| grants.get(&(*g, r)).copied()));
+    let level_of =
+        |grants: &HashMap<(i64, i64), Level>, groups: &BTreeSet<i64>, r: i64| union(false, true, groups.iter().filter_map(|g| grants.get(&(*g, r)).copied()));
     let empty = BTreeSet::new();
     let mut out = Preview::default();
     for (mid, email, full_name) in members {
@@ -343,7 +390,11 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
     };
     Ok(match f.what {
         "grant" => {
-            let r = resource::Entity::find_by_id(f.resource_id.ok_or_else(missing)?).one(db).await?.filter(|r| r.workspace_id == ws).ok_or(DomainError::NotFound)?;
+            let r = resource::Entity::find_by_id(f.resource_id.ok_or_else(missing)?)
+                .one(db)
+                .await?
+                .filter(|r| r.workspace_id == ws)
+                .ok_or(DomainError::NotFound)?;
             let level = match f.level.unwrap_or("") {
                 "none" => None,
                 other => Some(Level::parse(other).ok_or_else(|| DomainError::Invalid("The level is view, edit or none.".into()))?),
@@ -393,7 +444,12 @@ pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_p
     if provider.workspace_id != workspace_id {
         return Err(DomainError::NotFound);
     }
-    let groups = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id)).filter(group::Column::IsEveryone.eq(false)).order_by_asc(group::Column::NameNormalized).all(db).await?;
+    let groups = group::Entity::find()
+        .filter(group::Column::WorkspaceId.eq(workspace_id))
+        .filter(group::Column::IsEveryone.eq(false))
+        .order_by_asc(group::Column::NameNormalized)
+        .all(db)
+        .await?;
     let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
     let count = |rows: Vec<(i64, i64)>| rows.into_iter().map(|(g, n)| (g, u64::try_from(n).unwrap_or(0))).collect::<HashMap<i64, u64>>();
     let mut members = HashMap::new();

@@ -90,7 +90,12 @@ impl Filter {
     /// From a page's or an export's query: an action prefix, part of an actor, and the last
     /// `days` days (none or 0: all time; at most ten years). Validated.
     pub fn from_query(now: i64, action: Option<String>, actor: Option<String>, days: Option<i64>) -> Result<Filter, DomainError> {
-        Filter { action: action.unwrap_or_default(), actor: actor.unwrap_or_default(), since: days.filter(|d| *d > 0).map(|d| now - d.min(3650) * super::stats::DAY) }.validated()
+        Filter {
+            action: action.unwrap_or_default(),
+            actor: actor.unwrap_or_default(),
+            since: days.filter(|d| *d > 0).map(|d| now - d.min(3650) * super::stats::DAY),
+        }
+        .validated()
     }
 
     /// Checks the user-typed parts: bounded, and the action only of action characters.

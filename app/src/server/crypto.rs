@@ -84,6 +84,13 @@ impl std::fmt::Display for Secret {
     }
 }
 
+/// `bytes` random bytes from the OS CSPRNG as lowercase hex (request ids: not secrets).
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,11 +118,4 @@ mod tests {
         assert!(!format!("{a:?}").contains(a.expose()));
         assert_eq!(Token::from_presented(a.expose()).hash(), a.hash());
     }
-}
-
-/// `bytes` random bytes from the OS CSPRNG as lowercase hex (request ids: not secrets).
-pub fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    hex::encode(b)
 }

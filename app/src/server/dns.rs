@@ -21,9 +21,7 @@ pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
-    s.parse::<std::net::IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("“{s}” is not an IP address or IP:port (or “system”)"))
+    s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)).map_err(|_| format!("“{s}” is not an IP address or IP:port (or “system”)"))
 }
 
 impl Dns {

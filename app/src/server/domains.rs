@@ -16,9 +16,30 @@ use super::DomainError;
 /// wildcard, at most 253 characters.
 /// Public email services nobody can claim (a claimed domain is trusted for SAML JIT).
 const PUBLIC_MAIL: [&str; 24] = [
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "ymail.com",
-    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "mail.com",
-    "yandex.com", "yandex.ru", "qq.com", "163.com", "zoho.com", "fastmail.com", "hey.com",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
 ];
 
 /// Accounts provisioned without an email get `<random>@` this (the `.invalid` TLD never
@@ -28,10 +49,8 @@ pub const NO_EMAIL_DOMAIN: &str = "no-email.invalid";
 pub fn validate_domain(raw: &str) -> Result<String, DomainError> {
     let d = raw.trim().trim_end_matches('.').to_lowercase();
     let d = d.strip_prefix('@').unwrap_or(&d).to_string();
-    let label_ok = |l: &str| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
+    let label_ok =
+        |l: &str| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if d == NO_EMAIL_DOMAIN || d.ends_with(".invalid") || d == "invalid" {
         return Err(DomainError::Invalid(format!("{d} is reserved (RFC 2606): it can't receive mail.")));
     }
@@ -219,7 +238,13 @@ pub async fn check(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, cla
 }
 
 /// Checks `domain` of workspace `workspace_id` now (the admin's "Check now", the CLI).
-pub async fn verify_now(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, workspace_id: i64, domain: &str) -> Result<workspace_domain::Model, DomainError> {
+pub async fn verify_now(
+    db: &DatabaseConnection,
+    dns: &super::dns::Dns,
+    now: i64,
+    workspace_id: i64,
+    domain: &str,
+) -> Result<workspace_domain::Model, DomainError> {
     let domain = validate_domain(domain)?;
     let claim = workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
@@ -288,7 +313,8 @@ mod tests {
     fn domain_names() {
         assert_eq!(validate_domain(" Acme.COM. ").ok().as_deref(), Some("acme.com"));
         assert_eq!(validate_domain("@mail.acme.io").ok().as_deref(), Some("mail.acme.io"));
-        for bad in ["", "gmail.com", "Outlook.com.", "acme", "*.acme.com", "acme..com", "-acme.com", "acme-.com", "a b.com", "acme.com/x", "1.2.3.4", "ünï.com"] {
+        for bad in ["", "gmail.com", "Outlook.com.", "acme", "*.acme.com", "acme..com", "-acme.com", "acme-.com", "a b.com", "acme.com/x", "1.2.3.4", "ünï.com"]
+        {
             assert!(validate_domain(bad).is_err(), "{bad} accepted");
         }
     }

@@ -3,8 +3,8 @@
 //! have members changed here; any group can hold grants.
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::audit;
@@ -37,13 +37,18 @@ fn taken(name: &str) -> DomainError {
     DomainError::Invalid(format!("A group named “{name}” already exists."))
 }
 
-
 /// Every group of the workspace (Everyone first) with its members' emails.
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<GroupRow>, DomainError> {
-    let groups = group::Entity::find().filter(group::Column::WorkspaceId.eq(workspace_id)).order_by_desc(group::Column::IsEveryone).order_by_asc(group::Column::NameNormalized).all(db).await?;
+    let groups = group::Entity::find()
+        .filter(group::Column::WorkspaceId.eq(workspace_id))
+        .order_by_desc(group::Column::IsEveryone)
+        .order_by_asc(group::Column::NameNormalized)
+        .all(db)
+        .await?;
     let providers: HashMap<i64, String> =
         saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).all(db).await?.into_iter().map(|p| (p.id, p.name)).collect();
-    let ms: HashMap<i64, i64> = membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?.into_iter().map(|m| (m.id, m.account_id)).collect();
+    let ms: HashMap<i64, i64> =
+        membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).all(db).await?.into_iter().map(|m| (m.id, m.account_id)).collect();
     let ids: Vec<i64> = ms.values().copied().collect();
     let mut emails: HashMap<i64, String> = HashMap::new();
     for chunk in ids.chunks(500) {
@@ -88,7 +93,14 @@ fn bump(g: &group::Model, now: i64) -> group::ActiveModel {
 }
 
 /// Inserts a (non-Everyone) group; the caller maps a name clash to its own error.
-pub async fn insert<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, name: &str, external_id: Option<String>, provider_id: Option<i64>) -> Result<group::Model, sea_orm::DbErr> {
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    workspace_id: i64,
+    name: &str,
+    external_id: Option<String>,
+    provider_id: Option<i64>,
+) -> Result<group::Model, sea_orm::DbErr> {
     group::ActiveModel {
         workspace_id: Set(workspace_id),
         name: Set(name.to_string()),
@@ -108,7 +120,13 @@ pub async fn insert<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, nam
 pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
-    let g = insert(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { taken(&name) } else { e.into() })?;
+    let g = insert(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| {
+        if crate::server::db::is_unique_violation(&e) {
+            taken(&name)
+        } else {
+            e.into()
+        }
+    })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.create", &name, json!({ "id": g.id })).await?;
     txn.commit().await?;
     Ok(g)
@@ -160,7 +178,11 @@ pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i
 pub async fn remove_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let g = editable(&txn, cap, id).await?;
-    group_member::Entity::delete_many().filter(group_member::Column::GroupId.eq(g.id)).filter(group_member::Column::MembershipId.eq(membership_id)).exec(&txn).await?;
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::GroupId.eq(g.id))
+        .filter(group_member::Column::MembershipId.eq(membership_id))
+        .exec(&txn)
+        .await?;
     bump(&g, now).update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.member.remove", &g.name, json!({ "membership": membership_id })).await?;
     txn.commit().await?;

@@ -1,9 +1,7 @@
 //! Accounts, memberships, invites. The Everyone group always holds exactly the active
 //! members: every function that changes a membership's status keeps it so in the same
 //! transaction.
-use sea_orm::{DatabaseConnection, 
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::audit::{self, Actor};
@@ -91,18 +89,12 @@ pub async fn add_membership<C: ConnectionTrait>(
     .insert(db)
     .await?;
     let everyone = everyone_group(db, workspace_id).await?;
-    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }
-        .insert(db)
-        .await?;
+    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
     Ok(m)
 }
 
 pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .filter(membership::Column::AccountId.eq(account_id))
-        .one(db)
-        .await?)
+    Ok(membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).filter(membership::Column::AccountId.eq(account_id)).one(db).await?)
 }
 
 /// Creates an invite; the returned token goes into the link and is never stored.
@@ -161,7 +153,8 @@ pub async fn invite_info<C: ConnectionTrait>(db: &C, now: i64, token: &Token) ->
 /// link (which its admin can see) never yields a credential for another workspace, and
 /// the account's profile is only filled in when the account is new.
 #[allow(clippy::too_many_arguments)]
-pub async fn accept_invite(db: &DatabaseConnection,
+pub async fn accept_invite(
+    db: &DatabaseConnection,
     hasher: &Hasher,
     cfg: &super::state::RuntimeConfig,
     now: i64,
@@ -304,7 +297,12 @@ async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec
 /// Methods seen in the workspace's live sessions, per account (one query).
 async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
     let mut by_account: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    for s in session::Entity::find().filter(session::Column::WorkspaceId.eq(workspace_id)).filter(session::Column::AccountId.is_in(accounts.to_vec())).all(db).await? {
+    for s in session::Entity::find()
+        .filter(session::Column::WorkspaceId.eq(workspace_id))
+        .filter(session::Column::AccountId.is_in(accounts.to_vec()))
+        .all(db)
+        .await?
+    {
         by_account.entry(s.account_id).or_default().push(s.method);
     }
     Ok(by_account)
@@ -318,11 +316,7 @@ pub(crate) async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership
 }
 
 async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) -> Result<(membership::Model, account::Model), DomainError> {
-    let m = membership::Entity::find_by_id(membership_id)
-        .one(db)
-        .await?
-        .filter(|m| m.workspace_id == cap.workspace_id())
-        .ok_or(DomainError::NotFound)?;
+    let m = membership::Entity::find_by_id(membership_id).one(db).await?.filter(|m| m.workspace_id == cap.workspace_id()).ok_or(DomainError::NotFound)?;
     if let Some(pid) = m.managed_by_provider_id {
         let name = saml_provider::Entity::find_by_id(pid).one(db).await?.map(|p| p.name).unwrap_or_else(|| "your identity provider".into());
         return Err(DomainError::Refused(format!("This member is managed by {name} through SCIM provisioning; change them there.")));
@@ -400,9 +394,7 @@ pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
     am.updated_at = Set(now);
     am.update(db).await?;
     let everyone = everyone_group(db, m.workspace_id).await?;
-    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }
-        .insert(db)
-        .await?;
+    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
     Ok(())
 }
 

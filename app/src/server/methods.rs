@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::audit::{self, Actor};
@@ -33,13 +33,7 @@ pub fn label(key: &str) -> &'static str {
 /// Every method the workspace could have, in display order, with its current state.
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64, cfg: &RuntimeConfig) -> Result<Vec<MethodState>, DomainError> {
     let enabled = enabled_set(db, workspace_id).await?;
-    let mut out = vec![MethodState {
-        key: PASSWORD.into(),
-        label: label(PASSWORD).into(),
-        enabled: enabled.contains(PASSWORD),
-        available: true,
-        note: None,
-    }];
+    let mut out = vec![MethodState { key: PASSWORD.into(), label: label(PASSWORD).into(), enabled: enabled.contains(PASSWORD), available: true, note: None }];
     for p in OIDC_PROVIDERS {
         let available = cfg.oidc_provider(p).is_some();
         out.push(MethodState {
@@ -50,12 +44,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64, cfg: &RuntimeCo
             note: (!available).then(|| "Not configured on this server".to_string()),
         });
     }
-    for sp in saml_provider::Entity::find()
-        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
-        .order_by_asc(saml_provider::Column::Id)
-        .all(db)
-        .await?
-    {
+    for sp in saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await? {
         let key = format!("saml:{}", sp.public_id);
         out.push(MethodState { enabled: enabled.contains(&key), key, label: sp.name, available: true, note: Some("SAML".into()) });
     }
@@ -80,19 +69,13 @@ pub async fn is_enabled<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &
         return Ok(list(db, workspace_id, cfg).await?.iter().any(|m| m.key == method && m.enabled && m.available));
     }
     let offered = method == PASSWORD || (OIDC_PROVIDERS.contains(&method) && cfg.oidc_provider(method).is_some());
-    Ok(offered
-        && sign_in_method::Entity::find_by_id((workspace_id, method.to_string()))
-            .one(db)
-            .await?
-            .is_some_and(|m| m.enabled))
+    Ok(offered && sign_in_method::Entity::find_by_id((workspace_id, method.to_string())).one(db).await?.is_some_and(|m| m.enabled))
 }
 
 async fn validate_key<C: ConnectionTrait>(db: &C, workspace_id: i64, key: &str, cfg: &RuntimeConfig) -> Result<(), DomainError> {
     let states = list(db, workspace_id, cfg).await?;
     match states.iter().find(|m| m.key == key) {
-        None => Err(DomainError::Invalid(format!(
-            "Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>."
-        ))),
+        None => Err(DomainError::Invalid(format!("Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>."))),
         Some(m) if !m.available => Err(DomainError::Refused(format!("{} is not configured on this server.", m.label))),
         Some(_) => Ok(()),
     }
@@ -115,11 +98,11 @@ async fn write<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, key: &st
     Ok(())
 }
 
-pub const LAST_METHOD_REFUSAL: &str =
-    "At least one sign-in method must stay on, or nobody could sign in to this workspace.";
+pub const LAST_METHOD_REFUSAL: &str = "At least one sign-in method must stay on, or nobody could sign in to this workspace.";
 
 /// Applies enables then disables atomically; returns the resulting enabled set.
-pub async fn change(db: &DatabaseConnection,
+pub async fn change(
+    db: &DatabaseConnection,
     now: i64,
     cap: &AdminCap,
     cfg: &RuntimeConfig,
@@ -137,9 +120,7 @@ pub async fn change(db: &DatabaseConnection,
     }
     let known = list(&txn, ws, cfg).await?;
     if let Some(key) = disable.iter().find(|k| !known.iter().any(|m| &&m.key == k)) {
-        return Err(DomainError::Invalid(format!(
-            "Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>."
-        )));
+        return Err(DomainError::Invalid(format!("Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>.")));
     }
     let before = enabled_set(&txn, ws).await?;
     for key in enable {
@@ -148,8 +129,7 @@ pub async fn change(db: &DatabaseConnection,
     for key in disable {
         write(&txn, now, ws, key, false).await?;
     }
-    let offered: BTreeSet<String> =
-        list(&txn, ws, cfg).await?.into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect();
+    let offered: BTreeSet<String> = list(&txn, ws, cfg).await?.into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect();
     if offered.is_empty() {
         return Err(DomainError::Refused(LAST_METHOD_REFUSAL.into()));
     }
@@ -162,15 +142,24 @@ pub async fn change(db: &DatabaseConnection,
         ended += super::sessions::end_by_method(&txn, ws, key, cap.session_id()).await?;
     }
     if after != before {
-        audit::record(&txn, now, Some(ws), cap.actor(), "sign_in_methods.change", "workspace",
-            json!({ "enabled": enable, "disabled": disable, "result": after, "sessions_ended": ended })).await?;
+        audit::record(
+            &txn,
+            now,
+            Some(ws),
+            cap.actor(),
+            "sign_in_methods.change",
+            "workspace",
+            json!({ "enabled": enable, "disabled": disable, "result": after, "sessions_ended": ended }),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(offered)
 }
 
 /// Break-glass: the operator re-enables a method whatever the workspace's state.
-pub async fn recover(db: &DatabaseConnection,
+pub async fn recover(
+    db: &DatabaseConnection,
     now: i64,
     workspace_id: i64,
     cfg: &RuntimeConfig,
@@ -182,8 +171,7 @@ pub async fn recover(db: &DatabaseConnection,
     let before = enabled_set(&txn, workspace_id).await?;
     write(&txn, now, workspace_id, key, true).await?;
     let after = enabled_set(&txn, workspace_id).await?;
-    audit::record(&txn, now, Some(workspace_id), actor, "recover.enable_method", key,
-        json!({ "before": before, "after": after })).await?;
+    audit::record(&txn, now, Some(workspace_id), actor, "recover.enable_method", key, json!({ "before": before, "after": after })).await?;
     txn.commit().await?;
     Ok(after)
 }

@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{json, Value};
 
 use super::audit::{self, Actor};
@@ -73,7 +70,11 @@ pub fn microsoft_issuer_ok(template: &str, iss: &str, tid: &str) -> bool {
 
 /// Google's tokens name their issuer with or without the scheme; links use one form.
 pub fn google_issuer(iss: &str) -> String {
-    if iss == "accounts.google.com" { "https://accounts.google.com".into() } else { iss.to_string() }
+    if iss == "accounts.google.com" {
+        "https://accounts.google.com".into()
+    } else {
+        iss.to_string()
+    }
 }
 
 fn http() -> Result<openidconnect::reqwest::Client, DomainError> {
@@ -134,11 +135,25 @@ pub fn redirect_uri(cfg: &RuntimeConfig, key: &str) -> String {
     format!("{}/auth/{key}/callback", cfg.public_url.trim_end_matches('/'))
 }
 
-fn client_for(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) -> Result<openidconnect::core::CoreClient<openidconnect::EndpointSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointMaybeSet, openidconnect::EndpointMaybeSet>, DomainError> {
+fn client_for(
+    cfg: &RuntimeConfig,
+    p: &OidcProvider,
+    md: &CoreProviderMetadata,
+) -> Result<
+    openidconnect::core::CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    >,
+    DomainError,
+> {
     let redirect = RedirectUrl::new(redirect_uri(cfg, &p.key)).map_err(|e| DomainError::Internal(e.to_string()))?;
-    let post_only = md.token_endpoint_auth_methods_supported().is_some_and(|m| {
-        !m.is_empty() && m.iter().all(|a| *a == openidconnect::core::CoreClientAuthMethod::ClientSecretPost)
-    });
+    let post_only = md
+        .token_endpoint_auth_methods_supported()
+        .is_some_and(|m| !m.is_empty() && m.iter().all(|a| *a == openidconnect::core::CoreClientAuthMethod::ClientSecretPost));
     let c = CoreClient::from_provider_metadata(md.clone(), ClientId::new(p.client_id.clone()), Some(ClientSecret::new(p.client_secret.expose().to_string())))
         .set_redirect_uri(redirect);
     // Slack's token endpoint takes the secret in the body only.
@@ -255,7 +270,12 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         }
     };
     if let Some(e) = cb.error {
-        return refuse("provider_error", format!("provider error {}", e.chars().take(100).collect::<String>()), format!("{} sign-in was cancelled or failed. Try again.", p.label())).await;
+        return refuse(
+            "provider_error",
+            format!("provider error {}", e.chars().take(100).collect::<String>()),
+            format!("{} sign-in was cancelled or failed. Try again.", p.label()),
+        )
+        .await;
     }
     if !methods::is_enabled(db, ws.id, key, cfg).await? {
         return refuse("method_off", "method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
@@ -266,7 +286,12 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         let expected = md.issuer().as_str();
         let ok = iss == expected || (expected.contains("{tenantid}") && iss.starts_with("https://login.microsoftonline.com/"));
         if !ok {
-            return refuse("issuer", format!("authorization response iss {iss} is not {expected}"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+            return refuse(
+                "issuer",
+                format!("authorization response iss {iss} is not {expected}"),
+                format!("{} sign-in could not be verified. Try again.", p.label()),
+            )
+            .await;
         }
     }
     let Some(code) = cb.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
@@ -284,7 +309,12 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
     // RFC 9207 for Microsoft's multi-tenant issuer: the template with this token's tenant.
     if let (Some(iss), true) = (cb.iss, md.issuer().as_str().contains("{tenantid}")) {
         if !microsoft_issuer_ok(md.issuer().as_str(), iss, &ident_key) {
-            return refuse("tenant_issuer", format!("authorization response iss {iss} is not this tenant's"), format!("{} sign-in could not be verified. Try again.", p.label())).await;
+            return refuse(
+                "tenant_issuer",
+                format!("authorization response iss {iss} is not this tenant's"),
+                format!("{} sign-in could not be verified. Try again.", p.label()),
+            )
+            .await;
         }
     }
     // Identity: a (provider, key, subject) linked in this workspace first; else the email,
@@ -332,7 +362,12 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             .await?;
         if other.is_some() {
             txn.rollback().await?;
-            return refuse("linked_elsewhere", "account linked to another subject".into(), format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label())).await;
+            return refuse(
+                "linked_elsewhere",
+                "account linked to another subject".into(),
+                format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label()),
+            )
+            .await;
         }
     }
     let membership = match account_id {
@@ -344,14 +379,16 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         _ => {
             // An invite for this (provider-verified) email joins them now.
             let pending = match (&email, email_trusted) {
-                (Some(e), true) => invite::Entity::find()
-                    .filter(invite::Column::WorkspaceId.eq(ws.id))
-                    .filter(invite::Column::EmailNormalized.eq(e.clone()))
-                    .filter(invite::Column::AcceptedAt.is_null())
-                    .filter(invite::Column::ExpiresAt.gt(now))
-                    .order_by_desc(invite::Column::Id)
-                    .one(&txn)
-                    .await?,
+                (Some(e), true) => {
+                    invite::Entity::find()
+                        .filter(invite::Column::WorkspaceId.eq(ws.id))
+                        .filter(invite::Column::EmailNormalized.eq(e.clone()))
+                        .filter(invite::Column::AcceptedAt.is_null())
+                        .filter(invite::Column::ExpiresAt.gt(now))
+                        .order_by_desc(invite::Column::Id)
+                        .one(&txn)
+                        .await?
+                }
                 _ => None,
             };
             let Some(inv) = pending else {
@@ -588,7 +625,10 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
     match key {
         "google" => {
             if v.email_verified != Some(true) {
-                return Err(("email_verified is not true".into(), "Google hasn't verified this account's email address, so it can't be used to sign in.".into()));
+                return Err((
+                    "email_verified is not true".into(),
+                    "Google hasn't verified this account's email address, so it can't be used to sign in.".into(),
+                ));
             }
             let hd = s("hd").unwrap_or_default().to_lowercase();
             if !allow.is_empty() && !allow.contains(&hd) {
@@ -603,7 +643,10 @@ pub fn provider_rules(key: &str, v: &Verified, allow: &[String]) -> Result<(Stri
                 return Err(("no tid/oid".into(), "Microsoft sent an incomplete identity. Try again.".into()));
             }
             if tid == MSA_TENANT {
-                return Err(("personal Microsoft account".into(), "Personal Microsoft accounts can't be used here; sign in with your work or school account.".into()));
+                return Err((
+                    "personal Microsoft account".into(),
+                    "Personal Microsoft accounts can't be used here; sign in with your work or school account.".into(),
+                ));
             }
             if !allow.is_empty() && !allow.iter().any(|a| tenant_of(a) == tid) {
                 return Err((format!("tenant {tid} not allowed"), "This Microsoft organization isn't one this workspace allows.".into()));
@@ -657,7 +700,14 @@ mod tests {
     }
 
     fn v(extra: Value, verified: Option<bool>) -> Verified {
-        Verified { issuer: "https://iss".into(), subject: "sub".into(), email: Some("a@acme.test".into()), email_verified: verified, extra, ..Default::default() }
+        Verified {
+            issuer: "https://iss".into(),
+            subject: "sub".into(),
+            email: Some("a@acme.test".into()),
+            email_verified: verified,
+            extra,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -667,7 +717,10 @@ mod tests {
         assert!(provider_rules("google", &v(json!({"hd": "acme.test"}), Some(true)), &["acme.test".into()]).is_ok());
         let ms = |extra| provider_rules("office365", &v(extra, None), &[]);
         assert!(ms(json!({"tid": MSA_TENANT, "oid": "x"})).is_err(), "personal accounts refused");
-        assert_eq!(ms(json!({"tid": TID, "oid": "o1", "xms_edov": true})).ok().map(|r| (r.0, r.1, r.2)), Some((TID.to_string(), "o1".to_string(), EmailTrust::Verified)));
+        assert_eq!(
+            ms(json!({"tid": TID, "oid": "o1", "xms_edov": true})).ok().map(|r| (r.0, r.1, r.2)),
+            Some((TID.to_string(), "o1".to_string(), EmailTrust::Verified))
+        );
         assert_eq!(ms(json!({"tid": TID, "oid": "o1"})).ok().map(|r| r.2), Some(EmailTrust::No), "unverified email never matches a member");
         let listed = provider_rules("office365", &v(json!({"tid": TID, "oid": "o1"}), None), &[TID.to_string()]);
         assert_eq!(listed.ok().map(|r| r.2), Some(EmailTrust::ClaimedDomainOnly), "an allowlisted tenant is not a verified email");

@@ -145,9 +145,7 @@ fn compute(params: &Params, pw: &[u8], salt: &[u8], out: &mut [u8], mem: &mut Ve
     if mem.len() < params.block_count() {
         mem.resize(params.block_count(), Block::default());
     }
-    argon
-        .hash_password_into_with_memory(pw, salt, out, &mut mem[..params.block_count()])
-        .map_err(|e| DomainError::Internal(e.to_string()))
+    argon.hash_password_into_with_memory(pw, salt, out, &mut mem[..params.block_count()]).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
 /// Recomputes a stored PHC string's hash and compares in constant time.

@@ -82,9 +82,16 @@ mod tests {
     use super::*;
     fn viewer(role: &str) -> Viewer {
         Viewer {
-            session_id: 1, account_id: 2, membership_id: 3, workspace_id: 4,
-            workspace_slug: "acme".into(), workspace_name: "Acme".into(), role: role.into(),
-            email: "a@acme.test".into(), full_name: "A".into(), ip: None,
+            session_id: 1,
+            account_id: 2,
+            membership_id: 3,
+            workspace_id: 4,
+            workspace_slug: "acme".into(),
+            workspace_name: "Acme".into(),
+            role: role.into(),
+            email: "a@acme.test".into(),
+            full_name: "A".into(),
+            ip: None,
         }
     }
     #[test]

@@ -1,10 +1,7 @@
 //! Sessions: a 256-bit random token in an HttpOnly cookie; only its SHA-256 is stored.
 //! Expiry is absolute and computed on every request from the workspace's *current*
 //! lifetime, so shortening the lifetime applies to existing sessions at once.
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
-    Statement,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set, Statement};
 
 use super::crypto::Token;
 use super::entities::session;
@@ -27,21 +24,11 @@ pub fn cookie_name(secure: bool) -> &'static str {
 }
 
 pub fn set_cookie_header(token: &Token, secure: bool, max_age: i64) -> String {
-    format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        cookie_name(secure),
-        token.expose(),
-        max_age,
-        if secure { "; Secure" } else { "" }
-    )
+    format!("{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}", cookie_name(secure), token.expose(), max_age, if secure { "; Secure" } else { "" })
 }
 
 pub fn clear_cookie_header(secure: bool) -> String {
-    format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        cookie_name(secure),
-        if secure { "; Secure" } else { "" }
-    )
+    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", cookie_name(secure), if secure { "; Secure" } else { "" })
 }
 
 /// Finds our session token in a `Cookie` header.
@@ -54,13 +41,7 @@ pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<Token> {
 }
 
 /// Starts a session (always a new token: no fixation).
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    now: i64,
-    account_id: i64,
-    workspace_id: i64,
-    method: &str,
-) -> Result<Token, DomainError> {
+pub async fn create<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, workspace_id: i64, method: &str) -> Result<Token, DomainError> {
     let token = Token::generate();
     session::ActiveModel {
         token_hash: Set(token.hash()),
@@ -120,9 +101,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
          JOIN memberships m ON m.workspace_id = s.workspace_id AND m.account_id = s.account_id \
          WHERE s.token_hash = {ph}"
     );
-    let row = SessionRow::find_by_statement(Statement::from_sql_and_values(backend, sql, [token.hash().into()]))
-        .one(db)
-        .await?;
+    let row = SessionRow::find_by_statement(Statement::from_sql_and_values(backend, sql, [token.hash().into()])).one(db).await?;
     let Some(row) = row else { return Ok(None) };
     if row.status != STATUS_ACTIVE {
         return Ok(None);
@@ -169,11 +148,8 @@ pub async fn end_by_method<C: ConnectionTrait>(db: &C, workspace_id: i64, method
 }
 
 pub async fn revoke_all<C: ConnectionTrait>(db: &C, account_id: i64, workspace_id: i64) -> Result<u64, DomainError> {
-    let res = session::Entity::delete_many()
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::WorkspaceId.eq(workspace_id))
-        .exec(db)
-        .await?;
+    let res =
+        session::Entity::delete_many().filter(session::Column::AccountId.eq(account_id)).filter(session::Column::WorkspaceId.eq(workspace_id)).exec(db).await?;
     Ok(res.rows_affected)
 }
 

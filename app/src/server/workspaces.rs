@@ -1,8 +1,6 @@
 //! Workspaces (tenants): creation with their admin and the built-in Everyone group,
 //! lookup, and workspace-wide settings.
-use sea_orm::{DatabaseConnection, 
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::audit::{self, Actor};
@@ -79,11 +77,7 @@ async fn setup_token_valid<C: ConnectionTrait>(db: &C, presented: &str) -> Resul
 }
 
 pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<workspace::Model, DomainError> {
-    workspace::Entity::find()
-        .filter(workspace::Column::Slug.eq(slug.to_lowercase()))
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound)
+    workspace::Entity::find().filter(workspace::Column::Slug.eq(slug.to_lowercase())).one(db).await?.ok_or(DomainError::NotFound)
 }
 
 pub struct NewWorkspace {
@@ -103,8 +97,7 @@ pub struct CreatedWorkspace {
     pub admin_invite: Option<Token>,
 }
 
-pub const SETUP_TOKEN_REFUSAL: &str =
-    "That setup token is not right. The server printed one when it first started; `gatehouse setup-token` prints a new one.";
+pub const SETUP_TOKEN_REFUSAL: &str = "That setup token is not right. The server printed one when it first started; `gatehouse setup-token` prints a new one.";
 
 /// Key of the PostgreSQL advisory lock that serialises first-run setups.
 const SETUP_LOCK: i64 = 0x6761_7465_7365_7475; // "gatesetu"
@@ -112,7 +105,8 @@ const SETUP_LOCK: i64 = 0x6761_7465_7365_7475; // "gatesetu"
 /// Creates a workspace with Everyone, password sign-in enabled, and its first admin.
 /// `setup_token` makes this the first-run setup: refused once any workspace exists, and
 /// without the current one-time setup token (which it uses up).
-pub async fn create(db: &DatabaseConnection,
+pub async fn create(
+    db: &DatabaseConnection,
     hasher: &Hasher,
     now: i64,
     new: NewWorkspace,
@@ -180,14 +174,7 @@ pub async fn create(db: &DatabaseConnection,
     }
     .insert(&txn)
     .await?;
-    sign_in_method::ActiveModel {
-        workspace_id: Set(ws.id),
-        method: Set("password".into()),
-        enabled: Set(true),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    sign_in_method::ActiveModel { workspace_id: Set(ws.id), method: Set("password".into()), enabled: Set(true), updated_at: Set(now) }.insert(&txn).await?;
 
     let mut admin_account_id = None;
     let admin_invite = match hash {
@@ -217,8 +204,8 @@ pub async fn set_session_lifetime<C: ConnectionTrait>(db: &C, now: i64, cap: &Ad
     let mut am: workspace::ActiveModel = ws.into();
     am.session_lifetime_secs = Set(days * 86_400);
     am.update(db).await?;
-    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_lifetime", "workspace",
-        json!({ "from_days": old, "to_days": days })).await?;
+    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_lifetime", "workspace", json!({ "from_days": old, "to_days": days }))
+        .await?;
     Ok(())
 }
 
@@ -230,7 +217,8 @@ pub async fn set_session_lifetime<C: ConnectionTrait>(db: &C, now: i64, cap: &Ad
 pub async fn lock_for_admin_change<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<(), DomainError> {
     use sea_orm::{DbBackend, Statement};
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE", [workspace_id.into()])).await?;
+        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE", [workspace_id.into()]))
+            .await?;
     }
     Ok(())
 }

@@ -30,16 +30,15 @@ pub fn SavedNote(text: String) -> impl IntoView {
 /// Shows an action's latest outcome, or, after a no-JS post, the confirmation its server
 /// function put in the query parameter `query`.
 #[component]
-pub fn Outcome(
-    #[prop(into)] result: Signal<Option<Result<String, AppError>>>,
-    query: &'static str,
-) -> impl IntoView {
+pub fn Outcome(#[prop(into)] result: Signal<Option<Result<String, AppError>>>, query: &'static str) -> impl IntoView {
     let saved = use_query(query);
     move || match result.get() {
         Some(Ok(msg)) => view! { <SavedNote text=msg/> }.into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
         // The query names a notice by code: only our own sentences are shown.
-        None => saved().and_then(|code| crate::model::notice(&code)).map(|m| view! { <SavedNote text=m.to_string()/> }.into_any()).unwrap_or_else(|| ().into_any()),
+        None => {
+            saved().and_then(|code| crate::model::notice(&code)).map(|m| view! { <SavedNote text=m.to_string()/> }.into_any()).unwrap_or_else(|| ().into_any())
+        }
     }
 }
 

@@ -22,7 +22,12 @@ async fn world() -> World {
     let app = TestApp::with_workspace().await;
     let admin = app.admin_cookie().await;
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
-    let r = app.call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", "Revenue"), ("description", "Q3 numbers")], Some(&admin)).await;
+    let r = app
+        .call::<ChangeResource>(
+            &[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", "Revenue"), ("description", "Q3 numbers")],
+            Some(&admin),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let resource = resource::Entity::find().one(&app.state.db).await.expect("db").expect("resource").id;
     let r = app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Finance")], Some(&admin)).await;
@@ -36,7 +41,10 @@ async fn world() -> World {
 }
 
 async fn grant(w: &World, group: i64, level: &str) {
-    let r = w.app.call::<SetGrant>(&[("slug", "acme"), ("group_id", &group.to_string()), ("resource_id", &w.resource.to_string()), ("level", level)], Some(&w.admin)).await;
+    let r = w
+        .app
+        .call::<SetGrant>(&[("slug", "acme"), ("group_id", &group.to_string()), ("resource_id", &w.resource.to_string()), ("level", level)], Some(&w.admin))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
@@ -97,7 +105,10 @@ async fn every_way_of_losing_access_shows_on_the_next_request() {
     // Removed from the group in the UI.
     let w = world().await;
     let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
-    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin)).await;
+    let r = w
+        .app
+        .call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(page(&w, &w.bob).await.0, StatusCode::NOT_FOUND, "removed from the group");
 
@@ -133,7 +144,10 @@ async fn everyone_and_provider_groups_are_read_only_here() {
     // Members can't manage groups or grants.
     let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Mine")], Some(&w.bob)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = w.app.call::<SetGrant>(&[("slug", "acme"), ("group_id", &w.group.to_string()), ("resource_id", &w.resource.to_string()), ("level", "edit")], Some(&w.bob)).await;
+    let r = w
+        .app
+        .call::<SetGrant>(&[("slug", "acme"), ("group_id", &w.group.to_string()), ("resource_id", &w.resource.to_string()), ("level", "edit")], Some(&w.bob))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(w.app.get("/w/acme/settings/access", Some(&w.bob)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(w.app.get("/w/acme/settings/groups", Some(&w.admin)).await.status, StatusCode::OK);
@@ -156,14 +170,18 @@ async fn open_pages_hear_access_changes_and_a_deactivated_member_is_signed_out()
 
     // Group membership changes reach the Groups page and every member's access.
     let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
-    let r = w.app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin)).await;
+    let r = w
+        .app
+        .call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.group.to_string()), ("membership_id", &m.id.to_string())], Some(&w.admin))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(bob.next().await.as_deref(), Some("access"), "a member hears only about access (Groups is an admin page)");
     assert_eq!(admin.next().await.as_deref(), Some("groups"));
     assert_eq!(admin.next().await.as_deref(), Some("access"));
 
     // Deactivation: the open page is told it's signed out and the stream ends.
-    let r = w.app.call::<app::api::members::SetMemberStatus>(&[("slug", "acme"), ("membership_id", &m.id.to_string()), ("active", "false")], Some(&w.admin)).await;
+    let r =
+        w.app.call::<app::api::members::SetMemberStatus>(&[("slug", "acme"), ("membership_id", &m.id.to_string()), ("active", "false")], Some(&w.admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(bob.next().await.as_deref(), Some("signedout"));
     assert_eq!(bob.next().await, None, "the stream is closed");
@@ -191,7 +209,14 @@ async fn preview(w: &World, args: &[(&str, &str)], cookie: &str) -> (StatusCode,
 }
 
 fn rows(p: &serde_json::Value) -> Vec<String> {
-    p["deltas"].as_array().expect("deltas").iter().map(|d| format!("{} {} {}→{}", d["email"].as_str().unwrap(), d["resource"].as_str().unwrap(), d["before"].as_str().unwrap(), d["after"].as_str().unwrap())).collect()
+    p["deltas"]
+        .as_array()
+        .expect("deltas")
+        .iter()
+        .map(|d| {
+            format!("{} {} {}→{}", d["email"].as_str().unwrap(), d["resource"].as_str().unwrap(), d["before"].as_str().unwrap(), d["after"].as_str().unwrap())
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -39,7 +39,11 @@ fn workspace_create_methods_and_recover() {
     assert!(ok, "{err}");
     assert!(out["set_password_link"].as_str().is_some_and(|l| l.contains("/invite/")), "{out}");
 
-    let (ok, out, err) = gatehouse(&db, &["workspace", "create", "--slug", "beta", "--name", "Beta", "--admin-email", "bo@beta.test", "--password-stdin"], Some("a long enough password\n"));
+    let (ok, out, err) = gatehouse(
+        &db,
+        &["workspace", "create", "--slug", "beta", "--name", "Beta", "--admin-email", "bo@beta.test", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
     assert!(ok, "{err}");
     assert!(out.get("set_password_link").is_none());
 
@@ -61,7 +65,11 @@ fn workspace_create_methods_and_recover() {
 
     let (ok, out, err) = gatehouse(&db, &["domains", "--workspace", "acme", "--add", "Acme.test", "--add", "acme.io"], None);
     assert!(ok, "{err}");
-    let shape = |out: &serde_json::Value| out["domains"].as_array().map(|l| l.iter().map(|d| (d["domain"].as_str().unwrap_or("").to_string(), d["status"].as_str().unwrap_or("").to_string())).collect::<Vec<_>>());
+    let shape = |out: &serde_json::Value| {
+        out["domains"]
+            .as_array()
+            .map(|l| l.iter().map(|d| (d["domain"].as_str().unwrap_or("").to_string(), d["status"].as_str().unwrap_or("").to_string())).collect::<Vec<_>>())
+    };
     assert_eq!(shape(&out), Some(vec![("acme.io".into(), "pending".into()), ("acme.test".into(), "pending".into())]));
     assert!(out["domains"][0]["record"]["value"].as_str().is_some_and(|v| v.starts_with("gatehouse-verification=")), "{out}");
     // Another workspace may claim the same domain; the operator vouches for one (audited).

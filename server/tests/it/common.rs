@@ -9,8 +9,8 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
-use rand::Rng;
 use leptos::server_fn::ServerFn;
+use rand::Rng;
 use tower::ServiceExt;
 
 pub const ORIGIN: &str = "http://gatehouse.test";
@@ -129,9 +129,7 @@ impl TestApp {
             admin_name: "Ada Admin".into(),
             admin_password: Some(Password::new_secret(ADMIN_PASSWORD.into()).expect("pw")),
         };
-        workspaces::create(&self.state.db, &self.state.hasher, T0, new, &app::server::audit::Actor::operator(), None)
-            .await
-            .expect("create workspace");
+        workspaces::create(&self.state.db, &self.state.hasher, T0, new, &app::server::audit::Actor::operator(), None).await.expect("create workspace");
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
@@ -262,4 +260,11 @@ impl TestApp {
         assert_eq!(res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
         Ok(EventStream { body: res.into_body(), buf: String::new() })
     }
+}
+
+/// The wall clock, for tests against real peers (IdPs, other processes) that sign and
+/// check with real time; everything else uses the app's clock.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_clock() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

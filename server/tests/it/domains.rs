@@ -183,7 +183,14 @@ async fn admins_see_the_record_and_check_it_and_the_operator_can_trust() {
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
     let page = app.get("/w/acme/settings/authentication", Some(&admin)).await;
     assert!(page.body.contains(r#"data-domain="page-flow.test" data-status="pending""#), "{}", page.body);
-    let value = page.body.split(r#"data-testid="record-value""#).nth(1).and_then(|s| s.split("gatehouse-verification=").nth(1)).and_then(|s| s.split('<').next()).map(|t| format!("gatehouse-verification={t}")).expect("record value");
+    let value = page
+        .body
+        .split(r#"data-testid="record-value""#)
+        .nth(1)
+        .and_then(|s| s.split("gatehouse-verification=").nth(1))
+        .and_then(|s| s.split('<').next())
+        .map(|t| format!("gatehouse-verification={t}"))
+        .expect("record value");
     publish("_gatehouse-challenge.page-flow.test", Some(&value)).await;
     let r = app.form::<CheckDomain>(&[("slug", "acme"), ("domain", "page-flow.test")], Some(&admin), "/w/acme/settings/authentication").await;
     assert_eq!(r.status, StatusCode::FOUND);
@@ -194,7 +201,8 @@ async fn admins_see_the_record_and_check_it_and_the_operator_can_trust() {
     let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
     domains::trust(&app.state.db, app.state.now(), ws.id, "no-dns.test", &Actor::operator()).await.expect("trust");
     assert!(domains::claims_email(&app.state.db, ws.id, "x@no-dns.test").await.expect("db"));
-    let last = app::server::entities::audit_log::Entity::find().all(&app.state.db).await.expect("db").into_iter().filter(|a| a.action == "domains.trust").count();
+    let last =
+        app::server::entities::audit_log::Entity::find().all(&app.state.db).await.expect("db").into_iter().filter(|a| a.action == "domains.trust").count();
     assert_eq!(last, 1);
     // A member can't check anything (the same 404 as a missing page).
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;

@@ -11,6 +11,7 @@ struct Sink(Child);
 impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -25,6 +26,8 @@ async fn start_sink(maildir: &std::path::Path) -> (Sink, u16) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         l.local_addr().expect("addr").port()
     };
+    // Waited for by `Sink`'s Drop (it kills and reaps the sink).
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(python())
         .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
         .arg(maildir)

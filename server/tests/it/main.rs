@@ -3,16 +3,15 @@
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set.
 mod common;
 
-
 mod access;
 mod cli;
 mod domains;
 mod mail;
 mod members;
-mod oidc;
 mod methods;
 mod migration;
 mod observability;
+mod oidc;
 mod pages;
 mod processes;
 mod saml;

@@ -1,5 +1,5 @@
 use app::api::members::{InviteMember, ListMembers, SetMemberRole, SetMemberStatus};
-use app::server::{workspaces};
+use app::server::workspaces;
 use axum::http::StatusCode;
 
 use crate::common::*;
@@ -161,15 +161,31 @@ async fn the_members_page_pages_admins_first_and_searches() {
     // 119 more members (120 with the admin); #7 is an admin too.
     for i in 0..119 {
         let email = format!("user{i:03}@acme.test");
-        let a = account::ActiveModel { workspace_id: Set(ws.id), email: Set(email.clone()), email_normalized: Set(email), full_name: Set(format!("Zed {i:03}")), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
-            .insert(&app.state.db)
-            .await
-            .expect("account");
+        let a = account::ActiveModel {
+            workspace_id: Set(ws.id),
+            email: Set(email.clone()),
+            email_normalized: Set(email),
+            full_name: Set(format!("Zed {i:03}")),
+            created_at: Set(T0),
+            updated_at: Set(T0),
+            ..Default::default()
+        }
+        .insert(&app.state.db)
+        .await
+        .expect("account");
         let role = if i == 7 { "admin" } else { "member" };
-        membership::ActiveModel { workspace_id: Set(ws.id), account_id: Set(a.id), role: Set(role.into()), status: Set("active".into()), created_at: Set(T0), updated_at: Set(T0), ..Default::default() }
-            .insert(&app.state.db)
-            .await
-            .expect("membership");
+        membership::ActiveModel {
+            workspace_id: Set(ws.id),
+            account_id: Set(a.id),
+            role: Set(role.into()),
+            status: Set("active".into()),
+            created_at: Set(T0),
+            updated_at: Set(T0),
+            ..Default::default()
+        }
+        .insert(&app.state.db)
+        .await
+        .expect("membership");
     }
     let page = |args: Vec<(&'static str, String)>| {
         let (app, admin) = (&app, admin.clone());
@@ -181,7 +197,8 @@ async fn the_members_page_pages_admins_first_and_searches() {
             serde_json::from_str::<serde_json::Value>(&r.body).expect("json")
         }
     };
-    let emails = |p: &serde_json::Value| p["rows"].as_array().expect("rows").iter().map(|r| r["email"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+    let emails =
+        |p: &serde_json::Value| p["rows"].as_array().expect("rows").iter().map(|r| r["email"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
     let first = page(vec![]).await;
     assert_eq!((first["total"].as_u64(), first["page"].as_u64(), first["pages"].as_u64()), (Some(120), Some(1), Some(3)));
     let e = emails(&first);
@@ -231,9 +248,17 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
     let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
-    let input = app::server::saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.test/".into(), sso_url: "https://idp.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let input = app::server::saml::ProviderInput {
+        name: "Okta".into(),
+        idp_entity_id: "https://idp.test/".into(),
+        sso_url: "https://idp.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
     let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
-    app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()]).await.expect("saml only");
+    app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()])
+        .await
+        .expect("saml only");
 
     let page = app.get(&format!("/invite/{token}"), None).await;
     assert!(page.body.contains(r#"data-testid="no-password""#) && page.body.contains("/w/acme/login"), "{}", page.body);
@@ -255,7 +280,14 @@ async fn a_no_js_invite_link_travels_in_a_cookie_not_the_url() {
     let r = app.form::<InviteMember>(&[("slug", "acme"), ("email", "carol@acme.test"), ("role", "member")], Some(&admin), "/w/acme/settings/members").await;
     assert!(r.status.is_redirection(), "{}", r.status);
     assert_eq!(r.location(), Some("/w/acme/settings/members"), "nothing in the query");
-    let set = r.headers.get_all(axum::http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_fresh_invite=")).expect("flash cookie").to_string();
+    let set = r
+        .headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_fresh_invite="))
+        .expect("flash cookie")
+        .to_string();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/w/acme/settings/members", "Max-Age=120"] {
         assert!(set.contains(attr), "{attr} in {set}");
     }
@@ -263,7 +295,14 @@ async fn a_no_js_invite_link_travels_in_a_cookie_not_the_url() {
     let token = flash.trim_start_matches("gatehouse_fresh_invite=").split('.').next().expect("token").to_string();
     let page = app.get("/w/acme/settings/members", Some(&format!("{admin}; {flash}"))).await;
     assert!(page.body.contains(&format!("/invite/{token}")), "the link is shown once");
-    assert!(page.headers.get_all(axum::http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| c.starts_with("gatehouse_fresh_invite=;") && c.contains("Max-Age=0")), "and the cookie cleared");
+    assert!(
+        page.headers
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.starts_with("gatehouse_fresh_invite=;") && c.contains("Max-Age=0")),
+        "and the cookie cleared"
+    );
     let again = app.get("/w/acme/settings/members", Some(&admin)).await;
     assert!(!again.body.contains(&format!("/invite/{token}")));
     // A made-up token names no invite of this workspace: nothing is shown.

@@ -83,16 +83,25 @@ async fn shared_accounts_are_split_per_workspace_and_foreign_links_dropped() {
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].status, "pending");
     assert!(claims[0].token.len() == 32 && claims[0].token.chars().all(|c| c.is_ascii_hexdigit()), "{}", claims[0].token);
-    conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'x')").await.expect("a second workspace's claim");
-    assert!(conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'y')").await.is_err(), "one claim per workspace");
+    conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'x')")
+        .await
+        .expect("a second workspace's claim");
+    assert!(
+        conn.execute_unprepared("INSERT INTO workspace_domains (workspace_id, domain, created_at, token) VALUES (2, 'both.test', 0, 'y')").await.is_err(),
+        "one claim per workspace"
+    );
 
     // Email is unique per workspace now; new accounts get fresh ids (PostgreSQL's sequence
     // was moved past the copies).
-    let dup = conn.execute_unprepared("INSERT INTO accounts (workspace_id, email, email_normalized, created_at, updated_at) VALUES (1, 'x', 'solo@acme.test', 0, 0)").await;
+    let dup = conn
+        .execute_unprepared("INSERT INTO accounts (workspace_id, email, email_normalized, created_at, updated_at) VALUES (1, 'x', 'solo@acme.test', 0, 0)")
+        .await;
     assert!(dup.is_err(), "a second solo@acme.test in acme");
-    conn.execute_unprepared("INSERT INTO accounts (workspace_id, email, email_normalized, created_at, updated_at) VALUES (2, 'solo@acme.test', 'solo@acme.test', 0, 0)")
-        .await
-        .expect("the same address in another workspace");
+    conn.execute_unprepared(
+        "INSERT INTO accounts (workspace_id, email, email_normalized, created_at, updated_at) VALUES (2, 'solo@acme.test', 'solo@acme.test', 0, 0)",
+    )
+    .await
+    .expect("the same address in another workspace");
     let ids = account::Entity::find().filter(account::Column::WorkspaceId.eq(2)).all(&conn).await.expect("db").len();
     assert_eq!(ids, 2);
 }

@@ -41,7 +41,10 @@ async fn metrics_need_the_token_and_count_sign_ins_and_requests() {
     let text = m.body;
     assert!(value(&text, refused) >= value(&before, refused) + 1.0, "{text}");
     assert!(value(&text, ok) >= value(&before, ok) + 1.0, "{text}");
-    assert!(text.contains(r#"gatehouse_http_request_duration_seconds_count{method="POST",route="/api/"#), "server functions are timed by route template: {text}");
+    assert!(
+        text.contains(r#"gatehouse_http_request_duration_seconds_count{method="POST",route="/api/"#),
+        "server functions are timed by route template: {text}"
+    );
     assert!(text.contains(r#"gatehouse_db_pool_connections{state="max"}"#));
     assert!(text.contains("# TYPE gatehouse_saml_rejections_total counter"));
     assert!(!text.contains("not the password") && !text.contains(TOKEN), "no secrets in metrics");
@@ -97,9 +100,9 @@ async fn the_overview_charts_sign_ins_and_the_audit_log_filters_and_exports() {
     let r = audit(vec![("action", "member.inv"), ("actor", "ADA@")]).await;
     let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
     assert!(v["total"].as_u64() >= Some(1) && v["rows"][0]["actor"].as_str().is_some_and(|a| a.contains("ada@")), "{v}");
-    assert_eq!(audit(vec![("actor", "nobody-like-this")]).await.body.contains("\"total\":0"), true);
+    assert!(audit(vec![("actor", "nobody-like-this")]).await.body.contains("\"total\":0"));
     assert_eq!(audit(vec![("action", "%")]).await.status, StatusCode::BAD_REQUEST, "wildcards are refused, not interpreted");
-    assert_eq!(audit(vec![("actor", "%")]).await.body.contains("\"total\":0"), true, "a % in the actor is literal");
+    assert!(audit(vec![("actor", "%")]).await.body.contains("\"total\":0"), "a % in the actor is literal");
 
     // CSV export: admins only; the same filters; a header row.
     let csv = app.get("/w/acme/audit.csv?action=signin", Some(&admin)).await;

@@ -47,7 +47,7 @@ fn issuers() -> &'static BTreeMap<&'static str, String> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64
+    crate::common::wall_clock()
 }
 
 /// Workspace `acme` with all three providers configured and switched on, the clock at now.
@@ -88,7 +88,11 @@ impl Jar {
 }
 
 fn absolute(base: &str, loc: &str) -> String {
-    if loc.starts_with("http") { loc.to_string() } else { format!("{base}{loc}") }
+    if loc.starts_with("http") {
+        loc.to_string()
+    } else {
+        format!("{base}{loc}")
+    }
 }
 
 /// Starts at our /auth/{key}/start, logs in at the provider as `login`, and stops at the
@@ -333,7 +337,13 @@ async fn admins_set_allowlists_on_member_authorization() {
         assert!(page.body.contains(needle), "{needle}");
     }
     // Without JS: a form post, a redirect with the confirmation, the list kept.
-    let r = app.form::<SetOidcAllowlist>(&[("slug", "acme"), ("provider", "google"), ("allowed", "Acme.test, corp.test")], Some(&admin), "/w/acme/settings/authentication").await;
+    let r = app
+        .form::<SetOidcAllowlist>(
+            &[("slug", "acme"), ("provider", "google"), ("allowed", "Acme.test, corp.test")],
+            Some(&admin),
+            "/w/acme/settings/authentication",
+        )
+        .await;
     assert!(r.status.is_redirection(), "{}", r.status);
     assert_eq!(r.location(), Some("/w/acme/settings/authentication?allow_saved=allowlist_saved"));
     assert_eq!(oidc::allowed(&app.state.db, cap(&app).await.workspace_id(), "google").await.expect("db"), ["acme.test", "corp.test"]);
@@ -540,7 +550,9 @@ async fn one_person_in_two_workspaces_is_linked_separately_in_each() {
     let app = app().await;
     app.create_workspace("beta", "bo@beta.test").await;
     let beta = app::server::workspaces::by_slug(&app.state.db, "beta").await.expect("beta");
-    methods::change(&app.state.db, app.state.now(), &AdminCap::operator(beta.id, Actor::operator()), &app.state.config, &["google".to_string()], &[]).await.expect("google");
+    methods::change(&app.state.db, app.state.now(), &AdminCap::operator(beta.id, Actor::operator()), &app.state.config, &["google".to_string()], &[])
+        .await
+        .expect("google");
     let admin = app.admin_cookie().await;
     app.add_member(&admin, "pat@both.test", "member").await;
     invite_and_accept(&app, "beta", "bo@beta.test", "pat@both.test").await;

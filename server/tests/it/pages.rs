@@ -14,8 +14,7 @@ async fn login_page_renders_the_password_form_with_security_headers() {
     let csp = r.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).expect("csp");
     let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce");
     assert!(r.body.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
-    let script_nonces: std::collections::BTreeSet<&str> =
-        r.body.split("nonce=\"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    let script_nonces: std::collections::BTreeSet<&str> = r.body.split("nonce=\"").skip(1).filter_map(|s| s.split('"').next()).collect();
     assert_eq!(script_nonces.len(), 1, "every inline script uses the CSP's nonce: {script_nonces:?}");
     assert_eq!(r.headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     assert_eq!(r.headers.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"same-origin"[..]));

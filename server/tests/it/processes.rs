@@ -4,7 +4,7 @@
 //! request, and a grant revoked through one reaches a live page open on the other.
 //! PostgreSQL only (`GATEHOUSE_TEST_POSTGRES_URL`); on SQLite there is one process.
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use app::server::audit::Actor;
 use app::server::permissions::AdminCap;
@@ -65,7 +65,7 @@ async fn ready(http: &reqwest::Client, p: &Proc) {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    crate::common::wall_clock()
 }
 
 /// Calls a server function on `base` as the hydrated UI does (same-origin: the public URL).
@@ -84,20 +84,40 @@ async fn call<S: ServerFn>(http: &reqwest::Client, base: &str, origin: &str, coo
 async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, AdminCap) {
     let hasher = app::server::password::Hasher::new(1).expect("hasher");
     let password = with_password.then(|| app::server::password::Password::new_secret(ADMIN_PASSWORD.into()).expect("pw"));
-    let new = workspaces::NewWorkspace { slug: "acme".into(), name: "Acme".into(), admin_email: ADMIN_EMAIL.into(), admin_name: "Ada".into(), admin_password: password };
+    let new = workspaces::NewWorkspace {
+        slug: "acme".into(),
+        name: "Acme".into(),
+        admin_email: ADMIN_EMAIL.into(),
+        admin_name: "Ada".into(),
+        admin_password: password,
+    };
     let ws = workspaces::create(conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
     (ws.id, AdminCap::operator(ws.id, Actor::operator()))
 }
 
 fn runtime(public: &str) -> app::server::state::RuntimeConfig {
-    app::server::state::RuntimeConfig { public_url: public.into(), login_attempts_per_window: 5, scim_requests_per_minute: 6000, mailer: None, oidc: vec![], metrics_token: None, ..Default::default() }
+    app::server::state::RuntimeConfig {
+        public_url: public.into(),
+        login_attempts_per_window: 5,
+        scim_requests_per_minute: 6000,
+        mailer: None,
+        oidc: vec![],
+        metrics_token: None,
+        ..Default::default()
+    }
 }
 
 /// An Okta-shaped SAML provider made the only sign-in method, with provisioning on:
 /// its public id and Provider Token.
 async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::state::RuntimeConfig, cap: &AdminCap) -> (String, String) {
     let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-    let input = saml::ProviderInput { name: "Okta".into(), idp_entity_id: "https://idp.example.test/okta".into(), sso_url: "https://idp.example.test/sso".into(), certificates: vec![cert], ..Default::default() };
+    let input = saml::ProviderInput {
+        name: "Okta".into(),
+        idp_entity_id: "https://idp.example.test/okta".into(),
+        sso_url: "https://idp.example.test/sso".into(),
+        certificates: vec![cert],
+        ..Default::default()
+    };
     let provider = saml::create(conn, cfg, now(), cap, &input).await.expect("provider").public_id;
     methods::change(conn, now(), cap, cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
     let token = scim::enable(conn, now(), cap, &provider, None).await.expect("enable").expose().to_string();
@@ -125,7 +145,15 @@ async fn two_processes_on_one_postgres_act_as_one() {
     // A session made through A works on B.
     let r = call::<app::api::auth::Login>(&http, &a.base, &public, None, &[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
     assert!(r.status().is_success() || r.status().is_redirection(), "login on A: {}", r.status());
-    let admin = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_session=")).and_then(|c| c.split(';').next()).expect("session cookie").to_string();
+    let admin = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
     let home = http.get(format!("{}/w/acme", b.base)).header("cookie", &admin).header("accept", "text/html").send().await.expect("home on B");
     assert_eq!(home.status(), 200);
     assert!(home.text().await.expect("body").contains(ADMIN_EMAIL), "B knows A's session");
@@ -137,21 +165,34 @@ async fn two_processes_on_one_postgres_act_as_one() {
     let scim_call = |base: String, method: reqwest::Method, path: String, body: Value| {
         let (http, token) = (http.clone(), token.clone());
         async move {
-            let r = http.request(method, format!("{base}/scim/v2{path}")).bearer_auth(token).header("content-type", "application/scim+json").body(body.to_string()).send().await.expect("scim");
+            let r = http
+                .request(method, format!("{base}/scim/v2{path}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("scim");
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
             (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
         }
     };
-    let (st, u) = scim_call(a.base.clone(), reqwest::Method::POST, "/Users".into(), json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "nia@acme.test",
-        "name": { "givenName": "Nia", "familyName": "Long" }, "emails": [{ "primary": true, "value": "nia@acme.test" }], "active": true
-    }))
+    let (st, u) = scim_call(
+        a.base.clone(),
+        reqwest::Method::POST,
+        "/Users".into(),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "nia@acme.test",
+            "name": { "givenName": "Nia", "familyName": "Long" }, "emails": [{ "primary": true, "value": "nia@acme.test" }], "active": true
+        }),
+    )
     .await;
     assert_eq!(st, 201, "{u}");
     let uid = u["id"].as_str().expect("id").to_string();
     let nia = app::server::members::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
-    let nia_cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider)).await.expect("session").expose());
+    let nia_cookie =
+        format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider)).await.expect("session").expose());
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
     let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone").id;
@@ -166,7 +207,14 @@ async fn two_processes_on_one_postgres_act_as_one() {
     let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password").await.expect("session").expose());
     let (g, rid) = (everyone.to_string(), r.id.to_string());
-    let r2 = call::<app::api::access::SetGrant>(&http, &a.base, &public, Some(&admin), &[("slug", "acme"), ("group_id", &g), ("resource_id", &rid), ("level", "none")]).await;
+    let r2 = call::<app::api::access::SetGrant>(
+        &http,
+        &a.base,
+        &public,
+        Some(&admin),
+        &[("slug", "acme"), ("group_id", &g), ("resource_id", &rid), ("level", "none")],
+    )
+    .await;
     assert_eq!(r2.status(), 200, "revoke on A");
     let mut got = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -179,9 +227,14 @@ async fn two_processes_on_one_postgres_act_as_one() {
 
     let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&nia_cookie), &[("slug", "acme")]).await;
     assert_eq!(me.status(), 200, "Nia is signed in on B");
-    let (st, _) = scim_call(a.base.clone(), reqwest::Method::PATCH, format!("/Users/{uid}"), json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "active", "value": false }]
-    }))
+    let (st, _) = scim_call(
+        a.base.clone(),
+        reqwest::Method::PATCH,
+        format!("/Users/{uid}"),
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "active", "value": false }]
+        }),
+    )
     .await;
     assert_eq!(st, 200);
     let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&nia_cookie), &[("slug", "acme")]).await;
@@ -285,7 +338,8 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
         let name = g["displayName"].as_str().expect("name");
         let k: usize = name.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("W<w> <n>");
         assert!(k >= *patched, "every acknowledged PATCH is there ({name}, acknowledged up to {patched})");
-        let mut members: Vec<String> = g["members"].as_array().map(|m| m.iter().filter_map(|x| x["value"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let mut members: Vec<String> =
+            g["members"].as_array().map(|m| m.iter().filter_map(|x| x["value"].as_str().map(str::to_string)).collect()).unwrap_or_default();
         members.sort();
         let mut expected: Vec<String> = users.iter().take(k).cloned().collect();
         expected.sort();
@@ -355,7 +409,12 @@ async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
     };
     assert_eq!(post(a.base.clone()).await, 303, "A accepts the response");
     assert_eq!(post(b.base.clone()).await, 403, "B refuses the same response");
-    let last = app::server::entities::saml_activity::Entity::find().order_by_desc(app::server::entities::saml_activity::Column::Id).one(&conn).await.expect("db").expect("activity");
+    let last = app::server::entities::saml_activity::Entity::find()
+        .order_by_desc(app::server::entities::saml_activity::Column::Id)
+        .one(&conn)
+        .await
+        .expect("db")
+        .expect("activity");
     assert_eq!(last.reason, "replay", "refused as a replay, not for another reason");
 }
 

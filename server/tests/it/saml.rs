@@ -63,7 +63,7 @@ async fn http_get(url: &str) -> (u16, String) {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64
+    crate::common::wall_clock()
 }
 
 pub struct Sp {
@@ -71,17 +71,12 @@ pub struct Sp {
     pub id: String,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub allow_idp_initiated: bool,
     pub both_certs: bool,
     pub require_encryption: bool,
     pub sp_knobs: &'static str,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { allow_idp_initiated: false, both_certs: false, require_encryption: false, sp_knobs: "" }
-    }
 }
 
 /// Workspace `acme` (claims acme.test) with a provider made from the IdP's metadata,
@@ -128,9 +123,8 @@ pub async fn register(app: &TestApp, id: &str, knobs: &str) {
 /// The IdP's cross-site POST to our ACS, with the browser's cookies (our nonce cookie).
 pub async fn post_acs_from(app: &TestApp, id: &str, saml_response: &str, relay: &str, cookie: Option<&str>, peer: Option<std::net::SocketAddr>) -> Reply {
     let body = serde_urlencoded::to_string([("SAMLResponse", saml_response), ("RelayState", relay)]).expect("form");
-    let mut req = Request::post(format!("/saml/{id}/acs"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ORIGIN, "http://127.0.0.1:1"); // the IdP's page posts cross-site
+    let mut req =
+        Request::post(format!("/saml/{id}/acs")).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::ORIGIN, "http://127.0.0.1:1"); // the IdP's page posts cross-site
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
@@ -238,9 +232,8 @@ async fn sp_initiated_sign_in_creates_a_member_in_a_claimed_domain() {
 #[tokio::test]
 async fn every_signing_shape_and_attribute_format_works() {
     let sp = setup(Options::default()).await;
-    for (i, (sign, attrs)) in [("response", "uri"), ("assertion", "uri"), ("both", "uri"), ("response", "basic"), ("assertion", "basic"), ("both", "basic")]
-        .into_iter()
-        .enumerate()
+    for (i, (sign, attrs)) in
+        [("response", "uri"), ("assertion", "uri"), ("both", "uri"), ("response", "basic"), ("assertion", "basic"), ("both", "basic")].into_iter().enumerate()
     {
         let user = format!("user{i}@acme.test");
         let r = sign_in(&sp, &user, &format!("sign={sign}&attrs={attrs}&nameid=persistent")).await;
@@ -283,7 +276,8 @@ async fn a_second_pinned_certificate_allows_rotation() {
 
 async fn idp_initiated(sp: &Sp, user: &str) -> Reply {
     let entity = saml::urls(&sp.app.state.config, &sp.id).entity_id;
-    let url = format!("{}/idp-initiated?sp={}&user={user}&format=json&relay_state=/w/acme/settings/members", idp().base, app::server::saml::sp::urlencoding(&entity));
+    let url =
+        format!("{}/idp-initiated?sp={}&user={user}&format=json&relay_state=/w/acme/settings/members", idp().base, app::server::saml::sp::urlencoding(&entity));
     let (status, body) = http_get(&url).await;
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -357,11 +351,8 @@ async fn another_workspaces_provider_signs_nobody_into_this_one() {
     let a = setup(Options::default()).await;
     a.app.create_workspace("beta", "bo@beta.test").await;
     let b = add_provider(a.app, "beta", Options::default()).await;
-    let a_id = saml::list(&b.app.state.db, app::server::workspaces::by_slug(&b.app.state.db, "acme").await.expect("ws").id)
-        .await
-        .expect("list")[0]
-        .public_id
-        .clone();
+    let a_id =
+        saml::list(&b.app.state.db, app::server::workspaces::by_slug(&b.app.state.db, "acme").await.expect("ws").id).await.expect("list")[0].public_id.clone();
     // Same IdP, same user, signed by the same key: an answer meant for beta's provider,
     // posted to acme's ACS, is refused (audience/destination/request binding).
     let ans = idp_answer(&b.app, &b.id, "alice@acme.test", "", None, "").await;
@@ -457,7 +448,30 @@ async fn hostile_responses_are_refused_and_none_panics() {
         assert!(r.cookie().is_none(), "{name} made a session");
         refused.push(format!("{name}: {}", last_reason(&sp).await));
     }
-    for n in ["xsw1", "xsw2", "xsw3", "xsw4", "xsw5", "xsw6", "xsw7", "xsw8", "assertion-in-extensions", "two-assertions", "nameid-comment", "signature-removed", "attacker-key-in-keyinfo", "rsa-sha1", "wrong-audience", "wrong-destination", "wrong-recipient", "wrong-issuer", "wrong-in-response-to", "expired", "not-yet-valid", "doctype-entities"] {
+    for n in [
+        "xsw1",
+        "xsw2",
+        "xsw3",
+        "xsw4",
+        "xsw5",
+        "xsw6",
+        "xsw7",
+        "xsw8",
+        "assertion-in-extensions",
+        "two-assertions",
+        "nameid-comment",
+        "signature-removed",
+        "attacker-key-in-keyinfo",
+        "rsa-sha1",
+        "wrong-audience",
+        "wrong-destination",
+        "wrong-recipient",
+        "wrong-issuer",
+        "wrong-in-response-to",
+        "expired",
+        "not-yet-valid",
+        "doctype-entities",
+    ] {
         assert!(refused.iter().any(|r| r.starts_with(&format!("{n}:"))), "case {n} missing from the corpus");
     }
     eprintln!("refusals:\n  {}", refused.join("\n  "));
@@ -527,7 +541,11 @@ pub async fn idp_metadata(both: bool) -> String {
             (fetched[0].clone(), fetched[1].clone())
         })
         .await;
-    if both { two.clone() } else { one.clone() }
+    if both {
+        two.clone()
+    } else {
+        one.clone()
+    }
 }
 
 #[tokio::test]
@@ -537,7 +555,11 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
     let md = idp_metadata(true).await;
     // No JS: a plain form post, answered with a redirect to the new provider's page.
     let r = app
-        .form::<SaveSamlProvider>(&[("slug", "acme"), ("id", "new"), ("name", "Okta"), ("metadata_xml", &md), ("nameid_format", "")], Some(&admin), "/w/acme/settings/authentication/saml/new")
+        .form::<SaveSamlProvider>(
+            &[("slug", "acme"), ("id", "new"), ("name", "Okta"), ("metadata_xml", &md), ("nameid_format", "")],
+            Some(&admin),
+            "/w/acme/settings/authentication/saml/new",
+        )
         .await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
     let loc = r.location().expect("location").to_string();
@@ -550,7 +572,16 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
     let page = app.get(&loc, Some(&admin)).await;
     assert_eq!(page.status, StatusCode::OK);
     let u = saml::urls(&app.state.config, &id);
-    for needle in [u.acs.as_str(), u.entity_id.as_str(), u.scim_base.as_str(), "Download our SP metadata", "Test sign-in", "Generate Provider Token", "expires", "Provider added"] {
+    for needle in [
+        u.acs.as_str(),
+        u.entity_id.as_str(),
+        u.scim_base.as_str(),
+        "Download our SP metadata",
+        "Test sign-in",
+        "Generate Provider Token",
+        "expires",
+        "Provider added",
+    ] {
         assert!(page.body.contains(needle), "{needle} missing");
     }
     // Listed among the sign-in methods, off until switched on, with an edit link.
@@ -599,7 +630,14 @@ async fn provider_token_is_shown_once_and_stored_hashed() {
     // Rotating replaces it; without JS the new token travels once in a page-scoped cookie.
     let r = sp.app.form::<RotateProviderToken>(&[("slug", "acme"), ("id", &sp.id)], Some(&admin), "/w/acme/settings/authentication/saml").await;
     assert!(r.status.is_redirection(), "{}", r.status);
-    let flash = r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("gatehouse_fresh_token=")).expect("flash").to_string();
+    let flash = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_fresh_token="))
+        .expect("flash")
+        .to_string();
     assert!(flash.contains("HttpOnly") && flash.contains(&format!("Path=/w/acme/settings/authentication/saml/{}", sp.id)));
     let fresh = flash.split(';').next().expect("pair").to_string();
     let stored = app::server::entities::scim_token::Entity::find().all(&sp.app.state.db).await.expect("db");
@@ -645,7 +683,11 @@ async fn login_page_offers_enabled_providers_and_email_first_routing() {
     let r = sp.app.get("/sso?workspace=acme&email=Someone%40ACME.test", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let login = format!("/saml/{}/login?next=/w/acme", sp.id);
-    assert!(r.body.contains(&format!(r#"<meta http-equiv="refresh" content="0;url={login}">"#)) && r.body.contains(&format!(r#"href="{login}""#)), "{}", r.body);
+    assert!(
+        r.body.contains(&format!(r#"<meta http-equiv="refresh" content="0;url={login}">"#)) && r.body.contains(&format!(r#"href="{login}""#)),
+        "{}",
+        r.body
+    );
     let r = sp.app.get("/sso?workspace=acme&email=someone%40elsewhere.test", None).await;
     assert!(r.location().is_some_and(|l| l == "/w/acme/login?sso=sso_no_provider"), "{:?}", r.location());
     // Switched off: gone from the login page, and its login URL refuses.
@@ -733,7 +775,8 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(account(&contractor, "newbie@acme.test").await.is_none());
     // The first provider still asserts what it did when it was the only one.
-    let okta_id = saml::list(&contractor.app.state.db, p2.workspace_id).await.expect("list").into_iter().find(|p| p.public_id != contractor.id).expect("okta").public_id;
+    let okta_id =
+        saml::list(&contractor.app.state.db, p2.workspace_id).await.expect("list").into_iter().find(|p| p.public_id != contractor.id).expect("okta").public_id;
     let r = idp_answer(&contractor.app, &okta_id, "newbie@acme.test", "nameid=email", None, "").await.post(&contractor.app, &okta_id).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // An admin who gives the contractor's provider the domain makes it the IdP's call.
@@ -741,7 +784,10 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     let admin = contractor.app.admin_cookie().await;
     let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
     assert!(page.body.contains("Domains this provider may assert") && page.body.contains("None."), "{}", page.body);
-    let r = contractor.app.form::<app::api::saml::SetProviderDomains>(&[("slug", "acme"), ("id", &contractor.id), ("domains", "acme.test")], Some(&admin), "/w/acme").await;
+    let r = contractor
+        .app
+        .form::<app::api::saml::SetProviderDomains>(&[("slug", "acme"), ("id", &contractor.id), ("domains", "acme.test")], Some(&admin), "/w/acme")
+        .await;
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
     let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
     assert!(!page.body.contains("None.") && page.body.contains(r#"value="acme.test""#), "{}", page.body);
@@ -752,7 +798,9 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     let r = contractor.app.call::<app::api::saml::SetProviderDomains>(&[("slug", "acme"), ("id", &contractor.id), ("domains", "")], Some(&bob)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // A domain the workspace hasn't claimed can't be given.
-    assert!(saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["victim.test".into()])).await.is_err());
+    assert!(saml::set_asserted_domains(&contractor.app.state.db, contractor.app.state.now(), &cap, &contractor.id, Some(vec!["victim.test".into()]))
+        .await
+        .is_err());
 }
 
 /// A validly signed response from the IdP, re-declared as UTF-7 or UTF-16, or with a
@@ -833,7 +881,10 @@ async fn failures_not_starts_are_throttled_per_client_behind_a_trusted_proxy() {
     // What sign-in records is the client's address, not the balancer's.
     let ok = idp_answer(&sp.app, &sp.id, "nat@acme.test", "", None, "?next=/w/acme").await;
     let body = serde_urlencoded::to_string([("SAMLResponse", ok.resp.as_str()), ("RelayState", ok.relay.as_str())]).expect("form");
-    let mut b = Request::post(&acs).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::COOKIE, &ok.cookie).header("x-forwarded-for", "203.0.113.77");
+    let mut b = Request::post(&acs)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &ok.cookie)
+        .header("x-forwarded-for", "203.0.113.77");
     b = b.header(header::ORIGIN, "http://127.0.0.1:1");
     let mut req = b.body(Body::from(body)).expect("request");
     req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>("10.0.0.5:4000".parse().expect("peer")));
@@ -891,6 +942,11 @@ async fn junk_posts_can_neither_flood_nor_bury_a_providers_activity() {
     // An hour later the count starts again.
     sp.app.clock.advance(3600);
     post_acs_from(&sp.app, &sp.id, "junk", "", None, Some("198.18.9.9:4000".parse().expect("addr"))).await;
-    let after = saml_activity::Entity::find().filter(saml_activity::Column::ProviderId.eq(p.id)).filter(saml_activity::Column::Accepted.eq(false)).count(db).await.expect("db");
+    let after = saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::Accepted.eq(false))
+        .count(db)
+        .await
+        .expect("db");
     assert_eq!(after, 22);
 }

@@ -120,7 +120,12 @@ fn enc(filter: &str) -> String {
 /// `email`'s membership of acme.
 async fn membership_of(app: &TestApp, email: &str) -> Option<membership::Model> {
     let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("acme");
-    let a = account::Entity::find().filter(account::Column::WorkspaceId.eq(ws.id)).filter(account::Column::EmailNormalized.eq(email)).one(&app.state.db).await.expect("db")?;
+    let a = account::Entity::find()
+        .filter(account::Column::WorkspaceId.eq(ws.id))
+        .filter(account::Column::EmailNormalized.eq(email))
+        .one(&app.state.db)
+        .await
+        .expect("db")?;
     membership::Entity::find().filter(membership::Column::AccountId.eq(a.id)).one(&app.state.db).await.expect("db")
 }
 
@@ -284,7 +289,11 @@ async fn entra_request_shapes() {
     assert!(membership_of(&s.app, "alan.turing@acme.test").await.is_some(), "the primary email is the account's email");
     // aadOptscim062020: lowercase ops, real booleans, dotted keys without a path.
     let (st, body, _) = s
-        .call("PATCH", &format!("/Users/{id}"), Some(patch(json!([{ "op": "replace", "value": { "active": true, "name.givenName": "Alan", "name.familyName": "Turing" } }]))))
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch(json!([{ "op": "replace", "value": { "active": true, "name.givenName": "Alan", "name.familyName": "Turing" } }]))),
+        )
         .await;
     assert_eq!((st, body["active"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
     assert_eq!(body["name"]["familyName"], "Turing");
@@ -303,7 +312,13 @@ async fn entra_request_shapes() {
     let (st, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Bletchley", "externalId": "e-1", "members": members }))).await;
     assert_eq!(st, StatusCode::CREATED);
     let gid = g["id"].as_str().expect("gid").to_string();
-    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "Remove", "path": "members", "value": [{ "value": ids[1] }, { "value": ids[2] }] }])))).await;
+    let (st, _, _) = s
+        .call(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(json!([{ "op": "Remove", "path": "members", "value": [{ "value": ids[1] }, { "value": ids[2] }] }]))),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, g, _) = s.call("GET", &format!("/Groups/{gid}"), None).await;
     let left: Vec<&str> = g["members"].as_array().expect("members").iter().filter_map(|m| m["value"].as_str()).collect();
@@ -324,9 +339,16 @@ async fn okta_group_push_and_the_everyone_group() {
     assert_eq!(st, StatusCode::CREATED, "{g}");
     let gid = g["id"].as_str().expect("id").to_string();
     // Okta: rename with the id repeated, add with path members, remove with a filter.
-    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "replace", "value": { "id": gid, "displayName": "Sales EMEA" } }])))).await;
+    let (st, _, _) =
+        s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "replace", "value": { "id": gid, "displayName": "Sales EMEA" } }])))).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a, "display": "A" }, { "value": b }] }])))).await;
+    let (st, _, _) = s
+        .call(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a, "display": "A" }, { "value": b }] }]))),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{a}\"]") }])))).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
@@ -336,7 +358,9 @@ async fn okta_group_push_and_the_everyone_group() {
     let etag = r.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).expect("etag").to_string();
 
     // Unknown members: 400 naming them, and nothing applied.
-    let (st, body, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a }, { "value": "999999" }] }])))).await;
+    let (st, body, _) = s
+        .call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": a }, { "value": "999999" }] }]))))
+        .await;
     assert_eq!((st, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("999999")), "{body}");
     let (_, g, _) = s.call("GET", &format!("/Groups/{gid}"), None).await;
@@ -427,14 +451,19 @@ async fn providers_and_workspaces_see_only_their_own() {
 
     for (token, who) in [(&t2, "second provider"), (&t3, "other workspace")] {
         assert_eq!(call(&s.app, token, "GET", &format!("/Users/{uid}"), None).await.0, StatusCode::NOT_FOUND, "{who}: by id");
-        assert_eq!(call(&s.app, token, "PATCH", &format!("/Users/{uid}"), Some(patch(json!([{ "op": "replace", "path": "active", "value": false }])))).await.0, StatusCode::NOT_FOUND, "{who}");
+        assert_eq!(
+            call(&s.app, token, "PATCH", &format!("/Users/{uid}"), Some(patch(json!([{ "op": "replace", "path": "active", "value": false }])))).await.0,
+            StatusCode::NOT_FOUND,
+            "{who}"
+        );
         assert_eq!(call(&s.app, token, "DELETE", &format!("/Users/{uid}"), None).await.0, StatusCode::NOT_FOUND, "{who}");
         let (_, body, _) = call(&s.app, token, "GET", &format!("/Users?filter={}", enc(r#"userName eq "kim@acme.test""#)), None).await;
         assert_eq!(body["totalResults"], 0, "{who}: by filter");
         let (_, body, _) = call(&s.app, token, "GET", &format!("/Users?filter={}", enc(r#"emails.value co "kim""#)), None).await;
         assert_eq!(body["totalResults"], 0, "{who}: by email");
         assert_eq!(call(&s.app, token, "GET", &format!("/Groups/{gid}"), None).await.0, StatusCode::NOT_FOUND, "{who}: group");
-        let (st, body, _) = call(&s.app, token, "POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Mine", "members": [{ "value": uid }] }))).await;
+        let (st, body, _) =
+            call(&s.app, token, "POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Mine", "members": [{ "value": uid }] }))).await;
         assert_eq!((st, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")), "{who}: can't add someone else's user");
     }
     // The second provider can't take over the member by email.
@@ -444,7 +473,13 @@ async fn providers_and_workspaces_see_only_their_own() {
     // Another workspace provisioning the same address gets a person of its own, exactly as
     // for a brand-new address: 201, its own id, nothing of acme's member in the answer
     // (no 409 that would tell it the address exists elsewhere).
-    let acme_kim = account::Entity::find().filter(account::Column::WorkspaceId.eq(ws.id)).filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("acme's kim");
+    let acme_kim = account::Entity::find()
+        .filter(account::Column::WorkspaceId.eq(ws.id))
+        .filter(account::Column::EmailNormalized.eq("kim@acme.test"))
+        .one(&s.app.state.db)
+        .await
+        .expect("db")
+        .expect("acme's kim");
     let mut theirs = user("kim@acme.test", "kim@acme.test");
     theirs["name"] = json!({ "givenName": "Mallory", "familyName": "Other" });
     let (st, body, _) = call(&s.app, &t3, "POST", "/Users", Some(theirs)).await;
@@ -454,7 +489,13 @@ async fn providers_and_workspaces_see_only_their_own() {
     assert_eq!(body["name"]["givenName"], "Mallory", "only what this client sent");
     assert!(body["groups"].as_array().is_none_or(|g| g.is_empty()), "nothing of acme's groups: {body}");
     let other = app::server::workspaces::by_slug(&s.app.state.db, "other").await.expect("other");
-    let other_kim = account::Entity::find().filter(account::Column::WorkspaceId.eq(other.id)).filter(account::Column::EmailNormalized.eq("kim@acme.test")).one(&s.app.state.db).await.expect("db").expect("other's kim");
+    let other_kim = account::Entity::find()
+        .filter(account::Column::WorkspaceId.eq(other.id))
+        .filter(account::Column::EmailNormalized.eq("kim@acme.test"))
+        .one(&s.app.state.db)
+        .await
+        .expect("db")
+        .expect("other's kim");
     assert_ne!(other_kim.id, acme_kim.id, "two accounts, one per workspace");
     // Its client renames and re-addresses its own person; acme's member is untouched.
     let (st, body, _) = call(&s.app, &t3, "PATCH", &format!("/Users/{other_id}"), Some(patch(json!([{ "op": "replace", "path": "emails", "value": [{ "value": "evil@other.test", "primary": true }] }, { "op": "replace", "path": "active", "value": false }])))).await;
@@ -510,7 +551,10 @@ async fn filters_pagination_and_bad_input() {
     let (st, v, _) = s.call("GET", "/Users?count=ten", None).await;
     assert_eq!((st, v["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidValue")));
     // Bad bodies: a clear error, nothing created.
-    let r = s.app.send(Request::post("/scim/v2/Users").header(header::AUTHORIZATION, format!("Bearer {}", s.token)).body(Body::from("{not json")).expect("req")).await;
+    let r = s
+        .app
+        .send(Request::post("/scim/v2/Users").header(header::AUTHORIZATION, format!("Bearer {}", s.token)).body(Body::from("{not json")).expect("req"))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("invalidSyntax"), "{}", r.body);
     let (st, v, _) = s.call("POST", "/Users", Some(json!({ "schemas": [USER], "userName": "x@acme.test", "emails": "nope" }))).await;
@@ -551,11 +595,13 @@ async fn concurrent_clients_end_at_the_serial_result() {
         let (s, id, gid) = (s.clone(), id.clone(), gid.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..2 {
-                let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }])))).await;
+                let (st, _, _) =
+                    s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id }] }])))).await;
                 assert_eq!(st, StatusCode::NO_CONTENT);
             }
             if n % 2 == 1 {
-                let (st, _, _) = s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }])))).await;
+                let (st, _, _) =
+                    s.call("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }])))).await;
                 assert_eq!(st, StatusCode::NO_CONTENT);
             }
         }));
@@ -569,7 +615,8 @@ async fn concurrent_clients_end_at_the_serial_result() {
     let mut want: Vec<String> = ids.iter().enumerate().filter(|(n, _)| n % 2 == 0).map(|(_, i)| i.clone()).collect();
     want.sort();
     assert_eq!(got, want);
-    let rows = group_member::Entity::find().filter(group_member::Column::GroupId.eq(gid.parse::<i64>().expect("gid"))).count(&s.app.state.db).await.expect("db");
+    let rows =
+        group_member::Entity::find().filter(group_member::Column::GroupId.eq(gid.parse::<i64>().expect("gid"))).count(&s.app.state.db).await.expect("db");
     assert_eq!(rows, 25, "no duplicate rows");
 }
 
@@ -641,7 +688,13 @@ async fn a_root_search_pages_across_users_then_groups() {
     let (_, v, _) = s.call("POST", "/.search", Some(search(6, 10))).await;
     assert_eq!(v["Resources"][0]["displayName"], "G2", "the last item is the second group");
     // A filter only groups understand matches no users, and is not an error.
-    let (st, v, _) = s.call("POST", "/.search", Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName eq \"G1\" and members pr" }))).await;
+    let (st, v, _) = s
+        .call(
+            "POST",
+            "/.search",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName eq \"G1\" and members pr" })),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["totalResults"], 0, "G1 has no members");
 }
@@ -667,10 +720,22 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "acme"), ("id", &s.provider)], Some(&admin)).await;
     assert_eq!(v.status, StatusCode::OK, "{}", v.body);
     let v: Value = serde_json::from_str(&v.body).expect("json");
-    assert_eq!(v["linked"].as_array().map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap())).collect::<Vec<_>>()), Some(vec![("Analysts", 1)]));
-    assert_eq!(v["unlinked"].as_array().map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap(), g["grants"].as_u64().unwrap())).collect::<Vec<_>>()), Some(vec![("Legacy", 1, 1)]), "Everyone is never listed");
+    assert_eq!(
+        v["linked"].as_array().map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap())).collect::<Vec<_>>()),
+        Some(vec![("Analysts", 1)])
+    );
+    assert_eq!(
+        v["unlinked"]
+            .as_array()
+            .map(|l| l.iter().map(|g| (g["name"].as_str().unwrap(), g["members"].as_u64().unwrap(), g["grants"].as_u64().unwrap())).collect::<Vec<_>>()),
+        Some(vec![("Legacy", 1, 1)]),
+        "Everyone is never listed"
+    );
     let d = &v["if_emptied"]["deltas"][0];
-    assert_eq!((d["email"].as_str(), d["resource"].as_str(), d["before"].as_str(), d["after"].as_str()), (Some("nia@acme.test"), Some("Warehouse"), Some("view"), Some("none")));
+    assert_eq!(
+        (d["email"].as_str(), d["resource"].as_str(), d["before"].as_str(), d["after"].as_str()),
+        (Some("nia@acme.test"), Some("Warehouse"), Some("view"), Some("none"))
+    );
     assert_eq!(v["if_emptied"]["total"].as_u64(), Some(1));
 
     let page = s.app.get(&format!("/w/acme/settings/authentication/saml/{}/reconcile", s.provider), Some(&admin)).await;

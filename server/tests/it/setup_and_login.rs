@@ -26,7 +26,8 @@ async fn first_run_setup_creates_workspace_signs_in_and_disappears() {
     // The setup page asks for it.
     assert!(app.get("/setup", None).await.body.contains("Setup token"));
 
-    let args = [("setup_token", token.as_str()), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
+    let args =
+        [("setup_token", token.as_str()), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "Ada@Acme.test"), ("password", ADMIN_PASSWORD)];
     let r = app.call::<Setup>(&args, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let cookie = r.cookie().expect("setup signs the admin in");
@@ -37,7 +38,8 @@ async fn first_run_setup_creates_workspace_signs_in_and_disappears() {
 
     // Setup is gone: the server refuses a second one, and the page is a 404.
     assert_eq!(app.call::<SetupNeeded>(&[], None).await.body, "false");
-    let again = [("setup_token", token.as_str()), ("slug", "evil"), ("name", "Evil"), ("admin_name", "E"), ("email", "e@evil.test"), ("password", ADMIN_PASSWORD)];
+    let again =
+        [("setup_token", token.as_str()), ("slug", "evil"), ("name", "Evil"), ("admin_name", "E"), ("email", "e@evil.test"), ("password", ADMIN_PASSWORD)];
     assert_eq!(app.call::<Setup>(&again, None).await.status, StatusCode::NOT_FOUND, "the token is used up");
     assert!(app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").is_none(), "no token once set up");
     assert_eq!(app.get("/setup", None).await.status, StatusCode::NOT_FOUND);
@@ -49,8 +51,14 @@ async fn setup_rejects_bad_input_with_a_clear_message_and_creates_nothing() {
     let token = app::server::workspaces::mint_setup_token(&app.state.db, T0, false).await.expect("db").expect("token").expose().to_string();
     let t = token.as_str();
     let cases: [(&[(&str, &str)], &str); 3] = [
-        (&[("setup_token", t), ("slug", "Bad Slug!"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", ADMIN_PASSWORD)], "URL name"),
-        (&[("setup_token", t), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "not-an-email"), ("password", ADMIN_PASSWORD)], "valid email"),
+        (
+            &[("setup_token", t), ("slug", "Bad Slug!"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", ADMIN_PASSWORD)],
+            "URL name",
+        ),
+        (
+            &[("setup_token", t), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "not-an-email"), ("password", ADMIN_PASSWORD)],
+            "valid email",
+        ),
         (&[("setup_token", t), ("slug", "acme"), ("name", "Acme"), ("admin_name", "Ada"), ("email", "a@acme.test"), ("password", "short")], "at least 10"),
     ];
     for (args, needle) in cases {

@@ -156,9 +156,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
     if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
         return Err(("size", format!("the response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024)));
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| ("decode", "SAMLResponse is not valid base64".to_string()))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()).map_err(|_| ("decode", "SAMLResponse is not valid base64".to_string()))?;
     let xml = String::from_utf8(bytes).map_err(|_| ("decode", "the response is not UTF-8 text".to_string()))?;
     report.pass("decode", format!("{} bytes of XML", xml.len()));
 
@@ -191,17 +189,23 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
                 Crypto::reduce_xml_to_signed_with_allowed_algorithms(doc, std::slice::from_ref(cert), ReduceMode::PreDigest, Some(&ALGORITHMS)).ok()
             })
             .ok_or_else(|| {
-                ("signature", "a signature is invalid, uses an algorithm outside the allowlist (SHA-1 is refused), or was not made by a pinned certificate".to_string())
+                (
+                    "signature",
+                    "a signature is invalid, uses an algorithm outside the allowlist (SHA-1 is refused), or was not made by a pinned certificate".to_string(),
+                )
             })
     };
     let assertion: Assertion = if shape.response_signed || shape.assertion_signed {
         let reduced = reduce(&xml)?;
         let kind = root_kind(&reduced).or_else(|e| r("signature", e))?;
-        report.pass("signature", match (shape.response_signed, shape.assertion_signed) {
-            (true, true) => "Response and Assertion signed by a pinned certificate",
-            (true, false) => "Response signed by a pinned certificate",
-            _ => "Assertion signed by a pinned certificate",
-        });
+        report.pass(
+            "signature",
+            match (shape.response_signed, shape.assertion_signed) {
+                (true, true) => "Response and Assertion signed by a pinned certificate",
+                (true, false) => "Response signed by a pinned certificate",
+                _ => "Assertion signed by a pinned certificate",
+            },
+        );
         if kind == "Response" {
             if shape.encrypted {
                 // The response signature covered the ciphertext.
@@ -341,11 +345,7 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
     }
     let pick = |names: &[String]| -> Option<String> {
         names.iter().find_map(|wanted| {
-            attributes
-                .iter()
-                .find(|(n, v)| n.eq_ignore_ascii_case(wanted) && !v.is_empty())
-                .and_then(|(_, v)| v.first().cloned())
-                .filter(|v| !v.is_empty())
+            attributes.iter().find(|(n, v)| n.eq_ignore_ascii_case(wanted) && !v.is_empty()).and_then(|(_, v)| v.first().cloned()).filter(|v| !v.is_empty())
         })
     };
     // Without an email attribute the NameID stands for the email only when it is declared

@@ -33,9 +33,7 @@ fn cipher_value(node: &Node) -> Result<Vec<u8>, Refusal> {
         .ok_or_else(|| Refusal("encrypted data without a CipherValue".into()))?;
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| Refusal("the encrypted data is not valid base64".into()))
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| Refusal("the encrypted data is not valid base64".into()))
 }
 
 fn algorithm(node: &Node) -> Option<String> {
@@ -67,9 +65,7 @@ pub fn decrypt_assertion(response_xml: &str, key: &PKey<Private>) -> Result<Stri
         "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" => unwrap_oaep(key, &wrapped, md(oaep_digest.as_deref())?, openssl::md::Md::sha1())?,
         // xmlenc 1.1: digest and mask function are both named, each defaulting to SHA-1.
         "http://www.w3.org/2009/xmlenc11#rsa-oaep" => unwrap_oaep(key, &wrapped, md(oaep_digest.as_deref())?, mgf_md(mgf.as_deref())?)?,
-        "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => {
-            return Err(Refusal("RSA PKCS#1 v1.5 key transport is refused; configure RSA-OAEP in the IdP".into()))
-        }
+        "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => return Err(Refusal("RSA PKCS#1 v1.5 key transport is refused; configure RSA-OAEP in the IdP".into())),
         other => return Err(Refusal(format!("unsupported key transport algorithm “{}”", clip(other)))),
     };
 
@@ -152,6 +148,5 @@ fn gcm(cipher: Cipher, key: &[u8], body: &[u8]) -> Result<Vec<u8>, Refusal> {
     }
     let (iv, rest) = body.split_at(IV);
     let (data, tag) = rest.split_at(rest.len() - TAG);
-    openssl::symm::decrypt_aead(cipher, key, Some(iv), &[], data, tag)
-        .map_err(|_| Refusal("decryption failed (authentication tag mismatch)".into()))
+    openssl::symm::decrypt_aead(cipher, key, Some(iv), &[], data, tag).map_err(|_| Refusal("decryption failed (authentication tag mismatch)".into()))
 }

@@ -72,11 +72,8 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
     let mut certs = Vec::new();
     let key_descriptors: Vec<Node> = idp.get_child_elements().into_iter().filter(|c| is(c, NS_MD, "KeyDescriptor")).collect();
     let signing: Vec<&Node> = key_descriptors.iter().filter(|k| k.get_attribute("use").as_deref() == Some("signing")).collect();
-    let chosen: Vec<&Node> = if signing.is_empty() {
-        key_descriptors.iter().filter(|k| k.get_attribute("use").is_none_or(|u| u.is_empty())).collect()
-    } else {
-        signing
-    };
+    let chosen: Vec<&Node> =
+        if signing.is_empty() { key_descriptors.iter().filter(|k| k.get_attribute("use").is_none_or(|u| u.is_empty())).collect() } else { signing };
     for kd in chosen {
         let mut found = Vec::new();
         descendants(kd, NS_DSIG, "X509Certificate", &mut found);
@@ -107,18 +104,11 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
 /// Accepts a certificate as PEM or as the bare base64 that metadata and IdP consoles
 /// show; returns canonical PEM. Refuses anything that isn't one X.509 certificate.
 pub fn normalize_certificate(raw: &str) -> Result<String, DomainError> {
-    let body: String = raw
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("-----"))
-        .flat_map(|l| l.chars())
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let body: String = raw.lines().filter(|l| !l.trim_start().starts_with("-----")).flat_map(|l| l.chars()).filter(|c| !c.is_whitespace()).collect();
     if body.is_empty() {
         return Err(invalid("The certificate is empty."));
     }
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map_err(|_| invalid("The certificate is not valid PEM or base64."))?;
+    let der = base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).map_err(|_| invalid("The certificate is not valid PEM or base64."))?;
     let cert = X509::from_der(&der).map_err(|_| invalid("The certificate could not be read as X.509."))?;
     let pem = cert.to_pem().map_err(|_| invalid("The certificate could not be encoded."))?;
     String::from_utf8(pem).map_err(|_| invalid("The certificate could not be encoded."))
@@ -131,12 +121,7 @@ pub fn certificate_facts(pem: &str) -> Result<(Vec<u8>, i64, String), DomainErro
     let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(|e| DomainError::Internal(e.to_string()))?;
     let diff = epoch.diff(cert.not_after()).map_err(|e| DomainError::Internal(e.to_string()))?;
     let not_after = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
-    let subject = cert
-        .subject_name()
-        .entries()
-        .filter_map(|e| e.data().to_string().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let subject = cert.subject_name().entries().filter_map(|e| e.data().to_string().ok()).collect::<Vec<_>>().join(", ");
     Ok((der, not_after, subject))
 }
 
@@ -158,8 +143,15 @@ fn forbidden(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => {
             let o = v4.octets();
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()
-                || v4.is_documentation() || o[0] == 0 || (o[0] == 100 && (64..128).contains(&o[1]))
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
         }
         std::net::IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -193,21 +185,16 @@ pub async fn fetch(url_raw: &str, strict: bool, allow_private: bool) -> Result<S
     let host = url.host_str().ok_or_else(|| invalid("The metadata URL has no host."))?.trim_matches(['[', ']']).to_string();
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).no_proxy();
     let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|_| invalid("The metadata URL's host name could not be resolved."))?
-        .collect();
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| invalid("The metadata URL's host name could not be resolved."))?.collect();
     let Some(addr) = addrs.first().copied() else { return Err(invalid("The metadata URL's host name could not be resolved.")) };
     if !allow_private && addrs.iter().any(|a| forbidden(a.ip())) {
         return Err(invalid("The metadata URL points to a private or local address; give the IdP's public metadata URL."));
     }
     builder = builder.resolve(&host, addr);
     let client = builder.build().map_err(|e| DomainError::Internal(e.to_string()))?;
-    let mut resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|_| invalid("The metadata URL could not be fetched (no answer within 10 seconds, or the connection failed)."))?;
+    let mut resp =
+        client.get(url).send().await.map_err(|_| invalid("The metadata URL could not be fetched (no answer within 10 seconds, or the connection failed)."))?;
     if resp.status().is_redirection() {
         return Err(invalid("The metadata URL redirects elsewhere; give the final URL."));
     }
@@ -230,8 +217,22 @@ mod tests {
     #[test]
     fn internal_addresses_are_forbidden() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fd00::1", "fe80::1",
-            "::ffff:127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "2002:7f00:1::", "::127.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "::127.0.0.1",
         ] {
             assert!(forbidden(bad.parse().expect("ip")), "{bad}");
         }

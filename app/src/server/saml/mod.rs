@@ -10,9 +10,7 @@ pub mod xml;
 
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{PaginatorTrait, 
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use super::audit;
 use super::entities::{external_identity, group, membership, saml_provider, saml_replay, session, sign_in_method};
@@ -20,9 +18,12 @@ use super::permissions::AdminCap;
 use super::state::RuntimeConfig;
 use super::DomainError;
 
-pub const DEFAULT_ATTR_EMAIL: &str = "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, User.email";
-pub const DEFAULT_ATTR_GIVEN: &str = "givenName, firstName, first_name, given_name, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname, urn:oid:2.5.4.42, User.FirstName";
-pub const DEFAULT_ATTR_FAMILY: &str = "sn, surname, lastName, last_name, family_name, familyName, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname, urn:oid:2.5.4.4, User.LastName";
+pub const DEFAULT_ATTR_EMAIL: &str =
+    "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, User.email";
+pub const DEFAULT_ATTR_GIVEN: &str =
+    "givenName, firstName, first_name, given_name, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname, urn:oid:2.5.4.42, User.FirstName";
+pub const DEFAULT_ATTR_FAMILY: &str =
+    "sn, surname, lastName, last_name, family_name, familyName, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname, urn:oid:2.5.4.4, User.LastName";
 pub const NAMEID_FORMATS: [(&str, &str); 4] = [
     ("", "Unspecified (let the IdP choose)"),
     ("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "Email address"),
@@ -120,12 +121,8 @@ async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: boo
         sign_requests |= md.want_signed_requests;
         (md.entity_id, idp_metadata::validate_sso_url(&md.sso_url, strict)?, md.certificates)
     } else {
-        let certs = input
-            .certificates
-            .iter()
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| idp_metadata::normalize_certificate(c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certs =
+            input.certificates.iter().filter(|c| !c.trim().is_empty()).map(|c| idp_metadata::normalize_certificate(c)).collect::<Result<Vec<_>, _>>()?;
         (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url, strict)?, certs)
     };
     if entity_id.is_empty() || entity_id.len() > 1024 || entity_id.chars().any(char::is_control) {
@@ -170,11 +167,7 @@ fn new_public_id() -> String {
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<saml_provider::Model>, DomainError> {
-    Ok(saml_provider::Entity::find()
-        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
-        .order_by_asc(saml_provider::Column::Id)
-        .all(db)
-        .await?)
+    Ok(saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await?)
 }
 
 /// A provider by its public id, whichever workspace it belongs to (the ACS entry point).
@@ -182,11 +175,7 @@ pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result
     if public_id.len() > 64 {
         return Err(DomainError::NotFound);
     }
-    saml_provider::Entity::find()
-        .filter(saml_provider::Column::PublicId.eq(public_id))
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound)
+    saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(db).await?.ok_or(DomainError::NotFound)
 }
 
 /// A provider of the admin's workspace; another workspace's provider is "not found".
@@ -200,7 +189,13 @@ pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) ->
 
 /// Creates a provider (its sign-in method starts off: test it, then switch it on). A
 /// server reached over https only accepts https IdP URLs.
-pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+pub async fn create(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    cap: &AdminCap,
+    input: &ProviderInput,
+) -> Result<saml_provider::Model, DomainError> {
     let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
     let public_id = new_public_id();
     let (key_pem, cert_pem) = tokio::task::spawn_blocking({
@@ -243,12 +238,20 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.create", &method_key(&public_id), serde_json::json!({ "name": c.name })).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.create", &method_key(&public_id), serde_json::json!({ "name": c.name }))
+        .await?;
     txn.commit().await?;
     Ok(model)
 }
 
-pub async fn update(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, public_id: &str, input: &ProviderInput) -> Result<saml_provider::Model, DomainError> {
+pub async fn update(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    cap: &AdminCap,
+    public_id: &str,
+    input: &ProviderInput,
+) -> Result<saml_provider::Model, DomainError> {
     let existing = get(db, cap, public_id).await?;
     let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
     let txn = crate::server::db::write(db).await?;
@@ -266,7 +269,8 @@ pub async fn update(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     m.attr_family_name = Set(c.attr_family_name);
     m.updated_at = Set(now);
     let model = m.update(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.update", &method_key(public_id), serde_json::json!({ "name": c.name })).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.update", &method_key(public_id), serde_json::json!({ "name": c.name }))
+        .await?;
     txn.commit().await?;
     Ok(model)
 }
@@ -289,10 +293,7 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
         .map(|m| m.method)
         .collect();
     if enabled.iter().all(|m| *m == key) && enabled.contains(&key) {
-        return Err(DomainError::Refused(format!(
-            "{} is the only sign-in method switched on; turn another one on first, or nobody could sign in.",
-            p.name
-        )));
+        return Err(DomainError::Refused(format!("{} is the only sign-in method switched on; turn another one on first, or nobody could sign in.", p.name)));
     }
     sign_in_method::Entity::delete_many()
         .filter(sign_in_method::Column::WorkspaceId.eq(p.workspace_id))
@@ -328,11 +329,19 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
         .exec(&txn)
         .await?;
     saml_provider::Entity::delete_by_id(p.id).exec(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.delete", &key, serde_json::json!({ "name": p.name, "sessions_ended": ended })).await?;
+    audit::record(
+        &txn,
+        now,
+        Some(cap.workspace_id()),
+        cap.actor(),
+        "saml.provider.delete",
+        &key,
+        serde_json::json!({ "name": p.name, "sessions_ended": ended }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
-
 
 pub fn certificates(p: &saml_provider::Model) -> Vec<String> {
     serde_json::from_str(&p.certificates).unwrap_or_default()
@@ -341,10 +350,7 @@ pub fn certificates(p: &saml_provider::Model) -> Vec<String> {
 /// What the ACS needs to trust this provider.
 pub fn trust(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust, DomainError> {
     let u = urls(cfg, &p.public_id);
-    let certs_der = certificates(p)
-        .iter()
-        .map(|pem| idp_metadata::certificate_facts(pem).map(|(der, _, _)| der))
-        .collect::<Result<Vec<_>, _>>()?;
+    let certs_der = certificates(p).iter().map(|pem| idp_metadata::certificate_facts(pem).map(|(der, _, _)| der)).collect::<Result<Vec<_>, _>>()?;
     Ok(acs::Trust {
         idp_entity_id: p.idp_entity_id.clone(),
         certs_der,
@@ -437,7 +443,8 @@ pub async fn set_asserted_domains(db: &DatabaseConnection, now: i64, cap: &Admin
     m.asserted_domains = Set(stored.clone());
     m.updated_at = Set(now);
     m.update(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.domains", &method_key(public_id), serde_json::json!({ "domains": stored })).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.domains", &method_key(public_id), serde_json::json!({ "domains": stored }))
+        .await?;
     txn.commit().await?;
     Ok(())
 }

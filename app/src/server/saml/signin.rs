@@ -1,10 +1,7 @@
 //! The stateful half of SAML sign-in: issuing AuthnRequests, and at the ACS binding the
 //! answer to a request we issued, the replay cache, identity (provider, NameID) with JIT
 //! for claimed domains, the session, and each outcome in the provider's activity.
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 
 use super::acs::{self, Check, Report, Verified};
@@ -24,11 +21,7 @@ const ACTIVITY_KEPT: u64 = 200;
 /// A relative path on our origin, or nothing (no open redirects: no scheme, no `//`).
 pub fn safe_relay(raw: &str) -> Option<String> {
     let s = raw.trim();
-    let ok = s.starts_with('/')
-        && !s.starts_with("//")
-        && !s.starts_with("/\\")
-        && s.len() <= 512
-        && !s.chars().any(|c| c.is_control() || c == '\\');
+    let ok = s.starts_with('/') && !s.starts_with("//") && !s.starts_with("/\\") && s.len() <= 512 && !s.chars().any(|c| c.is_control() || c == '\\');
     ok.then(|| s.to_string())
 }
 
@@ -81,11 +74,20 @@ pub async fn start(
 /// What the ACS handler does with the browser.
 #[derive(Debug)]
 pub enum Outcome {
-    SignedIn { token: Token, redirect: String, max_age: i64 },
+    SignedIn {
+        token: Token,
+        redirect: String,
+        max_age: i64,
+    },
     /// An admin's test finished: show the diagnosis.
-    Tested { redirect: String },
+    Tested {
+        redirect: String,
+    },
     /// Plain message for the browser; the reason is in the logs and the activity.
-    Refused { message: String, back: String },
+    Refused {
+        message: String,
+        back: String,
+    },
 }
 
 /// Who the assertion is, in this workspace.
@@ -103,19 +105,11 @@ pub struct Posted<'a> {
     pub ip: Option<String>,
 }
 
-pub async fn acs(
-    db: &DatabaseConnection,
-    cfg: &RuntimeConfig,
-    now: i64,
-    provider: &saml_provider::Model,
-    posted: Posted<'_>,
-) -> Result<Outcome, DomainError> {
+pub async fn acs(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, provider: &saml_provider::Model, posted: Posted<'_>) -> Result<Outcome, DomainError> {
     let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip } = posted;
     let t = trust(cfg, provider)?;
     let input = saml_response.to_string();
-    let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now))
-        .await
-        .map_err(|e| DomainError::Internal(format!("ACS worker: {e}")))?;
+    let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now)).await.map_err(|e| DomainError::Internal(format!("ACS worker: {e}")))?;
     let ws = workspace::Entity::find_by_id(provider.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
     let back = format!("/w/{}/login", ws.slug);
     let generic = format!(
@@ -149,12 +143,7 @@ pub async fn acs(
             }
             let claimed = match &row {
                 Some(r) if r.provider_id == provider.id && r.expires_at > now => {
-                    saml_request::Entity::delete_many()
-                        .filter(saml_request::Column::RequestId.eq(id))
-                        .exec(db)
-                        .await?
-                        .rows_affected
-                        == 1
+                    saml_request::Entity::delete_many().filter(saml_request::Column::RequestId.eq(id)).exec(db).await?.rows_affected == 1
                 }
                 _ => false,
             };
@@ -171,7 +160,10 @@ pub async fn acs(
             report.reject("idp_initiated", "unsolicited response, and IdP-initiated sign-in is off for this provider");
             log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
             return Ok(Outcome::Refused {
-                message: format!("Start signing in from {}'s sign-in page: sign-in started at the identity provider is switched off for {}.", ws.name, provider.name),
+                message: format!(
+                    "Start signing in from {}'s sign-in page: sign-in started at the identity provider is switched off for {}.",
+                    ws.name, provider.name
+                ),
                 back: back.clone(),
             });
         }
@@ -179,18 +171,11 @@ pub async fn acs(
 
     // Replay cache: the primary key (provider, assertion ID) makes a second use fail in
     // every process.
-    saml_replay::Entity::delete_many()
-        .filter(saml_replay::Column::ProviderId.eq(provider.id))
-        .filter(saml_replay::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?;
-    let inserted = saml_replay::ActiveModel {
-        provider_id: Set(provider.id),
-        assertion_id: Set(verified.assertion_id.clone()),
-        expires_at: Set(verified.keep_until),
-    }
-    .insert(db)
-    .await;
+    saml_replay::Entity::delete_many().filter(saml_replay::Column::ProviderId.eq(provider.id)).filter(saml_replay::Column::ExpiresAt.lt(now)).exec(db).await?;
+    let inserted =
+        saml_replay::ActiveModel { provider_id: Set(provider.id), assertion_id: Set(verified.assertion_id.clone()), expires_at: Set(verified.keep_until) }
+            .insert(db)
+            .await;
     match inserted {
         Ok(_) => report.pass("replay", "assertion not seen before"),
         Err(e) if crate::server::db::is_unique_violation(&e) => {
@@ -222,9 +207,7 @@ pub async fn acs(
             Err(msg) => report.reject("identity", msg.clone()),
         }
         let id = log(db, now, provider, &report, true, Some(&verified), ip.clone()).await?;
-        return Ok(Outcome::Tested {
-            redirect: format!("/w/{}/settings/authentication/saml/{}?test={id}", ws.slug, provider.public_id),
-        });
+        return Ok(Outcome::Tested { redirect: format!("/w/{}/settings/authentication/saml/{}?test={id}", ws.slug, provider.public_id) });
     }
 
     if !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
@@ -299,13 +282,13 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
         None
     } else {
         external_identity::Entity::find()
-        .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
-        .filter(external_identity::Column::ProviderKind.eq("saml"))
-        .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
-        .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
-        .one(db)
-        .await
-        .map_err(|e| fail(e.into()))?
+            .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
+            .filter(external_identity::Column::ProviderKind.eq("saml"))
+            .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
+            .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
+            .one(db)
+            .await
+            .map_err(|e| fail(e.into()))?
     };
     if let Some(l) = linked {
         let email = account::Entity::find_by_id(l.account_id).one(db).await.map_err(|e| fail(e.into()))?.map(|a| a.email).unwrap_or_default();
@@ -340,10 +323,7 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
                 .await
                 .map_err(|e| fail(e.into()))?;
             if other.is_some() && !transient(v) {
-                return Err(format!(
-                    "{email} is already linked to another {} user. Ask your IdP admin to check for duplicate accounts.",
-                    provider.name
-                ));
+                return Err(format!("{email} is already linked to another {} user. Ask your IdP admin to check for duplicate accounts.", provider.name));
             }
             Ok((Identity::Existing { account_id: a.id, linked: false }, email))
         }
@@ -454,7 +434,11 @@ async fn log(
         }
         if n > crate::server::audit::REFUSALS_LOGGED_PER_HOUR {
             if let Some(c) = checks.iter_mut().find(|c| !c.ok) {
-                c.detail = format!("{} (refusal {n} of this kind this hour; past {}, only every power of ten is listed)", c.detail, crate::server::audit::REFUSALS_LOGGED_PER_HOUR);
+                c.detail = format!(
+                    "{} (refusal {n} of this kind this hour; past {}, only every power of ten is listed)",
+                    c.detail,
+                    crate::server::audit::REFUSALS_LOGGED_PER_HOUR
+                );
             }
         }
     }

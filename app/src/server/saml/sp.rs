@@ -79,11 +79,7 @@ pub fn metadata_xml(sp: &SpInfo<'_>) -> String {
             r#"<md:KeyDescriptor use="{usage}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
         )
     };
-    let nameid = if sp.nameid_format.is_empty() {
-        String::new()
-    } else {
-        format!("<md:NameIDFormat>{}</md:NameIDFormat>", esc(sp.nameid_format))
-    };
+    let nameid = if sp.nameid_format.is_empty() { String::new() } else { format!("<md:NameIDFormat>{}</md:NameIDFormat>", esc(sp.nameid_format)) };
     // WantAssertionsSigned="false" says what the ACS accepts: a signed Response *or* a
     // signed Assertion (a Response signature covers its one assertion), never neither.
     // Advertising "true" while accepting a Response-only signature told IdPs one thing and
@@ -108,9 +104,7 @@ pub fn new_request_id() -> String {
 }
 
 pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub struct AuthnRequestParams<'a> {
@@ -179,8 +173,17 @@ mod tests {
     fn signed_redirect_verifies_with_our_certificate() {
         let (key_pem, cert_pem) = generate_key_pair("t").expect("keys");
         let key = load_key(&key_pem).expect("key");
-        let sp = SpInfo { entity_id: "https://gh/saml/t/metadata", acs_url: "https://gh/saml/t/acs", cert_pem: &cert_pem, sign_requests: true, nameid_format: "" };
-        let url = redirect_url(&AuthnRequestParams { id: "_abc", now: 1_800_000_000, sso_url: "https://idp/sso?x=1", sp: &sp, relay_state: "/w/acme", key: Some(&key) }).expect("url");
+        let sp =
+            SpInfo { entity_id: "https://gh/saml/t/metadata", acs_url: "https://gh/saml/t/acs", cert_pem: &cert_pem, sign_requests: true, nameid_format: "" };
+        let url = redirect_url(&AuthnRequestParams {
+            id: "_abc",
+            now: 1_800_000_000,
+            sso_url: "https://idp/sso?x=1",
+            sp: &sp,
+            relay_state: "/w/acme",
+            key: Some(&key),
+        })
+        .expect("url");
         let (base, query) = url.split_once('?').expect("query");
         assert_eq!(base, "https://idp/sso");
         let query = query.strip_prefix("x=1&").expect("keeps the IdP's own query");
@@ -204,7 +207,8 @@ mod tests {
     #[test]
     fn metadata_escapes_and_lists_both_uses() {
         let (_, cert_pem) = generate_key_pair("t").expect("keys");
-        let xml = metadata_xml(&SpInfo { entity_id: "https://gh/a?b&c", acs_url: "https://gh/acs", cert_pem: &cert_pem, sign_requests: false, nameid_format: "" });
+        let xml =
+            metadata_xml(&SpInfo { entity_id: "https://gh/a?b&c", acs_url: "https://gh/acs", cert_pem: &cert_pem, sign_requests: false, nameid_format: "" });
         assert!(xml.contains(r#"entityID="https://gh/a?b&amp;c""#));
         assert!(xml.contains(r#"use="signing""#) && xml.contains(r#"use="encryption""#));
         assert!(xml.contains(r#"AuthnRequestsSigned="false""#));

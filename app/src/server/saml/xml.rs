@@ -107,7 +107,9 @@ pub fn parse_document(xml: &str) -> Option<libxml::tree::Document> {
     let len = i32::try_from(xml.len()).ok()?;
     // IGNORE_ENC: the text is UTF-8 (a Rust string); an XML declaration naming another
     // encoding (UTF-7 hiding a DOCTYPE from the text screen) must not switch the decoder.
-    let flags = (xmlParserOption_XML_PARSE_NONET | xmlParserOption_XML_PARSE_NOERROR | xmlParserOption_XML_PARSE_NOWARNING | xmlParserOption_XML_PARSE_IGNORE_ENC) as i32;
+    let flags =
+        (xmlParserOption_XML_PARSE_NONET | xmlParserOption_XML_PARSE_NOERROR | xmlParserOption_XML_PARSE_NOWARNING | xmlParserOption_XML_PARSE_IGNORE_ENC)
+            as i32;
     // SAFETY: the buffer and its length come from a live `&str`; URL and encoding are
     // static NUL-terminated strings; libxml2 copies what it keeps and returns a document
     // we own (or null), which `Document::new_ptr` takes over and frees on drop.
@@ -190,9 +192,7 @@ fn walk(root: &Node) -> Result<(), Refusal> {
         }
         if namespace == NS_DSIG && name == "Signature" {
             // A signature may only sign its parent Response or Assertion, as SAML places it.
-            let parent_ok = node
-                .get_parent()
-                .is_some_and(|p| is(&p, NS_PROTOCOL, "Response") || is(&p, NS_ASSERTION, "Assertion"));
+            let parent_ok = node.get_parent().is_some_and(|p| is(&p, NS_PROTOCOL, "Response") || is(&p, NS_ASSERTION, "Assertion"));
             if !parent_ok {
                 return refuse("a signature sits somewhere SAML never puts one (a signature-wrapping attempt)");
             }
@@ -209,11 +209,8 @@ fn walk(root: &Node) -> Result<(), Refusal> {
     Ok(())
 }
 
-const TRANSFORMS: [&str; 3] = [
-    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-];
+const TRANSFORMS: [&str; 3] =
+    ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"];
 
 /// SAML core §5.4: one Reference, to the ID of the element the signature sits in, with
 /// only the enveloped-signature and canonicalization transforms. (xmlsec alone would also
@@ -243,7 +240,10 @@ fn check_signature_profile(sig: &Node) -> Result<(), Refusal> {
     if let Some(transforms) = reference.get_child_elements().into_iter().find(|c| is(c, NS_DSIG, "Transforms")) {
         for t in transforms.get_child_elements() {
             let alg = t.get_attribute("Algorithm").unwrap_or_default();
-            if !is(&t, NS_DSIG, "Transform") || !TRANSFORMS.contains(&alg.as_str()) || !t.get_child_elements().iter().all(|c| is(c, NS_EXC_C14N, "InclusiveNamespaces")) {
+            if !is(&t, NS_DSIG, "Transform")
+                || !TRANSFORMS.contains(&alg.as_str())
+                || !t.get_child_elements().iter().all(|c| is(c, NS_EXC_C14N, "InclusiveNamespaces"))
+            {
                 return refuse(format!("the signature uses a transform SAML does not allow (“{alg}”)"));
             }
         }
@@ -288,9 +288,7 @@ pub fn inspect_response(xml: &str) -> Result<Shape, Refusal> {
         return refuse("the response must hold exactly one assertion");
     }
     let children = root.get_child_elements();
-    let assertion = children
-        .iter()
-        .find(|c| is(c, NS_ASSERTION, "Assertion") || is(c, NS_ASSERTION, "EncryptedAssertion"));
+    let assertion = children.iter().find(|c| is(c, NS_ASSERTION, "Assertion") || is(c, NS_ASSERTION, "EncryptedAssertion"));
     let Some(assertion) = assertion else {
         return refuse("the assertion is not a direct child of the response (hidden in Extensions or elsewhere)");
     };

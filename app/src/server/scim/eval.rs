@@ -71,7 +71,12 @@ fn resolve(scope: Scope<'_>, p: &AttrPath) -> Result<Target, ScimError> {
             // RFC 7644 §3.4.2.2: a filter on a multi-valued complex attribute without a
             // sub-attribute compares its `value`.
             Some(v) if top.multi => Ok(Target { extension, top, leaf: v, sub: Some(v) }),
-            _ => Err(bad(format!("{} is complex; filter on one of its sub-attributes (e.g. {}.{})", top.name, top.name, top.sub.first().map(|s| s.name.as_str()).unwrap_or("value")))),
+            _ => Err(bad(format!(
+                "{} is complex; filter on one of its sub-attributes (e.g. {}.{})",
+                top.name,
+                top.name,
+                top.sub.first().map(|s| s.name.as_str()).unwrap_or("value")
+            ))),
         },
         (None, _) => Ok(Target { extension, top, leaf: top, sub: None }),
     }

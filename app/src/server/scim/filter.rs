@@ -137,9 +137,7 @@ pub fn parse_filter_with_schemas(input: &str, known_schema_urns: &[&str]) -> Res
     match p.peek() {
         None => Ok(filter),
         Some(c @ (')' | ']')) => err(p.pos, format!("unexpected \"{c}\" with nothing to close")),
-        Some(_) => {
-            err(p.pos, format!("expected \"and\", \"or\" or the end of the filter but found {}", p.found(p.pos)))
-        }
+        Some(_) => err(p.pos, format!("expected \"and\", \"or\" or the end of the filter but found {}", p.found(p.pos))),
     }
 }
 
@@ -366,13 +364,8 @@ impl<'s> Parser<'s> {
         }
         match CompareOp::from_keyword(&word) {
             Some(op) => Ok(Filter::Compare(attr, op, self.parse_value(&word)?)),
-            None if op_at == self.chars.len() => {
-                err(op_at, format!("expected a comparison operator after \"{attr_text}\""))
-            }
-            None => err(
-                op_at,
-                format!("expected a comparison operator after \"{attr_text}\" but found {}", self.found(op_at)),
-            ),
+            None if op_at == self.chars.len() => err(op_at, format!("expected a comparison operator after \"{attr_text}\"")),
+            None => err(op_at, format!("expected a comparison operator after \"{attr_text}\" but found {}", self.found(op_at))),
         }
     }
 
@@ -409,11 +402,7 @@ impl<'s> Parser<'s> {
     fn parse_name(&mut self, what: &str) -> Result<String, FilterError> {
         let start = self.pos;
         let end = match self.peek() {
-            Some('$')
-                if self.starts_with_ci(start + 1, "ref") && !self.char_at(start + 4).is_some_and(is_name_char) =>
-            {
-                start + 4
-            }
+            Some('$') if self.starts_with_ci(start + 1, "ref") && !self.char_at(start + 4).is_some_and(is_name_char) => start + 4,
             Some(c) if c.is_ascii_alphabetic() => self.name_end(start),
             _ => return err(start, format!("expected {what} but found {}", self.found(start))),
         };
@@ -441,10 +430,7 @@ impl<'s> Parser<'s> {
             }
             Some(_) => {
                 let found = self.found(start);
-                return err(
-                    start,
-                    format!("expected a string, number, true, false or null after \"{op}\" but found {found}"),
-                );
+                return err(start, format!("expected a string, number, true, false or null after \"{op}\" but found {found}"));
             }
         };
         self.pos = end;
@@ -757,16 +743,10 @@ mod tests {
         assert_eq!(p("((a pr or b pr)) AND c pr").to_string(), "(a pr or b pr) and c pr");
         assert_eq!(
             p(" \tuserName EQ \"x\"\nAnd NOT(title PR)  Or active eq TRUE "),
-            or(
-                and(cmp(a("userName"), Eq, "x"), Filter::Not(Box::new(pr("title")))),
-                Filter::Compare(a("active"), Eq, Value::Bool(true))
-            )
+            or(and(cmp(a("userName"), Eq, "x"), Filter::Not(Box::new(pr("title")))), Filter::Compare(a("active"), Eq, Value::Bool(true)))
         );
         let not_work = Filter::Not(Box::new(cmp(a("type"), Eq, "work")));
-        assert_eq!(
-            p("emails[not (type eq \"work\") and (value pr)]").to_string(),
-            "emails[not (type eq \"work\") and value pr]"
-        );
+        assert_eq!(p("emails[not (type eq \"work\") and (value pr)]").to_string(), "emails[not (type eq \"work\") and value pr]");
         assert_eq!(p("emails[not(type eq \"work\")]"), Filter::ValuePath(a("emails"), Box::new(not_work)));
         assert_eq!(p("x Ne NULL"), Filter::Compare(a("x"), Ne, Value::Null));
         assert_eq!(p("x lt -3.14e-2").to_string(), "x lt -3.14e-2");
@@ -811,8 +791,7 @@ mod tests {
         assert_eq!(parse_path_with_schemas(acme, &[acme]), Ok(plain(Some(acme), "", None)));
         assert_eq!(parse_path(acme), Ok(plain(Some("urn:acme:scim:1.0"), "Device", None)));
         assert!(parse_filter_with_schemas(&format!("{acme} pr"), &[acme]).is_err());
-        let bad =
-            ["", "emails[", "emails[a pr", "emails[a pr].", "emails]", "a.b.c", "1abc", "a[b[c pr]]", "a[b pr] x"];
+        let bad = ["", "emails[", "emails[a pr", "emails[a pr].", "emails]", "a.b.c", "1abc", "a[b[c pr]]", "a[b pr] x"];
         for input in bad.into_iter().chain([format!("{ENT}[x pr]").as_str(), "urn:x:", "urn:foo"]) {
             assert!(parse_path(input).is_err(), "{input:?}");
         }

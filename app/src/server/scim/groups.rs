@@ -8,7 +8,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use sea_orm::sea_query::{Condition, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::{json, Value};
 
 use super::eval::{self, get_ci};
@@ -24,9 +26,10 @@ use crate::server::workspaces::EVERYONE;
 /// Groups of the token's workspace that are unlinked or linked to its provider, never
 /// Everyone.
 pub fn visible(client: &Client) -> Condition {
-    Condition::all().add(group::Column::WorkspaceId.eq(client.workspace_id)).add(group::Column::IsEveryone.eq(false)).add(
-        Condition::any().add(group::Column::ManagedByProviderId.is_null()).add(group::Column::ManagedByProviderId.eq(client.provider_id)),
-    )
+    Condition::all()
+        .add(group::Column::WorkspaceId.eq(client.workspace_id))
+        .add(group::Column::IsEveryone.eq(false))
+        .add(Condition::any().add(group::Column::ManagedByProviderId.is_null()).add(group::Column::ManagedByProviderId.eq(client.provider_id)))
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<group::Model, ScimError> {
@@ -86,13 +89,18 @@ pub fn resource(client: &Client, g: &group::Model, members: Option<&[i64]>) -> V
         v["externalId"] = json!(x);
     }
     if let Some(ms) = members.filter(|m| !m.is_empty()) {
-        v["members"] = Value::Array(ms.iter().map(|id| json!({ "value": id.to_string(), "$ref": format!("{}/Users/{id}", client.base_url), "type": "User" })).collect());
+        v["members"] =
+            Value::Array(ms.iter().map(|id| json!({ "value": id.to_string(), "$ref": format!("{}/Users/{id}", client.base_url), "type": "User" })).collect());
     }
     v
 }
 
 fn wants_members(q: &Query) -> bool {
-    let named = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.") || a.eq_ignore_ascii_case(&format!("{URN_GROUP}:members")));
+    let named = |list: &[String]| {
+        list.iter().any(|a| {
+            a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.") || a.eq_ignore_ascii_case(&format!("{URN_GROUP}:members"))
+        })
+    };
     if !q.attributes.is_empty() {
         return named(&q.attributes);
     }
@@ -121,7 +129,9 @@ fn display_name(v: &Value) -> Result<String, ScimError> {
         return Err(ScimError::invalid_value("displayName must be 1–200 characters without control characters"));
     }
     if s.eq_ignore_ascii_case(EVERYONE) {
-        return Err(ScimError::uniqueness(format!("“{EVERYONE}” is Gatehouse's built-in group of every active member; it can't be provisioned. Rename the group in your identity provider.")));
+        return Err(ScimError::uniqueness(format!(
+            "“{EVERYONE}” is Gatehouse's built-in group of every active member; it can't be provisioned. Rename the group in your identity provider."
+        )));
     }
     Ok(s.to_string())
 }
@@ -185,10 +195,8 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
 
 async fn add_members<C: ConnectionTrait>(db: &C, now: i64, group_id: i64, ids: &[i64]) -> Result<(), DbErr> {
     for chunk in ids.chunks(200) {
-        let rows: Vec<group_member::ActiveModel> = chunk
-            .iter()
-            .map(|m| group_member::ActiveModel { group_id: Set(group_id), membership_id: Set(*m), created_at: Set(now) })
-            .collect();
+        let rows: Vec<group_member::ActiveModel> =
+            chunk.iter().map(|m| group_member::ActiveModel { group_id: Set(group_id), membership_id: Set(*m), created_at: Set(now) }).collect();
         group_member::Entity::insert_many(rows)
             .on_conflict(OnConflict::columns([group_member::Column::GroupId, group_member::Column::MembershipId]).do_nothing().to_owned())
             .exec_without_returning(db)
@@ -219,13 +227,19 @@ async fn set_members<C: ConnectionTrait>(db: &C, client: &Client, now: i64, grou
     Ok(())
 }
 
-
 fn name_taken(name: &str) -> ScimError {
     ScimError::uniqueness(format!("a group named “{}” already exists in this workspace", clip(name, 80)))
 }
 
 /// Bumps the version and links the group to this provider, optionally renaming it.
-async fn touch<C: ConnectionTrait>(db: &C, now: i64, client: &Client, g: &group::Model, name: Option<&str>, external: Option<Option<String>>) -> Result<group::Model, ScimError> {
+async fn touch<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    client: &Client,
+    g: &group::Model,
+    name: Option<&str>,
+    external: Option<Option<String>>,
+) -> Result<group::Model, ScimError> {
     let mut am: group::ActiveModel = g.clone().into();
     if let Some(n) = name {
         am.name = Set(n.to_string());
@@ -326,7 +340,15 @@ async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id:
 }
 
 /// PATCH /Groups/{id}: every operation in one transaction; `None` = 204 No Content.
-pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>, q: &Query) -> Result<Option<Value>, ScimError> {
+pub async fn modify(
+    db: &DatabaseConnection,
+    now: i64,
+    client: &Client,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+    q: &Query,
+) -> Result<Option<Value>, ScimError> {
     let r = schema::group();
     let ops = super::patch::parse_ops(body, r)?;
     let txn = crate::server::db::write(db).await?;
@@ -407,7 +429,16 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
         }
     }
     let g = touch(&txn, now, client, &g, name.as_deref(), external).await?;
-    audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.patch", &g.name, json!({ "operations": ops.len(), "members_added": added, "members_removed": removed })).await?;
+    audit::record(
+        &txn,
+        now,
+        Some(client.workspace_id),
+        &client.actor(),
+        "scim.group.patch",
+        &g.name,
+        json!({ "operations": ops.len(), "members_added": added, "members_removed": removed }),
+    )
+    .await?;
     let out = if q.attributes.is_empty() && q.excluded_attributes.is_empty() { None } else { Some(render(&txn, client, &g, q).await?) };
     txn.commit().await?;
     Ok(out)

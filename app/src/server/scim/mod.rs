@@ -168,7 +168,13 @@ pub fn base_url(cfg: &RuntimeConfig) -> String {
 /// Resolves `Authorization: Bearer <Provider Token>`. Tokens are compared by their SHA-256
 /// (a unique index), so the secret never sits in the database and lookups don't leak
 /// timing about it.
-pub async fn authenticate<C: ConnectionTrait>(db: &C, cfg: &RuntimeConfig, now: i64, authorization: Option<&str>, ip: Option<String>) -> Result<Client, ScimError> {
+pub async fn authenticate<C: ConnectionTrait>(
+    db: &C,
+    cfg: &RuntimeConfig,
+    now: i64,
+    authorization: Option<&str>,
+    ip: Option<String>,
+) -> Result<Client, ScimError> {
     let presented = authorization
         .and_then(|h| {
             let (scheme, rest) = h.trim().split_once(' ')?;
@@ -188,10 +194,7 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, cfg: &RuntimeConfig, now: 
             timestamp(at).replace('T', " ").replace('Z', " UTC")
         )));
     }
-    let provider = saml_provider::Entity::find_by_id(token.provider_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
+    let provider = saml_provider::Entity::find_by_id(token.provider_id).one(db).await?.ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
     if !provider.provisioning_enabled {
         return Err(ScimError::unauthorized(format!("provisioning is turned off for {}; an admin turns it on on the provider's page", provider.name)));
     }
@@ -315,11 +318,11 @@ pub struct TokenFacts {
 }
 
 pub async fn token_facts<C: ConnectionTrait>(db: &C, provider_id: i64) -> Result<Option<TokenFacts>, DomainError> {
-    Ok(scim_token::Entity::find()
-        .filter(scim_token::Column::ProviderId.eq(provider_id))
-        .one(db)
-        .await?
-        .map(|t| TokenFacts { created_at: t.created_at, last_used_at: t.last_used_at, expires_at: t.expires_at }))
+    Ok(scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(provider_id)).one(db).await?.map(|t| TokenFacts {
+        created_at: t.created_at,
+        last_used_at: t.last_used_at,
+        expires_at: t.expires_at,
+    }))
 }
 
 fn lifetime_secs(days: Option<i64>) -> Result<Option<i64>, DomainError> {
@@ -361,7 +364,8 @@ pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, publi
     let had = token_facts(&txn, p.id).await?.is_some();
     let token = replace_token(&txn, now, p.id, secs).await?;
     let action = if had { "scim.token.rotate" } else { "scim.token.create" };
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), action, &saml::method_key(&p.public_id), json!({ "expires_in_days": lifetime_days })).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), action, &saml::method_key(&p.public_id), json!({ "expires_in_days": lifetime_days }))
+        .await?;
     txn.commit().await?;
     Ok(token)
 }
@@ -383,7 +387,16 @@ pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
     am.provisioning_enabled = Set(true);
     am.updated_at = Set(now);
     am.update(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "scim.enable", &saml::method_key(&p.public_id), json!({ "expires_in_days": lifetime_days })).await?;
+    audit::record(
+        &txn,
+        now,
+        Some(cap.workspace_id()),
+        cap.actor(),
+        "scim.enable",
+        &saml::method_key(&p.public_id),
+        json!({ "expires_in_days": lifetime_days }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(token)
 }
@@ -458,10 +471,9 @@ impl Query {
         let list = |k: &str| -> Result<Vec<String>, ScimError> {
             match obj.get(k) {
                 None | Some(Value::Null) => Ok(vec![]),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ScimError::invalid_value(format!("{k} must list strings"))))
-                    .collect(),
+                Some(Value::Array(a)) => {
+                    a.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| ScimError::invalid_value(format!("{k} must list strings")))).collect()
+                }
                 Some(Value::String(s)) => Ok(split_list(s)),
                 Some(_) => Err(ScimError::invalid_value(format!("{k} must be a list of strings"))),
             }
@@ -584,8 +596,9 @@ mod tests {
 
     #[test]
     fn search_bodies_are_read_strictly() {
-        let q = Query::from_search_body(&json!({"schemas": [URN_SEARCH], "filter": "userName eq \"a\"", "startIndex": 2, "count": 5, "attributes": ["userName"]}))
-            .expect("valid");
+        let q =
+            Query::from_search_body(&json!({"schemas": [URN_SEARCH], "filter": "userName eq \"a\"", "startIndex": 2, "count": 5, "attributes": ["userName"]}))
+                .expect("valid");
         assert_eq!((q.filter.as_deref(), q.start_index, q.count, q.attributes.len()), (Some("userName eq \"a\""), Some(2), Some(5), 1));
         assert!(Query::from_search_body(&json!({"filter": "x"})).is_err(), "schema required");
         assert!(Query::from_search_body(&json!({"schemas": [URN_SEARCH], "count": "five"})).is_err());

@@ -38,7 +38,8 @@ pub struct Op {
 /// Reads and checks a PatchOp body.
 pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
     let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("the body must be a JSON object"))?;
-    let schema_ok = obj.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|u| u.eq_ignore_ascii_case(URN_PATCH))));
+    let schema_ok =
+        obj.get("schemas").and_then(Value::as_array).is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|u| u.eq_ignore_ascii_case(URN_PATCH))));
     if !schema_ok {
         return Err(ScimError::invalid_syntax(format!("a PATCH body must name the schema {URN_PATCH}")));
     }
@@ -58,7 +59,9 @@ pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
                 Some("add") => OpKind::Add,
                 Some("remove") => OpKind::Remove,
                 Some("replace") => OpKind::Replace,
-                Some(other) => return Err(ScimError::invalid_syntax(format!("operation {n}: unknown op “{}” (add, remove or replace)", super::clip(other, 40)))),
+                Some(other) => {
+                    return Err(ScimError::invalid_syntax(format!("operation {n}: unknown op “{}” (add, remove or replace)", super::clip(other, 40))))
+                }
                 None => return Err(ScimError::invalid_syntax(format!("operation {n}: op is missing"))),
             };
             let path_text = match get_ci(o, "path") {
@@ -69,7 +72,10 @@ pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
             };
             let path = match &path_text {
                 None => None,
-                Some(t) => Some(parse_path_with_schemas(t, &urns).map_err(|e| ScimError::invalid_path(format!("operation {n}: the path “{}” is not valid: {e}", super::clip(t, 80))))?),
+                Some(t) => Some(
+                    parse_path_with_schemas(t, &urns)
+                        .map_err(|e| ScimError::invalid_path(format!("operation {n}: the path “{}” is not valid: {e}", super::clip(t, 80))))?,
+                ),
             };
             let value = get_ci(o, "value").cloned().filter(|v| !v.is_null());
             if value.as_ref().is_some_and(|v| v.to_string().len() > MAX_VALUE_BYTES) {
@@ -77,8 +83,12 @@ pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
             }
             match (kind, &path, &value) {
                 (OpKind::Remove, None, _) => Err(ScimError::no_target(format!("operation {n}: remove needs a path"))),
-                (OpKind::Add | OpKind::Replace, _, None) => Err(ScimError::invalid_value(format!("operation {n}: {} needs a value", if kind == OpKind::Add { "add" } else { "replace" }))),
-                (_, None, Some(v)) if !v.is_object() => Err(ScimError::invalid_value(format!("operation {n}: without a path the value must be an object of attributes"))),
+                (OpKind::Add | OpKind::Replace, _, None) => {
+                    Err(ScimError::invalid_value(format!("operation {n}: {} needs a value", if kind == OpKind::Add { "add" } else { "replace" })))
+                }
+                (_, None, Some(v)) if !v.is_object() => {
+                    Err(ScimError::invalid_value(format!("operation {n}: without a path the value must be an object of attributes")))
+                }
                 _ => Ok(Op { kind, path, path_text, value }),
             }
         })
@@ -398,7 +408,15 @@ fn equalities(f: &Filter, out: &mut Map<String, Value>) -> bool {
     }
 }
 
-fn apply_filtered(doc: &mut Value, extension: Option<&str>, attr: &'static Attr, f: &Filter, sub: Option<&'static Attr>, kind: OpKind, value: Option<Value>) -> Result<(), ScimError> {
+fn apply_filtered(
+    doc: &mut Value,
+    extension: Option<&str>,
+    attr: &'static Attr,
+    f: &Filter,
+    sub: Option<&'static Attr>,
+    kind: OpKind,
+    value: Option<Value>,
+) -> Result<(), ScimError> {
     let Some(obj) = container(doc, extension, kind != OpKind::Remove) else {
         return if kind == OpKind::Remove { Ok(()) } else { Err(ScimError::no_target(format!("no {} element matches", attr.name))) };
     };
@@ -506,11 +524,14 @@ mod tests {
 
     #[test]
     fn entra_paths_with_filters_and_dotted_keys() {
-        let d = run(user(), json!([
-            { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@x.com" },
-            { "op": "Add", "path": "emails[type eq \"home\"].value", "value": "home@y.com" },
-            { "op": "replace", "value": { "name.givenName": "Ann", "urn:ietf:params:scim:schemas:extension:gatehouse:2.0:User:role": "admin" } },
-        ]))
+        let d = run(
+            user(),
+            json!([
+                { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@x.com" },
+                { "op": "Add", "path": "emails[type eq \"home\"].value", "value": "home@y.com" },
+                { "op": "replace", "value": { "name.givenName": "Ann", "urn:ietf:params:scim:schemas:extension:gatehouse:2.0:User:role": "admin" } },
+            ]),
+        )
         .expect("entra");
         assert_eq!(d["emails"][0]["value"], "new@x.com");
         assert_eq!(d["emails"][1], json!({ "type": "home", "value": "home@y.com" }));
@@ -551,6 +572,10 @@ mod tests {
         assert_eq!(t(json!([{ "op": "add", "path": "emails.display", "value": big }])), Some((400, Some("tooMany"))));
         let fifty: Vec<Value> = (0..50).map(|i| json!({ "value": format!("{i}@x.com") })).collect();
         let wide = "y".repeat(MAX_VALUE_BYTES - 100);
-        assert_eq!(t(json!([{ "op": "replace", "path": "emails", "value": fifty }, { "op": "add", "path": "emails.display", "value": wide }])), Some((400, Some("tooMany"))), "50 copies of 64 KiB");
+        assert_eq!(
+            t(json!([{ "op": "replace", "path": "emails", "value": fifty }, { "op": "add", "path": "emails.display", "value": wide }])),
+            Some((400, Some("tooMany"))),
+            "50 copies of 64 KiB"
+        );
     }
 }

@@ -211,11 +211,9 @@ impl Resource {
         match urn {
             None => core(),
             Some(u) if u.eq_ignore_ascii_case(self.schema) => core(),
-            Some(u) => self
-                .extensions
-                .iter()
-                .find(|e| e.eq_ignore_ascii_case(u))
-                .and_then(|e| find(attrs_of(e)).map(|attr| Resolved { extension: Some(*e), attr })),
+            Some(u) => {
+                self.extensions.iter().find(|e| e.eq_ignore_ascii_case(u)).and_then(|e| find(attrs_of(e)).map(|attr| Resolved { extension: Some(*e), attr }))
+            }
         }
     }
 

@@ -9,19 +9,17 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::Condition;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Map, Value};
 
 use super::eval::{self, get_ci};
 use super::schema::{self, Attr, Mutability, Resource, Type, URN_GATEHOUSE_USER, URN_USER};
 use super::{check_if_match, clip, etag_of, patch, timestamp, Client, Page, Query, ScimError};
 use crate::server::audit;
-use crate::server::entities::{account, external_identity, group, group_member, membership, session};
-use crate::server::permissions::{ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE};
 use crate::server::crypto::Token;
 use crate::server::domains::NO_EMAIL_DOMAIN;
+use crate::server::entities::{account, external_identity, group, group_member, membership, session};
+use crate::server::permissions::{ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE};
 use crate::server::{members, normalize_email, workspaces};
 
 /// Largest stored document (the rest of what a provider says about one user).
@@ -36,11 +34,9 @@ pub struct Row {
 
 /// Members of the token's workspace that are unlinked or linked to its provider.
 pub fn visible(client: &Client) -> Condition {
-    Condition::all().add(membership::Column::WorkspaceId.eq(client.workspace_id)).add(
-        Condition::any()
-            .add(membership::Column::ManagedByProviderId.is_null())
-            .add(membership::Column::ManagedByProviderId.eq(client.provider_id)),
-    )
+    Condition::all()
+        .add(membership::Column::WorkspaceId.eq(client.workspace_id))
+        .add(Condition::any().add(membership::Column::ManagedByProviderId.is_null()).add(membership::Column::ManagedByProviderId.eq(client.provider_id)))
 }
 
 pub fn parse_id(id: &str) -> Option<i64> {
@@ -73,13 +69,8 @@ pub async fn groups_of<C: ConnectionTrait>(db: &C, client: &Client, membership_i
     if membership_ids.is_empty() {
         return Ok(out);
     }
-    let groups: HashMap<i64, String> = group::Entity::find()
-        .filter(super::groups::visible(client))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let groups: HashMap<i64, String> =
+        group::Entity::find().filter(super::groups::visible(client)).all(db).await?.into_iter().map(|g| (g.id, g.name)).collect();
     if groups.is_empty() {
         return Ok(out);
     }
@@ -407,9 +398,13 @@ pub fn read(body: &Value, require_schema: bool) -> Result<Input, ScimError> {
     let ext_role = rest.get(URN_GATEHOUSE_USER).and_then(|e| get_ci(e, "role")).and_then(Value::as_str);
     let role = match (ext_role, rest.get("roles").and_then(Value::as_array)) {
         (Some(r), _) => Some(if r.trim().eq_ignore_ascii_case("admin") { ROLE_ADMIN } else { ROLE_MEMBER }),
-        (None, Some(list)) => Some(
-            if list.iter().any(|x| get_ci(x, "value").and_then(Value::as_str).is_some_and(|v| v.trim().eq_ignore_ascii_case("admin"))) { ROLE_ADMIN } else { ROLE_MEMBER },
-        ),
+        (None, Some(list)) => {
+            Some(if list.iter().any(|x| get_ci(x, "value").and_then(Value::as_str).is_some_and(|v| v.trim().eq_ignore_ascii_case("admin"))) {
+                ROLE_ADMIN
+            } else {
+                ROLE_MEMBER
+            })
+        }
         (None, None) => None,
     };
     Ok(Input {
@@ -424,7 +419,6 @@ pub fn read(body: &Value, require_schema: bool) -> Result<Input, ScimError> {
         rest,
     })
 }
-
 
 /// Is `user_name` taken by another member this token sees?
 async fn user_name_taken<C: ConnectionTrait>(db: &C, client: &Client, user_name: &str, except: Option<i64>) -> Result<bool, ScimError> {
@@ -508,9 +502,11 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
         a = am.update(txn).await?;
         // Links were made for the old address: a sign-in must match the new one afresh.
         let dropped = members::drop_identity_links(txn, a.id).await?;
-        audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.email", &a.email_normalized, json!({ "links_dropped": dropped })).await?;
+        audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.email", &a.email_normalized, json!({ "links_dropped": dropped }))
+            .await?;
     }
-    let names_changed = (a.given_name.as_str(), a.family_name.as_str(), a.full_name.as_str()) != (input.given_name.as_str(), input.family_name.as_str(), input.full_name.as_str());
+    let names_changed = (a.given_name.as_str(), a.family_name.as_str(), a.full_name.as_str())
+        != (input.given_name.as_str(), input.family_name.as_str(), input.full_name.as_str());
     if names_changed {
         let mut am: account::ActiveModel = a.clone().into();
         am.given_name = Set(input.given_name.clone());
@@ -525,7 +521,16 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     let mut m = m;
     if was_active && !input.active {
         let revoked = members::deactivate_in(txn, now, &m).await?;
-        audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.deactivate", &a.email_normalized, json!({ "sessions_revoked": revoked })).await?;
+        audit::record(
+            txn,
+            now,
+            Some(client.workspace_id),
+            &client.actor(),
+            "scim.user.deactivate",
+            &a.email_normalized,
+            json!({ "sessions_revoked": revoked }),
+        )
+        .await?;
         m = membership::Entity::find_by_id(m.id).one(txn).await?.ok_or_else(ScimError::internal)?;
     } else if !was_active && input.active {
         members::reactivate_in(txn, now, &m).await?;
@@ -660,7 +665,8 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
         return Err(ScimError::uniqueness(format!("a user with userName “{}” already exists", clip(&input.user_name, 80))));
     }
     let row = apply(&txn, now, client, row, &input).await?;
-    audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.patch", &row.a.email_normalized, json!({ "operations": ops.len() })).await?;
+    audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.patch", &row.a.email_normalized, json!({ "operations": ops.len() }))
+        .await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
     Ok(out)
@@ -720,9 +726,9 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
             let v = v.trim().to_lowercase();
             let by_email = members::account_by_email(db, client.workspace_id, &v).await?.map(|a| a.id).unwrap_or(-1);
             query = query.filter(
-                Condition::any().add(membership::Column::ScimUserNameNormalized.eq(v)).add(
-                    Condition::all().add(membership::Column::ScimUserNameNormalized.is_null()).add(membership::Column::AccountId.eq(by_email)),
-                ),
+                Condition::any()
+                    .add(membership::Column::ScimUserNameNormalized.eq(v))
+                    .add(Condition::all().add(membership::Column::ScimUserNameNormalized.is_null()).add(membership::Column::AccountId.eq(by_email))),
             );
         }
         Some(("externalId", v)) => query = query.filter(membership::Column::ExternalId.eq(v)),
@@ -745,10 +751,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
 async fn render<C: ConnectionTrait>(db: &C, client: &Client, rows: &[Row], q: &Query) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.m.id).collect();
     let groups = groups_of(db, client, &ids).await?;
-    Ok(rows
-        .iter()
-        .map(|row| project(resource(client, row, groups.get(&row.m.id).map(Vec::as_slice).unwrap_or(&[])), schema::user(), q))
-        .collect())
+    Ok(rows.iter().map(|row| project(resource(client, row, groups.get(&row.m.id).map(Vec::as_slice).unwrap_or(&[])), schema::user(), q)).collect())
 }
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5). `id` and `schemas` always stay;
@@ -800,7 +803,11 @@ pub fn project(doc: Value, r: &Resource, q: &Query) -> Value {
                     (None, v) => Some(v),
                     (Some(s), Value::Object(o)) => o.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|(k, v)| json!({ k.clone(): v.clone() })),
                     (Some(s), Value::Array(items)) => Some(Value::Array(
-                        items.iter().filter_map(|i| i.as_object()).filter_map(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|(k, v)| json!({ k.clone(): v.clone() }))).collect(),
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_object())
+                            .filter_map(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|(k, v)| json!({ k.clone(): v.clone() })))
+                            .collect(),
                     )),
                     (Some(_), _) => None,
                 }
@@ -888,7 +895,9 @@ mod tests {
         assert!(!i.rest.contains_key("userName"), "owned by a column");
         assert_eq!(i.rest.get("active"), Some(&json!(false)), "Entra's string boolean, stored as a boolean");
 
-        let ext = read(&json!({ "schemas": [URN_USER], "userName": "b@x.com", URN_GATEHOUSE_USER: { "role": "member" }, "roles": [{ "value": "admin" }] }), true).expect("ok");
+        let ext =
+            read(&json!({ "schemas": [URN_USER], "userName": "b@x.com", URN_GATEHOUSE_USER: { "role": "member" }, "roles": [{ "value": "admin" }] }), true)
+                .expect("ok");
         assert_eq!(ext.role, Some(ROLE_MEMBER), "our extension wins over roles");
         assert_eq!(read(&json!({ "schemas": [URN_USER], "userName": "c@x.com" }), true).expect("ok").role, None, "silent on roles: unchanged");
     }

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::access::{load_access, load_resource, ChangeResource};
-use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::error::AppError;
+use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::live::live;
 use crate::ui::pages::failed;
 

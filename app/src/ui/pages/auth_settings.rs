@@ -14,7 +14,15 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let check_domain = ServerAction::<CheckDomain>::new();
     let set_allow = ServerAction::<SetOidcAllowlist>::new();
     let data = Resource::new(
-        move || (slug.get(), set_method.version().get(), set_lifetime.version().get(), (change_domain.version().get(), check_domain.version().get()), set_allow.version().get()),
+        move || {
+            (
+                slug.get(),
+                set_method.version().get(),
+                set_lifetime.version().get(),
+                (change_domain.version().get(), check_domain.version().get()),
+                set_allow.version().get(),
+            )
+        },
         |(slug, _, _, _, _)| auth_settings(slug),
     );
     let allow_result = Signal::derive(move || set_allow.value().get());

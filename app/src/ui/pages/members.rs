@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::members::{list_invites, list_members, InviteMember, RevokeInvite, SetMemberRole, SetMemberStatus};
-use crate::ui::components::{use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::model::{urlencode, InviteCreated, InvitesPage, MembersPage};
+use crate::ui::components::{use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::live::live;
 use crate::ui::pages::failed;
 
@@ -27,13 +27,8 @@ pub fn Members() -> impl IntoView {
         |(slug, page, q, _)| list_members(slug, Some(page), (!q.is_empty()).then_some(q)),
     );
     let revoke = ServerAction::<RevokeInvite>::new();
-    let invites = Resource::new(
-        move || (slug.get(), invite.version().get(), revoke.version().get()),
-        |(slug, _, _)| list_invites(slug),
-    );
-    let row_result = Signal::derive(move || {
-        set_role.value().get().or_else(|| set_status.value().get()).or_else(|| revoke.value().get())
-    });
+    let invites = Resource::new(move || (slug.get(), invite.version().get(), revoke.version().get()), |(slug, _, _)| list_invites(slug));
+    let row_result = Signal::derive(move || set_role.value().get().or_else(|| set_status.value().get()).or_else(|| revoke.value().get()));
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">

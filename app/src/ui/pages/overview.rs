@@ -31,10 +31,22 @@ fn DailyChart(title: &'static str, testid: &'static str, days: Vec<String>, seri
             }
             let bh = (v as f64 / max as f64) * (h - top);
             y -= bh;
-            bars.push((format!("{:.1}", i as f64 * slot + 2.0), format!("{y:.1}"), format!("{:.1}", (slot - 4.0).max(1.0)), format!("{bh:.1}"), COLORS[k % COLORS.len()], format!("{day} · {}: {v}", s.label)));
+            bars.push((
+                format!("{:.1}", i as f64 * slot + 2.0),
+                format!("{y:.1}"),
+                format!("{:.1}", (slot - 4.0).max(1.0)),
+                format!("{bh:.1}"),
+                COLORS[k % COLORS.len()],
+                format!("{day} · {}: {v}", s.label),
+            ));
         }
     }
-    let ticks: Vec<(String, String)> = days.iter().enumerate().filter(|(i, _)| i % 7 == 0 || *i + 1 == days.len()).map(|(i, d)| (format!("{:.1}", i as f64 * slot + slot / 2.0), d.get(5..).unwrap_or(d).to_string())).collect();
+    let ticks: Vec<(String, String)> = days
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 == 0 || *i + 1 == days.len())
+        .map(|(i, d)| (format!("{:.1}", i as f64 * slot + slot / 2.0), d.get(5..).unwrap_or(d).to_string()))
+        .collect();
     let legend = series.iter().enumerate().map(|(k, s)| (COLORS[k % COLORS.len()], s.label.clone(), s.values.iter().sum::<u64>())).collect::<Vec<_>>();
     let table_series = series.clone();
     view! {
@@ -86,9 +98,10 @@ pub fn Overview() -> impl IntoView {
     let get = move |k: &str| q.read().get(k).unwrap_or_default();
     let filters = Memo::new(move |_| (get("action"), get("actor"), get("days").parse::<i64>().ok(), get("page").parse::<u64>().ok().unwrap_or(1).max(1)));
     let charts = Resource::new(move || slug.get(), load_overview);
-    let audit = Resource::new(move || (slug.get(), filters.get()), |(s, (action, actor, days, page))| {
-        load_audit(s, (!action.is_empty()).then_some(action), (!actor.is_empty()).then_some(actor), days, Some(page))
-    });
+    let audit = Resource::new(
+        move || (slug.get(), filters.get()),
+        |(s, (action, actor, days, page))| load_audit(s, (!action.is_empty()).then_some(action), (!actor.is_empty()).then_some(actor), days, Some(page)),
+    );
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">

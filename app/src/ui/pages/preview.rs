@@ -86,10 +86,8 @@ pub fn Preview() -> impl IntoView {
             membership_id: num("membership_id"),
         }
     });
-    let data = Resource::new(
-        move || (slug.get(), asked.get()),
-        |(s, a)| preview_access(s, a.what, a.group_id, a.resource_id, a.level, a.email, a.membership_id),
-    );
+    let data =
+        Resource::new(move || (slug.get(), asked.get()), |(s, a)| preview_access(s, a.what, a.group_id, a.resource_id, a.level, a.email, a.membership_id));
     let grant = ServerAction::<SetGrant>::new();
     let change = ServerAction::<ChangeGroup>::new();
     let back = move || {
