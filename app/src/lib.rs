@@ -15,7 +15,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use ui::pages;
+use ui::pages::{self, Audience, Gate};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -27,6 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
+                <meta name=pages::STANDING_META content=pages::Standing::current().as_str()/>
                 <MetaTags/>
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
@@ -49,15 +50,17 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/login") view=pages::Login ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug") view=pages::Home ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication") view=pages::AuthSettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=pages::SamlProviderPageView ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication/saml/:id/reconcile") view=pages::Reconcile ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/preview") view=pages::Preview ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/overview") view=pages::Overview ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/members") view=pages::Members ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/groups") view=pages::Groups ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/access") view=pages::Access ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/authentication") view=|| view! { <Gate audience=Audience::Admins><pages::AuthSettingsPage/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=|| view! { <Gate audience=Audience::Admins><pages::SamlProviderPageView/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/authentication/saml/:id/reconcile") view=|| view! { <Gate audience=Audience::Admins><pages::Reconcile/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/preview") view=|| view! { <Gate audience=Audience::Admins><pages::Preview/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/overview") view=|| view! { <Gate audience=Audience::Admins><pages::Overview/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/members") view=|| view! { <Gate audience=Audience::Admins><pages::Members/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/groups") view=|| view! { <Gate audience=Audience::Admins><pages::Groups/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/access") view=|| view! { <Gate audience=Audience::Admins><pages::Access/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async/>
+                // Any other path in a workspace: its 404, after the same viewer check.
+                <Route path=path!("/w/:slug/*rest") view=|| view! { <Gate audience=Audience::Nobody/> } ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), page_standing))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), client_addr))
@@ -137,6 +138,28 @@ async fn client_addr(State(st): State<AppState>, mut req: Request, next: Next) -
         let ip = client_ip(peer, req.headers(), &st.config.trusted_proxies);
         req.extensions_mut().insert(ClientIp(ip));
     }
+    next.run(req).await
+}
+
+/// Decides, once per page request under `/w/{slug}`, the viewer's standing in that
+/// workspace (signed out, member, admin) and puts it in the request, where the page's
+/// `Gate` reads it while rendering (and writes it into the head for the browser).
+async fn page_standing(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    use app::ui::pages::Standing;
+    let slug = match (req.method(), req.uri().path().strip_prefix("/w/")) {
+        (&Method::GET | &Method::HEAD, Some(rest)) => rest.split('/').next().unwrap_or("").to_string(),
+        _ => return next.run(req).await,
+    };
+    let standing = match app::server::sessions::viewer_from_headers(&st.db, st.now(), req.headers(), st.config.secure_cookies()).await {
+        Ok(Some(v)) if v.workspace_slug == slug && v.is_admin() => Standing::Admin,
+        Ok(Some(v)) if v.workspace_slug == slug => Standing::Member,
+        Ok(_) => Standing::SignedOut,
+        Err(e) => {
+            tracing::warn!(error = %e, "page standing");
+            Standing::SignedOut
+        }
+    };
+    req.extensions_mut().insert(standing);
     next.run(req).await
 }
 

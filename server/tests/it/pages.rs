@@ -178,3 +178,54 @@ async fn responses_are_not_stored_and_https_sites_send_hsts() {
     let r = https.get("/healthz", None).await;
     assert_eq!(r.headers.get("strict-transport-security").map(|v| v.as_bytes()), Some(&b"max-age=63072000; includeSubDomains"[..]));
 }
+
+/// The body with its CSP nonce blanked wherever it appears (the one part that differs
+/// per response: in `nonce` attributes and, from Leptos, in `crossorigin`).
+fn without_nonces(body: &str) -> String {
+    let nonce = body.split("nonce=\"").nth(1).and_then(|s| s.split('"').next()).filter(|n| n.len() >= 16).unwrap_or("");
+    if nonce.is_empty() {
+        body.to_string()
+    } else {
+        body.replace(nonce, "")
+    }
+}
+
+/// A page decides once who may see it: a member who opens any admin page gets exactly the
+/// page a path that doesn't exist gets (status and bytes, nonces aside): no header, no
+/// admin form above a "Not found". (It showed the admin's forms, the member's header and a
+/// 404 `<main>` inside the page's own.)
+#[tokio::test]
+async fn a_members_404_on_an_admin_page_is_the_missing_page() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let bob = app.add_member(&admin, "bob@acme.test", "member").await;
+    let missing = app.get("/w/acme/no/such/page", Some(&bob)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Not found") && missing.body.contains(r#"<meta name="gatehouse-viewer" content="member">"#), "{}", missing.body);
+    let provider = "0000000000000000";
+    for path in [
+        "/w/acme/settings/authentication".to_string(),
+        format!("/w/acme/settings/authentication/saml/{provider}"),
+        format!("/w/acme/settings/authentication/saml/{provider}/reconcile"),
+        "/w/acme/settings/preview?what=grant&group_id=1&resource_id=1&level=view".to_string(),
+        "/w/acme/settings/overview".to_string(),
+        "/w/acme/settings/members".to_string(),
+        "/w/acme/settings/groups".to_string(),
+        "/w/acme/settings/access".to_string(),
+    ] {
+        let r = app.get(&path, Some(&bob)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        for admin_only in ["Invite a member", "Create group", "Add", "Session lifetime", "Sign out"] {
+            assert!(!r.body.contains(&format!(">{admin_only}<")), "{path} shows {admin_only}");
+        }
+        assert_eq!(without_nonces(&r.body), without_nonces(&missing.body), "{path}");
+        if !path.contains(provider) && !path.contains("preview") {
+            let page = app.get(&path, Some(&admin)).await;
+            assert_eq!(page.status, StatusCode::OK, "{path} as admin");
+            assert!(page.body.contains(r#"<meta name="gatehouse-viewer" content="admin">"#), "{path}");
+        }
+    }
+    // Signed out, an admin page still sends to sign-in.
+    let r = app.get("/w/acme/settings/access", None).await;
+    assert_eq!((r.status, r.location()), (StatusCode::FOUND, Some("/w/acme/login")));
+}
