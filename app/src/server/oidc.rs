@@ -482,19 +482,21 @@ async fn exchange(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetada
     let multi_tenant = template.contains("{tenantid}");
     let google = p.key == "google";
     let clock = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
-    let verify = |md: &CoreProviderMetadata| -> Result<openidconnect::core::CoreIdTokenClaims, String> {
+    let verify = |md: &CoreProviderMetadata| -> Result<Result<openidconnect::core::CoreIdTokenClaims, openidconnect::ClaimsVerificationError>, String> {
         let client = client_for(cfg, p, md).map_err(|e| e.to_string())?;
         let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_time_fn(move || clock).require_issuer_match(!multi_tenant && !google);
-        id_token.claims(&verifier, &Nonce::new(row.nonce.expose().to_string())).cloned().map_err(|e| format!("id_token rejected: {e}"))
+        Ok(id_token.claims(&verifier, &Nonce::new(row.nonce.expose().to_string())).cloned())
     };
-    let claims = match verify(md) {
+    let rejected = |e: openidconnect::ClaimsVerificationError| format!("id_token rejected: {e}");
+    let claims = match verify(md)? {
         Ok(c) => c,
-        // An unknown signing key: the provider may have rotated; look once more.
-        Err(e) if e.contains("signature") || e.contains("key") => {
+        // The signature didn't verify with the keys we hold: the provider may have rotated
+        // them; fetch its keys once more (decided on the error's kind, never its text).
+        Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
             let fresh = metadata_with(p, true).await.map_err(|e| e.to_string())?;
-            verify(&fresh)?
+            verify(&fresh)?.map_err(rejected)?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(rejected(e)),
     };
     if google && google_issuer(claims.issuer().as_str()) != google_issuer(&template) {
         return Err(format!("issuer {} is not Google's", claims.issuer().as_str()));
