@@ -15,8 +15,7 @@ fn view_of(r: crate::server::entities::resource::Model, level: &str) -> Resource
 #[server]
 pub async fn list_groups(slug: String) -> Result<Vec<GroupView>, AppError> {
     use super::ctx::*;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     Ok(crate::server::groups::list(&st.db, cap.workspace_id())
         .await
         .map_err(fail)?
@@ -39,8 +38,7 @@ pub async fn change_group(
     use super::ctx::*;
     use crate::server::events::Topic;
     use crate::server::groups;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let (code, msg) = match action.as_str() {
@@ -76,8 +74,7 @@ pub async fn change_group(
 pub async fn load_access(slug: String) -> Result<AccessPage, AppError> {
     use super::ctx::*;
     use crate::server::{groups, resources};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let rs = resources::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
     let gs = groups::list(&st.db, cap.workspace_id()).await.map_err(fail)?;
     let grants = resources::grants(&st.db, cap.workspace_id()).await.map_err(fail)?;
@@ -104,8 +101,7 @@ pub async fn change_resource(
     use super::ctx::*;
     use crate::server::events::Topic;
     use crate::server::resources;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
@@ -135,8 +131,7 @@ pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: Str
     use super::ctx::*;
     use crate::server::access::Level;
     use crate::server::events::Topic;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let parsed = match level.as_str() {
         "none" => None,
         other => Some(Level::parse(other).ok_or_else(|| fail(crate::server::DomainError::Invalid("The level is view, edit or none.".into())))?),
@@ -213,8 +208,7 @@ pub async fn preview_access(
 ) -> Result<crate::model::AccessPreview, AppError> {
     use super::ctx::*;
     use crate::server::access::{describe, preview, ChangeForm};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let form = ChangeForm { what: &what, group_id, resource_id, level: level.as_deref(), email: email.as_deref(), membership_id };
     let (change, summary) = describe(&st.db, &cap, &form).await.map_err(fail)?;
     let p = preview(&st.db, cap.workspace_id(), &change, PREVIEW_ROWS).await.map_err(fail)?;
@@ -226,8 +220,7 @@ pub async fn preview_access(
 pub async fn load_reconcile(slug: String, id: String) -> Result<crate::model::ReconcileView, AppError> {
     use super::ctx::*;
     use crate::model::{ReconcileGroup, ReconcileView};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let r = crate::server::access::reconcile(&st.db, cap.workspace_id(), &id, PREVIEW_ROWS).await.map_err(fail)?;
     let summary = format!("Empty every group {} doesn't manage", r.provider.name);
     Ok(ReconcileView {

@@ -70,8 +70,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
     let created = InviteCreated { email: email.trim().to_string(), link: link.clone(), emailed };
     if is_no_js_post() {
         let path = format!("/w/{}/settings/members", urlencode(&slug));
-        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-        set_cookie(format!("{INVITE_FLASH_COOKIE}={}.{}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose(), u8::from(emailed)));
+        set_flash(&st, INVITE_FLASH_COOKIE, &format!("{}.{}", token.expose(), u8::from(emailed)), &path);
         leptos_axum::redirect(&path);
     }
     Ok(created)
@@ -83,8 +82,7 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
     use super::ctx::*;
     use crate::server::events::Topic;
     use crate::server::members;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     members::set_role(&st.db, st.now(), &cap, membership_id, &role).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     let msg = format!("Role changed to {role}.");
@@ -98,8 +96,7 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
     use super::ctx::*;
     use crate::server::events::Topic;
     use crate::server::members;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let code = if active == "true" {
         members::reactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
         "member_reactivated"
@@ -117,23 +114,19 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
 pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
     use super::ctx::*;
     use crate::server::members;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let pending = members::pending_invites(&st.db, now, cap.workspace_id()).await.map_err(fail)?;
     // The flash names a token; it shows only if it is a pending invite of this workspace.
-    let fresh = match request_cookie(INVITE_FLASH_COOKIE) {
-        Some(v) => {
-            set_cookie(format!("{INVITE_FLASH_COOKIE}=; Path=/w/{}/settings/members; HttpOnly; SameSite=Strict; Max-Age=0", urlencode(&slug)));
-            v.split_once('.').and_then(|(token, emailed)| {
-                let hash = crate::server::crypto::Token::from_presented(token).hash();
-                pending.iter().find(|i| i.token_hash == hash).map(|i| InviteCreated {
-                    email: i.email.clone(),
-                    link: format!("{}/invite/{token}", st.config.public_url),
-                    emailed: emailed == "1",
-                })
+    let fresh = match take_flash(&st, INVITE_FLASH_COOKIE, &format!("/w/{}/settings/members", urlencode(&slug))) {
+        Some(v) => v.split_once('.').and_then(|(token, emailed)| {
+            let hash = crate::server::crypto::Token::from_presented(token).hash();
+            pending.iter().find(|i| i.token_hash == hash).map(|i| InviteCreated {
+                email: i.email.clone(),
+                link: format!("{}/invite/{token}", st.config.public_url),
+                emailed: emailed == "1",
             })
-        }
+        }),
         None => None,
     };
     let pending = pending
@@ -148,8 +141,7 @@ pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
 pub async fn revoke_invite(slug: String, invite_id: i64) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::members;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     members::revoke_invite(&st.db, st.now(), &cap, invite_id).await.map_err(fail)?;
     redirect_no_js(&format!("/w/{}/settings/members?saved=invite_withdrawn", urlencode(&slug)));
     Ok(crate::model::notice("invite_withdrawn").unwrap_or_default().to_string())

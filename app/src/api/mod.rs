@@ -18,7 +18,7 @@ pub(crate) mod ctx {
     use leptos_axum::ResponseOptions;
 
     use crate::error::AppError;
-    use crate::server::permissions::Viewer;
+    use crate::server::permissions::{AdminCap, Viewer};
     use crate::server::{sessions, AppState, DomainError};
 
     pub fn state() -> Result<AppState, AppError> {
@@ -120,6 +120,30 @@ pub(crate) mod ctx {
                 Err(DomainError::Unauthenticated.into())
             }
         }
+    }
+
+    /// Carries `value` (a token, an invite link) once to the page at `path` after a no-JS
+    /// form: an HttpOnly, SameSite=Strict cookie scoped to that page, for two minutes —
+    /// never a URL, so never in history or proxy logs.
+    pub fn set_flash(st: &AppState, name: &str, value: &str, path: &str) {
+        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+        set_cookie(format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}"));
+    }
+
+    /// The flash `name` this request carries for the page at `path`, cleared as it is read.
+    pub fn take_flash(st: &AppState, name: &str, path: &str) -> Option<String> {
+        let value = request_cookie(name)?;
+        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
+        set_cookie(format!("{name}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"));
+        Some(value)
+    }
+
+    /// The prologue of every admin server function: the app's state and an admin
+    /// capability for `slug` (a member gets 404, a visitor is sent to sign in).
+    pub async fn admin(slug: &str) -> Result<(AppState, AdminCap), AppError> {
+        let st = state()?;
+        let cap = viewer(&st, slug).await?.admin().map_err(fail)?;
+        Ok((st, cap))
     }
 
     pub use crate::model::urlencode;

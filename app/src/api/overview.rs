@@ -15,8 +15,7 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
     use super::ctx::*;
     use crate::model::Series;
     use crate::server::stats;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let today = now.div_euclid(stats::DAY);
     let first = today - CHART_DAYS + 1;
@@ -47,8 +46,7 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
 pub async fn load_audit(slug: String, action: Option<String>, actor: Option<String>, days: Option<i64>, page: Option<u64>) -> Result<AuditPage, AppError> {
     use super::ctx::*;
     use crate::model::AuditRow;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let filter = crate::server::audit::Filter::from_query(st.now(), action, actor, days).map_err(fail)?;
     let page = page.unwrap_or(1).max(1);
     let (rows, total) =

@@ -41,8 +41,7 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     use super::ctx::*;
     use crate::model::{SamlCert, SamlProviderForm};
     use crate::server::saml::{self, idp_metadata, signin};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let formats = saml::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if id == "new" {
         return Ok(SamlProviderPage {
@@ -93,10 +92,7 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     };
     // A token minted by a no-JS rotation travels once in an HttpOnly cookie scoped to
     // this page; read it and clear it.
-    let fresh_token = request_cookie(FLASH_COOKIE).filter(|t| t.len() <= 64);
-    if fresh_token.is_some() {
-        set_cookie(format!("{FLASH_COOKIE}=; Path=/w/{}/settings/authentication/saml/{}; HttpOnly; SameSite=Strict; Max-Age=0", slug, p.public_id));
-    }
+    let fresh_token = take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{}", p.public_id)).filter(|t| t.len() <= 64);
     let claimed_domains = crate::server::domains::list(&st.db, p.workspace_id).await.map_err(fail)?;
     let asserted_domains = saml::asserted_domains(&st.db, &p).await.map_err(fail)?;
     let asserted_by_default = p.asserted_domains.is_none();
@@ -194,8 +190,7 @@ pub async fn save_saml_provider(
 ) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::saml::{self, ProviderInput};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let input = ProviderInput {
         name,
         idp_entity_id: idp_entity_id.unwrap_or_default(),
@@ -227,8 +222,7 @@ pub async fn save_saml_provider(
 pub async fn set_provider_domains(slug: String, id: String, domains: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::saml;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let list: Vec<String> = domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect();
     saml::set_asserted_domains(&st.db, st.now(), &cap, &id, Some(list)).await.map_err(fail)?;
     redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?domains_saved=domains_saved", urlencode(&slug), urlencode(&id)));
@@ -240,8 +234,7 @@ pub async fn set_provider_domains(slug: String, id: String, domains: String) -> 
 pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::saml;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let name = saml::get(&st.db, &cap, &id).await.map_err(fail)?.name;
     saml::delete(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
     // Its members and groups are handed back, and sessions through it ended.
@@ -257,8 +250,7 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
 pub async fn set_provisioning(slug: String, id: String, on: String, expires_in_days: Option<String>) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::scim;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let path = format!("/w/{slug}/settings/authentication/saml/{id}");
     if on != "true" {
         scim::disable(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
@@ -271,8 +263,7 @@ pub async fn set_provisioning(slug: String, id: String, on: String, expires_in_d
     // It is turned on from the reconcile page, and the token is shown on the provider
     // page: it travels there once, in a short-lived HttpOnly cookie scoped to that page
     // (with JS the page then loads the provider page in full).
-    let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-    set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
+    set_flash(&st, FLASH_COOKIE, token.expose(), &path);
     if is_no_js_post() {
         leptos_axum::redirect(&path);
     }
@@ -298,13 +289,11 @@ fn lifetime(v: Option<String>) -> Result<Option<i64>, AppError> {
 pub async fn rotate_provider_token(slug: String, id: String, expires_in_days: Option<String>) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::scim;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let token = scim::mint_token(&st.db, st.now(), &cap, &id, lifetime(expires_in_days)?).await.map_err(fail)?;
     if is_no_js_post() {
         let path = format!("/w/{slug}/settings/authentication/saml/{id}");
-        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-        set_cookie(format!("{FLASH_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}", token.expose()));
+        set_flash(&st, FLASH_COOKIE, token.expose(), &path);
         leptos_axum::redirect(&path);
     }
     Ok(token.expose().to_string())

@@ -9,8 +9,7 @@ use crate::model::AuthenticationSettings;
 pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppError> {
     use super::ctx::*;
     use crate::server::{domains, methods, workspaces};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let ms = methods::list(&st.db, cap.workspace_id(), &st.config).await.map_err(fail)?;
     let domains = domains::claims(&st.db, cap.workspace_id())
         .await
@@ -57,8 +56,7 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
 pub async fn set_method(slug: String, method: String, enabled: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::methods;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let on = enabled == "true";
     let (enable, disable) = if on { (vec![method.clone()], vec![]) } else { (vec![], vec![method.clone()]) };
     methods::change(&st.db, st.now(), &cap, &st.config, &enable, &disable).await.map_err(fail)?;
@@ -74,8 +72,7 @@ pub async fn set_method(slug: String, method: String, enabled: String) -> Result
 pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::{workspaces, DomainError};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let days: i64 = days.trim().parse().map_err(|_| fail(DomainError::Invalid("Session lifetime must be a whole number of days.".into())))?;
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
@@ -90,8 +87,7 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
 pub async fn change_domain(slug: String, domain: String, add: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::domains;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let d = vec![domain];
     let (added, removed) = if add == "true" { (d.as_slice(), &[][..]) } else { (&[][..], d.as_slice()) };
     domains::change(&st.db, st.now(), &cap, added, removed).await.map_err(fail)?;
@@ -109,8 +105,7 @@ pub async fn change_domain(slug: String, domain: String, add: String) -> Result<
 pub async fn check_domain(slug: String, domain: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::domains;
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let c = domains::verify_now(&st.db, &st.config.dns, st.now(), cap.workspace_id(), &domain).await.map_err(fail)?;
     let msg = match c.status.as_str() {
         domains::VERIFIED if c.last_error.is_empty() => format!("{} is verified.", c.domain),
@@ -129,8 +124,7 @@ pub async fn check_domain(slug: String, domain: String) -> Result<String, AppErr
 pub async fn set_oidc_allowlist(slug: String, provider: String, allowed: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::{methods, oidc};
-    let st = state()?;
-    let cap = viewer(&st, &slug).await?.admin().map_err(fail)?;
+    let (st, cap) = admin(&slug).await?;
     let list = oidc::set_allowed(&st.db, st.now(), &cap, &provider, &allowed).await.map_err(fail)?;
     let label = methods::label(&provider);
     let msg = if list.is_empty() { format!("{label}: any account may be used.") } else { format!("{label}: only {} may be used.", list.join(", ")) };
