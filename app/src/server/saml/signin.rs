@@ -460,37 +460,37 @@ async fn log(
     .insert(db)
     .await?;
     // Keep the newest rows of each pool: refusals (outside test mode), and the rest.
-    let pool = || {
-        let q = saml_activity::Entity::find().filter(saml_activity::Column::ProviderId.eq(provider.id));
-        if junk {
-            q.filter(saml_activity::Column::Accepted.eq(false)).filter(saml_activity::Column::TestMode.eq(false))
-        } else {
-            q.filter(sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true)))
-        }
-    };
-    let cutoff = pool().order_by_desc(saml_activity::Column::Id).offset(ACTIVITY_KEPT).limit(1).one(db).await?;
+    let pool = if junk { real_entries().not() } else { real_entries() };
+    let cutoff = saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(provider.id))
+        .filter(pool.clone())
+        .order_by_desc(saml_activity::Column::Id)
+        .offset(ACTIVITY_KEPT)
+        .limit(1)
+        .one(db)
+        .await?;
     if let Some(c) = cutoff {
         saml_activity::Entity::delete_many()
             .filter(saml_activity::Column::ProviderId.eq(provider.id))
             .filter(saml_activity::Column::Id.lte(c.id))
-            .filter(if junk {
-                sea_orm::Condition::all().add(saml_activity::Column::Accepted.eq(false)).add(saml_activity::Column::TestMode.eq(false))
-            } else {
-                sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true))
-            })
+            .filter(pool)
             .exec(db)
             .await?;
     }
     Ok(row.id)
 }
 
-/// The provider's latest activity rows, newest first.
+/// Accepted sign-ins and test results: the activity rows that only the IdP or an admin can
+/// cause (the rest are refusals, which anyone can).
+fn real_entries() -> sea_orm::Condition {
+    sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true))
+}
+
 /// The provider's latest activity, newest first: up to `limit` accepted sign-ins and test
 /// results, and up to `limit` refusals, so a flood of junk posts never hides the former.
 pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<saml_activity::Model>, DomainError> {
-    let real = sea_orm::Condition::any().add(saml_activity::Column::Accepted.eq(true)).add(saml_activity::Column::TestMode.eq(true));
     let mut rows = Vec::new();
-    for pool in [real.clone(), real.not()] {
+    for pool in [real_entries(), real_entries().not()] {
         rows.extend(
             saml_activity::Entity::find()
                 .filter(saml_activity::Column::ProviderId.eq(provider_id))
