@@ -114,6 +114,23 @@ impl TestApp {
         TestApp { state, clock, router }
     }
 
+    /// A SAML provider of workspace `slug`, made by the operator at `now`, whose IdP
+    /// (`https://idp.example.test/{name}`) never answers: for tests of what a provider's
+    /// existence, token or settings change, without a sign-in.
+    pub async fn offline_saml_provider(&self, slug: &str, name: &str, now: i64) -> app::server::entities::saml_provider::Model {
+        let ws = workspaces::by_slug(&self.state.db, slug).await.expect("workspace");
+        let cap = app::server::permissions::AdminCap::operator(ws.id, app::server::audit::Actor::operator());
+        let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
+        let input = app::server::saml::ProviderInput {
+            name: name.into(),
+            idp_entity_id: format!("https://idp.example.test/{name}"),
+            sso_url: "https://idp.example.test/sso".into(),
+            certificates: vec![cert],
+            ..Default::default()
+        };
+        app::server::saml::create(&self.state.db, &self.state.config, now, &cap, &input).await.expect("provider")
+    }
+
     /// A workspace `acme` whose admin signed up with a password.
     pub async fn with_workspace() -> Self {
         let app = Self::new().await;

@@ -247,15 +247,7 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
     // SAML only.
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
     let cap = AdminCap::operator(ws.id, Actor::operator());
-    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
-    let input = app::server::saml::ProviderInput {
-        name: "Okta".into(),
-        idp_entity_id: "https://idp.test/".into(),
-        sso_url: "https://idp.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    let p = app.offline_saml_provider("acme", "Okta", T0).await;
     app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()])
         .await
         .expect("saml only");

@@ -123,17 +123,7 @@ async fn switching_a_method_off_ends_the_sessions_it_started() {
     let admin = app.admin_cookie().await;
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
     let ada_elsewhere = app.admin_cookie().await; // the admin's other browser
-    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let cap = app::server::permissions::AdminCap::operator(ws.id, app::server::audit::Actor::operator());
-    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
-    let input = app::server::saml::ProviderInput {
-        name: "Okta".into(),
-        idp_entity_id: "https://idp.test/".into(),
-        sso_url: "https://idp.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    let p = app.offline_saml_provider("acme", "Okta", T0).await;
     let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", &app::server::saml::method_key(&p.public_id)), ("enabled", "true")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(app.me_status(&bob).await, StatusCode::OK, "turning a method on ends nothing");

@@ -122,8 +122,6 @@ async fn the_overview_charts_sign_ins_and_the_audit_log_filters_and_exports() {
 /// never reach a log line or a panic message through `{:?}`.
 #[tokio::test]
 async fn secrets_never_print_through_debug() {
-    use app::server::audit::Actor;
-    use app::server::permissions::AdminCap;
     let app = TestApp::with_config(|c| {
         c.metrics_token = Some(TOKEN.into());
         c.oidc = vec![app::server::oidc::OidcProvider::new("google", "client", "client-secret-value", Some("https://accounts.google.com"))];
@@ -136,17 +134,7 @@ async fn secrets_never_print_through_debug() {
         assert!(!printed.contains(secret), "{secret} printed");
     }
     assert!(printed.contains("<redacted>"), "{printed}");
-    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
-    let input = app::server::saml::ProviderInput {
-        name: "Okta".into(),
-        idp_entity_id: "https://idp.example.test/okta".into(),
-        sso_url: "https://idp.example.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    let p = app::server::saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider");
+    let p = app.offline_saml_provider("acme", "Okta", T0).await;
     let key = p.sp_key_pem.as_ref().expect("key").expose().to_string();
     assert!(key.contains("PRIVATE KEY"));
     let printed = format!("{p:?}");

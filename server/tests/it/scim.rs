@@ -31,17 +31,7 @@ struct Scim {
 }
 
 async fn provider(app: &TestApp, slug: &str, name: &str) -> String {
-    let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("workspace");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-    let input = saml::ProviderInput {
-        name: name.into(),
-        idp_entity_id: format!("https://idp.example.test/{name}"),
-        sso_url: "https://idp.example.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    saml::create(&app.state.db, &app.state.config, T0, &cap, &input).await.expect("provider").public_id
+    app.offline_saml_provider(slug, name, T0).await.public_id
 }
 
 async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
