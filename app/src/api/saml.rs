@@ -92,7 +92,12 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     };
     // A token minted by a no-JS rotation travels once in an HttpOnly cookie scoped to
     // this page; read it and clear it.
-    let fresh_token = take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{}", p.public_id)).filter(|t| t.len() <= 64);
+    // Shown only if it is the provider's current token: a cookie planted by anyone else
+    // (a sibling subdomain) can't put its own "token" on the page.
+    let fresh_token = match take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{}", p.public_id)).filter(|t| t.len() <= 64) {
+        Some(t) if crate::server::scim::is_current_token(&st.db, p.id, &t).await.map_err(fail)? => Some(t),
+        _ => None,
+    };
     let claimed_domains = crate::server::domains::list(&st.db, p.workspace_id).await.map_err(fail)?;
     let asserted_domains = saml::asserted_domains(&st.db, &p).await.map_err(fail)?;
     let asserted_by_default = p.asserted_domains.is_none();
@@ -124,7 +129,7 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
         scim_base_url: u.scim_base,
         token: crate::server::scim::token_facts(&st.db, p.id).await.map_err(fail)?.map(|t| crate::model::ProviderTokenFacts {
             created: day(t.created_at),
-            last_used: t.last_used_at.map(|u| crate::server::scim::timestamp(u).replace('T', " ").replace('Z', " UTC")),
+            last_used: t.last_used_at.map(crate::server::scim::display_time),
             expires: t.expires_at.map(day),
             days_left: t.expires_at.map(|e| (e - now).div_euclid(86_400)),
         }),
@@ -152,7 +157,7 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
             .map_err(fail)?
             .into_iter()
             .map(|a| crate::model::ScimActivityRow {
-                when: crate::server::scim::timestamp(a.created_at).replace('T', " ").replace('Z', " UTC"),
+                when: crate::server::scim::display_time(a.created_at),
                 method: a.method,
                 path: a.path,
                 operation: a.operation,

@@ -136,7 +136,6 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: i64) -> Result<(), D
     Ok(())
 }
 
-/// Revokes every session of an account in one workspace (deactivation).
 /// Ends the workspace's sessions made with sign-in `method` (switched off, or narrowed),
 /// except `keep` (the acting admin's own). Returns how many ended.
 pub async fn end_by_method<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &str, keep: Option<i64>) -> Result<u64, DomainError> {
@@ -147,6 +146,7 @@ pub async fn end_by_method<C: ConnectionTrait>(db: &C, workspace_id: i64, method
     Ok(q.exec(db).await?.rows_affected)
 }
 
+/// Revokes every session of an account in one workspace (deactivation).
 pub async fn revoke_all<C: ConnectionTrait>(db: &C, account_id: i64, workspace_id: i64) -> Result<u64, DomainError> {
     let res =
         session::Entity::delete_many().filter(session::Column::AccountId.eq(account_id)).filter(session::Column::WorkspaceId.eq(workspace_id)).exec(db).await?;

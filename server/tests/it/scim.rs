@@ -888,3 +888,18 @@ async fn concurrent_deactivations_of_two_admins_leave_one() {
         }
     }
 }
+
+/// The token a no-JS rotation shows once travels in a cookie; the page shows it only if it
+/// is the provider's current token, so a cookie planted by anyone else shows nothing.
+#[tokio::test]
+async fn the_page_shows_only_the_token_it_minted() {
+    let s = setup().await;
+    let admin = admin_session(&s.app).await;
+    let page = format!("/w/acme/settings/authentication/saml/{}", s.provider);
+    let planted = "PlantedTokenPlantedTokenPlantedToken0123456";
+    let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={planted}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains(planted) && !r.body.contains("data-testid=\"provider-token\""), "a planted token was shown");
+    let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={}", s.token))).await;
+    assert!(r.body.contains(&s.token), "the minted token is shown once");
+}

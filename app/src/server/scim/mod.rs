@@ -191,7 +191,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     if let Some(at) = token.expires_at.filter(|at| *at <= now) {
         return Err(ScimError::unauthorized(format!(
             "the token expired on {}; an admin mints a new one on the provider's page in Gatehouse",
-            timestamp(at).replace('T', " ").replace('Z', " UTC")
+            display_time(at)
         )));
     }
     let provider = saml_provider::Entity::find_by_id(token.provider_id).one(db).await?.ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
@@ -537,6 +537,22 @@ pub fn timestamp(secs: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+/// A time as pages show it: `2026-12-06 21:05:00 UTC`.
+pub fn display_time(secs: i64) -> String {
+    timestamp(secs).replace('T', " ").replace('Z', " UTC")
+}
+
+/// Whether `presented` is the provider's current Provider Token (a value shown once must
+/// be the one minted, not whatever a cookie says).
+pub async fn is_current_token<C: ConnectionTrait>(db: &C, provider_id: i64, presented: &str) -> Result<bool, DomainError> {
+    Ok(scim_token::Entity::find()
+        .filter(scim_token::Column::ProviderId.eq(provider_id))
+        .filter(scim_token::Column::TokenHash.eq(Token::from_presented(presented).hash()))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// A weak ETag from a resource's JSON (users) or version counter (groups).
