@@ -11,6 +11,11 @@ use axum::response::Response;
 /// throttled, while junk posted at the ACS is.
 const FAILURES_PER_IP_PER_MINUTE: i64 = 60;
 
+/// Sign-in starts allowed per client address per minute and per scope. A start is a
+/// redirect, not a guess, so the ceiling sits far above any company's 9 am behind one
+/// address; it bounds the pending-request rows a loop from one address can write.
+pub const STARTS_PER_IP_PER_MINUTE: i64 = 1200;
+
 /// The browser's nonce from cookie `name`, if it sent one.
 pub fn nonce(headers: &HeaderMap, name: &str) -> Option<Token> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
@@ -38,16 +43,29 @@ fn failure_key(scope: &str, ip: &str) -> String {
     format!("signin:fail:{scope}:{ip}")
 }
 
+fn too_many() -> Response {
+    let mut r = crate::saml::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}
+
+/// Counts a sign-in start in `scope` from this client address: `Some(429 response)` past
+/// [`STARTS_PER_IP_PER_MINUTE`].
+pub async fn start_throttled(st: &AppState, scope: &str, ip: Option<&str>) -> Option<Response> {
+    let ip = ip?;
+    match app::server::ratelimit::hit(&st.db, &format!("signin:start:{scope}:{ip}"), st.now(), 60).await {
+        Ok(n) if n > STARTS_PER_IP_PER_MINUTE => Some(too_many()),
+        Ok(_) => None,
+        Err(e) => Some(crate::saml::internal(e)),
+    }
+}
+
 /// `Some(429 response)` when this client address has failed too often in `scope` this
 /// minute. Counts nothing itself.
 pub async fn throttled(st: &AppState, scope: &str, ip: Option<&str>) -> Option<Response> {
     let ip = ip?;
     match app::server::ratelimit::count(&st.db, &failure_key(scope, ip), st.now(), 60).await {
-        Ok(n) if n >= FAILURES_PER_IP_PER_MINUTE => {
-            let mut r = crate::saml::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-            Some(r)
-        }
+        Ok(n) if n >= FAILURES_PER_IP_PER_MINUTE => Some(too_many()),
         Ok(_) => None,
         Err(e) => Some(crate::saml::internal(e)),
     }

@@ -24,9 +24,6 @@ struct StartQuery {
 }
 
 async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<StartQuery>, headers: HeaderMap, req: Request) -> Response {
-    if let Some(r) = crate::browser::throttled(&st, &format!("{key}:{}", q.workspace), peer(&req).as_deref()).await {
-        return r;
-    }
     if st.config.oidc_provider(&key).is_none() {
         return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
     }
@@ -38,6 +35,9 @@ async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Qu
         },
         Err(_) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
     };
+    if let Some(r) = crate::browser::start_throttled(&st, &format!("{key}:{}", ws.slug), peer(&req).as_deref()).await {
+        return r;
+    }
     let nonce = crate::browser::nonce(&headers, OIDC_COOKIE).unwrap_or_else(Token::generate);
     match oidc::start(&st.db, &st.config, st.now(), &key, &ws, q.next.as_deref(), &nonce).await {
         Ok(url) => {

@@ -80,6 +80,9 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Some(r) = crate::browser::start_throttled(&st, &format!("saml:{}", p.public_id), ip.as_deref()).await {
+        return r;
+    }
     let now = st.now();
     let test_by = if q.test.as_deref() == Some("1") {
         // Only an admin of the provider's workspace may run a test.

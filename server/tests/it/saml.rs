@@ -950,3 +950,21 @@ async fn junk_posts_can_neither_flood_nor_bury_a_providers_activity() {
         .expect("db");
     assert_eq!(after, 22);
 }
+
+/// Starts are never throttled like failures, but each writes a pending request: one
+/// address gets a ceiling far above any company's morning, and past it 429; another
+/// address is unaffected, and the next minute starts afresh.
+#[tokio::test]
+async fn sign_in_starts_have_a_ceiling_per_address() {
+    let sp = setup(Options::default()).await;
+    let ceiling = server::browser::STARTS_PER_IP_PER_MINUTE;
+    let login = format!("/saml/{}/login", sp.id);
+    let start = |peer: &'static str| from_peer(&sp.app, "GET", &login, None, peer, None);
+    for i in 0..ceiling {
+        assert!(start("203.0.113.9:5000").await.status.is_redirection(), "start {i}");
+    }
+    assert_eq!(start("203.0.113.9:5000").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(start("203.0.113.10:5000").await.status.is_redirection());
+    sp.app.clock.advance(60);
+    assert!(start("203.0.113.9:5000").await.status.is_redirection());
+}
