@@ -383,3 +383,99 @@ fn decrypt(trust: &Trust, doc: &str, report: &mut Report) -> Step<String> {
 fn parse_assertion(xml: &str) -> Step<Assertion> {
     xml.parse::<Assertion>().map_err(|_| ("malformed", "the assertion does not follow the SAML schema".to_string()))
 }
+
+/// The checks on signed responses made once and checked in (testdata/, made by
+/// scripts/interop/make_saml_fixtures.sh with a throw-away IdP key), on a fixed clock: no
+/// IdP process, no wall-clock time. The integration suite runs the same corpus through
+/// the whole ACS against pysaml2's keys.
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    /// When the corpus was signed (`--now`).
+    const SIGNED_AT: i64 = 1_800_000_000;
+    const REQUEST_ID: &str = "_fixture000000000000000000000000001";
+    /// Cases whose every stateless check passes by design: what they get wrong is decided
+    /// against our stored request and the provider's settings (signin.rs: the request it
+    /// answers, or an unsolicited answer where IdP-initiated sign-in is off), which this
+    /// layer reports, not judges.
+    const STATEFUL: [&str; 2] = ["wrong-in-response-to", "no-in-response-to"];
+
+    fn corpus() -> serde_json::Value {
+        serde_json::from_str(include_str!("testdata/corpus.json")).expect("corpus")
+    }
+
+    fn trust_with(cert_pem: &str) -> Trust {
+        let (der, _, _) = super::super::idp_metadata::certificate_facts(cert_pem).expect("certificate");
+        Trust {
+            idp_entity_id: "https://idp.fixture.test/metadata".into(),
+            certs_der: vec![der],
+            sp_entity_id: "https://gatehouse.fixture.test/saml/fixture/metadata".into(),
+            acs_url: "https://gatehouse.fixture.test/saml/fixture/acs".into(),
+            require_encryption: false,
+            sp_key: None,
+            attr_email: vec![],
+            attr_given_name: vec![],
+            attr_family_name: vec![],
+        }
+    }
+
+    fn trust() -> Trust {
+        init_xml();
+        trust_with(include_str!("testdata/idp-cert.pem"))
+    }
+
+    fn valid() -> String {
+        corpus()["valid"]["saml_response"].as_str().expect("valid-control").to_string()
+    }
+
+    #[test]
+    fn the_genuine_response_passes_every_check_at_its_time() {
+        let report = verify(&valid(), &trust(), SIGNED_AT);
+        let v = report.result.as_ref().unwrap_or_else(|r| panic!("refused: {r:?}"));
+        assert_eq!(v.in_response_to.as_deref(), Some(REQUEST_ID));
+        assert_eq!(v.email.as_deref(), Some("alice@acme.test"));
+        assert!(v.keep_until > SIGNED_AT, "the replay entry outlives the assertion");
+        assert!(report.checks.iter().all(|c| c.ok), "{:?}", report.checks);
+        for step in ["decode", "structure", "status", "time"] {
+            assert!(report.checks.iter().any(|c| c.name == step), "no {step} check in {:?}", report.checks);
+        }
+    }
+
+    #[test]
+    fn the_same_response_is_refused_outside_its_time_window() {
+        for (at, what) in [(SIGNED_AT + 86_400, "a day later"), (SIGNED_AT - 86_400, "a day before")] {
+            let report = verify(&valid(), &trust(), at);
+            assert_eq!(report.result.as_ref().err().map(|r| r.code), Some("time"), "{what}: {:?}", report.result);
+        }
+        // Within the allowed clock skew either side it still passes.
+        assert!(verify(&valid(), &trust(), SIGNED_AT - CLOCK_SKEW_SECS + 1).result.is_ok());
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_pinned_verifies_nothing() {
+        // A certificate nobody pinned.
+        let (_, other_cert) = super::super::sp::generate_key_pair("Not the IdP").expect("key pair");
+        let report = verify(&valid(), &trust_with(&other_cert), SIGNED_AT);
+        assert_eq!(report.result.as_ref().err().map(|r| r.code), Some("signature"), "{:?}", report.result);
+    }
+
+    #[test]
+    fn every_hostile_case_is_refused_by_these_checks_or_answers_another_request() {
+        let corpus = corpus();
+        let cases = corpus["cases"].as_array().expect("cases");
+        assert!(cases.len() >= 30, "the corpus shrank: {}", cases.len());
+        let trust = trust();
+        for c in cases {
+            let name = c["name"].as_str().expect("name");
+            let report = verify(c["saml_response"].as_str().expect("response"), &trust, SIGNED_AT);
+            match &report.result {
+                Err(r) => assert!(report.checks.iter().any(|c| !c.ok && c.name == r.code), "{name}: the refusal is in the report"),
+                Ok(v) => {
+                    assert!(STATEFUL.contains(&name), "{name} passed every stateless check: {:?}", report.checks);
+                    assert_ne!(v.in_response_to.as_deref(), Some(REQUEST_ID), "{name}");
+                }
+            }
+        }
+    }
+}
