@@ -21,7 +21,7 @@ build:
 	cargo leptos build
 
 build-release:
-	cargo leptos build --release
+	@scripts/build-release.sh
 
 check:
 	cargo check -p server
