@@ -186,7 +186,7 @@ async fn main() {
         workspace_id: ws,
         workspace_slug: "big".into(),
         workspace_name: "big".into(),
-        role: "member".into(),
+        role: app::model::Role::Member,
         email: String::new(),
         full_name: String::new(),
         ip: None,

@@ -11,7 +11,6 @@ use app::server::audit::Actor;
 use app::server::clock::FixedClock;
 use app::server::entities::{saml_replay, saml_request};
 use app::server::password::Hasher;
-use app::server::permissions::AdminCap;
 use app::server::state::RuntimeConfig;
 use app::server::{crypto::Token, db, domains, methods, saml, workspaces, AppState};
 use axum::body::Body;
@@ -88,7 +87,8 @@ async fn main() {
         admin_password: None,
     };
     let ws = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace").workspace;
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    #[allow(clippy::disallowed_methods)] // the bench sets up as the operator does
+    let cap = app::server::permissions::OperatorCap::cli().admin_of(ws.id);
     domains::change(&st.db, now, &cap, &["acme.test".into()], &[]).await.expect("domain");
     let input = saml::ProviderInput {
         name: "Bench IdP".into(),

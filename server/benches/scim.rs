@@ -10,7 +10,6 @@ use app::server::audit::Actor;
 use app::server::clock::SystemClock;
 use app::server::entities::{account, group, group_member, membership};
 use app::server::password::Hasher;
-use app::server::permissions::AdminCap;
 use app::server::state::RuntimeConfig;
 use app::server::{db, methods, saml, scim, workspaces, AppState};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -175,7 +174,8 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
     };
     let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace");
     let ws = created.workspace.id;
-    let cap = AdminCap::operator(ws, Actor::operator());
+    #[allow(clippy::disallowed_methods)] // the bench sets up as the operator does
+    let cap = app::server::permissions::OperatorCap::cli().admin_of(ws);
     let (_, cert) = saml::sp::generate_key_pair("bench").expect("cert");
     let input = saml::ProviderInput {
         name: "Bench IdP".into(),
@@ -252,8 +252,8 @@ async fn big_group(st: &AppState, ws: i64, provider_id: i64, n: usize) -> (i64, 
             .map(|account_id| membership::ActiveModel {
                 workspace_id: Set(ws),
                 account_id: Set(account_id),
-                role: Set("member".into()),
-                status: Set("active".into()),
+                role: Set(app::model::Role::Member),
+                status: Set(app::model::Status::Active),
                 managed_by_provider_id: Set(Some(provider_id)),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use app::server::audit::Actor;
 use app::server::password::{Hasher, Password};
-use app::server::permissions::AdminCap;
 use app::server::{db, methods, saml, scim, workspaces};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
@@ -129,7 +128,8 @@ async fn main() {
             admin_password: None,
         };
         let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
-        let cap = AdminCap::operator(ws.id, Actor::operator());
+        #[allow(clippy::disallowed_methods)] // the bench sets up as the operator does
+        let cap = app::server::permissions::OperatorCap::cli().admin_of(ws.id);
         let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
         let input = saml::ProviderInput {
             name: "Entra".into(),

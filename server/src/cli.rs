@@ -4,9 +4,8 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use app::server::audit::Actor;
 use app::server::password::Password;
-use app::server::permissions::AdminCap;
+use app::server::permissions::OperatorCap;
 use app::server::{members, methods, saml, scim, workspaces, AppState};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -164,6 +163,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     let default_log = if matches!(command, Command::Serve) { "info" } else { "warn" };
     init_tracing(cfg.log.as_deref().unwrap_or(default_log));
+    // Every command here runs as the operator: this is the one place an OperatorCap is
+    // made outside the tests (clippy.toml refuses OperatorCap::cli anywhere else).
+    #[allow(clippy::disallowed_methods)]
+    let op = OperatorCap::cli();
     match command {
         Command::Serve => {
             let state = crate::build_state(&cfg, crate::system_clock()).await?;
@@ -202,7 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None
             };
             let new = workspaces::NewWorkspace { slug, name, admin_email: admin_email.clone(), admin_name, admin_password: password };
-            let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &Actor::operator(), None).await.map_err(user_error)?;
+            let created = workspaces::create(&st.db, &st.hasher, st.now(), new, op.actor(), None).await.map_err(user_error)?;
             let mut out = json!({
                 "workspace": created.workspace.slug,
                 "name": created.workspace.name,
@@ -218,7 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SignInMethods { workspace, enable, disable } => {
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let ws = find_workspace(&st, &workspace).await?;
-            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let cap = op.admin_of(ws.id);
             let enabled = if enable.is_empty() && disable.is_empty() {
                 methods::list(&st.db, ws.id, &st.config).await.map_err(user_error)?.into_iter().filter(|m| m.enabled && m.available).map(|m| m.key).collect()
             } else {
@@ -231,12 +234,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             use app::server::domains;
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let ws = find_workspace(&st, &workspace).await?;
-            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let cap = op.admin_of(ws.id);
             if !add.is_empty() || !remove.is_empty() {
                 domains::change(&st.db, st.now(), &cap, &add, &remove).await.map_err(user_error)?;
             }
             for d in &trust {
-                domains::trust(&st.db, st.now(), ws.id, d, &Actor::operator()).await.map_err(user_error)?;
+                domains::trust(&st.db, st.now(), &op, ws.id, d).await.map_err(user_error)?;
             }
             for d in &verify {
                 domains::verify_now(&st.db, &st.config.dns, st.now(), ws.id, d).await.map_err(user_error)?;
@@ -253,7 +256,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Saml(SamlCommand::Add { workspace, name, metadata_file, metadata_url, allow_idp_initiated }) => {
             let st = crate::build_state(&cfg, crate::system_clock()).await?;
             let ws = find_workspace(&st, &workspace).await?;
-            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let cap = op.admin_of(ws.id);
             let metadata_xml = match metadata_file {
                 Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
                 None => None,
@@ -288,7 +291,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 | ScimCommand::Disable { workspace, provider } => (workspace, provider),
             };
             let ws = find_workspace(&st, workspace).await?;
-            let cap = AdminCap::operator(ws.id, Actor::operator());
+            let cap = op.admin_of(ws.id);
             let not_found = |e| match e {
                 app::server::DomainError::NotFound => anyhow::anyhow!("{provider} is not a SAML provider of {}", ws.slug),
                 other => user_error(other),
@@ -327,12 +330,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = find_workspace(&st, &workspace).await?;
             let mut out = json!({ "workspace": ws.slug });
             if let Some(m) = enable {
-                let after = methods::recover(&st.db, st.now(), ws.id, &st.config, &m, &Actor::operator()).await.map_err(user_error)?;
+                let after = methods::recover(&st.db, st.now(), &op, ws.id, &st.config, &m).await.map_err(user_error)?;
                 out["enabled_method"] = json!(m);
                 out["enabled"] = json!(after);
             }
             if let Some(email) = promote {
-                members::promote(&st.db, st.now(), ws.id, &email, &Actor::operator()).await.map_err(|e| match e {
+                members::promote(&st.db, &st.events, st.now(), &op, ws.id, &email).await.map_err(|e| match e {
                     app::server::DomainError::NotFound => anyhow::anyhow!("{email} is not a member of {}", ws.slug),
                     other => user_error(other),
                 })?;

@@ -63,10 +63,20 @@ struct CallbackQuery {
 
 async fn callback(State(st): State<AppState>, Path(key): Path<String>, Query(q): Query<CallbackQuery>, headers: HeaderMap, req: Request) -> Response {
     let ip = peer(&req);
-    // The callback doesn't name its workspace before its state is read: one scope per
-    // configured provider (and one for any other path segment, so made-up ones add no
-    // counters).
-    let scope = if st.config.oidc_provider(&key).is_some() { format!("{key}:callback") } else { "oidc:unknown".to_string() };
+    // Failures are counted per client address in the scope of the workspace whose pending
+    // sign-in the state names, so junk from a neighbour behind the same address (a NAT, a
+    // balancer without trusted-proxy settings) can't block another workspace's sign-ins.
+    // Callbacks naming no pending sign-in share one scope per configured provider (and one
+    // for any other path segment, so made-up ones add no counters).
+    let scope = if st.config.oidc_provider(&key).is_none() {
+        "oidc:unknown".to_string()
+    } else {
+        match oidc::pending_workspace(&st.db, st.now(), &key, q.state.as_deref()).await {
+            Ok(Some(ws)) => format!("{key}:callback:{ws}"),
+            Ok(None) => format!("{key}:callback"),
+            Err(e) => return internal(e),
+        }
+    };
     if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
@@ -90,7 +100,7 @@ async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &H
         browser_nonce: nonce.as_ref(),
         ip,
     };
-    let outcome = oidc::callback(&st.db, &st.config, st.now(), key, cb).await;
+    let outcome = oidc::callback(&st.db, &st.events, &st.config, st.now(), key, cb).await;
     // Only configured providers get a series (the path segment is the caller's).
     if st.config.oidc_provider(key).is_some() {
         let o = match &outcome {

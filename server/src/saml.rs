@@ -158,7 +158,7 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
     };
     let relay = form.relay_state.unwrap_or_default();
     let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip };
-    match signin::acs(&st.db, &st.config, st.now(), p, posted).await {
+    match signin::acs(&st.db, &st.events, &st.config, st.now(), p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()

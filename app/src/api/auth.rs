@@ -65,8 +65,8 @@ pub async fn login(slug: String, email: String, password: String) -> Result<(), 
         },
     );
     let signed = result.map_err(fail)?;
-    set_cookie(sessions::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.lifetime_secs));
-    leptos_axum::redirect(&format!("/w/{}", signed.workspace_slug));
+    set_cookie(sessions::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.max_age));
+    leptos_axum::redirect(&signed.redirect);
     Ok(())
 }
 

@@ -23,12 +23,11 @@ pub async fn accept_invite(token: String, full_name: String, password: String) -
     use super::ctx::*;
     use crate::server::{crypto::Token, members, sessions, workspaces};
     let st = state()?;
-    let (slug, session) = members::accept_invite(&st.db, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
-        .await
-        .map_err(fail)?;
+    let (slug, session) =
+        members::accept_invite(&st.db, &st.events, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
+            .await
+            .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
-    // A new member (and so a new Everyone member) for open Members and Groups pages.
-    st.events.publish(&st.db, ws.id, &[crate::server::events::Topic::Members, crate::server::events::Topic::Groups]).await;
     set_cookie(sessions::set_cookie_header(&session, st.config.secure_cookies(), ws.session_lifetime_secs));
     leptos_axum::redirect(&format!("/w/{slug}"));
     Ok(())

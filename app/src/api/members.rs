@@ -31,8 +31,8 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
         .into_iter()
         .map(|r| crate::model::MemberRow {
             last_admin: sole_admin
-                && r.membership.role == crate::server::permissions::ROLE_ADMIN
-                && r.membership.status == crate::server::permissions::STATUS_ACTIVE,
+                && r.membership.role == crate::server::permissions::Role::Admin
+                && r.membership.status == crate::server::permissions::Status::Active,
             membership_id: r.membership.id,
             is_self: r.membership.id == v.membership_id,
             full_name: r.account.full_name,
@@ -55,7 +55,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
     let st = state()?;
     let v = viewer(&st, &slug).await?;
     let cap = v.admin().map_err(fail)?;
-    let token = members::create_invite(&st.db, st.now(), &cap, &email, &role).await.map_err(fail)?;
+    let token = members::create_invite(&st.db, st.now(), &cap, &email, members::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
     let link = format!("{}/invite/{}", st.config.public_url, token.expose());
     let emailed = match &st.config.mailer {
         Some(m) => match m.send_invite(email.trim(), &v.workspace_name, &v.email, &link).await {
@@ -83,7 +83,7 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
     use crate::server::events::Topic;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
-    members::set_role(&st.db, st.now(), &cap, membership_id, &role).await.map_err(fail)?;
+    members::set_role(&st.db, st.now(), &cap, membership_id, members::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     let msg = format!("Role changed to {role}.");
     redirect_no_js(&format!("/w/{}/settings/members?saved=role_changed", urlencode(&slug)));

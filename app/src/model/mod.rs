@@ -1,6 +1,9 @@
 //! DTOs shared by the UI and server functions. Never sea-orm entities.
 use serde::{Deserialize, Serialize};
 
+pub mod kinds;
+pub use kinds::{Role, Status};
+
 /// The signed-in member, for the page header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentMember {
@@ -65,8 +68,8 @@ pub struct MemberRow {
     pub membership_id: i64,
     pub full_name: String,
     pub email: String,
-    pub role: String,
-    pub status: String,
+    pub role: Role,
+    pub status: Status,
     pub sign_in_methods: Vec<String>,
     /// Linked identities (Google, Slack, Office365, SAML providers).
     pub identities: Vec<String>,
@@ -91,7 +94,7 @@ pub struct InviteDetails {
 pub struct PendingInvite {
     pub id: i64,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     /// Days until the link stops working (rounded up).
     pub expires_in_days: i64,
 }

@@ -205,7 +205,7 @@ pub struct Preview {
 /// workspace are `NotFound`. At most `limit` rows are kept; the counts cover all.
 pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Change, limit: usize) -> Result<Preview, DomainError> {
     use super::entities::{group, membership};
-    use super::permissions::{ROLE_ADMIN, STATUS_ACTIVE};
+    use super::permissions::{Role, Status};
     use std::collections::{BTreeSet, HashMap};
     let changed: Vec<i64> = match change {
         Change::Grant { group, .. } | Change::AddMember { group, .. } | Change::RemoveMember { group, .. } | Change::DeleteGroup { group } => vec![*group],
@@ -244,8 +244,8 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         let ms = membership::Entity::find()
             .filter(membership::Column::Id.is_in(chunk.to_vec()))
             .filter(membership::Column::WorkspaceId.eq(workspace_id))
-            .filter(membership::Column::Status.eq(STATUS_ACTIVE))
-            .filter(membership::Column::Role.ne(ROLE_ADMIN))
+            .filter(membership::Column::Status.eq(Status::Active))
+            .filter(membership::Column::Role.ne(Role::Admin))
             .all(db)
             .await?;
         members.extend(super::members::with_accounts(db, ms).await?.into_iter().map(|(m, a)| (m.id, a.email, a.full_name)));
@@ -409,7 +409,7 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
             let email = super::normalize_email(f.email.unwrap_or(""))?;
             let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
             let a = super::members::account_by_email(db, ws, &email).await?.ok_or_else(not_member)?;
-            let m = super::members::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::STATUS_ACTIVE).ok_or_else(not_member)?;
+            let m = super::members::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::Status::Active).ok_or_else(not_member)?;
             (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
         }
         "remove" => {

@@ -3,23 +3,16 @@
 //! the same. Attempts are throttled per account and per IP in shared counters.
 use serde_json::json;
 
-use super::audit::{self, Actor};
-use super::crypto::Token;
+use super::audit::Actor;
+use super::completion::{self, Completion, NotSignedIn, SignedIn};
 use super::members::{account_by_email, membership_of};
 use super::methods::{self, PASSWORD};
 use super::password::Password;
-use super::permissions::STATUS_ACTIVE;
 use super::state::AppState;
-use super::{normalize_email, ratelimit, sessions, workspaces, DomainError};
+use super::{normalize_email, ratelimit, workspaces, DomainError};
 
 pub const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
 pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
-
-pub struct SignedIn {
-    pub token: Token,
-    pub workspace_slug: String,
-    pub lifetime_secs: i64,
-}
 
 pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, ip: Option<String>) -> Result<SignedIn, DomainError> {
     let db = &state.db;
@@ -60,11 +53,23 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         return Err(DomainError::Invalid(BAD_CREDENTIALS.into()));
     };
     ratelimit::release(db, &[&acct_key, &ip_key], now, THROTTLE_WINDOW_SECS).await?;
-    if membership.status != STATUS_ACTIVE {
-        return Err(DomainError::Refused("Your access to this workspace has been deactivated. Ask an admin to reactivate you.".into()));
-    }
-    let token = sessions::create(db, now, account.id, ws.id, PASSWORD).await?;
     let actor = Actor { account_id: Some(account.id), label: account.email_normalized.clone(), ip };
-    audit::record(db, now, Some(ws.id), &actor, "signin", &account.email_normalized, json!({ "method": PASSWORD })).await?;
-    Ok(SignedIn { token, workspace_slug: ws.slug, lifetime_secs: ws.session_lifetime_secs })
+    let txn = super::db::write(db).await?;
+    let completion = Completion {
+        workspace: &ws,
+        membership: &membership,
+        joined: false,
+        method: PASSWORD,
+        actor,
+        audit_action: "signin",
+        audit_target: &account.email_normalized,
+        audit_details: json!({ "method": PASSWORD }),
+        next: None,
+    };
+    match completion::complete(db, &state.events, txn, now, completion).await? {
+        Ok(signed) => Ok(signed),
+        Err(NotSignedIn::Deactivated) => {
+            Err(DomainError::Refused("Your access to this workspace has been deactivated. Ask an admin to reactivate you.".into()))
+        }
+    }
 }

@@ -46,13 +46,19 @@ impl Dns {
                 }
                 Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default())
             }
-            None => Resolver::builder_tokio().map_err(|e| format!("the system's DNS configuration can't be read: {e}"))?,
+            None => Resolver::builder_tokio().map_err(|e| {
+                tracing::error!(error = %e, "the system's DNS configuration can't be read");
+                "this server's DNS configuration can't be read (the operator's log says why)".to_string()
+            })?,
         };
         let opts = builder.options_mut();
         opts.timeout = TIMEOUT;
         opts.attempts = 2;
         opts.cache_size = 0;
-        let resolver = builder.build().map_err(|e| format!("the resolver can't start: {e}"))?;
+        let resolver = builder.build().map_err(|e| {
+            tracing::error!(error = %e, "the DNS resolver can't start");
+            "this server's DNS resolver can't start (the operator's log says why)".to_string()
+        })?;
         // A fully qualified name: no search domains appended.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         // The resolver's own timeouts should end it; this bounds it whatever happens.
@@ -71,7 +77,12 @@ impl Dns {
                 })
                 .collect()),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(vec![]),
-            Err(e) => Err(format!("{e}")),
+            // The resolver's own text can name internal servers and addresses: it goes to
+            // the operator's log, the admin who asked reads what happened in our words.
+            Err(e) => {
+                tracing::warn!(name, error = %e, "TXT lookup failed");
+                Err("the DNS server could not answer (it failed or refused the query)".to_string())
+            }
         }
     }
 }

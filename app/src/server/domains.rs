@@ -111,6 +111,18 @@ pub const PENDING_GRACE_SECS: i64 = 7 * 86_400;
 /// no longer verified.
 pub const LOST_GRACE_SECS: i64 = 3 * 86_400;
 
+/// Claims one workspace may hold, whatever their status: every claim is looked up in DNS
+/// by the periodic re-check, so one workspace's list must not grow without bound into
+/// everyone's re-check time.
+pub const MAX_CLAIMS_PER_WORKSPACE: usize = 50;
+
+/// Claims the periodic re-check takes per pass, least recently checked first.
+pub const RECHECK_BATCH: u64 = 500;
+
+/// Lookups the periodic re-check runs at once: a claim whose DNS never answers holds one
+/// slot for its timeout, not the whole pass.
+pub const RECHECK_CONCURRENCY: usize = 8;
+
 /// Where the challenge is published: a TXT record at this name...
 pub fn record_name(domain: &str) -> String {
     format!("_gatehouse-challenge.{domain}")
@@ -162,6 +174,10 @@ pub async fn change(db: &DatabaseConnection, now: i64, cap: &AdminCap, add: &[St
             .await?;
     }
     let after: Vec<String> = claims(&txn, ws).await?.into_iter().map(|c| c.domain).collect();
+    if after.len() > MAX_CLAIMS_PER_WORKSPACE && !add.is_empty() {
+        txn.rollback().await?;
+        return Err(DomainError::Invalid(format!("A workspace can claim at most {MAX_CLAIMS_PER_WORKSPACE} domains. Remove claims you no longer need first.")));
+    }
     if !add.is_empty() || !remove.is_empty() {
         audit::record(&txn, now, Some(ws), cap.actor(), "domains.change", "workspace", json!({ "added": add, "removed": remove, "result": after })).await?;
     }
@@ -257,7 +273,8 @@ pub async fn verify_now(
 
 /// Operator override for networks without DNS: the claim counts as verified and is no
 /// longer looked up. Audited.
-pub async fn trust(db: &DatabaseConnection, now: i64, workspace_id: i64, domain: &str, actor: &audit::Actor) -> Result<(), DomainError> {
+pub async fn trust(db: &DatabaseConnection, now: i64, op: &super::permissions::OperatorCap, workspace_id: i64, domain: &str) -> Result<(), DomainError> {
+    let actor = op.actor();
     let domain = validate_domain(domain)?;
     let txn = crate::server::db::write(db).await?;
     let claim = workspace_domain::Entity::find()
@@ -287,23 +304,43 @@ pub async fn trust(db: &DatabaseConnection, now: i64, workspace_id: i64, domain:
     Ok(())
 }
 
-/// Re-checks every claim not trusted by the operator whose last check is older than
-/// `every_secs` (pending ones too, so they fail after their grace). Returns how many were
-/// checked. Several processes may run it: a check is idempotent.
+/// Re-checks claims not trusted by the operator whose last check is older than
+/// `every_secs` (pending ones too, so they fail after their grace): at most
+/// [`RECHECK_BATCH`] per pass, never-checked and least recently checked first, so no
+/// workspace's claims wait behind another's; [`RECHECK_CONCURRENCY`] lookups at a time; a
+/// claim whose check fails is logged and the pass goes on. Returns how many were checked.
+/// Several processes may run it: a check is idempotent.
 pub async fn recheck_due(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, every_secs: i64) -> Result<usize, DomainError> {
+    use sea_orm::sea_query::{NullOrdering, Order};
     use sea_orm::Condition;
     let due = workspace_domain::Entity::find()
         .filter(workspace_domain::Column::Trusted.eq(false))
         .filter(Condition::any().add(workspace_domain::Column::CheckedAt.is_null()).add(workspace_domain::Column::CheckedAt.lte(now - every_secs)))
+        .order_by_with_nulls(workspace_domain::Column::CheckedAt, Order::Asc, NullOrdering::First)
         .order_by_asc(workspace_domain::Column::Id)
-        .limit(500)
+        .limit(RECHECK_BATCH)
         .all(db)
         .await?;
-    let n = due.len();
-    for claim in due {
-        check(db, dns, now, claim).await?;
+    let mut checked = 0;
+    let mut running = tokio::task::JoinSet::new();
+    let mut queue = due.into_iter();
+    loop {
+        while running.len() < RECHECK_CONCURRENCY {
+            let Some(claim) = queue.next() else { break };
+            let (db, dns) = (db.clone(), dns.clone());
+            running.spawn(async move {
+                let (id, domain) = (claim.id, claim.domain.clone());
+                (id, domain, check(&db, &dns, now, claim).await)
+            });
+        }
+        let Some(done) = running.join_next().await else { break };
+        match done {
+            Ok((_, _, Ok(_))) => checked += 1,
+            Ok((id, domain, Err(e))) => tracing::warn!(claim = id, %domain, error = %e, "domain re-check failed; the pass goes on"),
+            Err(e) => tracing::error!(error = %e, "domain re-check task ended abnormally"),
+        }
     }
-    Ok(n)
+    Ok(checked)
 }
 
 #[cfg(test)]

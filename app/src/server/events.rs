@@ -28,6 +28,9 @@ pub enum Topic {
 
 impl Topic {
     pub const ALL: [Topic; 3] = [Topic::Access, Topic::Members, Topic::Groups];
+    /// What a new member changes: the Members page, Everyone's count on the Groups page,
+    /// and who can reach what.
+    pub const JOINED: [Topic; 3] = Topic::ALL;
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::audit;
 use super::entities::{account, grant, group, group_member, membership, saml_provider};
-use super::permissions::{AdminCap, STATUS_ACTIVE};
+use super::permissions::{AdminCap, Status};
 use super::workspaces::EVERYONE;
 use super::{normalize_email, DomainError};
 
@@ -164,7 +164,7 @@ pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i
     let g = editable(&txn, cap, id).await?;
     let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
     let a = super::members::account_by_email(&txn, cap.workspace_id(), &email).await?.ok_or_else(not_member)?;
-    let m = super::members::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == STATUS_ACTIVE).ok_or_else(not_member)?;
+    let m = super::members::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == Status::Active).ok_or_else(not_member)?;
     group_member::Entity::insert(group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(m.id), created_at: Set(now) })
         .on_conflict(OnConflict::columns([group_member::Column::GroupId, group_member::Column::MembershipId]).do_nothing().to_owned())
         .exec_without_returning(&txn)

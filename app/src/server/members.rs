@@ -8,18 +8,14 @@ use super::audit::{self, Actor};
 use super::crypto::Token;
 use super::entities::{account, group_member, invite, membership, saml_provider, session, workspace};
 use super::password::{Hasher, Password};
-use super::permissions::{AdminCap, ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE, STATUS_DEACTIVATED};
+use super::permissions::{AdminCap, Role, Status};
 use super::workspaces::{active_admin_count, everyone_group, validate_name};
 use super::{normalize_email, sessions, DomainError};
 
 pub const INVITE_LIFETIME_SECS: i64 = 7 * 86_400;
 
-pub fn validate_role(role: &str) -> Result<&'static str, DomainError> {
-    match role {
-        ROLE_ADMIN => Ok(ROLE_ADMIN),
-        ROLE_MEMBER => Ok(ROLE_MEMBER),
-        _ => Err(DomainError::Invalid("Role must be admin or member.".into())),
-    }
+pub fn validate_role(role: &str) -> Result<Role, DomainError> {
+    Role::parse(role).ok_or_else(|| DomainError::Invalid("Role must be admin or member.".into()))
 }
 
 /// The account with this email in workspace `workspace_id`. Accounts belong to one
@@ -73,14 +69,14 @@ pub async fn add_membership<C: ConnectionTrait>(
     now: i64,
     workspace_id: i64,
     account_id: i64,
-    role: &str,
+    role: Role,
     password_hash: Option<String>,
 ) -> Result<membership::Model, DomainError> {
     let m = membership::ActiveModel {
         workspace_id: Set(workspace_id),
         account_id: Set(account_id),
-        role: Set(role.to_string()),
-        status: Set(STATUS_ACTIVE.into()),
+        role: Set(role),
+        status: Set(Status::Active),
         password_hash: Set(password_hash),
         created_at: Set(now),
         updated_at: Set(now),
@@ -98,12 +94,11 @@ pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, accoun
 }
 
 /// Creates an invite; the returned token goes into the link and is never stored.
-pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, email_raw: &str, role: &str) -> Result<Token, DomainError> {
+pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, email_raw: &str, role: Role) -> Result<Token, DomainError> {
     let email = normalize_email(email_raw)?;
-    let role = validate_role(role)?;
     if let Some(acct) = account_by_email(db, cap.workspace_id(), &email).await? {
         if let Some(m) = membership_of(db, cap.workspace_id(), acct.id).await? {
-            let why = if m.status == STATUS_ACTIVE { "is already a member" } else { "is a deactivated member: reactivate them instead" };
+            let why = if m.status == Status::Active { "is already a member" } else { "is a deactivated member: reactivate them instead" };
             return Err(DomainError::Refused(format!("{email} {why}.")));
         }
     }
@@ -112,7 +107,7 @@ pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap,
         workspace_id: Set(cap.workspace_id()),
         email: Set(email_raw.trim().to_string()),
         email_normalized: Set(email.clone()),
-        role: Set(role.to_string()),
+        role: Set(role),
         token_hash: Set(token.hash()),
         invited_by_account_id: Set(cap.actor().account_id),
         created_at: Set(now),
@@ -151,10 +146,12 @@ pub async fn invite_info<C: ConnectionTrait>(db: &C, now: i64, token: &Token) ->
 /// Accepts an invite and signs the invitee in; returns (workspace slug, session token).
 /// The password chosen here belongs to this workspace's membership only, so an invite
 /// link (which its admin can see) never yields a credential for another workspace, and
-/// the account's profile is only filled in when the account is new.
+/// the account's profile is only filled in when the account is new. Open pages hear of
+/// the new member once it has committed.
 #[allow(clippy::too_many_arguments)]
 pub async fn accept_invite(
     db: &DatabaseConnection,
+    events: &super::events::Events,
     hasher: &Hasher,
     cfg: &super::state::RuntimeConfig,
     now: i64,
@@ -184,7 +181,7 @@ pub async fn accept_invite(
     if membership_of(&txn, inv.workspace_id, acct.id).await?.is_some() {
         return Err(DomainError::Refused("You are already a member of this workspace.".into()));
     }
-    add_membership(&txn, now, inv.workspace_id, acct.id, &inv.role, Some(hash)).await?;
+    add_membership(&txn, now, inv.workspace_id, acct.id, inv.role, Some(hash)).await?;
     let mut iam: invite::ActiveModel = inv.clone().into();
     iam.accepted_at = Set(Some(now));
     iam.update(&txn).await?;
@@ -192,6 +189,7 @@ pub async fn accept_invite(
     audit::record(&txn, now, Some(inv.workspace_id), &actor, "member.join", &inv.email_normalized, json!({ "role": inv.role })).await?;
     let session = sessions::create(&txn, now, acct.id, inv.workspace_id, "password").await?;
     txn.commit().await?;
+    events.publish(db, ws.id, &super::events::Topic::JOINED).await;
     Ok((ws.slug, session))
 }
 
@@ -241,7 +239,8 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
         .unwrap_or(0);
     let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
     let sql = format!(
-        "SELECT m.id AS id {from} ORDER BY CASE WHEN m.role = '{ROLE_ADMIN}' THEN 0 ELSE 1 END, lower(a.full_name), a.email_normalized, m.id LIMIT {PAGE_SIZE} OFFSET {offset}"
+        "SELECT m.id AS id {from} ORDER BY CASE WHEN m.role = '{}' THEN 0 ELSE 1 END, lower(a.full_name), a.email_normalized, m.id LIMIT {PAGE_SIZE} OFFSET {offset}",
+        Role::Admin.as_str()
     );
     let ids: Vec<i64> = Id::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(db).await?.into_iter().map(|r| r.id).collect();
     let mut ms = membership::Entity::find().filter(membership::Column::Id.is_in(ids.clone())).all(db).await?;
@@ -326,20 +325,19 @@ async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) 
 }
 
 /// Changes a member's role. The last active admin can't be demoted.
-pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64, role: &str) -> Result<(), DomainError> {
-    let role = validate_role(role)?;
+pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64, role: Role) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.role == role {
         return Ok(());
     }
     crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
-    if m.role == ROLE_ADMIN && m.status == STATUS_ACTIVE && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
+    if m.role == Role::Admin && m.status == Status::Active && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }
-    let old = m.role.clone();
+    let old = m.role;
     let mut am: membership::ActiveModel = m.into();
-    am.role = Set(role.to_string());
+    am.role = Set(role);
     am.updated_at = Set(now);
     am.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.role", &a.email_normalized, json!({ "from": old, "to": role })).await?;
@@ -352,11 +350,11 @@ pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, members
 pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
-    if m.status == STATUS_DEACTIVATED {
+    if m.status == Status::Deactivated {
         return Ok(());
     }
     crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
-    if m.role == ROLE_ADMIN && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
+    if m.role == Role::Admin && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }
     let revoked = deactivate_in(&txn, now, &m).await?;
@@ -368,7 +366,7 @@ pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
 /// The shared part of deactivation (UI and SCIM): status, groups, sessions.
 pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<u64, DomainError> {
     let mut am: membership::ActiveModel = m.clone().into();
-    am.status = Set(STATUS_DEACTIVATED.into());
+    am.status = Set(Status::Deactivated);
     am.updated_at = Set(now);
     am.update(db).await?;
     group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(m.id)).exec(db).await?;
@@ -379,7 +377,7 @@ pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
 pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
-    if m.status == STATUS_ACTIVE {
+    if m.status == Status::Active {
         return Ok(());
     }
     reactivate_in(&txn, now, &m).await?;
@@ -390,7 +388,7 @@ pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
 
 pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
     let mut am: membership::ActiveModel = m.clone().into();
-    am.status = Set(STATUS_ACTIVE.into());
+    am.status = Set(Status::Active);
     am.updated_at = Set(now);
     am.update(db).await?;
     let everyone = everyone_group(db, m.workspace_id).await?;
@@ -399,21 +397,32 @@ pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
 }
 
 /// Operator break-glass: makes an existing member an active admin again.
-pub async fn promote(db: &DatabaseConnection, now: i64, workspace_id: i64, email: &str, actor: &Actor) -> Result<(), DomainError> {
+/// Open pages hear of it once it has committed (on SQLite only those served by the process
+/// that ran it: the CLI's change shows in the server's pages at their next load).
+pub async fn promote(
+    db: &DatabaseConnection,
+    events: &super::events::Events,
+    now: i64,
+    op: &super::permissions::OperatorCap,
+    workspace_id: i64,
+    email: &str,
+) -> Result<(), DomainError> {
+    let actor = op.actor();
     let email = normalize_email(email)?;
     let txn = crate::server::db::write(db).await?;
     let acct = account_by_email(&txn, workspace_id, &email).await?.ok_or(DomainError::NotFound)?;
     let m = membership_of(&txn, workspace_id, acct.id).await?.ok_or(DomainError::NotFound)?;
-    if m.status != STATUS_ACTIVE {
+    if m.status != Status::Active {
         reactivate_in(&txn, now, &m).await?;
     }
     let mut am: membership::ActiveModel = m.into();
-    am.role = Set(ROLE_ADMIN.into());
-    am.status = Set(STATUS_ACTIVE.into());
+    am.role = Set(Role::Admin);
+    am.status = Set(Status::Active);
     am.updated_at = Set(now);
     am.update(&txn).await?;
     audit::record(&txn, now, Some(workspace_id), actor, "recover.promote", &email, json!({})).await?;
     txn.commit().await?;
+    events.publish(db, workspace_id, &super::events::Topic::ALL).await;
     Ok(())
 }
 

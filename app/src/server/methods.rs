@@ -6,7 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
-use super::audit::{self, Actor};
+use super::audit;
 use super::entities::{saml_provider, sign_in_method};
 use super::permissions::AdminCap;
 use super::state::RuntimeConfig;
@@ -161,11 +161,12 @@ pub async fn change(
 pub async fn recover(
     db: &DatabaseConnection,
     now: i64,
+    op: &super::permissions::OperatorCap,
     workspace_id: i64,
     cfg: &RuntimeConfig,
     key: &str,
-    actor: &Actor,
 ) -> Result<BTreeSet<String>, DomainError> {
+    let actor = op.actor();
     let txn = crate::server::db::write(db).await?;
     validate_key(&txn, workspace_id, key, cfg).await?;
     let before = enabled_set(&txn, workspace_id).await?;

@@ -18,9 +18,8 @@ use serde_json::{json, Value};
 use super::audit::{self, Actor};
 use super::crypto::{Secret, Token};
 use super::entities::{account, external_identity, invite, oidc_rule, oidc_state, workspace};
-use super::permissions::STATUS_ACTIVE;
 use super::state::RuntimeConfig;
-use super::{members, methods, normalize_email, sessions, DomainError};
+use super::{completion, members, methods, normalize_email, DomainError};
 
 pub const STATE_LIFETIME_SECS: i64 = 600;
 /// Microsoft's tenant for personal accounts (outlook.com, hotmail.com…): refused for work sign-in.
@@ -200,6 +199,16 @@ pub async fn start(
     Ok(url.to_string())
 }
 
+/// The workspace a callback's `state` was issued for, when it names a pending sign-in of
+/// provider `key` that hasn't expired. Read before anything else is done with the
+/// callback, so its failures are counted in that workspace's scope: a neighbour behind
+/// the same address who sends junk callbacks throttles nobody else's sign-ins.
+pub async fn pending_workspace(db: &DatabaseConnection, now: i64, key: &str, state: Option<&str>) -> Result<Option<i64>, DomainError> {
+    let Some(state) = state.filter(|s| !s.is_empty() && s.len() <= 256) else { return Ok(None) };
+    let row = oidc_state::Entity::find_by_id(Token::from_presented(state).hash()).one(db).await?;
+    Ok(row.filter(|r| r.provider == key && r.expires_at > now).map(|r| r.workspace_id))
+}
+
 /// What the provider sent back to the callback.
 pub struct Callback<'a> {
     pub code: Option<&'a str>,
@@ -233,7 +242,16 @@ fn refused(back: &str, message: impl Into<String>) -> Outcome {
     Outcome::Refused { message: message.into(), back: back.to_string() }
 }
 
-pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, key: &str, cb: Callback<'_>) -> Result<Outcome, DomainError> {
+/// Completes a sign-in from the provider's answer. A member who joins through an invite
+/// here is announced to open pages once the change has committed.
+pub async fn callback(
+    db: &DatabaseConnection,
+    events: &super::events::Events,
+    cfg: &RuntimeConfig,
+    now: i64,
+    key: &str,
+    cb: Callback<'_>,
+) -> Result<Outcome, DomainError> {
     let p = cfg.oidc_provider(key).ok_or(DomainError::NotFound)?;
     let generic_back = "/".to_string();
     // State: ours, for this provider, unexpired, from this browser; used once.
@@ -402,7 +420,7 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             let a = members::find_or_create_account(&txn, now, ws.id, &e, &e, &full).await?;
             let m = match members::membership_of(&txn, ws.id, a.id).await? {
                 Some(m) => m,
-                None => members::add_membership(&txn, now, ws.id, a.id, &inv.role, None).await?,
+                None => members::add_membership(&txn, now, ws.id, a.id, inv.role, None).await?,
             };
             // The newest invite decides the role; every pending invite for this email is used.
             invite::Entity::update_many()
@@ -415,10 +433,6 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
             (a.id, m, true)
         }
     };
-    if membership.status != STATUS_ACTIVE {
-        txn.rollback().await?;
-        return refuse("deactivated", "deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await;
-    }
     if linked.is_none() && keep_link {
         let inserted = external_identity::ActiveModel {
             account_id: Set(account_id),
@@ -447,22 +461,31 @@ pub async fn callback(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ke
         lm.last_used_at = Set(now);
         lm.update(&txn).await?;
     }
-    let token = sessions::create(&txn, now, account_id, ws.id, key).await?;
     let label = account::Entity::find_by_id(account_id).one(&txn).await?.map(|a| a.email).unwrap_or_default();
-    audit::record(
-        &txn,
+    let done = completion::complete(
+        db,
+        events,
+        txn,
         now,
-        Some(ws.id),
-        &Actor { account_id: Some(account_id), label, ip: cb.ip.clone() },
-        if joined { "oidc.join" } else { "oidc.sign_in" },
-        key,
-        json!({ "subject": ident_subject }),
+        completion::Completion {
+            workspace: &ws,
+            membership: &membership,
+            joined,
+            method: key,
+            actor: Actor { account_id: Some(account_id), label, ip: cb.ip.clone() },
+            audit_action: if joined { "oidc.join" } else { "oidc.sign_in" },
+            audit_target: key,
+            audit_details: json!({ "subject": ident_subject }),
+            next: Some(&row.next),
+        },
     )
     .await?;
-    txn.commit().await?;
-    let home = format!("/w/{}", ws.slug);
-    let redirect = Some(row.next).filter(|n| *n == home || n.starts_with(&format!("{home}/"))).unwrap_or(home);
-    Ok(Outcome::SignedIn { token, redirect, max_age: ws.session_lifetime_secs })
+    match done {
+        Ok(s) => Ok(Outcome::SignedIn { token: s.token, redirect: s.redirect, max_age: s.max_age }),
+        Err(completion::NotSignedIn::Deactivated) => {
+            refuse("deactivated", "deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await
+        }
+    }
 }
 
 /// Exchanges the code (with the PKCE verifier) and verifies the id_token: signature from

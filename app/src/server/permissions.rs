@@ -1,13 +1,10 @@
 //! Who may do what. Mutating admin calls take an [`AdminCap`], which only
-//! [`Viewer::admin`] (a verified session of an active admin) or [`AdminCap::operator`]
-//! (the CLI) can make.
+//! [`Viewer::admin`] (a verified session of an active admin) or [`OperatorCap::admin_of`]
+//! (the CLI) can make; break-glass calls take the [`OperatorCap`] itself.
 use super::audit::Actor;
 use super::DomainError;
 
-pub const ROLE_ADMIN: &str = "admin";
-pub const ROLE_MEMBER: &str = "member";
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_DEACTIVATED: &str = "deactivated";
+pub use crate::model::{Role, Status};
 
 /// A signed-in member, resolved from a live session on this request.
 #[derive(Debug, Clone)]
@@ -18,7 +15,7 @@ pub struct Viewer {
     pub workspace_id: i64,
     pub workspace_slug: String,
     pub workspace_name: String,
-    pub role: String,
+    pub role: Role,
     pub email: String,
     pub full_name: String,
     pub ip: Option<String>,
@@ -26,7 +23,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn is_admin(&self) -> bool {
-        self.role == ROLE_ADMIN
+        self.role == Role::Admin
     }
     pub fn actor(&self) -> Actor {
         Actor { account_id: Some(self.account_id), label: self.email.clone(), ip: self.ip.clone() }
@@ -60,9 +57,9 @@ pub struct AdminCap {
 }
 
 impl AdminCap {
-    /// Only the operator CLI (`gatehouse …`, which runs with the server's own
-    /// credentials) and the first-run setup call this.
-    pub fn operator(workspace_id: i64, actor: Actor) -> Self {
+    /// The admin of a workspace being created, acting as whoever creates it (the operator
+    /// or first-run setup), inside that creation only.
+    pub(in crate::server) fn founder(workspace_id: i64, actor: Actor) -> Self {
         AdminCap { workspace_id, actor, session_id: None }
     }
     /// The session this admin acts through, if any.
@@ -77,10 +74,35 @@ impl AdminCap {
     }
 }
 
+/// Proof that the caller is the server's operator: the `gatehouse` command run on the
+/// server with its configuration and database credentials. The break-glass calls
+/// (`methods::recover`, `members::promote`, `domains::trust`) take it, and it makes the
+/// admin capability of any workspace. No request path can hold one: [`OperatorCap::cli`]
+/// is the only way to make it, and clippy (clippy.toml, `disallowed-methods`) refuses
+/// that call everywhere but the CLI and the tests' one helper.
+#[derive(Debug)]
+pub struct OperatorCap {
+    actor: Actor,
+}
+
+impl OperatorCap {
+    /// For the CLI only (enforced by clippy, see the type's documentation).
+    pub fn cli() -> Self {
+        OperatorCap { actor: Actor::operator() }
+    }
+    /// The admin capability of `workspace_id`, acting as the operator.
+    pub fn admin_of(&self, workspace_id: i64) -> AdminCap {
+        AdminCap { workspace_id, actor: self.actor.clone(), session_id: None }
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn viewer(role: &str) -> Viewer {
+    fn viewer(role: Role) -> Viewer {
         Viewer {
             session_id: 1,
             account_id: 2,
@@ -88,7 +110,7 @@ mod tests {
             workspace_id: 4,
             workspace_slug: "acme".into(),
             workspace_name: "Acme".into(),
-            role: role.into(),
+            role,
             email: "a@acme.test".into(),
             full_name: "A".into(),
             ip: None,
@@ -96,12 +118,12 @@ mod tests {
     }
     #[test]
     fn only_admins_get_the_capability() {
-        assert_eq!(viewer(ROLE_ADMIN).admin().map(|c| c.workspace_id()).ok(), Some(4));
-        assert!(matches!(viewer(ROLE_MEMBER).admin(), Err(DomainError::NotFound)));
+        assert_eq!(viewer(Role::Admin).admin().map(|c| c.workspace_id()).ok(), Some(4));
+        assert!(matches!(viewer(Role::Member).admin(), Err(DomainError::NotFound)));
     }
     #[test]
     fn a_session_is_bound_to_its_workspace() {
-        assert!(viewer(ROLE_ADMIN).in_workspace("acme").is_ok());
-        assert!(viewer(ROLE_ADMIN).in_workspace("other").is_err());
+        assert!(viewer(Role::Admin).in_workspace("acme").is_ok());
+        assert!(viewer(Role::Admin).in_workspace("other").is_err());
     }
 }

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityT
 
 use super::crypto::Token;
 use super::entities::session;
-use super::permissions::{Viewer, STATUS_ACTIVE};
+use super::permissions::{Status, Viewer};
 use super::DomainError;
 
 pub const COOKIE_NAME: &str = "gatehouse_session";
@@ -72,8 +72,8 @@ struct SessionRow {
     workspace_name: String,
     session_lifetime_secs: i64,
     membership_id: i64,
-    role: String,
-    status: String,
+    role: super::permissions::Role,
+    status: Status,
 }
 
 /// The viewer of a request's session cookie (for plain axum handlers; server functions
@@ -103,7 +103,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
     );
     let row = SessionRow::find_by_statement(Statement::from_sql_and_values(backend, sql, [token.hash().into()])).one(db).await?;
     let Some(row) = row else { return Ok(None) };
-    if row.status != STATUS_ACTIVE {
+    if row.status != Status::Active {
         return Ok(None);
     }
     if now >= row.created_at.saturating_add(row.session_lifetime_secs) {

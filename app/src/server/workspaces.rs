@@ -8,7 +8,7 @@ use super::crypto::Token;
 use super::entities::{group, group_member, membership, sign_in_method, workspace};
 use super::members;
 use super::password::{Hasher, Password};
-use super::permissions::{AdminCap, ROLE_ADMIN, STATUS_ACTIVE};
+use super::permissions::{AdminCap, Role, Status};
 use super::{normalize_email, DomainError};
 
 pub const EVERYONE: &str = "Everyone";
@@ -180,13 +180,13 @@ pub async fn create(
     let admin_invite = match hash {
         Some(hash) => {
             let acct = members::find_or_create_account(&txn, now, ws.id, &new.admin_email, &email, &admin_name).await?;
-            members::add_membership(&txn, now, ws.id, acct.id, ROLE_ADMIN, Some(hash)).await?;
+            members::add_membership(&txn, now, ws.id, acct.id, Role::Admin, Some(hash)).await?;
             admin_account_id = Some(acct.id);
             None
         }
         None => {
-            let cap = AdminCap::operator(ws.id, actor.clone());
-            Some(members::create_invite(&txn, now, &cap, &new.admin_email, ROLE_ADMIN).await?)
+            let cap = AdminCap::founder(ws.id, actor.clone());
+            Some(members::create_invite(&txn, now, &cap, &new.admin_email, Role::Admin).await?)
         }
     };
     audit::record(&txn, now, Some(ws.id), actor, "workspace.create", &slug, json!({ "name": name, "admin": email })).await?;
@@ -227,8 +227,8 @@ pub async fn lock_for_admin_change<C: ConnectionTrait>(db: &C, workspace_id: i64
 pub async fn active_admin_count<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<u64, DomainError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .filter(membership::Column::Role.eq(ROLE_ADMIN))
-        .filter(membership::Column::Status.eq(STATUS_ACTIVE))
+        .filter(membership::Column::Role.eq(Role::Admin))
+        .filter(membership::Column::Status.eq(Status::Active))
         .count(db)
         .await?)
 }

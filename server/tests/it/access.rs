@@ -2,9 +2,7 @@
 //! each way of losing access shows on the member's very next request, and a resource
 //! without access answers exactly like one that doesn't exist.
 use app::api::access::{ChangeGroup, ChangeResource, SetGrant};
-use app::server::audit::Actor;
 use app::server::entities::{group, membership, resource};
-use app::server::permissions::AdminCap;
 use axum::http::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -121,7 +119,7 @@ async fn every_way_of_losing_access_shows_on_the_next_request() {
     // Member deactivated: their session is gone, so the next request is not served.
     let w = world().await;
     let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
-    let cap = AdminCap::operator(m.workspace_id, Actor::operator());
+    let cap = crate::common::operator().admin_of(m.workspace_id);
     app::server::members::deactivate(&w.app.state.db, T0, &cap, m.id).await.expect("deactivate");
     assert_ne!(page(&w, &w.bob).await.0, StatusCode::OK, "deactivated");
     assert_eq!(w.app.me_status(&w.bob).await, StatusCode::UNAUTHORIZED);

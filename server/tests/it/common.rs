@@ -119,7 +119,7 @@ impl TestApp {
     /// existence, token or settings change, without a sign-in.
     pub async fn offline_saml_provider(&self, slug: &str, name: &str, now: i64) -> app::server::entities::saml_provider::Model {
         let ws = workspaces::by_slug(&self.state.db, slug).await.expect("workspace");
-        let cap = app::server::permissions::AdminCap::operator(ws.id, app::server::audit::Actor::operator());
+        let cap = crate::common::operator().admin_of(ws.id);
         let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
         let input = app::server::saml::ProviderInput {
             name: name.into(),
@@ -277,6 +277,13 @@ impl TestApp {
         assert_eq!(res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
         Ok(EventStream { body: res.into_body(), buf: String::new() })
     }
+}
+
+/// The operator's capability, for tests that set up as the CLI does (the one place
+/// outside the CLI allowed to make it).
+#[allow(clippy::disallowed_methods)]
+pub fn operator() -> app::server::permissions::OperatorCap {
+    app::server::permissions::OperatorCap::cli()
 }
 
 /// The wall clock, for tests against real peers (IdPs, other processes) that sign and

@@ -2,17 +2,14 @@
 //! (scripts/interop/dns_server.py, on dnslib), whose TXT records the tests publish and
 //! remove as a domain owner would. Also a resolver that never answers and one that isn't
 //! there: clear errors, never a hang.
+use app::server::dns::Dns;
+use app::server::domains::{self, FAILED, PENDING, VERIFIED};
+use axum::http::StatusCode;
+use sea_orm::EntityTrait;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-use app::server::audit::Actor;
-use app::server::dns::Dns;
-use app::server::domains::{self, FAILED, PENDING, VERIFIED};
-use app::server::permissions::AdminCap;
-use axum::http::StatusCode;
-use sea_orm::EntityTrait;
 
 use crate::common::{TestApp, ADMIN_EMAIL};
 
@@ -62,7 +59,7 @@ async fn app_with(dns: Dns) -> TestApp {
 
 async fn claim(app: &TestApp, slug: &str, domain: &str) -> app::server::entities::workspace_domain::Model {
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     domains::change(&app.state.db, app.state.now(), &cap, &[domain.to_string()], &[]).await.expect("claim");
     domains::claims(&app.state.db, ws.id).await.expect("claims").into_iter().find(|c| c.domain == domain).expect("the claim")
 }
@@ -168,6 +165,8 @@ async fn a_silent_or_missing_resolver_is_a_clear_error_not_a_hang() {
         assert!(started.elapsed() < Duration::from_secs(15), "{what}: took {:?}", started.elapsed());
         assert_eq!(c.status, PENDING, "{what}");
         assert!(c.last_error.starts_with("The DNS lookup failed"), "{what}: {}", c.last_error);
+        // The resolver's own words (its address, its internals) stay in the operator's log.
+        assert!(!c.last_error.contains(&addr.to_string()) && !c.last_error.contains(&addr.port().to_string()), "{what}: {}", c.last_error);
     }
     drop(silent);
 }
@@ -199,7 +198,7 @@ async fn admins_see_the_record_and_check_it_and_the_operator_can_trust() {
     assert!(page.body.contains(r#"data-domain="page-flow.test" data-status="verified""#), "{}", page.body);
 
     let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    domains::trust(&app.state.db, app.state.now(), ws.id, "no-dns.test", &Actor::operator()).await.expect("trust");
+    domains::trust(&app.state.db, app.state.now(), &crate::common::operator(), ws.id, "no-dns.test").await.expect("trust");
     assert!(domains::claims_email(&app.state.db, ws.id, "x@no-dns.test").await.expect("db"));
     let last =
         app::server::entities::audit_log::Entity::find().all(&app.state.db).await.expect("db").into_iter().filter(|a| a.action == "domains.trust").count();
@@ -207,4 +206,53 @@ async fn admins_see_the_record_and_check_it_and_the_operator_can_trust() {
     // A member can't check anything (the same 404 as a missing page).
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
     assert_eq!(app.call::<CheckDomain>(&[("slug", "acme"), ("domain", "page-flow.test")], Some(&bob)).await.status, StatusCode::NOT_FOUND);
+}
+
+/// One workspace can't grow its list without bound into everyone's re-check time: the
+/// 51st claim is refused and nothing of that change is kept; removing still works.
+#[tokio::test]
+async fn a_workspace_holds_at_most_fifty_claims() {
+    let app = app_with(Dns::new(Some(server().dns))).await;
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let cap = crate::common::operator().admin_of(ws.id);
+    let fifty: Vec<String> = (0..domains::MAX_CLAIMS_PER_WORKSPACE).map(|i| format!("cap{i}.test")).collect();
+    domains::change(&app.state.db, app.state.now(), &cap, &fifty, &[]).await.expect("fifty");
+    let more = domains::change(&app.state.db, app.state.now(), &cap, &["one-more.test".to_string(), "cap0.test".to_string()], &[]).await;
+    assert!(matches!(&more, Err(app::server::DomainError::Invalid(m)) if m.contains("at most 50")), "{more:?}");
+    let now = domains::claims(&app.state.db, ws.id).await.expect("claims");
+    assert_eq!(now.len(), 50);
+    assert!(!now.iter().any(|c| c.domain == "one-more.test"));
+    // Adding one already held is no change; swapping one for another fits.
+    domains::change(&app.state.db, app.state.now(), &cap, &["cap1.test".to_string()], &[]).await.expect("already held");
+    let swapped = domains::change(&app.state.db, app.state.now(), &cap, &["one-more.test".to_string()], &["cap0.test".to_string()]).await.expect("swap");
+    assert_eq!(swapped.len(), 50);
+}
+
+/// The periodic re-check takes the claims checked longest ago first. With more claims due
+/// than one pass takes, a claim added last used to wait for ever behind the same first
+/// 500 (they were taken by id): now the second pass starts with it.
+#[tokio::test]
+async fn the_recheck_takes_the_least_recently_checked_claims_first() {
+    let app = app_with(Dns::new(Some(server().dns))).await;
+    let per = domains::MAX_CLAIMS_PER_WORKSPACE;
+    let workspaces = (domains::RECHECK_BATCH as usize).div_ceil(per);
+    for w in 0..workspaces {
+        let slug = format!("busy{w}");
+        app.create_workspace(&slug, &format!("admin@{slug}.test")).await;
+        let ws = app::server::workspaces::by_slug(&app.state.db, &slug).await.expect("ws");
+        let names: Vec<String> = (0..per).map(|i| format!("d{i}.{slug}.test")).collect();
+        domains::change(&app.state.db, app.state.now(), &crate::common::operator().admin_of(ws.id), &names, &[]).await.expect("claims");
+    }
+    let last = claim(&app, "acme", "added-last.test").await;
+    let every = 3600;
+    let first = domains::recheck_due(&app.state.db, &app.state.config.dns, app.state.now(), every).await.expect("first pass");
+    assert_eq!(first, domains::RECHECK_BATCH as usize);
+    let seen = |app: &TestApp| {
+        let db = app.state.db.clone();
+        async move { app::server::entities::workspace_domain::Entity::find_by_id(last.id).one(&db).await.expect("db").expect("claim").checked_at }
+    };
+    assert_eq!(seen(&app).await, None, "the first pass was full before it");
+    app.clock.advance(every);
+    domains::recheck_due(&app.state.db, &app.state.config.dns, app.state.now(), every).await.expect("second pass");
+    assert_eq!(seen(&app).await, Some(app.state.now()), "checked in the second pass");
 }

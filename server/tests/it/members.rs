@@ -173,12 +173,12 @@ async fn the_members_page_pages_admins_first_and_searches() {
         .insert(&app.state.db)
         .await
         .expect("account");
-        let role = if i == 7 { "admin" } else { "member" };
+        let role = if i == 7 { app::model::Role::Admin } else { app::model::Role::Member };
         membership::ActiveModel {
             workspace_id: Set(ws.id),
             account_id: Set(a.id),
-            role: Set(role.into()),
-            status: Set("active".into()),
+            role: Set(role),
+            status: Set(app::model::Status::Active),
             created_at: Set(T0),
             updated_at: Set(T0),
             ..Default::default()
@@ -233,8 +233,6 @@ async fn the_members_page_pages_admins_first_and_searches() {
 /// sign-in methods instead, and the server refuses a password posted anyway.
 #[tokio::test]
 async fn an_invite_offers_only_the_methods_the_workspace_allows() {
-    use app::server::audit::Actor;
-    use app::server::permissions::AdminCap;
     let app = TestApp::with_workspace().await;
     let admin = app.admin_cookie().await;
     let r = app.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", "ivy@acme.test"), ("role", "member")], Some(&admin)).await;
@@ -246,7 +244,7 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
 
     // SAML only.
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let p = app.offline_saml_provider("acme", "Okta", T0).await;
     app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()])
         .await

@@ -1,6 +1,5 @@
 use app::api::auth::LoginPage;
 use app::api::settings::{AuthSettings, SetMethod};
-use app::server::audit::Actor;
 use app::server::entities::audit_log;
 use app::server::{methods, workspaces};
 use axum::http::StatusCode;
@@ -74,7 +73,7 @@ async fn recover_re_enables_a_method_even_when_the_workspace_is_locked_out() {
     app.call::<SetMethod>(&[("slug", "acme"), ("method", "google"), ("enabled", "true")], Some(&admin)).await;
     app.call::<SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let after = methods::recover(&app.state.db, T0, ws.id, &app.state.config, "password", &Actor::operator()).await.expect("recover");
+    let after = methods::recover(&app.state.db, T0, &crate::common::operator(), ws.id, &app.state.config, "password").await.expect("recover");
     assert!(after.contains("password"));
     let last = audit_log::Entity::find().order_by_desc(audit_log::Column::Id).one(&app.state.db).await.expect("db").expect("row");
     assert_eq!((last.action.as_str(), last.actor.as_str()), ("recover.enable_method", "operator (cli)"));

@@ -1,18 +1,16 @@
 //! Google, Microsoft and Slack sign-in against oidc-provider (npm, OpenID certified),
 //! started once per test binary with three provider-shaped profiles
 //! (scripts/interop/oidc_provider.mjs).
-use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
-use app::server::audit::Actor;
 use app::server::entities::oidc_state;
 use app::server::oidc::OidcProvider;
 use app::server::permissions::AdminCap;
 use app::server::{methods, oidc};
 use axum::http::StatusCode;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use crate::common::{Reply, TestApp, ORIGIN, T0};
 
@@ -67,7 +65,7 @@ async fn app() -> TestApp {
 
 async fn cap(app: &TestApp) -> AdminCap {
     let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    AdminCap::operator(ws.id, Actor::operator())
+    crate::common::operator().admin_of(ws.id)
 }
 
 /// A browser: cookies per host, redirects followed by hand.
@@ -239,8 +237,11 @@ async fn an_invitee_joins_with_google() {
     let admin = app.admin_cookie().await;
     let r = app.call::<app::api::members::InviteMember>(&[("slug", "acme"), ("email", "ivy@acme.test"), ("role", "member")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut members_page = app.events("acme", "members", Some(&admin)).await.expect("an open Members page");
     let r = sign_in(&app, "google", "ivy@acme.test").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The open Members page is told of the new member (it used to hear nothing).
+    assert_eq!(members_page.next().await.as_deref(), Some("members"));
     let page = app.get("/w/acme/settings/members", Some(&admin)).await;
     assert!(page.body.contains("ivy@acme.test"));
     let invites = app.call::<app::api::members::ListInvites>(&[("slug", "acme")], Some(&admin)).await;
@@ -371,7 +372,7 @@ async fn allowlisted_tenants_and_second_subjects_cannot_take_over_accounts() {
     assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "acme.test is not claimed yet");
     app::server::domains::change(&app.state.db, app.state.now(), &cap, &["acme.test".into()], &[]).await.expect("claim");
     assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::FORBIDDEN, "claimed but not verified counts for nothing");
-    app::server::domains::trust(&app.state.db, app.state.now(), cap.workspace_id(), "acme.test", &Actor::operator()).await.expect("verified");
+    app::server::domains::trust(&app.state.db, app.state.now(), &crate::common::operator(), cap.workspace_id(), "acme.test").await.expect("verified");
     assert_eq!(sign_in(&app, "office365", &login).await.status, StatusCode::SEE_OTHER);
     use sea_orm::{ColumnTrait, QueryFilter};
     let links = app::server::entities::external_identity::Entity::find()
@@ -414,7 +415,7 @@ async fn evil_and_victim(key: &str) -> (TestApp, String) {
     app.clock.advance(now() - T0);
     let t = app.state.now();
     let evil = app::server::workspaces::by_slug(&app.state.db, "evil").await.expect("evil");
-    let evil_cap = AdminCap::operator(evil.id, Actor::operator());
+    let evil_cap = crate::common::operator().admin_of(evil.id);
     let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
     let input = app::server::saml::ProviderInput {
         name: "Evil IdP".into(),
@@ -428,7 +429,7 @@ async fn evil_and_victim(key: &str) -> (TestApp, String) {
     let token = app::server::scim::enable(&app.state.db, t, &evil_cap, &p, None).await.expect("provisioning").expose().to_string();
     methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[key.to_string()], &[]).await.expect("fallback on");
     let victim = app::server::workspaces::by_slug(&app.state.db, "victim").await.expect("victim");
-    let victim_cap = AdminCap::operator(victim.id, Actor::operator());
+    let victim_cap = crate::common::operator().admin_of(victim.id);
     methods::change(&app.state.db, t, &victim_cap, &app.state.config, &[key.to_string()], &[]).await.expect("victim's provider on");
     (app, token)
 }
@@ -543,16 +544,21 @@ async fn pre_hijacking_through_an_identity_link_is_refused() {
     }
 }
 
+/// A second workspace, `beta` (admin bo@beta.test), with Google sign-in on.
+async fn beta_with_google(app: &TestApp) {
+    app.create_workspace("beta", "bo@beta.test").await;
+    let beta = app::server::workspaces::by_slug(&app.state.db, "beta").await.expect("beta");
+    methods::change(&app.state.db, app.state.now(), &crate::common::operator().admin_of(beta.id), &app.state.config, &["google".to_string()], &[])
+        .await
+        .expect("google");
+}
+
 /// One person in two workspaces signs in to each with Google: two accounts, each with
 /// its own link, and each session is for its own workspace only.
 #[tokio::test]
 async fn one_person_in_two_workspaces_is_linked_separately_in_each() {
     let app = app().await;
-    app.create_workspace("beta", "bo@beta.test").await;
-    let beta = app::server::workspaces::by_slug(&app.state.db, "beta").await.expect("beta");
-    methods::change(&app.state.db, app.state.now(), &AdminCap::operator(beta.id, Actor::operator()), &app.state.config, &["google".to_string()], &[])
-        .await
-        .expect("google");
+    beta_with_google(&app).await;
     let admin = app.admin_cookie().await;
     app.add_member(&admin, "pat@both.test", "member").await;
     invite_and_accept(&app, "beta", "bo@beta.test", "pat@both.test").await;
@@ -634,4 +640,50 @@ async fn error_callbacks_are_counted_not_logged_one_by_one() {
         .await
         .expect("db");
     assert_eq!(total, 22);
+}
+
+/// A GET of `path` as it arrives from TCP peer `peer`.
+async fn get_from(app: &TestApp, path: &str, cookie: Option<&str>, peer: &str) -> Reply {
+    let mut b = axum::http::Request::get(path);
+    if let Some(c) = cookie {
+        b = b.header(axum::http::header::COOKIE, c);
+    }
+    let mut req = b.body(axum::body::Body::empty()).expect("request");
+    req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(peer.parse().expect("peer")));
+    app.send(req).await
+}
+
+/// Callback failures are counted in the scope of the workspace whose sign-in the state
+/// names. A neighbour behind the same address (one NAT, one office) who floods junk
+/// callbacks, or fails sign-ins of its own workspace on purpose, throttles only those:
+/// a member of another workspace behind that address still signs in. Before, every
+/// callback of a provider shared one scope per address, so 60 junk callbacks blocked
+/// that provider's sign-in for every workspace behind it.
+#[tokio::test]
+async fn a_neighbours_failed_callbacks_throttle_no_other_workspace() {
+    let app = app().await;
+    beta_with_google(&app).await;
+    invite_and_accept(&app, "beta", "bo@beta.test", "pat@beta.test").await;
+    let office = "198.51.100.20:5000";
+    // Junk: states that name no pending sign-in.
+    for i in 0..60 {
+        let r = get_from(&app, &format!("/auth/google/callback?state=junk{i}&code=x"), None, office).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "junk {i}: {}", r.body);
+    }
+    assert_eq!(get_from(&app, "/auth/google/callback?state=junk&code=x", None, office).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Failures of real sign-ins in acme.
+    for i in 0..60 {
+        let r = app.get("/auth/google/start?workspace=acme", None).await;
+        let cookie = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
+        let state = r.location().expect("location").split(['?', '&']).find_map(|p| p.strip_prefix("state=")).expect("state").to_string();
+        let r = get_from(&app, &format!("/auth/google/callback?state={state}&error=access_denied"), Some(&cookie), office).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "acme failure {i}: {}", r.body);
+    }
+    let (cb, cookie) = to_callback_in(&app, "acme", "google", crate::common::ADMIN_EMAIL, |u| u).await;
+    assert_eq!(get_from(&app, &cb, Some(&cookie), office).await.status, StatusCode::TOO_MANY_REQUESTS, "acme's own scope is throttled");
+    // A member of beta behind the same address signs in.
+    let (cb, cookie) = to_callback_in(&app, "beta", "google", "pat@beta.test", |u| u).await;
+    let r = get_from(&app, &cb, Some(&cookie), office).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.cookie().is_some(), "a session");
 }

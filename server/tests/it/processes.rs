@@ -92,7 +92,7 @@ async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, 
         admin_password: password,
     };
     let ws = workspaces::create(conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
-    (ws.id, AdminCap::operator(ws.id, Actor::operator()))
+    (ws.id, crate::common::operator().admin_of(ws.id))
 }
 
 fn runtime(public: &str) -> app::server::state::RuntimeConfig {
@@ -372,7 +372,7 @@ async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
     let conn = db::connect(&url, 2).await.expect("connect");
     let (_, cap) = acme(&conn, false).await;
     let cfg = runtime(&public);
-    app::server::domains::trust(&conn, now(), cap.workspace_id(), "acme.test", &app::server::audit::Actor::operator()).await.expect("claim domain");
+    app::server::domains::trust(&conn, now(), &crate::common::operator(), cap.workspace_id(), "acme.test").await.expect("claim domain");
     let input = saml::ProviderInput {
         name: "Test IdP".into(),
         metadata_xml: Some(crate::saml::idp_metadata(false).await),

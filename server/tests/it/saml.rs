@@ -1,17 +1,14 @@
 //! SAML against a real IdP: pysaml2 (scripts/interop/saml_idp.py), started once for this
 //! test binary, and a corpus of hostile responses (scripts/interop/saml_corpus.py).
-use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
-use app::server::audit::Actor;
 use app::server::entities::{account, saml_activity, saml_request};
-use app::server::permissions::AdminCap;
 use app::server::{domains, methods, saml};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use crate::common::{Reply, TestApp, T0};
 
@@ -90,9 +87,9 @@ pub async fn setup(o: Options) -> Sp {
 pub async fn add_provider(app: TestApp, slug: &str, o: Options) -> Sp {
     let t = app.state.now();
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     // The DNS proof itself is tested in `domains`; here the operator vouches for it.
-    domains::trust(&app.state.db, t, ws.id, &format!("{slug}.test"), &Actor::operator()).await.expect("claim domain");
+    domains::trust(&app.state.db, t, &crate::common::operator(), ws.id, &format!("{slug}.test")).await.expect("claim domain");
     let md = idp_metadata(o.both_certs).await;
     let input = saml::ProviderInput {
         name: "Test IdP".into(),
@@ -211,8 +208,12 @@ async fn account(sp: &Sp, email: &str) -> Option<account::Model> {
 #[tokio::test]
 async fn sp_initiated_sign_in_creates_a_member_in_a_claimed_domain() {
     let sp = setup(Options::default()).await;
+    let admin = sp.app.admin_cookie().await;
+    let mut members_page = sp.app.events("acme", "members", Some(&admin)).await.expect("an open Members page");
     let r = sign_in(&sp, "carol.smith@acme.test", "").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The open Members page is told of the new member (it used to hear nothing).
+    assert_eq!(members_page.next().await.as_deref(), Some("members"));
     // RelayState: back where the member wanted to go (inside this workspace).
     assert_eq!(r.location(), Some("/w/acme/settings/members"));
     let cookie = r.cookie().expect("session");
@@ -338,7 +339,7 @@ async fn existing_members_are_linked_and_deactivated_ones_refused() {
 
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
     let m = app::server::members::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     app::server::members::deactivate(&sp.app.state.db, sp.app.state.now(), &cap, m.id).await.expect("deactivate");
     let r = sign_in(&sp, "bob@acme.test", "").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -373,7 +374,7 @@ async fn test_sign_in_diagnoses_without_a_session() {
     assert_eq!(sp.app.get(&format!("/saml/{}/login?test=1", sp.id), None).await.status, StatusCode::NOT_FOUND);
     // Switch the provider off: tests still work (check before members depend on it).
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &[saml::method_key(&sp.id)]).await.expect("off");
     let r = idp_answer(&sp.app, &sp.id, "tess@acme.test", "attrs=basic", Some(&admin), "?test=1").await.post(&sp.app, &sp.id).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -655,7 +656,7 @@ async fn deleting_a_provider_ends_its_sessions_but_never_the_last_method() {
     let Some(fay) = r.cookie() else { panic!("refused: {}", last_reason(&sp).await) };
     // Make SAML the only method: deleting it is refused.
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     // (Switched off by the admin themself, whose own password session stays.)
     let r = sp.app.call::<app::api::settings::SetMethod>(&[("slug", "acme"), ("method", "password"), ("enabled", "false")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -692,7 +693,7 @@ async fn login_page_offers_enabled_providers_and_email_first_routing() {
     assert!(r.location().is_some_and(|l| l == "/w/acme/login?sso=sso_no_provider"), "{:?}", r.location());
     // Switched off: gone from the login page, and its login URL refuses.
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     methods::change(&sp.app.state.db, sp.app.state.now(), &cap, &sp.app.state.config, &[], &[saml::method_key(&sp.id)]).await.expect("off");
     let page = sp.app.get("/w/acme/login", None).await;
     assert!(!page.body.contains("Sign in with Test IdP") && !page.body.contains("Continue with SSO"));
@@ -780,7 +781,7 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     let r = idp_answer(&contractor.app, &okta_id, "newbie@acme.test", "nameid=email", None, "").await.post(&contractor.app, &okta_id).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // An admin who gives the contractor's provider the domain makes it the IdP's call.
-    let cap = AdminCap::operator(p2.workspace_id, Actor::operator());
+    let cap = crate::common::operator().admin_of(p2.workspace_id);
     let admin = contractor.app.admin_cookie().await;
     let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
     assert!(page.body.contains("Domains this provider may assert") && page.body.contains("None."), "{}", page.body);
@@ -902,7 +903,7 @@ async fn metadata_urls_on_private_addresses_are_refused_unless_the_operator_allo
         let app = TestApp::with_config(|c| c.allow_private_metadata_urls = allow).await;
         app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
         let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-        let cap = AdminCap::operator(ws.id, Actor::operator());
+        let cap = crate::common::operator().admin_of(ws.id);
         let input = saml::ProviderInput { name: "By URL".into(), metadata_url: Some(url.clone()), ..Default::default() };
         let r = saml::create(&app.state.db, &app.state.config, app.state.now(), &cap, &input).await;
         match allow {

@@ -1,17 +1,14 @@
 //! SCIM 2.0: scim2-tester (an independent RFC 7643/7644 checker) against a real listener,
 //! then what it doesn't cover: Okta's and Entra's request shapes, filters, visibility
 //! between providers and workspaces, deactivation, ETags, throttling, concurrency.
-use std::path::PathBuf;
-use std::process::Command;
-
-use app::server::audit::Actor;
 use app::server::entities::{account, group, group_member, membership, scim_activity};
-use app::server::permissions::AdminCap;
 use app::server::{methods, saml, scim, sessions};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
 
 use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
 
@@ -36,7 +33,7 @@ async fn provider(app: &TestApp, slug: &str, name: &str) -> String {
 
 async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("workspace");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let before = scim::enable(&app.state.db, T0, &cap, public_id, None).await;
     assert!(before.is_err(), "refused while password sign-in is on");
     methods::change(&app.state.db, T0, &cap, &app.state.config, &[saml::method_key(public_id)], &["password".to_string()]).await.expect("methods");
@@ -180,7 +177,7 @@ async fn tokens_are_checked_scoped_and_rotated() {
 
     // Rotation: the old token stops at once.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let new = scim::mint_token(&s.app.state.db, T0, &cap, &s.provider, None).await.expect("rotate");
     assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&s.app, new.expose(), "GET", "/Users", None).await.0, StatusCode::OK);
@@ -245,7 +242,7 @@ async fn okta_user_lifecycle() {
     // Losing the role makes them a member.
     let (st, _, _) = s.call("PATCH", &format!("/Users/{id}"), Some(patch(json!([{ "op": "remove", "path": "roles" }])))).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(membership_of(&s.app, "grace@acme.test").await.map(|m| m.role), Some("member".into()));
+    assert_eq!(membership_of(&s.app, "grace@acme.test").await.map(|m| m.role), Some(app::model::Role::Member));
     assert_eq!(g["displayName"], "Engineering");
 
     // The activity page's rows, and the audit.
@@ -404,12 +401,12 @@ async fn existing_members_are_linked_by_email_and_become_read_only() {
     assert_eq!(body["id"], json!(before.id.to_string()), "the same member, not a new one");
     let after = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
     assert!(after.managed_by_provider_id.is_some());
-    assert_eq!(after.role, "admin");
+    assert_eq!(after.role, app::model::Role::Admin);
     assert_eq!(after.password_hash, before.password_hash, "their password stays theirs");
     // The UI refuses to change a linked member.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
-    let e = app::server::members::set_role(&s.app.state.db, T0, &cap, after.id, "member").await.expect_err("read-only");
+    let cap = crate::common::operator().admin_of(ws.id);
+    let e = app::server::members::set_role(&s.app.state.db, T0, &cap, after.id, app::server::permissions::Role::Member).await.expect_err("read-only");
     assert!(e.to_string().contains("Okta"), "{e}");
     // Deleting the provider hands its members back to the workspace's admins.
     methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &["password".to_string()], &[]).await.expect("password on");
@@ -431,7 +428,7 @@ async fn providers_and_workspaces_see_only_their_own() {
     // A second provider of the same workspace.
     let second = provider(&s.app, "acme", "Entra").await;
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &[saml::method_key(&second)], &[]).await.expect("on");
     let t2 = scim::enable(&s.app.state.db, T0, &cap, &second, None).await.expect("enable").expose().to_string();
     // Another workspace with its own provider.
@@ -459,7 +456,7 @@ async fn providers_and_workspaces_see_only_their_own() {
     // The second provider can't take over the member by email.
     let (st, body, _) = call(&s.app, &t2, "POST", "/Users", Some(user("kim2", "kim@acme.test"))).await;
     assert_eq!((st, body["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")));
-    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
+    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some(app::model::Status::Active));
     // Another workspace provisioning the same address gets a person of its own, exactly as
     // for a brand-new address: 201, its own id, nothing of acme's member in the answer
     // (no 409 that would tell it the address exists elsewhere).
@@ -492,7 +489,7 @@ async fn providers_and_workspaces_see_only_their_own() {
     assert_eq!(st, StatusCode::OK, "{body}");
     let after = account::Entity::find_by_id(acme_kim.id).one(&s.app.state.db).await.expect("db").expect("acme's kim");
     assert_eq!((after.email_normalized.as_str(), after.full_name.as_str()), (acme_kim.email_normalized.as_str(), acme_kim.full_name.as_str()));
-    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some("active".into()));
+    assert_eq!(membership_of(&s.app, "kim@acme.test").await.map(|m| m.status), Some(app::model::Status::Active));
 }
 
 #[tokio::test]
@@ -618,7 +615,7 @@ async fn a_member_removed_from_a_group_by_scim_loses_access_on_the_next_request(
     let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Analysts", "members": [{ "value": uid }] }))).await;
     let gid: i64 = g["id"].as_str().expect("gid").parse().expect("numeric");
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
     app::server::resources::set_grant(&s.app.state.db, T0, &cap, gid, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let m = membership_of(&s.app, "nia@acme.test").await.expect("member");
@@ -701,7 +698,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     assert_eq!(st, StatusCode::CREATED);
     // An app group the IdP doesn't push, granting nia a datasource.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let legacy = app::server::groups::create(&s.app.state.db, T0, &cap, "Legacy").await.expect("group");
     app::server::groups::add_member(&s.app.state.db, T0, &cap, legacy.id, "nia@acme.test").await.expect("add");
     let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
@@ -756,7 +753,7 @@ async fn provider_tokens_show_their_dates_and_can_expire() {
     let s = setup().await;
     let db = &s.app.state.db;
     let ws = app::server::workspaces::by_slug(db, "acme").await.expect("ws");
-    let cap = AdminCap::operator(ws.id, Actor::operator());
+    let cap = crate::common::operator().admin_of(ws.id);
     let pid = saml::get(db, &cap, &s.provider).await.expect("provider").id;
     let facts = scim::token_facts(db, pid).await.expect("db").expect("a token");
     assert_eq!((facts.created_at, facts.last_used_at, facts.expires_at), (T0, None, None));
@@ -798,7 +795,7 @@ async fn provider_tokens_show_their_dates_and_can_expire() {
 /// IdP decides whether they can sign in at all). A refusal changes nothing, not even the link.
 #[tokio::test]
 async fn the_last_active_admin_is_not_the_scim_clients_to_remove() {
-    use app::server::permissions::{ROLE_ADMIN, STATUS_ACTIVE};
+    use app::server::permissions::{Role, Status};
     let s = setup().await;
     let admin = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
     let path = format!("/Users/{}", admin.id);
@@ -811,7 +808,7 @@ async fn the_last_active_admin_is_not_the_scim_clients_to_remove() {
     assert_eq!(s.call("PUT", &path, Some(demoted)).await.0, StatusCode::FORBIDDEN);
     assert_eq!(s.call("DELETE", &path, None).await.0, StatusCode::FORBIDDEN);
     let kept = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
-    assert_eq!((kept.status.as_str(), kept.role.as_str(), kept.managed_by_provider_id), (STATUS_ACTIVE, ROLE_ADMIN, None), "nothing applied");
+    assert_eq!((kept.status, kept.role, kept.managed_by_provider_id), (Status::Active, Role::Admin, None), "nothing applied");
 
     // A second admin pushed by the IdP: now the first may go.
     let mut grace = user("grace@acme.test", "grace@acme.test");

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use super::acs::{self, Check, Report, Verified};
 use super::{method_key, sp, trust, urls};
-use crate::server::audit::{self, Actor};
+use crate::server::audit::Actor;
 use crate::server::crypto::Token;
 use crate::server::entities::{account, external_identity, saml_activity, saml_provider, saml_replay, saml_request, workspace};
-use crate::server::permissions::{ROLE_MEMBER, STATUS_ACTIVE};
+use crate::server::permissions::{Role, Status};
 use crate::server::state::RuntimeConfig;
-use crate::server::{domains, members, methods, normalize_email, sessions, DomainError};
+use crate::server::{completion, domains, members, methods, normalize_email, DomainError};
 
 /// How long an AuthnRequest may stay unanswered.
 pub const REQUEST_LIFETIME_SECS: i64 = 600;
@@ -105,7 +105,14 @@ pub struct Posted<'a> {
     pub ip: Option<String>,
 }
 
-pub async fn acs(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, provider: &saml_provider::Model, posted: Posted<'_>) -> Result<Outcome, DomainError> {
+pub async fn acs(
+    db: &DatabaseConnection,
+    events: &crate::server::events::Events,
+    cfg: &RuntimeConfig,
+    now: i64,
+    provider: &saml_provider::Model,
+    posted: Posted<'_>,
+) -> Result<Outcome, DomainError> {
     let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip } = posted;
     let t = trust(cfg, provider)?;
     let input = saml_response.to_string();
@@ -198,8 +205,8 @@ pub async fn acs(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, provide
                         "{email}: {} member{} (status {}); a real sign-in would succeed{}",
                         if *linked { "linked" } else { "existing" },
                         if *linked { "" } else { ", would be linked to this NameID" },
-                        status.as_deref().unwrap_or("none"),
-                        if status.as_deref() == Some(STATUS_ACTIVE) { "" } else { " only once reactivated" }
+                        status.map_or("none", Status::as_str),
+                        if status == Some(Status::Active) { "" } else { " only once reactivated" }
                     ),
                 );
             }
@@ -233,43 +240,49 @@ pub async fn acs(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, provide
             (a.id, true)
         }
     };
-    let membership = match members::membership_of(&txn, provider.workspace_id, account_id).await? {
-        Some(m) => m,
-        None => members::add_membership(&txn, now, provider.workspace_id, account_id, ROLE_MEMBER, None).await?,
+    let (membership, joined) = match members::membership_of(&txn, provider.workspace_id, account_id).await? {
+        Some(m) => (m, false),
+        None => (members::add_membership(&txn, now, provider.workspace_id, account_id, Role::Member, None).await?, true),
     };
-    if membership.status != STATUS_ACTIVE {
-        txn.rollback().await?;
-        report.reject("deactivated", format!("{email} is deactivated in this workspace"));
-        log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
-        return Ok(Outcome::Refused { message: format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name), back: back.clone() });
-    }
     if !transient(&verified) {
         link(&txn, now, provider, &verified.name_id, account_id).await?;
     }
     update_names(&txn, now, account_id, &verified).await?;
-    let token = sessions::create(&txn, now, account_id, provider.workspace_id, &method_key(&provider.public_id)).await?;
-    let actor = Actor { account_id: Some(account_id), label: email.clone(), ip: ip.clone() };
-    audit::record(
-        &txn,
-        now,
-        Some(provider.workspace_id),
-        &actor,
-        if created { "saml.jit_create" } else { "saml.sign_in" },
-        &method_key(&provider.public_id),
-        json!({ "name_id": verified.name_id }),
-    )
-    .await?;
-    txn.commit().await?;
-    report.pass("identity", format!("{email} signed in{}", if created { " (account created: claimed domain)" } else { "" }));
-    log(db, now, provider, &report, false, Some(&verified), ip).await?;
-
-    let fallback = format!("/w/{}", ws.slug);
     let relay = match &request {
         Some(r) => safe_relay(&r.relay_state),
         None => safe_relay(posted_relay),
     };
-    let redirect = relay.filter(|r| r == &fallback || r.starts_with(&format!("{fallback}/"))).unwrap_or(fallback);
-    Ok(Outcome::SignedIn { token, redirect, max_age: ws.session_lifetime_secs })
+    let method = method_key(&provider.public_id);
+    let done = completion::complete(
+        db,
+        events,
+        txn,
+        now,
+        completion::Completion {
+            workspace: &ws,
+            membership: &membership,
+            joined,
+            method: &method,
+            actor: Actor { account_id: Some(account_id), label: email.clone(), ip: ip.clone() },
+            audit_action: if created { "saml.jit_create" } else { "saml.sign_in" },
+            audit_target: &method,
+            audit_details: json!({ "name_id": verified.name_id }),
+            next: relay.as_deref(),
+        },
+    )
+    .await?;
+    match done {
+        Ok(s) => {
+            report.pass("identity", format!("{email} signed in{}", if created { " (account created: claimed domain)" } else { "" }));
+            log(db, now, provider, &report, false, Some(&verified), ip).await?;
+            Ok(Outcome::SignedIn { token: s.token, redirect: s.redirect, max_age: s.max_age })
+        }
+        Err(completion::NotSignedIn::Deactivated) => {
+            report.reject("deactivated", format!("{email} is deactivated in this workspace"));
+            log(db, now, provider, &report, false, Some(&verified), ip).await?;
+            Ok(Outcome::Refused { message: format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name), back: back.clone() })
+        }
+    }
 }
 
 /// (provider, NameID) first; otherwise the email, only within the domains this provider

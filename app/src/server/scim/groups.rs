@@ -176,7 +176,7 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
             .column(membership::Column::Id)
             .filter(users::visible(client))
             // Deactivated members belong to no group (reactivation restores Everyone only).
-            .filter(membership::Column::Status.eq(crate::server::permissions::STATUS_ACTIVE))
+            .filter(membership::Column::Status.eq(crate::server::permissions::Status::Active))
             .filter(membership::Column::Id.is_in(chunk.iter().map(|(n, _)| *n).collect::<Vec<_>>()))
             .into_tuple()
             .all(db)

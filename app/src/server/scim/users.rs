@@ -19,7 +19,7 @@ use crate::server::audit;
 use crate::server::crypto::Token;
 use crate::server::domains::NO_EMAIL_DOMAIN;
 use crate::server::entities::{account, external_identity, group, group_member, membership, session};
-use crate::server::permissions::{ROLE_ADMIN, ROLE_MEMBER, STATUS_ACTIVE};
+use crate::server::permissions::{Role, Status};
 use crate::server::{members, normalize_email, workspaces};
 
 /// Largest stored document (the rest of what a provider says about one user).
@@ -116,7 +116,7 @@ fn stored(row: &Row) -> Map<String, Value> {
         o.insert("name".into(), Value::Object(name));
     }
     o.insert("emails".into(), json!([{ "value": a.email, "type": "work", "primary": true }]));
-    if row.m.role == ROLE_ADMIN {
+    if row.m.role == Role::Admin {
         o.insert("roles".into(), json!([{ "value": "admin" }]));
     }
     o
@@ -136,8 +136,8 @@ fn document(client: &Client, row: &Row, groups: &[(i64, String)]) -> Map<String,
     // `active` is shown when the provider set it (or the member is deactivated, or the
     // document is derived); a provider that removed it sees it absent, and absent means
     // active.
-    if doc.contains_key("active") || row.m.scim_data.is_none() || row.m.status != STATUS_ACTIVE {
-        doc.insert("active".into(), json!(row.m.status == STATUS_ACTIVE));
+    if doc.contains_key("active") || row.m.scim_data.is_none() || row.m.status != Status::Active {
+        doc.insert("active".into(), json!(row.m.status == Status::Active));
     }
     if !groups.is_empty() {
         doc.insert(
@@ -276,7 +276,7 @@ pub struct Input {
     pub family_name: String,
     pub full_name: String,
     /// `Some` when the document says anything about roles.
-    pub role: Option<&'static str>,
+    pub role: Option<Role>,
     /// The stored part (no userName, externalId, password, read-only attributes; `active`
     /// only as a record that the provider set it).
     pub rest: Map<String, Value>,
@@ -397,12 +397,12 @@ pub fn read(body: &Value, require_schema: bool) -> Result<Input, ScimError> {
 
     let ext_role = rest.get(URN_GATEHOUSE_USER).and_then(|e| get_ci(e, "role")).and_then(Value::as_str);
     let role = match (ext_role, rest.get("roles").and_then(Value::as_array)) {
-        (Some(r), _) => Some(if r.trim().eq_ignore_ascii_case("admin") { ROLE_ADMIN } else { ROLE_MEMBER }),
+        (Some(r), _) => Some(if r.trim().eq_ignore_ascii_case("admin") { Role::Admin } else { Role::Member }),
         (None, Some(list)) => {
             Some(if list.iter().any(|x| get_ci(x, "value").and_then(Value::as_str).is_some_and(|v| v.trim().eq_ignore_ascii_case("admin"))) {
-                ROLE_ADMIN
+                Role::Admin
             } else {
-                ROLE_MEMBER
+                Role::Member
             })
         }
         (None, None) => None,
@@ -455,7 +455,7 @@ fn sent_roles(m: &membership::Model) -> bool {
 /// be the workspace's — could lock the workspace's owners out. Takes the admin-change lock
 /// first, so two concurrent requests can't each remove "the other" admin.
 async fn keep_last_admin<C: ConnectionTrait>(db: &C, client: &Client, row: &Row, change: &str) -> Result<(), ScimError> {
-    if row.m.role != ROLE_ADMIN || row.m.status != STATUS_ACTIVE {
+    if row.m.role != Role::Admin || row.m.status != Status::Active {
         return Ok(());
     }
     workspaces::lock_for_admin_change(db, client.workspace_id).await?;
@@ -481,10 +481,10 @@ async fn keep_last_admin<C: ConnectionTrait>(db: &C, client: &Client, row: &Row,
 
 /// Applies a document to a membership (linking it to this provider) in `txn`.
 async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row, input: &Input) -> Result<Row, ScimError> {
-    let role = input.role.or_else(|| sent_roles(&row.m).then_some(ROLE_MEMBER));
+    let role = input.role.or_else(|| sent_roles(&row.m).then_some(Role::Member));
     if !input.active {
         keep_last_admin(txn, client, &row, "deactivating them").await?;
-    } else if role.is_some_and(|r| r != ROLE_ADMIN) {
+    } else if role.is_some_and(|r| r != Role::Admin) {
         keep_last_admin(txn, client, &row, "demoting them").await?;
     }
     let Row { m, a } = row;
@@ -517,7 +517,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     }
 
     // Status first (it maintains Everyone and ends sessions), then the SCIM columns.
-    let was_active = m.status == STATUS_ACTIVE;
+    let was_active = m.status == Status::Active;
     let mut m = m;
     if was_active && !input.active {
         let revoked = members::deactivate_in(txn, now, &m).await?;
@@ -542,7 +542,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     if let Some(role) = role {
         if role != m.role {
             audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.role", &a.email_normalized, json!({ "role": role })).await?;
-            am.role = Set(role.to_string());
+            am.role = Set(role);
         }
     }
     am.managed_by_provider_id = Set(Some(client.provider_id));
@@ -599,7 +599,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
             }
             Some(m) => Row { m, a },
             None => {
-                let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(ROLE_MEMBER), None).await?;
+                let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
                 audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
                 Row { m, a }
             }
@@ -614,7 +614,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
                 }
             };
             let a = members::find_or_create_account(&txn, now, client.workspace_id, &email, &normalized, &input.full_name).await?;
-            let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(ROLE_MEMBER), None).await?;
+            let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
             audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
             Row { m, a }
         }
@@ -890,7 +890,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!((i.email.clone(), i.full_name.as_str()), (Some(("Ada@X.com".to_string(), "ada@x.com".to_string())), "Ada Lovelace"));
-        assert_eq!((i.role, i.active), (Some(ROLE_ADMIN), false));
+        assert_eq!((i.role, i.active), (Some(Role::Admin), false));
         assert!(!i.rest.contains_key("password") && !i.rest.contains_key("groups") && !i.rest.contains_key("shoeSize"));
         assert!(!i.rest.contains_key("userName"), "owned by a column");
         assert_eq!(i.rest.get("active"), Some(&json!(false)), "Entra's string boolean, stored as a boolean");
@@ -898,7 +898,7 @@ mod tests {
         let ext =
             read(&json!({ "schemas": [URN_USER], "userName": "b@x.com", URN_GATEHOUSE_USER: { "role": "member" }, "roles": [{ "value": "admin" }] }), true)
                 .expect("ok");
-        assert_eq!(ext.role, Some(ROLE_MEMBER), "our extension wins over roles");
+        assert_eq!(ext.role, Some(Role::Member), "our extension wins over roles");
         assert_eq!(read(&json!({ "schemas": [URN_USER], "userName": "c@x.com" }), true).expect("ok").role, None, "silent on roles: unchanged");
     }
 

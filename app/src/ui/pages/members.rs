@@ -70,7 +70,7 @@ pub fn Members() -> impl IntoView {
                             <ul class="mt-2 divide-y divide-slate-100" data-testid="pending-invites">
                                 {pending.into_iter().map(|i| view! {
                                     <li class="flex items-center justify-between py-2 text-sm">
-                                        <span>{i.email.clone()} " · " {i.role.clone()} " · expires in " {i.expires_in_days} " days"</span>
+                                        <span>{i.email.clone()} " · " {i.role.as_str()} " · expires in " {i.expires_in_days} " days"</span>
                                         <ActionForm action=revoke>
                                             <input type="hidden" name="slug" value=slug/>
                                             <input type="hidden" name="invite_id" value=i.id.to_string()/>
@@ -115,8 +115,8 @@ pub fn Members() -> impl IntoView {
                                     </thead>
                                     <tbody class="divide-y divide-slate-100">
                                         {rows.into_iter().map(|r| {
-                                            let active = r.status == "active";
-                                            let is_admin = r.role == "admin";
+                                            let active = r.status == crate::model::Status::Active;
+                                            let is_admin = r.role == crate::model::Role::Admin;
                                             let managed = r.managed_by.clone();
                                             view! {
                                                 <tr data-email=r.email.clone()>

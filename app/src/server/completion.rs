@@ -1,0 +1,92 @@
+//! The end of every sign-in, whatever proved who the person is (a password, a SAML
+//! assertion, an OIDC id_token): the membership must be active; then a session, the audit
+//! entry, the commit, the live-page event for a new member, and a redirect that stays in
+//! the workspace. One place, so no protocol can skip a step or order them differently.
+//! What comes before (matching or linking an identity, joining by invite, creating a
+//! member in a claimed domain) is each protocol's own and happens in the same transaction.
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde_json::Value;
+
+use super::audit::{self, Actor};
+use super::crypto::Token;
+use super::entities::{membership, workspace};
+use super::events::{Events, Topic};
+use super::permissions::Status;
+use super::{sessions, DomainError};
+
+/// Who is signing in where, and how to record it.
+pub struct Completion<'a> {
+    pub workspace: &'a workspace::Model,
+    pub membership: &'a membership::Model,
+    /// The membership was made in this transaction (an invite used, a member created).
+    pub joined: bool,
+    /// The sign-in method's key (`password`, `google`, `saml:{id}`): the session keeps it.
+    pub method: &'a str,
+    /// The person, as the audit log names them.
+    pub actor: Actor,
+    pub audit_action: &'a str,
+    pub audit_target: &'a str,
+    pub audit_details: Value,
+    /// Where the person asked to go; only a path inside this workspace is followed.
+    pub next: Option<&'a str>,
+}
+
+/// A finished sign-in: the session's token (for the cookie), where to go, and how long
+/// the cookie lives.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: Token,
+    pub redirect: String,
+    pub max_age: i64,
+}
+
+/// Why a proven person was not signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotSignedIn {
+    /// The membership is deactivated (by an admin or SCIM): nothing was written.
+    Deactivated,
+}
+
+/// `next` when it is this workspace's home or a path under it; otherwise the home.
+pub fn redirect_within(slug: &str, next: Option<&str>) -> String {
+    let home = format!("/w/{slug}");
+    next.filter(|n| *n == home || n.starts_with(&format!("{home}/"))).map(str::to_string).unwrap_or(home)
+}
+
+/// Ends a sign-in in `txn` (which holds whatever the protocol wrote before) and commits
+/// it. A deactivated membership rolls everything back.
+pub async fn complete(
+    db: &DatabaseConnection,
+    events: &Events,
+    txn: DatabaseTransaction,
+    now: i64,
+    c: Completion<'_>,
+) -> Result<Result<SignedIn, NotSignedIn>, DomainError> {
+    if c.membership.status != Status::Active {
+        txn.rollback().await?;
+        return Ok(Err(NotSignedIn::Deactivated));
+    }
+    let ws = c.workspace;
+    let token = sessions::create(&txn, now, c.membership.account_id, ws.id, c.method).await?;
+    audit::record(&txn, now, Some(ws.id), &c.actor, c.audit_action, c.audit_target, c.audit_details).await?;
+    txn.commit().await?;
+    if c.joined {
+        events.publish(db, ws.id, &Topic::JOINED).await;
+    }
+    Ok(Ok(SignedIn { token, redirect: redirect_within(&ws.slug, c.next), max_age: ws.session_lifetime_secs }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_in_the_workspace() {
+        assert_eq!(redirect_within("acme", None), "/w/acme");
+        assert_eq!(redirect_within("acme", Some("/w/acme")), "/w/acme");
+        assert_eq!(redirect_within("acme", Some("/w/acme/settings/members")), "/w/acme/settings/members");
+        for elsewhere in ["/w/acme-evil", "/w/acmex/settings", "/w/beta", "https://evil.test/w/acme/", "//evil.test", ""] {
+            assert_eq!(redirect_within("acme", Some(elsewhere)), "/w/acme", "{elsewhere}");
+        }
+    }
+}
