@@ -206,10 +206,6 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
         Err(e) => (error_response(&e), Some(e)),
     };
     count(operation, res.status().as_u16());
-    let metric = if res.status().as_u16() >= 400 { "scim:error" } else { "scim:ok" };
-    if let Err(e) = app::server::stats::bump(&st.db, client.workspace_id, now, metric).await {
-        tracing::warn!(error = %e, "could not count a SCIM request");
-    }
     let outcome_text = error.as_ref().map(|e| e.detail.clone()).unwrap_or_else(|| "ok".into());
     let a = Activity {
         method,
@@ -220,8 +216,8 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
         outcome: &outcome_text,
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
     };
-    if let Err(e) = scim::record_activity(&st.db, now, client.provider_id, a).await {
-        tracing::warn!(error = %e, "could not record SCIM activity");
+    if let Err(e) = scim::record(&st.db, now, client, a).await {
+        tracing::warn!(error = %e, "could not record a SCIM request (budget, daily count, activity)");
     }
     // A write that succeeded may change Members, Groups and what members reach.
     if !matches!(method, "GET" | "HEAD") && !path.ends_with("/.search") && res.status().is_success() {

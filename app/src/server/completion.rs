@@ -4,7 +4,7 @@
 //! the workspace. One place, so no protocol can skip a step or order them differently.
 //! What comes before (matching or linking an identity, joining by invite, creating a
 //! member in a claimed domain) is each protocol's own and happens in the same transaction.
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
 use super::audit::{self, Actor};
@@ -58,7 +58,7 @@ pub fn redirect_within(slug: &str, next: Option<&str>) -> String {
 pub async fn complete(
     db: &DatabaseConnection,
     events: &Events,
-    txn: DatabaseTransaction,
+    txn: super::db::WriteTxn,
     now: i64,
     c: Completion<'_>,
 ) -> Result<Result<SignedIn, NotSignedIn>, DomainError> {

@@ -215,17 +215,39 @@ pub async fn authenticate<C: ConnectionTrait>(
     })
 }
 
-/// Per-token request budget shared by every process (a row per token and minute).
+/// The per-token request budget shared by every process (a row per token and minute):
+/// 429 once this minute's count has reached it. The count is read here and raised by
+/// [`record`] when the request is done, so a request costs the writer one transaction for
+/// all its bookkeeping; a burst of concurrent requests at the edge of the budget may pass
+/// it by at most their number.
 pub async fn throttle<C: ConnectionTrait>(db: &C, cfg: &RuntimeConfig, now: i64, client: &Client) -> Result<(), ScimError> {
-    const WINDOW: i64 = 60;
-    let n = ratelimit::hit(db, &format!("scim:token:{}", client.token_id), now, WINDOW).await?;
-    if n > cfg.scim_requests_per_minute {
-        let retry = WINDOW - now.rem_euclid(WINDOW);
+    let n = ratelimit::count(db, &budget_key(client), now, BUDGET_WINDOW_SECS).await?;
+    if n >= cfg.scim_requests_per_minute {
+        let retry = BUDGET_WINDOW_SECS - now.rem_euclid(BUDGET_WINDOW_SECS);
         return Err(ScimError {
             retry_after: Some(retry.max(1)),
             ..ScimError::new(429, None, format!("more than {} requests this minute; retry after {retry} s", cfg.scim_requests_per_minute))
         });
     }
+    Ok(())
+}
+
+const BUDGET_WINDOW_SECS: i64 = 60;
+
+fn budget_key(client: &Client) -> String {
+    format!("scim:token:{}", client.token_id)
+}
+
+/// What a served request leaves behind, in one write transaction: its place in the
+/// token's budget, the workspace's daily count (`scim:ok` or `scim:error`) and its line in
+/// the provider's activity.
+pub async fn record(db: &DatabaseConnection, now: i64, client: &Client, a: Activity<'_>) -> Result<(), DomainError> {
+    let txn = crate::server::db::write(db).await?;
+    ratelimit::hit(&txn, &budget_key(client), now, BUDGET_WINDOW_SECS).await?;
+    let metric = if a.status >= 400 { "scim:error" } else { "scim:ok" };
+    crate::server::stats::bump(&txn, client.workspace_id, now, metric).await?;
+    record_activity(&txn, now, client.provider_id, a).await?;
+    txn.commit().await?;
     Ok(())
 }
 
