@@ -141,29 +141,24 @@ where
     Phase { rate: n as f64 / elapsed.as_secs_f64(), p50: pct(&all, 0.5), p99: pct(&all, 0.99) }
 }
 
-async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
-    app::server::saml::acs::init_xml();
-    let url = format!("sqlite://{}/scim.db?mode=rwc", dir.display());
+/// A migrated SQLite file in `dir` with the server's settings, and the state around it.
+async fn state(dir: &std::path::Path, file: &str, public_url: String) -> AppState {
+    let url = format!("sqlite://{}/{file}?mode=rwc", dir.display());
     let conn = db::connect(&url, 10).await.expect("db");
     db::migrate(&conn).await.expect("migrate");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let st = AppState {
+    AppState {
         db: conn,
-        config: Arc::new(RuntimeConfig {
-            public_url: format!("http://{addr}"),
-            login_attempts_per_window: 5,
-            scim_requests_per_minute: i64::MAX / 8,
-            mailer: None,
-            oidc: vec![],
-            metrics_token: None,
-            ..Default::default()
-        }),
+        config: Arc::new(RuntimeConfig { public_url, login_attempts_per_window: 5, scim_requests_per_minute: i64::MAX / 8, ..Default::default() }),
         clock: Arc::new(SystemClock),
         hasher: Hasher::new(1).expect("hasher"),
         leptos_options: leptos::config::LeptosOptions::builder().output_name("gatehouse").build(),
         events: app::server::events::Events::new(),
-    };
+    }
+}
+
+/// Workspace `acme` with a SAML provider whose provisioning is on: (workspace id, the
+/// provider, its Provider Token).
+async fn provisioned_workspace(st: &AppState) -> (i64, app::server::entities::saml_provider::Model, String) {
     let now = st.now();
     let new = workspaces::NewWorkspace {
         slug: "acme".into(),
@@ -187,11 +182,94 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
     let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
     methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &["password".to_string()]).await.expect("methods");
     let token = scim::enable(&st.db, now, &cap, &p.public_id, None).await.expect("enable").expose().to_string();
+    (ws, p, token)
+}
+
+async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
+    app::server::saml::acs::init_xml();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let st = state(dir, "scim.db", format!("http://{addr}")).await;
+    let (ws, _, token) = provisioned_workspace(&st).await;
     let router = server::router::app(st.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });
     (Target { name: "gatehouse", base: format!("http://{addr}/scim/v2"), token }, st, ws)
+}
+
+/// The physical limit for the same work: the rows a SCIM create, `userName eq` lookup and
+/// group member add write or read, in the same transactions (the change; then the
+/// request's budget, daily count and activity line), by one task straight through the
+/// domain's row helpers on a fresh file with the same settings. No HTTP, JSON,
+/// authentication, SCIM parsing or concurrency.
+async fn bare(dir: &std::path::Path, users: usize) -> [Phase; 3] {
+    use app::server::{audit, members, stats};
+    let st = state(dir, "bare.db", "http://127.0.0.1:1".into()).await;
+    let (ws, p, _) = provisioned_workspace(&st).await;
+    let (db, now, actor) = (&st.db, st.now(), Actor::operator());
+    let g = group::ActiveModel {
+        workspace_id: Set(ws),
+        name: Set("Bare".into()),
+        name_normalized: Set("bare".into()),
+        is_everyone: Set(false),
+        managed_by_provider_id: Set(Some(p.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("group");
+    let bookkeeping = |what: &'static str| async move {
+        let txn = db::write(db).await.expect("begin");
+        app::server::ratelimit::hit(&txn, "scim:token:bare", now, 60).await.expect("budget");
+        stats::bump(&txn, ws, now, "scim:ok").await.expect("count");
+        let a = scim::Activity { method: "POST", path: "/scim/v2/Users", operation: what, target: "bare", status: 200, outcome: "ok", duration_us: 0 };
+        scim::record_activity(&txn, now, p.id, a).await.expect("activity");
+        txn.commit().await.expect("commit");
+    };
+    let mut phases = Vec::new();
+    let mut memberships = Vec::new();
+    for phase in 0..3 {
+        let mut times = Vec::new();
+        let start = Instant::now();
+        for i in 0..users {
+            let email = format!("user{i}@bare.test");
+            let t = Instant::now();
+            match phase {
+                0 => {
+                    let txn = db::write(db).await.expect("begin");
+                    let a = members::find_or_create_account(&txn, now, ws, &email, &email, &format!("Bench User {i}")).await.expect("account");
+                    let m = members::add_membership(&txn, now, ws, a.id, app::model::Role::Member, None).await.expect("membership");
+                    audit::record(&txn, now, Some(ws), &actor, "scim.user.create", &email, json!({})).await.expect("audit");
+                    txn.commit().await.expect("commit");
+                    memberships.push(m.id);
+                }
+                1 => {
+                    let a = members::account_by_email(db, ws, &email).await.expect("read").expect("account");
+                    members::membership_of(db, ws, a.id).await.expect("read").expect("membership");
+                }
+                _ => {
+                    let txn = db::write(db).await.expect("begin");
+                    group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(memberships[i]), created_at: Set(now) }
+                        .insert(&txn)
+                        .await
+                        .expect("member");
+                    audit::record(&txn, now, Some(ws), &actor, "scim.group.member.add", "Bare", json!({})).await.expect("audit");
+                    txn.commit().await.expect("commit");
+                }
+            }
+            bookkeeping("bare").await;
+            times.push(t.elapsed());
+        }
+        let elapsed = start.elapsed();
+        times.sort();
+        phases.push(Phase { rate: users as f64 / elapsed.as_secs_f64(), p50: pct(&times, 0.5), p99: pct(&times, 0.99) });
+    }
+    let [c, l, m] = <[Phase; 3]>::try_from(phases).unwrap_or_else(|_| unreachable!());
+    [c, l, m]
 }
 
 fn reference(port: u16) -> Option<(Target, Child)> {
@@ -285,6 +363,7 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     println!("# SCIM benchmark ({cores} cores, loopback HTTP, {CLIENTS} keep-alive clients, {users} users per phase, SQLite)");
+    println!("# each phase: Gatehouse; the same rows written or read by one task without HTTP (the limit); scim2-server (the reference)");
     let (ours, st, ws) = gatehouse(&dir).await;
     let mine = load(&ours, users).await;
     let theirs = match reference(18_000 + (std::process::id() % 1000) as u16) {
@@ -298,8 +377,10 @@ async fn main() {
             None
         }
     };
+    let limit = bare(&dir, users).await;
     for (i, name) in ["creates", "lookups", "member adds"].iter().enumerate() {
         println!("{}", show(name, &mine[i]));
+        println!("  same rows, one task, no HTTP {}  => Gatehouse at {:.0}% of it", show("", &limit[i]).trim_start(), 100.0 * mine[i].rate / limit[i].rate);
         if let Some(r) = &theirs {
             println!("  scim2-server {}  => Gatehouse {:.1}x the throughput (goal >= 20x)", show("", &r[i]).trim_start(), mine[i].rate / r[i].rate);
         }
