@@ -46,6 +46,8 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
             .map(|m| crate::model::MethodSetting { key: m.key, label: m.label, enabled: m.enabled, available: m.available, note: m.note })
             .collect(),
         session_lifetime_days: ws.session_lifetime_secs / 86_400,
+        session_idle_minutes: ws.session_idle_secs / 60,
+        session_idle_choices: crate::server::workspaces::SESSION_IDLE_CHOICES_MINUTES.to_vec(),
         domains,
     })
 }
@@ -77,6 +79,23 @@ pub async fn set_session_lifetime(slug: String, days: String) -> Result<String, 
     workspaces::set_session_lifetime(&st.db, st.now(), &cap, days).await.map_err(fail)?;
     let msg = format!("Sessions now last {days} day{}.", if days == 1 { "" } else { "s" });
     redirect_no_js(&format!("/w/{}/settings/authentication?lifetime_saved=lifetime_saved", urlencode(&slug)));
+    Ok(msg)
+}
+
+/// Admins of `slug`: sets the idle timeout in minutes (0: off).
+#[server]
+pub async fn set_session_idle(slug: String, minutes: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::{workspaces, DomainError};
+    let (st, cap) = admin(&slug).await?;
+    let minutes: i64 = minutes.trim().parse().map_err(|_| fail(DomainError::Invalid("Choose the idle timeout from the list.".into())))?;
+    workspaces::set_session_idle(&st.db, st.now(), &cap, minutes).await.map_err(fail)?;
+    let msg = if minutes == 0 {
+        "Sessions no longer end when idle.".to_string()
+    } else {
+        format!("Sessions unused for {} now end.", crate::model::minutes_label(minutes))
+    };
+    redirect_no_js(&format!("/w/{}/settings/authentication?idle_saved=idle_saved", urlencode(&slug)));
     Ok(msg)
 }
 

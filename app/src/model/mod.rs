@@ -38,6 +38,9 @@ pub struct MethodSetting {
 pub struct AuthenticationSettings {
     pub methods: Vec<MethodSetting>,
     pub session_lifetime_days: i64,
+    /// Idle timeout in minutes (0: off) and the choices offered.
+    pub session_idle_minutes: i64,
+    pub session_idle_choices: Vec<i64>,
     /// Claimed email domains and their DNS verification (only verified ones count for SAML
     /// just-in-time accounts, email-first routing and Office365 allowlist trust).
     pub domains: Vec<DomainClaim>,
@@ -402,6 +405,7 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("method_on", "Sign-in method turned on."),
     ("method_off", "Sign-in method turned off. Sessions it started have ended (yours stays until you sign out)."),
     ("lifetime_saved", "Session lifetime saved."),
+    ("idle_saved", "Idle timeout saved."),
     ("domain_added", "Domain added: publish its TXT record, then check it."),
     ("domain_removed", "Domain removed."),
     ("domain_verified", "Domain verified."),
@@ -412,6 +416,16 @@ pub const NOTICES: &[(&str, &str)] = &[
 ];
 
 /// The sentence for a notice code, if it is one of ours.
+/// "15 minutes", "1 hour", "8 hours", "1 day" (idle timeouts on the settings page).
+pub fn minutes_label(minutes: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match minutes {
+        m if m >= 1440 && m % 1440 == 0 => plural(m / 1440, "day"),
+        m if m >= 60 && m % 60 == 0 => plural(m / 60, "hour"),
+        m => plural(m, "minute"),
+    }
+}
+
 pub fn notice(code: &str) -> Option<&'static str> {
     NOTICES.iter().find(|(c, _)| *c == code).map(|(_, text)| *text)
 }

@@ -21,6 +21,8 @@ pub mod workspace {
         pub name: String,
         pub session_lifetime_secs: i64,
         pub created_at: i64,
+        /// A session unused for this long ends at its next request; 0: no idle timeout.
+        pub session_idle_secs: i64,
     }
     no_relations!();
 }

@@ -71,6 +71,7 @@ struct SessionRow {
     slug: String,
     workspace_name: String,
     session_lifetime_secs: i64,
+    session_idle_secs: i64,
     membership_id: i64,
     role: super::permissions::Role,
     status: Status,
@@ -93,7 +94,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
     let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
     let sql = format!(
         "SELECT s.id AS session_id, s.created_at, s.last_seen_at, a.id AS account_id, a.email, a.full_name, \
-         w.id AS workspace_id, w.slug, w.name AS workspace_name, w.session_lifetime_secs, \
+         w.id AS workspace_id, w.slug, w.name AS workspace_name, w.session_lifetime_secs, w.session_idle_secs, \
          m.id AS membership_id, m.role, m.status \
          FROM sessions s \
          JOIN accounts a ON a.id = s.account_id AND a.workspace_id = s.workspace_id \
@@ -106,7 +107,10 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
     if row.status != Status::Active {
         return Ok(None);
     }
-    if now >= row.created_at.saturating_add(row.session_lifetime_secs) {
+    // Past its lifetime, or unused for longer than the workspace's idle timeout (last use
+    // is written at most once a minute, so idle time is known to the minute).
+    let idle = row.session_idle_secs > 0 && now - row.last_seen_at >= row.session_idle_secs;
+    if now >= row.created_at.saturating_add(row.session_lifetime_secs) || idle {
         session::Entity::delete_by_id(row.session_id).exec(db).await?;
         return Ok(None);
     }

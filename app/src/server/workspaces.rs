@@ -14,6 +14,9 @@ use super::{normalize_email, DomainError};
 pub const EVERYONE: &str = "Everyone";
 pub const DEFAULT_SESSION_LIFETIME_SECS: i64 = 30 * 86_400;
 pub const MAX_SESSION_LIFETIME_DAYS: i64 = 365;
+/// Idle timeouts an admin may choose, in minutes (0: off, the default). Last use is
+/// written at most once a minute, so nothing shorter than a quarter of an hour is offered.
+pub const SESSION_IDLE_CHOICES_MINUTES: &[i64] = &[0, 15, 30, 60, 120, 240, 480, 1440];
 
 const RESERVED_SLUGS: &[&str] = &["api", "admin", "setup", "login", "invite", "saml", "scim", "auth", "pkg", "static"];
 
@@ -158,6 +161,7 @@ pub async fn create(
         slug: Set(slug.clone()),
         name: Set(name.clone()),
         session_lifetime_secs: Set(DEFAULT_SESSION_LIFETIME_SECS),
+        session_idle_secs: Set(0),
         created_at: Set(now),
         ..Default::default()
     }
@@ -205,6 +209,22 @@ pub async fn set_session_lifetime<C: ConnectionTrait>(db: &C, now: i64, cap: &Ad
     am.session_lifetime_secs = Set(days * 86_400);
     am.update(db).await?;
     audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_lifetime", "workspace", json!({ "from_days": old, "to_days": days }))
+        .await?;
+    Ok(())
+}
+
+/// Sets the idle timeout (minutes from [`SESSION_IDLE_CHOICES_MINUTES`]; 0 turns it off).
+/// Sessions already idle for longer end at their next request.
+pub async fn set_session_idle<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, minutes: i64) -> Result<(), DomainError> {
+    if !SESSION_IDLE_CHOICES_MINUTES.contains(&minutes) {
+        return Err(DomainError::Invalid("Choose the idle timeout from the list.".into()));
+    }
+    let ws = workspace::Entity::find_by_id(cap.workspace_id()).one(db).await?.ok_or(DomainError::NotFound)?;
+    let old = ws.session_idle_secs / 60;
+    let mut am: workspace::ActiveModel = ws.into();
+    am.session_idle_secs = Set(minutes * 60);
+    am.update(db).await?;
+    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_idle", "workspace", json!({ "from_minutes": old, "to_minutes": minutes }))
         .await?;
     Ok(())
 }

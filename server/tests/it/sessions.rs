@@ -1,4 +1,4 @@
-use app::api::settings::SetSessionLifetime;
+use app::api::settings::{SetSessionIdle, SetSessionLifetime};
 use axum::http::StatusCode;
 
 use crate::common::*;
@@ -49,4 +49,45 @@ async fn a_session_of_one_workspace_does_not_open_another() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = app.call::<app::api::settings::AuthSettings>(&[("slug", "other")], Some(&acme)).await;
     assert_ne!(r.status, StatusCode::OK);
+}
+
+/// An idle timeout ends a session unused for longer than it at its next request; use
+/// keeps a session alive (last use is written at most once a minute); it is off by
+/// default, only admins set it, and only to one of the offered values.
+#[tokio::test]
+async fn an_idle_timeout_ends_unused_sessions_and_spares_used_ones() {
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let member = app.add_member(&admin, "bob@acme.test", "member").await;
+    // Off by default: a day of idleness ends nothing.
+    app.clock.advance(86_400);
+    assert_eq!(app.me_status(&member).await, StatusCode::OK);
+    for bad in ["7", "-15", "abc", "", "100000"] {
+        let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", bad)], Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+    }
+    let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", "15")], Some(&member)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "members can't change it");
+    let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", "15")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The admin keeps using theirs every 10 minutes for an hour; the member doesn't.
+    for _ in 0..6 {
+        app.clock.advance(600);
+        assert_eq!(app.me_status(&admin).await, StatusCode::OK, "a session in use stays");
+    }
+    assert_eq!(app.me_status(&member).await, StatusCode::UNAUTHORIZED, "an hour unused ends it");
+    // Exactly at the limit it ends; a minute before it doesn't.
+    let member = app.login("acme", "bob@acme.test", "member password 1").await;
+    app.clock.advance(14 * 60);
+    assert_eq!(app.me_status(&member).await, StatusCode::OK);
+    app.clock.advance(15 * 60);
+    assert_eq!(app.me_status(&member).await, StatusCode::UNAUTHORIZED);
+    // The admin's own session went idle meanwhile (29 minutes): they sign in again.
+    assert_eq!(app.me_status(&admin).await, StatusCode::UNAUTHORIZED);
+    let admin = app.admin_cookie().await;
+    // Off again: idleness ends nothing.
+    let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", "0")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.clock.advance(86_400);
+    assert_eq!(app.me_status(&admin).await, StatusCode::OK);
 }

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::settings::{auth_settings, ChangeDomain, CheckDomain, SetMethod, SetOidcAllowlist, SetSessionLifetime};
+use crate::api::settings::{auth_settings, ChangeDomain, CheckDomain, SetMethod, SetOidcAllowlist, SetSessionIdle, SetSessionLifetime};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -10,6 +10,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let slug = use_slug();
     let set_method = ServerAction::<SetMethod>::new();
     let set_lifetime = ServerAction::<SetSessionLifetime>::new();
+    let set_idle = ServerAction::<SetSessionIdle>::new();
     let change_domain = ServerAction::<ChangeDomain>::new();
     let check_domain = ServerAction::<CheckDomain>::new();
     let set_allow = ServerAction::<SetOidcAllowlist>::new();
@@ -18,7 +19,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
             (
                 slug.get(),
                 set_method.version().get(),
-                set_lifetime.version().get(),
+                (set_lifetime.version().get(), set_idle.version().get()),
                 (change_domain.version().get(), check_domain.version().get()),
                 set_allow.version().get(),
             )
@@ -29,6 +30,7 @@ pub fn AuthSettingsPage() -> impl IntoView {
     let domain_result = Signal::derive(move || check_domain.value().get().or_else(|| change_domain.value().get()));
     let method_result = Signal::derive(move || set_method.value().get());
     let lifetime_result = Signal::derive(move || set_lifetime.value().get());
+    let idle_result = Signal::derive(move || set_idle.value().get());
     view! {
         <Header/>
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
@@ -117,6 +119,20 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                     <button type="submit" class=BUTTON>"Save"</button>
                                 </ActionForm>
                                 <p class="mt-2 text-xs text-slate-500">"Applies at once to sessions already open."</p>
+                                <div class="mt-4"><Outcome result=idle_result query="idle_saved"/></div>
+                                <ActionForm action=set_idle attr:class="mt-4 flex items-end gap-3">
+                                    <input type="hidden" name="slug" value=slug/>
+                                    <label class="block text-sm font-medium">"Idle timeout"
+                                        <select class=INPUT name="minutes">
+                                            {settings.session_idle_choices.iter().map(|m| {
+                                                let label = if *m == 0 { "Off".to_string() } else { crate::model::minutes_label(*m) };
+                                                view! { <option value=m.to_string() selected=*m == settings.session_idle_minutes>{label}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                    </label>
+                                    <button type="submit" class=BUTTON>"Save idle timeout"</button>
+                                </ActionForm>
+                                <p class="mt-2 text-xs text-slate-500">"A session unused for longer ends at its next request, next to its lifetime. Off by default."</p>
                             </section>
                             <section class=CARD>
                                 <h2 class="text-lg font-semibold">"Claimed domains"</h2>
