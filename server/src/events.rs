@@ -22,7 +22,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Option<Viewer> {
-    match sessions::viewer_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await {
+    // Checking isn't using: an unattended open page must not hold off the idle timeout.
+    match sessions::check_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "live updates: session check failed");

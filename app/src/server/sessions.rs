@@ -80,16 +80,35 @@ struct SessionRow {
 /// The viewer of a request's session cookie (for plain axum handlers; server functions
 /// use `api::ctx::viewer`), or `None` without a valid session.
 pub async fn viewer_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
-    let token = headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| token_from_cookie_header(h, secure));
-    match token {
+    match token_from_headers(headers, secure) {
         Some(t) => resolve(db, now, &t, None).await,
         None => Ok(None),
     }
 }
 
+/// As [`viewer_from_headers`], without counting as use of the session: an open page's live
+/// stream re-checks its session every minute, and that must not keep an unattended
+/// session from its idle timeout.
+pub async fn check_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
+    match token_from_headers(headers, secure) {
+        Some(t) => look_up(db, now, &t, None, false).await,
+        None => Ok(None),
+    }
+}
+
+fn token_from_headers(headers: &http::HeaderMap, secure: bool) -> Option<Token> {
+    headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| token_from_cookie_header(h, secure))
+}
+
 /// Resolves a presented token to a viewer, or `None` if unknown, expired, or the
 /// membership is no longer active. One indexed join.
 pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option<String>) -> Result<Option<Viewer>, DomainError> {
+    look_up(db, now, token, ip, true).await
+}
+
+/// `used`: the request counts as use of the session (its last use is written, at most
+/// once a minute).
+async fn look_up<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option<String>, used: bool) -> Result<Option<Viewer>, DomainError> {
     let backend = db.get_database_backend();
     let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
     let sql = format!(
@@ -114,7 +133,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
         session::Entity::delete_by_id(row.session_id).exec(db).await?;
         return Ok(None);
     }
-    if now - row.last_seen_at >= TOUCH_EVERY_SECS {
+    if used && now - row.last_seen_at >= TOUCH_EVERY_SECS {
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, sea_orm::sea_query::Expr::value(now))
             .filter(session::Column::Id.eq(row.session_id))

@@ -91,3 +91,27 @@ async fn an_idle_timeout_ends_unused_sessions_and_spares_used_ones() {
     app.clock.advance(86_400);
     assert_eq!(app.me_status(&admin).await, StatusCode::OK);
 }
+
+/// A live page's stream re-checks its session every minute; that check isn't use, so an
+/// unattended open page doesn't hold off the idle timeout.
+#[tokio::test]
+async fn an_open_pages_session_checks_do_not_count_as_use() {
+    use app::server::sessions;
+    let app = TestApp::with_workspace().await;
+    let admin = app.admin_cookie().await;
+    let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", "15")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(axum::http::header::COOKIE, admin.parse().expect("cookie header"));
+    let check = |app: &TestApp| {
+        let (db, now, headers) = (app.state.db.clone(), app.state.now(), headers.clone());
+        async move { sessions::check_from_headers(&db, now, &headers, false).await.expect("check").is_some() }
+    };
+    for _ in 0..14 {
+        app.clock.advance(60);
+        assert!(check(&app).await, "still within 15 minutes of last use");
+    }
+    app.clock.advance(60);
+    assert!(!check(&app).await, "15 minutes after the last real use it has ended");
+    assert_eq!(app.me_status(&admin).await, StatusCode::UNAUTHORIZED);
+}
