@@ -73,6 +73,17 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await page.reload();
   await expect(page.getByLabel('Session lifetime (days)')).toHaveValue('7');
 
+  // Idle timeout: off by default, chosen from the list, kept; then off again.
+  await expect(page.getByLabel('Idle timeout')).toHaveValue('0');
+  await page.getByLabel('Idle timeout').selectOption('15');
+  await page.getByRole('button', { name: 'Save idle timeout' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /Sessions unused for 15 minutes now end\.|Idle timeout saved\./ })).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel('Idle timeout')).toHaveValue('15');
+  await page.getByLabel('Idle timeout').selectOption('0');
+  await page.getByRole('button', { name: 'Save idle timeout' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /Sessions no longer end when idle\.|Idle timeout saved\./ })).toBeVisible();
+
   // Claimed domains: a bad one is explained, a good one is listed.
   await page.getByLabel('Domain', { exact: true }).fill('not a domain');
   await page.getByRole('button', { name: 'Add domain' }).click();
