@@ -311,6 +311,7 @@ async fn big_group(st: &AppState, ws: i64, provider_id: i64, n: usize) -> (i64, 
     for chunk in 0..(n + 50).div_ceil(500) {
         let accounts: Vec<account::ActiveModel> = (chunk * 500..((chunk + 1) * 500).min(n + 50))
             .map(|i| account::ActiveModel {
+                workspace_id: Set(ws),
                 email: Set(format!("big{i}@bench.test")),
                 email_normalized: Set(format!("big{i}@bench.test")),
                 full_name: Set(format!("Big {i}")),
