@@ -75,6 +75,17 @@ pub async fn count_refusal<C: ConnectionTrait>(db: &C, now: i64, scope: &str, ki
     Ok((refusal_logged(n), n))
 }
 
+/// The kind under which a refusal of an *authenticated* answer is counted: `kind` and a
+/// short digest of the subject the identity provider vouched for. Such an answer (a signed
+/// SAML assertion, an ID token from the provider) can only be replayed or resent by someone
+/// who holds it, so a flood of it may sample away only that subject's own entries, never
+/// another member's refusal of the same kind. Unauthenticated junk keeps the plain `kind`.
+pub fn subject_kind(kind: &str, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(subject.as_bytes());
+    format!("{kind}:{}", hex::encode(&digest[..8]))
+}
+
 /// Audit log filters (the Overview page and its CSV export).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

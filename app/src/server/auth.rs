@@ -13,6 +13,12 @@ use super::{normalize_email, ratelimit, workspaces, DomainError};
 
 pub const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
 pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+/// Failures one address may make across the whole instance in a window, as a multiple of
+/// the per-account limit (200 by default). The per-workspace count (5× the limit) is the
+/// first line and never lets one workspace lock out another; this ceiling caps what one
+/// address can spray over every workspace on the instance (one password against every
+/// workspace's admin), and the Argon2 work it can make the server do.
+pub const INSTANCE_IP_FACTOR: i64 = 20;
 
 pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, ip: Option<String>) -> Result<SignedIn, DomainError> {
     let db = &state.db;
@@ -27,11 +33,19 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
     let acct_key = format!("login:acct:{}:{}", ws.id, email);
     // Per workspace: failures in one workspace never lock out another behind the same NAT.
     let ip_key = format!("login:ip:{}:{}", ws.id, ip.as_deref().unwrap_or("unknown"));
+    let instance_ip_key = format!("login:ip:*:{}", ip.as_deref().unwrap_or("unknown"));
     let limit = state.config.login_attempts_per_window;
     // The attempt is counted before Argon2 runs (reserved atomically), so a burst of
     // concurrent guesses gets at most `limit` evaluated and the rest 429; a success gives
     // its slot back, so only failures count.
-    if !ratelimit::reserve(db, &[(&acct_key, limit), (&ip_key, limit * 5)], now, THROTTLE_WINDOW_SECS).await? {
+    if !ratelimit::reserve(
+        db,
+        &[(&acct_key, limit), (&ip_key, limit.saturating_mul(5)), (&instance_ip_key, limit.saturating_mul(INSTANCE_IP_FACTOR))],
+        now,
+        THROTTLE_WINDOW_SECS,
+    )
+    .await?
+    {
         tracing::warn!(workspace = %ws.slug, "password sign-in throttled");
         return Err(DomainError::RateLimited { retry_after_secs: THROTTLE_WINDOW_SECS - now.rem_euclid(THROTTLE_WINDOW_SECS) });
     }
@@ -52,7 +66,7 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         tracing::info!(workspace = %ws.slug, "password sign-in refused: bad credentials");
         return Err(DomainError::Invalid(BAD_CREDENTIALS.into()));
     };
-    ratelimit::release(db, &[&acct_key, &ip_key], now, THROTTLE_WINDOW_SECS).await?;
+    ratelimit::release(db, &[&acct_key, &ip_key, &instance_ip_key], now, THROTTLE_WINDOW_SECS).await?;
     let actor = Actor { account_id: Some(account.id), label: account.email_normalized.clone(), ip };
     let txn = super::db::write(db).await?;
     let completion = Completion {

@@ -275,14 +275,23 @@ pub async fn callback(
     let actor = Actor::anonymous(&format!("{key} sign-in"), cb.ip.clone());
     let (ws_id, ws_slug) = (ws.id, ws.slug.clone());
     // A refusal is audited, sampled per (workspace, provider, kind) and hour: callbacks
-    // are anyone's to send (audit::count_refusal).
-    let refuse = |kind: &'static str, why: String, message: String| {
+    // are anyone's to send (audit::count_refusal). Once the provider has vouched for a
+    // subject, per subject too (audit::subject_kind).
+    let refuse = |kind: &'static str, vouched: Option<&Verified>, why: String, message: String| {
         let (actor, back, slug) = (actor.clone(), back.clone(), ws_slug.clone());
+        let counted = match vouched {
+            Some(v) => audit::subject_kind(kind, &v.subject),
+            None => kind.to_string(),
+        };
+        // Who the provider vouched for (its email, else its subject), so an admin sees who
+        // was refused.
+        let who = vouched.map(|v| v.email.clone().unwrap_or_else(|| v.subject.clone()).chars().take(256).collect::<String>());
         async move {
             tracing::warn!(provider = key, workspace = %slug, kind, reason = %why, "OIDC sign-in refused");
-            let (logged, n) = audit::count_refusal(db, now, &format!("oidc:{ws_id}:{key}"), kind).await?;
+            let (logged, n) = audit::count_refusal(db, now, &format!("oidc:{ws_id}:{key}"), &counted).await?;
             if logged {
-                audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "kind": kind, "reason": why, "count_this_hour": n })).await?;
+                audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "kind": kind, "reason": why, "who": who, "count_this_hour": n }))
+                    .await?;
             }
             Ok::<Outcome, DomainError>(Outcome::Refused { message, back })
         }
@@ -290,13 +299,14 @@ pub async fn callback(
     if let Some(e) = cb.error {
         return refuse(
             "provider_error",
+            None,
             format!("provider error {}", e.chars().take(100).collect::<String>()),
             format!("{} sign-in was cancelled or failed. Try again.", p.label()),
         )
         .await;
     }
     if !methods::is_enabled(db, ws.id, key, cfg).await? {
-        return refuse("method_off", "method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
+        return refuse("method_off", None, "method switched off".into(), format!("Sign-in with {} is switched off for {}.", p.label(), ws.name)).await;
     }
     let md = metadata(p).await?;
     // RFC 9207: when the provider names itself in the response, it must be the one we asked.
@@ -306,6 +316,7 @@ pub async fn callback(
         if !ok {
             return refuse(
                 "issuer",
+                None,
                 format!("authorization response iss {iss} is not {expected}"),
                 format!("{} sign-in could not be verified. Try again.", p.label()),
             )
@@ -313,22 +324,23 @@ pub async fn callback(
         }
     }
     let Some(code) = cb.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
-        return refuse("no_code", "no code".into(), format!("{} sign-in could not be completed. Try again.", p.label())).await;
+        return refuse("no_code", None, "no code".into(), format!("{} sign-in could not be completed. Try again.", p.label())).await;
     };
     let verified = match exchange(cfg, p, &md, code, &row, now).await {
         Ok(v) => v,
-        Err(why) => return refuse("exchange", why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
+        Err(why) => return refuse("exchange", None, why, format!("{} sign-in could not be verified. Try again.", p.label())).await,
     };
     let rules = allowed(db, ws.id, key).await?;
     let (ident_key, ident_subject, trust) = match provider_rules(key, &verified, &rules) {
         Ok(x) => x,
-        Err((why, message)) => return refuse("rules", why, message).await,
+        Err((why, message)) => return refuse("rules", Some(&verified), why, message).await,
     };
     // RFC 9207 for Microsoft's multi-tenant issuer: the template with this token's tenant.
     if let (Some(iss), true) = (cb.iss, md.issuer().as_str().contains("{tenantid}")) {
         if !microsoft_issuer_ok(md.issuer().as_str(), iss, &ident_key) {
             return refuse(
                 "tenant_issuer",
+                Some(&verified),
                 format!("authorization response iss {iss} is not this tenant's"),
                 format!("{} sign-in could not be verified. Try again.", p.label()),
             )
@@ -382,6 +394,7 @@ pub async fn callback(
             txn.rollback().await?;
             return refuse(
                 "linked_elsewhere",
+                Some(&verified),
                 "account linked to another subject".into(),
                 format!("{} is already linked to a different {} account. Ask an admin for help.", who, p.label()),
             )
@@ -411,7 +424,7 @@ pub async fn callback(
             };
             let Some(inv) = pending else {
                 txn.rollback().await?;
-                return refuse("not_member", if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
+                return refuse("not_member", Some(&verified), if email_trusted { "not a member".into() } else { "email not verified by the provider".into() }, if email_trusted { not_member } else {
                     format!("{} didn't confirm that this account owns {}, so it can't be matched to a member of {}. (Office365: your IT admin adds the optional claim xms_edov to the app registration, or allows your tenant in Member Authorization.)", p.label(), who, ws.name)
                 }).await;
             };
@@ -483,7 +496,13 @@ pub async fn callback(
     match done {
         Ok(s) => Ok(Outcome::SignedIn { token: s.token, redirect: s.redirect, max_age: s.max_age }),
         Err(completion::NotSignedIn::Deactivated) => {
-            refuse("deactivated", "deactivated".into(), format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name)).await
+            refuse(
+                "deactivated",
+                Some(&verified),
+                "deactivated".into(),
+                format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name),
+            )
+            .await
         }
     }
 }

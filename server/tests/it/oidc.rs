@@ -687,3 +687,28 @@ async fn a_neighbours_failed_callbacks_throttle_no_other_workspace() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(r.cookie().is_some(), "a session");
 }
+
+/// Refusals after the provider vouched for a subject are sampled per subject: someone who
+/// signs in with their own provider account again and again, refused each time, buries only
+/// their own entries. Another person refused for the same reason in the same hour is still
+/// audited one by one (before, every `not_member` of the workspace shared one count).
+#[tokio::test]
+async fn one_accounts_repeated_refusals_hide_no_other_persons() {
+    let app = app().await;
+    for i in 0..25 {
+        let r = sign_in(&app, "google", "mallory@elsewhere.test").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "attempt {i}: {}", r.body);
+        app.clock.advance(61);
+    }
+    let r = sign_in(&app, "google", "nobody@elsewhere.test").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let refused = app::server::entities::audit_log::Entity::find()
+        .filter(app::server::entities::audit_log::Column::Action.eq("oidc.refused"))
+        .all(&app.state.db)
+        .await
+        .expect("db");
+    let of = |who: &str| refused.iter().filter(|r| r.details.contains("\"kind\":\"not_member\"") && r.details.contains(who)).count();
+    assert_eq!(of("mallory@elsewhere.test"), 20, "one person's flood is sampled");
+    assert_eq!(of("nobody@elsewhere.test"), 1, "another person's refusal is audited");
+}

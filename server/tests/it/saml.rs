@@ -969,3 +969,41 @@ async fn sign_in_starts_have_a_ceiling_per_address() {
     sp.app.clock.advance(60);
     assert!(start("203.0.113.9:5000").await.status.is_redirection());
 }
+
+/// Refusals are sampled so junk can't flood the activity list, but a signed answer is the
+/// IdP's: whoever replays one captured response hundreds of times buries only that
+/// subject's refusals. Another member's refusal of the same kind in the same hour is still
+/// listed one by one (before, all replays of a provider shared one count, and the 21st
+/// onward of anyone's was only counted).
+#[tokio::test]
+async fn replaying_one_captured_response_hides_no_other_members_refusal() {
+    let sp = setup(Options { allow_idp_initiated: true, ..Default::default() }).await;
+    let entity = saml::urls(&sp.app.state.config, &sp.id).entity_id;
+    let unsolicited = |user: &'static str| {
+        let url = format!("{}/idp-initiated?sp={}&user={user}&format=json", idp().base, app::server::saml::sp::urlencoding(&entity));
+        async move {
+            let (_, body) = http_get(&url).await;
+            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+            v["SAMLResponse"].as_str().expect("resp").to_string()
+        }
+    };
+    let captured = unsolicited("mallory@acme.test").await;
+    assert_eq!(post_acs(&sp.app, &sp.id, &captured, "").await.status, StatusCode::SEE_OTHER);
+    for i in 0..30u32 {
+        let peer: std::net::SocketAddr = format!("198.18.1.{i}:4000").parse().expect("addr");
+        assert_eq!(post_acs_from(&sp.app, &sp.id, &captured, "", None, Some(peer)).await.status, StatusCode::FORBIDDEN);
+    }
+    let erin = unsolicited("erin@acme.test").await;
+    assert_eq!(post_acs(&sp.app, &sp.id, &erin, "").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(post_acs(&sp.app, &sp.id, &erin, "").await.status, StatusCode::FORBIDDEN, "erin's browser posts her answer twice");
+    let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
+    let replays = saml_activity::Entity::find()
+        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::Reason.eq("replay"))
+        .all(&sp.app.state.db)
+        .await
+        .expect("db");
+    let of = |who: &str| replays.iter().filter(|r| r.subject.as_deref() == Some(who)).count();
+    assert_eq!(of("mallory@acme.test"), 20, "the flood is sampled: 20 one by one, the 100th not reached");
+    assert_eq!(of("erin@acme.test"), 1, "erin's refusal is listed");
+}

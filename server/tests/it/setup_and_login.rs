@@ -264,3 +264,27 @@ async fn concurrent_setups_end_with_one_workspace() {
     let workspaces = app::server::entities::workspace::Entity::find().count(&app.state.db).await.expect("db");
     assert_eq!((created, workspaces), (1, 1));
 }
+
+/// One address spraying passwords over every workspace of the instance: each workspace's
+/// own count (25 per address here) never trips, but the instance-wide ceiling (20× the
+/// per-account limit, 100 here) does, and then even a workspace it never tried answers 429.
+/// The next window starts afresh.
+#[tokio::test]
+async fn one_address_has_a_ceiling_across_all_workspaces() {
+    let app = TestApp::with_workspace().await;
+    let ceiling = 5 * app::server::auth::INSTANCE_IP_FACTOR;
+    let slugs: Vec<String> = (0..6).map(|i| format!("spray{i}")).collect();
+    for s in &slugs {
+        app.create_workspace(s, &format!("admin@{s}.test")).await;
+    }
+    for n in 0..ceiling {
+        let slug = &slugs[(n / 20) as usize];
+        let email = format!("guess{n}@{slug}.test");
+        let r = app.call::<Login>(&[("slug", slug.as_str()), ("email", &email), ("password", "wrong password")], None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "attempt {n} in {slug}: {}", r.body);
+    }
+    let r = app.call::<Login>(&[("slug", "acme"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)], None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "a workspace this address never tried: {}", r.body);
+    app.clock.advance(15 * 60);
+    app.login("acme", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+}

@@ -409,7 +409,8 @@ async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: 
 
 /// Records an outcome in the provider's activity (and the log). Refusals outside test mode
 /// are anyone's to cause (the ACS takes posts from the whole internet), so they are
-/// sampled per provider, reason and hour (`audit::count_refusal`), and they are pruned
+/// sampled per provider, reason and hour (`audit::count_refusal`) — per subject too once
+/// the signature holds (`audit::subject_kind`) — and they are pruned
 /// apart from the rest: junk posts can't push accepted sign-ins and test results out of
 /// the list. Returns the row's id (0 when a refusal was only counted).
 async fn log(
@@ -441,7 +442,12 @@ async fn log(
     let mut checks = report.checks.clone();
     let junk = !accepted && !test_mode;
     if junk {
-        let (logged, n) = crate::server::audit::count_refusal(db, now, &format!("saml:{}", provider.id), &reason).await?;
+        // Past the signature, the answer is the IdP's: sampled per subject (audit::subject_kind).
+        let kind = match verified {
+            Some(v) => crate::server::audit::subject_kind(&reason, &v.name_id),
+            None => reason.clone(),
+        };
+        let (logged, n) = crate::server::audit::count_refusal(db, now, &format!("saml:{}", provider.id), &kind).await?;
         if !logged {
             return Ok(0);
         }
