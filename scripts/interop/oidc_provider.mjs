@@ -510,8 +510,22 @@ server.on('error', (err) => {
 });
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
-  const provider = makeProvider(issuer);
-  provider.on('server_error', (ctx, err) => process.stderr.write(`oidc_provider: server_error ${err.stack}\n`));
-  handler = provider.callback();
+  const serve = () => {
+    const provider = makeProvider(issuer);
+    provider.on('server_error', (ctx, err) => process.stderr.write(`oidc_provider: server_error ${err.stack}\n`));
+    const callback = provider.callback();
+    // POST /__rotate-keys: a new provider with a new signing key answers from now on (as a
+    // real provider rotating its keys; flows in flight are not carried over). Tests of the
+    // relying party's key refetch use it.
+    handler = (req, res) => {
+      if (req.method === 'POST' && req.url === '/__rotate-keys') {
+        serve();
+        res.end('rotated');
+        return;
+      }
+      callback(req, res);
+    };
+  };
+  serve();
   process.stdout.write(`READY ${issuer}\n`);
 });

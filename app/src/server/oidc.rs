@@ -25,6 +25,8 @@ pub const STATE_LIFETIME_SECS: i64 = 600;
 /// Microsoft's tenant for personal accounts (outlook.com, hotmail.com…): refused for work sign-in.
 pub const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// The least time between two fetches forced by an ID token signed with a key we do not hold.
+const FORCED_REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// One provider configured by the operator.
 #[derive(Clone, Debug)]
@@ -84,7 +86,9 @@ fn http() -> Result<openidconnect::reqwest::Client, DomainError> {
         .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
-type Cache = Mutex<HashMap<String, (Instant, Arc<CoreProviderMetadata>)>>;
+/// Per issuer: when it was fetched, whether that fetch was forced by an unknown key, and
+/// the document with its keys.
+type Cache = Mutex<HashMap<String, (Instant, bool, Arc<CoreProviderMetadata>)>>;
 
 fn cache() -> &'static Cache {
     static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
@@ -98,11 +102,14 @@ async fn metadata(p: &OidcProvider) -> Result<Arc<CoreProviderMetadata>, DomainE
 }
 
 /// `refresh`: ignore the cache (a token signed with a key we don't know yet: the provider
-/// rotated its keys). At most one forced refresh per provider per minute.
+/// rotated its keys). A forced fetch is made at once, however recent the cached keys are
+/// (a rotation right after our last fetch must not refuse sign-ins), but at most once a
+/// minute per provider: another unknown key within that minute is refused with the keys
+/// of the forced fetch.
 async fn metadata_with(p: &OidcProvider, refresh: bool) -> Result<Arc<CoreProviderMetadata>, DomainError> {
     if let Ok(c) = cache().lock() {
-        if let Some((at, md)) = c.get(&p.issuer) {
-            let fresh_enough = if refresh { at.elapsed() < Duration::from_secs(60) } else { at.elapsed() < DISCOVERY_TTL };
+        if let Some((at, forced, md)) = c.get(&p.issuer) {
+            let fresh_enough = if refresh { *forced && at.elapsed() < FORCED_REFRESH_EVERY } else { at.elapsed() < DISCOVERY_TTL };
             if fresh_enough {
                 return Ok(md.clone());
             }
@@ -125,7 +132,7 @@ async fn metadata_with(p: &OidcProvider, refresh: bool) -> Result<Arc<CoreProvid
     let jwks = JsonWebKeySet::fetch_async(md.jwks_uri(), &client).await.map_err(|_| unreachable("JWKS"))?;
     let md = Arc::new(md.set_jwks(jwks));
     if let Ok(mut c) = cache().lock() {
-        c.insert(p.issuer.clone(), (Instant::now(), md.clone()));
+        c.insert(p.issuer.clone(), (Instant::now(), refresh, md.clone()));
     }
     Ok(md)
 }

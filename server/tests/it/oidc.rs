@@ -21,27 +21,26 @@ const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 fn issuers() -> &'static BTreeMap<&'static str, String> {
     static ISSUERS: OnceLock<BTreeMap<&'static str, String>> = OnceLock::new();
-    ISSUERS.get_or_init(|| {
-        let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut out = BTreeMap::new();
-        for (key, profile) in [("google", "google"), ("office365", "microsoft"), ("slack", "slack")] {
-            let mut child = Command::new("node")
-                .arg(repo.join("scripts/interop/oidc_provider.mjs"))
-                .args(["--port", "0", "--profile", profile, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
-                .args(["--redirect-uri", &format!("{ORIGIN}/auth/{key}/callback")])
-                .current_dir(&repo)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start oidc-provider (run `scripts/setup.sh test` first)");
-            let mut line = String::new();
-            std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY");
-            assert!(line.starts_with("READY "), "oidc-provider did not start: {line}");
-            std::mem::forget(child); // exits with us
-            out.insert(key, line.trim().trim_start_matches("READY ").to_string());
-        }
-        out
-    })
+    ISSUERS.get_or_init(|| [("google", "google"), ("office365", "microsoft"), ("slack", "slack")].into_iter().map(|(k, p)| (k, spawn_provider(k, p))).collect())
+}
+
+/// Starts an oidc-provider with `profile` for our provider `key`; returns its issuer.
+fn spawn_provider(key: &str, profile: &str) -> String {
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = Command::new("node")
+        .arg(repo.join("scripts/interop/oidc_provider.mjs"))
+        .args(["--port", "0", "--profile", profile, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+        .args(["--redirect-uri", &format!("{ORIGIN}/auth/{key}/callback")])
+        .current_dir(&repo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start oidc-provider (run `scripts/setup.sh test` first)");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY");
+    assert!(line.starts_with("READY "), "oidc-provider did not start: {line}");
+    std::mem::forget(child); // exits with us
+    line.trim().trim_start_matches("READY ").to_string()
 }
 
 fn now() -> i64 {
@@ -101,10 +100,15 @@ async fn to_callback(app: &TestApp, key: &str, login: &str, rewrite: impl Fn(Str
 
 /// As `to_callback`, for workspace `slug`.
 async fn to_callback_in(app: &TestApp, slug: &str, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
+    to_callback_at(app, &issuers()[key], slug, key, login, rewrite).await
+}
+
+/// As `to_callback_in`, with the provider at issuer `base`.
+async fn to_callback_at(app: &TestApp, base: &str, slug: &str, key: &str, login: &str, rewrite: impl Fn(String) -> String) -> (String, String) {
     let r = app.get(&format!("/auth/{key}/start?workspace={slug}&next=/w/{slug}/settings/members"), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
     let ours = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
-    let base = issuers()[key].clone();
+    let base = base.to_string();
     let mut url = rewrite(r.location().expect("location").to_string());
     assert!(url.starts_with(&base), "{url}");
     let client = crate::saml::client();
@@ -711,4 +715,38 @@ async fn one_accounts_repeated_refusals_hide_no_other_persons() {
     let of = |who: &str| refused.iter().filter(|r| r.details.contains("\"kind\":\"not_member\"") && r.details.contains(who)).count();
     assert_eq!(of("mallory@elsewhere.test"), 20, "one person's flood is sampled");
     assert_eq!(of("nobody@elsewhere.test"), 1, "another person's refusal is audited");
+}
+
+/// The provider rotates its signing key. Our keys are cached for an hour, so the next ID
+/// token is signed with a key we don't hold: we fetch the provider's keys once more and the
+/// sign-in goes through, even seconds after our last fetch. A second unknown key within a
+/// minute of that forced fetch is refused (one forced fetch per provider per minute, so a
+/// provider that misbehaves is not asked on every sign-in). Its own provider, so no other
+/// test sees the rotations.
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_once_and_sign_in_goes_on() {
+    let issuer = spawn_provider("google", "google");
+    let app = TestApp::with_config(|c| c.oidc = vec![OidcProvider::new("google", CLIENT_ID, CLIENT_SECRET, Some(&issuer))]).await;
+    app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
+    app.clock.advance(now() - T0);
+    methods::change(&app.state.db, app.state.now(), &cap(&app).await, &app.state.config, &["google".to_string()], &[]).await.expect("enable");
+    let admin = app.admin_cookie().await;
+    app.add_member(&admin, "bob@acme.test", "member").await;
+    let sign_in_here = || async {
+        let (cb, cookie) = to_callback_at(&app, &issuer, "acme", "google", "bob@acme.test", |u| u).await;
+        finish(&app, &cb, &cookie).await
+    };
+    let rotate = || async {
+        let r = crate::saml::client().post(format!("{issuer}/__rotate-keys")).send().await.expect("rotate");
+        assert!(r.status().is_success());
+    };
+    assert_eq!(sign_in_here().await.status, StatusCode::SEE_OTHER, "before the rotation");
+    rotate().await;
+    let r = sign_in_here().await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "after the rotation: {} {}", r.body, last_refusal(&app).await);
+    assert_eq!(sign_in_here().await.status, StatusCode::SEE_OTHER, "the new key is cached");
+    rotate().await;
+    let r = sign_in_here().await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a second unknown key within the minute");
+    assert!(last_refusal(&app).await.contains("\"kind\":\"exchange\""), "{}", last_refusal(&app).await);
 }
