@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/login") view=pages::Login ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug") view=pages::Home ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/account") view=pages::Account ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication") view=|| view! { <Gate audience=Audience::Admins><pages::AuthSettingsPage/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=|| view! { <Gate audience=Audience::Admins><pages::SamlProviderPageView/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/authentication/saml/:id/reconcile") view=|| view! { <Gate audience=Audience::Admins><pages::Reconcile/></Gate> } ssr=SsrMode::Async/>

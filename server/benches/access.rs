@@ -264,7 +264,7 @@ async fn main() {
     let admin =
         ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE workspace_id = {team_ws} AND role = 'admin' ORDER BY id LIMIT 1")).await[0];
     let now = st.now();
-    let token = sessions::create(&st.db, now, admin, team_ws, "password").await.expect("session");
+    let token = sessions::create(&st.db, now, admin, team_ws, "password", &Default::default()).await.expect("session");
     let cookie = format!("{}={}", sessions::cookie_name(false), token.expose());
     let router = server::router::app(st.clone());
     let pages = team.div_ceil(50) as u64;

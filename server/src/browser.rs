@@ -26,6 +26,11 @@ pub fn nonce(headers: &HeaderMap, name: &str) -> Option<Token> {
     })
 }
 
+/// The request's User-Agent, kept with a session it starts.
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
 /// The nonce cookie. `cross_site_post`: the answer arrives as a cross-site POST (SAML), so
 /// under https the cookie must be `SameSite=None; Secure`; a top-level GET (OIDC) works
 /// with `Lax`.

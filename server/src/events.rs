@@ -74,6 +74,8 @@ impl Open {
             tokio::select! {
                 r = self.rx.recv() => match r {
                     Ok(ev) if ev.concerns(self.workspace_id) && self.topics.contains(&ev.topic) => return Next::Event(Some(ev.topic)),
+                    // Sessions ended in this workspace: is this page's one of them?
+                    Ok(ev) if ev.concerns(self.workspace_id) && ev.topic == Topic::Sessions => return Next::Recheck,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => return Next::Event(None),
                     Err(RecvError::Closed) => return Next::Close,
@@ -105,7 +107,7 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
     };
     // Members and Groups are admin pages: members hear only about their own access.
     if !v.is_admin() {
-        topics.retain(|t| *t == Topic::Access);
+        topics.retain(|t| matches!(t, Topic::Access | Topic::Sessions));
     }
     let Some(slot) = st.events.open_stream(v.session_id, PER_SESSION) else {
         return (StatusCode::TOO_MANY_REQUESTS, "Too many open pages for this session.").into_response();

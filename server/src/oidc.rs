@@ -99,6 +99,7 @@ async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &H
         error: q.error.as_deref(),
         browser_nonce: nonce.as_ref(),
         ip,
+        user_agent: crate::browser::user_agent(headers),
     };
     let outcome = oidc::callback(&st.db, &st.events, &st.config, st.now(), key, cb).await;
     // Only configured providers get a series (the path segment is the caller's).

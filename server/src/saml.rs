@@ -145,6 +145,7 @@ async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -
 
 async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Model, ip: Option<String>, req: Request) -> Response {
     let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
+    let user_agent = crate::browser::user_agent(req.headers());
     let form = match Form::<AcsForm>::from_request(req, st).await {
         Ok(Form(f)) => f,
         Err(rej) => {
@@ -157,7 +158,7 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
         return page(StatusCode::BAD_REQUEST, "The request carries no SAMLResponse.", None);
     };
     let relay = form.relay_state.unwrap_or_default();
-    let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip };
+    let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip, user_agent };
     match signin::acs(&st.db, &st.events, &st.config, st.now(), p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
             let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);

@@ -25,7 +25,7 @@ pub async fn setup(setup_token: String, slug: String, name: String, admin_name: 
     let created = workspaces::create(&st.db, &st.hasher, st.now(), new, &actor, Some(&setup_token)).await.map_err(fail)?;
     // Sign the new admin in: the password was just set.
     if let Some(admin_id) = created.admin_account_id {
-        let token = sessions::create(&st.db, st.now(), admin_id, created.workspace.id, "password").await.map_err(fail)?;
+        let token = sessions::create(&st.db, st.now(), admin_id, created.workspace.id, "password", &origin()).await.map_err(fail)?;
         set_cookie(sessions::set_cookie_header(&token, st.config.secure_cookies(), created.workspace.session_lifetime_secs));
     }
     leptos_axum::redirect(&format!("/w/{}/settings/authentication", created.workspace.slug));
@@ -54,7 +54,7 @@ pub async fn login(slug: String, email: String, password: String) -> Result<(), 
     use super::ctx::*;
     use crate::server::sessions;
     let st = state()?;
-    let result = crate::server::auth::password_login(&st, &slug, &email, password, client_ip()).await;
+    let result = crate::server::auth::password_login(&st, &slug, &email, password, origin()).await;
     crate::server::metrics::sign_in(
         "password",
         match &result {

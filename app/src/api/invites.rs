@@ -24,7 +24,7 @@ pub async fn accept_invite(token: String, full_name: String, password: String) -
     use crate::server::{crypto::Token, members, sessions, workspaces};
     let st = state()?;
     let (slug, session) =
-        members::accept_invite(&st.db, &st.events, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, client_ip())
+        members::accept_invite(&st.db, &st.events, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, origin())
             .await
             .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;

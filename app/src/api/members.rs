@@ -27,6 +27,9 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
     let providers: std::collections::HashMap<i64, String> =
         crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
     let sole_admin = crate::server::workspaces::active_admin_count(&st.db, cap.workspace_id()).await.map_err(fail)? == 1;
+    let ws = crate::server::workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
+    let accounts: Vec<i64> = rows.iter().map(|r| r.account.id).collect();
+    let counts = crate::server::sessions::live_counts(&st.db, st.now(), &ws, &accounts).await.map_err(fail)?;
     let rows = rows
         .into_iter()
         .map(|r| crate::model::MemberRow {
@@ -35,6 +38,7 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
                 && r.membership.status == crate::server::permissions::Status::Active,
             membership_id: r.membership.id,
             is_self: r.membership.id == v.membership_id,
+            sessions: counts.get(&r.account.id).copied().unwrap_or(0),
             full_name: r.account.full_name,
             email: r.account.email,
             role: r.membership.role,
@@ -107,6 +111,40 @@ pub async fn set_member_status(slug: String, membership_id: i64, active: String)
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/members?saved={code}", urlencode(&slug)));
     Ok(crate::model::notice(code).unwrap_or_default().to_string())
+}
+
+/// Admins of `slug`: signs a member out everywhere (every session of theirs here ends;
+/// the admin's own stays). Audited.
+#[server]
+pub async fn sign_out_member(slug: String, membership_id: i64) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    let n = crate::server::sessions::end_member(&st.db, &st.events, st.now(), &cap, membership_id).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/members?saved=member_signed_out", urlencode(&slug)));
+    Ok(format!("Member signed out everywhere ({n} session{} ended).", if n == 1 { "" } else { "s" }))
+}
+
+/// Admins of `slug`: what "sign out every member" would end now, for its confirmation.
+#[server]
+pub async fn sign_out_everyone_preview(slug: String) -> Result<crate::model::SignOutEveryone, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    let (sessions, members) = crate::server::sessions::everyone_count(&st.db, st.now(), &cap).await.map_err(fail)?;
+    Ok(crate::model::SignOutEveryone { sessions, members })
+}
+
+/// Admins of `slug`: break-glass — every session in the workspace ends but the admin's
+/// own. `confirm` must be "sign-out-everyone" (the confirmation's button sends it).
+#[server]
+pub async fn sign_out_everyone(slug: String, confirm: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    if confirm != "sign-out-everyone" {
+        return Err(fail(crate::server::DomainError::Invalid("Confirm signing every member out first.".into())));
+    }
+    let n = crate::server::sessions::end_everyone(&st.db, &st.events, st.now(), &cap).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/members?saved=everyone_signed_out", urlencode(&slug)));
+    Ok(format!("Every member was signed out ({n} session{} ended; yours stays).", if n == 1 { "" } else { "s" }))
 }
 
 /// Admins of `slug`: invites not yet accepted, and the one a no-JS invite just made.

@@ -2,6 +2,7 @@
 //! map the error. Their URLs are private to our UI; outside systems use the plain routes
 //! in the `server` crate.
 pub mod access;
+pub mod account;
 pub mod auth;
 pub mod invites;
 pub mod members;
@@ -36,6 +37,12 @@ pub(crate) mod ctx {
     /// proxy says (`GATEHOUSE_TRUSTED_PROXIES`).
     pub fn client_ip() -> Option<String> {
         parts()?.extensions.get::<crate::server::http_security::ClientIp>().map(|c| c.0.to_string())
+    }
+
+    /// Where this request comes from (address and User-Agent), for a session it starts.
+    pub fn origin() -> crate::server::sessions::Origin {
+        let user_agent = parts().and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string));
+        crate::server::sessions::Origin { ip: client_ip(), user_agent }
     }
 
     /// The request asks for HTML: a page navigation, or a form post without JavaScript.

@@ -81,6 +81,31 @@ pub struct MemberRow {
     /// The workspace's only active admin: they can be neither demoted nor deactivated, so
     /// the page doesn't offer it.
     pub last_admin: bool,
+    /// Live sessions in this workspace.
+    pub sessions: u32,
+}
+
+/// One of the viewer's own sessions, as their sessions page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// Browser and system, e.g. "Chrome 120 on Windows 10".
+    pub device: String,
+    /// The address it signed in from (empty if unknown).
+    pub ip: String,
+    /// How it signed in: "Password", "Google", a SAML provider's name.
+    pub method: String,
+    pub started: String,
+    pub last_active: String,
+    /// The session this page was loaded with.
+    pub current: bool,
+}
+
+/// What "sign out every member" would end, for its confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SignOutEveryone {
+    pub sessions: u64,
+    pub members: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -411,6 +436,10 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("domain_verified", "Domain verified."),
     ("domain_not_verified", "The domain is not verified: its status below says what the check found."),
     ("allowlist_saved", "Allowlist saved."),
+    ("session_ended", "Signed out of that session."),
+    ("other_sessions_ended", "Signed out everywhere else."),
+    ("member_signed_out", "Member signed out everywhere."),
+    ("everyone_signed_out", "Every member was signed out (your session stays)."),
     ("sso_no_provider", "Single sign-on is not set up for that email's domain. Use another way to sign in."),
     ("sso_bad_email", "Enter a valid email address."),
 ];

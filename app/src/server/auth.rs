@@ -20,7 +20,8 @@ pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
 /// workspace's admin), and the Argon2 work it can make the server do.
 pub const INSTANCE_IP_FACTOR: i64 = 20;
 
-pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, ip: Option<String>) -> Result<SignedIn, DomainError> {
+pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, origin: super::sessions::Origin) -> Result<SignedIn, DomainError> {
+    let ip = origin.ip;
     let db = &state.db;
     let now = state.now();
     let ws = workspaces::by_slug(db, slug).await?;
@@ -79,6 +80,7 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         audit_target: &account.email_normalized,
         audit_details: json!({ "method": PASSWORD }),
         next: None,
+        user_agent: origin.user_agent,
     };
     match completion::complete(db, &state.events, txn, now, completion).await? {
         Ok(signed) => Ok(signed),

@@ -29,6 +29,8 @@ pub struct Completion<'a> {
     pub audit_details: Value,
     /// Where the person asked to go; only a path inside this workspace is followed.
     pub next: Option<&'a str>,
+    /// The browser's User-Agent, kept with the session (its address is the actor's).
+    pub user_agent: Option<String>,
 }
 
 /// A finished sign-in: the session's token (for the cookie), where to go, and how long
@@ -67,7 +69,8 @@ pub async fn complete(
         return Ok(Err(NotSignedIn::Deactivated));
     }
     let ws = c.workspace;
-    let token = sessions::create(&txn, now, c.membership.account_id, ws.id, c.method).await?;
+    let origin = sessions::Origin { ip: c.actor.ip.clone(), user_agent: c.user_agent };
+    let token = sessions::create(&txn, now, c.membership.account_id, ws.id, c.method, &origin).await?;
     audit::record(&txn, now, Some(ws.id), &c.actor, c.audit_action, c.audit_target, c.audit_details).await?;
     txn.commit().await?;
     if c.joined {

@@ -245,6 +245,10 @@ pub mod session {
         pub method: String,
         pub created_at: i64,
         pub last_seen_at: i64,
+        /// The User-Agent it signed in with (at most 512 characters; empty if unknown).
+        pub user_agent: String,
+        /// The address it signed in from (empty if unknown).
+        pub ip: String,
     }
     no_relations!();
 }

@@ -24,19 +24,25 @@ pub enum Topic {
     Members,
     /// Groups or their members changed (the Groups page).
     Groups,
+    /// Sessions were ended (a member's own sign-out elsewhere, an admin's sign-out): every
+    /// open page of the workspace checks its session at once, whatever it follows, and a
+    /// page of an ended one hears `signedout`. Sent on only to pages that follow it (a
+    /// member's sessions list).
+    Sessions,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 3] = [Topic::Access, Topic::Members, Topic::Groups];
+    pub const ALL: [Topic; 4] = [Topic::Access, Topic::Members, Topic::Groups, Topic::Sessions];
     /// What a new member changes: the Members page, Everyone's count on the Groups page,
     /// and who can reach what.
-    pub const JOINED: [Topic; 3] = Topic::ALL;
+    pub const JOINED: [Topic; 3] = [Topic::Access, Topic::Members, Topic::Groups];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Access => "access",
             Topic::Members => "members",
             Topic::Groups => "groups",
+            Topic::Sessions => "sessions",
         }
     }
 

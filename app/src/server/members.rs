@@ -158,7 +158,7 @@ pub async fn accept_invite(
     token: &Token,
     full_name: &str,
     password: String,
-    ip: Option<String>,
+    origin: sessions::Origin,
 ) -> Result<(String, Token), DomainError> {
     let (_, ws) = open_invite(db, now, token).await?;
     // A password is a way in: with password sign-in off here, accepting with one would
@@ -185,9 +185,9 @@ pub async fn accept_invite(
     let mut iam: invite::ActiveModel = inv.clone().into();
     iam.accepted_at = Set(Some(now));
     iam.update(&txn).await?;
-    let actor = Actor { account_id: Some(acct.id), label: inv.email_normalized.clone(), ip };
+    let actor = Actor { account_id: Some(acct.id), label: inv.email_normalized.clone(), ip: origin.ip.clone() };
     audit::record(&txn, now, Some(inv.workspace_id), &actor, "member.join", &inv.email_normalized, json!({ "role": inv.role })).await?;
-    let session = sessions::create(&txn, now, acct.id, inv.workspace_id, "password").await?;
+    let session = sessions::create(&txn, now, acct.id, inv.workspace_id, "password", &origin).await?;
     txn.commit().await?;
     events.publish(db, ws.id, &super::events::Topic::JOINED).await;
     Ok((ws.slug, session))

@@ -224,6 +224,7 @@ pub struct Callback<'a> {
     pub error: Option<&'a str>,
     pub browser_nonce: Option<&'a Token>,
     pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug)]
@@ -497,6 +498,7 @@ pub async fn callback(
             audit_target: key,
             audit_details: json!({ "subject": ident_subject }),
             next: Some(&row.next),
+            user_agent: cb.user_agent.clone(),
         },
     )
     .await?;

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityT
 
 use super::crypto::Token;
 use super::entities::session;
-use super::permissions::{Status, Viewer};
+use super::permissions::{AdminCap, Status, Viewer};
 use super::DomainError;
 
 pub const COOKIE_NAME: &str = "gatehouse_session";
@@ -40,9 +40,21 @@ pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<Token> {
     })
 }
 
+/// Where a sign-in came from, kept with its session so its member can tell their
+/// sessions apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The longest User-Agent kept (browsers send 100–300 characters).
+const MAX_USER_AGENT: usize = 512;
+
 /// Starts a session (always a new token: no fixation).
-pub async fn create<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, workspace_id: i64, method: &str) -> Result<Token, DomainError> {
+pub async fn create<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, workspace_id: i64, method: &str, origin: &Origin) -> Result<Token, DomainError> {
     let token = Token::generate();
+    let user_agent: String = origin.user_agent.as_deref().unwrap_or("").chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT).collect();
     session::ActiveModel {
         token_hash: Set(token.hash()),
         account_id: Set(account_id),
@@ -50,6 +62,8 @@ pub async fn create<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, works
         method: Set(method.to_string()),
         created_at: Set(now),
         last_seen_at: Set(now),
+        user_agent: Set(user_agent),
+        ip: Set(origin.ip.clone().unwrap_or_default()),
         ..Default::default()
     }
     .insert(db)
@@ -176,6 +190,224 @@ pub async fn revoke_all<C: ConnectionTrait>(db: &C, account_id: i64, workspace_i
     Ok(res.rows_affected)
 }
 
+/// The sessions of one account in one workspace that would still let it in at `now`
+/// (within the workspace's lifetime and idle timeout), newest first. Ended ones are only
+/// deleted when next presented, so they are filtered here.
+pub async fn live_of<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    ws: &super::entities::workspace::Model,
+    account_id: i64,
+) -> Result<Vec<session::Model>, DomainError> {
+    use sea_orm::QueryOrder;
+    Ok(live(ws, now, session::Entity::find().filter(session::Column::WorkspaceId.eq(ws.id)).filter(session::Column::AccountId.eq(account_id)))
+        .order_by_desc(session::Column::LastSeenAt)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The viewer's own live sessions in their workspace, for their sessions page: device,
+/// address, how each signed in (a SAML provider by its name), when it started and was last
+/// used, and which one is this.
+pub async fn list_own(db: &sea_orm::DatabaseConnection, now: i64, viewer: &Viewer) -> Result<Vec<crate::model::SessionInfo>, DomainError> {
+    use super::entities::workspace;
+    let ws = workspace::Entity::find_by_id(viewer.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let providers: std::collections::HashMap<String, String> =
+        super::saml::list(db, ws.id).await?.into_iter().map(|p| (super::saml::method_key(&p.public_id), p.name)).collect();
+    Ok(live_of(db, now, &ws, viewer.account_id)
+        .await?
+        .into_iter()
+        .map(|s| crate::model::SessionInfo {
+            id: s.id,
+            device: device_label(&s.user_agent),
+            ip: s.ip,
+            method: providers.get(&s.method).map(|n| format!("SAML: {n}")).unwrap_or_else(|| crate::model::method_label(&s.method).to_string()),
+            started: super::scim::display_time(s.created_at),
+            last_active: super::scim::display_time(s.last_seen_at),
+            current: s.id == viewer.session_id,
+        })
+        .collect())
+}
+
+/// Live sessions per account, for the given accounts of `ws` (one query).
+pub async fn live_counts<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    ws: &super::entities::workspace::Model,
+    accounts: &[i64],
+) -> Result<std::collections::HashMap<i64, u32>, DomainError> {
+    use sea_orm::QuerySelect;
+    let mut out = std::collections::HashMap::new();
+    for chunk in accounts.chunks(500) {
+        let ids: Vec<i64> =
+            live(ws, now, session::Entity::find().filter(session::Column::WorkspaceId.eq(ws.id)).filter(session::Column::AccountId.is_in(chunk.to_vec())))
+                .select_only()
+                .column(session::Column::AccountId)
+                .into_tuple()
+                .all(db)
+                .await?;
+        for a in ids {
+            *out.entry(a).or_insert(0u32) += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Limits a session query to sessions that are live at `now` in `ws`.
+fn live(ws: &super::entities::workspace::Model, now: i64, q: sea_orm::Select<session::Entity>) -> sea_orm::Select<session::Entity> {
+    let q = q.filter(session::Column::CreatedAt.gt(now.saturating_sub(ws.session_lifetime_secs)));
+    if ws.session_idle_secs > 0 {
+        q.filter(session::Column::LastSeenAt.gt(now.saturating_sub(ws.session_idle_secs)))
+    } else {
+        q
+    }
+}
+
+/// What ending sessions did: how many ended.
+async fn ended(events: &super::events::Events, db: &sea_orm::DatabaseConnection, workspace_id: i64, n: u64) -> u64 {
+    if n > 0 {
+        // Open pages of the ended sessions check theirs at once and go to sign-in.
+        events.publish(db, workspace_id, &[super::events::Topic::Sessions]).await;
+    }
+    n
+}
+
+/// A member ends one of their own sessions. Another member's session, or one of another
+/// workspace, is `NotFound`, whatever its id.
+pub async fn end_own(db: &sea_orm::DatabaseConnection, events: &super::events::Events, now: i64, viewer: &Viewer, session_id: i64) -> Result<(), DomainError> {
+    let txn = super::db::write(db).await?;
+    let n = session::Entity::delete_many()
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::AccountId.eq(viewer.account_id))
+        .filter(session::Column::WorkspaceId.eq(viewer.workspace_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if n == 0 {
+        txn.rollback().await?;
+        return Err(DomainError::NotFound);
+    }
+    super::audit::record(&txn, now, Some(viewer.workspace_id), &viewer.actor(), "session.end", &viewer.email, serde_json::json!({ "sessions_ended": 1 }))
+        .await?;
+    txn.commit().await?;
+    ended(events, db, viewer.workspace_id, n).await;
+    Ok(())
+}
+
+/// A member ends every session of theirs in this workspace but the one they act through.
+pub async fn end_own_others(db: &sea_orm::DatabaseConnection, events: &super::events::Events, now: i64, viewer: &Viewer) -> Result<u64, DomainError> {
+    let txn = super::db::write(db).await?;
+    let n = session::Entity::delete_many()
+        .filter(session::Column::AccountId.eq(viewer.account_id))
+        .filter(session::Column::WorkspaceId.eq(viewer.workspace_id))
+        .filter(session::Column::Id.ne(viewer.session_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    super::audit::record(
+        &txn,
+        now,
+        Some(viewer.workspace_id),
+        &viewer.actor(),
+        "session.end_others",
+        &viewer.email,
+        serde_json::json!({ "sessions_ended": n }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended(events, db, viewer.workspace_id, n).await)
+}
+
+/// An admin signs a member out everywhere: every session of theirs in this workspace ends
+/// (the admin's own, if they chose themselves, stays). Audited with the count.
+pub async fn end_member(
+    db: &sea_orm::DatabaseConnection,
+    events: &super::events::Events,
+    now: i64,
+    cap: &AdminCap,
+    membership_id: i64,
+) -> Result<u64, DomainError> {
+    use super::entities::{account, membership};
+    let txn = super::db::write(db).await?;
+    let Some(m) = membership::Entity::find_by_id(membership_id).filter(membership::Column::WorkspaceId.eq(cap.workspace_id())).one(&txn).await? else {
+        txn.rollback().await?;
+        return Err(DomainError::NotFound);
+    };
+    let email = account::Entity::find_by_id(m.account_id).one(&txn).await?.map(|a| a.email_normalized).unwrap_or_default();
+    let mut q = session::Entity::delete_many().filter(session::Column::AccountId.eq(m.account_id)).filter(session::Column::WorkspaceId.eq(cap.workspace_id()));
+    if let Some(own) = cap.session_id() {
+        q = q.filter(session::Column::Id.ne(own));
+    }
+    let n = q.exec(&txn).await?.rows_affected;
+    super::audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.sign_out", &email, serde_json::json!({ "sessions_ended": n })).await?;
+    txn.commit().await?;
+    Ok(ended(events, db, cap.workspace_id(), n).await)
+}
+
+/// How many sessions and members "sign out every member" would end now (the admin's own
+/// session excepted): for its confirmation.
+pub async fn everyone_count<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap) -> Result<(u64, u64), DomainError> {
+    use super::entities::workspace;
+    let ws = workspace::Entity::find_by_id(cap.workspace_id()).one(db).await?.ok_or(DomainError::NotFound)?;
+    let mut q = live(&ws, now, session::Entity::find().filter(session::Column::WorkspaceId.eq(ws.id)));
+    if let Some(own) = cap.session_id() {
+        q = q.filter(session::Column::Id.ne(own));
+    }
+    let accounts: Vec<i64> = {
+        use sea_orm::QuerySelect;
+        q.select_only().column(session::Column::AccountId).into_tuple().all(db).await?
+    };
+    let sessions = accounts.len() as u64;
+    let mut members = accounts;
+    members.sort_unstable();
+    members.dedup();
+    Ok((sessions, members.len() as u64))
+}
+
+/// Break-glass: every session in the workspace ends but the admin's own. Audited with the
+/// count.
+pub async fn end_everyone(db: &sea_orm::DatabaseConnection, events: &super::events::Events, now: i64, cap: &AdminCap) -> Result<u64, DomainError> {
+    let txn = super::db::write(db).await?;
+    let mut q = session::Entity::delete_many().filter(session::Column::WorkspaceId.eq(cap.workspace_id()));
+    if let Some(own) = cap.session_id() {
+        q = q.filter(session::Column::Id.ne(own));
+    }
+    let n = q.exec(&txn).await?.rows_affected;
+    super::audit::record(
+        &txn,
+        now,
+        Some(cap.workspace_id()),
+        cap.actor(),
+        "workspace.sign_out_everyone",
+        "every member",
+        serde_json::json!({ "sessions_ended": n }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended(events, db, cap.workspace_id(), n).await)
+}
+
+/// A browser and operating system for a User-Agent, e.g. "Chrome 120 on Windows 10";
+/// "Unknown device" when there is none or it names no browser.
+pub fn device_label(user_agent: &str) -> String {
+    if user_agent.trim().is_empty() {
+        return "Unknown device".into();
+    }
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(r) if r.name != woothee::woothee::VALUE_UNKNOWN => {
+            let version = r.version.split('.').next().unwrap_or("");
+            let browser = if version.is_empty() || version == woothee::woothee::VALUE_UNKNOWN { r.name.to_string() } else { format!("{} {version}", r.name) };
+            if r.os == woothee::woothee::VALUE_UNKNOWN {
+                browser
+            } else {
+                format!("{browser} on {}", r.os)
+            }
+        }
+        _ => "Unknown device".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +424,22 @@ mod tests {
         assert_eq!(token_from_cookie_header(&header, false).map(|x| x.hash()), Some(t.hash()));
         assert!(token_from_cookie_header(&header, true).is_none());
         assert!(token_from_cookie_header("gatehouse_session=", false).is_none());
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::device_label;
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(device_label(chrome), "Chrome 120 on Windows 10");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert!(device_label(safari).starts_with("Safari 17 on iPhone"), "{}", device_label(safari));
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        assert_eq!(device_label(firefox), "Firefox 121 on Linux");
+        assert_eq!(device_label(""), "Unknown device");
+        assert_eq!(device_label("   "), "Unknown device");
     }
 }

@@ -61,6 +61,7 @@ pub fn Header() -> impl IntoView {
                                 let groups = format!("/w/{}/settings/groups", m.workspace_slug);
                                 let access = format!("/w/{}/settings/access", m.workspace_slug);
                                 let overview = format!("/w/{}/settings/overview", m.workspace_slug);
+                                let account = format!("/w/{}/account", m.workspace_slug);
                                 view! {
                                     <nav class="flex items-center gap-4 text-sm">
                                         <a href=home class="font-semibold">{m.workspace_name.clone()}</a>
@@ -78,6 +79,7 @@ pub fn Header() -> impl IntoView {
                                             " "
                                             <span class="text-slate-500">{m.email.clone()}</span>
                                         </span>
+                                        <a href=account class="text-slate-600 hover:text-slate-900">"Your sessions"</a>
                                         <ActionForm action=logout>
                                             <input type="hidden" name="slug" value=m.workspace_slug.clone()/>
                                             <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
@@ -97,3 +99,4 @@ pub fn Header() -> impl IntoView {
 pub const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-3 py-2 focus:border-indigo-500 focus:outline-none";
 pub const BUTTON: &str = "rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700";
 pub const CARD: &str = "rounded-lg border border-slate-200 bg-white p-6 shadow-sm";
+pub const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";

@@ -189,8 +189,10 @@ async fn two_processes_on_one_postgres_act_as_one() {
     assert_eq!(st, 201, "{u}");
     let uid = u["id"].as_str().expect("id").to_string();
     let nia = app::server::members::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
-    let nia_cookie =
-        format!("gatehouse_session={}", sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider)).await.expect("session").expose());
+    let nia_cookie = format!(
+        "gatehouse_session={}",
+        sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider), &Default::default()).await.expect("session").expose()
+    );
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
     let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone").id;
@@ -203,7 +205,8 @@ async fn two_processes_on_one_postgres_act_as_one() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The admin revokes through A (password is off now: a session made directly).
     let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
-    let admin = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password").await.expect("session").expose());
+    let admin =
+        format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let (g, rid) = (everyone.to_string(), r.id.to_string());
     let r2 = call::<app::api::access::SetGrant>(
         &http,
@@ -432,7 +435,8 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
     let conn = db::connect(&url, 2).await.expect("connect");
     let (ws_id, _) = acme(&conn, true).await;
     let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
-    let cookie = format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password").await.expect("session").expose());
+    let cookie =
+        format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let mut live = http.get(format!("{}/w/acme/events", a.base)).header("cookie", &cookie).send().await.expect("events");
     assert_eq!(live.status(), 200);
 

@@ -217,7 +217,7 @@ async fn okta_user_lifecycle() {
     assert_eq!(body["Resources"][0]["id"], json!(id));
 
     // A session, then deactivation the way Okta sends it.
-    let session = sessions::create(&s.app.state.db, T0, a.id, m.workspace_id, "saml:x").await.expect("session");
+    let session = sessions::create(&s.app.state.db, T0, a.id, m.workspace_id, "saml:x", &Default::default()).await.expect("session");
     let cookie = format!("gatehouse_session={}", session.expose());
     assert_eq!(s.app.me_status(&cookie).await, StatusCode::OK);
     let (_, g, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Engineering", "members": [{ "value": id }] }))).await;
@@ -619,7 +619,7 @@ async fn a_member_removed_from_a_group_by_scim_loses_access_on_the_next_request(
     let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
     app::server::resources::set_grant(&s.app.state.db, T0, &cap, gid, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let m = membership_of(&s.app, "nia@acme.test").await.expect("member");
-    let session = sessions::create(&s.app.state.db, T0, m.account_id, ws.id, "saml:x").await.expect("session");
+    let session = sessions::create(&s.app.state.db, T0, m.account_id, ws.id, "saml:x", &Default::default()).await.expect("session");
     let cookie = format!("gatehouse_session={}", session.expose());
     let path = format!("/w/acme/r/{}", r.id);
     assert_eq!(s.app.get(&path, Some(&cookie)).await.status, StatusCode::OK);
@@ -691,7 +691,8 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     let s = setup().await;
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let ada = app::server::members::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
-    let admin = format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x").await.expect("session").expose());
+    let admin =
+        format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose());
     let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
     let uid = u["id"].as_str().expect("id").to_string();
     let (st, _, _) = s.call("POST", "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Analysts", "members": [{ "value": uid }] }))).await;
@@ -733,7 +734,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     s.app.create_workspace("beta", "boss@beta.test").await;
     let beta_ws = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("ws");
     let boss = app::server::members::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
-    let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password").await.expect("session");
+    let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password", &Default::default()).await.expect("session");
     let beta = format!("gatehouse_session={}", session.expose());
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;
     assert_eq!(v.status, StatusCode::NOT_FOUND);
@@ -743,7 +744,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
 async fn admin_session(app: &TestApp) -> String {
     let acme = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
     let ada = app::server::members::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
-    format!("gatehouse_session={}", sessions::create(&app.state.db, T0, ada.id, acme.id, "saml:x").await.expect("session").expose())
+    format!("gatehouse_session={}", sessions::create(&app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose())
 }
 
 /// A Provider Token shows when it was made and last used, may be given a lifetime from a

@@ -103,6 +103,7 @@ pub struct Posted<'a> {
     /// Our nonce cookie, if the browser sent it.
     pub browser_nonce: Option<&'a Token>,
     pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 pub async fn acs(
@@ -113,7 +114,7 @@ pub async fn acs(
     provider: &saml_provider::Model,
     posted: Posted<'_>,
 ) -> Result<Outcome, DomainError> {
-    let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip } = posted;
+    let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip, user_agent } = posted;
     let t = trust(cfg, provider)?;
     let input = saml_response.to_string();
     let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now)).await.map_err(|e| DomainError::Internal(format!("ACS worker: {e}")))?;
@@ -268,6 +269,7 @@ pub async fn acs(
             audit_target: &method,
             audit_details: json!({ "name_id": verified.name_id }),
             next: relay.as_deref(),
+            user_agent,
         },
     )
     .await?;

@@ -1,11 +1,9 @@
 use leptos::prelude::*;
 
 use crate::api::access::{list_groups, ChangeGroup};
-use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
+use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT, SMALL_BUTTON};
 use crate::ui::live::live;
 use crate::ui::pages::failed;
-
-const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";
 
 /// `/w/{slug}/settings/groups` (admins): groups and their members. Everyone and groups
 /// linked by SCIM are shown read-only.

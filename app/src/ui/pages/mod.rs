@@ -1,4 +1,5 @@
 mod access;
+mod account;
 mod auth_settings;
 mod groups;
 mod home;
@@ -12,6 +13,7 @@ mod saml_provider;
 mod setup;
 
 pub use access::{Access, ResourcePage};
+pub use account::Account;
 pub use auth_settings::AuthSettingsPage;
 pub use groups::Groups;
 pub use home::Home;

@@ -1,0 +1,69 @@
+// A member's own sessions and an admin's sign-out, in a real browser (after the foundation
+// story, which creates the workspace and Bob): Bob signs in from two browsers, sees both
+// on "Your sessions" and ends the other one, whose next page is the sign-in page (with
+// JavaScript its open page goes there by itself); then an admin signs Bob out everywhere.
+import { test, expect } from '@playwright/test';
+import { failOnPageProblems, signInAsAdmin } from './support.mjs';
+
+const bob = { email: 'bob@acme.test', password: 'member password 1' };
+
+failOnPageProblems(test);
+
+async function signInAsBob(page) {
+  await page.goto('/w/acme/login');
+  await page.getByLabel('Email').first().fill(bob.email);
+  await page.getByLabel('Password').fill(bob.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/w\/acme$/);
+}
+
+// With JavaScript an open page of an ended session goes to sign-in by itself; without it,
+// the next navigation does.
+async function expectSignedOut(other, js) {
+  if (!js) await other.goto('/w/acme');
+  await expect(other).toHaveURL(/\/w\/acme\/login$/, { timeout: 15_000 });
+}
+
+test('a member ends a session of another browser; an admin signs a member out everywhere', async ({ page, browser }, info) => {
+  const js = info.project.name === 'js';
+  await signInAsBob(page);
+  await page.getByRole('link', { name: 'Your sessions' }).click();
+  await expect(page.getByRole('heading', { name: 'Your sessions' })).toBeVisible();
+  // Earlier stories left sessions of Bob's behind: end them first.
+  const elsewhere = page.getByRole('button', { name: 'Sign out everywhere else' });
+  if (await elsewhere.count()) {
+    await elsewhere.click();
+    await expect(page.getByRole('status')).toContainText('Signed out everywhere else');
+  }
+  await expect(page.locator('[data-testid=sessions] li')).toHaveCount(1);
+
+  const ctx = await browser.newContext({ javaScriptEnabled: js });
+  const other = await ctx.newPage();
+  await signInAsBob(other);
+  await page.reload();
+  const rows = page.locator('[data-testid=sessions] li');
+  await expect(rows).toHaveCount(2);
+  await expect(page.locator('li[data-current=true]')).toContainText('This browser');
+  await expect(page.locator('li[data-current=false]')).toContainText('Username and password');
+  await page.locator('li[data-current=false]').getByRole('button', { name: /^Sign out / }).click();
+  await expect(page.getByRole('status')).toContainText('Signed out of that session.');
+  await expect(rows).toHaveCount(1);
+  await expectSignedOut(other, js);
+
+  // The admin signs Bob out everywhere, from his row on the Members page.
+  await signInAsBob(other);
+  const adminCtx = await browser.newContext({ javaScriptEnabled: js });
+  const adminPage = await adminCtx.newPage();
+  await signInAsAdmin(adminPage);
+  await adminPage.goto('/w/acme/settings/members');
+  const row = adminPage.locator(`tr[data-email="${bob.email}"]`);
+  await expect(row.getByTestId('session-count')).toHaveText('2');
+  await row.getByRole('button', { name: `Sign ${bob.email} out everywhere` }).click();
+  await expect(adminPage.getByRole('status')).toContainText('signed out everywhere');
+  await expect(row.getByTestId('session-count')).toHaveText('0');
+  await expectSignedOut(other, js);
+  await page.goto('/w/acme/account');
+  await expect(page).toHaveURL(/\/w\/acme\/login$/);
+  await ctx.close();
+  await adminCtx.close();
+});
