@@ -466,3 +466,70 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sessions ended through one process end on the other: a member signed in on B, with a
+/// page open on B, is signed out everywhere by an admin through A. B refuses the session at
+/// its very next request, and B's open page hears `signedout` through PostgreSQL's
+/// LISTEN/NOTIFY without waiting for its once-a-minute check. Prints how long each took
+/// (the figure the issue asks for), for a few rounds.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
+async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
+    let url = fresh_postgres_url().await.expect("GATEHOUSE_TEST_POSTGRES_URL (two processes need a shared PostgreSQL)");
+    let (pa, pb) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{pa}");
+    let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    ready(&http, &a).await;
+    ready(&http, &b).await;
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let (ws_id, cap) = acme(&conn, true).await;
+    let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let admin =
+        format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
+    let token = app::server::members::create_invite(&conn, now(), &cap, "bob@acme.test", app::server::permissions::Role::Member).await.expect("invite");
+    let joined = call::<app::api::invites::AcceptInvite>(
+        &http,
+        &b.base,
+        &public,
+        None,
+        &[("token", token.expose()), ("full_name", "Bob"), ("password", "member password 1")],
+    )
+    .await;
+    assert_eq!(joined.status(), 200, "Bob joins through B");
+    let bob_id = app::server::members::account_by_email(&conn, ws_id, "bob@acme.test").await.expect("db").expect("bob").id;
+    let membership = app::server::members::membership_of(&conn, ws_id, bob_id).await.expect("db").expect("membership").id.to_string();
+
+    let mut page_ms = Vec::new();
+    for round in 0..5 {
+        let bob =
+            format!("gatehouse_session={}", sessions::create(&conn, now(), bob_id, ws_id, "password", &Default::default()).await.expect("session").expose());
+        let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&bob), &[("slug", "acme")]).await;
+        assert_eq!(me.status(), 200, "round {round}: Bob is signed in on B");
+        let mut live = http.get(format!("{}/w/acme/events?topics=access", b.base)).header("cookie", &bob).send().await.expect("events on B");
+        assert_eq!(live.status(), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let r = call::<app::api::members::SignOutMember>(&http, &a.base, &public, Some(&admin), &[("slug", "acme"), ("membership_id", &membership)]).await;
+        assert_eq!(r.status(), 200, "round {round}: signed out through A");
+        let answered = std::time::Instant::now();
+        let me = call::<app::api::auth::Me>(&http, &b.base, &public, Some(&bob), &[("slug", "acme")]).await;
+        assert_eq!(me.status(), 401, "round {round}: B refuses the session at its next request");
+        let mut got = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !got.contains("event: signedout") {
+            let chunk = tokio::time::timeout_at(deadline, live.chunk()).await.expect("B's open page hears the sign-out within 10 s").expect("stream");
+            match chunk {
+                Some(c) => got.push_str(&String::from_utf8_lossy(&c)),
+                None => panic!("round {round}: B's stream closed without signedout: {got}"),
+            }
+        }
+        page_ms.push(answered.elapsed().as_secs_f64() * 1000.0);
+    }
+    page_ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "sign-out through A reached B: next request refused at once (the session is read from PostgreSQL on every request); B's open page told {:.0}-{:.0} ms after A answered (median {:.0} ms, 5 rounds, counted from A's answer)",
+        page_ms[0],
+        page_ms[4],
+        page_ms[2]
+    );
+}
