@@ -285,6 +285,24 @@ async fn entra_request_shapes() {
     assert_eq!((st, body["active"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
     assert_eq!(body["name"]["familyName"], "Turing");
 
+    // Matching on `emails[type eq "work"].value` (a common Entra setup, both modes): the
+    // filter Entra sends, on GET and on POST .search, reads as the bracket filter.
+    let entra = |email: &str| format!(r#"emails[type eq "work"].value eq "{email}""#);
+    let (st, body, _) = s.call("GET", &format!("/Users?filter={}", enc(&entra("alan.turing@acme.test"))), None).await;
+    assert_eq!((st, body["totalResults"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    assert_eq!(body["Resources"][0]["id"], json!(id));
+    let search = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": entra("alan.turing@acme.test") });
+    let (st, body, _) = s.call("POST", "/Users/.search", Some(search)).await;
+    assert_eq!((st, body["totalResults"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+    let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(&entra("nobody@acme.test"))), None).await;
+    assert_eq!(body["totalResults"].as_u64(), Some(0), "{body}");
+    let home = r#"emails[type eq "home"].value eq "alan.turing@acme.test""#;
+    let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(home)), None).await;
+    assert_eq!(body["totalResults"].as_u64(), Some(0), "one email must be both work and that address: {body}");
+    // Still refused: a sub-attribute with no condition.
+    let (st, body, _) = s.call("GET", &format!("/Users?filter={}", enc(r#"emails[type eq "work"].value"#)), None).await;
+    assert_eq!((st, body["scimType"].as_str()), (StatusCode::BAD_REQUEST, Some("invalidFilter")), "{body}");
+
     // Entra's test connection: a random filter answers an empty list.
     let (_, body, _) = s.call("GET", &format!("/Users?filter={}", enc(r#"userName eq "6b3f1c0a-random""#)), None).await;
     assert_eq!((body["totalResults"].as_u64(), body["Resources"].as_array().map(Vec::len)), (Some(0), Some(0)));

@@ -351,10 +351,28 @@ impl<'s> Parser<'s> {
             }
             let inner = self.nested(self.pos, ']')?;
             if self.peek() == Some('.') {
-                return err(self.pos, "a sub-attribute after \"]\" is only allowed in PATCH paths, not in filters");
+                // Microsoft Entra's matching filter: `emails[type eq "work"].value eq "a@b"`
+                // (sent when an admin matches on `emails[type eq "work"].value`). RFC 7644's
+                // grammar has no such filter; it means the same as
+                // `emails[type eq "work" and value eq "a@b"]` (one email that is both), and is
+                // read as that. One plain sub-attribute and a condition must follow.
+                self.pos += 1;
+                let sub_at = self.pos;
+                let sub = self.parse_name("a sub-attribute name after \"].\"")?;
+                if matches!(self.peek(), Some('.' | '[' | ':')) {
+                    return err(self.pos, "only one plain sub-attribute may follow \"]\" in a filter");
+                }
+                let sub_text = format!("{attr_text}[…].{}", self.text(sub_at, self.pos));
+                let cond = self.parse_condition(AttrPath { urn: None, name: sub, sub: None }, &sub_text)?;
+                return Ok(Filter::ValuePath(attr, Box::new(Filter::And(Box::new(inner), Box::new(cond)))));
             }
             return Ok(Filter::ValuePath(attr, Box::new(inner)));
         }
+        self.parse_condition(attr, &attr_text)
+    }
+
+    /// After an attribute path: `"pr"` or `compareOp compValue`.
+    fn parse_condition(&mut self, attr: AttrPath, attr_text: &str) -> Result<Filter, FilterError> {
         self.skip_ws();
         let op_at = self.pos;
         self.pos = self.name_end(op_at);
@@ -733,6 +751,23 @@ mod tests {
         }
     }
 
+    /// Microsoft Entra matches on `emails[type eq "work"].value`: the filter it sends reads
+    /// as the bracket filter with both conditions, whatever the inner filter.
+    #[test]
+    fn entras_matching_filter_reads_as_one_value_filter() {
+        let work = cmp(a("type"), Eq, "work");
+        let expected = Filter::ValuePath(a("emails"), Box::new(and(work.clone(), cmp(a("value"), Eq, "alice@contoso.com"))));
+        assert_eq!(p(r#"emails[type eq "work"].value eq "alice@contoso.com""#), expected);
+        assert_eq!(p(r#"emails[type eq "work" and value eq "alice@contoso.com"]"#), expected);
+        assert_eq!(p(r#"emails[type eq "work"].value pr"#), Filter::ValuePath(a("emails"), Box::new(and(work.clone(), pr("value")))));
+        let either = or(cmp(a("type"), Eq, "work"), cmp(a("type"), Eq, "home"));
+        let f = p(r#"emails[type eq "work" or type eq "home"].value eq "a@b.c" and active eq true"#);
+        let inner = Filter::ValuePath(a("emails"), Box::new(and(either, cmp(a("value"), Eq, "a@b.c"))));
+        assert_eq!(f, and(inner, Filter::Compare(a("active"), Eq, Value::Bool(true))));
+        // Its canonical text parses to the same tree.
+        assert_eq!(p(&f.to_string()), f);
+    }
+
     #[test]
     fn precedence_keywords_and_values() {
         let num = |name: &str, n: &str| Filter::Compare(a(name), Eq, Value::Num(n.into()));
@@ -812,7 +847,10 @@ mod tests {
             ("emails[type eq \"work\"", "missing \"]\" to close the \"[\" at character 7", 21),
             ("(a pr]", "expected \"and\", \"or\" or \")\" but found \"]\"", 5),
             ("emails[type[value pr]]", "nested \"[ ]\" filters are not allowed", 11),
-            ("emails[type pr].value pr", "only allowed in PATCH paths", 15),
+            ("emails[type pr].value", "expected a comparison operator after \"emails[…].value\"", 21),
+            ("emails[type pr].", "expected a sub-attribute name after \"].\"", 16),
+            ("emails[type pr].value.x pr", "only one plain sub-attribute may follow", 21),
+            ("emails[type pr].value[x pr]", "only one plain sub-attribute may follow", 21),
             ("a eq \"a\" foo", "\"or\" or the end of the filter but found \"foo\"", 9),
             ("x eq \"\\q\"", "invalid escape \"\\q\"", 6),
             ("x eq \"abc", "unterminated string", 5),
