@@ -74,6 +74,12 @@ test('admin adds, tests and enables a SAML provider; a member signs in through i
   await expect(member).toHaveURL(/\/w\/acme$/);
   await expect(member.getByTestId('me')).toContainText('carol.jones@acme.test');
   await expect(member.getByTestId('me')).toContainText('Carol Jones');
+  // Single Logout: signing out ends the session here, then goes through the IdP's SLO
+  // endpoint (its metadata has one), whose signed answer comes back to ours.
+  await member.getByRole('button', { name: 'Sign out' }).click();
+  await expect(member.locator('#slo-message')).toHaveText(`You are signed out here and at ${provider}.`);
+  await member.goto('/w/acme');
+  await expect(member).toHaveURL(/\/w\/acme\/login$/);
   await ctx.close();
 
   // Email-first: "Continue with SSO" reaches the IdP on its own origin (the login page's

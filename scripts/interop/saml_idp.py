@@ -21,6 +21,7 @@ import tempfile
 import threading
 import urllib.parse
 import warnings
+import zlib
 
 warnings.filterwarnings("ignore", message=".*CFB has been moved.*")  # pysaml2 imports the CFB mode
 
@@ -30,22 +31,27 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from flask import Flask, Response, request
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, xmldsig
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, samlp, xmldsig
 from saml2.assertion import Policy
 from saml2.attribute_converter import AttributeConverter
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT
 from saml2.config import IdPConfig
-from saml2.mdstore import InMemoryMetaData
+from saml2.mdstore import InMemoryMetaData, UnsupportedBinding
 from saml2.metadata import entity_descriptor
+from saml2.response import LogoutResponse as LogoutResponseReader
+from saml2.s_utils import UnknownSystemEntity, sid
 from saml2.saml import (
     NAME_FORMAT_BASIC,
     NAME_FORMAT_URI,
     NAMEID_FORMAT_EMAILADDRESS,
+    NAMEID_FORMAT_ENTITY,
     NAMEID_FORMAT_PERSISTENT,
+    Issuer,
     NameID,
 )
 from saml2.server import Server
 from saml2.sigver import get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
+from saml2.time_util import in_a_while, instant
 
 XMLSEC1 = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
 
@@ -91,6 +97,19 @@ KNOB_VALUES = {
     "nameid": ("persistent", "email"),
 }
 KNOB_DEFAULTS = {"sign": "both", "encrypt": "0", "cipher": DEFAULT_CIPHER, "attrs": "uri", "key": "1"}
+
+# Single Logout. Its knobs are separate from the SSO ones above: `sign` means something else here,
+# and an SP's registration defaults (sign=both, ...) must not leak into logout messages.
+SLO_BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
+SLO_KNOB_VALUES = {
+    "resp_binding": tuple(SLO_BINDINGS),  # default: the binding the request came in on
+    "sign": ("1", "0"),
+    "status": ("success", "responder"),
+}
+BINDING_NAMES = {BINDING_HTTP_REDIRECT: "HTTP-Redirect", BINDING_HTTP_POST: "HTTP-POST"}
+SLO_STATUS = {"success": samlp.STATUS_SUCCESS, "responder": samlp.STATUS_RESPONDER}
+# The query parameters that SAML bindings 3.4.4.1 give a meaning to; each may appear once.
+REDIRECT_PARAMS = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
 
 
 class BadRequest(Exception):
@@ -179,11 +198,15 @@ class Idp:
         self.base_url = base_url
         self.entity_id = f"{base_url}/metadata"
         self.sso_url = f"{base_url}/sso/redirect"
+        self.slo_urls = {BINDING_HTTP_REDIRECT: f"{base_url}/slo/redirect", BINDING_HTTP_POST: f"{base_url}/slo/post"}
         self.keys = {n: ensure_keypair(state_dir, n) for n in (1, 2)}
         self.certs = {}
         for n, (_key, cert) in self.keys.items():
             with open(cert) as f:
                 self.certs[n] = f.read()
+        # Logout messages sent over HTTP-Redirect are signed by us (not xmlsec1), with key 1.
+        with open(self.keys[1][0], "rb") as f:
+            self.redirect_key = serialization.load_pem_private_key(f.read(), password=None)
         self.servers = {n: self._server(n) for n in (1, 2)}
         self.sp_defaults = {}  # SP entity ID -> default knobs given at registration
         self.lock = threading.Lock()  # pysaml2 objects are not thread-safe
@@ -204,7 +227,11 @@ class Idp:
                 "metadata": {},
                 "service": {
                     "idp": {
-                        "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
+                        "endpoints": {
+                            "single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)],
+                            # Also what pysaml2 checks a LogoutRequest's Destination against.
+                            "single_logout_service": [(url, b) for b, url in self.slo_urls.items()],
+                        },
                         "name_id_format": [NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT],
                         "want_authn_requests_signed": False,  # checked by us on the raw query
                         "sign_response": False,
@@ -221,9 +248,11 @@ class Idp:
 
     # ---- metadata
 
-    def metadata_xml(self, both=False):
+    def metadata_xml(self, both=False, slo=True):
         ed = entity_descriptor(self.servers[1].config)
         ed.extensions = None  # pysaml2 advertises every xmlsec1 algorithm, MD5 and SHA-1 included
+        if not slo:  # an IdP without Single Logout; the endpoints still answer, for hostile tests
+            ed.idpsso_descriptor.single_logout_service = []
         if both:
             kd = md.KeyDescriptor(
                 use="signing",
@@ -267,37 +296,52 @@ class Idp:
 
     # ---- requests
 
-    def verify_redirect_signature(self, raw_query, sp, authn_requests_signed):
-        """Check the HTTP-Redirect signature over the raw query bytes (SAML bindings 3.4.4.1)."""
+    def verify_redirect_signature(self, raw_query, sp, required, what="AuthnRequest",
+                                  unsigned="SP metadata says AuthnRequestsSigned but the request is unsigned"):
+        """Check the HTTP-Redirect signature over the raw query bytes (SAML bindings 3.4.4.1).
+
+        Serves SAMLRequest and SAMLResponse queries alike. Returns whether the query was signed;
+        raises BadRequest with `unsigned` if it must be and isn't, or if the signature is wrong.
+        """
         parts = {}
         for piece in raw_query.split("&"):
             name, _, value = piece.partition("=")
-            if name in ("SAMLRequest", "RelayState", "SigAlg", "Signature") and name not in parts:
+            name = urllib.parse.unquote_plus(name)  # what Flask (and so the XML parser) will see
+            if name in REDIRECT_PARAMS:
+                if name in parts:
+                    # The signature would cover one copy while the message is read from another.
+                    raise BadRequest(f"{name} appears more than once in the query")
                 parts[name] = value
+        message = [n for n in ("SAMLRequest", "SAMLResponse") if n in parts]
+        if len(message) != 1:
+            raise BadRequest("the query must carry exactly one of SAMLRequest and SAMLResponse")
         if "Signature" not in parts:
-            if authn_requests_signed:
-                raise BadRequest("SP metadata says AuthnRequestsSigned but the request is unsigned")
+            if required:
+                raise BadRequest(unsigned)
             return False
         sigalg = urllib.parse.unquote_plus(parts.get("SigAlg", ""))
         if sigalg not in REDIRECT_SIGALGS:
             raise BadRequest(f"unsupported SigAlg {sigalg!r}")
-        signed = f"SAMLRequest={parts['SAMLRequest']}"
+        signed = f"{message[0]}={parts[message[0]]}"
         if "RelayState" in parts:
             signed += f"&RelayState={parts['RelayState']}"
         signed += f"&SigAlg={parts['SigAlg']}"
-        signature = base64.b64decode(urllib.parse.unquote_plus(parts["Signature"]))
+        try:
+            signature = base64.b64decode(urllib.parse.unquote_plus(parts["Signature"]), validate=True)
+        except ValueError as exc:
+            raise BadRequest(f"Signature is not base64: {exc}") from exc
         certs = self.servers[1].metadata.certs(sp, "spsso", "signing")
         if not certs:
-            raise BadRequest(f"request is signed but SP {sp} has no signing certificate in its metadata")
+            raise BadRequest(f"{what} is signed but SP {sp} has no signing certificate in its metadata")
         for _name, cert in certs:
             wrapped, _ = get_pem_wrapped_unwrapped(cert)
             pub = x509.load_pem_x509_certificate(wrapped.encode()).public_key()
             try:
-                pub.verify(signature, signed.encode("ascii"), padding.PKCS1v15(), REDIRECT_SIGALGS[sigalg]())
+                pub.verify(signature, signed.encode("ascii", "replace"), padding.PKCS1v15(), REDIRECT_SIGALGS[sigalg]())
                 return True
             except InvalidSignature:
                 continue
-        raise BadRequest("AuthnRequest signature does not verify with the SP's signing certificates")
+        raise BadRequest(f"{what} signature does not verify with the SP's signing certificates")
 
     def parse_authn_request(self, raw_query):
         q = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
@@ -369,15 +413,7 @@ class Idp:
         given, family = names_for(email)
         given = knobs.get("given") or given
         family = knobs.get("family") or family
-        if knobs["nameid"] == "persistent":
-            name_id = NameID(
-                format=NAMEID_FORMAT_PERSISTENT,
-                text=persistent_id(email),
-                name_qualifier=self.entity_id,
-                sp_name_qualifier=sp,
-            )
-        else:
-            name_id = NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email)
+        name_id = self.name_id(sp, email, knobs["nameid"])
         sign = knobs["sign"]
         encrypt = knobs["encrypt"] == "1"
         if encrypt and not self.servers[1].metadata.certs(sp, "spsso", "encryption"):
@@ -409,10 +445,180 @@ class Idp:
                 release_policy=policy,
                 best_effort=True,
             )
-        xml = str(resp)
-        if not xml.lstrip().startswith("<?xml"):
-            xml = '<?xml version="1.0" encoding="UTF-8"?>' + xml
-        return base64.b64encode(xml.encode("utf-8")).decode("ascii")
+        return base64.b64encode(as_document(resp).encode("utf-8")).decode("ascii")
+
+    def name_id(self, sp, email, nameid):
+        """The subject's NameID; login and logout must agree on it, or the SP can't match them."""
+        if nameid == "persistent":
+            return NameID(
+                format=NAMEID_FORMAT_PERSISTENT,
+                text=persistent_id(email),
+                name_qualifier=self.entity_id,
+                sp_name_qualifier=sp,
+            )
+        return NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email)
+
+    # ---- single logout
+
+    def sp_slo_url(self, sp, binding, response=False):
+        """Where the SP takes logout messages over `binding`. A response goes to the
+        ResponseLocation if there is one, else to the Location (SAML metadata 2.2.2)."""
+        try:
+            services = self.servers[1].metadata.single_logout_service(sp, binding, "spsso")
+        except (UnsupportedBinding, UnknownSystemEntity):
+            services = []
+        if not services:
+            raise BadRequest(f"SP {sp} has no {BINDING_NAMES[binding]} SingleLogoutService in its metadata")
+        return (response and services[0].get("response_location")) or services[0]["location"]
+
+    def logout_sender(self, encoded, binding, what):
+        """The SP that issued a logout message, read before pysaml2 checks the message: pysaml2
+        picks the verification key by Issuer, so first make sure the Issuer is an SP we know."""
+        parse = {"LogoutRequest": samlp.logout_request_from_string,
+                 "LogoutResponse": samlp.logout_response_from_string}[what]
+        try:
+            msg = parse(Server.unravel(encoded, binding))
+        except Exception as exc:
+            raise BadRequest(f"cannot decode {what}: {describe(exc)}") from exc
+        if msg is None:
+            raise BadRequest(f"the message is not a {what}")
+        sp = msg.issuer.text.strip() if msg.issuer is not None and msg.issuer.text else ""
+        if not self.known_sp(sp):
+            raise BadRequest(f"unknown SP {sp!r} in the {what}'s Issuer: POST its metadata to /admin/sp first")
+        return sp, msg
+
+    def parse_logout_request(self, binding, params, raw_query=None):
+        """Read and check an SP's LogoutRequest. The SP must sign it on both front-channel bindings
+        (SAML profiles 4.4.4.1): over the query on HTTP-Redirect, in the XML on HTTP-POST."""
+        sp, peek = self.logout_sender(params["SAMLRequest"], binding, "LogoutRequest")
+        # pysaml2 checks Destination too, but only says "Not destined for me!".
+        if not peek.destination:
+            raise BadRequest("LogoutRequest has no Destination, which a signed message must have "
+                             "(SAML bindings 3.4.5.2, 3.5.5.2)")
+        if peek.destination != self.slo_urls[binding]:
+            raise BadRequest(f"LogoutRequest Destination {peek.destination!r} is not this endpoint "
+                             f"({self.slo_urls[binding]})")
+        if binding == BINDING_HTTP_REDIRECT:
+            unsigned = "a LogoutRequest over HTTP-Redirect must be signed (SAML profiles 4.4.4.1); it has no Signature"
+            self.verify_redirect_signature(raw_query, sp, True, "LogoutRequest", unsigned)
+        with self.lock:
+            try:
+                # This also checks an XML signature, if there is one, with the SP's metadata certs only.
+                req = self.servers[1].parse_logout_request(params["SAMLRequest"], binding)
+            except Exception as exc:
+                raise BadRequest(f"LogoutRequest refused: {describe(exc)}") from exc
+        if req is None or req.message is None:
+            raise BadRequest("cannot parse LogoutRequest")
+        msg = req.message
+        if binding == BINDING_HTTP_POST and msg.signature is None:
+            raise BadRequest("a LogoutRequest over HTTP-POST must carry an XML signature (SAML profiles 4.4.4.1); "
+                             "this one has none")
+        name_id = msg.name_id
+        return {
+            "sp": sp,
+            "id": msg.id,
+            "relay_state": params.get("RelayState"),
+            # What the SP asked for, so that a test can check it without decoding the message itself.
+            "summary": {
+                "id": msg.id,
+                "issuer": sp,
+                "destination": msg.destination,
+                "not_on_or_after": msg.not_on_or_after,
+                "name_id": name_id.text if name_id is not None else None,
+                "name_id_format": name_id.format if name_id is not None else None,
+                "name_qualifier": name_id.name_qualifier if name_id is not None else None,
+                "sp_name_qualifier": name_id.sp_name_qualifier if name_id is not None else None,
+                "session_index": [si.text for si in msg.session_index],
+            },
+        }
+
+    def logout_response(self, sp, in_response_to, binding, status, issuer=None):
+        """An unsigned LogoutResponse to the SP's SingleLogoutService for `binding`."""
+        return samlp.LogoutResponse(
+            id=sid(),
+            version="2.0",
+            issue_instant=instant(),
+            in_response_to=in_response_to,
+            destination=self.sp_slo_url(sp, binding, response=True),
+            issuer=Issuer(text=issuer or self.entity_id, format=NAMEID_FORMAT_ENTITY),
+            status=samlp.Status(status_code=samlp.StatusCode(value=SLO_STATUS[status])),
+        )
+
+    def logout_request(self, sp, email, nameid, binding, session_index=None, issuer=None):
+        """An unsigned LogoutRequest for the user's NameID at that SP, valid for five minutes."""
+        destination = self.sp_slo_url(sp, binding)
+        with self.lock:
+            _id, req = self.servers[1].create_logout_request(
+                destination,
+                sp,
+                name_id=self.name_id(sp, email, nameid),
+                expire=in_a_while(minutes=5),
+                sign=False,  # signed later, the way the binding wants it
+                session_indexes=[session_index] if session_index else None,
+            )
+        if issuer:
+            req.issuer = Issuer(text=issuer, format=NAMEID_FORMAT_ENTITY)
+        return req
+
+    def encode_logout(self, msg, field, binding, relay_state, sign):
+        """How `msg` travels over `binding`: for HTTP-Redirect the URL with the deflated message,
+        signed over the query (SAML bindings 3.4.4.1); for HTTP-POST the form fields, the XML
+        carrying an enveloped signature (3.5.4). Signing is with key 1 either way."""
+        if binding == BINDING_HTTP_REDIRECT:
+            url = self.redirect_url(msg.destination, field, as_document(msg), relay_state, sign)
+            return {"binding": "redirect", "url": url}
+        if sign:
+            with self.lock:
+                xml = self.servers[1].sign(msg, sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256)
+        else:
+            xml = msg
+        encoded = base64.b64encode(as_document(xml).encode("utf-8")).decode("ascii")
+        return {"binding": "post", "url": msg.destination, field: encoded, "RelayState": relay_state or ""}
+
+    def redirect_url(self, location, field, xml, relay_state, sign):
+        deflater = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw DEFLATE, no zlib header (bindings 3.4.4.1)
+        deflated = deflater.compress(xml.encode("utf-8")) + deflater.flush()
+        params = [(field, base64.b64encode(deflated).decode("ascii"))]
+        if relay_state is not None:
+            params.append(("RelayState", relay_state))
+        if sign:
+            params.append(("SigAlg", xmldsig.SIG_RSA_SHA256))
+        # The signature covers exactly these encoded bytes, so the URL must carry them unchanged.
+        query = "&".join(f"{name}={urllib.parse.quote_plus(value)}" for name, value in params)
+        if sign:
+            signature = self.redirect_key.sign(query.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+            query += "&Signature=" + urllib.parse.quote_plus(base64.b64encode(signature).decode("ascii"))
+        return location + ("&" if "?" in location else "?") + query
+
+    def parse_logout_response(self, binding, params, raw_query=None):
+        """Read an SP's LogoutResponse to one of our LogoutRequests and say what it holds.
+
+        Not pysaml2's parse_logout_request_response: that raises on any status but Success, and a
+        test wants to see the status. Its LogoutResponse reader still does the XML checks."""
+        sp, _msg = self.logout_sender(params["SAMLResponse"], binding, "LogoutResponse")
+        signed = False
+        if binding == BINDING_HTTP_REDIRECT:
+            signed = self.verify_redirect_signature(raw_query, sp, False, "LogoutResponse")
+        with self.lock:
+            srv = self.servers[1]
+            reader = LogoutResponseReader(srv.sec, return_addrs=[self.slo_urls[binding]], timeslack=60)
+            try:
+                xml = srv.unravel(params["SAMLResponse"], binding, reader.msgtype)
+                reader.loads(xml, False, origxml=xml)  # checks an XML signature if there is one
+            except Exception as exc:
+                raise BadRequest(f"LogoutResponse refused: {describe(exc)}") from exc
+        msg = reader.response
+        if msg is None:
+            raise BadRequest("LogoutResponse is not valid against the SAML schema")
+        status = msg.status.status_code.value if msg.status is not None and msg.status.status_code else None
+        return {
+            "ok": True,
+            "status": status,
+            "in_response_to": msg.in_response_to,
+            "issuer": sp,
+            "destination": msg.destination,
+            "signed": bool(signed or msg.signature is not None),
+        }
 
 
 def names_for(email):
@@ -426,6 +632,22 @@ def names_for(email):
     if len(tokens) == 1:
         return tokens[0].capitalize(), "Tester"
     return tokens[0].capitalize(), " ".join(t.capitalize() for t in tokens[1:])
+
+
+def as_document(msg):
+    """A pysaml2 message (or its signed XML text) as an XML document with a declaration."""
+    xml = str(msg)
+    if not xml.lstrip().startswith("<?xml"):
+        xml = '<?xml version="1.0" encoding="UTF-8"?>' + xml
+    return xml
+
+
+def describe(exc):
+    """An exception's message, with its cause's: pysaml2 often hides the reason one level down."""
+    text = str(exc) or type(exc).__name__
+    if exc.__cause__ is not None:
+        text += f" ({describe(exc.__cause__)})"
+    return text
 
 
 def persistent_id(email):
@@ -454,17 +676,17 @@ def login_page(flow, raw_query, error=None, username=""):
     return PAGE.format(title="Test IdP sign-in", body=body)
 
 
-def post_page(acs_url, saml_response, relay_state):
+def post_page(action, saml_message, relay_state, field="SAMLResponse", doing="Signing you in"):
     rs = ""
     if relay_state is not None:
         rs = f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">'
-    body = f"""<p>Signing you in&hellip;</p>
-<form id="saml-post" method="post" action="{html.escape(acs_url)}">
-<input type="hidden" name="SAMLResponse" value="{saml_response}">{rs}
+    body = f"""<p>{doing}&hellip;</p>
+<form id="saml-post" method="post" action="{html.escape(action)}">
+<input type="hidden" name="{field}" value="{saml_message}">{rs}
 <button type="submit">Continue</button>
 </form>
 <script>document.getElementById('saml-post').submit();</script>"""
-    return PAGE.format(title="Signing you in", body=body)
+    return PAGE.format(title=doing, body=body)
 
 
 def create_app(idp):
@@ -499,6 +721,52 @@ def create_app(idp):
         acs_url = idp.pick_acs(sp)
         return answer(sp, acs_url, email, None, q.get("relay_state"), q)
 
+    def json_answer(data):
+        return Response(json.dumps(data), mimetype="application/json")
+
+    def pick(values, name, allowed, default):
+        value = values.get(name, "") or default
+        if value not in allowed:
+            raise BadRequest(f"bad value {value!r} for {name}; allowed: {', '.join(allowed)}")
+        return value
+
+    def logout_fields(values):
+        """The SAML fields of a logout message. Each may come once: two copies would let the signed
+        one and the one acted on differ."""
+        fields = {}
+        for name in ("SAMLRequest", "SAMLResponse", "RelayState"):
+            got = values.getlist(name)
+            if len(got) > 1:
+                raise BadRequest(f"{name} appears more than once")
+            if got:
+                fields[name] = got[0]
+        if ("SAMLRequest" in fields) == ("SAMLResponse" in fields):
+            raise BadRequest("send exactly one of SAMLRequest (a LogoutRequest) and SAMLResponse (a LogoutResponse)")
+        return fields
+
+    def send_logout(message, relay_state, as_json, extra):
+        """Hand a logout message over: as JSON for a test to deliver, else as the browser would."""
+        if as_json:
+            return json_answer({**message, **extra})
+        if message["binding"] == "redirect":
+            return Response(status=303, headers={"Location": message["url"]})
+        field = "SAMLRequest" if "SAMLRequest" in message else "SAMLResponse"
+        page = post_page(message["url"], message[field], relay_state, field, "Signing you out")
+        return Response(page, mimetype="text/html")
+
+    def sp_logout(binding, fields, values, raw_query=None):
+        """Answer an SP's LogoutRequest. The IdP keeps no sessions, so there is nothing to end here;
+        the status comes from the `status` knob."""
+        came_in_on = "redirect" if binding == BINDING_HTTP_REDIRECT else "post"
+        resp_binding = pick(values, "resp_binding", SLO_KNOB_VALUES["resp_binding"], came_in_on)
+        sign = pick(values, "sign", SLO_KNOB_VALUES["sign"], "1")
+        status = pick(values, "status", SLO_KNOB_VALUES["status"], "success")
+        req = idp.parse_logout_request(binding, fields, raw_query)
+        out_binding = SLO_BINDINGS[resp_binding]
+        msg = idp.logout_response(req["sp"], req["id"], out_binding, status, values.get("issuer"))
+        message = idp.encode_logout(msg, "SAMLResponse", out_binding, req["relay_state"], sign == "1")
+        return send_logout(message, req["relay_state"], values.get("format") == "json", {"request": req["summary"]})
+
     @app.errorhandler(BadRequest)
     def bad_request(exc):
         return Response(f"{exc}\n", status=400, mimetype="text/plain")
@@ -509,7 +777,9 @@ def create_app(idp):
 
     @app.get("/metadata")
     def metadata():
-        return Response(idp.metadata_xml(both=request.args.get("both") == "1"), mimetype="application/samlmetadata+xml")
+        slo = pick(request.args, "slo", ("1", "0"), "1")
+        xml = idp.metadata_xml(both=request.args.get("both") == "1", slo=slo == "1")
+        return Response(xml, mimetype="application/samlmetadata+xml")
 
     @app.get("/certs")
     def certs():
@@ -558,6 +828,38 @@ def create_app(idp):
         if flow == "idp":
             return idp_flow(raw_query, username)
         return sp_flow(raw_query, username)
+
+    @app.get("/slo/redirect")
+    def slo_redirect():
+        raw_query = request.query_string.decode("ascii", "replace")
+        fields = logout_fields(request.args)
+        if "SAMLResponse" in fields:
+            return json_answer(idp.parse_logout_response(BINDING_HTTP_REDIRECT, fields, raw_query))
+        return sp_logout(BINDING_HTTP_REDIRECT, fields, request.args, raw_query)
+
+    @app.post("/slo/post")
+    def slo_post():
+        # The message comes in the form only (HTTP-POST binding); knobs may also be in the query.
+        fields = logout_fields(request.form)
+        if "SAMLResponse" in fields:
+            return json_answer(idp.parse_logout_response(BINDING_HTTP_POST, fields))
+        return sp_logout(BINDING_HTTP_POST, fields, request.values)
+
+    @app.get("/idp-logout")
+    def idp_logout():
+        args = request.args
+        sp = args.get("sp", "")
+        if not idp.known_sp(sp):
+            raise BadRequest(f"unknown SP {sp!r}: POST its metadata to /admin/sp first")
+        email = check_email(args.get("user"))
+        # The NameID must be the one login gave, so the SP's registered nameid default applies here too.
+        nameid = pick(args, "nameid", KNOB_VALUES["nameid"], idp.sp_defaults.get(sp, {}).get("nameid") or "email")
+        binding = SLO_BINDINGS[pick(args, "binding", tuple(SLO_BINDINGS), "redirect")]
+        sign = pick(args, "sign", SLO_KNOB_VALUES["sign"], "1")
+        relay_state = args.get("relay_state") or None
+        msg = idp.logout_request(sp, email, nameid, binding, args.get("session_index"), args.get("issuer"))
+        message = idp.encode_logout(msg, "SAMLRequest", binding, relay_state, sign == "1")
+        return send_logout(message, relay_state, args.get("format") == "json", {"id": msg.id})
 
     return app
 

@@ -1,8 +1,10 @@
 //! SAML endpoints with stable URLs (documented in the README):
-//! `GET /saml/{provider}/metadata`, `GET /saml/{provider}/login`, `POST /saml/{provider}/acs`.
+//! `GET /saml/{provider}/metadata`, `GET /saml/{provider}/login`, `POST /saml/{provider}/acs`,
+//! `GET|POST /saml/{provider}/slo` (Single Logout), and `POST /logout` (signing out, which
+//! tells the IdP when the session came from one with Single Logout).
 
 use app::server::crypto::Token;
-use app::server::saml::{self, signin};
+use app::server::saml::{self, signin, slo};
 use app::server::{sessions, AppState, DomainError};
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,6 +17,8 @@ pub fn routes() -> Router<AppState> {
         .route("/saml/{provider}/metadata", get(metadata))
         .route("/saml/{provider}/login", get(login))
         .route("/saml/{provider}/acs", post(acs))
+        .route("/saml/{provider}/slo", get(slo_redirect).post(slo_post))
+        .route("/logout", post(sign_out))
         .route("/sso", get(email_first))
 }
 
@@ -115,6 +119,8 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
 struct AcsForm {
     #[serde(rename = "SAMLResponse")]
     saml_response: Option<String>,
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
 }
@@ -154,10 +160,18 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
             return page(if status.is_client_error() { status } else { StatusCode::BAD_REQUEST }, msg, None);
         }
     };
+    let relay = form.relay_state.unwrap_or_default();
+    // An IdP that posts its Single Logout messages to the ACS (Keycloak does) is answered
+    // as at the SLO endpoint, not refused as a bad sign-in.
+    if let Some(request) = form.saml_request.filter(|r| !r.trim().is_empty()) {
+        return slo_answer(st, p, slo::Arrived::Post { message: &request, relay_state: &relay }, nonce.as_ref(), ip, true).await;
+    }
     let Some(response) = form.saml_response.filter(|r| !r.trim().is_empty()) else {
         return page(StatusCode::BAD_REQUEST, "The request carries no SAMLResponse.", None);
     };
-    let relay = form.relay_state.unwrap_or_default();
+    if slo::is_logout_response(&response) {
+        return slo_answer(st, p, slo::Arrived::Post { message: &response, relay_state: &relay }, nonce.as_ref(), ip, true).await;
+    }
     let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip, user_agent };
     match signin::acs(&st.db, &st.events, &st.config, st.now(), p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
@@ -168,6 +182,187 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
         Ok(signin::Outcome::Refused { message, back }) => page(StatusCode::FORBIDDEN, &message, Some(&back)),
         Err(e) => internal(e),
     }
+}
+
+/// HTTP-Redirect binding: the IdP's LogoutRequest, or its LogoutResponse to ours.
+async fn slo_redirect(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let raw = req.uri().query().unwrap_or("").to_string();
+    slo_endpoint(&st, &id, req, |st, p, nonce, ip, _req| {
+        Box::pin(async move { slo_answer(st, p, slo::Arrived::Redirect { raw_query: &raw }, nonce, ip, false).await })
+    })
+    .await
+}
+
+/// HTTP-POST binding: the same messages in a form.
+async fn slo_post(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    slo_endpoint(&st, &id, req, |st, p, nonce, ip, req| {
+        Box::pin(async move {
+            let form = match Form::<AcsForm>::from_request(req, st).await {
+                Ok(Form(f)) => f,
+                Err(_) => return page(StatusCode::BAD_REQUEST, "The sign-out message could not be read.", None),
+            };
+            let relay = form.relay_state.unwrap_or_default();
+            let Some(message) = form.saml_request.or(form.saml_response).filter(|m| !m.trim().is_empty()) else {
+                return page(StatusCode::BAD_REQUEST, "The request carries no SAMLRequest or SAMLResponse.", None);
+            };
+            slo_answer(st, p, slo::Arrived::Post { message: &message, relay_state: &relay }, nonce, ip, true).await
+        })
+    })
+    .await
+}
+
+type SloFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
+
+/// The provider, the failure throttle (as at the ACS: anyone can send these) and the
+/// browser's nonce around an SLO message.
+async fn slo_endpoint<F>(st: &AppState, id: &str, req: Request, handle: F) -> Response
+where
+    F: for<'a> FnOnce(&'a AppState, &'a app::server::entities::saml_provider::Model, Option<&'a Token>, Option<String>, Request) -> SloFuture<'a>,
+{
+    let ip = peer(&req);
+    let found = saml::by_public_id(&st.db, id).await;
+    let scope = if found.is_ok() { format!("saml:{id}") } else { "saml:unknown".to_string() };
+    if let Some(r) = crate::browser::throttled(st, &scope, ip.as_deref()).await {
+        return r;
+    }
+    let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
+    let res = match found {
+        Ok(p) => handle(st, &p, nonce.as_ref(), ip.clone(), req).await,
+        Err(DomainError::NotFound) => page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
+        Err(e) => internal(e),
+    };
+    if res.status().is_client_error() {
+        crate::browser::failed(st, &scope, ip.as_deref()).await;
+    }
+    res
+}
+
+/// Runs a Single Logout message and turns the answer into a response. `after_post`: the
+/// browser arrived with a form submission, so a redirect to the IdP goes through a page
+/// (see [`continue_to`]).
+async fn slo_answer(
+    st: &AppState,
+    p: &app::server::entities::saml_provider::Model,
+    arrived: slo::Arrived<'_>,
+    nonce: Option<&Token>,
+    ip: Option<String>,
+    after_post: bool,
+) -> Response {
+    let delivered = slo::Delivered { arrived, nonce, ip: ip.as_deref() };
+    match slo::receive(&st.db, &st.events, &st.config, st.now(), p, delivered).await {
+        Ok(slo::Answer::Refused { reason, message }) => {
+            tracing::warn!(provider = %p.public_id, reason = %reason, "SAML logout message refused");
+            signed_out_page(StatusCode::FORBIDDEN, "Sign-out failed", &message, None)
+        }
+        Ok(answer) => slo_response(answer, after_post, None),
+        Err(e) => internal(e),
+    }
+}
+
+/// An answer for the browser: a redirect, an auto-posting form, or a page. `cookie`: a
+/// Set-Cookie to add (the nonce that binds the IdP's answer to this browser).
+fn slo_response(answer: slo::Answer, after_post: bool, cookie: Option<header::HeaderValue>) -> Response {
+    let mut res = match answer {
+        slo::Answer::Redirect(url) if after_post => continue_to(&url, "your identity provider"),
+        slo::Answer::Redirect(url) => Redirect::to(&url).into_response(),
+        slo::Answer::Post { url, field, value, relay_state } => auto_post(&url, field, &value, &relay_state),
+        slo::Answer::Done { message, back } => signed_out_page(StatusCode::OK, "Signed out", &message, Some(&back)),
+        slo::Answer::Refused { message, .. } => signed_out_page(StatusCode::FORBIDDEN, "Sign-out failed", &message, None),
+    };
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn signed_out_page(status: StatusCode, title: &str, message: &str, back: Option<&str>) -> Response {
+    let link = back.map(|b| format!(r#"<p><a href="{}">Sign in again</a></p>"#, esc(b))).unwrap_or_default();
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t} · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">{t}</h1><p id="slo-message">{m}</p>{link}</body></html>"#,
+        t = esc(title),
+        m = esc(message),
+    );
+    (status, Html(body)).into_response()
+}
+
+/// The HTTP-POST binding's page: a form to the IdP with the message, sent by a script
+/// (allowed by this response's own CSP nonce) or, without JavaScript, by its button. The
+/// CSP's `form-action` names the IdP's origin for this page only.
+fn auto_post(url: &str, field: &str, value: &str, relay_state: &str) -> Response {
+    let nonce = Token::generate();
+    // `scheme://host[:port]` of an absolute http(s) URL (the IdP's, from its metadata).
+    let origin = url
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "https" | "http"))
+        .map(|(scheme, rest)| format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or("")))
+        .filter(|o| !o.ends_with("://") && !o.contains(|c: char| c.is_whitespace() || c == ';' || c == ','))
+        .unwrap_or_default();
+    let relay = if relay_state.is_empty() { String::new() } else { format!(r#"<input type="hidden" name="RelayState" value="{}">"#, esc(relay_state)) };
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing out · Gatehouse</title></head><body><form id="slo" method="post" action="{action}"><input type="hidden" name="{field}" value="{value}">{relay}<p>Signing you out at your identity provider…</p><button type="submit">Continue</button></form><script nonce="{n}">document.getElementById('slo').submit();</script></body></html>"#,
+        action = esc(url),
+        field = esc(field),
+        value = esc(value),
+        n = nonce.expose(),
+    );
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{}'; form-action {}; frame-ancestors 'none'; base-uri 'none'",
+        nonce.expose(),
+        if origin.is_empty() { "'none'".to_string() } else { origin }
+    );
+    let mut res = Html(body).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&csp) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+#[derive(serde::Deserialize)]
+struct SignOutForm {
+    slug: String,
+}
+
+/// `POST /logout` (the header's Sign out, a plain form, same-origin only): ends this
+/// session here at once; when it came from a SAML provider with Single Logout, the browser
+/// then carries our signed LogoutRequest to the IdP (bound to it by a nonce cookie), and
+/// the IdP's answer lands on `/saml/{provider}/slo`. Otherwise, the sign-in page.
+async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<SignOutForm>) -> Response {
+    let secure = st.config.secure_cookies();
+    let token = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| sessions::token_from_cookie_header(c, secure));
+    let now = st.now();
+    let ended = match token {
+        Some(t) => match sessions::end_by_token(&st.db, &t).await {
+            Ok(e) => e,
+            Err(e) => return internal(e),
+        },
+        None => None,
+    };
+    let slug = match &ended {
+        Some((_, slug)) => slug.clone(),
+        None => app::server::workspaces::validate_slug(&f.slug).unwrap_or_default(),
+    };
+    let clear = header::HeaderValue::from_str(&sessions::clear_cookie_header(secure)).ok();
+    let nonce = crate::browser::nonce(&headers, SAML_COOKIE).unwrap_or_else(Token::generate);
+    let told = match &ended {
+        Some((session, slug)) => match slo::start(&st.db, &st.config, now, session, slug, &nonce).await {
+            Ok(a) => a,
+            Err(e) => {
+                // The session is already over; only the IdP isn't told.
+                tracing::warn!(error = %e, "SAML logout request not sent");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut res = match told {
+        Some(answer) => slo_response(answer, true, Some(crate::browser::set_nonce(SAML_COOKIE, "/saml/", &nonce, secure, true))),
+        None if slug.is_empty() => Redirect::to("/").into_response(),
+        None => Redirect::to(&format!("/w/{slug}/login")).into_response(),
+    };
+    if let Some(c) = clear {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
 }
 
 #[derive(serde::Deserialize)]

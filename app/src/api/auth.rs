@@ -70,20 +70,6 @@ pub async fn login(slug: String, email: String, password: String) -> Result<(), 
     Ok(())
 }
 
-/// Signed-in members. Revokes this session and clears the cookie.
-#[server]
-pub async fn logout(slug: String) -> Result<(), AppError> {
-    use super::ctx::*;
-    use crate::server::sessions;
-    let st = state()?;
-    if let Some(v) = session_viewer(&st).await.map_err(fail)? {
-        sessions::revoke(&st.db, v.session_id).await.map_err(fail)?;
-    }
-    set_cookie(sessions::clear_cookie_header(st.config.secure_cookies()));
-    leptos_axum::redirect(&format!("/w/{}/login", urlencode(&slug)));
-    Ok(())
-}
-
 /// Signed-in members of `slug`: who am I (for the header).
 #[server]
 pub async fn me(slug: String) -> Result<CurrentMember, AppError> {

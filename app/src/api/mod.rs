@@ -42,7 +42,7 @@ pub(crate) mod ctx {
     /// Where this request comes from (address and User-Agent), for a session it starts.
     pub fn origin() -> crate::server::sessions::Origin {
         let user_agent = parts().and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string));
-        crate::server::sessions::Origin { ip: client_ip(), user_agent }
+        crate::server::sessions::Origin { ip: client_ip(), user_agent, saml: None }
     }
 
     /// The request asks for HTML: a page navigation, or a form post without JavaScript.

@@ -199,6 +199,11 @@ pub struct SamlProviderPage {
     pub enabled: bool,
     pub acs_url: String,
     pub entity_id: String,
+    /// Our Single Logout URL (both bindings).
+    pub slo_url: String,
+    /// The IdP's Single Logout endpoint from its metadata (`None`: it has none, so signing
+    /// out stays local).
+    pub idp_slo_url: Option<String>,
     pub metadata_url: String,
     pub login_url: String,
     pub scim_base_url: String,
@@ -437,6 +442,8 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("domain_not_verified", "The domain is not verified: its status below says what the check found."),
     ("allowlist_saved", "Allowlist saved."),
     ("session_ended", "Signed out of that session."),
+    ("signed_out_idp", "You are signed out here and at your identity provider."),
+    ("signed_out_here", "You are signed out here; your identity provider did not confirm signing you out there."),
     ("other_sessions_ended", "Signed out everywhere else."),
     ("member_signed_out", "Member signed out everywhere."),
     ("everyone_signed_out", "Every member was signed out (your session stays)."),

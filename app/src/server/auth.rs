@@ -81,6 +81,7 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         audit_details: json!({ "method": PASSWORD }),
         next: None,
         user_agent: origin.user_agent,
+        saml: None,
     };
     match completion::complete(db, &state.events, txn, now, completion).await? {
         Ok(signed) => Ok(signed),

@@ -31,6 +31,8 @@ pub struct Completion<'a> {
     pub next: Option<&'a str>,
     /// The browser's User-Agent, kept with the session (its address is the actor's).
     pub user_agent: Option<String>,
+    /// A SAML sign-in's subject (for Single Logout).
+    pub saml: Option<sessions::SamlSubject>,
 }
 
 /// A finished sign-in: the session's token (for the cookie), where to go, and how long
@@ -69,7 +71,7 @@ pub async fn complete(
         return Ok(Err(NotSignedIn::Deactivated));
     }
     let ws = c.workspace;
-    let origin = sessions::Origin { ip: c.actor.ip.clone(), user_agent: c.user_agent };
+    let origin = sessions::Origin { ip: c.actor.ip.clone(), user_agent: c.user_agent, saml: c.saml };
     let token = sessions::create(&txn, now, c.membership.account_id, ws.id, c.method, &origin).await?;
     audit::record(&txn, now, Some(ws.id), &c.actor, c.audit_action, c.audit_target, c.audit_details).await?;
     txn.commit().await?;

@@ -249,6 +249,10 @@ pub mod session {
         pub user_agent: String,
         /// The address it signed in from (empty if unknown).
         pub ip: String,
+        /// For a SAML session: the NameID, its format and the SessionIndex the IdP gave.
+        pub saml_name_id: Option<String>,
+        pub saml_name_id_format: Option<String>,
+        pub saml_session_index: Option<String>,
     }
     no_relations!();
 }
@@ -314,6 +318,25 @@ pub mod saml_provider {
         /// Which of the workspace's domains this provider may assert (comma-separated);
         /// `None`: all of them while it is the workspace's only provider, none otherwise.
         pub asserted_domains: Option<String>,
+        /// The IdP's SingleLogoutService (empty: none) and its binding (`redirect`/`post`).
+        pub slo_url: String,
+        pub slo_binding: String,
+    }
+    no_relations!();
+}
+
+pub mod saml_logout {
+    use sea_orm::entity::prelude::*;
+    /// A LogoutRequest we sent, awaiting the IdP's answer in the browser that signed out.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_logouts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub provider_id: i64,
+        pub browser_hash: String,
+        pub workspace_slug: String,
+        pub expires_at: i64,
     }
     no_relations!();
 }

@@ -499,6 +499,7 @@ pub async fn callback(
             audit_details: json!({ "subject": ident_subject }),
             next: Some(&row.next),
             user_agent: cb.user_agent.clone(),
+            saml: None,
         },
     )
     .await?;

@@ -46,6 +46,16 @@ pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<Token> {
 pub struct Origin {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// A SAML sign-in's subject, for Single Logout.
+    pub saml: Option<SamlSubject>,
+}
+
+/// Who the IdP said a SAML session's person is: what its LogoutRequest names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SamlSubject {
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
 }
 
 /// The longest User-Agent kept (browsers send 100–300 characters).
@@ -64,6 +74,9 @@ pub async fn create<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, works
         last_seen_at: Set(now),
         user_agent: Set(user_agent),
         ip: Set(origin.ip.clone().unwrap_or_default()),
+        saml_name_id: Set(origin.saml.as_ref().map(|s| s.name_id.clone())),
+        saml_name_id_format: Set(origin.saml.as_ref().and_then(|s| s.name_id_format.clone())),
+        saml_session_index: Set(origin.saml.as_ref().and_then(|s| s.session_index.clone())),
         ..Default::default()
     }
     .insert(db)
@@ -168,9 +181,16 @@ async fn look_up<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option
     }))
 }
 
-pub async fn revoke<C: ConnectionTrait>(db: &C, session_id: i64) -> Result<(), DomainError> {
-    session::Entity::delete_by_id(session_id).exec(db).await?;
-    Ok(())
+/// Signing out: ends the session of `token`, if it is one; returns it and its workspace's
+/// slug (for Single Logout and the way back to sign-in). No live event: the signing-out
+/// page would hear it and reload in the middle of its own navigation (to the IdP's Single
+/// Logout); other tabs of the session learn at their next request or minute's check.
+pub async fn end_by_token(db: &sea_orm::DatabaseConnection, token: &Token) -> Result<Option<(session::Model, String)>, DomainError> {
+    use super::entities::workspace;
+    let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(token.hash())).one(db).await? else { return Ok(None) };
+    let slug = workspace::Entity::find_by_id(s.workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
+    session::Entity::delete_by_id(s.id).exec(db).await?;
+    Ok(Some((s, slug)))
 }
 
 /// Ends the workspace's sessions made with sign-in `method` (switched off, or narrowed),

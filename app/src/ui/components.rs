@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::auth::{me, Logout};
+use crate::api::auth::me;
 use crate::error::AppError;
 
 /// The `:slug` route parameter.
@@ -47,7 +47,6 @@ pub fn Outcome(#[prop(into)] result: Signal<Option<Result<String, AppError>>>, q
 pub fn Header() -> impl IntoView {
     let slug = use_slug();
     let me_res = Resource::new(move || slug.get(), me);
-    let logout = ServerAction::<Logout>::new();
     view! {
         <header class="border-b border-slate-200 bg-white">
             <div class="mx-auto flex max-w-5xl items-center justify-between gap-4 px-4 py-3">
@@ -80,10 +79,12 @@ pub fn Header() -> impl IntoView {
                                             <span class="text-slate-500">{m.email.clone()}</span>
                                         </span>
                                         <a href=account class="text-slate-600 hover:text-slate-900">"Your sessions"</a>
-                                        <ActionForm action=logout>
+                                        // A plain form to `POST /logout`, with or without JavaScript: signing
+                                        // out of a SAML session may continue at the IdP (Single Logout).
+                                        <form method="post" action="/logout">
                                             <input type="hidden" name="slug" value=m.workspace_slug.clone()/>
                                             <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
-                                        </ActionForm>
+                                        </form>
                                     </div>
                                 }.into_any()
                             }

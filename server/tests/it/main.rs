@@ -18,3 +18,4 @@ mod saml;
 mod scim;
 mod sessions;
 mod setup_and_login;
+mod slo;

@@ -702,7 +702,6 @@ async fn one_accounts_repeated_refusals_hide_no_other_persons() {
     for i in 0..25 {
         let r = sign_in(&app, "google", "mallory@elsewhere.test").await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "attempt {i}: {}", r.body);
-        app.clock.advance(61);
     }
     let r = sign_in(&app, "google", "nobody@elsewhere.test").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

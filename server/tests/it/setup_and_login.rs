@@ -1,4 +1,4 @@
-use app::api::auth::{Login, Logout, Me, Setup, SetupNeeded};
+use app::api::auth::{Login, Me, Setup, SetupNeeded};
 use axum::http::StatusCode;
 
 use crate::common::*;
@@ -94,9 +94,15 @@ async fn login_sets_a_hardened_cookie_and_logout_revokes_the_session() {
     // Each login mints a new token (no fixation).
     assert_ne!(cookie, app.admin_cookie().await);
     assert_eq!(app.me_status(&cookie).await, StatusCode::OK);
-    let r = app.call::<Logout>(&[("slug", "acme")], Some(&cookie)).await;
-    assert_eq!(r.status, StatusCode::OK);
+    let r = app.call_with("/logout", &[("slug", "acme")], Some(&cookie), "text/html", Some(ORIGIN)).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, Some("/w/acme/login")), "{}", r.body);
+    assert!(r.headers.get_all("set-cookie").iter().any(|c| c.to_str().is_ok_and(|c| c.contains("Max-Age=0"))), "the cookie is cleared");
     assert_eq!(app.me_status(&cookie).await, StatusCode::UNAUTHORIZED);
+    // Signing out is a same-origin form only: another site can't sign anyone out.
+    let cookie = app.admin_cookie().await;
+    let r = app.call_with("/logout", &[("slug", "acme")], Some(&cookie), "text/html", Some("https://evil.example")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.me_status(&cookie).await, StatusCode::OK);
 }
 
 #[tokio::test]

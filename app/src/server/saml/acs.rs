@@ -63,7 +63,7 @@ pub fn init_xml() {
     });
 }
 
-const ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+pub(super) const ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::RsaSha256,
     AllowedSignatureAlgorithm::RsaSha384,
     AllowedSignatureAlgorithm::RsaSha512,
@@ -101,6 +101,9 @@ pub struct Verified {
     pub in_response_to: Option<String>,
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// The AuthnStatement's SessionIndex (the IdP's session, named again in its Single
+    /// Logout), at most 256 characters.
+    pub session_index: Option<String>,
     pub email: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
@@ -359,6 +362,12 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
         given_name: pick(&trust.attr_given_name),
         family_name: pick(&trust.attr_family_name),
         email,
+        session_index: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|s| s.session_index.clone())
+            .filter(|s| s.len() <= 256 && !s.chars().any(char::is_control)),
         name_id,
         name_id_format,
         attributes: attributes.into_iter().filter(|(n, _)| !n.is_empty()).collect(),

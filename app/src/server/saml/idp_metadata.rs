@@ -8,6 +8,7 @@ use crate::server::DomainError;
 
 const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// Metadata documents bigger than this are refused (Entra's are ~10 KB).
 pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
 
@@ -18,6 +19,10 @@ pub struct IdpMetadata {
     /// PEM, at most two.
     pub certificates: Vec<String>,
     pub want_signed_requests: bool,
+    /// The IdP's SingleLogoutService (HTTP-Redirect preferred, else HTTP-POST): its
+    /// location and `redirect` or `post`; empty when it has none.
+    pub slo_url: String,
+    pub slo_binding: String,
 }
 
 fn invalid(msg: impl Into<String>) -> DomainError {
@@ -93,7 +98,21 @@ pub fn parse(xml: &str) -> Result<IdpMetadata, DomainError> {
             certs.len()
         )));
     }
+    let slo_services: Vec<Node> = idp.get_child_elements().into_iter().filter(|c| is(c, NS_MD, "SingleLogoutService")).collect();
+    let slo = [(REDIRECT_BINDING, "redirect"), (POST_BINDING, "post")].into_iter().find_map(|(binding, name)| {
+        let s = slo_services.iter().find(|c| c.get_attribute("Binding").as_deref() == Some(binding))?;
+        let url = s.get_attribute("Location").map(|l| l.trim().to_string()).filter(|l| !l.is_empty())?;
+        Some((url, name.to_string()))
+    });
+    let (slo_url, slo_binding) = match slo {
+        Some((url, binding)) => {
+            (validate_sso_url(&url, false).map_err(|_| invalid("The metadata's SingleLogoutService location is not an http(s) URL."))?, binding)
+        }
+        None => (String::new(), String::new()),
+    };
     Ok(IdpMetadata {
+        slo_url,
+        slo_binding,
         entity_id,
         sso_url: validate_sso_url(&sso_url, false)?,
         certificates: certs,

@@ -5,6 +5,7 @@ pub mod acs;
 pub mod decrypt;
 pub mod idp_metadata;
 pub mod signin;
+pub mod slo;
 pub mod sp;
 pub mod xml;
 
@@ -41,6 +42,8 @@ pub struct Urls {
     pub acs: String,
     pub metadata: String,
     pub login: String,
+    /// Single Logout, both bindings (`/saml/{provider}/slo`).
+    pub slo: String,
     pub scim_base: String,
 }
 
@@ -51,6 +54,7 @@ pub fn urls(cfg: &RuntimeConfig, public_id: &str) -> Urls {
         acs: format!("{base}/saml/{public_id}/acs"),
         metadata: format!("{base}/saml/{public_id}/metadata"),
         login: format!("{base}/saml/{public_id}/login"),
+        slo: format!("{base}/saml/{public_id}/slo"),
         scim_base: format!("{base}/scim/v2"),
     }
 }
@@ -88,6 +92,9 @@ struct Clean {
     attr_given_name: String,
     attr_family_name: String,
     sign_requests: bool,
+    /// The IdP's SingleLogoutService when metadata was given (`None`: entered by hand, so
+    /// an update keeps what the provider had).
+    slo: Option<(String, String)>,
 }
 
 fn attr_list(raw: &str, default: &str, what: &str) -> Result<String, DomainError> {
@@ -116,9 +123,12 @@ async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: boo
         _ => None,
     };
     let mut sign_requests = input.sign_requests;
+    let mut slo = None;
     let (entity_id, sso_url, certs) = if let Some(xml) = metadata_xml {
         let md = idp_metadata::parse(&xml)?;
         sign_requests |= md.want_signed_requests;
+        let slo_url = if md.slo_url.is_empty() { String::new() } else { idp_metadata::validate_sso_url(&md.slo_url, strict)? };
+        slo = Some((slo_url, md.slo_binding));
         (md.entity_id, idp_metadata::validate_sso_url(&md.sso_url, strict)?, md.certificates)
     } else {
         let certs =
@@ -157,6 +167,7 @@ async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: boo
         attr_given_name: attr_list(&input.attr_given_name, DEFAULT_ATTR_GIVEN, "given name")?,
         attr_family_name: attr_list(&input.attr_family_name, DEFAULT_ATTR_FAMILY, "family name")?,
         sign_requests,
+        slo,
     })
 }
 
@@ -232,6 +243,8 @@ pub async fn create(
         sp_key_pem: Set(Some(crate::server::crypto::Secret::new(key_pem))),
         sp_cert_pem: Set(Some(cert_pem)),
         provisioning_enabled: Set(false),
+        slo_url: Set(c.slo.as_ref().map(|s| s.0.clone()).unwrap_or_default()),
+        slo_binding: Set(c.slo.as_ref().map(|s| s.1.clone()).unwrap_or_default()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -267,6 +280,10 @@ pub async fn update(
     m.attr_email = Set(c.attr_email);
     m.attr_given_name = Set(c.attr_given_name);
     m.attr_family_name = Set(c.attr_family_name);
+    if let Some((url, binding)) = c.slo {
+        m.slo_url = Set(url);
+        m.slo_binding = Set(binding);
+    }
     m.updated_at = Set(now);
     let model = m.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.update", &method_key(public_id), serde_json::json!({ "name": c.name }))
@@ -369,6 +386,7 @@ pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
     sp::metadata_xml(&sp::SpInfo {
         entity_id: &u.entity_id,
         acs_url: &u.acs,
+        slo_url: &u.slo,
         cert_pem: p.sp_cert_pem.as_deref().unwrap_or(""),
         sign_requests: p.sign_requests,
         nameid_format: &p.nameid_format,

@@ -62,6 +62,7 @@ pub async fn start(
         sp: &sp::SpInfo {
             entity_id: &u.entity_id,
             acs_url: &u.acs,
+            slo_url: &u.slo,
             cert_pem: provider.sp_cert_pem.as_deref().unwrap_or(""),
             sign_requests: provider.sign_requests,
             nameid_format: &provider.nameid_format,
@@ -270,6 +271,11 @@ pub async fn acs(
             audit_details: json!({ "name_id": verified.name_id }),
             next: relay.as_deref(),
             user_agent,
+            saml: Some(crate::server::sessions::SamlSubject {
+                name_id: verified.name_id.clone(),
+                name_id_format: verified.name_id_format.clone(),
+                session_index: verified.session_index.clone(),
+            }),
         },
     )
     .await?;

@@ -15,6 +15,7 @@ use rand::RngCore;
 use crate::server::DomainError;
 
 pub const POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 fn internal(e: impl std::fmt::Display) -> DomainError {
@@ -66,12 +67,14 @@ pub fn esc(s: &str) -> String {
 pub struct SpInfo<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
+    pub slo_url: &'a str,
     pub cert_pem: &'a str,
     pub sign_requests: bool,
     pub nameid_format: &'a str,
 }
 
-/// SP metadata: entity ID, ACS (HTTP-POST), our certificate for signing and encryption.
+/// SP metadata: entity ID, Single Logout (HTTP-Redirect and HTTP-POST), ACS (HTTP-POST),
+/// our certificate for signing and encryption.
 pub fn metadata_xml(sp: &SpInfo<'_>) -> String {
     let cert = pem_body(sp.cert_pem);
     let key = |usage: &str| {
@@ -86,13 +89,14 @@ pub fn metadata_xml(sp: &SpInfo<'_>) -> String {
     // did another.
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}"><md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{signing}{encryption}{nameid}<md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{eid}"><md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{signing}{encryption}<md:SingleLogoutService Binding="{REDIRECT_BINDING}" Location="{slo}"/><md:SingleLogoutService Binding="{POST_BINDING}" Location="{slo}"/>{nameid}<md:AssertionConsumerService Binding="{POST_BINDING}" Location="{acs}" index="0" isDefault="true"/></md:SPSSODescriptor></md:EntityDescriptor>
 "#,
         eid = esc(sp.entity_id),
         signed = sp.sign_requests,
         signing = key("signing"),
         encryption = key("encryption"),
         acs = esc(sp.acs_url),
+        slo = esc(sp.slo_url),
     )
 }
 
@@ -133,23 +137,30 @@ pub fn redirect_url(p: &AuthnRequestParams<'_>) -> Result<String, DomainError> {
         acs = esc(p.sp.acs_url),
         eid = esc(p.sp.entity_id),
     );
+    redirect_binding(p.sso_url, "SAMLRequest", &xml, p.relay_state, p.key)
+}
+
+/// A message sent with the HTTP-Redirect binding (SAML bindings §3.4.4): `param`
+/// (`SAMLRequest` or `SAMLResponse`) carries the deflated, base64'd XML, then RelayState,
+/// and when `key` is given SigAlg + Signature over the exact encoded query (§3.4.4.1).
+pub fn redirect_binding(destination: &str, param: &str, xml: &str, relay_state: &str, key: Option<&PKey<Private>>) -> Result<String, DomainError> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(xml.as_bytes()).map_err(internal)?;
     let deflated = enc.finish().map_err(internal)?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(deflated);
-    let mut query = format!("SAMLRequest={}", urlencoding(&b64));
-    if !p.relay_state.is_empty() {
-        query.push_str(&format!("&RelayState={}", urlencoding(p.relay_state)));
+    let mut query = format!("{param}={}", urlencoding(&b64));
+    if !relay_state.is_empty() {
+        query.push_str(&format!("&RelayState={}", urlencoding(relay_state)));
     }
-    if let Some(key) = p.key {
+    if let Some(key) = key {
         query.push_str(&format!("&SigAlg={}", urlencoding(RSA_SHA256)));
         let mut signer = Signer::new(MessageDigest::sha256(), key).map_err(internal)?;
         signer.update(query.as_bytes()).map_err(internal)?;
         let sig = signer.sign_to_vec().map_err(internal)?;
         query.push_str(&format!("&Signature={}", urlencoding(&base64::engine::general_purpose::STANDARD.encode(sig))));
     }
-    let sep = if p.sso_url.contains('?') { '&' } else { '?' };
-    Ok(format!("{}{sep}{query}", p.sso_url))
+    let sep = if destination.contains('?') { '&' } else { '?' };
+    Ok(format!("{destination}{sep}{query}"))
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -173,8 +184,14 @@ mod tests {
     fn signed_redirect_verifies_with_our_certificate() {
         let (key_pem, cert_pem) = generate_key_pair("t").expect("keys");
         let key = load_key(&key_pem).expect("key");
-        let sp =
-            SpInfo { entity_id: "https://gh/saml/t/metadata", acs_url: "https://gh/saml/t/acs", cert_pem: &cert_pem, sign_requests: true, nameid_format: "" };
+        let sp = SpInfo {
+            entity_id: "https://gh/saml/t/metadata",
+            acs_url: "https://gh/saml/t/acs",
+            slo_url: "https://gh/saml/t/slo",
+            cert_pem: &cert_pem,
+            sign_requests: true,
+            nameid_format: "",
+        };
         let url = redirect_url(&AuthnRequestParams {
             id: "_abc",
             now: 1_800_000_000,
@@ -207,8 +224,14 @@ mod tests {
     #[test]
     fn metadata_escapes_and_lists_both_uses() {
         let (_, cert_pem) = generate_key_pair("t").expect("keys");
-        let xml =
-            metadata_xml(&SpInfo { entity_id: "https://gh/a?b&c", acs_url: "https://gh/acs", cert_pem: &cert_pem, sign_requests: false, nameid_format: "" });
+        let xml = metadata_xml(&SpInfo {
+            entity_id: "https://gh/a?b&c",
+            acs_url: "https://gh/acs",
+            slo_url: "https://gh/slo",
+            cert_pem: &cert_pem,
+            sign_requests: false,
+            nameid_format: "",
+        });
         assert!(xml.contains(r#"entityID="https://gh/a?b&amp;c""#));
         assert!(xml.contains(r#"use="signing""#) && xml.contains(r#"use="encryption""#));
         assert!(xml.contains(r#"AuthnRequestsSigned="false""#));

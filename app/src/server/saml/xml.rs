@@ -151,6 +151,11 @@ pub struct Shape {
 /// and where signatures sit. `allow_root` is the expected root (Response, or Assertion for
 /// a decrypted assertion).
 fn walk(root: &Node) -> Result<(), Refusal> {
+    walk_signed_at(root, &[(NS_PROTOCOL, "Response"), (NS_ASSERTION, "Assertion")])
+}
+
+/// As [`walk`], with signatures allowed only as children of the given elements.
+fn walk_signed_at(root: &Node, signed_parents: &[(&str, &str)]) -> Result<(), Refusal> {
     let allowed_ns = [NS_PROTOCOL, NS_ASSERTION, NS_DSIG, NS_XENC, NS_XENC11, NS_DSIG11, NS_EXC_C14N];
     let mut ids = HashSet::new();
     let mut elements = 0usize;
@@ -192,7 +197,7 @@ fn walk(root: &Node) -> Result<(), Refusal> {
         }
         if namespace == NS_DSIG && name == "Signature" {
             // A signature may only sign its parent Response or Assertion, as SAML places it.
-            let parent_ok = node.get_parent().is_some_and(|p| is(&p, NS_PROTOCOL, "Response") || is(&p, NS_ASSERTION, "Assertion"));
+            let parent_ok = node.get_parent().is_some_and(|p| signed_parents.iter().any(|(n, l)| is(&p, n, l)));
             if !parent_ok {
                 return refuse("a signature sits somewhere SAML never puts one (a signature-wrapping attempt)");
             }
@@ -305,6 +310,77 @@ pub fn inspect_response(xml: &str) -> Result<Shape, Refusal> {
         destination: root.get_attribute("Destination"),
         in_response_to: root.get_attribute("InResponseTo"),
         issuer: text_of(&root, NS_ASSERTION, "Issuer"),
+        status,
+    })
+}
+
+/// What a Single Logout message (`LogoutRequest` or `LogoutResponse`) says. Read from the
+/// bytes the signature covered when it is signed; *unverified* otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogoutShape {
+    /// `LogoutRequest` or `LogoutResponse`.
+    pub kind: &'static str,
+    pub signed: bool,
+    pub id: String,
+    pub issue_instant: Option<String>,
+    pub not_on_or_after: Option<String>,
+    pub destination: Option<String>,
+    pub in_response_to: Option<String>,
+    pub issuer: Option<String>,
+    pub name_id: Option<String>,
+    pub name_id_format: Option<String>,
+    pub session_indexes: Vec<String>,
+    pub status: Option<String>,
+}
+
+/// Inspects a Single Logout message: one `LogoutRequest` or `LogoutResponse` root, the same
+/// limits and node rules as a Response, a signature only as the root's child, an ID, and
+/// for a request one plain NameID (an EncryptedID is refused: we never ask for one).
+pub fn inspect_logout(xml: &str) -> Result<LogoutShape, Refusal> {
+    let doc = parse(xml)?;
+    let Some(root) = doc.get_root_element() else { return refuse("the XML has no root element") };
+    let kind = if is(&root, NS_PROTOCOL, "LogoutRequest") {
+        "LogoutRequest"
+    } else if is(&root, NS_PROTOCOL, "LogoutResponse") {
+        "LogoutResponse"
+    } else {
+        return refuse(format!("expected a SAML <LogoutRequest> or <LogoutResponse>, got <{}>", root.get_name()));
+    };
+    walk_signed_at(&root, &[(NS_PROTOCOL, "LogoutRequest"), (NS_PROTOCOL, "LogoutResponse")])?;
+    if count_assertions(&root) != 0 {
+        return refuse("a logout message carries an assertion");
+    }
+    let id = root.get_attribute("ID").unwrap_or_default();
+    if id.is_empty() || id.len() > 256 {
+        return refuse("the message has no ID (or one longer than 256 characters)");
+    }
+    let children = root.get_child_elements();
+    let name_id = children.iter().find(|c| is(c, NS_ASSERTION, "NameID"));
+    if kind == "LogoutRequest" {
+        if children.iter().any(|c| is(c, NS_ASSERTION, "EncryptedID") || is(c, NS_ASSERTION, "BaseID")) {
+            return refuse("the request names its subject with an EncryptedID or BaseID; Gatehouse reads a plain NameID");
+        }
+        if name_id.is_none() {
+            return refuse("the request names no NameID");
+        }
+    }
+    let status = children
+        .iter()
+        .find(|c| is(c, NS_PROTOCOL, "Status"))
+        .and_then(|s| s.get_child_elements().into_iter().find(|c| is(c, NS_PROTOCOL, "StatusCode")))
+        .and_then(|c| c.get_attribute("Value"));
+    Ok(LogoutShape {
+        kind,
+        signed: signature_child(&root)?,
+        id,
+        issue_instant: root.get_attribute("IssueInstant"),
+        not_on_or_after: root.get_attribute("NotOnOrAfter"),
+        destination: root.get_attribute("Destination"),
+        in_response_to: root.get_attribute("InResponseTo"),
+        issuer: text_of(&root, NS_ASSERTION, "Issuer"),
+        name_id: name_id.map(|n| n.get_content().trim().to_string()),
+        name_id_format: name_id.and_then(|n| n.get_attribute("Format")),
+        session_indexes: children.iter().filter(|c| is(c, NS_PROTOCOL, "SessionIndex")).map(|c| c.get_content().trim().to_string()).take(20).collect(),
         status,
     })
 }

@@ -54,6 +54,7 @@ pub fn Login() -> impl IntoView {
                                 </form>
                             })}
                             {use_query("sso")().and_then(|code| crate::model::notice(&code)).map(|m| view! { <p role="alert" class="mt-3 text-sm text-red-800">{m}</p> })}
+                            {use_query("saved")().filter(|c| c.starts_with("signed_out")).and_then(|code| crate::model::notice(&code)).map(|m| view! { <p role="status" class="mt-3 text-sm text-emerald-800">{m}</p> })}
                         </div>
                     </main>
                 }.into_any()

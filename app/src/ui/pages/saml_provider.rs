@@ -109,6 +109,13 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                 </p>
                                 <CopyField label="ACS URL (Reply URL, Single sign-on URL)" value=p.acs_url.clone() testid="acs-url"/>
                                 <CopyField label="Entity ID (Audience URI, Identifier)" value=p.entity_id.clone() testid="entity-id"/>
+                                <CopyField label="Single Logout URL (HTTP-Redirect and HTTP-POST)" value=p.slo_url.clone() testid="slo-url"/>
+                                <p class="mt-1 text-xs text-slate-600" data-testid="idp-slo">
+                                    {match p.idp_slo_url.clone() {
+                                        Some(u) => format!("Single Logout is on: signing out of a session from this provider also signs out at the IdP ({u}), and the IdP's sign-outs end sessions here. Its LogoutRequests must be signed."),
+                                        None => "The IdP's metadata names no Single Logout endpoint: signing out here is local. Import metadata that has one to join the IdP's sign-out.".to_string(),
+                                    }}
+                                </p>
                                 <p class="mt-3 text-sm"><a rel="external" class="text-indigo-700 hover:underline" href=p.metadata_url.clone() download>"Download our SP metadata"</a></p>
                                 <CopyField label="SCIM base URL" value=p.scim_base_url.clone() testid="scim-url"/>
                                 <div class="mt-3">
