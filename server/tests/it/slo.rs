@@ -187,7 +187,9 @@ async fn hostile_logout_requests_end_nothing() {
 #[tokio::test]
 async fn sp_initiated_logout_round_trip_on_both_bindings() {
     let sp = setup(Options::default()).await;
-    for resp_binding in ["redirect", "post"] {
+    // Signed both ways, and unsigned (an answer has no power: the session already ended,
+    // and it is bound to our request and this browser).
+    for (resp_binding, sign) in [("redirect", "1"), ("post", "1"), ("redirect", "0"), ("post", "0")] {
         let carol = sign_in(&sp, "carol.smith@acme.test", "").await.cookie().expect("session");
         let r = sp.app.call_with("/logout", &[("slug", "acme")], Some(&carol), "text/html", Some(ORIGIN)).await;
         assert_eq!(r.status, StatusCode::OK, "a page that continues to the IdP (a form post may not redirect cross-site): {}", r.body);
@@ -195,7 +197,7 @@ async fn sp_initiated_logout_round_trip_on_both_bindings() {
         let nonce = r.set_cookie("gatehouse_saml_browser").expect("the browser is bound to the request");
         let to_idp = next_hop(&r);
         assert!(to_idp.starts_with(&format!("{}/slo/redirect?SAMLRequest=", idp().base)), "{to_idp}");
-        let answer = idp_json(&format!("{to_idp}&format=json&resp_binding={resp_binding}")).await;
+        let answer = idp_json(&format!("{to_idp}&format=json&resp_binding={resp_binding}&sign={sign}")).await;
         assert_eq!(answer["request"]["name_id"], "carol.smith@acme.test", "{answer}");
         assert!(answer["request"]["session_index"].as_array().is_some_and(|s| s.len() == 1), "the SessionIndex of the sign-in: {answer}");
         // Another browser can't use the answer, and doesn't use it up.
