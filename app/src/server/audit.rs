@@ -75,15 +75,25 @@ pub async fn count_refusal<C: ConnectionTrait>(db: &C, now: i64, scope: &str, ki
     Ok((refusal_logged(n), n))
 }
 
-/// The kind under which a refusal of an *authenticated* answer is counted: `kind` and a
-/// short digest of the subject the identity provider vouched for. Such an answer (a signed
-/// SAML assertion, an ID token from the provider) can only be replayed or resent by someone
-/// who holds it, so a flood of it may sample away only that subject's own entries, never
-/// another member's refusal of the same kind. Unauthenticated junk keeps the plain `kind`.
-pub fn subject_kind(kind: &str, subject: &str) -> String {
+/// Refusals of one kind written one by one per hour across all subjects, before only
+/// powers of ten are (see [`count_subject_refusal`]).
+pub const SUBJECT_REFUSALS_LOGGED_PER_HOUR: i64 = 200;
+
+/// Counts a refusal of an answer an identity provider vouched for (a signed SAML
+/// assertion, an ID token) of `kind` about `subject`. Each subject has its own sample of
+/// [`REFUSALS_LOGGED_PER_HOUR`], so one person's answer resent again and again buries only
+/// their own entries; and the kind as a whole is capped at
+/// [`SUBJECT_REFUSALS_LOGGED_PER_HOUR`] rows (then every power of ten), because subjects
+/// are cheap at a public provider (anyone can make accounts) and must not grow the log
+/// without bound either. Returns whether to keep a row and the kind's count this hour.
+pub async fn count_subject_refusal<C: ConnectionTrait>(db: &C, now: i64, scope: &str, kind: &str, subject: &str) -> Result<(bool, i64), DomainError> {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(subject.as_bytes());
-    format!("{kind}:{}", hex::encode(&digest[..8]))
+    let digest = hex::encode(&Sha256::digest(subject.as_bytes())[..8]);
+    let per_subject = super::ratelimit::hit(db, &format!("refusal:{scope}:{kind}:{digest}"), now, 3600).await?;
+    let per_kind = super::ratelimit::hit(db, &format!("refusal:{scope}:{kind}"), now, 3600).await?;
+    let sampled = per_kind > SUBJECT_REFUSALS_LOGGED_PER_HOUR && refusal_logged(per_kind);
+    let logged = (per_subject <= REFUSALS_LOGGED_PER_HOUR && per_kind <= SUBJECT_REFUSALS_LOGGED_PER_HOUR) || sampled;
+    Ok((logged, per_kind))
 }
 
 /// Audit log filters (the Overview page and its CSV export).

@@ -284,19 +284,24 @@ pub async fn callback(
     let (ws_id, ws_slug) = (ws.id, ws.slug.clone());
     // A refusal is audited, sampled per (workspace, provider, kind) and hour: callbacks
     // are anyone's to send (audit::count_refusal). Once the provider has vouched for a
-    // subject, per subject too (audit::subject_kind).
+    // subject, per subject too (audit::count_subject_refusal).
     let refuse = |kind: &'static str, vouched: Option<&Verified>, why: String, message: String| {
         let (actor, back, slug) = (actor.clone(), back.clone(), ws_slug.clone());
-        let counted = match vouched {
-            Some(v) => audit::subject_kind(kind, &v.subject),
-            None => kind.to_string(),
-        };
-        // Who the provider vouched for (its email, else its subject), so an admin sees who
-        // was refused.
-        let who = vouched.map(|v| v.email.clone().unwrap_or_else(|| v.subject.clone()).chars().take(256).collect::<String>());
+        let subject = vouched.map(|v| v.subject.clone());
+        // Who the provider vouched for, so an admin sees who was refused: its email when
+        // the provider says it verified it, else its subject (an unverified email could
+        // name anyone).
+        let who = vouched.map(|v| {
+            let verified_email = v.email.clone().filter(|_| v.email_verified == Some(true));
+            verified_email.unwrap_or_else(|| format!("subject {}", v.subject)).chars().take(256).collect::<String>()
+        });
         async move {
             tracing::warn!(provider = key, workspace = %slug, kind, reason = %why, "OIDC sign-in refused");
-            let (logged, n) = audit::count_refusal(db, now, &format!("oidc:{ws_id}:{key}"), &counted).await?;
+            let scope = format!("oidc:{ws_id}:{key}");
+            let (logged, n) = match &subject {
+                Some(s) => audit::count_subject_refusal(db, now, &scope, kind, s).await?,
+                None => audit::count_refusal(db, now, &scope, kind).await?,
+            };
             if logged {
                 audit::record(db, now, Some(ws_id), &actor, "oidc.refused", key, json!({ "kind": kind, "reason": why, "who": who, "count_this_hour": n }))
                     .await?;

@@ -401,6 +401,31 @@ async fn test_sign_in_diagnoses_without_a_session() {
     assert_eq!(last_reason(&sp).await, "disabled");
 }
 
+/// The most common set-up mistake: the IdP signs with a certificate the provider doesn't
+/// pin. The admin's Test sign-in still lands on the provider's page with every check (the
+/// signature one failed), not on the end-user refusal; the same answer outside a test, or
+/// in another browser, is an ordinary refusal.
+#[tokio::test]
+async fn a_test_sign_in_diagnoses_a_signature_from_an_unpinned_certificate() {
+    let sp = setup(Options::default()).await;
+    let admin = sp.app.admin_cookie().await;
+    let ans = idp_answer(&sp.app, &sp.id, "tess@acme.test", "key=2", Some(&admin), "?test=1").await;
+    let elsewhere = post_acs(&sp.app, &sp.id, &ans.resp, &ans.relay).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "another browser gets no diagnosis: {}", elsewhere.body);
+    let r = ans.post(&sp.app, &sp.id).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.location().expect("loc").to_string();
+    assert!(loc.starts_with(&format!("/w/acme/settings/authentication/saml/{}?test=", sp.id)), "{loc}");
+    let page = sp.app.get(&loc, Some(&admin)).await;
+    assert!(page.body.contains("Test failed") && page.body.contains("pinned certificate"), "{}", page.body);
+    // The test request is used up: posting again is an ordinary refusal.
+    assert_eq!(ans.post(&sp.app, &sp.id).await.status, StatusCode::FORBIDDEN);
+    // A real sign-in with the same mistake is refused as before.
+    let r = sign_in(&sp, "tess@acme.test", "key=2").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(last_reason(&sp).await, "signature");
+}
+
 const CORPUS_NONCE: &str = "corpus-nonce-corpus-nonce-corpus-nonce-0001";
 
 #[tokio::test]
@@ -1006,4 +1031,47 @@ async fn replaying_one_captured_response_hides_no_other_members_refusal() {
     let of = |who: &str| replays.iter().filter(|r| r.subject.as_deref() == Some(who)).count();
     assert_eq!(of("mallory@acme.test"), 20, "the flood is sampled: 20 one by one, the 100th not reached");
     assert_eq!(of("erin@acme.test"), 1, "erin's refusal is listed");
+}
+
+/// Subjects are cheap at a public provider (anyone can make accounts), so refusals about
+/// many people are capped per kind — 200 rows an hour, then each power of ten — while one
+/// person's resent answer fills at most 20 of them.
+#[tokio::test]
+async fn refusal_samples_are_capped_per_person_and_per_kind() {
+    use app::server::audit::count_subject_refusal;
+    let app = TestApp::new().await;
+    let (db, now) = (&app.state.db, T0);
+    let mut logged = 0;
+    for i in 0..1000 {
+        if count_subject_refusal(db, now, "oidc:1:google", "not_member", &format!("subject-{i}")).await.expect("count").0 {
+            logged += 1;
+        }
+    }
+    assert_eq!(logged, 201, "200 one by one, then the 1,000th");
+    let mut one_person = 0;
+    for _ in 0..30 {
+        if count_subject_refusal(db, now, "oidc:2:google", "not_member", "the same subject").await.expect("count").0 {
+            one_person += 1;
+        }
+    }
+    assert_eq!(one_person, 20);
+    assert!(count_subject_refusal(db, now, "oidc:2:google", "not_member", "someone else").await.expect("count").0, "another person is still listed");
+}
+
+/// An IdP's SSO or Single Logout URL may not be Gatehouse itself: a browser sent there by
+/// it (a signed-out browser's auto-posted form) would pass our same-origin checks.
+#[tokio::test]
+async fn an_idp_url_on_our_own_origin_is_refused() {
+    let app = TestApp::with_workspace().await;
+    app.clock.advance(now() - T0);
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let cap = crate::common::operator().admin_of(ws.id);
+    let md = idp_metadata(false).await;
+    for (what, from) in [("SSO", format!("{}/sso/redirect", idp().base)), ("SLO", format!("{}/slo/redirect", idp().base))] {
+        let ours = md.replace(&from, &format!("{}/w/acme/settings/members", crate::common::ORIGIN));
+        assert_ne!(ours, md, "{what} is in the metadata");
+        let input = saml::ProviderInput { name: "Loop".into(), metadata_xml: Some(ours), ..Default::default() };
+        let r = saml::create(&app.state.db, &app.state.config, app.state.now(), &cap, &input).await;
+        assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("points at Gatehouse itself")), "{what}: {:?}", r.map(|p| p.public_id));
+    }
 }

@@ -112,7 +112,13 @@ pub fn split_attr_list(stored: &str) -> Vec<String> {
     stored.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
-async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: bool) -> Result<Clean, DomainError> {
+/// The origin (`scheme://host:port`) of a URL, for comparing.
+fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization())
+}
+
+async fn clean(input: &ProviderInput, now: i64, cfg: &RuntimeConfig) -> Result<Clean, DomainError> {
+    let (strict, allow_private) = (cfg.secure_cookies(), cfg.allow_private_metadata_urls);
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(invalid("Give the provider a name of 1 to 80 characters (members see “Sign in with <name>”)."));
@@ -135,6 +141,13 @@ async fn clean(input: &ProviderInput, now: i64, strict: bool, allow_private: boo
             input.certificates.iter().filter(|c| !c.trim().is_empty()).map(|c| idp_metadata::normalize_certificate(c)).collect::<Result<Vec<_>, _>>()?;
         (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url, strict)?, certs)
     };
+    // The IdP's endpoints are elsewhere: a browser sent to our own origin by them (a
+    // signed-out browser's auto-posted form, say) would pass our same-origin checks.
+    let ours = origin_of(&cfg.public_url);
+    let slo_url = slo.as_ref().map(|(u, _)| u.as_str()).unwrap_or("");
+    if [sso_url.as_str(), slo_url].iter().any(|u| !u.is_empty() && origin_of(u) == ours) {
+        return Err(invalid("The IdP's SSO or Single Logout URL points at Gatehouse itself; give the identity provider's own URLs."));
+    }
     if entity_id.is_empty() || entity_id.len() > 1024 || entity_id.chars().any(char::is_control) {
         return Err(invalid("Enter the IdP's entity ID (its Issuer), up to 1024 characters."));
     }
@@ -207,7 +220,7 @@ pub async fn create(
     cap: &AdminCap,
     input: &ProviderInput,
 ) -> Result<saml_provider::Model, DomainError> {
-    let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
+    let c = clean(input, now, cfg).await?;
     let public_id = new_public_id();
     let (key_pem, cert_pem) = tokio::task::spawn_blocking({
         let id = public_id.clone();
@@ -266,7 +279,7 @@ pub async fn update(
     input: &ProviderInput,
 ) -> Result<saml_provider::Model, DomainError> {
     let existing = get(db, cap, public_id).await?;
-    let c = clean(input, now, cfg.secure_cookies(), cfg.allow_private_metadata_urls).await?;
+    let c = clean(input, now, cfg).await?;
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.into();
     m.name = Set(c.name.clone());

@@ -129,6 +129,14 @@ pub async fn acs(
     let verified = match report.result.clone() {
         Ok(v) => v,
         Err(_) => {
+            // An admin's Test sign-in whose answer failed before it could be matched to our
+            // request (signature, issuer, audience, time, encryption…): the diagnosis is
+            // what the test is for, so it goes to the provider's page, not the end-user
+            // refusal.
+            if pending_test(db, now, provider, saml_response, browser_nonce).await? {
+                let id = log(db, now, provider, &report, true, None, ip.clone()).await?;
+                return Ok(Outcome::Tested { redirect: format!("/w/{}/settings/authentication/saml/{}?test={id}", ws.slug, provider.public_id) });
+            }
             log(db, now, provider, &report, false, None, ip.clone()).await?;
             return Ok(Outcome::Refused { message: generic, back: back.clone() });
         }
@@ -415,10 +423,49 @@ async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: 
     Ok(())
 }
 
+/// Whether an answer that failed verification belongs to an admin's Test sign-in: a
+/// pending test request of this provider started in this browser (the nonce cookie) —
+/// the one the answer's unverified InResponseTo names if it names one of them, else the
+/// newest. That request is used up, as any answered request is. Nothing else is read from
+/// the unverified answer, and only the browser that started the test gets a diagnosis.
+async fn pending_test(
+    db: &DatabaseConnection,
+    now: i64,
+    provider: &saml_provider::Model,
+    saml_response: &str,
+    browser_nonce: Option<&Token>,
+) -> Result<bool, DomainError> {
+    let Some(nonce) = browser_nonce else { return Ok(false) };
+    let tests = saml_request::Entity::find()
+        .filter(saml_request::Column::ProviderId.eq(provider.id))
+        .filter(saml_request::Column::TestMode.eq(true))
+        .filter(saml_request::Column::BrowserHash.eq(nonce.hash()))
+        .filter(saml_request::Column::ExpiresAt.gt(now))
+        .order_by_desc(saml_request::Column::ExpiresAt)
+        .limit(20)
+        .all(db)
+        .await?;
+    let named = unverified_in_response_to(saml_response);
+    let Some(row) = tests.iter().find(|r| Some(&r.request_id) == named.as_ref()).or(tests.first()) else { return Ok(false) };
+    Ok(saml_request::Entity::delete_many().filter(saml_request::Column::RequestId.eq(row.request_id.clone())).exec(db).await?.rows_affected == 1)
+}
+
+/// The InResponseTo a posted response claims, read without trusting it (to pick which
+/// pending test it answers).
+fn unverified_in_response_to(saml_response: &str) -> Option<String> {
+    let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.len() > acs::MAX_RESPONSE_BYTES * 4 / 3 + 4 {
+        return None;
+    }
+    use base64::Engine;
+    let xml = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()).ok()?).ok()?;
+    super::xml::inspect_response(&xml).ok()?.in_response_to
+}
+
 /// Records an outcome in the provider's activity (and the log). Refusals outside test mode
 /// are anyone's to cause (the ACS takes posts from the whole internet), so they are
 /// sampled per provider, reason and hour (`audit::count_refusal`) — per subject too once
-/// the signature holds (`audit::subject_kind`) — and they are pruned
+/// the signature holds (`audit::count_subject_refusal`) — and they are pruned
 /// apart from the rest: junk posts can't push accepted sign-ins and test results out of
 /// the list. Returns the row's id (0 when a refusal was only counted).
 async fn log(
@@ -450,19 +497,20 @@ async fn log(
     let mut checks = report.checks.clone();
     let junk = !accepted && !test_mode;
     if junk {
-        // Past the signature, the answer is the IdP's: sampled per subject (audit::subject_kind).
-        let kind = match verified {
-            Some(v) => crate::server::audit::subject_kind(&reason, &v.name_id),
-            None => reason.clone(),
+        // Past the signature, the answer is the IdP's: sampled per subject too
+        // (audit::count_subject_refusal).
+        let scope = format!("saml:{}", provider.id);
+        let (logged, n) = match verified {
+            Some(v) => crate::server::audit::count_subject_refusal(db, now, &scope, &reason, &v.name_id).await?,
+            None => crate::server::audit::count_refusal(db, now, &scope, &reason).await?,
         };
-        let (logged, n) = crate::server::audit::count_refusal(db, now, &format!("saml:{}", provider.id), &kind).await?;
         if !logged {
             return Ok(0);
         }
         if n > crate::server::audit::REFUSALS_LOGGED_PER_HOUR {
             if let Some(c) = checks.iter_mut().find(|c| !c.ok) {
                 c.detail = format!(
-                    "{} (refusal {n} of this kind this hour; past {}, only every power of ten is listed)",
+                    "{} (refusal {n} of this kind this hour; past the first {} (per person, for signed answers), only samples are listed)",
                     c.detail,
                     crate::server::audit::REFUSALS_LOGGED_PER_HOUR
                 );
