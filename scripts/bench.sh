@@ -6,6 +6,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target-$(pri
 cargo bench -p server --bench foundation
 cargo bench -p server --bench saml
 cargo bench -p server --bench scim
+cargo bench -p server --bench entra
 cargo bench -p server --bench access
 # The soak needs PostgreSQL: the one given in GATEHOUSE_SOAK_POSTGRES_URL, or the local
 # cluster started here (as scripts/test.sh does).
