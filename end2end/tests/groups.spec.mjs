@@ -1,6 +1,7 @@
-// Groups, resources and grants in a real browser (runs after the foundation story, which
-// creates the workspace): an admin creates a group and a collection, grants the group
-// view in the matrix, and the collection opens; a resource that doesn't exist is a 404.
+// Groups, resources and grants in a real browser (the workspace comes from the foundation
+// story, or from support's ensureAcme when run alone): an admin creates a group and a
+// collection, grants the group view in the matrix, and the collection opens; a resource
+// that doesn't exist is a 404.
 import { test, expect } from '@playwright/test';
 import { admin, failOnPageProblems, signInAsAdmin } from './support.mjs';
 

@@ -1,9 +1,9 @@
-// A member's own sessions and an admin's sign-out, in a real browser (after the foundation
-// story, which creates the workspace and Bob): Bob signs in from two browsers, sees both
+// A member's own sessions and an admin's sign-out, in a real browser (the workspace and
+// Bob come from the foundation story, or from support's ensureAcme when run alone): Bob signs in from two browsers, sees both
 // on "Your sessions" and ends the other one, whose next page is the sign-in page (with
 // JavaScript its open page goes there by itself); then an admin signs Bob out everywhere.
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems, signInAsAdmin } from './support.mjs';
+import { ensureAcme, failOnPageProblems, signInAsAdmin } from './support.mjs';
 
 const bob = { email: 'bob@acme.test', password: 'member password 1' };
 
@@ -26,6 +26,7 @@ async function expectSignedOut(other, js) {
 
 test('a member ends a session of another browser; an admin signs a member out everywhere', async ({ page, browser }, info) => {
   const js = info.project.name === 'js';
+  await ensureAcme(browser);
   await signInAsBob(page);
   await page.getByRole('link', { name: 'Your sessions' }).click();
   await expect(page.getByRole('heading', { name: 'Your sessions' })).toBeVisible();

@@ -1,6 +1,6 @@
 // Google, Office365 and Slack through oidc-provider (scripts/interop/oidc_provider.mjs, started by
 // the Playwright config): the admin switches them on, the login page offers exactly the enabled
-// methods, a member (bob, from the foundation story) signs in with each through the provider's
+// methods, a member (bob, from the foundation story or ensureAcme) signs in with each through the provider's
 // login form; switching Slack off removes it and a Slack sign-in already under way is refused.
 import { test, expect } from '@playwright/test';
 import { failOnPageProblems, signInAsAdmin } from './support.mjs';

@@ -1,7 +1,7 @@
 // Custom SAML against a real IdP (pysaml2, scripts/interop/saml_idp.py, started by the
 // Playwright config): an admin adds a provider by pasting the IdP's metadata, runs Test
 // sign-in, switches it on; a new member signs in through the IdP's login form (JIT, since
-// acme.test is claimed by the foundation story that runs first).
+// acme.test is claimed by the foundation story, or by support's ensureAcme when run alone).
 import { test, expect } from '@playwright/test';
 import { admin, failOnPageProblems, signInAsAdmin } from './support.mjs';
 
