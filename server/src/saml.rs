@@ -17,7 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/saml/{provider}/metadata", get(metadata))
         .route("/saml/{provider}/login", get(login))
         .route("/saml/{provider}/acs", post(acs))
-        .route("/saml/{provider}/slo", get(slo_redirect).post(slo_post))
+        .route("/saml/{provider}/slo", get(slo).post(slo))
         .route("/logout", post(sign_out))
         .route("/sso", get(email_first))
 }
@@ -31,10 +31,16 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// A small page for a browser that can't be signed in; the reason stays in our logs.
 pub(crate) fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
-    let link = back.map(|b| format!(r#"<p><a href="{}">Back to sign-in</a></p>"#, esc(b))).unwrap_or_default();
+    message_page(status, "Sign-in failed", "saml-error", message, back.map(|b| (b, "Back to sign-in")))
+}
+
+/// A page of one sentence under a title, with an optional link (`href`, text).
+fn message_page(status: StatusCode, title: &str, id: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+    let link = link.map(|(href, text)| format!(r#"<p><a href="{}">{}</a></p>"#, esc(href), esc(text))).unwrap_or_default();
     let body = format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">Sign-in failed</h1><p id="saml-error">{}</p>{link}</body></html>"#,
-        esc(message)
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t} · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">{t}</h1><p id="{id}">{m}</p>{link}</body></html>"#,
+        t = esc(title),
+        m = esc(message),
     );
     (status, Html(body)).into_response()
 }
@@ -184,55 +190,37 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
     }
 }
 
-/// HTTP-Redirect binding: the IdP's LogoutRequest, or its LogoutResponse to ours.
-async fn slo_redirect(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    let raw = req.uri().query().unwrap_or("").to_string();
-    slo_endpoint(&st, &id, req, |st, p, nonce, ip, _req| {
-        Box::pin(async move { slo_answer(st, p, slo::Arrived::Redirect { raw_query: &raw }, nonce, ip, false).await })
-    })
-    .await
-}
-
-/// HTTP-POST binding: the same messages in a form.
-async fn slo_post(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    slo_endpoint(&st, &id, req, |st, p, nonce, ip, req| {
-        Box::pin(async move {
-            let form = match Form::<AcsForm>::from_request(req, st).await {
-                Ok(Form(f)) => f,
-                Err(_) => return page(StatusCode::BAD_REQUEST, "The sign-out message could not be read.", None),
-            };
-            let relay = form.relay_state.unwrap_or_default();
-            let Some(message) = form.saml_request.or(form.saml_response).filter(|m| !m.trim().is_empty()) else {
-                return page(StatusCode::BAD_REQUEST, "The request carries no SAMLRequest or SAMLResponse.", None);
-            };
-            slo_answer(st, p, slo::Arrived::Post { message: &message, relay_state: &relay }, nonce, ip, true).await
-        })
-    })
-    .await
-}
-
-type SloFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'a>>;
-
-/// The provider, the failure throttle (as at the ACS: anyone can send these) and the
-/// browser's nonce around an SLO message.
-async fn slo_endpoint<F>(st: &AppState, id: &str, req: Request, handle: F) -> Response
-where
-    F: for<'a> FnOnce(&'a AppState, &'a app::server::entities::saml_provider::Model, Option<&'a Token>, Option<String>, Request) -> SloFuture<'a>,
-{
+/// Single Logout, both bindings: the IdP's LogoutRequest, or its LogoutResponse to ours,
+/// in the query (HTTP-Redirect, GET) or a form (HTTP-POST). Failures count against the
+/// provider's failure throttle, as at the ACS: anyone can send these.
+async fn slo(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
-    let found = saml::by_public_id(&st.db, id).await;
+    let found = saml::by_public_id(&st.db, &id).await;
     let scope = if found.is_ok() { format!("saml:{id}") } else { "saml:unknown".to_string() };
-    if let Some(r) = crate::browser::throttled(st, &scope, ip.as_deref()).await {
+    if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
         return r;
     }
     let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
     let res = match found {
-        Ok(p) => handle(st, &p, nonce.as_ref(), ip.clone(), req).await,
+        Ok(p) if req.method() == axum::http::Method::GET => {
+            let raw = req.uri().query().unwrap_or("").to_string();
+            slo_answer(&st, &p, slo::Arrived::Redirect { raw_query: &raw }, nonce.as_ref(), ip.clone(), false).await
+        }
+        Ok(p) => match Form::<AcsForm>::from_request(req, &st).await {
+            Ok(Form(form)) => {
+                let relay = form.relay_state.unwrap_or_default();
+                match form.saml_request.or(form.saml_response).filter(|m| !m.trim().is_empty()) {
+                    Some(message) => slo_answer(&st, &p, slo::Arrived::Post { message: &message, relay_state: &relay }, nonce.as_ref(), ip.clone(), true).await,
+                    None => page(StatusCode::BAD_REQUEST, "The request carries no SAMLRequest or SAMLResponse.", None),
+                }
+            }
+            Err(_) => page(StatusCode::BAD_REQUEST, "The sign-out message could not be read.", None),
+        },
         Err(DomainError::NotFound) => page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
         Err(e) => internal(e),
     };
     if res.status().is_client_error() {
-        crate::browser::failed(st, &scope, ip.as_deref()).await;
+        crate::browser::failed(&st, &scope, ip.as_deref()).await;
     }
     res
 }
@@ -276,13 +264,7 @@ fn slo_response(answer: slo::Answer, after_post: bool, cookie: Option<header::He
 }
 
 fn signed_out_page(status: StatusCode, title: &str, message: &str, back: Option<&str>) -> Response {
-    let link = back.map(|b| format!(r#"<p><a href="{}">Sign in again</a></p>"#, esc(b))).unwrap_or_default();
-    let body = format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t} · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">{t}</h1><p id="slo-message">{m}</p>{link}</body></html>"#,
-        t = esc(title),
-        m = esc(message),
-    );
-    (status, Html(body)).into_response()
+    message_page(status, title, "slo-message", message, back.map(|b| (b, "Sign in again")))
 }
 
 /// The HTTP-POST binding's page: a form to the IdP with the message, sent by a script

@@ -124,20 +124,34 @@ async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::st
     (provider, token)
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
-async fn two_processes_on_one_postgres_act_as_one() {
+/// Two `gatehouse serve` processes started at once on a fresh PostgreSQL database (the
+/// migration lock lets one migrate), both ready, with an HTTP client that doesn't follow
+/// redirects and the test's own connection for the setup the UI would do.
+struct Two {
+    a: Proc,
+    b: Proc,
+    /// A's URL, the public URL of both (as behind a load balancer).
+    public: String,
+    http: reqwest::Client,
+    conn: sea_orm::DatabaseConnection,
+}
+
+async fn two_processes() -> Two {
     let url = fresh_postgres_url().await.expect("GATEHOUSE_TEST_POSTGRES_URL (two processes need a shared PostgreSQL)");
     let (pa, pb) = (free_port(), free_port());
     let public = format!("http://127.0.0.1:{pa}");
-    // Both start at once on an empty database: the migration lock lets one migrate.
     let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     ready(&http, &a).await;
     ready(&http, &b).await;
-
-    // The test's own connection, for setup the UI would do.
     let conn = db::connect(&url, 2).await.expect("connect");
+    Two { a, b, public, http, conn }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
+async fn two_processes_on_one_postgres_act_as_one() {
+    let Two { a, b, public, http, conn } = two_processes().await;
     let (ws_id, cap) = acme(&conn, true).await;
 
     // A session made through A works on B.
@@ -364,15 +378,7 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
 async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
-    let url = fresh_postgres_url().await.expect("GATEHOUSE_TEST_POSTGRES_URL (two processes need a shared PostgreSQL)");
-    let (pa, pb) = (free_port(), free_port());
-    let public = format!("http://127.0.0.1:{pa}");
-    let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
-    let http = crate::saml::client();
-    ready(&http, &a).await;
-    ready(&http, &b).await;
-
-    let conn = db::connect(&url, 2).await.expect("connect");
+    let Two { a, b, public, http, conn } = two_processes().await;
     let (_, cap) = acme(&conn, false).await;
     let cfg = runtime(&public);
     app::server::domains::trust(&conn, now(), &crate::common::operator(), cap.workspace_id(), "acme.test").await.expect("claim domain");
@@ -475,14 +481,7 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
 async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
-    let url = fresh_postgres_url().await.expect("GATEHOUSE_TEST_POSTGRES_URL (two processes need a shared PostgreSQL)");
-    let (pa, pb) = (free_port(), free_port());
-    let public = format!("http://127.0.0.1:{pa}");
-    let (a, b) = (serve(&url, pa, &public), serve(&url, pb, &public));
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    ready(&http, &a).await;
-    ready(&http, &b).await;
-    let conn = db::connect(&url, 2).await.expect("connect");
+    let Two { a, b, public, http, conn } = two_processes().await;
     let (ws_id, cap) = acme(&conn, true).await;
     let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =

@@ -266,21 +266,17 @@ pub enum Answer {
     Refused { reason: String, message: String },
 }
 
-fn esc(s: &str) -> String {
-    sp::esc(s)
-}
-
 /// Our `LogoutRequest` for a session's subject.
 fn logout_request_xml(id: &str, now: i64, destination: &str, issuer: &str, subject: &session::Model) -> String {
-    let format = subject.saml_name_id_format.as_deref().map(|f| format!(r#" Format="{}""#, esc(f))).unwrap_or_default();
-    let index = subject.saml_session_index.as_deref().map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", esc(i))).unwrap_or_default();
+    let format = subject.saml_name_id_format.as_deref().map(|f| format!(r#" Format="{}""#, sp::esc(f))).unwrap_or_default();
+    let index = subject.saml_session_index.as_deref().map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", sp::esc(i))).unwrap_or_default();
     format!(
         r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{t}" Destination="{dest}" NotOnOrAfter="{until}"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID{format}>{name}</saml:NameID>{index}</samlp:LogoutRequest>"#,
         t = sp::rfc3339(now),
         until = sp::rfc3339(now + 300),
-        dest = esc(destination),
-        issuer = esc(issuer),
-        name = esc(subject.saml_name_id.as_deref().unwrap_or("")),
+        dest = sp::esc(destination),
+        issuer = sp::esc(issuer),
+        name = sp::esc(subject.saml_name_id.as_deref().unwrap_or("")),
     )
 }
 
@@ -289,9 +285,9 @@ fn logout_response_xml(id: &str, now: i64, destination: &str, issuer: &str, in_r
     format!(
         r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{t}" Destination="{dest}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status></samlp:LogoutResponse>"#,
         t = sp::rfc3339(now),
-        dest = esc(destination),
-        irt = esc(in_response_to),
-        issuer = esc(issuer),
+        dest = sp::esc(destination),
+        irt = sp::esc(in_response_to),
+        issuer = sp::esc(issuer),
     )
 }
 
@@ -361,15 +357,7 @@ pub async fn start(
 
 /// Whether a posted `SAMLResponse` is a LogoutResponse (an IdP that posts it to the ACS).
 pub fn is_logout_response(b64: &str) -> bool {
-    base64_bytes(b64).ok().and_then(|b| String::from_utf8(b).ok()).is_some_and(|xml| {
-        let body = xml.trim_start_matches('\u{feff}').trim_start();
-        let body = match body.strip_prefix("<?xml") {
-            Some(rest) => rest.split_once("?>").map(|(_, r)| r.trim_start()).unwrap_or(""),
-            None => body,
-        };
-        let tag: String = body.strip_prefix('<').unwrap_or("").chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
-        tag.rsplit(':').next() == Some("LogoutResponse")
-    })
+    base64_bytes(b64).ok().and_then(|b| String::from_utf8(b).ok()).is_some_and(|xml| super::xml::root_local_name(&xml).as_deref() == Some("LogoutResponse"))
 }
 
 /// A message as the browser delivered it: the message, the browser's nonce cookie (if

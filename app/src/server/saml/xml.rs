@@ -404,13 +404,25 @@ pub fn inspect_assertion(xml: &str) -> Result<bool, Refusal> {
 /// every signature references its parent and only Responses and Assertions (SAML
 /// namespaces checked) carry signatures, so the root's local name is decisive.
 pub fn root_kind(xml: &str) -> Result<&'static str, Refusal> {
-    let start = xml.find('<').ok_or_else(|| Refusal("nothing in the message is covered by a valid signature".into()))?;
-    let tag: String = xml[start + 1..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
-    match tag.rsplit(':').next() {
+    match root_local_name(xml).as_deref() {
         Some("Response") => Ok("Response"),
         Some("Assertion") => Ok("Assertion"),
-        _ => refuse("the signature covers neither the response nor the assertion"),
+        Some(_) => refuse("the signature covers neither the response nor the assertion"),
+        None => refuse("nothing in the message is covered by a valid signature"),
     }
+}
+
+/// The local name of the first element's tag, read as text after a byte-order mark and an
+/// XML declaration (no parser: for telling kinds of message apart, never for trusting one).
+pub fn root_local_name(xml: &str) -> Option<String> {
+    let body = xml.trim_start_matches('\u{feff}').trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>")?.1.trim_start(),
+        None => body,
+    };
+    let start = body.find('<')?;
+    let tag: String = body[start + 1..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+    tag.rsplit(':').next().filter(|n| !n.is_empty()).map(str::to_string)
 }
 
 #[cfg(test)]
