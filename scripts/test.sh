@@ -7,6 +7,21 @@ export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target-$(printf %s "$PWD" | sha256sum | cut -c1-12)}"
 export RUST_BACKTRACE=0
 logs=$(mktemp -d /tmp/gatehouse-test.XXXXXX)
+
+# A full disk fails builds and tests with errors far from the cause (a CI run here once
+# failed most of a test layer on "No space left on device"). Below 15 GB free, the target
+# directory's incremental caches go first (rebuilt as needed); below 5 GB after that,
+# the run stops and says why.
+free_gb() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print int($4 / 1048576) }'; }
+mkdir -p "$CARGO_TARGET_DIR"
+if [ "$(free_gb "$CARGO_TARGET_DIR")" -lt 15 ]; then
+  printf '[test] %s GB free: removing incremental build caches under %s\n' "$(free_gb "$CARGO_TARGET_DIR")" "$CARGO_TARGET_DIR"
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/*/debug/incremental
+fi
+if [ "$(free_gb "$CARGO_TARGET_DIR")" -lt 5 ]; then
+  printf '[test] only %s GB free on the disk of %s: free some space, then run again\n' "$(free_gb "$CARGO_TARGET_DIR")" "$CARGO_TARGET_DIR"
+  echo "0 passed, 1 failed"; exit 1
+fi
 passed=0; failed=0; broken=()
 
 log() { printf '\033[1m[test]\033[0m %s\n' "$*"; }

@@ -58,7 +58,9 @@ pub fn app(state: AppState) -> Router {
             },
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Paths no route matches render the app's 404 here: with the same policy (and
+        // nonce) as every page, or the browser blocks its hydration scripts.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(http_security::provide_page_csp, shell))
         .layer(middleware::from_fn_with_state(state.clone(), page_standing))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_writes))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))

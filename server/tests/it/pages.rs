@@ -11,11 +11,7 @@ async fn login_page_renders_the_password_form_with_security_headers() {
     for needle in ["acme Inc</h1>", ">Email<", ">Password<", "Sign in</button>"] {
         assert!(r.body.contains(needle), "{needle} missing in {}", r.body);
     }
-    let csp = r.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).expect("csp");
-    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce");
-    assert!(r.body.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
-    let script_nonces: std::collections::BTreeSet<&str> = r.body.split("nonce=\"").skip(1).filter_map(|s| s.split('"').next()).collect();
-    assert_eq!(script_nonces.len(), 1, "every inline script uses the CSP's nonce: {script_nonces:?}");
+    assert_scripts_allowed_by_csp(&r);
     assert_eq!(r.headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     assert_eq!(r.headers.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"same-origin"[..]));
 }
@@ -24,7 +20,27 @@ async fn login_page_renders_the_password_form_with_security_headers() {
 async fn unknown_workspace_and_unknown_paths_are_404() {
     let app = TestApp::with_workspace().await;
     assert_eq!(app.get("/w/nope/login", None).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/no/such/page", None).await.status, StatusCode::NOT_FOUND);
+    let r = app.get("/no/such/page", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Rendered by the router's fallback, not a page route: its hydration scripts must
+    // still be allowed by its policy (they were blocked by the nonce-less default).
+    assert!(r.body.contains("<script"), "the 404 page hydrates: {}", r.body);
+    assert_scripts_allowed_by_csp(&r);
+    let admin = app.admin_cookie().await;
+    let r = app.get("/w/acme/settings/nothing-here", Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_scripts_allowed_by_csp(&r);
+}
+
+/// The page's CSP names a nonce, and every inline script carries exactly that nonce.
+fn assert_scripts_allowed_by_csp(r: &Reply) {
+    let csp = r.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).expect("csp");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap_or_else(|| panic!("no nonce in the CSP {csp}"));
+    assert!(r.body.contains(&format!("nonce=\"{nonce}\"")), "hydration script carries the nonce");
+    let script_nonces: std::collections::BTreeSet<&str> = r.body.split("nonce=\"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    assert_eq!(script_nonces.len(), 1, "every inline script uses the CSP's nonce: {script_nonces:?}");
+    let bare = r.body.split("<script").skip(1).filter_map(|s| s.split('>').next()).filter(|tag| !tag.contains("nonce=")).count();
+    assert_eq!(bare, 0, "a script element without the nonce: {}", r.body);
 }
 
 #[tokio::test]
