@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub domain_recheck_secs: Option<i64>,
     pub trusted_proxies: Option<String>,
     pub allow_private_metadata_urls: Option<bool>,
+    pub forward_auth_rules: Option<String>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<Secret>,
     pub google_issuer: Option<String>,
@@ -73,6 +74,8 @@ pub struct Config {
     pub trusted_proxies: Vec<app::server::http_security::Cidr>,
     /// SAML metadata URLs may point at private or loopback addresses (labs).
     pub allow_private_metadata_urls: bool,
+    /// How `/forward-auth` reads the product's URIs.
+    pub forward_auth: app::server::forward_auth::Rules,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -106,6 +109,7 @@ const ENV_KEYS: &[&str] = &[
     "DOMAIN_RECHECK_SECS",
     "TRUSTED_PROXIES",
     "ALLOW_PRIVATE_METADATA_URLS",
+    "FORWARD_AUTH_RULES",
     "GOOGLE_CLIENT_ID",
     "GOOGLE_CLIENT_SECRET",
     "GOOGLE_ISSUER",
@@ -162,6 +166,7 @@ impl Config {
                 "METRICS_TOKEN" => fc.metrics_token = Some(Secret::new(value)),
                 "DNS_RESOLVER" => fc.dns_resolver = Some(value),
                 "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
+                "FORWARD_AUTH_RULES" => fc.forward_auth_rules = Some(value),
                 "ALLOW_PRIVATE_METADATA_URLS" => {
                     fc.allow_private_metadata_urls = Some(match value.as_str() {
                         "true" | "1" => true,
@@ -224,6 +229,8 @@ impl Config {
             },
             domain_recheck_secs: fc.domain_recheck_secs.unwrap_or(3600).max(60),
             allow_private_metadata_urls: fc.allow_private_metadata_urls.unwrap_or(false),
+            forward_auth: app::server::forward_auth::Rules::parse(fc.forward_auth_rules.as_deref().unwrap_or(""))
+                .map_err(|e| anyhow::anyhow!("GATEHOUSE_FORWARD_AUTH_RULES: {e}"))?,
             trusted_proxies: app::server::http_security::parse_proxies(fc.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_TRUSTED_PROXIES: {e}"))?,
             metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {

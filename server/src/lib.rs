@@ -6,6 +6,7 @@ pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod forward_auth;
 pub mod oidc;
 pub mod router;
 pub mod saml;
@@ -47,6 +48,7 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         domain_recheck_secs: cfg.domain_recheck_secs,
         trusted_proxies: cfg.trusted_proxies.clone(),
         allow_private_metadata_urls: cfg.allow_private_metadata_urls,
+        forward_auth: cfg.forward_auth.clone(),
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, o.client_secret.clone(), o.issuer.as_deref())).collect(),
     })
 }

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::scim::routes())
         .merge(crate::events::routes())
         .merge(crate::audit_csv::routes())
+        .merge(crate::forward_auth::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -205,7 +206,10 @@ async fn go(Query(q): Query<GoQuery>) -> Response {
 /// cookies are the second layer. Protocol endpoints called by other systems (SAML ACS,
 /// SCIM) authenticate otherwise and are exempt.
 async fn same_origin_writes(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let exempt = req.uri().path().starts_with("/scim/") || req.uri().path().starts_with("/saml/") || req.uri().path().starts_with("/auth/");
+    // `/forward-auth` only answers questions about the caller's own session, and the
+    // proxy asks it with the original request's method.
+    let path = req.uri().path();
+    let exempt = path.starts_with("/scim/") || path.starts_with("/saml/") || path.starts_with("/auth/") || path == "/forward-auth";
     if exempt || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }

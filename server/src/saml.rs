@@ -351,6 +351,9 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
 struct EmailFirst {
     workspace: String,
     email: String,
+    /// Where to go after signing in (checked again when the sign-in completes).
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// The login page's email-first form: an email in one of the workspace's claimed domains
@@ -382,7 +385,10 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
         Err(e) => return internal(e),
     };
     match saml::provider_for_email(&st.db, ws.id, &q.email).await {
-        Ok(Some(p)) => continue_to(&format!("/saml/{}/login?next=/w/{slug}", p.public_id), &p.name),
+        Ok(Some(p)) => {
+            let next = q.next.filter(|n| n.starts_with('/')).unwrap_or_else(|| format!("/w/{slug}"));
+            continue_to(&format!("/saml/{}/login?next={}", p.public_id, app::model::urlencode(&next)), &p.name)
+        }
         Ok(None) => back("sso_no_provider"),
         Err(DomainError::Invalid(_)) => back("sso_bad_email"),
         Err(e) => internal(e),

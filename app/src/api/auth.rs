@@ -48,13 +48,15 @@ pub async fn login_page(slug: String) -> Result<LoginOptions, AppError> {
     Ok(LoginOptions { workspace_name: ws.name, workspace_slug: ws.slug, password_enabled, other_methods, sso_by_email })
 }
 
-/// Public. Password sign-in; sets the session cookie and sends the member home.
+/// Public. Password sign-in; sets the session cookie and sends the member home, or to
+/// `next` when it is a path in this workspace (or the product behind forward-auth).
 #[server]
-pub async fn login(slug: String, email: String, password: String) -> Result<(), AppError> {
+pub async fn login(slug: String, email: String, password: String, #[server(default)] next: Option<String>) -> Result<(), AppError> {
     use super::ctx::*;
     use crate::server::sessions;
     let st = state()?;
-    let result = crate::server::auth::password_login(&st, &slug, &email, password, origin()).await;
+    let next = next.filter(|n| !n.is_empty());
+    let result = crate::server::auth::password_login(&st, &slug, &email, password, next.as_deref(), origin()).await;
     crate::server::metrics::sign_in(
         "password",
         match &result {

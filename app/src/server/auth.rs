@@ -20,7 +20,14 @@ pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
 /// workspace's admin), and the Argon2 work it can make the server do.
 pub const INSTANCE_IP_FACTOR: i64 = 20;
 
-pub async fn password_login(state: &AppState, slug: &str, email: &str, password: String, origin: super::sessions::Origin) -> Result<SignedIn, DomainError> {
+pub async fn password_login(
+    state: &AppState,
+    slug: &str,
+    email: &str,
+    password: String,
+    next: Option<&str>,
+    origin: super::sessions::Origin,
+) -> Result<SignedIn, DomainError> {
     let ip = origin.ip;
     let db = &state.db;
     let now = state.now();
@@ -79,7 +86,8 @@ pub async fn password_login(state: &AppState, slug: &str, email: &str, password:
         audit_action: "signin",
         audit_target: &account.email_normalized,
         audit_details: json!({ "method": PASSWORD }),
-        next: None,
+        next,
+        forward: &state.config.forward_auth,
         user_agent: origin.user_agent,
         saml: None,
     };

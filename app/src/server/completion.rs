@@ -27,8 +27,11 @@ pub struct Completion<'a> {
     pub audit_action: &'a str,
     pub audit_target: &'a str,
     pub audit_details: Value,
-    /// Where the person asked to go; only a path inside this workspace is followed.
+    /// Where the person asked to go; only a path inside this workspace (or one the
+    /// forward-auth rules give it, in the product behind the proxy) is followed.
     pub next: Option<&'a str>,
+    /// The server's forward-auth rules.
+    pub forward: &'a super::forward_auth::Rules,
     /// The browser's User-Agent, kept with the session (its address is the actor's).
     pub user_agent: Option<String>,
     /// A SAML sign-in's subject (for Single Logout).
@@ -51,10 +54,11 @@ pub enum NotSignedIn {
     Deactivated,
 }
 
-/// `next` when it is this workspace's home or a path under it; otherwise the home.
-pub fn redirect_within(slug: &str, next: Option<&str>) -> String {
+/// `next` when it is this workspace's home or a path under it, or a path the forward-auth
+/// rules send to this workspace (the product behind the proxy); otherwise the home.
+pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_auth::Rules) -> String {
     let home = format!("/w/{slug}");
-    next.filter(|n| *n == home || n.starts_with(&format!("{home}/"))).map(str::to_string).unwrap_or(home)
+    next.filter(|n| *n == home || n.starts_with(&format!("{home}/")) || forward.returns_to(slug, n)).map(str::to_string).unwrap_or(home)
 }
 
 /// Ends a sign-in in `txn` (which holds whatever the protocol wrote before) and commits
@@ -78,7 +82,7 @@ pub async fn complete(
     if c.joined {
         events.publish(db, ws.id, &Topic::JOINED).await;
     }
-    Ok(Ok(SignedIn { token, redirect: redirect_within(&ws.slug, c.next), max_age: ws.session_lifetime_secs }))
+    Ok(Ok(SignedIn { token, redirect: redirect_within(&ws.slug, c.next, c.forward), max_age: ws.session_lifetime_secs }))
 }
 
 #[cfg(test)]
@@ -87,11 +91,18 @@ mod tests {
 
     #[test]
     fn redirects_stay_in_the_workspace() {
-        assert_eq!(redirect_within("acme", None), "/w/acme");
-        assert_eq!(redirect_within("acme", Some("/w/acme")), "/w/acme");
-        assert_eq!(redirect_within("acme", Some("/w/acme/settings/members")), "/w/acme/settings/members");
-        for elsewhere in ["/w/acme-evil", "/w/acmex/settings", "/w/beta", "https://evil.test/w/acme/", "//evil.test", ""] {
-            assert_eq!(redirect_within("acme", Some(elsewhere)), "/w/acme", "{elsewhere}");
+        let none = crate::server::forward_auth::Rules::default();
+        assert_eq!(redirect_within("acme", None, &none), "/w/acme");
+        assert_eq!(redirect_within("acme", Some("/w/acme"), &none), "/w/acme");
+        assert_eq!(redirect_within("acme", Some("/w/acme/settings/members"), &none), "/w/acme/settings/members");
+        for elsewhere in ["/w/acme-evil", "/w/acmex/settings", "/w/beta", "https://evil.test/w/acme/", "//evil.test", "", "/app/acme/collections/7"] {
+            assert_eq!(redirect_within("acme", Some(elsewhere), &none), "/w/acme", "{elsewhere}");
+        }
+        // The product's paths, when the forward-auth rules give them to this workspace.
+        let rules = crate::server::forward_auth::Rules::parse("/app/{workspace}/**").expect("rules");
+        assert_eq!(redirect_within("acme", Some("/app/acme/collections/7?tab=1"), &rules), "/app/acme/collections/7?tab=1");
+        for elsewhere in ["/app/beta/collections/7", "//evil.test/app/acme", "/app/acme/../../x", "https://evil.test/app/acme"] {
+            assert_eq!(redirect_within("acme", Some(elsewhere), &rules), "/w/acme", "{elsewhere}");
         }
     }
 }

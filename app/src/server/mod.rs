@@ -13,6 +13,7 @@ pub mod domains;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod forward_auth;
 pub mod groups;
 pub mod http_security;
 pub mod mail;

@@ -503,6 +503,7 @@ pub async fn callback(
             audit_target: key,
             audit_details: json!({ "subject": ident_subject }),
             next: Some(&row.next),
+            forward: &cfg.forward_auth,
             user_agent: cb.user_agent.clone(),
             saml: None,
         },

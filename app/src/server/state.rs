@@ -30,6 +30,8 @@ pub struct RuntimeConfig {
     pub trusted_proxies: Vec<super::http_security::Cidr>,
     /// Metadata URLs may resolve to private and loopback addresses (labs only).
     pub allow_private_metadata_urls: bool,
+    /// How `/forward-auth` reads the product's URIs (none: it answers 404 to everything).
+    pub forward_auth: super::forward_auth::Rules,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +47,7 @@ impl Default for RuntimeConfig {
             domain_recheck_secs: 3600,
             trusted_proxies: vec![],
             allow_private_metadata_urls: false,
+            forward_auth: super::forward_auth::Rules::default(),
         }
     }
 }

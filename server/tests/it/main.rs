@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod cli;
 mod domains;
+mod forward_auth;
 mod mail;
 mod members;
 mod methods;

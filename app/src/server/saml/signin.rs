@@ -278,6 +278,7 @@ pub async fn acs(
             audit_target: &method,
             audit_details: json!({ "name_id": verified.name_id }),
             next: relay.as_deref(),
+            forward: &cfg.forward_auth,
             user_agent,
             saml: Some(crate::server::sessions::SamlSubject {
                 name_id: verified.name_id.clone(),

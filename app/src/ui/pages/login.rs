@@ -10,6 +10,9 @@ pub fn Login() -> impl IntoView {
     let slug = use_slug();
     let page = Resource::new(move || slug.get(), login_page);
     let action = ServerAction::<LoginFn>::new();
+    // Where to go after signing in (the product behind forward-auth sends people here with
+    // it); the server follows it only within this workspace.
+    let next = StoredValue::new(use_query("next")().filter(|n| n.starts_with('/')).unwrap_or_default());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -26,6 +29,7 @@ pub fn Login() -> impl IntoView {
                             <Show when=move || p.password_enabled>
                                 <ActionForm action attr:class="mt-6 space-y-4">
                                     <input type="hidden" name="slug" value=slug/>
+                                    <input type="hidden" name="next" value=next.get_value()/>
                                     <label class="block text-sm font-medium">"Email"
                                         <input class=INPUT name="email" type="email" required autocomplete="username"/>
                                     </label>
@@ -37,9 +41,10 @@ pub fn Login() -> impl IntoView {
                             </Show>
                             <div class="mt-6 space-y-2">
                                 {others.into_iter().map(|(key, label)| {
+                                    let back = Some(next.get_value()).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("/w/{}", p.workspace_slug));
                                     let href = match key.strip_prefix("saml:") {
-                                        Some(id) => format!("/saml/{id}/login?next=/w/{}", p.workspace_slug),
-                                        None => format!("/auth/{}/start?workspace={}", key, p.workspace_slug),
+                                        Some(id) => format!("/saml/{id}/login?next={}", crate::model::urlencode(&back)),
+                                        None => format!("/auth/{}/start?workspace={}&next={}", key, p.workspace_slug, crate::model::urlencode(&back)),
                                     };
                                     view! { <a rel="external" class="block rounded border border-slate-300 px-4 py-2 text-center hover:bg-slate-100" href=href data-method=key>{label}</a> }
                                 }).collect_view()}
@@ -47,6 +52,7 @@ pub fn Login() -> impl IntoView {
                             {p.sso_by_email.then(|| view! {
                                 <form method="get" action="/sso" class="mt-6 border-t border-slate-200 pt-4" data-testid="email-first">
                                     <input type="hidden" name="workspace" value=p.workspace_slug.clone()/>
+                                    <input type="hidden" name="next" value=next.get_value()/>
                                     <label class="block text-sm font-medium">"Work email (single sign-on)"
                                         <input class=INPUT name="email" type="email" required autocomplete="username"/>
                                     </label>

@@ -1,0 +1,325 @@
+//! Forward-auth: the question a reverse proxy (nginx `auth_request`, Traefik `ForwardAuth`,
+//! Caddy `forward_auth`) asks before every request to the product behind it — who is this,
+//! and may they reach what this URI names?
+//!
+//! The operator describes the product's URIs with rules (`GATEHOUSE_FORWARD_AUTH_RULES`),
+//! e.g. `/app/{workspace}/collections/{collection}/**`. The first rule that matches names
+//! the workspace and, optionally, the resource; the session cookie names the person. The
+//! answer follows the same rule as our own pages, from the database on every call: a
+//! member of that workspace, with access to that resource, or nothing.
+//!
+//! Paths are compared as the proxy received them and must be canonical: a dot segment, an
+//! encoded slash, dot or backslash, or a backslash is refused outright, because a proxy or
+//! upstream that normalises them would send the request somewhere the rule didn't check.
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::access::{self, Level};
+use super::entities::{group, group_member};
+use super::permissions::Viewer;
+use super::DomainError;
+
+/// What one path segment of a rule matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Literal(String),
+    Workspace,
+    /// A resource by its id; `Some(kind)` also requires that kind.
+    Resource(Option<&'static str>),
+    /// Any one segment.
+    Any,
+    /// Any rest of the path, including nothing (only last).
+    Rest,
+}
+
+/// The access level a rule asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `view` for reading methods (GET, HEAD, OPTIONS), `edit` for every other.
+    ByMethod,
+    Fixed(Level),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    segs: Vec<Seg>,
+    need: Need,
+}
+
+/// The operator's rules, in order; the first match decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules(Vec<Rule>);
+
+/// Where a request is going, as the rules read its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub workspace: String,
+    /// The resource's id and the kind the rule requires (if any).
+    pub resource: Option<(i64, Option<&'static str>)>,
+    pub need: Level,
+}
+
+impl Rules {
+    /// Rules separated by `;` or new lines; each is a path pattern, optionally followed by
+    /// a space and `view` or `edit` (the level it always needs). Segments: literals,
+    /// `{workspace}` (required once), `{collection}`, `{datasource}` or `{resource}` (at
+    /// most one), `*` (one segment), `**` (the rest, last only).
+    pub fn parse(text: &str) -> Result<Rules, String> {
+        let mut rules = Vec::new();
+        for raw in text.split([';', '\n']).map(str::trim).filter(|r| !r.is_empty()) {
+            let (pattern, need) = match raw.split_once(char::is_whitespace) {
+                Some((p, level)) => match level.trim() {
+                    "view" => (p, Need::Fixed(Level::View)),
+                    "edit" => (p, Need::Fixed(Level::Edit)),
+                    other => return Err(format!("rule {raw:?}: the level after the pattern must be view or edit, not {other:?}")),
+                },
+                None => (raw, Need::ByMethod),
+            };
+            let Some(path) = pattern.strip_prefix('/') else {
+                return Err(format!("rule {raw:?}: a pattern starts with /"));
+            };
+            let mut segs = Vec::new();
+            for (i, s) in path.split('/').enumerate() {
+                let seg = match s {
+                    "{workspace}" => Seg::Workspace,
+                    "{collection}" => Seg::Resource(Some("collection")),
+                    "{datasource}" => Seg::Resource(Some("datasource")),
+                    "{resource}" => Seg::Resource(None),
+                    "*" => Seg::Any,
+                    "**" if i + 1 == path.split('/').count() => Seg::Rest,
+                    "**" => return Err(format!("rule {raw:?}: ** may only end a pattern")),
+                    s if s.is_empty() || s.contains(['{', '}', '*', '%', '\\']) || s == "." || s == ".." => {
+                        return Err(format!("rule {raw:?}: {s:?} is not a literal segment or a placeholder"))
+                    }
+                    s => Seg::Literal(s.to_string()),
+                };
+                segs.push(seg);
+            }
+            if segs.iter().filter(|s| **s == Seg::Workspace).count() != 1 {
+                return Err(format!("rule {raw:?}: name {{workspace}} exactly once"));
+            }
+            if segs.iter().filter(|s| matches!(s, Seg::Resource(_))).count() > 1 {
+                return Err(format!("rule {raw:?}: name at most one resource"));
+            }
+            rules.push(Rule { segs, need });
+        }
+        Ok(Rules(rules))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Where `method` `uri` (path and query, as the client sent it) is going, or `None`
+    /// when no rule matches or the path isn't canonical.
+    pub fn target(&self, method: &str, uri: &str) -> Option<Target> {
+        let path = canonical_path(uri)?;
+        let parts: Vec<&str> = path[1..].split('/').collect();
+        self.0.iter().find_map(|rule| {
+            let mut workspace = None;
+            let mut resource = None;
+            let mut i = 0;
+            for seg in &rule.segs {
+                match seg {
+                    Seg::Rest => {
+                        i = parts.len();
+                        break;
+                    }
+                    _ if i >= parts.len() => return None,
+                    Seg::Literal(l) if parts[i] == l => {}
+                    Seg::Literal(_) => return None,
+                    Seg::Workspace => workspace = Some(super::workspaces::validate_slug(parts[i]).ok().filter(|s| s == parts[i])?),
+                    Seg::Resource(kind) => {
+                        let id = parts[i].parse::<i64>().ok().filter(|id| *id > 0 && parts[i].bytes().all(|b| b.is_ascii_digit()))?;
+                        resource = Some((id, *kind));
+                    }
+                    Seg::Any => {}
+                }
+                i += 1;
+            }
+            if i != parts.len() {
+                return None;
+            }
+            let need = match rule.need {
+                Need::Fixed(l) => l,
+                Need::ByMethod if matches!(method, "GET" | "HEAD" | "OPTIONS") => Level::View,
+                Need::ByMethod => Level::Edit,
+            };
+            Some(Target { workspace: workspace?, resource, need })
+        })
+    }
+
+    /// Whether a sign-in may return to `path`: a path the rules send to `slug`.
+    pub fn returns_to(&self, slug: &str, path: &str) -> bool {
+        self.target("GET", path).is_some_and(|t| t.workspace == slug)
+    }
+}
+
+/// The path of `uri` when it is canonical: starts with `/`, no query or fragment left in
+/// it, no dot segments, no encoded `/`, `.` or `\`, no backslash or control character.
+fn canonical_path(uri: &str) -> Option<&str> {
+    let path = uri.split(['?', '#']).next().unwrap_or("");
+    if !path.starts_with('/') || path.len() > 2048 {
+        return None;
+    }
+    let lower = path.to_ascii_lowercase();
+    if ["%2f", "%2e", "%5c", "%00"].iter().any(|bad| lower.contains(bad)) || path.contains('\\') || path.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    if path.split('/').any(|s| s == "." || s == "..") {
+        return None;
+    }
+    Some(path)
+}
+
+/// Who may pass, and with what (the proxy hands it to the product as headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub membership_id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub role: &'static str,
+    pub workspace: String,
+    /// The member's groups' names, in name order.
+    pub groups: Vec<String>,
+    /// The resource the URI names and the member's level on it.
+    pub resource: Option<(i64, Level)>,
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Identity),
+    /// No session for this workspace: sign in at `login` (our path, with the way back).
+    SignIn {
+        login: String,
+    },
+    /// Nothing there for this person (no rule, no such workspace or resource, no access):
+    /// the same answer as a page that doesn't exist.
+    NotFound,
+    /// The person reaches the resource, but not at the level the request needs.
+    Forbidden,
+}
+
+/// Decides `target` for `viewer` (the session's member, if any) from the database.
+pub async fn decide<C: ConnectionTrait>(db: &C, target: Option<&Target>, uri: &str, viewer: Option<&Viewer>) -> Result<Decision, DomainError> {
+    let Some(t) = target else { return Ok(Decision::NotFound) };
+    let viewer = match viewer {
+        Some(v) if v.workspace_slug == t.workspace => v,
+        // A session of another workspace signs nobody into this one.
+        _ => {
+            match super::workspaces::by_slug(db, &t.workspace).await {
+                Err(DomainError::NotFound) => return Ok(Decision::NotFound),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+            let path = uri.split('#').next().unwrap_or(uri);
+            return Ok(Decision::SignIn { login: format!("/w/{}/login?next={}", t.workspace, crate::model::urlencode(path)) });
+        }
+    };
+    let resource = match t.resource {
+        None => None,
+        Some((id, kind)) => match access::resource_for(db, viewer, id).await? {
+            Some((r, level)) if kind.is_none_or(|k| r.kind == k) => {
+                if level < t.need {
+                    return Ok(Decision::Forbidden);
+                }
+                Some((r.id, level))
+            }
+            _ => return Ok(Decision::NotFound),
+        },
+    };
+    let groups: Vec<String> = group::Entity::find()
+        .select_only()
+        .column(group::Column::Name)
+        .filter(
+            group::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(group_member::Column::GroupId)
+                    .from(group_member::Entity)
+                    .and_where(group_member::Column::MembershipId.eq(viewer.membership_id))
+                    .to_owned(),
+            ),
+        )
+        .filter(group::Column::WorkspaceId.eq(viewer.workspace_id))
+        .order_by_asc(group::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Decision::Allow(Identity {
+        membership_id: viewer.membership_id,
+        email: viewer.email.clone(),
+        full_name: viewer.full_name.clone(),
+        role: if viewer.is_admin() { "admin" } else { "member" },
+        workspace: viewer.workspace_slug.clone(),
+        groups,
+        resource,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::parse("/app/{workspace}/collections/{collection}/**; /app/{workspace}/connections/{datasource}/query view\n/app/{workspace}/**").expect("rules")
+    }
+
+    #[test]
+    fn the_first_matching_rule_names_workspace_resource_and_level() {
+        let r = rules();
+        let t = r.target("GET", "/app/acme/collections/7/charts?x=1").expect("match");
+        assert_eq!(t, Target { workspace: "acme".into(), resource: Some((7, Some("collection"))), need: Level::View });
+        assert_eq!(r.target("POST", "/app/acme/collections/7").expect("match").need, Level::Edit);
+        assert_eq!(r.target("POST", "/app/acme/connections/3/query").expect("match").need, Level::View, "fixed level");
+        // Not a number: the resource rule doesn't match, the workspace-wide one does.
+        assert_eq!(r.target("GET", "/app/acme/collections/x7").expect("match").resource, None);
+        assert_eq!(r.target("GET", "/app/acme").expect("match").resource, None);
+        for none in ["/other/acme", "/app", "/app/", "/app/Not_A_Slug/x", "app/acme", "", "/app/acme/collections/0", "/app/acme/collections/+7"] {
+            assert!(r.target("GET", none).is_none() || r.target("GET", none).expect("t").resource.is_none(), "{none}");
+        }
+        assert!(r.target("GET", "/other/acme").is_none());
+    }
+
+    #[test]
+    fn paths_that_a_proxy_could_read_differently_match_nothing() {
+        let r = rules();
+        for bad in [
+            "/app/acme/collections/7/../../beta/collections/9",
+            "/app/acme/./collections/7",
+            "/app/acme/collections/7%2F..%2F9",
+            "/app/acme/collections/%2e%2e/9",
+            "/app/acme/collections/7\\..\\9",
+            "/app/acme/collections/7%5c9",
+            "/app/acme/collections/7%00",
+        ] {
+            assert_eq!(r.target("GET", bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        for (bad, why) in [
+            ("app/{workspace}", "starts with /"),
+            ("/app/**/x/{workspace}", "may only end"),
+            ("/app/{collection}", "{workspace} exactly once"),
+            ("/{workspace}/{collection}/{datasource}", "at most one resource"),
+            ("/app/{workspace} admin", "view or edit"),
+            ("/app/{workspace}/../x", "not a literal"),
+            ("/app/{workspace}/{other}", "not a literal"),
+        ] {
+            let e = Rules::parse(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(Rules::parse("").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn sign_in_returns_only_to_paths_the_rules_give_that_workspace() {
+        let r = rules();
+        assert!(r.returns_to("acme", "/app/acme/collections/7"));
+        assert!(!r.returns_to("beta", "/app/acme/collections/7"));
+        assert!(!r.returns_to("acme", "/elsewhere"));
+        assert!(!r.returns_to("acme", "//evil.test/app/acme"));
+        assert!(!r.returns_to("acme", "https://evil.test/app/acme"));
+    }
+}
