@@ -6,6 +6,10 @@ const port = process.env.GATEHOUSE_E2E_PORT || '3100';
 const idpPort = process.env.GATEHOUSE_E2E_IDP_PORT || '3190';
 const dnsPort = process.env.GATEHOUSE_E2E_DNS_PORT || '3194';
 const dnsHttpPort = process.env.GATEHOUSE_E2E_DNS_HTTP_PORT || '3195';
+// Browsers reach Gatehouse through nginx on `port`; Gatehouse itself listens on `inner`,
+// and the product behind forward-auth (scripts/interop/product_app.py) on `productPort`.
+const inner = process.env.GATEHOUSE_E2E_INNER_PORT || '3197';
+const productPort = process.env.GATEHOUSE_E2E_PRODUCT_PORT || '3196';
 // OIDC providers shaped like Google, Microsoft and Slack (scripts/interop/oidc_provider.mjs);
 // scripts/e2e-server.sh points the app at the same ports.
 const oidc = [['google', 'google', 3191], ['office365', 'microsoft', 3192], ['slack', 'slack', 3193]];
@@ -31,7 +35,24 @@ export default defineConfig({
   ],
   webServer: [
     {
-      command: `../scripts/e2e-server.sh ${port}`,
+      command: `../scripts/e2e-server.sh ${port} ${inner}`,
+      url: `http://127.0.0.1:${inner}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: `../.venv/bin/python ../scripts/interop/product_app.py --port ${productPort}`,
+      url: `http://127.0.0.1:${productPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      // A real nginx (Debian's) in front of both, with auth_request to /forward-auth.
+      command: `../scripts/e2e-nginx.sh ${port} ${inner} ${productPort}`,
       url: `http://127.0.0.1:${port}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -40,6 +40,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run once hydration is done: from then on, pages come from client navigation.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| ui::pages::HYDRATED.store(true, std::sync::atomic::Ordering::Relaxed));
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
         <Title text="Gatehouse"/>
@@ -59,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:slug/settings/members") view=|| view! { <Gate audience=Audience::Admins><pages::Members/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/groups") view=|| view! { <Gate audience=Audience::Admins><pages::Groups/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/settings/access") view=|| view! { <Gate audience=Audience::Admins><pages::Access/></Gate> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/settings/api-keys") view=|| view! { <Gate audience=Audience::Admins><pages::ApiKeys/></Gate> } ssr=SsrMode::Async/>
                 <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async/>
                 // Any other path in a workspace: its 404, after the same viewer check.
                 <Route path=path!("/w/:slug/*rest") view=|| view! { <Gate audience=Audience::Nobody/> } ssr=SsrMode::Async/>

@@ -3,7 +3,7 @@
 // collection, grants the group view in the matrix, and the collection opens; a resource
 // that doesn't exist is a 404.
 import { test, expect } from '@playwright/test';
-import { admin, failOnPageProblems, signInAsAdmin } from './support.mjs';
+import { admin, failOnPageProblems, groupWith, inviteAndJoin, signInAsAdmin } from './support.mjs';
 
 failOnPageProblems(test);
 
@@ -63,26 +63,8 @@ test('a revoked grant closes the member\'s open page live; the preview names the
   const member = { email: `mia.${tag}@acme.test`, name: `Mia ${tag}`, password: 'mia password 12345' };
   await signInAsAdmin(page);
 
-  await page.goto('/w/acme/settings/members');
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByRole('button', { name: 'Invite' }).click();
-  const link = await page.getByTestId('invite-link').inputValue();
-  const ctx = await browser.newContext();
-  const mp = await ctx.newPage();
-  await mp.goto(new URL(link).pathname);
-  await mp.getByLabel('Your name').fill(member.name);
-  await mp.getByLabel('Choose a password').fill(member.password);
-  await mp.getByRole('button', { name: 'Join workspace' }).click();
-  await expect(mp).toHaveURL(/\/w\/acme$/);
-
-  await page.goto('/w/acme/settings/groups');
-  await page.getByLabel('New group').fill(group);
-  await page.getByRole('button', { name: 'Create group' }).click();
-  const card = page.locator(`section[data-group="${group}"]`);
-  await card.getByLabel(`Email to add to ${group}`).fill(member.email);
-  await card.getByRole('button', { name: 'Add member' }).click();
-  await page.getByRole('button', { name: 'Confirm and save' }).click();
-  await expect(page.locator(`section[data-group="${group}"]`)).toContainText(member.email);
+  const { ctx, mp } = await inviteAndJoin(page, browser, member);
+  await groupWith(page, group, member.email);
 
   await page.goto('/w/acme/settings/access');
   await page.getByLabel('Name', { exact: true }).fill(collection);

@@ -98,3 +98,32 @@ export async function signInAsAdmin(page) {
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/w\/acme$/);
 }
+
+// The admin (on `page`) invites `who` as a member; they join in a browser context of their
+// own, which is returned with its page, signed in.
+export async function inviteAndJoin(page, browser, who) {
+  await page.goto('/w/acme/settings/members');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByTestId('invite-link').inputValue();
+  const ctx = await browser.newContext();
+  const mp = await ctx.newPage();
+  await mp.goto(new URL(link).pathname);
+  await mp.getByLabel('Your name').fill(who.name);
+  await mp.getByLabel('Choose a password').fill(who.password);
+  await mp.getByRole('button', { name: 'Join workspace' }).click();
+  await expect(mp).toHaveURL(/\/w\/acme$/);
+  return { ctx, mp };
+}
+
+// The admin creates group `group` with `email` in it (confirming the access preview).
+export async function groupWith(page, group, email) {
+  await page.goto('/w/acme/settings/groups');
+  await page.getByLabel('New group').fill(group);
+  await page.getByRole('button', { name: 'Create group' }).click();
+  const card = page.locator(`section[data-group="${group}"]`);
+  await card.getByLabel(`Email to add to ${group}`).fill(email);
+  await card.getByRole('button', { name: 'Add member' }).click();
+  await page.getByRole('button', { name: 'Confirm and save' }).click();
+  await expect(page.locator(`section[data-group="${group}"]`)).toContainText(email);
+}

@@ -14,6 +14,7 @@ mod m20261206_000009_scim_token_expiry;
 mod m20261207_000010_session_idle;
 mod m20261207_000011_session_device;
 mod m20261207_000012_saml_logout;
+mod m20261207_000013_api_keys;
 
 /// SQLite can't drop a column's inline UNIQUE: a table is rebuilt by SQLite's documented
 /// procedure instead. `steps` (create the new table, copy, drop the old, rename, and
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_session_idle::Migration),
             Box::new(m20261207_000011_session_device::Migration),
             Box::new(m20261207_000012_saml_logout::Migration),
+            Box::new(m20261207_000013_api_keys::Migration),
         ]
     }
 }

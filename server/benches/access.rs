@@ -289,7 +289,87 @@ async fn main() {
         ms(pct(&times, 0.5)),
         ms(pct(&times, 0.99))
     );
+
+    forward_auth(&st, ws, &members, &resource_ids).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `/forward-auth` as a reverse proxy calls it, over real HTTP: 100 concurrent clients
+/// (keep-alive connections), each request a random one of 1,000 members' sessions and a
+/// random resource of the big workspace. The anchor, in the same run: `/healthz` through
+/// the same server and clients (HTTP, routing and middleware, no database).
+async fn forward_auth(st: &AppState, ws: i64, members: &[i64], resources: &[i64]) {
+    const CLIENTS: usize = 100;
+    let secs: u64 = std::env::var("GATEHOUSE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let mut st = st.clone();
+    let mut cfg = (*st.config).clone();
+    cfg.forward_auth = app::server::forward_auth::Rules::parse("/app/{workspace}/items/{resource}/**").expect("rules");
+    st.config = Arc::new(cfg);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let now = st.now();
+    let mut cookies = Vec::new();
+    for _ in 0..1000 {
+        let m = members[rng.gen_range(0..members.len())];
+        let account = ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE id = {m}")).await[0];
+        let token = sessions::create(&st.db, now, account, ws, "password", &Default::default()).await.expect("session");
+        cookies.push(format!("{}={}", sessions::cookie_name(false), token.expose()));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = server::router::app(st.clone());
+    tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await });
+    let cookies = Arc::new(cookies);
+    let resources = Arc::new(resources.to_vec());
+    for phase in ["healthz", "forward-auth"] {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..CLIENTS {
+            let (cookies, resources) = (cookies.clone(), resources.clone());
+            tasks.push(tokio::spawn(async move {
+                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+                let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
+                let mut times = Vec::new();
+                let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+                while Instant::now() < deadline {
+                    let req = if phase == "healthz" {
+                        client.get(format!("http://{addr}/healthz"))
+                    } else {
+                        let r = resources[rng.gen_range(0..resources.len())];
+                        client
+                            .get(format!("http://{addr}/forward-auth"))
+                            .header("x-original-uri", format!("/app/big/items/{r}/view"))
+                            .header("cookie", &cookies[rng.gen_range(0..cookies.len())])
+                    };
+                    let t = Instant::now();
+                    let res = req.send().await.expect("request");
+                    let status = res.status().as_u16();
+                    let _ = res.bytes().await;
+                    times.push(t.elapsed());
+                    *statuses.entry(status).or_default() += 1;
+                }
+                (times, statuses)
+            }));
+        }
+        let mut times = Vec::new();
+        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+        for t in tasks {
+            let (ts, ss) = t.await.expect("client");
+            times.extend(ts);
+            for (k, v) in ss {
+                *statuses.entry(k).or_default() += v;
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        times.sort();
+        println!(
+            "  {phase} over HTTP, {CLIENTS} concurrent clients, {secs} s: {:.0} req/s, p50 {}, p99 {}, statuses {statuses:?}{}",
+            times.len() as f64 / elapsed,
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99)),
+            if phase == "healthz" { "  (anchor: the same server without the database)" } else { "  (200 granted, 403 not reached)" }
+        );
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod router;
 pub mod saml;
 pub mod scim;
+pub mod v1;
 
 use std::sync::Arc;
 

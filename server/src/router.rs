@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::events::routes())
         .merge(crate::audit_csv::routes())
         .merge(crate::forward_auth::routes())
+        .merge(crate::v1::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -209,7 +210,8 @@ async fn same_origin_writes(State(st): State<AppState>, req: Request, next: Next
     // `/forward-auth` only answers questions about the caller's own session, and the
     // proxy asks it with the original request's method.
     let path = req.uri().path();
-    let exempt = path.starts_with("/scim/") || path.starts_with("/saml/") || path.starts_with("/auth/") || path == "/forward-auth";
+    // `/v1` takes only a bearer API key, never a cookie, so a cross-site page can't use it.
+    let exempt = path.starts_with("/scim/") || path.starts_with("/saml/") || path.starts_with("/auth/") || path.starts_with("/v1/") || path == "/forward-auth";
     if exempt || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }

@@ -3,6 +3,7 @@
 //! in the `server` crate.
 pub mod access;
 pub mod account;
+pub mod api_keys;
 pub mod auth;
 pub mod invites;
 pub mod members;

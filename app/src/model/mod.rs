@@ -85,6 +85,43 @@ pub struct MemberRow {
     pub sessions: u32,
 }
 
+/// An API key as its workspace's admins see it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    /// The part of the key that names it (`ghk_{public_id}_…`).
+    pub public_id: String,
+    pub scopes: Vec<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    pub created: String,
+    pub created_by: String,
+    pub expires: Option<String>,
+    pub last_used: Option<String>,
+    /// After a rotation: until when the previous secret still works.
+    pub previous_until: Option<String>,
+}
+
+/// The API keys page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeysPage {
+    pub keys: Vec<ApiKeyRow>,
+    /// Every scope: its name and what it allows.
+    pub scopes: Vec<(String, String)>,
+    /// Rotation overlap choices: seconds and label.
+    pub overlaps: Vec<(i64, String)>,
+    /// A key just created or rotated in this browser without JavaScript (shown once).
+    pub fresh: Option<ApiKeyShown>,
+}
+
+/// A key's secret, the one time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyShown {
+    pub name: String,
+    pub key: String,
+}
+
 /// One of the viewer's own sessions, as their sessions page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -363,6 +400,12 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
+/// As [`urlencode`], but keeps `/`, which a query value may hold as it is (RFC 3986
+/// §3.4): a path handed on in `?next=` stays readable.
+pub fn query_value(s: &str) -> String {
+    urlencode(s).replace("%2F", "/")
+}
+
 /// One page of the Members page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembersPage {
@@ -442,6 +485,7 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("domain_not_verified", "The domain is not verified: its status below says what the check found."),
     ("allowlist_saved", "Allowlist saved."),
     ("session_ended", "Signed out of that session."),
+    ("api_key_revoked", "Key revoked; it stopped working at once."),
     ("signed_out_idp", "You are signed out here and at your identity provider."),
     ("signed_out_here", "You are signed out here; your identity provider did not confirm signing you out there."),
     ("other_sessions_ended", "Signed out everywhere else."),

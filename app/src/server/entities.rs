@@ -325,6 +325,31 @@ pub mod saml_provider {
     no_relations!();
 }
 
+pub mod api_key {
+    use sea_orm::entity::prelude::*;
+    /// A workspace's service account for `/v1` (see `api_keys`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub public_id: String,
+        pub name: String,
+        /// Space-separated scopes.
+        pub scopes: String,
+        pub secret_hash: String,
+        pub previous_secret_hash: Option<String>,
+        pub previous_valid_until: Option<i64>,
+        pub expires_at: Option<i64>,
+        pub created_at: i64,
+        pub created_by: String,
+        pub last_used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
 pub mod saml_logout {
     use sea_orm::entity::prelude::*;
     /// A LogoutRequest we sent, awaiting the IdP's answer in the browser that signed out.

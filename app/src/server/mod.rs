@@ -2,6 +2,7 @@
 //! Server functions (`api/`), axum handlers (`server/` crate) and the CLI all call these
 //! functions; nothing is written twice.
 pub mod access;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod password;
 pub mod permissions;
+pub mod product_api;
 pub mod ratelimit;
 pub mod resources;
 pub mod saml;

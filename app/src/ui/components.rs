@@ -60,6 +60,7 @@ pub fn Header() -> impl IntoView {
                                 let groups = format!("/w/{}/settings/groups", m.workspace_slug);
                                 let access = format!("/w/{}/settings/access", m.workspace_slug);
                                 let overview = format!("/w/{}/settings/overview", m.workspace_slug);
+                                let keys = format!("/w/{}/settings/api-keys", m.workspace_slug);
                                 let account = format!("/w/{}/account", m.workspace_slug);
                                 view! {
                                     <nav class="flex items-center gap-4 text-sm">
@@ -70,6 +71,7 @@ pub fn Header() -> impl IntoView {
                                             <a href=members.clone() class="text-slate-600 hover:text-slate-900">"Members"</a>
                                             <a href=groups.clone() class="text-slate-600 hover:text-slate-900">"Groups"</a>
                                             <a href=access.clone() class="text-slate-600 hover:text-slate-900">"Access"</a>
+                                            <a href=keys.clone() class="text-slate-600 hover:text-slate-900">"API keys"</a>
                                         </Show>
                                     </nav>
                                     <div class="flex items-center gap-3 text-sm">

@@ -228,6 +228,25 @@ impl TestApp {
         r.cookie().expect("cookie after accepting")
     }
 
+    /// In acme, as its admin: a collection `resource`, a group `group` with `email` in it,
+    /// and the group's `level` grant on the collection. Returns the resource's and the
+    /// group's ids.
+    pub async fn granted(&self, admin: &str, resource: &str, group: &str, email: &str, level: &str) -> (i64, i64) {
+        use app::api::access::{ChangeGroup, ChangeResource, SetGrant};
+        use app::server::entities::{group as groups, resource as resources};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let ok = |r: Reply| assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        ok(self
+            .call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", resource), ("description", "")], Some(admin))
+            .await);
+        let r = resources::Entity::find().filter(resources::Column::Name.eq(resource)).one(&self.state.db).await.expect("db").expect("resource").id;
+        ok(self.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", group)], Some(admin)).await);
+        let g = groups::Entity::find().filter(groups::Column::Name.eq(group)).one(&self.state.db).await.expect("db").expect("group").id;
+        ok(self.call::<ChangeGroup>(&[("slug", "acme"), ("action", "add"), ("id", &g.to_string()), ("email", email)], Some(admin)).await);
+        ok(self.call::<SetGrant>(&[("slug", "acme"), ("group_id", &g.to_string()), ("resource_id", &r.to_string()), ("level", level)], Some(admin)).await);
+        (r, g)
+    }
+
     pub async fn me_status(&self, cookie: &str) -> StatusCode {
         self.call::<app::api::auth::Me>(&[("slug", "acme")], Some(cookie)).await.status
     }

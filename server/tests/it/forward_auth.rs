@@ -2,7 +2,7 @@
 //! every call, no session of another workspace counted, and every identity header always
 //! written (so the proxy overwrites whatever the client sent). The end-to-end test behind
 //! a real nginx is in end2end/tests/forward-auth.spec.mjs.
-use app::api::access::{ChangeGroup, ChangeResource, SetGrant};
+use app::api::access::{ChangeGroup, ChangeResource};
 use app::api::members::SetMemberStatus;
 use app::server::entities::{membership, resource};
 use axum::body::Body;
@@ -26,23 +26,7 @@ async fn world() -> World {
     app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
     let admin = app.admin_cookie().await;
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
-    let ok = |r: Reply| assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    ok(app
-        .call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", "Revenue"), ("description", "")], Some(&admin))
-        .await);
-    let revenue = resource::Entity::find().filter(resource::Column::Name.eq("Revenue")).one(&app.state.db).await.expect("db").expect("resource").id;
-    ok(app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Finance, EMEA")], Some(&admin)).await);
-    let finance = app::server::entities::group::Entity::find()
-        .filter(app::server::entities::group::Column::Name.eq("Finance, EMEA"))
-        .one(&app.state.db)
-        .await
-        .expect("db")
-        .expect("group")
-        .id;
-    ok(app.call::<ChangeGroup>(&[("slug", "acme"), ("action", "add"), ("id", &finance.to_string()), ("email", "bob@acme.test")], Some(&admin)).await);
-    ok(app
-        .call::<SetGrant>(&[("slug", "acme"), ("group_id", &finance.to_string()), ("resource_id", &revenue.to_string()), ("level", "view")], Some(&admin))
-        .await);
+    let (revenue, finance) = app.granted(&admin, "Revenue", "Finance, EMEA", "bob@acme.test", "view").await;
     World { app, admin, bob, revenue, finance }
 }
 

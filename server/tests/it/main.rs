@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod api;
 mod cli;
 mod domains;
 mod forward_auth;

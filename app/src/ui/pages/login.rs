@@ -43,8 +43,8 @@ pub fn Login() -> impl IntoView {
                                 {others.into_iter().map(|(key, label)| {
                                     let back = Some(next.get_value()).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("/w/{}", p.workspace_slug));
                                     let href = match key.strip_prefix("saml:") {
-                                        Some(id) => format!("/saml/{id}/login?next={}", crate::model::urlencode(&back)),
-                                        None => format!("/auth/{}/start?workspace={}&next={}", key, p.workspace_slug, crate::model::urlencode(&back)),
+                                        Some(id) => format!("/saml/{id}/login?next={}", crate::model::query_value(&back)),
+                                        None => format!("/auth/{}/start?workspace={}&next={}", key, p.workspace_slug, crate::model::query_value(&back)),
                                     };
                                     view! { <a rel="external" class="block rounded border border-slate-300 px-4 py-2 text-center hover:bg-slate-100" href=href data-method=key>{label}</a> }
                                 }).collect_view()}

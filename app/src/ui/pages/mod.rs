@@ -1,5 +1,6 @@
 mod access;
 mod account;
+mod api_keys;
 mod auth_settings;
 mod groups;
 mod home;
@@ -14,6 +15,7 @@ mod setup;
 
 pub use access::{Access, ResourcePage};
 pub use account::Account;
+pub use api_keys::ApiKeys;
 pub use auth_settings::AuthSettingsPage;
 pub use groups::Groups;
 pub use home::Home;
@@ -30,12 +32,27 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
+/// Set once the browser has hydrated the first page (see [`NotFound`]).
+#[cfg(feature = "hydrate")]
+pub static HYDRATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The 404 page; on the server it also sets the status.
+///
+/// In the browser, a client-side navigation that lands here went to a path this app has
+/// no page for, which on a shared site is someone else's (the product behind the proxy,
+/// where a sign-in sends people back): the page is loaded from the server instead. A 404
+/// the server rendered hydrates before `HYDRATED` is set, so it never reloads itself.
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
         r.set_status(http::StatusCode::NOT_FOUND);
+    }
+    #[cfg(feature = "hydrate")]
+    if HYDRATED.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
     }
     view! {
         <main class="mx-auto max-w-md px-4 py-24 text-center">

@@ -1,0 +1,132 @@
+//! API keys of a workspace (admins only): the product's credentials for `/v1`.
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{ApiKeyShown, ApiKeysPage};
+
+#[cfg(feature = "ssr")]
+const KEY_FLASH_COOKIE: &str = "gatehouse_api_key";
+
+#[cfg(feature = "ssr")]
+fn describe(s: crate::server::api_keys::Scope) -> &'static str {
+    use crate::server::api_keys::Scope;
+    match s {
+        Scope::DirectoryRead => "list members and groups, read resources",
+        Scope::AccessCheck => "check access; identify the member behind a session token",
+        Scope::ResourcesWrite => "register, rename and delete resources (every use audited)",
+    }
+}
+
+/// Admins of `slug`: the workspace's keys, and a key just made without JavaScript.
+#[server]
+pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
+    use super::ctx::*;
+    use crate::server::api_keys::{self, Scope, OVERLAP_CHOICES_SECS};
+    use crate::server::scim::display_time;
+    let (st, cap) = admin(&slug).await?;
+    let now = st.now();
+    let keys = api_keys::list(&st.db, now, cap.workspace_id()).await.map_err(fail)?;
+    let path = format!("/w/{}/settings/api-keys", urlencode(&slug));
+    // The flash holds `public_id.key`: shown only while it is that key's current secret.
+    let fresh = take_flash(&st, KEY_FLASH_COOKIE, &path).and_then(|v| {
+        let (public_id, key) = v.split_once('.')?;
+        let k = keys.iter().find(|k| k.key.public_id == public_id && k.status == "active")?;
+        let secret = key.strip_prefix(&format!("ghk_{public_id}_"))?;
+        (crate::server::crypto::Token::from_presented(secret).hash() == k.key.secret_hash)
+            .then(|| ApiKeyShown { name: k.key.name.clone(), key: key.to_string() })
+    });
+    Ok(ApiKeysPage {
+        keys: keys
+            .into_iter()
+            .map(|k| crate::model::ApiKeyRow {
+                id: k.key.id,
+                scopes: k.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+                status: k.status.to_string(),
+                created: display_time(k.key.created_at),
+                created_by: k.key.created_by.clone(),
+                expires: k.key.expires_at.map(display_time),
+                last_used: k.key.last_used_at.map(display_time),
+                previous_until: k.key.previous_valid_until.filter(|u| *u > now).map(display_time),
+                name: k.key.name,
+                public_id: k.key.public_id,
+            })
+            .collect(),
+        scopes: Scope::ALL.iter().map(|s| (s.as_str().to_string(), describe(*s).to_string())).collect(),
+        overlaps: OVERLAP_CHOICES_SECS
+            .iter()
+            .map(|s| {
+                let label = match *s {
+                    0 => "none: the old key stops now".to_string(),
+                    3600 => "1 hour".to_string(),
+                    86_400 => "1 day".to_string(),
+                    s => format!("{} days", s / 86_400),
+                };
+                (*s, label)
+            })
+            .collect(),
+        fresh,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn shown(st: &crate::server::AppState, slug: &str, public_id: &str, name: String, key: String) -> ApiKeyShown {
+    use super::ctx::*;
+    if is_no_js_post() {
+        let path = format!("/w/{}/settings/api-keys", urlencode(slug));
+        set_flash(st, KEY_FLASH_COOKIE, &format!("{public_id}.{key}"), &path);
+        leptos_axum::redirect(&path);
+    }
+    ApiKeyShown { name, key }
+}
+
+/// Admins of `slug`: creates a key with the scopes ticked (a checkbox per scope, named
+/// after it with `_` for `:`) and an optional expiry in days. The key is in the answer,
+/// once.
+#[server]
+pub async fn create_api_key(
+    slug: String,
+    name: String,
+    #[server(default)] directory_read: Option<String>,
+    #[server(default)] access_check: Option<String>,
+    #[server(default)] resources_write: Option<String>,
+    #[server(default)] expires_days: String,
+) -> Result<ApiKeyShown, AppError> {
+    use super::ctx::*;
+    use crate::server::api_keys::{self, Scope};
+    use crate::server::DomainError;
+    let (st, cap) = admin(&slug).await?;
+    let ticked = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != "false");
+    let parsed: Vec<Scope> = [(Scope::DirectoryRead, &directory_read), (Scope::AccessCheck, &access_check), (Scope::ResourcesWrite, &resources_write)]
+        .into_iter()
+        .filter(|(_, v)| ticked(v))
+        .map(|(s, _)| s)
+        .collect();
+    let expiry = match expires_days.trim() {
+        "" | "never" => None,
+        d => Some(d.parse::<i64>().map_err(|_| fail(DomainError::Invalid("Expiry must be a whole number of days, or empty for none.".into())))?),
+    };
+    let (key, secret) = api_keys::create(&st.db, st.now(), &cap, &name, &parsed, expiry).await.map_err(fail)?;
+    Ok(shown(&st, &slug, &key.public_id, key.name, secret))
+}
+
+/// Admins of `slug`: a new secret for key `id`; the old one works for `overlap_secs` more.
+#[server]
+pub async fn rotate_api_key(slug: String, id: i64, overlap_secs: i64) -> Result<ApiKeyShown, AppError> {
+    use super::ctx::*;
+    use crate::server::api_keys;
+    let (st, cap) = admin(&slug).await?;
+    let secret = api_keys::rotate(&st.db, st.now(), &cap, id, overlap_secs).await.map_err(fail)?;
+    let keys = api_keys::list(&st.db, st.now(), cap.workspace_id()).await.map_err(fail)?;
+    let k = keys.into_iter().find(|k| k.key.id == id).ok_or_else(|| fail(crate::server::DomainError::NotFound))?;
+    Ok(shown(&st, &slug, &k.key.public_id, k.key.name, secret))
+}
+
+/// Admins of `slug`: revokes key `id` at once.
+#[server]
+pub async fn revoke_api_key(slug: String, id: i64) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    let key = crate::server::api_keys::revoke(&st.db, st.now(), &cap, id).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/api-keys?saved=api_key_revoked", urlencode(&slug)));
+    Ok(format!("“{}” revoked; it stopped working at once.", key.name))
+}
