@@ -21,6 +21,12 @@ http {
   scgi_temp_path $dir/scgi;
   client_max_body_size 2m;
   upstream gatehouse { server 127.0.0.1:$gatehouse; keepalive 16; }
+  # The product never sees Gatehouse's session cookie (a bearer credential for Gatehouse
+  # itself); it learns who is signed in from the identity headers.
+  map \$http_cookie \$gh_product_cookie {
+    default \$http_cookie;
+    "~^(?<gh_pre>.*?)(?:^|;\s*)(?:__Host-)?gatehouse_session=[^;]*(?<gh_post>.*)\$" "\$gh_pre\$gh_post";
+  }
 
   server {
     listen 127.0.0.1:$port;
@@ -34,6 +40,7 @@ http {
       auth_request_set \$gh_role \$upstream_http_x_gatehouse_role;
       auth_request_set \$gh_workspace \$upstream_http_x_gatehouse_workspace;
       auth_request_set \$gh_groups \$upstream_http_x_gatehouse_groups;
+      auth_request_set \$gh_groups_truncated \$upstream_http_x_gatehouse_groups_truncated;
       auth_request_set \$gh_resource \$upstream_http_x_gatehouse_resource;
       auth_request_set \$gh_access \$upstream_http_x_gatehouse_access;
       auth_request_set \$gh_sign_in \$upstream_http_x_gatehouse_sign_in;
@@ -44,9 +51,11 @@ http {
       proxy_set_header X-Gatehouse-Role \$gh_role;
       proxy_set_header X-Gatehouse-Workspace \$gh_workspace;
       proxy_set_header X-Gatehouse-Groups \$gh_groups;
+      proxy_set_header X-Gatehouse-Groups-Truncated \$gh_groups_truncated;
       proxy_set_header X-Gatehouse-Resource \$gh_resource;
       proxy_set_header X-Gatehouse-Access \$gh_access;
       proxy_set_header Host \$http_host;
+      proxy_set_header Cookie \$gh_product_cookie;
       error_page 401 = @sign_in;
       error_page 403 = @missing;
       proxy_pass http://127.0.0.1:$product;
@@ -58,6 +67,9 @@ http {
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI \$request_uri;
       proxy_set_header X-Original-Method \$request_method;
+      # Read only in Traefik/Caddy mode; never pass a client's own.
+      proxy_set_header X-Forwarded-Uri "";
+      proxy_set_header X-Forwarded-Method "";
       proxy_set_header Host \$http_host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_http_version 1.1;

@@ -47,7 +47,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
         <Title text="Gatehouse"/>
         <Router>
-            <Routes fallback=pages::NotFound>
+            <Routes fallback=pages::Unrouted>
                 <Route path=path!("/") view=pages::Landing ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async/>
                 <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async/>

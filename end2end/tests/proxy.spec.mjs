@@ -49,6 +49,10 @@ test('the product behind nginx: sign in and back, identity headers, no forgery, 
   await expect(header('access')).toHaveText('view');
   await expect(header('name')).toHaveText(encodeURIComponent(member.name));
   expect((await header('groups').textContent()).split(',').map(decodeURIComponent)).toContain(group);
+  await expect(header('groups-truncated')).toHaveText('false');
+  // The product never receives Gatehouse's session cookie.
+  expect((await ctx.cookies()).map((c) => c.name)).toContain('gatehouse_session');
+  expect(await mp.getByTestId('cookies').textContent()).not.toContain('gatehouse_session');
 
   // Identity headers the browser makes up never reach the product: the ones Gatehouse
   // answers are its own, and the ones it leaves empty are not passed at all.

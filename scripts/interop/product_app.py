@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Product(BaseHTTPRequestHandler):
     def _page(self):
         seen = sorted((k.lower(), v) for k, v in self.headers.items() if k.lower().startswith("x-gatehouse-"))
+        cookies = sorted(c.split("=", 1)[0].strip() for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
         rows = "".join(
             f'<dt>{html.escape(k)}</dt><dd data-header="{html.escape(k)}">{html.escape(v)}</dd>' for k, v in seen
         )
@@ -21,6 +22,7 @@ class Product(BaseHTTPRequestHandler):
             "<title>Product</title></head><body><h1>The product</h1>"
             f'<p data-testid="request">{html.escape(self.command)} {html.escape(self.path)}</p>'
             f"<dl>{rows}</dl>"
+            f'<p data-testid="cookies">{html.escape(" ".join(cookies))}</p>'
             f'<form method="post" action="{html.escape(self.path)}"><button>Save</button></form>'
             "</body></html>"
         ).encode()

@@ -9,10 +9,14 @@
 //!   non-2xx answer to the browser, so a visitor gets a 302 to sign in and a member the
 //!   same 404 as a missing page (403 when they may see the resource but not change it).
 //!
-//! The proxy passes the request's method and URI (`X-Forwarded-Method`/`X-Forwarded-Uri`
-//! from Traefik and Caddy, `X-Original-Method`/`X-Original-URI` by nginx convention) and
-//! the browser's cookies. Every identity header is always sent, empty when it has no value,
-//! so a proxy that copies them over the client's own never lets a forged one through.
+//! The proxy passes the request's method and URI and the browser's cookies. Each mode reads
+//! only the pair of headers its proxies set, overwriting whatever the client sent: nginx's
+//! `X-Original-Method`/`X-Original-URI` (set by our documented `proxy_set_header`s) in
+//! status mode, Traefik's and Caddy's `X-Forwarded-Method`/`X-Forwarded-Uri` in redirect
+//! mode. (nginx passes the client's headers to the subrequest, so an `X-Forwarded-Uri`
+//! the client made up must never be read there.) Every identity header is always sent,
+//! empty when it has no value, so a proxy that copies them over the client's own never
+//! lets a forged one through.
 use app::server::forward_auth::{self, Decision};
 use app::server::{sessions, AppState};
 use axum::extract::{Query, State};
@@ -22,13 +26,14 @@ use axum::routing::any;
 use axum::Router;
 
 /// The identity headers, in the order they are written.
-pub const IDENTITY_HEADERS: [&str; 8] = [
+pub const IDENTITY_HEADERS: [&str; 9] = [
     "x-gatehouse-member-id",
     "x-gatehouse-email",
     "x-gatehouse-name",
     "x-gatehouse-role",
     "x-gatehouse-workspace",
     "x-gatehouse-groups",
+    "x-gatehouse-groups-truncated",
     "x-gatehouse-resource",
     "x-gatehouse-access",
 ];
@@ -54,11 +59,14 @@ async fn check(State(st): State<AppState>, Query(p): Query<Params>, headers: Hea
         Some("redirect") => true,
         Some(_) => return (StatusCode::BAD_REQUEST, "mode must be status (nginx) or redirect (Traefik, Caddy).").into_response(),
     };
-    let text = |names: [&str; 2]| names.iter().find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok())).map(str::to_string);
-    let Some(uri) = text(["x-forwarded-uri", "x-original-uri"]) else {
-        return (StatusCode::BAD_REQUEST, "The proxy must pass the request's URI in X-Forwarded-Uri or X-Original-URI.").into_response();
+    let (uri_header, method_header) = if redirect { ("x-forwarded-uri", "x-forwarded-method") } else { ("x-original-uri", "x-original-method") };
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let Some(uri) = text(uri_header) else {
+        let msg =
+            if redirect { "The proxy must pass the request's URI in X-Forwarded-Uri." } else { "The proxy must pass the request's URI in X-Original-URI." };
+        return (StatusCode::BAD_REQUEST, msg).into_response();
     };
-    let method = text(["x-forwarded-method", "x-original-method"]).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    let method = text(method_header).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
     let target = st.config.forward_auth.target(&method, &uri);
     let decided = async {
         let viewer = match &target {
@@ -100,12 +108,9 @@ fn answer(decision: Decision, redirect: bool) -> Response {
         Decision::Forbidden => (StatusCode::FORBIDDEN, [("x-gatehouse-deny", "level")], "You can see this, but not change it.").into_response(),
     };
     let h = res.headers_mut();
-    let values: [String; 8] = match decision {
+    let values: [String; 9] = match decision {
         Decision::Allow(id) => {
             let (groups, truncated) = groups_header(&id.groups);
-            if truncated {
-                h.insert("x-gatehouse-groups-truncated", HeaderValue::from_static("true"));
-            }
             [
                 id.membership_id.to_string(),
                 header_text(&id.email),
@@ -113,6 +118,7 @@ fn answer(decision: Decision, redirect: bool) -> Response {
                 id.role.to_string(),
                 id.workspace,
                 groups,
+                if truncated { "true" } else { "false" }.to_string(),
                 id.resource.map(|(r, _)| r.to_string()).unwrap_or_default(),
                 id.resource.map(|(_, l)| l.as_str().to_string()).unwrap_or_default(),
             ]
@@ -127,13 +133,19 @@ fn answer(decision: Decision, redirect: bool) -> Response {
     res
 }
 
-/// Visible ASCII as it is; anything else percent-encoded.
+/// Percent-encoded where it must be (`%`, `,`, spaces, controls, anything not ASCII), the
+/// rest as it is: percent-decoding always gives the value back, and an ordinary address
+/// stays readable.
 fn header_text(s: &str) -> String {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        s.to_string()
-    } else {
-        app::model::urlencode(s)
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x21..0x7f).contains(&b) && b != b'%' && b != b',' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
+    out
 }
 
 /// Percent-encoded names joined by commas, cut at a whole name before the cap.

@@ -130,6 +130,16 @@ impl Caller {
     }
 }
 
+/// The page asked for, or a 422 that says what is wrong with the query.
+fn page(q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>) -> Result<(i64, u64), ApiError> {
+    q.map_err(|e| invalid(e.body_text()))?.0.parts()
+}
+
+/// A resource id from the path, or a 422.
+fn path_id(id: Result<Path<i64>, axum::extract::rejection::PathRejection>) -> Result<i64, ApiError> {
+    id.map(|Path(i)| i).map_err(|_| invalid("The resource id must be a number."))
+}
+
 /// A JSON body, or a 422 that says what is wrong with it.
 fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
     b.map(|Json(t)| t).map_err(|e| invalid(e.body_text()))
@@ -138,7 +148,14 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        let presented = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, k)| k.trim());
         let Some(presented) = presented else {
             return Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "Present an API key: Authorization: Bearer ghk_….".into()));
         };
@@ -204,9 +221,13 @@ fn member_of(m: &app::server::entities::membership::Model, a: &app::server::enti
 /// The workspace's members, oldest first.
 #[utoipa::path(get, path = "/v1/members", tag = "directory", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, description = "OK", body = MembersPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
-async fn list_members(caller: Caller, State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<MembersPage>, ApiError> {
+async fn list_members(
+    caller: Caller,
+    State(st): State<AppState>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<MembersPage>, ApiError> {
     caller.need(&[Scope::DirectoryRead])?;
-    let (after, limit) = q.parts()?;
+    let (after, limit) = page(q)?;
     let rows = product_api::members(&st.db, caller.0.workspace_id, after, limit).await?;
     let next = next_cursor(rows.last().map(|r| r.membership.id), rows.len(), limit);
     Ok(Json(MembersPage { items: rows.into_iter().map(|r| member_of(&r.membership, &r.account, r.group_ids)).collect(), next_cursor: next }))
@@ -230,9 +251,13 @@ pub struct GroupsPage {
 /// The workspace's groups.
 #[utoipa::path(get, path = "/v1/groups", tag = "directory", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, description = "OK", body = GroupsPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
-async fn list_groups(caller: Caller, State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<GroupsPage>, ApiError> {
+async fn list_groups(
+    caller: Caller,
+    State(st): State<AppState>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<GroupsPage>, ApiError> {
     caller.need(&[Scope::DirectoryRead])?;
-    let (after, limit) = q.parts()?;
+    let (after, limit) = page(q)?;
     let rows = product_api::groups(&st.db, caller.0.workspace_id, after, limit).await?;
     let next = next_cursor(rows.last().map(|r| r.0.id), rows.len(), limit);
     Ok(Json(GroupsPage {
@@ -266,9 +291,13 @@ pub struct ResourcesPage {
 /// The workspace's resources.
 #[utoipa::path(get, path = "/v1/resources", tag = "resources", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, description = "OK", body = ResourcesPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
-async fn list_resources(caller: Caller, State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<ResourcesPage>, ApiError> {
+async fn list_resources(
+    caller: Caller,
+    State(st): State<AppState>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ResourcesPage>, ApiError> {
     caller.need(&[Scope::DirectoryRead, Scope::ResourcesWrite])?;
-    let (after, limit) = q.parts()?;
+    let (after, limit) = page(q)?;
     let rows = product_api::resources(&st.db, caller.0.workspace_id, after, limit).await?;
     let next = next_cursor(rows.last().map(|r| r.id), rows.len(), limit);
     Ok(Json(ResourcesPage { items: rows.into_iter().map(Resource::from).collect(), next_cursor: next }))
@@ -313,13 +342,15 @@ pub struct ResourceChange {
 async fn update_resource(
     caller: Caller,
     State(st): State<AppState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
     b: Result<Json<ResourceChange>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Resource>, ApiError> {
     let cap = caller.writer()?;
+    let id = path_id(id)?;
     let b = body(b)?;
-    let now = product_api::resource(&st.db, caller.0.workspace_id, id).await?;
-    let r = resources::update(&st.db, st.now(), &cap, id, b.name.as_deref().unwrap_or(&now.name), b.description.as_deref().unwrap_or(&now.description)).await?;
+    let current = product_api::resource(&st.db, caller.0.workspace_id, id).await?;
+    let r = resources::update(&st.db, st.now(), &cap, id, b.name.as_deref().unwrap_or(&current.name), b.description.as_deref().unwrap_or(&current.description))
+        .await?;
     st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
     Ok(Json(r.into()))
 }
@@ -327,9 +358,13 @@ async fn update_resource(
 /// Deletes a resource and every grant on it (audited as the key).
 #[utoipa::path(delete, path = "/v1/resources/{id}", tag = "resources", params(("id" = i64, Path, description = "The resource's id")), security(("api_key" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody)))]
-async fn delete_resource(caller: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_resource(
+    caller: Caller,
+    State(st): State<AppState>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<StatusCode, ApiError> {
     let cap = caller.writer()?;
-    resources::delete(&st.db, st.now(), &cap, id).await?;
+    resources::delete(&st.db, st.now(), &cap, path_id(id)?).await?;
     st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -405,7 +440,10 @@ async fn identify_session(
     caller.need(&[Scope::AccessCheck])?;
     let b = body(b)?;
     let token = app::server::crypto::Token::from_presented(b.token.trim());
-    let viewer = sessions::resolve(&st.db, st.now(), &token, None).await?.filter(|v| v.workspace_id == caller.0.workspace_id).ok_or(DomainError::NotFound)?;
+    // Another workspace's session is not looked at further, nor counted as used.
+    let now = st.now();
+    sessions::peek(&st.db, now, &token).await?.filter(|v| v.workspace_id == caller.0.workspace_id).ok_or(DomainError::NotFound)?;
+    let viewer = sessions::resolve(&st.db, now, &token, None).await?.ok_or(DomainError::NotFound)?;
     let rows = product_api::members(&st.db, caller.0.workspace_id, viewer.membership_id - 1, 1).await?;
     let row = rows.into_iter().find(|r| r.membership.id == viewer.membership_id).ok_or(DomainError::NotFound)?;
     Ok(Json(member_of(&row.membership, &row.account, row.group_ids)))

@@ -32,8 +32,8 @@ pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
         let (public_id, key) = v.split_once('.')?;
         let k = keys.iter().find(|k| k.key.public_id == public_id && k.status == "active")?;
         let secret = key.strip_prefix(&format!("ghk_{public_id}_"))?;
-        (crate::server::crypto::Token::from_presented(secret).hash() == k.key.secret_hash)
-            .then(|| ApiKeyShown { name: k.key.name.clone(), key: key.to_string() })
+        let current = crate::server::crypto::Secret::new(k.key.secret_hash.clone());
+        current.matches(&crate::server::crypto::Token::from_presented(secret).hash()).then(|| ApiKeyShown { name: k.key.name.clone(), key: key.to_string() })
     });
     Ok(ApiKeysPage {
         keys: keys

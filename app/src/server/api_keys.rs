@@ -128,8 +128,16 @@ pub async fn create(
         }
     }
     let txn = super::db::write(db).await?;
-    let live =
-        api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(cap.workspace_id())).filter(api_key::Column::RevokedAt.is_null()).all(&txn).await?.len();
+    // Expired and revoked keys don't count: they can't be used, and expired ones can't
+    // be brought back.
+    let live = api_key::Entity::find()
+        .filter(api_key::Column::WorkspaceId.eq(cap.workspace_id()))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .all(&txn)
+        .await?
+        .iter()
+        .filter(|k| status_of(k, now) == "active")
+        .count();
     if live >= MAX_LIVE_KEYS {
         return Err(DomainError::Invalid(format!("A workspace holds at most {MAX_LIVE_KEYS} keys; revoke one first.")));
     }
@@ -169,10 +177,11 @@ pub async fn create(
     Ok((model.clone(), full_key(&model.public_id, &secret)))
 }
 
-async fn live_key<C: sea_orm::ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, id: i64) -> Result<api_key::Model, DomainError> {
+/// Key `id` of the capability's workspace, if its status is one of `allowed`.
+async fn key_of<C: sea_orm::ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, id: i64, allowed: &[&str]) -> Result<api_key::Model, DomainError> {
     let key = api_key::Entity::find_by_id(id).filter(api_key::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
     match status_of(&key, now) {
-        "active" => Ok(key),
+        s if allowed.contains(&s) => Ok(key),
         other => Err(DomainError::Invalid(format!("This key is {other}; create a new one."))),
     }
 }
@@ -184,7 +193,7 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
         return Err(DomainError::Invalid("Choose how long the old key keeps working.".into()));
     }
     let txn = super::db::write(db).await?;
-    let key = live_key(&txn, now, cap, id).await?;
+    let key = key_of(&txn, now, cap, id, &["active"]).await?;
     let secret = Token::generate();
     let mut m: api_key::ActiveModel = key.clone().into();
     m.previous_secret_hash = Set((overlap_secs > 0).then(|| key.secret_hash.clone()));
@@ -197,10 +206,11 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
     Ok(full_key(&key.public_id, &secret))
 }
 
-/// Revokes key `id` at once (its current and previous secrets).
+/// Revokes key `id` at once (its current and previous secrets); an expired key may be
+/// revoked too, to mark it done.
 pub async fn revoke(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<api_key::Model, DomainError> {
     let txn = super::db::write(db).await?;
-    let key = live_key(&txn, now, cap, id).await?;
+    let key = key_of(&txn, now, cap, id, &["active", "expired"]).await?;
     let mut m: api_key::ActiveModel = key.clone().into();
     m.revoked_at = Set(Some(now));
     m.previous_secret_hash = Set(None);

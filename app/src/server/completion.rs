@@ -56,9 +56,14 @@ pub enum NotSignedIn {
 
 /// `next` when it is this workspace's home or a path under it, or a path the forward-auth
 /// rules send to this workspace (the product behind the proxy); otherwise the home.
+///
+/// Whatever its path, it must be a plain relative path a `Location` header can carry: at
+/// most 1 KB, no control character or backslash, not `//` (another host).
 pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_auth::Rules) -> String {
     let home = format!("/w/{slug}");
-    next.filter(|n| *n == home || n.starts_with(&format!("{home}/")) || forward.returns_to(slug, n)).map(str::to_string).unwrap_or(home)
+    let plain =
+        |n: &&str| n.len() <= super::forward_auth::NEXT_MAX && n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c.is_control() || c == '\\');
+    next.filter(plain).filter(|n| *n == home || n.starts_with(&format!("{home}/")) || forward.returns_to(slug, n)).map(str::to_string).unwrap_or(home)
 }
 
 /// Ends a sign-in in `txn` (which holds whatever the protocol wrote before) and commits
@@ -101,7 +106,14 @@ mod tests {
         // The product's paths, when the forward-auth rules give them to this workspace.
         let rules = crate::server::forward_auth::Rules::parse("/app/{workspace}/**").expect("rules");
         assert_eq!(redirect_within("acme", Some("/app/acme/collections/7?tab=1"), &rules), "/app/acme/collections/7?tab=1");
-        for elsewhere in ["/app/beta/collections/7", "//evil.test/app/acme", "/app/acme/../../x", "https://evil.test/app/acme"] {
+        for elsewhere in [
+            "/app/beta/collections/7",
+            "//evil.test/app/acme",
+            "/app/acme/../../x",
+            "https://evil.test/app/acme",
+            "/app/acme/x?\n",
+            "/w/acme/x?\r\nSet-Cookie: a=b",
+        ] {
             assert_eq!(redirect_within("acme", Some(elsewhere), &rules), "/w/acme", "{elsewhere}");
         }
     }

@@ -111,41 +111,30 @@ impl Rules {
 
     /// Where `method` `uri` (path and query, as the client sent it) is going, or `None`
     /// when no rule matches or the path isn't canonical.
+    ///
+    /// A rule that names a resource claims every path that matches it up to the resource's
+    /// segment: if the rest doesn't fit (an id that isn't one, `9.json`, more segments), the
+    /// answer is `None`, never a later, wider rule (an app that reads `9.json` as 9 would
+    /// otherwise serve collection 9 under a workspace-wide rule). Literals compare without
+    /// case, as some frameworks route.
     pub fn target(&self, method: &str, uri: &str) -> Option<Target> {
         let path = canonical_path(uri)?;
         let parts: Vec<&str> = path[1..].split('/').collect();
-        self.0.iter().find_map(|rule| {
-            let mut workspace = None;
-            let mut resource = None;
-            let mut i = 0;
-            for seg in &rule.segs {
-                match seg {
-                    Seg::Rest => {
-                        i = parts.len();
-                        break;
-                    }
-                    _ if i >= parts.len() => return None,
-                    Seg::Literal(l) if parts[i] == l => {}
-                    Seg::Literal(_) => return None,
-                    Seg::Workspace => workspace = Some(super::workspaces::validate_slug(parts[i]).ok().filter(|s| s == parts[i])?),
-                    Seg::Resource(kind) => {
-                        let id = parts[i].parse::<i64>().ok().filter(|id| *id > 0 && parts[i].bytes().all(|b| b.is_ascii_digit()))?;
-                        resource = Some((id, *kind));
-                    }
-                    Seg::Any => {}
+        for rule in &self.0 {
+            match rule.apply(&parts) {
+                Fit::Matches { workspace, resource } => {
+                    let need = match rule.need {
+                        Need::Fixed(l) => l,
+                        Need::ByMethod if matches!(method, "GET" | "HEAD" | "OPTIONS") => Level::View,
+                        Need::ByMethod => Level::Edit,
+                    };
+                    return Some(Target { workspace, resource, need });
                 }
-                i += 1;
+                Fit::Claimed => return None,
+                Fit::No => {}
             }
-            if i != parts.len() {
-                return None;
-            }
-            let need = match rule.need {
-                Need::Fixed(l) => l,
-                Need::ByMethod if matches!(method, "GET" | "HEAD" | "OPTIONS") => Level::View,
-                Need::ByMethod => Level::Edit,
-            };
-            Some(Target { workspace: workspace?, resource, need })
-        })
+        }
+        None
     }
 
     /// Whether a sign-in may return to `path`: a path the rules send to `slug`.
@@ -154,22 +143,85 @@ impl Rules {
     }
 }
 
-/// The path of `uri` when it is canonical: starts with `/`, no query or fragment left in
-/// it, no dot segments, no encoded `/`, `.` or `\`, no backslash or control character.
+/// How a path fits one rule.
+enum Fit {
+    Matches {
+        workspace: String,
+        resource: Option<(i64, Option<&'static str>)>,
+    },
+    /// It matched up to the rule's resource, then didn't: no other rule may take it.
+    Claimed,
+    No,
+}
+
+impl Rule {
+    fn apply(&self, parts: &[&str]) -> Fit {
+        let mut workspace = None;
+        let mut resource = None;
+        let mut i = 0;
+        // Past the resource's segment, a mismatch is the rule's refusal, not a miss.
+        let miss = |resource: &Option<(i64, Option<&'static str>)>| if resource.is_some() { Fit::Claimed } else { Fit::No };
+        for seg in &self.segs {
+            if *seg == Seg::Rest {
+                i = parts.len();
+                break;
+            }
+            let Some(part) = parts.get(i) else { return miss(&resource) };
+            match seg {
+                Seg::Literal(l) if part.eq_ignore_ascii_case(l) => {}
+                Seg::Workspace => match super::workspaces::validate_slug(part).ok().filter(|s| s == part) {
+                    Some(s) => workspace = Some(s),
+                    None => return miss(&resource),
+                },
+                Seg::Resource(kind) => match part.parse::<i64>().ok().filter(|id| *id > 0 && part.bytes().all(|b| b.is_ascii_digit())) {
+                    Some(id) => resource = Some((id, *kind)),
+                    None => return Fit::Claimed,
+                },
+                Seg::Any => {}
+                _ => return miss(&resource),
+            }
+            i += 1;
+        }
+        match workspace {
+            Some(workspace) if i == parts.len() => Fit::Matches { workspace, resource },
+            _ => miss(&resource),
+        }
+    }
+}
+
+/// The path of `uri` when it is canonical, so that every proxy and framework reads it as
+/// we do: starts with `/` (not `//`), at most 2 KB, no dot segments, no empty segment but
+/// a trailing one, no `;` (matrix parameters, `..;`), no backslash or control character,
+/// and no percent-escape of a character that needs none or of `/`, `\`, `;`, `%` or a
+/// control character (`%63ollections`, `%39`, `%2e%2e`, `%2F`).
 fn canonical_path(uri: &str) -> Option<&str> {
     let path = uri.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') || path.len() > 2048 {
+    if !path.starts_with('/') || path.starts_with("//") || path.len() > 2048 {
         return None;
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2f", "%2e", "%5c", "%00"].iter().any(|bad| lower.contains(bad)) || path.contains('\\') || path.chars().any(|c| c.is_control()) {
+    if path.contains(['\\', ';']) || path.chars().any(|c| c.is_control()) {
         return None;
     }
-    if path.split('/').any(|s| s == "." || s == "..") {
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len() - 1;
+    if segments.iter().enumerate().any(|(i, s)| *s == "." || *s == ".." || (s.is_empty() && i != last)) {
         return None;
+    }
+    let bytes = path.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'%' {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())?;
+            let needless = hex.is_ascii_alphanumeric() || b"-._~".contains(&hex);
+            if needless || b"/\\;%".contains(&hex) || hex < 0x20 || hex == 0x7f {
+                return None;
+            }
+        }
     }
     Some(path)
 }
+
+/// The longest way back (`?next=`) a sign-in is sent with.
+pub const NEXT_MAX: usize = 1024;
 
 /// Who may pass, and with what (the proxy hands it to the product as headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,8 +264,11 @@ pub async fn decide<C: ConnectionTrait>(db: &C, target: Option<&Target>, uri: &s
                 Err(e) => return Err(e),
                 Ok(_) => {}
             }
-            let path = uri.split('#').next().unwrap_or(uri);
-            return Ok(Decision::SignIn { login: format!("/w/{}/login?next={}", t.workspace, crate::model::urlencode(path)) });
+            let full = uri.split('#').next().unwrap_or(uri);
+            // The query goes when the whole is long; the path alone is at most 2 KB.
+            let back = if full.len() <= NEXT_MAX { full } else { full.split('?').next().unwrap_or(full) };
+            let login = format!("/w/{}/login", t.workspace);
+            return Ok(Decision::SignIn { login: if back.len() <= NEXT_MAX { format!("{login}?next={}", crate::model::urlencode(back)) } else { login } });
         }
     };
     let resource = match t.resource {
@@ -271,11 +326,10 @@ mod tests {
         assert_eq!(t, Target { workspace: "acme".into(), resource: Some((7, Some("collection"))), need: Level::View });
         assert_eq!(r.target("POST", "/app/acme/collections/7").expect("match").need, Level::Edit);
         assert_eq!(r.target("POST", "/app/acme/connections/3/query").expect("match").need, Level::View, "fixed level");
-        // Not a number: the resource rule doesn't match, the workspace-wide one does.
-        assert_eq!(r.target("GET", "/app/acme/collections/x7").expect("match").resource, None);
         assert_eq!(r.target("GET", "/app/acme").expect("match").resource, None);
-        for none in ["/other/acme", "/app", "/app/", "/app/Not_A_Slug/x", "app/acme", "", "/app/acme/collections/0", "/app/acme/collections/+7"] {
-            assert!(r.target("GET", none).is_none() || r.target("GET", none).expect("t").resource.is_none(), "{none}");
+        for none in ["/other/acme", "/app", "/app/", "/app/Not_A_Slug/x", "/app/ACME/x", "app/acme", "", "/app/acme/collections/0", "/app/acme/collections/+7"]
+        {
+            assert_eq!(r.target("GET", none), None, "{none}");
         }
         assert!(r.target("GET", "/other/acme").is_none());
     }
@@ -291,9 +345,34 @@ mod tests {
             "/app/acme/collections/7\\..\\9",
             "/app/acme/collections/7%5c9",
             "/app/acme/collections/7%00",
+            "/app/acme/%63ollections/7",
+            "/app/acme/collections/%37",
+            "/app/acme/collections/7;x=1",
+            "/app/acme/collections/7/..;/..;/..;/beta/collections/9",
+            "/app/acme//collections/7",
+            "/app/acme/collections//7",
+            "//app/acme/collections/7",
+            "/app/acme/collections/7%",
+            "/app/acme/collections/7%zz",
+            "/app/acme/collections/7.json",
+            "/app/acme/collections/99999999999999999999",
+            "/app/acme/collections/7/x/../../9",
         ] {
             assert_eq!(r.target("GET", bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_resource_rule_keeps_what_it_claims_and_case_doesnt_dodge_it() {
+        let r = rules();
+        // Not a number where the collection's id goes: refused, not the workspace-wide rule.
+        assert_eq!(r.target("GET", "/app/acme/collections/x7"), None);
+        assert_eq!(r.target("GET", "/app/acme/connections/3/query/more"), None);
+        // Literals compare without case, so the resource is still checked.
+        assert_eq!(r.target("GET", "/app/acme/Collections/7").expect("match").resource, Some((7, Some("collection"))));
+        // Encoded characters that need no encoding elsewhere in the path are fine.
+        assert!(r.target("GET", "/app/acme/collections/7/My%20Chart%C3%A9").is_some());
+        assert!(r.target("GET", "/app/acme/collections/7/").is_some(), "a trailing slash");
     }
 
     #[test]

@@ -56,10 +56,19 @@ pub async fn groups<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, l
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
-    let mut counts: HashMap<i64, u64> = HashMap::new();
-    for gm in group_member::Entity::find().filter(group_member::Column::GroupId.is_in(ids)).all(db).await? {
-        *counts.entry(gm.group_id).or_default() += 1;
-    }
+    // Counted by the database: Everyone may hold every member.
+    let counts: HashMap<i64, u64> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::GroupId)
+        .column_as(group_member::Column::MembershipId.count(), "n")
+        .filter(group_member::Column::GroupId.is_in(ids))
+        .group_by(group_member::Column::GroupId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(g, n)| (g, u64::try_from(n).unwrap_or(0)))
+        .collect();
     Ok(rows.into_iter().map(|g| (counts.get(&g.id).copied().unwrap_or(0), g)).map(|(c, g)| (g, c)).collect())
 }
 
@@ -82,7 +91,8 @@ pub async fn resource<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) ->
 /// The access level of each (membership id, resource id) pair in the workspace, by the
 /// same rule as every page: nothing for an inactive or unknown member or an unknown
 /// resource, everything for an admin, else the strongest grant of the member's groups.
-/// Three queries whatever the number of pairs (at most [`MAX_PAGE`]).
+/// Four queries whatever the number of pairs (at most [`MAX_PAGE`]); each `IN` list holds
+/// distinct ids, at most the workspace's groups.
 pub async fn check<C: ConnectionTrait>(db: &C, workspace_id: i64, pairs: &[(i64, i64)]) -> Result<Vec<Option<Level>>, DomainError> {
     if pairs.len() as u64 > MAX_PAGE {
         return Err(DomainError::Invalid(format!("At most {MAX_PAGE} checks in one call.")));
@@ -116,7 +126,7 @@ pub async fn check<C: ConnectionTrait>(db: &C, workspace_id: i64, pairs: &[(i64,
         .into_tuple()
         .all(db)
         .await?;
-    let group_ids: Vec<i64> = links.iter().map(|l| l.1).collect();
+    let group_ids: Vec<i64> = links.iter().map(|l| l.1).collect::<std::collections::BTreeSet<i64>>().into_iter().collect();
     let grants: Vec<grant::Model> = grant::Entity::find()
         .filter(grant::Column::GroupId.is_in(group_ids))
         .filter(grant::Column::ResourceId.is_in(resources.iter().copied().collect::<Vec<_>>()))

@@ -127,6 +127,11 @@ fn token_from_headers(headers: &http::HeaderMap, secure: bool) -> Option<Token> 
     headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| token_from_cookie_header(h, secure))
 }
 
+/// As [`resolve`], without counting as use of the session.
+pub async fn peek<C: ConnectionTrait>(db: &C, now: i64, token: &Token) -> Result<Option<Viewer>, DomainError> {
+    look_up(db, now, token, None, false).await
+}
+
 /// Resolves a presented token to a viewer, or `None` if unknown, expired, or the
 /// membership is no longer active. One indexed join.
 pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option<String>) -> Result<Option<Viewer>, DomainError> {

@@ -102,6 +102,9 @@ async fn keys_are_made_by_admins_shown_once_stored_hashed_and_scoped() {
         let (s, v) = api(&w.app, "GET", "/v1/members", bad, None).await;
         assert_eq!((s, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{bad:?}");
     }
+    // The scheme name is case-insensitive.
+    let r = w.app.send(Request::get("/v1/members").header("authorization", format!("bearer {key}")).body(Body::empty()).expect("req")).await;
+    assert_eq!(r.status, StatusCode::OK);
     // Last use is shown.
     let stored = api_key::Entity::find().one(&w.app.state.db).await.expect("db").expect("key");
     assert_eq!(stored.last_used_at, Some(w.app.state.now()));
@@ -138,7 +141,7 @@ async fn pages_follow_a_cursor_without_gaps() {
     let groups: Vec<(String, u64)> =
         v["items"].as_array().expect("items").iter().map(|g| (g["name"].as_str().expect("n").to_string(), g["members"].as_u64().expect("m"))).collect();
     assert_eq!(groups, [("Everyone".to_string(), 2), ("Finance".to_string(), 1)]);
-    for bad in ["/v1/members?limit=0", "/v1/members?limit=1001", "/v1/members?cursor=abc", "/v1/members?cursor=-5"] {
+    for bad in ["/v1/members?limit=0", "/v1/members?limit=1001", "/v1/members?cursor=abc", "/v1/members?cursor=-5", "/v1/members?limit=abc"] {
         let (s, v) = api(&w.app, "GET", bad, Some(&key), None).await;
         assert_eq!((s, v["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")), "{bad}");
     }
@@ -158,6 +161,8 @@ async fn resources_are_written_and_audited_as_the_key() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, v) = api(&w.app, "DELETE", &format!("/v1/resources/{id}"), Some(&key), None).await;
     assert_eq!((s, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, v) = api(&w.app, "DELETE", "/v1/resources/abc", Some(&key), None).await;
+    assert_eq!((s, v["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")), "a JSON error, not axum's text");
     let actions: Vec<(String, String)> = audit_log::Entity::find()
         .filter(audit_log::Column::Action.starts_with("resource."))
         .filter(audit_log::Column::Actor.starts_with("api key Product sync"))
@@ -284,9 +289,12 @@ async fn expiry_rotation_overlap_and_revocation() {
     // A choice the page doesn't offer is refused.
     let r = w.app.call::<RotateApiKey>(&[("slug", "acme"), ("id", &id), ("overlap_secs", "31536000")], Some(&w.admin)).await;
     assert!(r.status.is_client_error(), "{}", r.body);
-    // Expired after a day.
+    // Expired after a day; an expired key can still be revoked (it stops counting then
+    // as now: only active keys count against the workspace's limit).
     w.app.clock.advance(86_400);
     assert_eq!(api(&w.app, "GET", "/v1/members", Some(&new), None).await.0, StatusCode::UNAUTHORIZED);
+    let r = w.app.call::<RevokeApiKey>(&[("slug", "acme"), ("id", &id)], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // Revoked: at once, the previous secret included.
     let key = new_key(&w.app, &w.admin, "acme", "Hourly", &["directory:read"], "").await;
@@ -308,7 +316,7 @@ async fn expiry_rotation_overlap_and_revocation() {
         .into_iter()
         .map(|a| a.action)
         .collect();
-    assert_eq!(actions, ["api_key.create", "api_key.rotate", "api_key.create", "api_key.rotate", "api_key.revoke"]);
+    assert_eq!(actions, ["api_key.create", "api_key.rotate", "api_key.revoke", "api_key.create", "api_key.rotate", "api_key.revoke"]);
 }
 
 #[tokio::test]

@@ -101,16 +101,18 @@ pub fn ApiKeys() -> impl IntoView {
                                                 {k.expires.clone().map(|e| format!(" · expires {e}"))}
                                                 {k.previous_until.clone().map(|u| format!(" · the previous secret works until {u}"))}
                                             </div>
-                                            {active.then(|| view! {
+                                            {(k.status != "revoked").then(|| view! {
                                                 <div class="flex flex-wrap items-center gap-3">
-                                                    <ActionForm action=rotate attr:class="flex items-center gap-2">
-                                                        <input type="hidden" name="slug" value=slug/>
-                                                        <input type="hidden" name="id" value=k.id.to_string()/>
-                                                        <select name="overlap_secs" class="rounded border border-slate-300 px-2 py-1 text-xs" aria-label=keeps.clone()>
-                                                            {overlaps.iter().map(|(secs, label)| view! { <option value=secs.to_string() selected=*secs == 86_400>{label.clone()}</option> }).collect_view()}
-                                                        </select>
-                                                        <button type="submit" class=SMALL_BUTTON aria-label=rotate_label.clone()>"Rotate"</button>
-                                                    </ActionForm>
+                                                    {active.then(|| view! {
+                                                        <ActionForm action=rotate attr:class="flex items-center gap-2">
+                                                            <input type="hidden" name="slug" value=slug/>
+                                                            <input type="hidden" name="id" value=k.id.to_string()/>
+                                                            <select name="overlap_secs" class="rounded border border-slate-300 px-2 py-1 text-xs" aria-label=keeps.clone()>
+                                                                {overlaps.iter().map(|(secs, label)| view! { <option value=secs.to_string() selected=*secs == 86_400>{label.clone()}</option> }).collect_view()}
+                                                            </select>
+                                                            <button type="submit" class=SMALL_BUTTON aria-label=rotate_label.clone()>"Rotate"</button>
+                                                        </ActionForm>
+                                                    })}
                                                     <ActionForm action=revoke>
                                                         <input type="hidden" name="slug" value=slug/>
                                                         <input type="hidden" name="id" value=k.id.to_string()/>

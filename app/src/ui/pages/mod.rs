@@ -36,23 +36,29 @@ use crate::error::AppError;
 #[cfg(feature = "hydrate")]
 pub static HYDRATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// The 404 page; on the server it also sets the status.
-///
-/// In the browser, a client-side navigation that lands here went to a path this app has
-/// no page for, which on a shared site is someone else's (the product behind the proxy,
-/// where a sign-in sends people back): the page is loaded from the server instead. A 404
-/// the server rendered hydrates before `HYDRATED` is set, so it never reloads itself.
+/// The router's fallback: a path no route names. In the browser, a client-side
+/// navigation that lands here went to a path this app has no page for, which on a shared
+/// site is someone else's (the product behind the proxy, where a sign-in sends people
+/// back): the page is loaded from the server instead. Only here, never for a 404 a page
+/// decides (a revoked resource), and a fallback the server rendered hydrates before
+/// `HYDRATED` is set (every route renders in `SsrMode::Async`), so it never reloads itself.
 #[component]
-pub fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
-        r.set_status(http::StatusCode::NOT_FOUND);
-    }
+pub fn Unrouted() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     if HYDRATED.load(std::sync::atomic::Ordering::Relaxed) {
         if let Some(w) = web_sys::window() {
             let _ = w.location().reload();
         }
+    }
+    view! { <NotFound/> }
+}
+
+/// The 404 page; on the server it also sets the status.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+        r.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
         <main class="mx-auto max-w-md px-4 py-24 text-center">
