@@ -65,6 +65,8 @@ http {
       proxy_pass http://gatehouse/forward-auth;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
+      # Room for every identity header (groups alone may take 2 KB).
+      proxy_buffer_size 8k;
       proxy_set_header X-Original-URI \$request_uri;
       proxy_set_header X-Original-Method \$request_method;
       # Read only in Traefik/Caddy mode; never pass a client's own.

@@ -112,8 +112,8 @@ async fn main() {
     bulk(
         &st.db,
         "accounts",
-        "email, email_normalized, full_name, given_name, family_name, created_at, updated_at",
-        (0..accounts).map(|i| format!("('user{i}@big.test', 'user{i}@big.test', 'User {i:06}', 'User', '{i:06}', {T0}, {T0})")),
+        "workspace_id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at",
+        (0..accounts).map(|i| format!("({ws}, 'user{i}@big.test', 'user{i}@big.test', 'User {i:06}', 'User', '{i:06}', {T0}, {T0})")),
     )
     .await;
     let account_ids = ids(&st.db, "SELECT id FROM accounts WHERE email_normalized LIKE 'user%@big.test' ORDER BY id").await;
@@ -250,12 +250,22 @@ async fn main() {
     );
 
     // The Members page of a 10,000-member workspace, rendered by the server.
+    // Accounts belong to one workspace (identity per workspace): the team's own.
     let (team_ws, _) = workspace(&st, "team").await;
+    bulk(
+        &st.db,
+        "accounts",
+        "workspace_id, email, email_normalized, full_name, given_name, family_name, created_at, updated_at",
+        (0..team).map(|i| format!("({team_ws}, 'member{i}@team.test', 'member{i}@team.test', 'Member {i:06}', 'Member', '{i:06}', {T0}, {T0})")),
+    )
+    .await;
+    let team_accounts =
+        ids(&st.db, &format!("SELECT id FROM accounts WHERE workspace_id = {team_ws} AND email_normalized LIKE 'member%@team.test' ORDER BY id")).await;
     bulk(
         &st.db,
         "memberships",
         "workspace_id, account_id, role, status, created_at, updated_at",
-        account_ids.iter().take(team).enumerate().map(|(i, a)| {
+        team_accounts.iter().enumerate().map(|(i, a)| {
             let role = if i % 500 == 0 { "admin" } else { "member" };
             format!("({team_ws}, {a}, '{role}', 'active', {T0}, {T0})")
         }),
@@ -339,6 +349,7 @@ async fn forward_auth(st: &AppState, ws: i64, members: &[i64], resources: &[i64]
                         client
                             .get(format!("http://{addr}/forward-auth"))
                             .header("x-original-uri", format!("/app/big/items/{r}/view"))
+                            .header("x-original-method", "GET")
                             .header("cookie", &cookies[rng.gen_range(0..cookies.len())])
                     };
                     let t = Instant::now();

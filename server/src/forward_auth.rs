@@ -39,8 +39,9 @@ pub const IDENTITY_HEADERS: [&str; 9] = [
 ];
 
 /// Group names sent in `X-Gatehouse-Groups` stop before this many bytes (proxies keep
-/// answer headers in a 4–8 KB buffer); `X-Gatehouse-Groups-Truncated: true` says so.
-const GROUPS_HEADER_MAX: usize = 3072;
+/// answer headers in a 4–8 KB buffer, with every other header); `X-Gatehouse-Groups-Truncated:
+/// true` says so.
+const GROUPS_HEADER_MAX: usize = 2048;
 
 pub fn routes() -> Router<AppState> {
     // nginx's subrequest keeps the original method, so a POST to the product asks with POST.
@@ -66,7 +67,15 @@ async fn check(State(st): State<AppState>, Query(p): Query<Params>, headers: Hea
             if redirect { "The proxy must pass the request's URI in X-Forwarded-Uri." } else { "The proxy must pass the request's URI in X-Original-URI." };
         return (StatusCode::BAD_REQUEST, msg).into_response();
     };
-    let method = text(method_header).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    // Compared exactly as the client spelled it: only `GET` and `HEAD` are reads.
+    let Some(method) = text(method_header) else {
+        let msg = if redirect {
+            "The proxy must pass the request's method in X-Forwarded-Method."
+        } else {
+            "The proxy must pass the request's method in X-Original-Method."
+        };
+        return (StatusCode::BAD_REQUEST, msg).into_response();
+    };
     let target = st.config.forward_auth.target(&method, &uri);
     let decided = async {
         let viewer = match &target {

@@ -58,11 +58,13 @@ pub enum NotSignedIn {
 /// rules send to this workspace (the product behind the proxy); otherwise the home.
 ///
 /// Whatever its path, it must be a plain relative path a `Location` header can carry: at
-/// most 1 KB, no control character or backslash, not `//` (another host).
+/// most 1 KB, no control character or backslash, not `//` (another host), and canonical
+/// as forward-auth reads paths (no dot segments, `;`, `#` or needless escapes).
 pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_auth::Rules) -> String {
     let home = format!("/w/{slug}");
-    let plain =
-        |n: &&str| n.len() <= super::forward_auth::NEXT_MAX && n.starts_with('/') && !n.starts_with("//") && !n.chars().any(|c| c.is_control() || c == '\\');
+    let plain = |n: &&str| {
+        n.len() <= super::forward_auth::NEXT_MAX && super::forward_auth::canonical_path(n).is_some() && !n.chars().any(|c| c.is_control() || c == '\\')
+    };
     next.filter(plain).filter(|n| *n == home || n.starts_with(&format!("{home}/")) || forward.returns_to(slug, n)).map(str::to_string).unwrap_or(home)
 }
 
@@ -113,6 +115,8 @@ mod tests {
             "https://evil.test/app/acme",
             "/app/acme/x?\n",
             "/w/acme/x?\r\nSet-Cookie: a=b",
+            "/w/acme/../../app/beta/home",
+            "/w/acme/x#frag",
         ] {
             assert_eq!(redirect_within("acme", Some(elsewhere), &rules), "/w/acme", "{elsewhere}");
         }

@@ -34,7 +34,7 @@ enum Seg {
 /// The access level a rule asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// `view` for reading methods (GET, HEAD, OPTIONS), `edit` for every other.
+    /// `view` for reading methods (GET, HEAD, exactly so spelled), `edit` for every other.
     ByMethod,
     Fixed(Level),
 }
@@ -125,7 +125,7 @@ impl Rules {
                 Fit::Matches { workspace, resource } => {
                     let need = match rule.need {
                         Need::Fixed(l) => l,
-                        Need::ByMethod if matches!(method, "GET" | "HEAD" | "OPTIONS") => Level::View,
+                        Need::ByMethod if matches!(method, "GET" | "HEAD") => Level::View,
                         Need::ByMethod => Level::Edit,
                     };
                     return Some(Target { workspace, resource, need });
@@ -155,6 +155,10 @@ enum Fit {
 }
 
 impl Rule {
+    fn names_resource(&self) -> bool {
+        self.segs.iter().any(|s| matches!(s, Seg::Resource(_)))
+    }
+
     fn apply(&self, parts: &[&str]) -> Fit {
         let mut workspace = None;
         let mut resource = None;
@@ -169,10 +173,17 @@ impl Rule {
             let Some(part) = parts.get(i) else { return miss(&resource) };
             match seg {
                 Seg::Literal(l) if part.eq_ignore_ascii_case(l) => {}
+                // A look-alike of a literal in a rule that names a resource (escapes,
+                // non-ASCII, a trailing dot or space, as long as the literal once decoded):
+                // some frameworks fold it to the literal (Unicode case, NFKC, Windows), so it
+                // is refused here rather than left to a wider rule.
+                Seg::Literal(l) if self.names_resource() && looks_like(part, l) => return Fit::Claimed,
                 Seg::Workspace => match super::workspaces::validate_slug(part).ok().filter(|s| s == part) {
                     Some(s) => workspace = Some(s),
                     None => return miss(&resource),
                 },
+                // A trailing slash where the id would be is the list, not a resource: a miss.
+                Seg::Resource(_) if part.is_empty() && i + 1 == parts.len() => return Fit::No,
                 Seg::Resource(kind) => match part.parse::<i64>().ok().filter(|id| *id > 0 && part.bytes().all(|b| b.is_ascii_digit())) {
                     Some(id) => resource = Some((id, *kind)),
                     None => return Fit::Claimed,
@@ -189,13 +200,44 @@ impl Rule {
     }
 }
 
+/// Whether `part`, not plainly the literal `l`, could be folded into it by someone: it has
+/// escapes, non-ASCII or a trailing dot or space, and decoded and trimmed it is as long as
+/// `l` (`collectionſ`, `%EF%BD%83ollections`, `collections.`; not `Sales%20Dashboards`).
+fn looks_like(part: &str, l: &str) -> bool {
+    if !(part.contains('%') || !part.is_ascii() || part.ends_with(['.', ' '])) {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(part.len());
+    let raw = part.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                bytes.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                bytes.push(b);
+                i += 1;
+            }
+        }
+    }
+    let decoded = String::from_utf8_lossy(&bytes);
+    decoded.trim_end_matches(['.', ' ']).chars().count() == l.chars().count()
+}
+
 /// The path of `uri` when it is canonical, so that every proxy and framework reads it as
 /// we do: starts with `/` (not `//`), at most 2 KB, no dot segments, no empty segment but
 /// a trailing one, no `;` (matrix parameters, `..;`), no backslash or control character,
 /// and no percent-escape of a character that needs none or of `/`, `\`, `;`, `%` or a
 /// control character (`%63ollections`, `%39`, `%2e%2e`, `%2F`).
-fn canonical_path(uri: &str) -> Option<&str> {
-    let path = uri.split(['?', '#']).next().unwrap_or("");
+pub fn canonical_path(uri: &str) -> Option<&str> {
+    // Browsers never send a fragment; a raw `#` in a request target is an attempt to hide
+    // the rest of the path from us (some servers keep it in the path they route).
+    if uri.contains('#') {
+        return None;
+    }
+    let path = uri.split('?').next().unwrap_or("");
     if !path.starts_with('/') || path.starts_with("//") || path.len() > 2048 {
         return None;
     }
@@ -357,6 +399,10 @@ mod tests {
             "/app/acme/collections/7.json",
             "/app/acme/collections/99999999999999999999",
             "/app/acme/collections/7/x/../../9",
+            "/app/acme/collections/7#/../../../beta/collections/9",
+            "/app/acme/collection%C5%BF/7",
+            "/app/acme/%EF%BD%83ollections/7",
+            "/app/acme/collections./7",
         ] {
             assert_eq!(r.target("GET", bad), None, "{bad}");
         }
@@ -372,7 +418,17 @@ mod tests {
         assert_eq!(r.target("GET", "/app/acme/Collections/7").expect("match").resource, Some((7, Some("collection"))));
         // Encoded characters that need no encoding elsewhere in the path are fine.
         assert!(r.target("GET", "/app/acme/collections/7/My%20Chart%C3%A9").is_some());
+        // ...and a product page whose segment merely has escapes goes to the wider rule.
+        assert!(r.target("GET", "/app/acme/Sales%20Dashboards/q3").is_some());
         assert!(r.target("GET", "/app/acme/collections/7/").is_some(), "a trailing slash");
+        // The list of collections (no id) is the workspace-wide rule's, with or without a
+        // trailing slash.
+        assert_eq!(r.target("GET", "/app/acme/collections/").expect("list").resource, None);
+        assert_eq!(r.target("GET", "/app/acme/collections").expect("list").resource, None);
+        // Only GET and HEAD, so spelled, are reads.
+        for write in ["OPTIONS", "get", "POST", "PATCH"] {
+            assert_eq!(r.target(write, "/app/acme/collections/7").expect("match").need, Level::Edit, "{write}");
+        }
     }
 
     #[test]

@@ -70,6 +70,12 @@ async fn members_pass_with_their_identity_and_the_same_rule_as_our_pages() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(h(&r, "x-gatehouse-deny"), "level");
     assert_eq!(h(&r, "x-gatehouse-email"), "", "denials carry no identity");
+    // Only GET and HEAD, exactly so spelled, are reads (a Go app may route "get" or
+    // OPTIONS to its write branch).
+    for method in ["get", "OPTIONS"] {
+        let r = ask(&w.app, method, &uri, Some(&w.bob), "", &[]).await;
+        assert_eq!((r.status, h(&r, "x-gatehouse-deny")), (StatusCode::FORBIDDEN, "level"), "{method}");
+    }
     // ...unless the rule says view is enough.
     let r = ask(&w.app, "POST", &format!("/app/acme/reports/{}", w.revenue), Some(&w.bob), "", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -100,6 +106,9 @@ async fn members_pass_with_their_identity_and_the_same_rule_as_our_pages() {
         format!("/app/acme//collections/{ungranted}"),
         format!("/app/acme/collections/{ungranted}/..;/..;/home"),
         "/app/acme/collections/99999999999999999999999".to_string(),
+        format!("/app/acme/collections/{ungranted}#/../../home"),
+        format!("/app/acme/collection%C5%BF/{ungranted}"),
+        format!("/app/acme/collections./{ungranted}"),
     ];
     for path in [format!("/app/acme/collections/{ungranted}"), "/app/acme/collections/999999".into(), "/elsewhere".into()].into_iter().chain(spellings) {
         let r = ask(&w.app, "GET", &path, Some(&w.bob), "", &[]).await;
@@ -219,6 +228,9 @@ async fn forged_identity_headers_never_come_back_and_bad_requests_are_clear() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("X-Original-URI"), "{}", r.body);
     assert_eq!(ask(&w.app, "GET", "/app/acme/home", None, "?mode=traefik", &[]).await.status, StatusCode::BAD_REQUEST);
+    let r = w.app.send(Request::get("/forward-auth").header("x-original-uri", "/app/acme/home").body(Body::empty()).expect("request")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no method: not assumed to be GET");
+    assert!(r.body.contains("X-Original-Method"), "{}", r.body);
 }
 
 fn app_server_identity_headers() -> [&'static str; 9] {
