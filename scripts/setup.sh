@@ -14,7 +14,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian packages: xmlsec/libxml2 and libclang for samael (SAML), plus test peers.
 pkgs=(pkg-config libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev xmlsec1 nodejs npm)
 if [ "$mode" = test ]; then
-  pkgs+=(postgresql chromium python3-venv nginx)
+  pkgs+=(postgresql chromium python3-venv nginx caddy)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -15,11 +15,14 @@ mod m20261207_000010_session_idle;
 mod m20261207_000011_session_device;
 mod m20261207_000012_saml_logout;
 mod m20261207_000013_api_keys;
+mod m20261207_000014_member_sort_key;
 
 /// SQLite can't drop a column's inline UNIQUE: a table is rebuilt by SQLite's documented
 /// procedure instead. `steps` (create the new table, copy, drop the old, rename, and
 /// whatever follows) run as one batch on one pooled connection, with foreign keys off so
-/// dropping the old table cascades to nothing, in one transaction.
+/// dropping the old table cascades to nothing, in one transaction. Dropping the old table
+/// drops its triggers too (`memberships` and `accounts` have some, migration 14): recreate
+/// them in `steps`.
 pub(crate) fn sqlite_rebuild_batch<'a>(steps: impl IntoIterator<Item = &'a str>) -> String {
     let mut batch = String::from("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n");
     for s in steps {
@@ -49,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_session_device::Migration),
             Box::new(m20261207_000012_saml_logout::Migration),
             Box::new(m20261207_000013_api_keys::Migration),
+            Box::new(m20261207_000014_member_sort_key::Migration),
         ]
     }
 }

@@ -12,7 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Product(BaseHTTPRequestHandler):
     def _page(self):
-        seen = sorted((k.lower(), v) for k, v in self.headers.items() if k.lower().startswith("x-gatehouse-"))
+        # Underscore look-alikes too (x_gatehouse_role): some frameworks read them as the
+        # same header, so a proxy must not let a client's through.
+        seen = sorted(
+            (k.lower(), v) for k, v in self.headers.items() if k.lower().replace("_", "-").startswith("x-gatehouse-")
+        )
         cookies = sorted(c.split("=", 1)[0].strip() for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
         rows = "".join(
             f'<dt>{html.escape(k)}</dt><dd data-header="{html.escape(k)}">{html.escape(v)}</dd>' for k, v in seen

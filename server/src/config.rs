@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub database_max_connections: Option<u32>,
     pub login_attempts_per_window: Option<i64>,
     pub scim_requests_per_minute: Option<i64>,
+    pub api_requests_per_minute: Option<i64>,
+    pub max_resources_per_workspace: Option<u64>,
     pub metrics_token: Option<Secret>,
     pub dns_resolver: Option<String>,
     pub domain_recheck_secs: Option<i64>,
@@ -64,6 +66,10 @@ pub struct Config {
     pub login_attempts_per_window: i64,
     /// SCIM requests allowed per token per minute (then 429 with Retry-After).
     pub scim_requests_per_minute: i64,
+    /// `/v1` requests allowed per API key per minute (then 429 with Retry-After).
+    pub api_requests_per_minute: i64,
+    /// Resources (collections and connections) a workspace may hold.
+    pub max_resources_per_workspace: u64,
     /// Bearer token Prometheus presents on `GET /metrics` (off when unset).
     pub metrics_token: Option<Secret>,
     /// The DNS server domain verification asks (`None`: the system's resolvers).
@@ -163,6 +169,8 @@ impl Config {
                 "DATABASE_MAX_CONNECTIONS" => fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
                 "LOGIN_ATTEMPTS_PER_WINDOW" => fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
                 "SCIM_REQUESTS_PER_MINUTE" => fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
+                "API_REQUESTS_PER_MINUTE" => fc.api_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
+                "MAX_RESOURCES_PER_WORKSPACE" => fc.max_resources_per_workspace = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
                 "METRICS_TOKEN" => fc.metrics_token = Some(Secret::new(value)),
                 "DNS_RESOLVER" => fc.dns_resolver = Some(value),
                 "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
@@ -223,6 +231,8 @@ impl Config {
             login_attempts_per_window: fc.login_attempts_per_window.unwrap_or(10).max(1),
             // Entra asks for at least 25 requests a second per tenant; this allows 100.
             scim_requests_per_minute: fc.scim_requests_per_minute.unwrap_or(6000).max(1),
+            api_requests_per_minute: fc.api_requests_per_minute.unwrap_or(6000).max(1),
+            max_resources_per_workspace: fc.max_resources_per_workspace.unwrap_or(250_000).max(1),
             dns_resolver: match fc.dns_resolver.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "system") {
                 None => None,
                 Some(s) => Some(app::server::dns::parse_server(s).map_err(|e| anyhow::anyhow!("GATEHOUSE_DNS_RESOLVER: {e}"))?),

@@ -43,6 +43,8 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         public_url: cfg.public_url.clone(),
         login_attempts_per_window: cfg.login_attempts_per_window,
         scim_requests_per_minute: cfg.scim_requests_per_minute,
+        api_requests_per_minute: cfg.api_requests_per_minute,
+        max_resources_per_workspace: cfg.max_resources_per_workspace,
         mailer,
         metrics_token: cfg.metrics_token.clone(),
         dns: app::server::dns::Dns::new(cfg.dns_resolver),

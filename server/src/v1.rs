@@ -81,6 +81,22 @@ pub struct ApiErrorBody {
 
 pub struct ApiError(StatusCode, &'static str, String);
 
+/// A 429 for a key past its minute's requests.
+struct TooMany {
+    retry_after: i64,
+    limit: i64,
+}
+
+impl IntoResponse for TooMany {
+    fn into_response(self) -> Response {
+        let body = Json(ApiErrorBody {
+            error: "rate_limited".into(),
+            message: format!("This key may make {} requests a minute; retry after {} s.", self.limit, self.retry_after),
+        });
+        (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, self.retry_after.to_string())], body).into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(ApiErrorBody { error: self.1.to_string(), message: self.2 });
@@ -124,7 +140,7 @@ impl Caller {
 
 impl Caller {
     /// The capability to write resources, for a key with `resources:write`.
-    fn writer(&self) -> Result<app::server::permissions::AdminCap, ApiError> {
+    fn writer(&self) -> Result<app::server::permissions::ResourceWriter, ApiError> {
         self.need(&[Scope::ResourcesWrite])?;
         self.0.resource_writer(self.1.clone()).ok_or_else(|| invalid("This key can't write resources."))
     }
@@ -146,8 +162,8 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         // The scheme name is case-insensitive (RFC 9110 §11.1).
         let presented = parts
             .headers
@@ -157,12 +173,22 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, k)| k.trim());
         let Some(presented) = presented else {
-            return Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "Present an API key: Authorization: Bearer ghk_….".into()));
+            return Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "Present an API key: Authorization: Bearer ghk_….".into()).into_response());
         };
-        match api_keys::authenticate(&st.db, st.now(), presented).await? {
-            Some(c) => Ok(Caller(c, parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()))),
-            None => Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "This API key is not valid (unknown, expired or revoked).".into())),
+        let now = st.now();
+        let caller = match api_keys::authenticate(&st.db, now, presented).await.map_err(|e| ApiError::from(e).into_response())? {
+            Some(c) => c,
+            None => {
+                return Err(
+                    ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "This API key is not valid (unknown, expired or revoked).".into()).into_response()
+                )
+            }
+        };
+        let limit = st.config.api_requests_per_minute;
+        if let Some(retry_after) = api_keys::admit(&st.db, now, &caller, limit).await.map_err(|e| ApiError::from(e).into_response())? {
+            return Err(TooMany { retry_after, limit }.into_response());
         }
+        Ok(Caller(caller, parts.extensions.get::<ClientIp>().map(|c| c.0.to_string())))
     }
 }
 
@@ -220,7 +246,7 @@ fn member_of(m: &app::server::entities::membership::Model, a: &app::server::enti
 
 /// The workspace's members, oldest first.
 #[utoipa::path(get, path = "/v1/members", tag = "directory", params(PageQuery), security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = MembersPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = MembersPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn list_members(
     caller: Caller,
     State(st): State<AppState>,
@@ -250,7 +276,7 @@ pub struct GroupsPage {
 
 /// The workspace's groups.
 #[utoipa::path(get, path = "/v1/groups", tag = "directory", params(PageQuery), security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = GroupsPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = GroupsPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn list_groups(
     caller: Caller,
     State(st): State<AppState>,
@@ -290,7 +316,7 @@ pub struct ResourcesPage {
 
 /// The workspace's resources.
 #[utoipa::path(get, path = "/v1/resources", tag = "resources", params(PageQuery), security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = ResourcesPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = ResourcesPage), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn list_resources(
     caller: Caller,
     State(st): State<AppState>,
@@ -315,7 +341,7 @@ pub struct NewResource {
 
 /// Registers a resource (audited as the key).
 #[utoipa::path(post, path = "/v1/resources", tag = "resources", request_body = NewResource, security(("api_key" = [])),
-    responses((status = 201, description = "Created", body = Resource), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 201, description = "Created", body = Resource), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn create_resource(
     caller: Caller,
     State(st): State<AppState>,
@@ -323,7 +349,7 @@ async fn create_resource(
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
     let cap = caller.writer()?;
     let b = body(b)?;
-    let r = resources::create(&st.db, st.now(), &cap, &b.kind, &b.name, &b.description).await?;
+    let r = resources::create(&st.db, st.now(), &cap, st.config.max_resources_per_workspace, &b.kind, &b.name, &b.description).await?;
     st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
     Ok((StatusCode::CREATED, Json(r.into())))
 }
@@ -338,7 +364,7 @@ pub struct ResourceChange {
 /// Renames a resource or changes its description (audited as the key).
 #[utoipa::path(patch, path = "/v1/resources/{id}", tag = "resources", request_body = ResourceChange, params(("id" = i64, Path, description = "The resource's id")),
     security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = Resource), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = Resource), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn update_resource(
     caller: Caller,
     State(st): State<AppState>,
@@ -357,7 +383,7 @@ async fn update_resource(
 
 /// Deletes a resource and every grant on it (audited as the key).
 #[utoipa::path(delete, path = "/v1/resources/{id}", tag = "resources", params(("id" = i64, Path, description = "The resource's id")), security(("api_key" = [])),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody)))]
 async fn delete_resource(
     caller: Caller,
     State(st): State<AppState>,
@@ -398,7 +424,7 @@ pub struct CheckResponse {
 
 /// Whether members reach resources, by the rule every page uses, decided now.
 #[utoipa::path(post, path = "/v1/access/check", tag = "access", request_body = CheckRequest, security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = CheckResponse), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = CheckResponse), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 422, description = "Invalid input", body = ApiErrorBody)))]
 async fn check_access(
     caller: Caller,
     State(st): State<AppState>,
@@ -431,7 +457,7 @@ pub struct IdentifyRequest {
 /// The member behind a session token, if the session is live and of this key's workspace
 /// (404 otherwise). Counts as use of the session.
 #[utoipa::path(post, path = "/v1/sessions/identify", tag = "access", request_body = IdentifyRequest, security(("api_key" = [])),
-    responses((status = 200, description = "OK", body = Member), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody)))]
+    responses((status = 200, description = "OK", body = Member), (status = 401, description = "No valid API key", body = ApiErrorBody), (status = 403, description = "The key lacks the scope", body = ApiErrorBody), (status = 429, description = "This key has made its requests for this minute; retry after Retry-After seconds", body = ApiErrorBody), (status = 404, description = "Not in this workspace", body = ApiErrorBody)))]
 async fn identify_session(
     caller: Caller,
     State(st): State<AppState>,

@@ -107,7 +107,9 @@ pub async fn change_resource(
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
     let (code, msg) = match action.as_str() {
         "create" => {
-            let r = resources::create(&st.db, now, &cap, kind.as_deref().unwrap_or(""), &name, &description).await.map_err(fail)?;
+            let r = resources::create(&st.db, now, &cap, st.config.max_resources_per_workspace, kind.as_deref().unwrap_or(""), &name, &description)
+                .await
+                .map_err(fail)?;
             ("resource_created", format!("“{}” created.", r.name))
         }
         "update" => {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::crypto::Token;
 use super::entities::api_key;
-use super::permissions::AdminCap;
+use super::permissions::{AdminCap, ResourceWriter};
 use super::DomainError;
 
 /// What a key may do.
@@ -66,10 +66,10 @@ impl ApiCaller {
     pub fn actor(&self, ip: Option<String>) -> Actor {
         Actor { account_id: None, label: format!("api key {} ({})", self.name, self.public_id), ip }
     }
-    /// The capability to write this workspace's resources, for a key with that scope only.
-    /// The `/v1` resource endpoints are its one use.
-    pub fn resource_writer(&self, ip: Option<String>) -> Option<AdminCap> {
-        self.may(Scope::ResourcesWrite).then(|| AdminCap::founder(self.workspace_id, self.actor(ip)))
+    /// The capability to write this workspace's resources (and nothing else), for a key
+    /// with that scope only.
+    pub fn resource_writer(&self, ip: Option<String>) -> Option<ResourceWriter> {
+        self.may(Scope::ResourcesWrite).then(|| ResourceWriter::for_key(self.workspace_id, self.actor(ip)))
     }
 }
 
@@ -128,6 +128,7 @@ pub async fn create(
         }
     }
     let txn = super::db::write(db).await?;
+    super::db::lock_workspace(&txn, cap.workspace_id()).await?;
     // Expired and revoked keys don't count: they can't be used, and expired ones can't
     // be brought back.
     let live = api_key::Entity::find()
@@ -250,6 +251,23 @@ pub async fn authenticate(db: &DatabaseConnection, now: i64, presented: &str) ->
             .await?;
     }
     Ok(Some(ApiCaller { key_id: key.id, workspace_id: key.workspace_id, scopes: scopes_of(&key), name: key.name, public_id: key.public_id }))
+}
+
+/// Counts one request against the key's budget for this minute (shared by every process,
+/// in the database). `None`: go on; `Some(secs)`: the key has made `per_minute` requests
+/// this minute, retry after `secs`. A refused request isn't counted, so a key held back
+/// gets its whole budget at the next minute; and it is refused by a read, so a client
+/// that ignores 429 takes no turn of the database's writer.
+pub async fn admit(db: &DatabaseConnection, now: i64, caller: &ApiCaller, per_minute: i64) -> Result<Option<i64>, DomainError> {
+    const WINDOW: i64 = 60;
+    let key = format!("api:{}", caller.key_id);
+    let refuse = Some(WINDOW - now.rem_euclid(WINDOW));
+    if super::ratelimit::count(db, &key, now, WINDOW).await? >= per_minute {
+        return Ok(refuse);
+    }
+    // Counted under the counter row's lock, so concurrent requests can't pass the limit
+    // together.
+    Ok(if super::ratelimit::reserve(db, &[(&key, per_minute)], now, WINDOW).await? { None } else { refuse })
 }
 
 #[cfg(test)]

@@ -125,6 +125,23 @@ pub async fn write(db: &DatabaseConnection) -> Result<WriteTxn, sea_orm::DbErr> 
     Ok(WriteTxn { txn, _turn: turn })
 }
 
+/// Takes the write lock on a workspace's row for the rest of the transaction, so a
+/// count-then-write rule holds under concurrent requests: limits (resources, API keys,
+/// domain claims) and the last-admin checks. On PostgreSQL a row lock the workspace's
+/// limited writes queue behind; on SQLite nothing, since [`write`] already lets one writer
+/// in at a time. `FOR NO KEY UPDATE`, not `FOR UPDATE`: it queues the lockers behind each
+/// other but not the foreign-key checks of every insert naming the workspace (sessions,
+/// memberships), which take `KEY SHARE` on its row; `FOR UPDATE` held them all and could
+/// close a deadlock cycle with a sign-in.
+pub async fn lock_workspace<C: sea_orm::ConnectionTrait>(txn: &C, workspace_id: i64) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::Statement;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE", [workspace_id.into()]))
+            .await?;
+    }
+    Ok(())
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;

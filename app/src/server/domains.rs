@@ -141,6 +141,7 @@ pub async fn change(db: &DatabaseConnection, now: i64, cap: &AdminCap, add: &[St
     let remove = remove.iter().map(|d| validate_domain(d)).collect::<Result<Vec<_>, _>>()?;
     let ws = cap.workspace_id();
     let txn = crate::server::db::write(db).await?;
+    crate::server::db::lock_workspace(&txn, ws).await?;
     for d in &add {
         let exists = workspace_domain::Entity::find()
             .filter(workspace_domain::Column::WorkspaceId.eq(ws))

@@ -207,7 +207,10 @@ pub const PAGE_SIZE: u64 = 50;
 
 /// One page of the workspace's members: admins first, then by name and email; `search`
 /// (case-insensitive) matches email or name. Returns the rows and how many match in all.
-/// Two indexed queries pick the page; the rest is read only for its rows.
+/// Two queries on `memberships` alone pick the page: its `sort_name`/`sort_email` copies of
+/// the account's name and email (kept by database triggers, migration 14) let the page be
+/// read in order from one index, with no join or sort of the whole workspace. The rest is
+/// read only for the page's rows.
 pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, search: &str) -> Result<(Vec<MemberRow>, u64), DomainError> {
     use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
     #[derive(FromQueryResult)]
@@ -225,21 +228,24 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
     let search = search.trim().to_lowercase();
     if !search.is_empty() {
         let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        filter.push_str(&format!(" AND (a.email_normalized LIKE {} ESCAPE '\\' OR lower(a.full_name) LIKE {} ESCAPE '\\')", ph(2), ph(3)));
+        filter.push_str(&format!(" AND (m.sort_email LIKE {} ESCAPE '\\' OR m.sort_name LIKE {} ESCAPE '\\')", ph(2), ph(3)));
         values.push(pattern.clone().into());
         values.push(pattern.into());
     }
-    let from = format!("FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE {filter}");
-    // Without a search the count needs no join (an index-only count of memberships).
-    let count_sql = if search.is_empty() { format!("SELECT COUNT(*) AS n FROM memberships m WHERE {filter}") } else { format!("SELECT COUNT(*) AS n {from}") };
+    let from = format!("FROM memberships m WHERE {filter}");
+    let count_sql = format!("SELECT COUNT(*) AS n {from}");
     let total = Count::find_by_statement(Statement::from_sql_and_values(backend, count_sql, values.clone()))
         .one(db)
         .await?
         .map(|c| u64::try_from(c.n).unwrap_or(0))
         .unwrap_or(0);
     let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
+    if offset >= total {
+        // Past the end: nothing to read (and no offset too large for the database).
+        return Ok((Vec::new(), total));
+    }
     let sql = format!(
-        "SELECT m.id AS id {from} ORDER BY CASE WHEN m.role = '{}' THEN 0 ELSE 1 END, lower(a.full_name), a.email_normalized, m.id LIMIT {PAGE_SIZE} OFFSET {offset}",
+        "SELECT m.id AS id {from} ORDER BY m.workspace_id, CASE WHEN m.role = '{}' THEN 0 ELSE 1 END, m.sort_name, m.sort_email, m.id LIMIT {PAGE_SIZE} OFFSET {offset}",
         Role::Admin.as_str()
     );
     let ids: Vec<i64> = Id::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(db).await?.into_iter().map(|r| r.id).collect();

@@ -74,6 +74,41 @@ impl AdminCap {
     }
 }
 
+/// Proof that the caller may create, rename and delete its workspace's resources, and
+/// nothing more: a workspace admin (every [`AdminCap`] converts), or an API key with the
+/// `resources:write` scope (only [`super::api_keys::ApiCaller::resource_writer`] makes
+/// one). The resource calls take it; grants, members and settings need an `AdminCap`,
+/// which a key never holds.
+#[derive(Debug, Clone)]
+pub struct ResourceWriter {
+    workspace_id: i64,
+    actor: Actor,
+}
+
+impl ResourceWriter {
+    pub(in crate::server) fn for_key(workspace_id: i64, actor: Actor) -> Self {
+        ResourceWriter { workspace_id, actor }
+    }
+    pub fn workspace_id(&self) -> i64 {
+        self.workspace_id
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+impl From<&AdminCap> for ResourceWriter {
+    fn from(cap: &AdminCap) -> Self {
+        ResourceWriter { workspace_id: cap.workspace_id, actor: cap.actor.clone() }
+    }
+}
+
+impl From<&ResourceWriter> for ResourceWriter {
+    fn from(w: &ResourceWriter) -> Self {
+        w.clone()
+    }
+}
+
 /// Proof that the caller is the server's operator: the `gatehouse` command run on the
 /// server with its configuration and database credentials. The break-glass calls
 /// (`methods::recover`, `members::promote`, `domains::trust`) take it, and it makes the

@@ -1,15 +1,16 @@
 //! Collections and datasource connections (standing for the product's content), and the
-//! grants that give groups `view` or `edit` on them. Admin-only changes take an
-//! [`AdminCap`]; every change is audited.
+//! grants that give groups `view` or `edit` on them. Creating, renaming and deleting take
+//! a [`ResourceWriter`] (an admin, or an API key with `resources:write`); grants take an
+//! [`AdminCap`]. Every change is audited.
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use super::access::Level;
 use super::audit;
 use super::entities::{grant, group, resource};
-use super::permissions::AdminCap;
+use super::permissions::{AdminCap, ResourceWriter};
 use super::DomainError;
 
 pub const KINDS: [(&str, &str); 2] = [("collection", "Collection"), ("datasource", "Datasource connection")];
@@ -38,13 +39,31 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<r
         .await?)
 }
 
-async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<resource::Model, DomainError> {
-    resource::Entity::find_by_id(id).filter(resource::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)
+async fn get<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) -> Result<resource::Model, DomainError> {
+    resource::Entity::find_by_id(id).filter(resource::Column::WorkspaceId.eq(workspace_id)).one(db).await?.ok_or(DomainError::NotFound)
 }
 
-pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, kind: &str, name: &str, description: &str) -> Result<resource::Model, DomainError> {
+/// Makes a resource, unless the workspace already holds `max` of them (the operator's
+/// `GATEHOUSE_MAX_RESOURCES_PER_WORKSPACE`): one workspace's admin or API key can't
+/// fill the database every workspace shares. Counted inside the write transaction, so
+/// concurrent creates can't pass the limit together.
+pub async fn create(
+    db: &DatabaseConnection,
+    now: i64,
+    cap: impl Into<ResourceWriter>,
+    max: u64,
+    kind: &str,
+    name: &str,
+    description: &str,
+) -> Result<resource::Model, DomainError> {
+    let cap: ResourceWriter = cap.into();
     let (kind, name, description) = validate(kind, name, description)?;
     let txn = crate::server::db::write(db).await?;
+    crate::server::db::lock_workspace(&txn, cap.workspace_id()).await?;
+    let held = resource::Entity::find().filter(resource::Column::WorkspaceId.eq(cap.workspace_id())).count(&txn).await?;
+    if held >= max {
+        return Err(DomainError::Refused(format!("This workspace holds {held} resources, the most this server allows; delete some first.")));
+    }
     let r = resource::ActiveModel {
         workspace_id: Set(cap.workspace_id()),
         kind: Set(kind.clone()),
@@ -61,9 +80,17 @@ pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, kind: &st
     Ok(r)
 }
 
-pub async fn update(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, name: &str, description: &str) -> Result<resource::Model, DomainError> {
+pub async fn update(
+    db: &DatabaseConnection,
+    now: i64,
+    cap: impl Into<ResourceWriter>,
+    id: i64,
+    name: &str,
+    description: &str,
+) -> Result<resource::Model, DomainError> {
+    let cap: ResourceWriter = cap.into();
     let txn = crate::server::db::write(db).await?;
-    let r = get(&txn, cap, id).await?;
+    let r = get(&txn, cap.workspace_id(), id).await?;
     let (_, name, description) = validate(&r.kind, name, description)?;
     let mut am: resource::ActiveModel = r.clone().into();
     am.name = Set(name.clone());
@@ -76,9 +103,10 @@ pub async fn update(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
 }
 
 /// Deletes a resource and every grant on it.
-pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<(), DomainError> {
+pub async fn delete(db: &DatabaseConnection, now: i64, cap: impl Into<ResourceWriter>, id: i64) -> Result<(), DomainError> {
+    let cap: ResourceWriter = cap.into();
     let txn = crate::server::db::write(db).await?;
-    let r = get(&txn, cap, id).await?;
+    let r = get(&txn, cap.workspace_id(), id).await?;
     grant::Entity::delete_many().filter(grant::Column::ResourceId.eq(r.id)).exec(&txn).await?;
     resource::Entity::delete_by_id(r.id).exec(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.delete", &r.name, json!({ "id": id })).await?;
@@ -90,7 +118,7 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) 
 /// grants too: grants are the app's side of the mapping.
 pub async fn set_grant(db: &DatabaseConnection, now: i64, cap: &AdminCap, group_id: i64, resource_id: i64, level: Option<Level>) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
-    let r = get(&txn, cap, resource_id).await?;
+    let r = get(&txn, cap.workspace_id(), resource_id).await?;
     let g = group::Entity::find_by_id(group_id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(&txn).await?.ok_or(DomainError::NotFound)?;
     grant::Entity::delete_many().filter(grant::Column::GroupId.eq(g.id)).filter(grant::Column::ResourceId.eq(r.id)).exec(&txn).await?;
     if let Some(l) = level {

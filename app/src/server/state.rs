@@ -16,6 +16,11 @@ pub struct RuntimeConfig {
     pub login_attempts_per_window: i64,
     /// SCIM requests allowed per token per minute; beyond it, 429 with `Retry-After`.
     pub scim_requests_per_minute: i64,
+    /// `/v1` requests allowed per API key per minute; beyond it, 429 with `Retry-After`.
+    pub api_requests_per_minute: i64,
+    /// Resources (collections and connections) one workspace may hold: a bound on what
+    /// one workspace's admin or API key can make the shared database carry.
+    pub max_resources_per_workspace: u64,
     /// Sends invite mail when SMTP is configured.
     pub mailer: Option<super::mail::Mailer>,
     /// OIDC providers (`google`, `slack`, `office365`) with credentials on this server.
@@ -40,6 +45,8 @@ impl Default for RuntimeConfig {
             public_url: "http://127.0.0.1:3000".into(),
             login_attempts_per_window: 10,
             scim_requests_per_minute: 6000,
+            api_requests_per_minute: 6000,
+            max_resources_per_workspace: 250_000,
             mailer: None,
             oidc: vec![],
             metrics_token: None,

@@ -229,18 +229,12 @@ pub async fn set_session_idle<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminC
     Ok(())
 }
 
-/// Serialises the changes that could leave a workspace without an active admin: on
-/// PostgreSQL the workspace row is locked until the transaction ends, so of two concurrent
-/// demotions that each still see "another admin", the second counts after the first has
-/// committed. SQLite's write transactions are exclusive already (`BEGIN IMMEDIATE`).
-/// Take it before reading [`active_admin_count`], in a write transaction.
+/// Serialises the changes that could leave a workspace without an active admin: of two
+/// concurrent demotions that each still see "another admin", the second counts after the
+/// first has committed ([`crate::server::db::lock_workspace`]). Take it before reading
+/// [`active_admin_count`], in a write transaction.
 pub async fn lock_for_admin_change<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<(), DomainError> {
-    use sea_orm::{DbBackend, Statement};
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE", [workspace_id.into()]))
-            .await?;
-    }
-    Ok(())
+    Ok(crate::server::db::lock_workspace(db, workspace_id).await?)
 }
 
 /// Active admins of a workspace (for the last-admin rules).

@@ -351,3 +351,68 @@ async fn the_openapi_document_matches_the_routes_and_is_valid() {
     let _ = std::fs::remove_file(&file);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// A key makes at most `GATEHOUSE_API_REQUESTS_PER_MINUTE` requests a minute (then 429
+/// with Retry-After, its own budget only), and a workspace holds at most
+/// `GATEHOUSE_MAX_RESOURCES_PER_WORKSPACE` resources, however they are made; each limit
+/// is one workspace's (or key's), never a neighbour's.
+#[tokio::test]
+async fn a_keys_requests_and_a_workspaces_resources_are_bounded() {
+    let app = TestApp::with_config(|c| {
+        c.api_requests_per_minute = 3;
+        c.max_resources_per_workspace = 2;
+    })
+    .await;
+    app.create_workspace("acme", ADMIN_EMAIL).await;
+    app.create_workspace("beta", "eve@beta.test").await;
+    let admin = app.admin_cookie().await;
+    let eve = app.login("beta", "eve@beta.test", ADMIN_PASSWORD).await;
+    let sync = new_key(&app, &admin, "acme", "Sync", &["directory:read", "resources:write"], "").await;
+    let other = new_key(&app, &admin, "acme", "Reports", &["directory:read"], "").await;
+    let minute_start = |t: i64| t - t.rem_euclid(60);
+    app.clock.0.store(minute_start(app.state.now()) + 60 + 15, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        assert_eq!(api(&app, "GET", "/v1/members", Some(&sync), None).await.0, StatusCode::OK);
+    }
+    let r = app.send(Request::get("/v1/members").header("authorization", format!("Bearer {sync}")).body(Body::empty()).expect("req")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("45"), "the seconds left in this minute");
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(v["error"].as_str(), Some("rate_limited"), "{v}");
+    // Another key of the same workspace has its own budget; a refused request isn't
+    // counted, so the next minute gives the whole budget back.
+    assert_eq!(api(&app, "GET", "/v1/members", Some(&other), None).await.0, StatusCode::OK);
+    assert_eq!(api(&app, "GET", "/v1/members", Some(&sync), None).await.0, StatusCode::TOO_MANY_REQUESTS);
+    app.clock.0.store(minute_start(app.state.now()) + 60, std::sync::atomic::Ordering::SeqCst);
+    for name in ["Churn", "Pipeline"] {
+        let (s, v) = api(&app, "POST", "/v1/resources", Some(&sync), Some(json!({"kind": "collection", "name": name}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (s, v) = api(&app, "POST", "/v1/resources", Some(&sync), Some(json!({"kind": "collection", "name": "Third"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().expect("message").contains("the most this server allows"), "{v}");
+    // The admin's form meets the same bound, with a clear error.
+    let r = app.call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "collection"), ("name", "Fourth")], Some(&admin)).await;
+    assert_ne!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("the most this server allows"), "{}", r.body);
+    assert_eq!(resource::Entity::find().all(&app.state.db).await.expect("db").len(), 2);
+    // Deleting one (in the next minute: this one's 3 requests are made) makes room;
+    // beta's bound is its own.
+    app.clock.advance(60);
+    let (s, _) = api(&app, "DELETE", &format!("/v1/resources/{}", v_id(&app, "Churn").await), Some(&sync), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let r = app.call::<ChangeResource>(&[("slug", "acme"), ("action", "create"), ("kind", "datasource"), ("name", "Warehouse")], Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Eight of beta's creates at once: exactly two are made (on PostgreSQL the
+    // workspace's row lock orders them; on SQLite the one writer does).
+    let names: Vec<String> = (0..8).map(|i| format!("B{i}")).collect();
+    let args: Vec<[(&str, &str); 4]> = names.iter().map(|n| [("slug", "beta"), ("action", "create"), ("kind", "collection"), ("name", n.as_str())]).collect();
+    let replies = futures::future::join_all(args.iter().map(|a| app.call::<ChangeResource>(a, Some(&eve)))).await;
+    assert_eq!(replies.iter().filter(|r| r.status == StatusCode::OK).count(), 2, "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+    let beta = app::server::workspaces::by_slug(&app.state.db, "beta").await.expect("beta").id;
+    assert_eq!(resource::Entity::find().filter(resource::Column::WorkspaceId.eq(beta)).all(&app.state.db).await.expect("db").len(), 2);
+}
+
+async fn v_id(app: &TestApp, name: &str) -> i64 {
+    resource::Entity::find().filter(resource::Column::Name.eq(name)).one(&app.state.db).await.expect("db").expect("resource").id
+}

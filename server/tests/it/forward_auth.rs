@@ -1,7 +1,7 @@
 //! `/forward-auth` as a reverse proxy calls it: the same rule as our own pages, decided on
 //! every call, no session of another workspace counted, and every identity header always
-//! written (so the proxy overwrites whatever the client sent). The end-to-end test behind
-//! a real nginx is in end2end/tests/proxy.spec.mjs.
+//! written (so the proxy overwrites whatever the client sent). Behind a real Caddy here
+//! (the last test); behind a real nginx in end2end/tests/proxy.spec.mjs.
 use app::api::access::{ChangeGroup, ChangeResource};
 use app::api::members::SetMemberStatus;
 use app::server::entities::{membership, resource};
@@ -243,4 +243,136 @@ async fn without_rules_nothing_passes() {
     let admin = app.admin_cookie().await;
     let r = ask(&app, "GET", "/app/acme/home", Some(&admin), "", &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// Caddy (Debian's, 2.6) in front of the product as the README configures it:
+/// `forward_auth` to `/forward-auth?mode=redirect`, `copy_headers` for the identity, the
+/// client's own identity headers deleted first, Gatehouse's session cookie kept from the
+/// product. Real HTTP through the real proxy to a stand-in product that shows what
+/// reached it (scripts/interop/product_app.py, as in the nginx end-to-end test).
+#[tokio::test]
+async fn behind_caddy_members_pass_with_their_identity_and_forgeries_never_reach_the_product() {
+    use crate::common::{free_port, wait_for_port, Reaped};
+    let w = world().await;
+    let (secret, _) = w.app.granted(&w.admin, "Board minutes", "Board", crate::common::ADMIN_EMAIL, "view").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gatehouse = listener.local_addr().expect("addr").port();
+    let router = w.app.router.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (product, proxy) = (free_port(), free_port());
+    let _product = Reaped(
+        std::process::Command::new("python3").arg(repo.join("scripts/interop/product_app.py")).args(["--port", &product.to_string()]).spawn().expect("python3"),
+    );
+    let dir = std::env::temp_dir().join(format!("gh-caddy-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    // The README's block, as an operator would paste it, pointed at this test's ports.
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README");
+    let block = readme.split("```caddyfile\n").nth(1).and_then(|rest| rest.split("```").next()).expect("README has a caddyfile block");
+    let caddyfile = format!(
+        "{{\n\tadmin off\n\tauto_https off\n}}\n{}",
+        block
+            .replace("gatehouse.example.com", &format!("http://127.0.0.1:{proxy}"))
+            .replace("127.0.0.1:3000", &format!("127.0.0.1:{gatehouse}"))
+            .replace("product:8080", &format!("127.0.0.1:{product}"))
+    );
+    for h in app_server_identity_headers() {
+        assert!(block.to_lowercase().contains(h), "the README's copy_headers lists {h}");
+    }
+    std::fs::write(dir.join("Caddyfile"), &caddyfile).expect("write Caddyfile");
+    let _caddy = Reaped(
+        std::process::Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(dir.join("Caddyfile"))
+            .env("XDG_DATA_HOME", &dir)
+            .env("XDG_CONFIG_HOME", &dir)
+            .env("HOME", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("caddy.log")).expect("log file"))
+            .spawn()
+            .expect("caddy (scripts/setup.sh test installs Debian's caddy)"),
+    );
+    wait_for_port(product, "the product").await;
+    wait_for_port(proxy, &format!("caddy (its log: {})", dir.join("caddy.log").display())).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = |path: String| format!("http://127.0.0.1:{proxy}{path}");
+    let shown = |body: &str, header: &str| -> Option<String> {
+        let start = format!("data-header=\"{header}\">");
+        body.find(&start).map(|i| body[i + start.len()..].split('<').next().unwrap_or_default().to_string())
+    };
+    let revenue = format!("/app/acme/collections/{}/charts", w.revenue);
+
+    // A visitor: sent to sign in, and back here after.
+    let r = http.get(url(revenue.clone())).send().await.expect("visitor");
+    assert_eq!(r.status(), 302, "{caddyfile}");
+    let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(to.ends_with(&format!("/w/acme/login?next=%2Fapp%2Facme%2Fcollections%2F{}%2Fcharts", w.revenue)), "{to}");
+
+    // Bob, with forged identity headers and a forged original URI: what reaches the product
+    // is Gatehouse's word, and his session cookie stays behind (his other cookies don't).
+    let r = http
+        .get(url(revenue.clone()))
+        .header("cookie", format!("theme=dark; {}; lang=en", w.bob))
+        .header("x-gatehouse-role", "admin")
+        .header("x_gatehouse_role", "admin")
+        .header("x-gatehouse-access", "edit")
+        .header("x-gatehouse-email", "ceo@acme.test")
+        .header("x-forwarded-uri", "/app/acme/home")
+        .send()
+        .await
+        .expect("bob");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains(&format!("GET {revenue}")), "{body}");
+    assert_eq!(shown(&body, "x-gatehouse-email").as_deref(), Some("bob@acme.test"), "{body}");
+    assert_eq!(shown(&body, "x-gatehouse-role").as_deref(), Some("member"));
+    assert_eq!(shown(&body, "x-gatehouse-access").as_deref(), Some("view"));
+    assert_eq!(shown(&body, "x-gatehouse-resource"), Some(w.revenue.to_string()));
+    assert!(body.contains("data-testid=\"cookies\">lang theme<"), "only the product's cookies reach it: {body}");
+    assert!(!body.to_lowercase().contains("x_gatehouse"), "no underscore look-alike: {body}");
+
+    // Where the rule names no resource, the product hears of none, whatever he sends.
+    let r = http
+        .get(url("/app/acme/home".into()))
+        .header("cookie", format!("{}; theme=dark; __Host-gatehouse_session=forged", w.bob))
+        .header("x-gatehouse-resource", w.revenue.to_string())
+        .header("x-gatehouse-access", "edit")
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.expect("body");
+    assert_eq!(shown(&body, "x-gatehouse-email").as_deref(), Some("bob@acme.test"), "{body}");
+    assert!(shown(&body, "x-gatehouse-resource").unwrap_or_default().is_empty(), "{body}");
+    assert!(shown(&body, "x-gatehouse-access").unwrap_or_default().is_empty(), "{body}");
+    assert!(body.contains("data-testid=\"cookies\">theme<"), "the session cookie first or last, either name: {body}");
+
+    // A view grant doesn't let him write; a collection he has no grant on is not found,
+    // whatever URI he claims to be asking for.
+    let r = http.post(url(revenue.clone())).header("cookie", &w.bob).send().await.expect("post");
+    assert_eq!(r.status(), 403);
+    let r = http
+        .get(url(format!("/app/acme/collections/{secret}/")))
+        .header("cookie", &w.bob)
+        .header("x-forwarded-uri", revenue.clone())
+        .send()
+        .await
+        .expect("secret");
+    assert_eq!(r.status(), 404);
+
+    // Out of the group: the very next request through the proxy is not found.
+    let bob = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
+    let r = w
+        .app
+        .call::<ChangeGroup>(&[("slug", "acme"), ("action", "remove"), ("id", &w.finance.to_string()), ("membership_id", &bob.id.to_string())], Some(&w.admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = http.get(url(revenue.clone())).header("cookie", &w.bob).send().await.expect("revoked");
+    assert_eq!(r.status(), 404);
+
+    // Gatehouse's own pages through the same proxy.
+    assert_eq!(http.get(url("/healthz".into())).send().await.expect("healthz").status(), 200);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -222,6 +222,7 @@ async fn the_members_page_pages_admins_first_and_searches() {
     assert_eq!(page(vec![("search", "_".into())]).await["total"].as_u64(), Some(0));
     // Past the end: an empty page, not an error. The server-rendered page links onwards.
     assert_eq!(emails(&page(vec![("page", "9".into())]).await).len(), 0);
+    assert_eq!(emails(&page(vec![("page", u64::MAX.to_string())]).await).len(), 0, "no offset the database can't take");
     let html = app.get("/w/acme/settings/members?page=2&q=user", Some(&admin)).await;
     assert_eq!(html.status, StatusCode::OK);
     assert!(html.body.contains("page=3&amp;q=user") || html.body.contains("page=3&q=user"), "a Next link keeps the search");

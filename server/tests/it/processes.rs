@@ -27,10 +27,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
 fn serve(db_url: &str, port: u16, public_url: &str) -> Proc {
     serve_with(db_url, port, public_url, &[])
 }
@@ -210,7 +206,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
     let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone").id;
-    let r = resources::create(&conn, now(), &cap, "collection", "Board pack", "").await.expect("resource");
+    let r = resources::create(&conn, now(), &cap, u64::MAX, "collection", "Board pack", "").await.expect("resource");
     resources::set_grant(&conn, now(), &cap, everyone, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let page = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
     assert_eq!(page.status(), 200);

@@ -634,7 +634,7 @@ async fn a_member_removed_from_a_group_by_scim_loses_access_on_the_next_request(
     let gid: i64 = g["id"].as_str().expect("gid").parse().expect("numeric");
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
-    let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
+    let r = app::server::resources::create(&s.app.state.db, T0, &cap, u64::MAX, "datasource", "Warehouse", "").await.expect("resource");
     app::server::resources::set_grant(&s.app.state.db, T0, &cap, gid, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let m = membership_of(&s.app, "nia@acme.test").await.expect("member");
     let session = sessions::create(&s.app.state.db, T0, m.account_id, ws.id, "saml:x", &Default::default()).await.expect("session");
@@ -720,7 +720,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     let cap = crate::common::operator().admin_of(ws.id);
     let legacy = app::server::groups::create(&s.app.state.db, T0, &cap, "Legacy").await.expect("group");
     app::server::groups::add_member(&s.app.state.db, T0, &cap, legacy.id, "nia@acme.test").await.expect("add");
-    let r = app::server::resources::create(&s.app.state.db, T0, &cap, "datasource", "Warehouse", "").await.expect("resource");
+    let r = app::server::resources::create(&s.app.state.db, T0, &cap, u64::MAX, "datasource", "Warehouse", "").await.expect("resource");
     app::server::resources::set_grant(&s.app.state.db, T0, &cap, legacy.id, r.id, Some(app::server::access::Level::View)).await.expect("grant");
 
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "acme"), ("id", &s.provider)], Some(&admin)).await;
@@ -918,4 +918,155 @@ async fn the_page_shows_only_the_token_it_minted() {
     assert!(!r.body.contains(planted) && !r.body.contains("data-testid=\"provider-token\""), "a planted token was shown");
     let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={}", s.token))).await;
     assert!(r.body.contains(&s.token), "the minted token is shown once");
+}
+
+/// The Members page's order and search read copies of each member's name and email kept
+/// on the membership (migration 14). Whatever changes an account — a SCIM PUT or PATCH, a
+/// direct update by any other path — the page follows at once: nobody is listed under
+/// an old name or found by an old address.
+#[tokio::test]
+async fn the_members_page_follows_every_change_of_name_email_and_role() {
+    use app::server::members;
+    use sea_orm::{ActiveModelTrait, Set};
+    let s = setup().await;
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("acme");
+    let order = |search: &'static str| {
+        let db = s.app.state.db.clone();
+        async move {
+            let (rows, total) = members::page(&db, ws.id, 1, search).await.expect("page");
+            assert_eq!(total as usize, rows.len());
+            rows.into_iter().map(|r| r.account.email).collect::<Vec<_>>()
+        }
+    };
+    let mut ids = Vec::new();
+    for (email, given, family) in [("zoe@acme.test", "Zoe", "Last"), ("adam@acme.test", "Adam", "First")] {
+        let mut u = user(email, email);
+        u["name"] = json!({ "givenName": given, "familyName": family });
+        u["displayName"] = json!(format!("{given} {family}"));
+        let (st, body, _) = s.call("POST", "/Users", Some(u)).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(order("").await, [ADMIN_EMAIL, "adam@acme.test", "zoe@acme.test"], "admins first, then by name");
+
+    // A PATCH of the given name moves Zoe ahead of Adam ("Aaron Last" < "Adam First").
+    let (st, body, _) =
+        s.call("PATCH", &format!("/Users/{}", ids[0]), Some(patch(json!([{ "op": "replace", "path": "name.givenName", "value": "Aaron" }])))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(order("").await, [ADMIN_EMAIL, "zoe@acme.test", "adam@acme.test"]);
+    assert_eq!(order("aaron").await, ["zoe@acme.test"], "found by the new name");
+    assert!(order("zoe last").await.is_empty(), "not by the old one");
+
+    // A PUT with a new address: found by it, not by the old one.
+    let mut u = user("adam.first@acme.test", "adam.first@acme.test");
+    u["name"] = json!({ "givenName": "Adam", "familyName": "First" });
+    let (st, body, _) = s.call("PUT", &format!("/Users/{}", ids[1]), Some(u)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(order("adam.first@").await, ["adam.first@acme.test"]);
+    assert!(order("adam@acme").await.is_empty());
+
+    // Made an admin: listed with the admins.
+    let (st, body, _) =
+        s.call("PATCH", &format!("/Users/{}", ids[1]), Some(patch(json!([{ "op": "add", "path": "roles", "value": [{ "value": "admin" }] }])))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(order("").await, [ADMIN_EMAIL, "adam.first@acme.test", "zoe@acme.test"], "\"ada admin\" < \"adam first\"");
+
+    // Any other path that writes the account (SAML sign-in, the CLI, a bulk script).
+    let m = membership_of(&s.app, "zoe@acme.test").await.expect("zoe");
+    let a = account::Entity::find_by_id(m.account_id).one(&s.app.state.db).await.expect("db").expect("account");
+    let mut am: account::ActiveModel = a.into();
+    am.full_name = Set("Zzz Renamed".into());
+    am.update(&s.app.state.db).await.expect("update");
+    assert_eq!(order("zzz").await, ["zoe@acme.test"]);
+    assert_eq!(order("").await.last().map(String::as_str), Some("zoe@acme.test"));
+}
+
+/// The checks Microsoft's gallery validation runs straight against a SCIM endpoint that
+/// the other tests don't already make: manager set (Entra sends the id as a bare string),
+/// changed (RFC 7643's `{"value": …}`) and removed; attributes cleared by an empty string
+/// or a null value; every attribute we map discoverable in `/Schemas`; a missing user is
+/// a SCIM 404.
+#[tokio::test]
+async fn microsofts_direct_checks_manager_clearing_and_discovery() {
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let s = setup().await;
+    let mut ids = Vec::new();
+    for email in ["boss@acme.test", "deputy@acme.test", "worker@acme.test"] {
+        let (st, u, _) = s.call("POST", "/Users", Some(user(email, email))).await;
+        assert_eq!(st, StatusCode::CREATED, "{u}");
+        ids.push(u["id"].as_str().expect("id").to_string());
+    }
+    let worker = format!("/Users/{}", ids[2]);
+    let manager = |u: &Value| u[ENT]["manager"]["value"].as_str().map(str::to_string);
+
+    let (st, u, _) = s.call("PATCH", &worker, Some(patch(json!([{ "op": "Add", "path": format!("{ENT}:manager"), "value": ids[0] }])))).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(manager(&u), Some(ids[0].clone()), "{u}");
+    let (st, u, _) = s.call("PATCH", &worker, Some(patch(json!([{ "op": "Replace", "path": format!("{ENT}:manager"), "value": { "value": ids[1] } }])))).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(manager(&s.call("GET", &worker, None).await.1), Some(ids[1].clone()), "kept");
+    let (st, u, _) = s.call("PATCH", &worker, Some(patch(json!([{ "op": "Remove", "path": format!("{ENT}:manager") }])))).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(manager(&s.call("GET", &worker, None).await.1), None);
+
+    // Clearing: an empty string or null unassigns (RFC 7643 §2.5), and the name follows.
+    let (st, u, _) = s
+        .call(
+            "PATCH",
+            &worker,
+            Some(patch(json!([
+                { "op": "Replace", "path": format!("{ENT}:department"), "value": "Codebreaking" },
+                { "op": "Replace", "path": "title", "value": "Analyst" },
+            ]))),
+        )
+        .await;
+    assert_eq!((st, u[ENT]["department"].as_str(), u["title"].as_str()), (StatusCode::OK, Some("Codebreaking"), Some("Analyst")), "{u}");
+    let (st, u, _) = s
+        .call(
+            "PATCH",
+            &worker,
+            Some(patch(json!([
+                { "op": "Replace", "path": format!("{ENT}:department"), "value": "" },
+                { "op": "Replace", "path": "title", "value": null },
+                { "op": "Replace", "path": "name.familyName", "value": "" },
+            ]))),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let u = s.call("GET", &worker, None).await.1;
+    assert!(u[ENT]["department"].as_str().unwrap_or_default().is_empty(), "{u}");
+    assert!(u["title"].as_str().unwrap_or_default().is_empty(), "{u}");
+    assert!(u["name"]["familyName"].as_str().unwrap_or_default().is_empty(), "{u}");
+    let m = membership_of(&s.app, "worker@acme.test").await.expect("worker");
+    let a = account::Entity::find_by_id(m.account_id).one(&s.app.state.db).await.expect("db").expect("account");
+    assert_eq!(a.full_name, "Grace", "given name alone once the family name is cleared");
+
+    // Discovery: every attribute the tests above write is described (externalId, id and
+    // meta are common attributes, outside every schema: RFC 7643 §3.1).
+    let (st, schemas, _) = s.call("GET", "/Schemas", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let described = |urn: &str| -> Vec<String> {
+        let schema = schemas["Resources"].as_array().expect("resources").iter().find(|r| r["id"] == urn).unwrap_or_else(|| panic!("{urn} in /Schemas"));
+        let mut names = Vec::new();
+        for a in schema["attributes"].as_array().expect("attributes") {
+            let name = a["name"].as_str().unwrap_or_default().to_string();
+            for sub in a["subAttributes"].as_array().into_iter().flatten() {
+                names.push(format!("{name}.{}", sub["name"].as_str().unwrap_or_default()));
+            }
+            names.push(name);
+        }
+        names
+    };
+    let core = described(USER);
+    for attr in ["userName", "name.givenName", "name.familyName", "displayName", "emails.value", "emails.type", "emails.primary", "active", "title"] {
+        assert!(core.iter().any(|n| n == attr), "{attr} in the User schema: {core:?}");
+    }
+    let enterprise = described(ENT);
+    for attr in ["department", "manager.value"] {
+        assert!(enterprise.iter().any(|n| n == attr), "{attr} in the enterprise schema: {enterprise:?}");
+    }
+
+    let (st, body, _) = s.call("GET", "/Users/00000000-0000-4000-8000-000000000000", None).await;
+    assert_eq!((st, body["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")), "{body}");
+    assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
 }

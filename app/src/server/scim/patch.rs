@@ -77,7 +77,11 @@ pub fn parse_ops(body: &Value, r: &Resource) -> Result<Vec<Op>, ScimError> {
                         .map_err(|e| ScimError::invalid_path(format!("operation {n}: the path “{}” is not valid: {e}", super::clip(t, 80))))?,
                 ),
             };
+            let explicit_null = get_ci(o, "value").is_some_and(Value::is_null);
             let value = get_ci(o, "value").cloned().filter(|v| !v.is_null());
+            // A null value unassigns (RFC 7643 §2.5: null and unassigned are the same
+            // state), so add or replace of null at a path is a remove of that path.
+            let kind = if explicit_null && path.is_some() && kind != OpKind::Remove { OpKind::Remove } else { kind };
             if value.as_ref().is_some_and(|v| v.to_string().len() > MAX_VALUE_BYTES) {
                 return Err(ScimError::too_many(format!("operation {n}: the value is larger than {} KiB", MAX_VALUE_BYTES / 1024)));
             }
@@ -343,6 +347,20 @@ fn apply_path(doc: &mut Value, r: &Resource, kind: OpKind, p: &PatchPath, shown:
                 one_primary(&mut items);
                 obj.insert(attr.name.clone(), Value::Array(items));
             } else if attr.ty == Type::Complex {
+                // Entra sends a reference (`manager`) as the bare id:
+                // {"op":"Add","path":"…:manager","value":"<id>"}; an empty one unassigns it.
+                let v = match v {
+                    Value::String(id) if attr.sub_attr("value").is_some() => {
+                        if id.is_empty() {
+                            take_ci(obj, &attr.name);
+                            return Ok(());
+                        }
+                        let mut m = Map::new();
+                        m.insert("value".into(), Value::String(id));
+                        Value::Object(m)
+                    }
+                    other => other,
+                };
                 if kind == OpKind::Replace && !v.is_object() {
                     return Err(ScimError::invalid_value(format!("{} must be an object", attr.name)));
                 }
