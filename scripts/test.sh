@@ -114,6 +114,11 @@ else
   tail -40 "$logs/leptos-build.log"; broken+=("cargo leptos build"); failed=$((failed + 1))
 fi
 
-if [ "${#broken[@]}" -gt 0 ]; then log "failing layers: ${broken[*]} (logs in $logs)"; fi
+if [ "${#broken[@]}" -gt 0 ]; then
+  log "failing layers: ${broken[*]} (logs in $logs)"
+  # Name the failed tests last, where a kept tail of the output still shows them.
+  grep -h -E '^test .* \.\.\. FAILED$' "$logs"/unit.log "$logs"/it-*.log 2>/dev/null | sed 's/^/  /'
+  for j in "$logs"/e2e-*.json; do [ -s "$j" ] && node scripts/e2e-failures.mjs "$j"; done
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "${#broken[@]}" -eq 0 ]
