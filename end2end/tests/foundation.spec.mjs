@@ -1,7 +1,7 @@
 // The foundation's story, end to end, with JavaScript on (hydrated) and off (pure SSR).
 import { readFileSync } from 'node:fs';
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems } from './support.mjs';
+import { failOnPageProblems, fresh } from './support.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
 const member = { name: 'Bob Member', email: 'bob@acme.test', password: 'member password 1' };
@@ -60,7 +60,9 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await expect(page.getByRole('alert')).toContainText('At least one sign-in method must stay on');
   await expect(page.getByRole('switch', { name: 'Username and password' })).toHaveAttribute('aria-checked', 'true');
 
-  // Session lifetime.
+  // Session lifetime (on a fresh page: with JavaScript, the refused switch's refetch
+  // would replace the field under the fill).
+  await fresh(page);
   await page.getByLabel('Session lifetime (days)').fill('7');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   // With JS the form shows the server's answer; without, the redirect's notice code.
@@ -85,9 +87,11 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await expect(page.getByRole('status').filter({ hasText: /Sessions no longer end when idle\.|Idle timeout saved\./ })).toBeVisible();
 
   // Claimed domains: a bad one is explained, a good one is listed.
+  await fresh(page);
   await page.getByLabel('Domain', { exact: true }).fill('not a domain');
   await page.getByRole('button', { name: 'Add domain' }).click();
   await expect(page.getByRole('alert')).toContainText('is not a domain name');
+  await fresh(page);
   await page.getByLabel('Domain', { exact: true }).fill('Acme.test');
   await page.getByRole('button', { name: 'Add domain' }).click();
   await expect(page.getByTestId('domains')).toContainText('acme.test');

@@ -3,7 +3,7 @@
 // collection, grants the group view in the matrix, and the collection opens; a resource
 // that doesn't exist is a 404.
 import { test, expect } from '@playwright/test';
-import { admin, failOnPageProblems, groupWith, inviteAndJoin, signInAsAdmin } from './support.mjs';
+import { admin, failOnPageProblems, fresh, groupWith, inviteAndJoin, listening, signInAsAdmin } from './support.mjs';
 
 failOnPageProblems(test);
 
@@ -19,6 +19,7 @@ test('admin manages groups, resources and the access matrix', async ({ page }, i
   await page.getByRole('button', { name: 'Create group' }).click();
   const card = page.locator(`section[data-group="${group}"]`);
   await expect(card).toBeVisible();
+  await fresh(page);
   await card.getByLabel(`Email to add to ${group}`).fill(admin.email);
   await card.getByRole('button', { name: 'Add member' }).click();
   // Every access change goes through the preview; an admin reaches everything anyway.
@@ -34,6 +35,7 @@ test('admin manages groups, resources and the access matrix', async ({ page }, i
   await page.getByRole('button', { name: 'Add', exact: true }).click();
   const cell = page.getByLabel(`${group} on ${collection}`, { exact: true });
   await expect(cell).toHaveAttribute('data-level', 'none');
+  await fresh(page);
   await cell.selectOption('view');
   await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
   await expect(page.getByTestId('access-preview')).toContainText(`Give “${group}” view access to “${collection}”`);
@@ -69,6 +71,8 @@ test('a revoked grant closes the member\'s open page live; the preview names the
   await page.goto('/w/acme/settings/access');
   await page.getByLabel('Name', { exact: true }).fill(collection);
   await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(page.getByLabel(`${group} on ${collection}`, { exact: true })).toBeVisible();
+  await fresh(page);
   await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('view');
   await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
   const gain = page.locator(`tr[data-member="${member.email}"][data-resource="${collection}"]`);
@@ -81,6 +85,8 @@ test('a revoked grant closes the member\'s open page live; the preview names the
   await mp.getByRole('link', { name: collection }).click();
   await expect(mp.getByTestId('resource')).toHaveAttribute('data-level', 'view');
   const url = mp.url();
+  // With JavaScript, the open page follows changes once its stream is open.
+  if (tag === 'js') await listening(mp);
 
   // The admin previews the revocation: it names the member and what they lose.
   await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('none');

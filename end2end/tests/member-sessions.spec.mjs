@@ -3,7 +3,7 @@
 // on "Your sessions" and ends the other one, whose next page is the sign-in page (with
 // JavaScript its open page goes there by itself); then an admin signs Bob out everywhere.
 import { test, expect } from '@playwright/test';
-import { ensureAcme, failOnPageProblems, signInAsAdmin } from './support.mjs';
+import { ensureAcme, failOnPageProblems, listening, signInAsAdmin } from './support.mjs';
 
 const bob = { email: 'bob@acme.test', password: 'member password 1' };
 
@@ -30,6 +30,8 @@ test('a member ends a session of another browser; an admin signs a member out ev
   await signInAsBob(page);
   await page.getByRole('link', { name: 'Your sessions' }).click();
   await expect(page.getByRole('heading', { name: 'Your sessions' })).toBeVisible();
+  // The list (this browser's session at least) before counting what it offers.
+  await expect(page.locator('li[data-current=true]')).toBeVisible();
   // Earlier stories left sessions of Bob's behind: end them first.
   const elsewhere = page.getByRole('button', { name: 'Sign out everywhere else' });
   if (await elsewhere.count()) {
@@ -41,6 +43,10 @@ test('a member ends a session of another browser; an admin signs a member out ev
   const ctx = await browser.newContext({ javaScriptEnabled: js });
   const other = await ctx.newPage();
   await signInAsBob(other);
+  // With JavaScript, the other browser's open page is to go to sign-in by itself: it
+  // must be listening first (a page whose stream opens after its session ended is told
+  // at once too: the server tests cover that).
+  if (js) await listening(other);
   await page.reload();
   const rows = page.locator('[data-testid=sessions] li');
   await expect(rows).toHaveCount(2);
@@ -53,6 +59,7 @@ test('a member ends a session of another browser; an admin signs a member out ev
 
   // The admin signs Bob out everywhere, from his row on the Members page.
   await signInAsBob(other);
+  if (js) await listening(other);
   const adminCtx = await browser.newContext({ javaScriptEnabled: js });
   const adminPage = await adminCtx.newPage();
   await signInAsAdmin(adminPage);
@@ -63,8 +70,9 @@ test('a member ends a session of another browser; an admin signs a member out ev
   await expect(adminPage.getByRole('status')).toContainText('signed out everywhere');
   await expect(row.getByTestId('session-count')).toHaveText('0');
   await expectSignedOut(other, js);
-  await page.goto('/w/acme/account');
-  await expect(page).toHaveURL(/\/w\/acme\/login$/);
+  // Bob's first browser, open on his account page, goes too (with JavaScript by itself:
+  // a navigation of ours would race its reload).
+  await expectSignedOut(page, js);
   await ctx.close();
   await adminCtx.close();
 });

@@ -5,7 +5,7 @@
 // with their identity in headers, forged identity headers never reach the product, a
 // view grant doesn't let them save, and a revoked grant is a 404 on the next request.
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems, groupWith, inviteAndJoin, signInAsAdmin } from './support.mjs';
+import { failOnPageProblems, fresh, groupWith, inviteAndJoin, signInAsAdmin } from './support.mjs';
 
 failOnPageProblems(test);
 
@@ -23,6 +23,8 @@ test('the product behind nginx: sign in and back, identity headers, no forgery, 
   await page.goto('/w/acme/settings/access');
   await page.getByLabel('Name', { exact: true }).fill(collection);
   await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(page.getByLabel(`${group} on ${collection}`, { exact: true })).toBeVisible();
+  await fresh(page);
   await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('view');
   await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
   await page.getByRole('button', { name: 'Confirm and save' }).click();

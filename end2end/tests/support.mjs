@@ -1,7 +1,7 @@
 // Shared by every spec: with JavaScript on, the page must really hydrate (forms would
 // also work without it), and no script may be refused by the CSP or fail.
 import { readFileSync } from 'node:fs';
-import { expect } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
 export function failOnPageProblems(test) {
   test.beforeEach(async ({ page }, info) => {
@@ -122,8 +122,33 @@ export async function groupWith(page, group, email) {
   await page.getByLabel('New group').fill(group);
   await page.getByRole('button', { name: 'Create group' }).click();
   const card = page.locator(`section[data-group="${group}"]`);
+  await expect(card).toBeVisible();
+  await fresh(page);
   await card.getByLabel(`Email to add to ${group}`).fill(email);
   await card.getByRole('button', { name: 'Add member' }).click();
   await page.getByRole('button', { name: 'Confirm and save' }).click();
   await expect(page.locator(`section[data-group="${group}"]`)).toContainText(email);
+}
+
+// With JavaScript on, a page hydrates a moment after it loads: a click before that posts
+// its form natively, a click after it goes through the client. Both must work, but a step
+// that needs the page's own code (live updates, a client-side result) waits for it.
+export async function hydrated(page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+// The page's live-update stream is open: a change made from now on reaches it.
+export async function listening(page) {
+  await hydrated(page);
+  await expect(page.locator('body')).toHaveAttribute('data-live', 'open');
+}
+
+// With JavaScript on, a page that just saved fetches what it shows again (after its own
+// answer, and again when the change's live event comes back about 300 ms later), and
+// the new rendering replaces its inputs: text typed in between is lost. Before typing
+// into such a page again, load it afresh (without JavaScript every save already did).
+export async function fresh(page) {
+  if (test.info().project.name !== 'js') return;
+  await page.reload();
+  await hydrated(page);
 }

@@ -98,8 +98,15 @@ struct Params {
 }
 
 async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
+    // No session here (never signed in, ended, or another workspace's): the stream's one
+    // event is `signedout`, which the page answers by reloading into the sign-in page. A
+    // 401 instead fails the browser's EventSource for good, with no event: a page whose
+    // session ended while it loaded stayed open, deaf, as if still signed in.
     let Some(v) = viewer_of(&st, &headers).await.filter(|v| v.workspace_slug == slug) else {
-        return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
+        let once = futures::stream::iter([Ok::<_, Infallible>(SseEvent::default().event("signedout").data("signedout"))]);
+        let mut res = Sse::new(once).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        return res;
     };
     let mut topics: Vec<Topic> = match p.topics {
         Some(t) => t.split(',').filter_map(Topic::parse).collect(),

@@ -38,6 +38,9 @@ mod browser {
     impl Drop for Conn {
         fn drop(&mut self) {
             self.source.close();
+            if let Some(body) = document().body() {
+                let _ = body.remove_attribute("data-live");
+            }
         }
     }
 
@@ -51,11 +54,15 @@ mod browser {
         for &name in topics.iter().chain(&["all"]) {
             handlers.push((name, Closure::new(move |_: web_sys::Event| bump.update(|n| *n += 1))));
         }
-        // A reconnect (not the first open) may have missed events: refetch once.
+        // A reconnect (not the first open) may have missed events: refetch once. The body's
+        // `data-live` says the page is listening (end-to-end tests wait for it).
         let opened = Cell::new(false);
         handlers.push((
             "open",
             Closure::new(move |_: web_sys::Event| {
+                if let Some(body) = document().body() {
+                    let _ = body.set_attribute("data-live", "open");
+                }
                 if opened.replace(true) {
                     bump.update(|n| *n += 1);
                 }
