@@ -28,6 +28,12 @@ use config::Config;
 pub fn leptos_options() -> LeptosOptions {
     let mut opts =
         leptos::config::get_configuration(None).map(|c| c.leptos_options).unwrap_or_else(|_| LeptosOptions::builder().output_name("gatehouse").build());
+    // A binary built by plain cargo (cargo test builds it too) knows no output name unless
+    // LEPTOS_OUTPUT_NAME is set when it runs: its pages then asked for /pkg/.js and never
+    // hydrated.
+    if opts.output_name.is_empty() {
+        opts.output_name = "gatehouse".into();
+    }
     if std::env::var("LEPTOS_SITE_ROOT").is_err() && opts.site_root.as_ref() == "/" {
         opts.site_root = "target/site".into();
     }

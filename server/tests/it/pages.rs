@@ -245,3 +245,13 @@ async fn a_members_404_on_an_admin_page_is_the_missing_page() {
     let r = app.get("/w/acme/settings/access", None).await;
     assert_eq!((r.status, r.location()), (StatusCode::FOUND, Some("/w/acme/login")));
 }
+
+/// A binary built by plain cargo (as `cargo test` builds it, before `cargo leptos build`
+/// or without it) still names its scripts: its pages once asked for `/pkg/.js` and never
+/// hydrated, which failed every JavaScript end-to-end test after a build in that order.
+#[test]
+fn pages_name_their_scripts_whatever_built_the_binary() {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() {
+        assert_eq!(server::leptos_options().output_name.as_ref(), "gatehouse");
+    }
+}
