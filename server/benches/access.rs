@@ -88,6 +88,7 @@ async fn main() {
     let conn = db::connect(&url, 10).await.expect("db");
     db::migrate(&conn).await.expect("migrate");
     let st = AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),

@@ -101,6 +101,7 @@ async fn main() {
     db::migrate(&conn).await.expect("migrate");
     // The server's defaults (the SCIM budget included), as an operator runs it.
     let st = AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
         db: conn,
         config: Arc::new(RuntimeConfig { public_url: format!("http://{addr}"), ..Default::default() }),
         clock: Arc::new(SystemClock),

@@ -33,6 +33,7 @@ async fn state(url: &str) -> AppState {
     db::migrate(&conn).await.expect("migrate");
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),

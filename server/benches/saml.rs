@@ -64,6 +64,7 @@ async fn main() {
     db::migrate(&conn).await.expect("migrate");
     let clock = FixedClock::at(now);
     let st = AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),

@@ -147,6 +147,7 @@ async fn state(dir: &std::path::Path, file: &str, public_url: String) -> AppStat
     let conn = db::connect(&url, 10).await.expect("db");
     db::migrate(&conn).await.expect("migrate");
     AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
         db: conn,
         config: Arc::new(RuntimeConfig { public_url, login_attempts_per_window: 5, scim_requests_per_minute: i64::MAX / 8, ..Default::default() }),
         clock: Arc::new(SystemClock),
@@ -226,8 +227,16 @@ async fn bare(dir: &std::path::Path, users: usize) -> [Phase; 3] {
         let txn = db::write(db).await.expect("begin");
         app::server::ratelimit::hit(&txn, "scim:token:bare", now, 60).await.expect("budget");
         stats::bump(&txn, ws, now, "scim:ok").await.expect("count");
-        let a = scim::Activity { method: "POST", path: "/scim/v2/Users", operation: what, target: "bare", status: 200, outcome: "ok", duration_us: 0 };
-        scim::record_activity(&txn, now, p.id, a).await.expect("activity");
+        let a = scim::Activity {
+            method: "POST".into(),
+            path: "/scim/v2/Users".into(),
+            operation: what.into(),
+            target: "bare".into(),
+            status: 200,
+            outcome: "ok".into(),
+            duration_us: 0,
+        };
+        scim::record_activity(&txn, now, p.id, &a).await.expect("activity");
         txn.commit().await.expect("commit");
     };
     let mut phases = Vec::new();

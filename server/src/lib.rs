@@ -70,7 +70,15 @@ pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let events = app::server::events::Events::new();
     events.listen(&conn);
-    Ok(AppState { db: conn, config: Arc::new(runtime_config(cfg)?), clock, hasher: Hasher::new(cores)?, leptos_options: leptos_options(), events })
+    Ok(AppState {
+        scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        db: conn,
+        config: Arc::new(runtime_config(cfg)?),
+        clock,
+        hasher: Hasher::new(cores)?,
+        leptos_options: leptos_options(),
+        events,
+    })
 }
 
 pub fn system_clock() -> Arc<dyn Clock> {

@@ -208,15 +208,15 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
     count(operation, res.status().as_u16());
     let outcome_text = error.as_ref().map(|e| e.detail.clone()).unwrap_or_else(|| "ok".into());
     let a = Activity {
-        method,
-        path,
-        operation,
-        target,
+        method: method.to_string(),
+        path: path.to_string(),
+        operation: operation.to_string(),
+        target: target.to_string(),
         status: res.status().as_u16(),
-        outcome: &outcome_text,
+        outcome: outcome_text,
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
     };
-    if let Err(e) = scim::record(&st.db, now, client, a).await {
+    if let Err(e) = st.scim_ledger.record(scim::ledger::Entry::new(now, client, a)).await {
         tracing::warn!(error = %e, "could not record a SCIM request (budget, daily count, activity)");
     }
     // A write that succeeded may change Members, Groups and what members reach.

@@ -7,14 +7,20 @@ use super::DomainError;
 
 /// Adds one to `key`'s counter in the current window and returns the new count.
 pub async fn hit<C: ConnectionTrait>(db: &C, key: &str, now: i64, window_secs: i64) -> Result<i64, DomainError> {
+    add(db, key, now, window_secs, 1).await?;
+    count(db, key, now, window_secs).await
+}
+
+/// Adds `n` to `key`'s count in the window holding `now` (one statement, however large `n`).
+pub async fn add<C: ConnectionTrait>(db: &C, key: &str, now: i64, window_secs: i64, n: i64) -> Result<(), DomainError> {
     let window_start = now - now.rem_euclid(window_secs);
-    rate_counter::Entity::insert(rate_counter::ActiveModel { key: Set(key.to_string()), window_start: Set(window_start), count: Set(1) })
+    rate_counter::Entity::insert(rate_counter::ActiveModel { key: Set(key.to_string()), window_start: Set(window_start), count: Set(n) })
         .on_conflict(
-            OnConflict::columns([Column::Key, Column::WindowStart]).value(Column::Count, Expr::col((rate_counter::Entity, Column::Count)).add(1)).to_owned(),
+            OnConflict::columns([Column::Key, Column::WindowStart]).value(Column::Count, Expr::col((rate_counter::Entity, Column::Count)).add(n)).to_owned(),
         )
         .exec_without_returning(db)
         .await?;
-    count(db, key, now, window_secs).await
+    Ok(())
 }
 
 /// Counts one attempt against each `(key, limit)` before the attempt is evaluated, in one

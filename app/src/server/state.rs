@@ -78,6 +78,8 @@ pub struct AppState {
     pub leptos_options: leptos::config::LeptosOptions,
     /// Live page updates (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL).
     pub events: super::events::Events,
+    /// Group commit of served SCIM requests' bookkeeping (budget, counts, activity).
+    pub scim_ledger: super::scim::ledger::Ledger,
 }
 
 impl AppState {

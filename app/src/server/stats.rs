@@ -15,13 +15,18 @@ pub fn sign_in_metric(method: &str) -> String {
 
 /// Adds one to `metric` for today (UTC) in `workspace_id`.
 pub async fn bump<C: ConnectionTrait>(db: &C, workspace_id: i64, now: i64, metric: &str) -> Result<(), DomainError> {
+    bump_by(db, workspace_id, now, metric, 1).await
+}
+
+/// Adds `n` to the counter of `metric` for the day holding `now`.
+pub async fn bump_by<C: ConnectionTrait>(db: &C, workspace_id: i64, now: i64, metric: &str, n: i64) -> Result<(), DomainError> {
     let backend = db.get_database_backend();
-    let (a, b, c) = if backend == DbBackend::Postgres { ("$1", "$2", "$3") } else { ("?", "?", "?") };
+    let (a, b, c, d) = if backend == DbBackend::Postgres { ("$1", "$2", "$3", "$4") } else { ("?", "?", "?", "?") };
     let sql = format!(
-        "INSERT INTO daily_counts (workspace_id, day, metric, count) VALUES ({a}, {b}, {c}, 1) \
-         ON CONFLICT (workspace_id, day, metric) DO UPDATE SET count = daily_counts.count + 1"
+        "INSERT INTO daily_counts (workspace_id, day, metric, count) VALUES ({a}, {b}, {c}, {d}) \
+         ON CONFLICT (workspace_id, day, metric) DO UPDATE SET count = daily_counts.count + excluded.count"
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, [workspace_id.into(), now.div_euclid(DAY).into(), metric.into()])).await?;
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [workspace_id.into(), now.div_euclid(DAY).into(), metric.into(), n.into()])).await?;
     Ok(())
 }
 

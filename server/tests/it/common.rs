@@ -103,6 +103,7 @@ impl TestApp {
         let events = app::server::events::Events::new();
         events.listen(&db);
         let state = AppState {
+            scim_ledger: app::server::scim::ledger::Ledger::start(db.clone()),
             db,
             config: Arc::new(cfg),
             clock: Arc::new(clock.clone()),

@@ -1070,3 +1070,49 @@ async fn microsofts_direct_checks_manager_clearing_and_discovery() {
     assert_eq!((st, body["status"].as_str()), (StatusCode::NOT_FOUND, Some("404")), "{body}");
     assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
 }
+
+/// Served requests' bookkeeping is committed in groups (one task per process writes what
+/// has queued in one transaction), yet each request's budget, daily count and activity
+/// line are committed before it answers, and none is lost or counted twice.
+#[tokio::test]
+async fn concurrent_requests_are_each_recorded_before_they_answer() {
+    use app::server::entities::scim_token;
+    let s = std::sync::Arc::new(setup().await);
+    let db = &s.app.state.db;
+    let p = saml::by_public_id(db, &s.provider).await.expect("provider");
+    let token = scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(p.id)).one(db).await.expect("db").expect("token");
+    let ws = p.workspace_id;
+    let now = s.app.state.now();
+    let ok = |counts: Vec<app::server::stats::Count>| counts.iter().filter(|c| c.metric == "scim:ok").map(|c| c.count).sum::<i64>();
+    let key = format!("scim:token:{}", token.id);
+    let budget = || app::server::ratelimit::count(db, &key, now, 60);
+    let rows = || scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id)).count(db);
+    let (ok0, budget0, rows0) =
+        (ok(app::server::stats::recent(db, ws, now, 1).await.expect("counts")), budget().await.expect("budget"), rows().await.expect("rows"));
+
+    const N: usize = 64;
+    let mut tasks = Vec::new();
+    for n in 0..N {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let filter = format!("userName eq \"probe{n}@acme.test\"");
+            let (st, body, _) = s.call("GET", &format!("/Users?filter={}", enc(&filter)), None).await;
+            assert_eq!(st, StatusCode::OK, "{body}");
+            // Its line is there when it answers.
+            let mine = scim_activity::Entity::find()
+                .filter(scim_activity::Column::ProviderId.eq(p.id))
+                .filter(scim_activity::Column::Target.eq(filter.clone()))
+                .count(&s.app.state.db)
+                .await
+                .expect("db");
+            assert_eq!(mine, 1, "{filter}: recorded once, before the answer");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let n = N as i64;
+    assert_eq!(ok(app::server::stats::recent(db, ws, now, 1).await.expect("counts")), ok0 + n, "the daily count");
+    assert_eq!(budget().await.expect("budget"), budget0 + n, "the token's budget");
+    assert_eq!(rows().await.expect("rows"), rows0 + N as u64, "the activity lines");
+}

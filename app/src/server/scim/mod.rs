@@ -12,6 +12,7 @@
 pub mod eval;
 pub mod filter;
 pub mod groups;
+pub mod ledger;
 pub mod patch;
 pub mod schema;
 pub mod users;
@@ -235,42 +236,34 @@ pub async fn throttle<C: ConnectionTrait>(db: &C, cfg: &RuntimeConfig, now: i64,
 const BUDGET_WINDOW_SECS: i64 = 60;
 
 fn budget_key(client: &Client) -> String {
-    format!("scim:token:{}", client.token_id)
+    budget_key_of(client.token_id)
 }
 
-/// What a served request leaves behind, in one write transaction: its place in the
-/// token's budget, the workspace's daily count (`scim:ok` or `scim:error`) and its line in
-/// the provider's activity.
-pub async fn record(db: &DatabaseConnection, now: i64, client: &Client, a: Activity<'_>) -> Result<(), DomainError> {
-    let txn = crate::server::db::write(db).await?;
-    ratelimit::hit(&txn, &budget_key(client), now, BUDGET_WINDOW_SECS).await?;
-    let metric = if a.status >= 400 { "scim:error" } else { "scim:ok" };
-    crate::server::stats::bump(&txn, client.workspace_id, now, metric).await?;
-    record_activity(&txn, now, client.provider_id, a).await?;
-    txn.commit().await?;
-    Ok(())
+fn budget_key_of(token_id: i64) -> String {
+    format!("scim:token:{token_id}")
 }
 
 /// One line of the provider's "Provisioning activity".
-pub struct Activity<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub operation: &'a str,
-    pub target: &'a str,
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub method: String,
+    pub path: String,
+    pub operation: String,
+    pub target: String,
     pub status: u16,
-    pub outcome: &'a str,
+    pub outcome: String,
     pub duration_us: i64,
 }
 
-pub async fn record_activity<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, a: Activity<'_>) -> Result<(), DomainError> {
+pub async fn record_activity<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, a: &Activity) -> Result<(), DomainError> {
     let row = scim_activity::ActiveModel {
         provider_id: Set(provider_id),
-        method: Set(clip(a.method, 10)),
-        path: Set(clip(a.path, 200)),
-        operation: Set(clip(a.operation, 60)),
-        target: Set(clip(a.target, 200)),
+        method: Set(clip(&a.method, 10)),
+        path: Set(clip(&a.path, 200)),
+        operation: Set(clip(&a.operation, 60)),
+        target: Set(clip(&a.target, 200)),
         status: Set(i32::from(a.status)),
-        outcome: Set(clip(a.outcome, 300)),
+        outcome: Set(clip(&a.outcome, 300)),
         duration_us: Set(a.duration_us),
         created_at: Set(now),
         ..Default::default()
