@@ -79,19 +79,27 @@ impl Ledger {
     }
 }
 
+/// Budget increments per (token, window start) and daily-count increments per
+/// (workspace, day, metric) that `entries` add up to.
+type Sums = (BTreeMap<(i64, i64), i64>, BTreeMap<(i64, i64, &'static str), i64>);
+
+fn sums(entries: &[Entry]) -> Sums {
+    let (mut budgets, mut counts): Sums = Default::default();
+    for e in entries {
+        *budgets.entry((e.token_id, e.now - e.now.rem_euclid(super::BUDGET_WINDOW_SECS))).or_default() += 1;
+        let metric = if e.activity.status >= 400 { "scim:error" } else { "scim:ok" };
+        *counts.entry((e.workspace_id, e.now.div_euclid(crate::server::stats::DAY), metric)).or_default() += 1;
+    }
+    (budgets, counts)
+}
+
 /// Writes `entries` in one write transaction: budget and daily counts summed per row, then
 /// the activity lines in order.
 pub async fn write(db: &sea_orm::DatabaseConnection, entries: &[Entry]) -> Result<(), DomainError> {
     if entries.is_empty() {
         return Ok(());
     }
-    let mut budgets: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    let mut counts: BTreeMap<(i64, i64, &'static str), i64> = BTreeMap::new();
-    for e in entries {
-        *budgets.entry((e.token_id, e.now - e.now.rem_euclid(super::BUDGET_WINDOW_SECS))).or_default() += 1;
-        let metric = if e.activity.status >= 400 { "scim:error" } else { "scim:ok" };
-        *counts.entry((e.workspace_id, e.now.div_euclid(crate::server::stats::DAY), metric)).or_default() += 1;
-    }
+    let (budgets, counts) = sums(entries);
     let txn = crate::server::db::write(db).await?;
     for ((token_id, window_start), n) in budgets {
         crate::server::ratelimit::add(&txn, &super::budget_key_of(token_id), window_start, super::BUDGET_WINDOW_SECS, n).await?;
@@ -104,4 +112,42 @@ pub async fn write(db: &sea_orm::DatabaseConnection, entries: &[Entry]) -> Resul
     }
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(now: i64, token_id: i64, workspace_id: i64, status: u16) -> Entry {
+        let activity = Activity {
+            method: "GET".into(),
+            path: "/scim/v2/Users".into(),
+            operation: "list".into(),
+            target: String::new(),
+            status,
+            outcome: "ok".into(),
+            duration_us: 1,
+        };
+        Entry { now, token_id, workspace_id, provider_id: 1, activity }
+    }
+
+    #[test]
+    fn a_batch_adds_up_per_token_window_and_per_workspace_day_and_outcome() {
+        let day = crate::server::stats::DAY;
+        let t = 20_000 * day + 30; // 30 s into a minute and a day
+        let batch = [
+            entry(t, 1, 10, 200),
+            entry(t + 29, 1, 10, 200), // same minute
+            entry(t + 30, 1, 10, 409), // the next minute, an error
+            entry(t, 2, 20, 200),      // another token and workspace
+            entry(t + day, 1, 10, 200),
+        ];
+        let (budgets, counts) = sums(&batch);
+        let w = t - 30;
+        assert_eq!(budgets.into_iter().collect::<Vec<_>>(), [((1, w), 2), ((1, w + 60), 1), ((1, w + day), 1), ((2, w), 1)]);
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [((10, 20_000, "scim:error"), 1), ((10, 20_000, "scim:ok"), 2), ((10, 20_001, "scim:ok"), 1), ((20, 20_000, "scim:ok"), 1)]
+        );
+    }
 }
