@@ -1116,3 +1116,44 @@ async fn concurrent_requests_are_each_recorded_before_they_answer() {
     assert_eq!(budget().await.expect("budget"), budget0 + n, "the token's budget");
     assert_eq!(rows().await.expect("rows"), rows0 + N as u64, "the activity lines");
 }
+
+/// One bad entry in a group commit costs only itself: an entry whose provider is gone (its
+/// activity row can't be written) and a good one queued together; the good one is
+/// committed. And what a client sent is stored printable: a NUL (which PostgreSQL refuses
+/// in text) or a line break in a filter shows as U+FFFD in the activity line.
+#[tokio::test]
+async fn a_bad_ledger_entry_costs_only_itself_and_activity_is_printable() {
+    use app::server::scim::ledger::Entry;
+    let s = setup().await;
+    let db = &s.app.state.db;
+    let p = saml::by_public_id(db, &s.provider).await.expect("provider");
+    let now = s.app.state.now();
+    let entry = |provider_id: i64, target: &str| Entry {
+        now,
+        token_id: 1,
+        workspace_id: p.workspace_id,
+        provider_id,
+        activity: scim::Activity {
+            method: "GET".into(),
+            path: "/scim/v2/Users".into(),
+            operation: "list".into(),
+            target: target.into(),
+            status: 200,
+            outcome: "ok".into(),
+            duration_us: 1,
+        },
+    };
+    let ledger = &s.app.state.scim_ledger;
+    // Both are queued before the ledger's task runs (one thread): one batch.
+    let (bad, good) = tokio::join!(ledger.record(entry(i64::MAX, "gone")), ledger.record(entry(p.id, "kept")));
+    assert!(bad.is_err(), "the entry of a provider that is gone fails");
+    good.expect("the other entry of its batch is committed");
+    let kept = scim_activity::Entity::find().filter(scim_activity::Column::Target.eq("kept")).count(db).await.expect("db");
+    assert_eq!(kept, 1);
+
+    let filter = "userName eq \"a\u{0}b\r\nc\"";
+    let (st, _, _) = s.call("GET", &format!("/Users?filter={}", enc(filter)), None).await;
+    assert!(st == StatusCode::OK || st == StatusCode::BAD_REQUEST, "{st}");
+    let line = scim::activity(db, p.id, 1).await.expect("activity").pop().expect("the request's line");
+    assert_eq!(line.target, "userName eq \"a\u{FFFD}b\u{FFFD}\u{FFFD}c\"");
+}

@@ -47,7 +47,8 @@ pub struct Ledger {
 
 impl Ledger {
     /// Starts the committing task on the current Tokio runtime. It ends when the last
-    /// handle is dropped, after committing what was queued.
+    /// handle is dropped, after committing what was queued. A request waits for its own
+    /// entry's commit, so a graceful shutdown (which lets requests finish) loses none.
     pub fn start(db: sea_orm::DatabaseConnection) -> Self {
         let (tx, mut rx) = mpsc::channel::<(Entry, Done)>(QUEUE);
         let task_db = db.clone();
@@ -55,10 +56,22 @@ impl Ledger {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let (entries, waiting): (Vec<Entry>, Vec<Done>) = batch.drain(..).unzip();
-                let result = write(&task_db, &entries).await.map_err(|e| e.to_string());
-                for done in waiting {
+                let results: Vec<Result<(), String>> = match write(&task_db, &entries).await {
+                    Ok(()) => vec![Ok(()); entries.len()],
+                    // One bad entry (its provider deleted meanwhile) must not cost the others
+                    // theirs, which may be other workspaces': each is tried alone.
+                    Err(e) => {
+                        tracing::warn!(error = %e, entries = entries.len(), "SCIM ledger: a batch failed; writing its entries one by one");
+                        let mut one_by_one = Vec::with_capacity(entries.len());
+                        for e in &entries {
+                            one_by_one.push(write(&task_db, std::slice::from_ref(e)).await.map_err(|e| e.to_string()));
+                        }
+                        one_by_one
+                    }
+                };
+                for (done, result) in waiting.into_iter().zip(results) {
                     // A request that stopped waiting (its client went away) is no error.
-                    let _ = done.send(result.clone());
+                    let _ = done.send(result);
                 }
             }
         });

@@ -255,15 +255,21 @@ pub struct Activity {
     pub duration_us: i64,
 }
 
+/// `s` clipped for an activity column, control characters (NUL, which PostgreSQL refuses
+/// in text, CR/LF) shown as U+FFFD: what a client sent is shown, never stored raw.
+fn printable(s: &str, n: usize) -> String {
+    clip(&s.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect::<String>(), n)
+}
+
 pub async fn record_activity<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, a: &Activity) -> Result<(), DomainError> {
     let row = scim_activity::ActiveModel {
         provider_id: Set(provider_id),
-        method: Set(clip(&a.method, 10)),
-        path: Set(clip(&a.path, 200)),
-        operation: Set(clip(&a.operation, 60)),
-        target: Set(clip(&a.target, 200)),
+        method: Set(printable(&a.method, 10)),
+        path: Set(printable(&a.path, 200)),
+        operation: Set(printable(&a.operation, 60)),
+        target: Set(printable(&a.target, 200)),
         status: Set(i32::from(a.status)),
-        outcome: Set(clip(&a.outcome, 300)),
+        outcome: Set(printable(&a.outcome, 300)),
         duration_us: Set(a.duration_us),
         created_at: Set(now),
         ..Default::default()
