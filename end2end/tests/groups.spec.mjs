@@ -89,6 +89,7 @@ test('a revoked grant closes the member\'s open page live; the preview names the
   if (tag === 'js') await listening(mp);
 
   // The admin previews the revocation: it names the member and what they lose.
+  await fresh(page);
   await page.getByLabel(`${group} on ${collection}`, { exact: true }).selectOption('none');
   await page.getByRole('button', { name: `Save ${group} on ${collection}`, exact: true }).click();
   const loss = page.locator(`tr[data-member="${member.email}"][data-resource="${collection}"]`);

@@ -21,15 +21,13 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/w/{slug}/events", get(stream))
 }
 
-async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+/// The stream's viewer; `Err` when the database couldn't say (that is not "signed out": a
+/// page told `signedout` reloads, and an outage must not reload every open page).
+async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, ()> {
     // Checking isn't using: an unattended open page must not hold off the idle timeout.
-    match sessions::check_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "live updates: session check failed");
-            None
-        }
-    }
+    sessions::check_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await.map_err(|e| {
+        tracing::warn!(error = %e, "live updates: session check failed");
+    })
 }
 
 /// Changes arriving within this window after the first are sent together, once each: a
@@ -87,8 +85,13 @@ impl Open {
         }
     }
 
+    /// True only when the database says the session is gone (a failed check waits for the
+    /// next one).
     async fn session_ended(&self) -> bool {
-        viewer_of(&self.st, &self.headers).await.is_none_or(|v| v.workspace_id != self.workspace_id)
+        match viewer_of(&self.st, &self.headers).await {
+            Ok(v) => v.is_none_or(|v| v.workspace_id != self.workspace_id),
+            Err(()) => false,
+        }
     }
 }
 
@@ -102,7 +105,14 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
     // event is `signedout`, which the page answers by reloading into the sign-in page. A
     // 401 instead fails the browser's EventSource for good, with no event: a page whose
     // session ended while it loaded stayed open, deaf, as if still signed in.
-    let Some(v) = viewer_of(&st, &headers).await.filter(|v| v.workspace_slug == slug) else {
+    // Subscribed before the session is checked, so a sign-out committed between the two
+    // still reaches this stream.
+    let rx = st.events.subscribe();
+    let viewer = match viewer_of(&st, &headers).await {
+        Ok(v) => v,
+        Err(()) => return (StatusCode::SERVICE_UNAVAILABLE, "Live updates are unavailable; reload the page later.").into_response(),
+    };
+    let Some(v) = viewer.filter(|v| v.workspace_slug == slug) else {
         let once = futures::stream::iter([Ok::<_, Infallible>(SseEvent::default().event("signedout").data("signedout"))]);
         let mut res = Sse::new(once).into_response();
         res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
@@ -125,7 +135,7 @@ async fn stream(State(st): State<AppState>, Path(slug): Path<String>, Query(p): 
         recheck,
         deadline: tokio::time::Instant::now() + MAX_LIFETIME,
         _slot: slot,
-        rx: st.events.subscribe(),
+        rx,
         stop: st.events.shutting_down(),
         workspace_id: v.workspace_id,
         topics,

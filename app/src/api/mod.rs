@@ -105,12 +105,13 @@ pub(crate) mod ctx {
     /// The session's viewer, if any, whatever workspace it belongs to.
     pub async fn session_viewer(st: &AppState) -> Result<Option<Viewer>, DomainError> {
         let secure = st.config.secure_cookies();
-        let token =
-            parts().and_then(|p| p.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| sessions::token_from_cookie_header(h, secure)));
-        match token {
-            Some(t) => sessions::resolve(&st.db, st.now(), &t, client_ip()).await,
-            None => Ok(None),
+        let tokens = parts().map(|p| sessions::tokens_from_headers(&p.headers, secure)).unwrap_or_default();
+        for t in tokens {
+            if let Some(v) = sessions::resolve(&st.db, st.now(), &t, client_ip()).await? {
+                return Ok(Some(v));
+            }
         }
+        Ok(None)
     }
 
     /// The signed-in member of workspace `slug`. Without a valid session the browser is

@@ -33,12 +33,26 @@ pub fn clear_cookie_header(secure: bool) -> String {
 
 /// Finds our session token in a `Cookie` header.
 pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<Token> {
-    let name = cookie_name(secure);
-    header.split(';').find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name && !v.is_empty() && v.len() <= 128).then(|| Token::from_presented(v))
-    })
+    tokens_from_cookie_header(header, secure).next()
 }
+
+/// Every session cookie in a `Cookie` header, in order (at most [`MAX_PRESENTED`]). A
+/// browser sends several when a cookie of the same name was set for a narrower path, as a
+/// sibling subdomain can do without the `__Host-` prefix: each is tried, so a planted
+/// junk cookie doesn't shadow the real session.
+pub fn tokens_from_cookie_header(header: &str, secure: bool) -> impl Iterator<Item = Token> + '_ {
+    let name = cookie_name(secure);
+    header
+        .split(';')
+        .filter_map(move |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty() && v.len() <= 128).then(|| Token::from_presented(v))
+        })
+        .take(MAX_PRESENTED)
+}
+
+/// Session cookies looked up per request at most.
+pub const MAX_PRESENTED: usize = 3;
 
 /// Where a sign-in came from, kept with its session so its member can tell their
 /// sessions apart.
@@ -107,24 +121,35 @@ struct SessionRow {
 /// The viewer of a request's session cookie (for plain axum handlers; server functions
 /// use `api::ctx::viewer`), or `None` without a valid session.
 pub async fn viewer_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
-    match token_from_headers(headers, secure) {
-        Some(t) => resolve(db, now, &t, None).await,
-        None => Ok(None),
+    for t in tokens_from_headers(headers, secure) {
+        if let Some(v) = resolve(db, now, &t, None).await? {
+            return Ok(Some(v));
+        }
     }
+    Ok(None)
 }
 
 /// As [`viewer_from_headers`], without counting as use of the session: an open page's live
 /// stream re-checks its session every minute, and that must not keep an unattended
 /// session from its idle timeout.
 pub async fn check_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
-    match token_from_headers(headers, secure) {
-        Some(t) => look_up(db, now, &t, None, false).await,
-        None => Ok(None),
+    for t in tokens_from_headers(headers, secure) {
+        if let Some(v) = look_up(db, now, &t, None, false).await? {
+            return Ok(Some(v));
+        }
     }
+    Ok(None)
 }
 
-fn token_from_headers(headers: &http::HeaderMap, secure: bool) -> Option<Token> {
-    headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| token_from_cookie_header(h, secure))
+/// Every session cookie the request presents, in order (at most [`MAX_PRESENTED`]).
+pub fn tokens_from_headers(headers: &http::HeaderMap, secure: bool) -> Vec<Token> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|h| tokens_from_cookie_header(h, secure))
+        .take(MAX_PRESENTED)
+        .collect()
 }
 
 /// As [`resolve`], without counting as use of the session.

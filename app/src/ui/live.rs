@@ -68,6 +68,15 @@ mod browser {
                 }
             }),
         ));
+        // Reconnecting: not listening until the next open.
+        handlers.push((
+            "error",
+            Closure::new(|_: web_sys::Event| {
+                if let Some(body) = document().body() {
+                    let _ = body.remove_attribute("data-live");
+                }
+            }),
+        ));
         // Deactivated or signed out: reloading sends the browser to the sign-in page.
         handlers.push((
             "signedout",

@@ -280,3 +280,17 @@ async fn the_preview_lists_who_gains_and_who_loses_and_changes_nothing() {
     let html = w.app.get(&format!("/w/acme/settings/preview?what=remove&group_id={g}&membership_id={bob}"), Some(&w.admin)).await;
     assert!(html.body.contains(r#"data-member="bob@acme.test""#) && html.body.contains("Confirm and save"), "{}", main_of(&html.body));
 }
+
+/// A session cookie planted for a narrower path (a sibling subdomain can, without the
+/// `__Host-` prefix) comes first in the browser's Cookie header; it doesn't shadow the
+/// real session, on pages or on the live stream.
+#[tokio::test]
+async fn a_planted_cookie_does_not_shadow_the_real_session() {
+    let w = world().await;
+    let real = w.bob.clone();
+    let both = format!("gatehouse_session=junkjunkjunk; {real}");
+    assert_eq!(w.app.me_status(&both).await, StatusCode::OK, "the page's session is found behind the junk");
+    let mut s = w.app.events("acme", "access", Some(&both)).await.expect("a stream");
+    grant(&w, w.group, "none").await;
+    assert_eq!(s.next().await.as_deref(), Some("access"), "the stream follows the real session, not signedout");
+}
