@@ -96,11 +96,7 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
     let now = st.now();
     let test_by = if q.test.as_deref() == Some("1") {
         // Only an admin of the provider's workspace may run a test.
-        let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|c| sessions::token_from_cookie_header(c, st.config.secure_cookies()));
-        let viewer = match token {
-            Some(t) => sessions::resolve(&st.db, now, &t, None).await.unwrap_or(None),
-            None => None,
-        };
+        let viewer = sessions::viewer_from_headers(&st.db, now, &headers, st.config.secure_cookies()).await.unwrap_or(None);
         match viewer {
             Some(v) if v.workspace_id == p.workspace_id && v.is_admin() => Some(v.account_id),
             _ => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
@@ -310,15 +306,17 @@ struct SignOutForm {
 /// the IdP's answer lands on `/saml/{provider}/slo`. Otherwise, the sign-in page.
 async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<SignOutForm>) -> Response {
     let secure = st.config.secure_cookies();
-    let token = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| sessions::token_from_cookie_header(c, secure));
     let now = st.now();
-    let ended = match token {
-        Some(t) => match sessions::end_by_token(&st.db, &t).await {
-            Ok(e) => e,
+    // Every session cookie presented ends: pages use the first live one, so a junk cookie
+    // planted ahead of the real one must not leave the real session alive after Sign out.
+    let mut ended = None;
+    for t in sessions::tokens_from_headers(&headers, secure) {
+        match sessions::end_by_token(&st.db, &t).await {
+            Ok(Some(e)) if ended.is_none() => ended = Some(e),
+            Ok(_) => {}
             Err(e) => return internal(e),
-        },
-        None => None,
-    };
+        }
+    }
     let slug = match &ended {
         Some((_, slug)) => slug.clone(),
         None => app::server::workspaces::validate_slug(&f.slug).unwrap_or_default(),

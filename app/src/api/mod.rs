@@ -106,12 +106,7 @@ pub(crate) mod ctx {
     pub async fn session_viewer(st: &AppState) -> Result<Option<Viewer>, DomainError> {
         let secure = st.config.secure_cookies();
         let tokens = parts().map(|p| sessions::tokens_from_headers(&p.headers, secure)).unwrap_or_default();
-        for t in tokens {
-            if let Some(v) = sessions::resolve(&st.db, st.now(), &t, client_ip()).await? {
-                return Ok(Some(v));
-            }
-        }
-        Ok(None)
+        sessions::first_live(&st.db, st.now(), &tokens, client_ip(), true).await
     }
 
     /// The signed-in member of workspace `slug`. Without a valid session the browser is

@@ -31,11 +31,6 @@ pub fn clear_cookie_header(secure: bool) -> String {
     format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", cookie_name(secure), if secure { "; Secure" } else { "" })
 }
 
-/// Finds our session token in a `Cookie` header.
-pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<Token> {
-    tokens_from_cookie_header(header, secure).next()
-}
-
 /// Every session cookie in a `Cookie` header, in order (at most [`MAX_PRESENTED`]). A
 /// browser sends several when a cookie of the same name was set for a narrower path, as a
 /// sibling subdomain can do without the `__Host-` prefix: each is tried, so a planted
@@ -121,20 +116,21 @@ struct SessionRow {
 /// The viewer of a request's session cookie (for plain axum handlers; server functions
 /// use `api::ctx::viewer`), or `None` without a valid session.
 pub async fn viewer_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
-    for t in tokens_from_headers(headers, secure) {
-        if let Some(v) = resolve(db, now, &t, None).await? {
-            return Ok(Some(v));
-        }
-    }
-    Ok(None)
+    first_live(db, now, &tokens_from_headers(headers, secure), None, true).await
 }
 
 /// As [`viewer_from_headers`], without counting as use of the session: an open page's live
 /// stream re-checks its session every minute, and that must not keep an unattended
 /// session from its idle timeout.
 pub async fn check_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &http::HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
-    for t in tokens_from_headers(headers, secure) {
-        if let Some(v) = look_up(db, now, &t, None, false).await? {
+    first_live(db, now, &tokens_from_headers(headers, secure), None, false).await
+}
+
+/// The viewer of the first of `tokens` (a request's session cookies) that is a live
+/// session; `used`: it counts as use of that session (see [`resolve`]).
+pub async fn first_live<C: ConnectionTrait>(db: &C, now: i64, tokens: &[Token], ip: Option<String>, used: bool) -> Result<Option<Viewer>, DomainError> {
+    for t in tokens {
+        if let Some(v) = look_up(db, now, t, ip.clone(), used).await? {
             return Ok(Some(v));
         }
     }
@@ -471,9 +467,15 @@ mod tests {
         }
         assert!(!set_cookie_header(&t, false, 1).contains("Secure"));
         let header = format!("a=b; {}={}; c=d", COOKIE_NAME, t.expose());
-        assert_eq!(token_from_cookie_header(&header, false).map(|x| x.hash()), Some(t.hash()));
-        assert!(token_from_cookie_header(&header, true).is_none());
-        assert!(token_from_cookie_header("gatehouse_session=", false).is_none());
+        let hashes = |h: &str, secure| tokens_from_cookie_header(h, secure).map(|x| x.hash()).collect::<Vec<_>>();
+        assert_eq!(hashes(&header, false), [t.hash()]);
+        assert!(hashes(&header, true).is_empty());
+        assert!(hashes("gatehouse_session=", false).is_empty());
+        // Several (one planted for a narrower path comes first): each, in order, at most 3.
+        let many = format!("{COOKIE_NAME}=junk; {COOKIE_NAME}={}; {COOKIE_NAME}=b; {COOKIE_NAME}=c", t.expose());
+        let got = hashes(&many, false);
+        assert_eq!(got.len(), MAX_PRESENTED);
+        assert_eq!(got[1], t.hash());
     }
 }
 

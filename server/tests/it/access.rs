@@ -293,4 +293,8 @@ async fn a_planted_cookie_does_not_shadow_the_real_session() {
     let mut s = w.app.events("acme", "access", Some(&both)).await.expect("a stream");
     grant(&w, w.group, "none").await;
     assert_eq!(s.next().await.as_deref(), Some("access"), "the stream follows the real session, not signedout");
+    // Sign out ends the real session too, not only the junk ahead of it.
+    let r = w.app.call_with("/logout", &[("slug", "acme")], Some(&both), "text/html", Some(crate::common::ORIGIN)).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    assert_eq!(w.app.me_status(&real).await, StatusCode::UNAUTHORIZED, "signed out for real");
 }
