@@ -29,6 +29,7 @@ check:
 
 lint:
 	cargo fmt --all --check
+	python3 scripts/module-cycles.py
 	cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 

@@ -54,14 +54,16 @@ ensure_postgres() {
   [ -n "${GATEHOUSE_TEST_POSTGRES_URL:-}" ] && pg_isready -q -d "$GATEHOUSE_TEST_POSTGRES_URL"
 }
 
-# Lints, enforced: formatting, and clippy with warnings as errors on every crate (the
-# frontend for wasm32, where it runs). Each counts as one check.
+# Lints, enforced: formatting, clippy with warnings as errors on every crate (the
+# frontend for wasm32, where it runs), and no import cycle between a crate's modules.
+# Each counts as one check.
 lint() { # name, log file, command...
   local name=$1 file=$2; shift 2
   log "$name"
   if timeout 1200 "$@" > "$file" 2>&1; then passed=$((passed + 1)); else cat "$file"; failed=$((failed + 1)); broken+=("$name"); fi
 }
 lint "cargo fmt --check" "$logs/fmt.log" cargo fmt --all --check
+lint "module cycles" "$logs/cycles.log" python3 scripts/module-cycles.py
 lint "clippy (server, app, migrations; all targets)" "$logs/clippy.log" cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
 lint "clippy (frontend, wasm32)" "$logs/clippy-wasm.log" cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 

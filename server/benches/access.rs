@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use app::server::access;
 use app::server::audit::Actor;
 use app::server::clock::SystemClock;
+use app::server::config::RuntimeConfig;
 use app::server::password::Hasher;
 use app::server::permissions::Viewer;
-use app::server::state::RuntimeConfig;
 use app::server::{db, sessions, workspaces, AppState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -73,7 +73,7 @@ async fn workspace(st: &AppState, slug: &str) -> (i64, i64) {
         admin_password: None,
     };
     let c = workspaces::create(&st.db, &st.hasher, T0, new, &Actor::operator(), None).await.expect("workspace");
-    let everyone = workspaces::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
+    let everyone = app::server::directory::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
     (c.workspace.id, everyone)
 }
 

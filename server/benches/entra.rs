@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use app::server::audit::Actor;
 use app::server::clock::SystemClock;
+use app::server::config::RuntimeConfig;
 use app::server::password::Hasher;
-use app::server::state::RuntimeConfig;
 use app::server::{db, methods, saml, scim, workspaces, AppState};
 use serde_json::json;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::server::clock::SystemClock;
+use app::server::config::RuntimeConfig;
 use app::server::password::{Hasher, Password};
-use app::server::state::RuntimeConfig;
 use app::server::{crypto::Token, db, sessions, workspaces, AppState};
 use argon2::password_hash::PasswordHash;
 use axum::body::Body;
@@ -157,7 +157,7 @@ async fn main() {
 
     // 4. Session checks with 100k sessions in the table.
     let ws = workspaces::by_slug(&st.db, "acme").await.expect("ws");
-    let acct = app::server::members::account_by_email(&st.db, ws.id, "ada@acme.test").await.expect("db").expect("acct");
+    let acct = app::server::directory::account_by_email(&st.db, ws.id, "ada@acme.test").await.expect("db").expect("acct");
     let mut tokens: Vec<Token> = Vec::new();
     let now = st.now();
     use sea_orm::{EntityTrait, Set};

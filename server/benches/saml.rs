@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use app::server::audit::Actor;
 use app::server::clock::FixedClock;
+use app::server::config::RuntimeConfig;
 use app::server::entities::{saml_replay, saml_request};
 use app::server::password::Hasher;
-use app::server::state::RuntimeConfig;
 use app::server::{crypto::Token, db, domains, methods, saml, workspaces, AppState};
 use axum::body::Body;
 use axum::http::{header, Request};

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use app::server::audit::Actor;
 use app::server::clock::SystemClock;
+use app::server::config::RuntimeConfig;
 use app::server::entities::{account, group, group_member, membership};
 use app::server::password::Hasher;
-use app::server::state::RuntimeConfig;
 use app::server::{db, methods, saml, scim, workspaces, AppState};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
@@ -205,24 +205,11 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
 /// domain's row helpers on a fresh file with the same settings. No HTTP, JSON,
 /// authentication, SCIM parsing or concurrency.
 async fn bare(dir: &std::path::Path, users: usize) -> [Phase; 3] {
-    use app::server::{audit, members, stats};
+    use app::server::{audit, directory, stats};
     let st = state(dir, "bare.db", "http://127.0.0.1:1".into()).await;
     let (ws, p, _) = provisioned_workspace(&st).await;
     let (db, now, actor) = (&st.db, st.now(), Actor::operator());
-    let g = group::ActiveModel {
-        workspace_id: Set(ws),
-        name: Set("Bare".into()),
-        name_normalized: Set("bare".into()),
-        is_everyone: Set(false),
-        managed_by_provider_id: Set(Some(p.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("group");
+    let g = directory::insert_group(db, now, ws, "Bare", None, Some(p.id)).await.expect("group");
     let bookkeeping = |what: &'static str| async move {
         let txn = db::write(db).await.expect("begin");
         app::server::ratelimit::hit(&txn, "scim:token:bare", now, 60).await.expect("budget");
@@ -250,15 +237,15 @@ async fn bare(dir: &std::path::Path, users: usize) -> [Phase; 3] {
             match phase {
                 0 => {
                     let txn = db::write(db).await.expect("begin");
-                    let a = members::find_or_create_account(&txn, now, ws, &email, &email, &format!("Bench User {i}")).await.expect("account");
-                    let m = members::add_membership(&txn, now, ws, a.id, app::model::Role::Member, None).await.expect("membership");
+                    let a = directory::find_or_create_account(&txn, now, ws, &email, &email, &format!("Bench User {i}")).await.expect("account");
+                    let m = directory::add_membership(&txn, now, ws, a.id, app::model::Role::Member, None).await.expect("membership");
                     audit::record(&txn, now, Some(ws), &actor, "scim.user.create", &email, json!({})).await.expect("audit");
                     txn.commit().await.expect("commit");
                     memberships.push(m.id);
                 }
                 1 => {
-                    let a = members::account_by_email(db, ws, &email).await.expect("read").expect("account");
-                    members::membership_of(db, ws, a.id).await.expect("read").expect("membership");
+                    let a = directory::account_by_email(db, ws, &email).await.expect("read").expect("account");
+                    directory::membership_of(db, ws, a.id).await.expect("read").expect("membership");
                 }
                 _ => {
                     let txn = db::write(db).await.expect("begin");

@@ -109,7 +109,7 @@ async fn main() {
     // Setup, as the UI would: three SCIM workspaces and one for password sign-ins.
     let conn = db::connect(&url, 2).await.expect("connect");
     let hasher = Hasher::new(1).expect("hasher");
-    let cfg = app::server::state::RuntimeConfig {
+    let cfg = app::server::config::RuntimeConfig {
         public_url: public.clone(),
         login_attempts_per_window: 5,
         scim_requests_per_minute: 6000,

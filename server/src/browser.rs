@@ -49,7 +49,7 @@ fn failure_key(scope: &str, ip: &str) -> String {
 }
 
 fn too_many() -> Response {
-    let mut r = crate::saml::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
+    let mut r = crate::pages::page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts from your network. Wait a minute and try again.", None);
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     r
 }
@@ -61,7 +61,7 @@ pub async fn start_throttled(st: &AppState, scope: &str, ip: Option<&str>) -> Op
     match app::server::ratelimit::hit(&st.db, &format!("signin:start:{scope}:{ip}"), st.now(), 60).await {
         Ok(n) if n > STARTS_PER_IP_PER_MINUTE => Some(too_many()),
         Ok(_) => None,
-        Err(e) => Some(crate::saml::internal(e)),
+        Err(e) => Some(crate::pages::internal(e)),
     }
 }
 
@@ -72,7 +72,7 @@ pub async fn throttled(st: &AppState, scope: &str, ip: Option<&str>) -> Option<R
     match app::server::ratelimit::count(&st.db, &failure_key(scope, ip), st.now(), 60).await {
         Ok(n) if n >= FAILURES_PER_IP_PER_MINUTE => Some(too_many()),
         Ok(_) => None,
-        Err(e) => Some(crate::saml::internal(e)),
+        Err(e) => Some(crate::pages::internal(e)),
     }
 }
 

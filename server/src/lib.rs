@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod forward_auth;
 pub mod oidc;
+pub mod pages;
 pub mod router;
 pub mod saml;
 pub mod scim;
@@ -16,8 +17,8 @@ pub mod v1;
 use std::sync::Arc;
 
 use app::server::clock::{Clock, SystemClock};
+use app::server::config::RuntimeConfig;
 use app::server::password::Hasher;
-use app::server::state::RuntimeConfig;
 use app::server::{db, AppState};
 use leptos::config::LeptosOptions;
 

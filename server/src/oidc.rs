@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::saml::{internal, page, peer};
+use crate::pages::{internal, page, peer};
 
 const OIDC_COOKIE: &str = "gatehouse_oidc_browser";
 
@@ -27,7 +27,7 @@ async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Qu
     if st.config.oidc_provider(&key).is_none() {
         return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
     }
-    let ws = match app::server::workspaces::validate_slug(&q.workspace) {
+    let ws = match app::server::directory::validate_slug(&q.workspace) {
         Ok(slug) => match app::server::workspaces::by_slug(&st.db, &slug).await {
             Ok(ws) => ws,
             Err(DomainError::NotFound) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),

@@ -196,7 +196,7 @@ struct GoQuery {
 
 /// The landing page's "which workspace?" form (a GET form, so it works without JS).
 async fn go(Query(q): Query<GoQuery>) -> Response {
-    match app::server::workspaces::validate_slug(&q.workspace) {
+    match app::server::directory::validate_slug(&q.workspace) {
         Ok(slug) => Redirect::to(&format!("/w/{slug}/login")).into_response(),
         Err(_) => Redirect::to("/").into_response(),
     }

@@ -3,6 +3,7 @@
 //! `GET|POST /saml/{provider}/slo` (Single Logout), and `POST /logout` (signing out, which
 //! tells the IdP when the session came from one with Single Logout).
 
+use crate::pages::{esc, internal, message_page, page, peer};
 use app::server::crypto::Token;
 use app::server::saml::{self, signin, slo};
 use app::server::{sessions, AppState, DomainError};
@@ -24,31 +25,6 @@ pub fn routes() -> Router<AppState> {
 
 /// Binds a pending AuthnRequest to the browser that started it (login CSRF).
 const SAML_COOKIE: &str = "gatehouse_saml_browser";
-
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A small page for a browser that can't be signed in; the reason stays in our logs.
-pub(crate) fn page(status: StatusCode, message: &str, back: Option<&str>) -> Response {
-    message_page(status, "Sign-in failed", "saml-error", message, back.map(|b| (b, "Back to sign-in")))
-}
-
-/// A page of one sentence under a title, with an optional link (`href`, text).
-fn message_page(status: StatusCode, title: &str, id: &str, message: &str, link: Option<(&str, &str)>) -> Response {
-    let link = link.map(|(href, text)| format!(r#"<p><a href="{}">{}</a></p>"#, esc(href), esc(text))).unwrap_or_default();
-    let body = format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t} · Gatehouse</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.25rem">{t}</h1><p id="{id}">{m}</p>{link}</body></html>"#,
-        t = esc(title),
-        m = esc(message),
-    );
-    (status, Html(body)).into_response()
-}
-
-pub(crate) fn internal(e: DomainError) -> Response {
-    tracing::error!(error = %e, "SAML endpoint failed");
-    page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again in a moment.", None)
-}
 
 async fn provider(st: &AppState, id: &str) -> Result<app::server::entities::saml_provider::Model, Response> {
     match saml::by_public_id(&st.db, id).await {
@@ -128,10 +104,6 @@ struct AcsForm {
 }
 
 /// The client's address as the router resolved it (proxies considered).
-pub(crate) fn peer(req: &Request) -> Option<String> {
-    req.extensions().get::<app::server::http_security::ClientIp>().map(|c| c.0.to_string())
-}
-
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
     let found = saml::by_public_id(&st.db, &id).await;
@@ -319,7 +291,7 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
     }
     let slug = match &ended {
         Some((_, slug)) => slug.clone(),
-        None => app::server::workspaces::validate_slug(&f.slug).unwrap_or_default(),
+        None => app::server::directory::validate_slug(&f.slug).unwrap_or_default(),
     };
     let clear = header::HeaderValue::from_str(&sessions::clear_cookie_header(secure)).ok();
     let nonce = crate::browser::nonce(&headers, SAML_COOKIE).unwrap_or_else(Token::generate);
@@ -373,7 +345,7 @@ fn continue_to(href: &str, provider_name: &str) -> Response {
 }
 
 async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) -> Response {
-    let Ok(slug) = app::server::workspaces::validate_slug(&q.workspace) else {
+    let Ok(slug) = app::server::directory::validate_slug(&q.workspace) else {
         return Redirect::to("/").into_response();
     };
     let back = |code: &str| Redirect::to(&format!("/w/{slug}/login?sso={code}")).into_response();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use app::server::events::Topic;
-use app::server::scim::{self, groups, schema, users, Activity, Client, Query, ScimError};
+use app::server::scim::{self, groups, projection, schema, users, Activity, Client, Query, ScimError};
 use app::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, Request, State};
@@ -154,7 +154,7 @@ where
 {
     let started = Instant::now();
     let now = st.now();
-    let ip = crate::saml::peer(&req);
+    let ip = crate::pages::peer(&req);
     let (method, path) = (req.method().to_string(), req.uri().path().to_string());
     let params = UrlQuery::<HashMap<String, String>>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
     let headers = req.headers().clone();
@@ -296,7 +296,7 @@ async fn create_user(State(st): State<AppState>, req: Request) -> Response {
 async fn get_user(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "get user", Some(id.clone()), |c| async move {
         let q = c.query()?;
-        Ok((StatusCode::OK, Some(users::project(users::get(c.db(), &c.client, &id).await?, schema::user(), &q))))
+        Ok((StatusCode::OK, Some(projection::project(users::get(c.db(), &c.client, &id).await?, schema::user(), &q))))
     })
     .await
 }
@@ -312,7 +312,7 @@ async fn patch_user(State(st): State<AppState>, Path(id): Path<String>, req: Req
     handle(st, req, "patch user", Some(id.clone()), |c| async move {
         let q = c.query()?;
         let v = users::modify(c.db(), c.now, &c.client, &id, &c.body()?, c.if_match()).await?;
-        Ok((StatusCode::OK, Some(users::project(v, schema::user(), &q))))
+        Ok((StatusCode::OK, Some(projection::project(v, schema::user(), &q))))
     })
     .await
 }

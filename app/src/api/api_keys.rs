@@ -22,7 +22,7 @@ fn describe(s: crate::server::api_keys::Scope) -> &'static str {
 pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
     use super::ctx::*;
     use crate::server::api_keys::{self, Scope, OVERLAP_CHOICES_SECS};
-    use crate::server::scim::display_time;
+    use crate::server::clock::display_time;
     let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let keys = api_keys::list(&st.db, now, cap.workspace_id()).await.map_err(fail)?;

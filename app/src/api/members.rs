@@ -26,7 +26,7 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
     let (rows, total) = members::page(&st.db, cap.workspace_id(), page, &search).await.map_err(fail)?;
     let providers: std::collections::HashMap<i64, String> =
         crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
-    let sole_admin = crate::server::workspaces::active_admin_count(&st.db, cap.workspace_id()).await.map_err(fail)? == 1;
+    let sole_admin = crate::server::directory::active_admin_count(&st.db, cap.workspace_id()).await.map_err(fail)? == 1;
     let ws = crate::server::workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
     let accounts: Vec<i64> = rows.iter().map(|r| r.account.id).collect();
     let counts = crate::server::sessions::live_counts(&st.db, st.now(), &ws, &accounts).await.map_err(fail)?;
@@ -55,11 +55,12 @@ pub async fn list_members(slug: String, page: Option<u64>, search: Option<String
 #[server]
 pub async fn invite_member(slug: String, email: String, role: String) -> Result<InviteCreated, AppError> {
     use super::ctx::*;
-    use crate::server::members;
     let st = state()?;
     let v = viewer(&st, &slug).await?;
     let cap = v.admin().map_err(fail)?;
-    let token = members::create_invite(&st.db, st.now(), &cap, &email, members::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
+    let token = crate::server::directory::create_invite(&st.db, st.now(), &cap, &email, crate::server::directory::validate_role(&role).map_err(fail)?)
+        .await
+        .map_err(fail)?;
     let link = format!("{}/invite/{}", st.config.public_url, token.expose());
     let emailed = match &st.config.mailer {
         Some(m) => match m.send_invite(email.trim(), &v.workspace_name, &v.email, &link).await {
@@ -87,7 +88,7 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
     use crate::server::events::Topic;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
-    members::set_role(&st.db, st.now(), &cap, membership_id, members::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
+    members::set_role(&st.db, st.now(), &cap, membership_id, crate::server::directory::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
     st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     let msg = format!("Role changed to {role}.");
     redirect_no_js(&format!("/w/{}/settings/members?saved=role_changed", urlencode(&slug)));

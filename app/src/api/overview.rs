@@ -20,8 +20,7 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
     let today = now.div_euclid(stats::DAY);
     let first = today - CHART_DAYS + 1;
     let counts = stats::recent(&st.db, cap.workspace_id(), now, CHART_DAYS).await.map_err(fail)?;
-    let days: Vec<String> =
-        (first..=today).map(|d| chrono::DateTime::from_timestamp(d * stats::DAY, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()).collect();
+    let days: Vec<String> = (first..=today).map(|d| crate::server::clock::display_date(d * stats::DAY)).collect();
     let series = |metric: &str, label: &str| {
         let mut values = vec![0u64; days.len()];
         for c in counts.iter().filter(|c| c.metric == metric) {
@@ -55,7 +54,7 @@ pub async fn load_audit(slug: String, action: Option<String>, actor: Option<Stri
         rows: rows
             .into_iter()
             .map(|r| AuditRow {
-                when: chrono::DateTime::from_timestamp(r.created_at, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default(),
+                when: crate::server::clock::display_time(r.created_at),
                 actor: r.actor,
                 action: r.action,
                 target: r.target,

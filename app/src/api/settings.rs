@@ -18,7 +18,7 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
         .map(|c| crate::model::DomainClaim {
             record_name: domains::record_name(&c.domain),
             record_value: domains::record_value(&c.token),
-            checked: c.checked_at.map(crate::server::scim::display_time),
+            checked: c.checked_at.map(crate::server::clock::display_time),
             domain: c.domain,
             status: c.status,
             last_error: c.last_error,

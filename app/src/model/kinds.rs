@@ -1,5 +1,5 @@
 //! The closed sets of values the UI and the server share: a member's role and status, a
-//! domain claim's status. Stored as the same lower-case words as before (no migration);
+//! domain claim's status, a grant's level. Stored as the same lower-case words as before (no migration);
 //! one definition, so a typo is a compile error, not a member who is neither.
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,31 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How far a grant reaches: `View` below `Edit` (a member's access is the strongest of
+/// their groups' grants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    View,
+    Edit,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "view" => Some(Level::View),
+            "edit" => Some(Level::Edit),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::View => "view",
+            Level::Edit => "edit",
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod kinds;
-pub use kinds::{Role, Status};
+pub use kinds::{Level, Role, Status};
 
 /// The signed-in member, for the page header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +297,12 @@ pub struct ScimActivityRow {
     pub duration_ms: String,
 }
 
+/// The sign-in method key of SAML provider `public_id` (`saml:{public_id}`), as sessions and
+/// Member Authorization store it.
+pub fn saml_method_key(public_id: &str) -> String {
+    format!("saml:{public_id}")
+}
+
 /// A sign-in method's display name, for places the UI only has its key.
 pub fn method_label(key: &str) -> &'static str {
     match key {
@@ -404,6 +410,23 @@ pub fn urlencode(s: &str) -> String {
 /// §3.4): a path handed on in `?next=` stays readable.
 pub fn query_value(s: &str) -> String {
     urlencode(s).replace("%2F", "/")
+}
+
+/// Escapes text for HTML and XML element content and double-quoted attribute values (every
+/// attribute the server writes by hand is double-quoted, so `'` stays as it is). The
+/// server's hand-written pages and the SAML messages and metadata use it.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// One page of the Members page.
@@ -524,5 +547,14 @@ mod notice_tests {
         codes.dedup();
         assert_eq!(codes.len(), NOTICES.len(), "a code is listed twice");
         assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')), "codes need no URL encoding");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaped_text_can_neither_open_a_tag_nor_close_an_attribute() {
+        assert_eq!(super::html_escape(r#"<a href="x">Tom & Jerry's</a>"#), "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry's&lt;/a&gt;");
+        assert_eq!(super::html_escape("&amp;"), "&amp;amp;");
     }
 }

@@ -11,27 +11,7 @@ use super::entities::{grant, group_member, resource};
 use super::permissions::Viewer;
 use super::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    View,
-    Edit,
-}
-
-impl Level {
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "view" => Some(Level::View),
-            "edit" => Some(Level::Edit),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::View => "view",
-            Level::Edit => "edit",
-        }
-    }
-}
+pub use crate::model::Level;
 
 /// The rule itself: nothing for an inactive member, everything for an admin, otherwise
 /// the strongest of the member's groups' grants.
@@ -248,7 +228,7 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
             .filter(membership::Column::Role.ne(Role::Admin))
             .all(db)
             .await?;
-        members.extend(super::members::with_accounts(db, ms).await?.into_iter().map(|(m, a)| (m.id, a.email, a.full_name)));
+        members.extend(super::directory::with_accounts(db, ms).await?.into_iter().map(|(m, a)| (m.id, a.email, a.full_name)));
     }
     // The resources whose levels can change.
     let resource_ids: Vec<i64> = match change {
@@ -386,7 +366,7 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
     let g = if f.what == "grant" {
         group::Entity::find_by_id(f.group_id).one(db).await?.filter(|g| g.workspace_id == ws).ok_or(DomainError::NotFound)?
     } else {
-        super::groups::editable(db, cap, f.group_id).await?
+        super::directory::editable_group(db, cap, f.group_id).await?
     };
     Ok(match f.what {
         "grant" => {
@@ -408,14 +388,14 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
         "add" => {
             let email = super::normalize_email(f.email.unwrap_or(""))?;
             let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
-            let a = super::members::account_by_email(db, ws, &email).await?.ok_or_else(not_member)?;
-            let m = super::members::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::Status::Active).ok_or_else(not_member)?;
+            let a = super::directory::account_by_email(db, ws, &email).await?.ok_or_else(not_member)?;
+            let m = super::directory::membership_of(db, ws, a.id).await?.filter(|m| m.status == super::permissions::Status::Active).ok_or_else(not_member)?;
             (Change::AddMember { group: g.id, membership: m.id }, format!("Add {email} to “{}”", g.name))
         }
         "remove" => {
             let mid = f.membership_id.ok_or_else(missing)?;
             let m = membership::Entity::find_by_id(mid).one(db).await?.filter(|m| m.workspace_id == ws).ok_or(DomainError::NotFound)?;
-            let who = super::members::with_accounts(db, vec![m]).await?.into_iter().next().map(|(_, a)| a.email).unwrap_or_default();
+            let who = super::directory::with_accounts(db, vec![m]).await?.into_iter().next().map(|(_, a)| a.email).unwrap_or_default();
             (Change::RemoveMember { group: g.id, membership: mid }, format!("Remove {who} from “{}”", g.name))
         }
         "delete" => (Change::DeleteGroup { group: g.id }, format!("Delete the group “{}”", g.name)),
@@ -439,11 +419,15 @@ pub struct Reconcile {
 /// `limit`: rows of the "if emptied" preview to keep.
 pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_public_id: &str, limit: usize) -> Result<Reconcile, DomainError> {
     use super::entities::group;
+    use super::entities::saml_provider;
     use std::collections::HashMap;
-    let provider = super::saml::by_public_id(db, provider_public_id).await?;
-    if provider.workspace_id != workspace_id {
-        return Err(DomainError::NotFound);
-    }
+    // Found within the workspace, so another workspace's provider is simply not there.
+    let provider = saml_provider::Entity::find()
+        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
+        .filter(saml_provider::Column::PublicId.eq(provider_public_id))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     let groups = group::Entity::find()
         .filter(group::Column::WorkspaceId.eq(workspace_id))
         .filter(group::Column::IsEveryone.eq(false))

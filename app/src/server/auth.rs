@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::audit::Actor;
 use super::completion::{self, Completion, NotSignedIn, SignedIn};
-use super::members::{account_by_email, membership_of};
+use super::directory::{account_by_email, membership_of};
 use super::methods::{self, PASSWORD};
 use super::password::Password;
 use super::state::AppState;

@@ -1,6 +1,25 @@
-//! Time is injected so validity windows and expiry can be tested with a fixed clock.
+//! Time is injected so validity windows and expiry can be tested with a fixed clock; and
+//! it is written in one of three forms, all UTC, all made here.
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+/// RFC 3339 UTC time, to the second: `2026-12-06T21:05:00Z` (SAML's `IssueInstant`,
+/// SCIM's `meta.created`, the audit export).
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+/// A time as pages show it: `2026-12-06 21:05:00 UTC`.
+pub fn display_time(secs: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+}
+
+/// A day as pages show it: `2026-12-06` (UTC).
+pub fn display_date(secs: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
 
 pub trait Clock: Send + Sync {
     /// Seconds since the Unix epoch.

@@ -31,7 +31,7 @@ pub struct Completion<'a> {
     /// forward-auth rules give it, in the product behind the proxy) is followed.
     pub next: Option<&'a str>,
     /// The server's forward-auth rules.
-    pub forward: &'a super::forward_auth::Rules,
+    pub forward: &'a super::forward_auth::rules::Rules,
     /// The browser's User-Agent, kept with the session (its address is the actor's).
     pub user_agent: Option<String>,
     /// A SAML sign-in's subject (for Single Logout).
@@ -60,10 +60,12 @@ pub enum NotSignedIn {
 /// Whatever its path, it must be a plain relative path a `Location` header can carry: at
 /// most 1 KB, no control character or backslash, not `//` (another host), and canonical
 /// as forward-auth reads paths (no dot segments, `;`, `#` or needless escapes).
-pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_auth::Rules) -> String {
+pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_auth::rules::Rules) -> String {
     let home = format!("/w/{slug}");
     let plain = |n: &&str| {
-        n.len() <= super::forward_auth::NEXT_MAX && super::forward_auth::canonical_path(n).is_some() && !n.chars().any(|c| c.is_control() || c == '\\')
+        n.len() <= super::forward_auth::rules::NEXT_MAX
+            && super::forward_auth::rules::canonical_path(n).is_some()
+            && !n.chars().any(|c| c.is_control() || c == '\\')
     };
     next.filter(plain).filter(|n| *n == home || n.starts_with(&format!("{home}/")) || forward.returns_to(slug, n)).map(str::to_string).unwrap_or(home)
 }
@@ -92,13 +94,20 @@ pub async fn complete(
     Ok(Ok(SignedIn { token, redirect: redirect_within(&ws.slug, c.next, c.forward), max_age: ws.session_lifetime_secs }))
 }
 
+/// A relative path on our origin, or nothing (no open redirects: no scheme, no `//`).
+pub fn safe_relay(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    let ok = s.starts_with('/') && !s.starts_with("//") && !s.starts_with("/\\") && s.len() <= 512 && !s.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| s.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn redirects_stay_in_the_workspace() {
-        let none = crate::server::forward_auth::Rules::default();
+        let none = crate::server::forward_auth::rules::Rules::default();
         assert_eq!(redirect_within("acme", None, &none), "/w/acme");
         assert_eq!(redirect_within("acme", Some("/w/acme"), &none), "/w/acme");
         assert_eq!(redirect_within("acme", Some("/w/acme/settings/members"), &none), "/w/acme/settings/members");
@@ -106,7 +115,7 @@ mod tests {
             assert_eq!(redirect_within("acme", Some(elsewhere), &none), "/w/acme", "{elsewhere}");
         }
         // The product's paths, when the forward-auth rules give them to this workspace.
-        let rules = crate::server::forward_auth::Rules::parse("/app/{workspace}/**").expect("rules");
+        let rules = crate::server::forward_auth::rules::Rules::parse("/app/{workspace}/**").expect("rules");
         assert_eq!(redirect_within("acme", Some("/app/acme/collections/7?tab=1"), &rules), "/app/acme/collections/7?tab=1");
         for elsewhere in [
             "/app/beta/collections/7",
@@ -119,6 +128,14 @@ mod tests {
             "/w/acme/x#frag",
         ] {
             assert_eq!(redirect_within("acme", Some(elsewhere), &rules), "/w/acme", "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn relay_state_is_a_local_path_only() {
+        assert_eq!(safe_relay("/w/acme/settings").as_deref(), Some("/w/acme/settings"));
+        for bad in ["https://evil.test/", "//evil.test", "/\\evil.test", "javascript:alert(1)", "w/acme", "/w/a\nb", ""] {
+            assert!(safe_relay(bad).is_none(), "{bad:?} accepted");
         }
     }
 }

@@ -8,9 +8,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection
 use serde_json::json;
 
 use super::audit;
+use super::directory::EVERYONE;
 use super::entities::{account, grant, group, group_member, membership, saml_provider};
 use super::permissions::{AdminCap, Status};
-use super::workspaces::EVERYONE;
 use super::{normalize_email, DomainError};
 
 /// A group with what the Groups page shows.
@@ -72,19 +72,6 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<G
     Ok(out)
 }
 
-/// A group admins may change here: in the workspace, not Everyone, not SCIM-linked.
-pub(crate) async fn editable<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
-    let g = group::Entity::find_by_id(id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
-    if g.is_everyone {
-        return Err(DomainError::Refused(format!("{EVERYONE} always holds every active member; it can't be changed.")));
-    }
-    if let Some(pid) = g.managed_by_provider_id {
-        let name = saml_provider::Entity::find_by_id(pid).one(db).await?.map(|p| p.name).unwrap_or_else(|| "your identity provider".into());
-        return Err(DomainError::Refused(format!("This group is managed by {name} through SCIM provisioning; change it there.")));
-    }
-    Ok(g)
-}
-
 fn bump(g: &group::Model, now: i64) -> group::ActiveModel {
     let mut am: group::ActiveModel = g.clone().into();
     am.version = Set(g.version + 1);
@@ -92,35 +79,10 @@ fn bump(g: &group::Model, now: i64) -> group::ActiveModel {
     am
 }
 
-/// Inserts a (non-Everyone) group; the caller maps a name clash to its own error.
-pub async fn insert<C: ConnectionTrait>(
-    db: &C,
-    now: i64,
-    workspace_id: i64,
-    name: &str,
-    external_id: Option<String>,
-    provider_id: Option<i64>,
-) -> Result<group::Model, sea_orm::DbErr> {
-    group::ActiveModel {
-        workspace_id: Set(workspace_id),
-        name: Set(name.to_string()),
-        name_normalized: Set(name.to_lowercase()),
-        is_everyone: Set(false),
-        external_id: Set(external_id),
-        managed_by_provider_id: Set(provider_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-}
-
 pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
-    let g = insert(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| {
+    let g = super::directory::insert_group(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| {
         if crate::server::db::is_unique_violation(&e) {
             taken(&name)
         } else {
@@ -135,7 +97,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &st
 pub async fn rename(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, name: &str) -> Result<(), DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
-    let g = editable(&txn, cap, id).await?;
+    let g = super::directory::editable_group(&txn, cap, id).await?;
     let mut am = bump(&g, now);
     am.name = Set(name.clone());
     am.name_normalized = Set(name.to_lowercase());
@@ -148,7 +110,7 @@ pub async fn rename(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
 /// Deletes a group, its memberships and its grants: its members lose what only it gave.
 pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
-    let g = editable(&txn, cap, id).await?;
+    let g = super::directory::editable_group(&txn, cap, id).await?;
     grant::Entity::delete_many().filter(grant::Column::GroupId.eq(g.id)).exec(&txn).await?;
     group_member::Entity::delete_many().filter(group_member::Column::GroupId.eq(g.id)).exec(&txn).await?;
     group::Entity::delete_by_id(g.id).exec(&txn).await?;
@@ -161,10 +123,10 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) 
 pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, email: &str) -> Result<(), DomainError> {
     let email = normalize_email(email)?;
     let txn = crate::server::db::write(db).await?;
-    let g = editable(&txn, cap, id).await?;
+    let g = super::directory::editable_group(&txn, cap, id).await?;
     let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
-    let a = super::members::account_by_email(&txn, cap.workspace_id(), &email).await?.ok_or_else(not_member)?;
-    let m = super::members::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == Status::Active).ok_or_else(not_member)?;
+    let a = super::directory::account_by_email(&txn, cap.workspace_id(), &email).await?.ok_or_else(not_member)?;
+    let m = super::directory::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == Status::Active).ok_or_else(not_member)?;
     group_member::Entity::insert(group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(m.id), created_at: Set(now) })
         .on_conflict(OnConflict::columns([group_member::Column::GroupId, group_member::Column::MembershipId]).do_nothing().to_owned())
         .exec_without_returning(&txn)
@@ -177,7 +139,7 @@ pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i
 
 pub async fn remove_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
-    let g = editable(&txn, cap, id).await?;
+    let g = super::directory::editable_group(&txn, cap, id).await?;
     group_member::Entity::delete_many()
         .filter(group_member::Column::GroupId.eq(g.id))
         .filter(group_member::Column::MembershipId.eq(membership_id))

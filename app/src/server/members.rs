@@ -6,120 +6,13 @@ use serde_json::json;
 
 use super::audit::{self, Actor};
 use super::crypto::Token;
-use super::entities::{account, group_member, invite, membership, saml_provider, session, workspace};
+use super::directory::{
+    account_by_email, active_admin_count, add_membership, deactivate_in, find_or_create_account, membership_of, reactivate_in, validate_name, with_accounts,
+};
+use super::entities::{account, invite, membership, saml_provider, session, workspace};
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, Role, Status};
-use super::workspaces::{active_admin_count, everyone_group, validate_name};
 use super::{normalize_email, sessions, DomainError};
-
-pub const INVITE_LIFETIME_SECS: i64 = 7 * 86_400;
-
-pub fn validate_role(role: &str) -> Result<Role, DomainError> {
-    Role::parse(role).ok_or_else(|| DomainError::Invalid("Role must be admin or member.".into()))
-}
-
-/// The account with this email in workspace `workspace_id`. Accounts belong to one
-/// workspace (docs/design.md, "Identity belongs to a workspace"): nothing here ever finds
-/// the same person's account in another workspace.
-pub async fn account_by_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_normalized: &str) -> Result<Option<account::Model>, DomainError> {
-    Ok(account::Entity::find()
-        .filter(account::Column::WorkspaceId.eq(workspace_id))
-        .filter(account::Column::EmailNormalized.eq(email_normalized))
-        .one(db)
-        .await?)
-}
-
-pub async fn find_or_create_account<C: ConnectionTrait>(
-    db: &C,
-    now: i64,
-    workspace_id: i64,
-    email_raw: &str,
-    email_normalized: &str,
-    full_name: &str,
-) -> Result<account::Model, DomainError> {
-    if let Some(a) = account_by_email(db, workspace_id, email_normalized).await? {
-        return Ok(a);
-    }
-    Ok(account::ActiveModel {
-        workspace_id: Set(workspace_id),
-        email: Set(email_raw.trim().to_string()),
-        email_normalized: Set(email_normalized.to_string()),
-        full_name: Set(full_name.to_string()),
-        given_name: Set(String::new()),
-        family_name: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
-}
-
-/// Removes every external identity linked to `account_id` (its email changed: a link made
-/// for the old address must not sign in the new one). Returns how many went.
-pub async fn drop_identity_links<C: ConnectionTrait>(db: &C, account_id: i64) -> Result<u64, DomainError> {
-    use super::entities::external_identity;
-    Ok(external_identity::Entity::delete_many().filter(external_identity::Column::AccountId.eq(account_id)).exec(db).await?.rows_affected)
-}
-
-/// Adds an active membership (with this workspace's password, if any) and puts it in
-/// Everyone.
-pub async fn add_membership<C: ConnectionTrait>(
-    db: &C,
-    now: i64,
-    workspace_id: i64,
-    account_id: i64,
-    role: Role,
-    password_hash: Option<String>,
-) -> Result<membership::Model, DomainError> {
-    let m = membership::ActiveModel {
-        workspace_id: Set(workspace_id),
-        account_id: Set(account_id),
-        role: Set(role),
-        status: Set(Status::Active),
-        password_hash: Set(password_hash),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let everyone = everyone_group(db, workspace_id).await?;
-    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
-    Ok(m)
-}
-
-pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
-    Ok(membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).filter(membership::Column::AccountId.eq(account_id)).one(db).await?)
-}
-
-/// Creates an invite; the returned token goes into the link and is never stored.
-pub async fn create_invite<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, email_raw: &str, role: Role) -> Result<Token, DomainError> {
-    let email = normalize_email(email_raw)?;
-    if let Some(acct) = account_by_email(db, cap.workspace_id(), &email).await? {
-        if let Some(m) = membership_of(db, cap.workspace_id(), acct.id).await? {
-            let why = if m.status == Status::Active { "is already a member" } else { "is a deactivated member: reactivate them instead" };
-            return Err(DomainError::Refused(format!("{email} {why}.")));
-        }
-    }
-    let token = Token::generate();
-    invite::ActiveModel {
-        workspace_id: Set(cap.workspace_id()),
-        email: Set(email_raw.trim().to_string()),
-        email_normalized: Set(email.clone()),
-        role: Set(role),
-        token_hash: Set(token.hash()),
-        invited_by_account_id: Set(cap.actor().account_id),
-        created_at: Set(now),
-        expires_at: Set(now + INVITE_LIFETIME_SECS),
-        accepted_at: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "member.invite", &email, json!({ "role": role })).await?;
-    Ok(token)
-}
 
 pub struct InviteInfo {
     pub workspace_slug: String,
@@ -153,7 +46,7 @@ pub async fn accept_invite(
     db: &DatabaseConnection,
     events: &super::events::Events,
     hasher: &Hasher,
-    cfg: &super::state::RuntimeConfig,
+    cfg: &super::config::RuntimeConfig,
     now: i64,
     token: &Token,
     full_name: &str,
@@ -313,13 +206,6 @@ async fn session_methods<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts
     Ok(by_account)
 }
 
-pub(crate) async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
-    let ids: Vec<i64> = ms.iter().map(|m| m.account_id).collect();
-    let accts = account::Entity::find().filter(account::Column::Id.is_in(ids)).all(db).await?;
-    let by_id: std::collections::HashMap<i64, account::Model> = accts.into_iter().map(|a| (a.id, a)).collect();
-    Ok(ms.into_iter().filter_map(|m| by_id.get(&m.account_id).cloned().map(|a| (m, a))).collect())
-}
-
 async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) -> Result<(membership::Model, account::Model), DomainError> {
     let m = membership::Entity::find_by_id(membership_id).one(db).await?.filter(|m| m.workspace_id == cap.workspace_id()).ok_or(DomainError::NotFound)?;
     if let Some(pid) = m.managed_by_provider_id {
@@ -337,7 +223,7 @@ pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, members
     if m.role == role {
         return Ok(());
     }
-    crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
+    crate::server::directory::lock_for_admin_change(&txn, cap.workspace_id()).await?;
     if m.role == Role::Admin && m.status == Status::Active && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }
@@ -359,7 +245,7 @@ pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     if m.status == Status::Deactivated {
         return Ok(());
     }
-    crate::server::workspaces::lock_for_admin_change(&txn, cap.workspace_id()).await?;
+    crate::server::directory::lock_for_admin_change(&txn, cap.workspace_id()).await?;
     if m.role == Role::Admin && active_admin_count(&txn, cap.workspace_id()).await? <= 1 {
         return Err(DomainError::Refused("This is the last active admin; make someone else an admin first.".into()));
     }
@@ -367,16 +253,6 @@ pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.deactivate", &a.email_normalized, json!({ "sessions_revoked": revoked })).await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// The shared part of deactivation (UI and SCIM): status, groups, sessions.
-pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<u64, DomainError> {
-    let mut am: membership::ActiveModel = m.clone().into();
-    am.status = Set(Status::Deactivated);
-    am.updated_at = Set(now);
-    am.update(db).await?;
-    group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(m.id)).exec(db).await?;
-    sessions::revoke_all(db, m.account_id, m.workspace_id).await
 }
 
 /// Reactivates a member: active again and in Everyone; no other group is restored.
@@ -389,16 +265,6 @@ pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     reactivate_in(&txn, now, &m).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.reactivate", &a.email_normalized, json!({})).await?;
     txn.commit().await?;
-    Ok(())
-}
-
-pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
-    let mut am: membership::ActiveModel = m.clone().into();
-    am.status = Set(Status::Active);
-    am.updated_at = Set(now);
-    am.update(db).await?;
-    let everyone = everyone_group(db, m.workspace_id).await?;
-    group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
     Ok(())
 }
 

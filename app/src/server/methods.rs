@@ -7,9 +7,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use serde_json::json;
 
 use super::audit;
+use super::config::RuntimeConfig;
 use super::entities::{saml_provider, sign_in_method};
 use super::permissions::AdminCap;
-use super::state::RuntimeConfig;
 use super::DomainError;
 
 pub const PASSWORD: &str = "password";
@@ -45,7 +45,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64, cfg: &RuntimeCo
         });
     }
     for sp in saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await? {
-        let key = format!("saml:{}", sp.public_id);
+        let key = crate::model::saml_method_key(&sp.public_id);
         out.push(MethodState { enabled: enabled.contains(&key), key, label: sp.name, available: true, note: Some("SAML".into()) });
     }
     Ok(out)

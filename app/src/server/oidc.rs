@@ -16,10 +16,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection
 use serde_json::{json, Value};
 
 use super::audit::{self, Actor};
+use super::config::RuntimeConfig;
 use super::crypto::{Secret, Token};
 use super::entities::{account, external_identity, invite, oidc_rule, oidc_state, workspace};
-use super::state::RuntimeConfig;
-use super::{completion, members, methods, normalize_email, DomainError};
+use super::{completion, methods, normalize_email, DomainError};
 
 pub const STATE_LIFETIME_SECS: i64 = 600;
 /// Microsoft's tenant for personal accounts (outlook.com, hotmail.com…): refused for work sign-in.
@@ -28,35 +28,7 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 /// The least time between two fetches forced by an ID token signed with a key we do not hold.
 const FORCED_REFRESH_EVERY: Duration = Duration::from_secs(60);
 
-/// One provider configured by the operator.
-#[derive(Clone, Debug)]
-pub struct OidcProvider {
-    /// `google`, `slack` or `office365`.
-    pub key: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub issuer: String,
-}
-
-impl OidcProvider {
-    /// `issuer` defaults to the real provider.
-    pub fn new(key: &str, client_id: &str, client_secret: impl Into<Secret>, issuer: Option<&str>) -> Self {
-        let default = match key {
-            "google" => "https://accounts.google.com",
-            "slack" => "https://slack.com",
-            _ => "https://login.microsoftonline.com/organizations/v2.0",
-        };
-        OidcProvider {
-            key: key.to_string(),
-            client_id: client_id.to_string(),
-            client_secret: client_secret.into(),
-            issuer: issuer.unwrap_or(default).trim_end_matches('/').to_string(),
-        }
-    }
-    pub fn label(&self) -> &'static str {
-        methods::label(&self.key)
-    }
-}
+pub use super::config::OidcProvider;
 
 /// Microsoft's multi-tenant metadata names its issuer `https://login.microsoftonline.com/{tenantid}/v2.0`;
 /// a token's `iss` must be that template with the token's own `tid`.
@@ -197,7 +169,7 @@ pub async fn start(
         workspace_id: Set(ws.id),
         nonce: Set(Secret::new(nonce.secret().clone())),
         pkce_verifier: Set(Secret::new(verifier.secret().clone())),
-        next: Set(next.and_then(super::saml::signin::safe_relay).unwrap_or_default()),
+        next: Set(next.and_then(super::completion::safe_relay).unwrap_or_default()),
         expires_at: Set(now + STATE_LIFETIME_SECS),
         browser_hash: Set(browser_nonce.hash()),
     }
@@ -390,7 +362,7 @@ pub async fn callback(
     let txn = crate::server::db::write(db).await?;
     let account_id = match (&linked, &email) {
         (Some(l), _) => Some(l.account_id),
-        (None, Some(e)) if email_trusted => members::account_by_email(&txn, ws.id, e).await?.map(|a| a.id),
+        (None, Some(e)) if email_trusted => super::directory::account_by_email(&txn, ws.id, e).await?.map(|a| a.id),
         _ => None,
     };
     if let (None, Some(a)) = (&linked, account_id) {
@@ -415,7 +387,7 @@ pub async fn callback(
         }
     }
     let membership = match account_id {
-        Some(a) => members::membership_of(&txn, ws.id, a).await?,
+        Some(a) => super::directory::membership_of(&txn, ws.id, a).await?,
         None => None,
     };
     let (account_id, membership, joined) = match (account_id, membership) {
@@ -443,10 +415,10 @@ pub async fn callback(
             };
             let e = email.clone().unwrap_or_default();
             let full = verified.name.clone().unwrap_or_default();
-            let a = members::find_or_create_account(&txn, now, ws.id, &e, &e, &full).await?;
-            let m = match members::membership_of(&txn, ws.id, a.id).await? {
+            let a = super::directory::find_or_create_account(&txn, now, ws.id, &e, &e, &full).await?;
+            let m = match super::directory::membership_of(&txn, ws.id, a.id).await? {
                 Some(m) => m,
-                None => members::add_membership(&txn, now, ws.id, a.id, inv.role, None).await?,
+                None => super::directory::add_membership(&txn, now, ws.id, a.id, inv.role, None).await?,
             };
             // The newest invite decides the role; every pending invite for this email is used.
             invite::Entity::update_many()

@@ -257,10 +257,15 @@ pub async fn live_of<C: ConnectionTrait>(
 /// address, how each signed in (a SAML provider by its name), when it started and was last
 /// used, and which one is this.
 pub async fn list_own(db: &sea_orm::DatabaseConnection, now: i64, viewer: &Viewer) -> Result<Vec<crate::model::SessionInfo>, DomainError> {
-    use super::entities::workspace;
+    use super::entities::{saml_provider, workspace};
     let ws = workspace::Entity::find_by_id(viewer.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
-    let providers: std::collections::HashMap<String, String> =
-        super::saml::list(db, ws.id).await?.into_iter().map(|p| (super::saml::method_key(&p.public_id), p.name)).collect();
+    let providers: std::collections::HashMap<String, String> = saml_provider::Entity::find()
+        .filter(saml_provider::Column::WorkspaceId.eq(ws.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (crate::model::saml_method_key(&p.public_id), p.name))
+        .collect();
     Ok(live_of(db, now, &ws, viewer.account_id)
         .await?
         .into_iter()
@@ -269,8 +274,8 @@ pub async fn list_own(db: &sea_orm::DatabaseConnection, now: i64, viewer: &Viewe
             device: device_label(&s.user_agent),
             ip: s.ip,
             method: providers.get(&s.method).map(|n| format!("SAML: {n}")).unwrap_or_else(|| crate::model::method_label(&s.method).to_string()),
-            started: super::scim::display_time(s.created_at),
-            last_active: super::scim::display_time(s.last_seen_at),
+            started: super::clock::display_time(s.created_at),
+            last_active: super::clock::display_time(s.last_seen_at),
             current: s.id == viewer.session_id,
         })
         .collect())

@@ -5,45 +5,17 @@ use serde_json::json;
 
 use super::audit::{self, Actor};
 use super::crypto::Token;
-use super::entities::{group, group_member, membership, sign_in_method, workspace};
-use super::members;
+use super::directory::{self, validate_name, validate_slug, EVERYONE};
+use super::entities::{group, sign_in_method, workspace};
 use super::password::{Hasher, Password};
-use super::permissions::{AdminCap, Role, Status};
+use super::permissions::{AdminCap, Role};
 use super::{normalize_email, DomainError};
 
-pub const EVERYONE: &str = "Everyone";
 pub const DEFAULT_SESSION_LIFETIME_SECS: i64 = 30 * 86_400;
 pub const MAX_SESSION_LIFETIME_DAYS: i64 = 365;
 /// Idle timeouts an admin may choose, in minutes (0: off, the default). Last use is
 /// written at most once a minute, so nothing shorter than a quarter of an hour is offered.
 pub const SESSION_IDLE_CHOICES_MINUTES: &[i64] = &[0, 15, 30, 60, 120, 240, 480, 1440];
-
-const RESERVED_SLUGS: &[&str] = &["api", "admin", "setup", "login", "invite", "saml", "scim", "auth", "pkg", "static"];
-
-pub fn validate_slug(raw: &str) -> Result<String, DomainError> {
-    let slug = raw.trim().to_lowercase();
-    let ok = (2..=40).contains(&slug.len())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if !ok {
-        return Err(DomainError::Invalid(
-            "The workspace URL name is 2–40 characters: lowercase letters, digits and dashes, not starting or ending with a dash.".into(),
-        ));
-    }
-    if RESERVED_SLUGS.contains(&slug.as_str()) {
-        return Err(DomainError::Invalid(format!("“{slug}” is reserved; choose another URL name.")));
-    }
-    Ok(slug)
-}
-
-pub fn validate_name(raw: &str, what: &str) -> Result<String, DomainError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(DomainError::Invalid(format!("{what} must be 1–100 characters.")));
-    }
-    Ok(name.to_string())
-}
 
 pub async fn setup_needed<C: ConnectionTrait>(db: &C) -> Result<bool, DomainError> {
     Ok(workspace::Entity::find().count(db).await? == 0)
@@ -183,14 +155,14 @@ pub async fn create(
     let mut admin_account_id = None;
     let admin_invite = match hash {
         Some(hash) => {
-            let acct = members::find_or_create_account(&txn, now, ws.id, &new.admin_email, &email, &admin_name).await?;
-            members::add_membership(&txn, now, ws.id, acct.id, Role::Admin, Some(hash)).await?;
+            let acct = directory::find_or_create_account(&txn, now, ws.id, &new.admin_email, &email, &admin_name).await?;
+            directory::add_membership(&txn, now, ws.id, acct.id, Role::Admin, Some(hash)).await?;
             admin_account_id = Some(acct.id);
             None
         }
         None => {
             let cap = AdminCap::founder(ws.id, actor.clone());
-            Some(members::create_invite(&txn, now, &cap, &new.admin_email, Role::Admin).await?)
+            Some(directory::create_invite(&txn, now, &cap, &new.admin_email, Role::Admin).await?)
         }
     };
     audit::record(&txn, now, Some(ws.id), actor, "workspace.create", &slug, json!({ "name": name, "admin": email })).await?;
@@ -227,48 +199,4 @@ pub async fn set_session_idle<C: ConnectionTrait>(db: &C, now: i64, cap: &AdminC
     audit::record(db, now, Some(cap.workspace_id()), cap.actor(), "workspace.session_idle", "workspace", json!({ "from_minutes": old, "to_minutes": minutes }))
         .await?;
     Ok(())
-}
-
-/// Serialises the changes that could leave a workspace without an active admin: of two
-/// concurrent demotions that each still see "another admin", the second counts after the
-/// first has committed ([`crate::server::db::lock_workspace`]). Take it before reading
-/// [`active_admin_count`], in a write transaction.
-pub async fn lock_for_admin_change<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<(), DomainError> {
-    Ok(crate::server::db::lock_workspace(db, workspace_id).await?)
-}
-
-/// Active admins of a workspace (for the last-admin rules).
-pub async fn active_admin_count<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<u64, DomainError> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .filter(membership::Column::Role.eq(Role::Admin))
-        .filter(membership::Column::Status.eq(Status::Active))
-        .count(db)
-        .await?)
-}
-
-pub async fn everyone_group<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<group::Model, DomainError> {
-    group::Entity::find()
-        .filter(group::Column::WorkspaceId.eq(workspace_id))
-        .filter(group::Column::IsEveryone.eq(true))
-        .one(db)
-        .await?
-        .ok_or_else(|| DomainError::Internal(format!("workspace {workspace_id} has no Everyone group")))
-}
-
-/// Number of members in a group (used by tests and pages).
-pub async fn group_size<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<u64, DomainError> {
-    Ok(group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id)).count(db).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn slugs() {
-        assert_eq!(validate_slug(" Acme-2 ").ok().as_deref(), Some("acme-2"));
-        for bad in ["a", "-acme", "acme-", "ac me", "acmé", "api", &"x".repeat(41)] {
-            assert!(validate_slug(bad).is_err(), "{bad} accepted");
-        }
-    }
 }

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use app::server::clock::FixedClock;
+use app::server::config::RuntimeConfig;
 use app::server::password::{Hasher, Password};
-use app::server::state::RuntimeConfig;
 use app::server::{db, workspaces, AppState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

@@ -91,8 +91,8 @@ async fn acme(conn: &sea_orm::DatabaseConnection, with_password: bool) -> (i64, 
     (ws.id, crate::common::operator().admin_of(ws.id))
 }
 
-fn runtime(public: &str) -> app::server::state::RuntimeConfig {
-    app::server::state::RuntimeConfig {
+fn runtime(public: &str) -> app::server::config::RuntimeConfig {
+    app::server::config::RuntimeConfig {
         public_url: public.into(),
         login_attempts_per_window: 5,
         scim_requests_per_minute: 6000,
@@ -105,7 +105,7 @@ fn runtime(public: &str) -> app::server::state::RuntimeConfig {
 
 /// An Okta-shaped SAML provider made the only sign-in method, with provisioning on:
 /// its public id and Provider Token.
-async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::state::RuntimeConfig, cap: &AdminCap) -> (String, String) {
+async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::config::RuntimeConfig, cap: &AdminCap) -> (String, String) {
     let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
     let input = saml::ProviderInput {
         name: "Okta".into(),
@@ -198,14 +198,14 @@ async fn two_processes_on_one_postgres_act_as_one() {
     .await;
     assert_eq!(st, 201, "{u}");
     let uid = u["id"].as_str().expect("id").to_string();
-    let nia = app::server::members::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
+    let nia = app::server::directory::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
     let nia_cookie = format!(
         "gatehouse_session={}",
         sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider), &Default::default()).await.expect("session").expose()
     );
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
-    let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone").id;
+    let everyone = app::server::directory::everyone_group(&conn, ws_id).await.expect("everyone").id;
     let r = resources::create(&conn, now(), &cap, u64::MAX, "collection", "Board pack", "").await.expect("resource");
     resources::set_grant(&conn, now(), &cap, everyone, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     let page = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
@@ -214,7 +214,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
     assert_eq!(live.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The admin revokes through A (password is off now: a session made directly).
-    let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let (g, rid) = (everyone.to_string(), r.id.to_string());
@@ -357,14 +357,14 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
         assert_eq!(members, expected, "the group's name and members come from the same PATCHes: all or nothing");
     }
     // Nothing half-created: every active member is in Everyone, and Everyone holds no one else.
-    let everyone = workspaces::everyone_group(&conn, ws_id).await.expect("everyone");
+    let everyone = app::server::directory::everyone_group(&conn, ws_id).await.expect("everyone");
     let active = app::server::entities::membership::Entity::find()
         .filter(app::server::entities::membership::Column::WorkspaceId.eq(ws_id))
         .filter(app::server::entities::membership::Column::Status.eq("active"))
         .count(&conn)
         .await
         .expect("count");
-    assert_eq!(workspaces::group_size(&conn, everyone.id).await.expect("size"), active);
+    assert_eq!(app::server::directory::group_size(&conn, everyone.id).await.expect("size"), active);
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -436,7 +436,7 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
     ready(&http, &a).await;
     let conn = db::connect(&url, 2).await.expect("connect");
     let (ws_id, _) = acme(&conn, true).await;
-    let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let cookie =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let mut live = http.get(format!("{}/w/acme/events", a.base)).header("cookie", &cookie).send().await.expect("events");
@@ -479,10 +479,10 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
 async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
     let Two { a, b, public, http, conn } = two_processes().await;
     let (ws_id, cap) = acme(&conn, true).await;
-    let ada = app::server::members::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
-    let token = app::server::members::create_invite(&conn, now(), &cap, "bob@acme.test", app::server::permissions::Role::Member).await.expect("invite");
+    let token = app::server::directory::create_invite(&conn, now(), &cap, "bob@acme.test", app::server::permissions::Role::Member).await.expect("invite");
     let joined = call::<app::api::invites::AcceptInvite>(
         &http,
         &b.base,
@@ -492,8 +492,8 @@ async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
     )
     .await;
     assert_eq!(joined.status(), 200, "Bob joins through B");
-    let bob_id = app::server::members::account_by_email(&conn, ws_id, "bob@acme.test").await.expect("db").expect("bob").id;
-    let membership = app::server::members::membership_of(&conn, ws_id, bob_id).await.expect("db").expect("membership").id.to_string();
+    let bob_id = app::server::directory::account_by_email(&conn, ws_id, "bob@acme.test").await.expect("db").expect("bob").id;
+    let membership = app::server::directory::membership_of(&conn, ws_id, bob_id).await.expect("db").expect("membership").id.to_string();
 
     let mut page_ms = Vec::new();
     for round in 0..5 {

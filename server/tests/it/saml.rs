@@ -202,7 +202,7 @@ async fn last_refusal_details(sp: &Sp) -> String {
 
 async fn account(sp: &Sp, email: &str) -> Option<account::Model> {
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("acme");
-    app::server::members::account_by_email(&sp.app.state.db, ws.id, email).await.expect("db")
+    app::server::directory::account_by_email(&sp.app.state.db, ws.id, email).await.expect("db")
 }
 
 #[tokio::test]
@@ -338,7 +338,7 @@ async fn existing_members_are_linked_and_deactivated_ones_refused() {
     assert_eq!(account(&sp, "bob@acme.test").await.expect("bob").id, before.id, "linked, not duplicated");
 
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
-    let m = app::server::members::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
+    let m = app::server::directory::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
     let cap = crate::common::operator().admin_of(ws.id);
     app::server::members::deactivate(&sp.app.state.db, sp.app.state.now(), &cap, m.id).await.expect("deactivate");
     let r = sign_in(&sp, "bob@acme.test", "").await;

@@ -40,7 +40,7 @@ async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
     scim::enable(&app.state.db, T0, &cap, public_id, None).await.expect("enable").expose().to_string()
 }
 
-async fn setup_with(f: impl FnOnce(&mut app::server::state::RuntimeConfig)) -> Scim {
+async fn setup_with(f: impl FnOnce(&mut app::server::config::RuntimeConfig)) -> Scim {
     setup_on(TestApp::with_config(f).await).await
 }
 
@@ -708,7 +708,7 @@ async fn a_root_search_pages_across_users_then_groups() {
 async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_what() {
     let s = setup().await;
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let ada = app::server::members::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::directory::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose());
     let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
@@ -751,7 +751,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     // Another workspace's admin can't read it.
     s.app.create_workspace("beta", "boss@beta.test").await;
     let beta_ws = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("ws");
-    let boss = app::server::members::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
+    let boss = app::server::directory::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
     let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password", &Default::default()).await.expect("session");
     let beta = format!("gatehouse_session={}", session.expose());
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;
@@ -761,7 +761,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
 /// An admin session for acme's admin (password sign-in is off once provisioning is on).
 async fn admin_session(app: &TestApp) -> String {
     let acme = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let ada = app::server::members::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::directory::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
     format!("gatehouse_session={}", sessions::create(&app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose())
 }
 
@@ -841,7 +841,7 @@ async fn the_last_active_admin_is_not_the_scim_clients_to_remove() {
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
     // Once she signs in through this provider, whether she may is the IdP's call.
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let g = app::server::members::account_by_email(&s.app.state.db, acme.id, "grace@acme.test").await.expect("db").expect("grace");
+    let g = app::server::directory::account_by_email(&s.app.state.db, acme.id, "grace@acme.test").await.expect("db").expect("grace");
     use sea_orm::{ActiveModelTrait, Set};
     app::server::entities::external_identity::ActiveModel {
         account_id: Set(g.id),
@@ -898,7 +898,7 @@ async fn concurrent_deactivations_of_two_admins_leave_one() {
         let mut statuses = [a.await.expect("join"), b.await.expect("join")];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 403], "round {round}");
-        assert_eq!(app::server::workspaces::active_admin_count(&app.state.db, ws.id).await.expect("db"), 1, "round {round}");
+        assert_eq!(app::server::directory::active_admin_count(&app.state.db, ws.id).await.expect("db"), 1, "round {round}");
         for id in ids {
             assert_eq!(send(id, true).await.expect("join"), 200);
         }

@@ -7,6 +7,7 @@ pub mod idp_metadata;
 pub mod signin;
 pub mod slo;
 pub mod sp;
+pub mod view;
 pub mod xml;
 
 use rand::RngCore;
@@ -14,9 +15,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use super::audit;
+use super::config::RuntimeConfig;
 use super::entities::{external_identity, group, membership, saml_provider, saml_replay, session, sign_in_method};
 use super::permissions::AdminCap;
-use super::state::RuntimeConfig;
 use super::DomainError;
 
 pub const DEFAULT_ATTR_EMAIL: &str =
@@ -33,7 +34,7 @@ pub const NAMEID_FORMATS: [(&str, &str); 4] = [
 ];
 
 pub fn method_key(public_id: &str) -> String {
-    format!("saml:{public_id}")
+    crate::model::saml_method_key(public_id)
 }
 
 /// Our URLs for one provider.

@@ -7,23 +7,17 @@ use serde_json::json;
 use super::acs::{self, Check, Report, Verified};
 use super::{method_key, sp, trust, urls};
 use crate::server::audit::Actor;
+use crate::server::completion::{self, safe_relay};
+use crate::server::config::RuntimeConfig;
 use crate::server::crypto::Token;
 use crate::server::entities::{account, external_identity, saml_activity, saml_provider, saml_replay, saml_request, workspace};
 use crate::server::permissions::{Role, Status};
-use crate::server::state::RuntimeConfig;
-use crate::server::{completion, domains, members, methods, normalize_email, DomainError};
+use crate::server::{directory, domains, methods, normalize_email, DomainError};
 
 /// How long an AuthnRequest may stay unanswered.
 pub const REQUEST_LIFETIME_SECS: i64 = 600;
 /// Activity rows kept per provider (the page shows the latest).
 const ACTIVITY_KEPT: u64 = 200;
-
-/// A relative path on our origin, or nothing (no open redirects: no scheme, no `//`).
-pub fn safe_relay(raw: &str) -> Option<String> {
-    let s = raw.trim();
-    let ok = s.starts_with('/') && !s.starts_with("//") && !s.starts_with("/\\") && s.len() <= 512 && !s.chars().any(|c| c.is_control() || c == '\\');
-    ok.then(|| s.to_string())
-}
 
 /// Starts SP-initiated sign-in (or an admin's test): stores the request, returns the
 /// IdP URL to redirect to.
@@ -208,7 +202,7 @@ pub async fn acs(
     if test {
         match &identity {
             Ok((Identity::Existing { account_id, linked }, email)) => {
-                let status = members::membership_of(db, provider.workspace_id, *account_id).await?.map(|m| m.status);
+                let status = directory::membership_of(db, provider.workspace_id, *account_id).await?.map(|m| m.status);
                 report.pass(
                     "identity",
                     format!(
@@ -246,13 +240,13 @@ pub async fn acs(
         Identity::Existing { account_id, .. } => (account_id, false),
         Identity::Create { email } => {
             let full = full_name(&verified).unwrap_or_default();
-            let a = members::find_or_create_account(&txn, now, provider.workspace_id, &email, &email, &full).await?;
+            let a = directory::find_or_create_account(&txn, now, provider.workspace_id, &email, &email, &full).await?;
             (a.id, true)
         }
     };
-    let (membership, joined) = match members::membership_of(&txn, provider.workspace_id, account_id).await? {
+    let (membership, joined) = match directory::membership_of(&txn, provider.workspace_id, account_id).await? {
         Some(m) => (m, false),
-        None => (members::add_membership(&txn, now, provider.workspace_id, account_id, Role::Member, None).await?, true),
+        None => (directory::add_membership(&txn, now, provider.workspace_id, account_id, Role::Member, None).await?, true),
     };
     if !transient(&verified) {
         link(&txn, now, provider, &verified.name_id, account_id).await?;
@@ -340,7 +334,7 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
             provider.name
         ));
     }
-    match members::account_by_email(db, provider.workspace_id, &email).await.map_err(fail)? {
+    match directory::account_by_email(db, provider.workspace_id, &email).await.map_err(fail)? {
         Some(a) => {
             // An account already linked to another NameID of this provider is not taken
             // over by a second IdP user who merely carries the same email.
@@ -586,16 +580,4 @@ pub fn checks_of(row: &saml_activity::Model) -> (Vec<Check>, Vec<(String, Vec<St
     let checks = serde_json::from_value(v.get("checks").cloned().unwrap_or_default()).unwrap_or_default();
     let attrs = serde_json::from_value(v.get("attributes").cloned().unwrap_or_default()).unwrap_or_default();
     (checks, attrs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn relay_state_is_a_local_path_only() {
-        assert_eq!(safe_relay("/w/acme/settings").as_deref(), Some("/w/acme/settings"));
-        for bad in ["https://evil.test/", "//evil.test", "/\\evil.test", "javascript:alert(1)", "w/acme", "/w/a\nb", ""] {
-            assert!(safe_relay(bad).is_none(), "{bad:?} accepted");
-        }
-    }
 }

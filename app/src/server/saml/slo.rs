@@ -26,10 +26,10 @@ use super::acs::{ALGORITHMS, CLOCK_SKEW_SECS};
 use super::xml::{inspect_logout, LogoutShape};
 use super::{method_key, sp, urls};
 use crate::server::audit::{self, Actor};
+use crate::server::config::RuntimeConfig;
 use crate::server::crypto::Token;
 use crate::server::entities::{saml_logout, saml_provider, saml_replay, session};
 use crate::server::events::{Events, Topic};
-use crate::server::state::RuntimeConfig;
 use crate::server::DomainError;
 
 pub const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";

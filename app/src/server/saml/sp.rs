@@ -60,9 +60,7 @@ fn pem_body(pem: &str) -> String {
 }
 
 /// XML-escapes text for attribute values and element content.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
-}
+pub use crate::model::html_escape as esc;
 
 pub struct SpInfo<'a> {
     pub entity_id: &'a str,
@@ -107,9 +105,7 @@ pub fn new_request_id() -> String {
     format!("_{}", hex::encode(b))
 }
 
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+pub use crate::server::clock::rfc3339;
 
 pub struct AuthnRequestParams<'a> {
     pub id: &'a str,

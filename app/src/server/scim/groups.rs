@@ -7,7 +7,7 @@
 //! `display` is not stored (it is read-only in our schema), so it is never returned.
 use std::collections::{BTreeSet, HashSet};
 
-use sea_orm::sea_query::{Condition, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -16,25 +16,17 @@ use serde_json::{json, Value};
 use super::eval::{self, get_ci};
 use super::filter::{CompareOp, Filter, Value as Literal};
 use super::patch::OpKind;
+use super::projection::project;
 use super::schema::{self, URN_GROUP};
-use super::users::{self, project};
+use super::scope::{self, parse_id};
 use super::{check_if_match, clip, timestamp, Client, Page, Query, ScimError};
 use crate::server::audit;
+use crate::server::directory::EVERYONE;
 use crate::server::entities::{group, group_member, membership};
-use crate::server::workspaces::EVERYONE;
-
-/// Groups of the token's workspace that are unlinked or linked to its provider, never
-/// Everyone.
-pub fn visible(client: &Client) -> Condition {
-    Condition::all()
-        .add(group::Column::WorkspaceId.eq(client.workspace_id))
-        .add(group::Column::IsEveryone.eq(false))
-        .add(Condition::any().add(group::Column::ManagedByProviderId.is_null()).add(group::Column::ManagedByProviderId.eq(client.provider_id)))
-}
 
 pub async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<group::Model, ScimError> {
-    let n = users::parse_id(id).ok_or_else(|| ScimError::not_found("Group", id))?;
-    group::Entity::find_by_id(n).filter(visible(client)).one(db).await?.ok_or_else(|| ScimError::not_found("Group", id))
+    let n = parse_id(id).ok_or_else(|| ScimError::not_found("Group", id))?;
+    group::Entity::find_by_id(n).filter(scope::groups(client)).one(db).await?.ok_or_else(|| ScimError::not_found("Group", id))
 }
 
 /// Members of the workspace linked to other providers: invisible to this token.
@@ -164,7 +156,7 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
                 return Err(ScimError::invalid_value(format!("member {}: Gatehouse groups hold users only (type “{}”)", clip(value, 40), clip(t, 20))));
             }
         }
-        match users::parse_id(value) {
+        match parse_id(value) {
             Some(n) => wanted.push((n, value.to_string())),
             None => unknown.push(value.to_string()),
         }
@@ -174,7 +166,7 @@ async fn member_values<C: ConnectionTrait>(db: &C, client: &Client, v: &Value) -
         let ids: Vec<i64> = membership::Entity::find()
             .select_only()
             .column(membership::Column::Id)
-            .filter(users::visible(client))
+            .filter(scope::users(client))
             // Deactivated members belong to no group (reactivation restores Everyone only).
             .filter(membership::Column::Status.eq(crate::server::permissions::Status::Active))
             .filter(membership::Column::Id.is_in(chunk.iter().map(|(n, _)| *n).collect::<Vec<_>>()))
@@ -276,7 +268,7 @@ async fn read<C: ConnectionTrait>(db: &C, client: &Client, body: &Value) -> Resu
 pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
     let txn = crate::server::db::write(db).await?;
     let input = read(&txn, client, body).await?;
-    let g = crate::server::groups::insert(&txn, now, client.workspace_id, &input.name, input.external_id.clone(), Some(client.provider_id))
+    let g = crate::server::directory::insert_group(&txn, now, client.workspace_id, &input.name, input.external_id.clone(), Some(client.provider_id))
         .await
         .map_err(|e| if crate::server::db::is_unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
     add_members(&txn, now, g.id, &input.members).await?;
@@ -308,7 +300,7 @@ async fn visible_only<C: ConnectionTrait>(db: &C, client: &Client, ids: &[i64]) 
         let found: Vec<i64> = membership::Entity::find()
             .select_only()
             .column(membership::Column::Id)
-            .filter(users::visible(client))
+            .filter(scope::users(client))
             .filter(membership::Column::Id.is_in(chunk.to_vec()))
             .into_tuple()
             .all(db)
@@ -325,7 +317,7 @@ async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id:
     // The common case (Okta): `value eq "id"` needs no read of the group.
     if let Filter::Compare(p, CompareOp::Eq, Literal::Str(v)) = f {
         if p.name.eq_ignore_ascii_case("value") {
-            let ids: Vec<i64> = users::parse_id(v).into_iter().collect();
+            let ids: Vec<i64> = parse_id(v).into_iter().collect();
             return visible_only(db, client, &ids).await;
         }
     }
@@ -450,7 +442,7 @@ fn member_ids_in(v: &Value) -> Vec<i64> {
         Value::Array(a) => a.iter().collect(),
         other => vec![other],
     };
-    items.into_iter().filter_map(|i| get_ci(i, "value").and_then(Value::as_str)).filter_map(users::parse_id).collect()
+    items.into_iter().filter_map(|i| get_ci(i, "value").and_then(Value::as_str)).filter_map(parse_id).collect()
 }
 
 /// DELETE /Groups/{id}: the group, its memberships and its grants.
@@ -470,10 +462,10 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     let r = schema::group();
     let page = Page::new(q.start_index, q.count);
     let filter = q.filter.as_deref().map(|f| eval::compile(f, r)).transpose()?;
-    let mut query = group::Entity::find().filter(visible(client)).order_by_asc(group::Column::Id);
+    let mut query = group::Entity::find().filter(scope::groups(client)).order_by_asc(group::Column::Id);
     let hidden = hidden(db, client).await?;
     let Some(filter) = filter else {
-        let total = group::Entity::find().filter(visible(client)).count(db).await? as usize;
+        let total = group::Entity::find().filter(scope::groups(client)).count(db).await? as usize;
         let gs = query.offset(page.offset() as u64).limit(page.count as u64).all(db).await?;
         let mut out = Vec::with_capacity(gs.len());
         for g in &gs {
@@ -484,7 +476,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     match eval::indexed_eq(&filter, &["displayName", "externalId", "id"]) {
         Some(("displayName", v)) => query = query.filter(group::Column::NameNormalized.eq(v.trim().to_lowercase())),
         Some(("externalId", v)) => query = query.filter(group::Column::ExternalId.eq(v)),
-        Some(("id", v)) => query = query.filter(group::Column::Id.eq(users::parse_id(v).unwrap_or(-1))),
+        Some(("id", v)) => query = query.filter(group::Column::Id.eq(parse_id(v).unwrap_or(-1))),
         _ => {}
     }
     let gs = query.all(db).await?;

@@ -14,17 +14,19 @@ pub mod filter;
 pub mod groups;
 pub mod ledger;
 pub mod patch;
+pub mod projection;
 pub mod schema;
+pub mod scope;
 pub mod users;
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Value};
 
 use super::audit::{self, Actor};
+use super::config::RuntimeConfig;
 use super::crypto::Token;
 use super::entities::{saml_provider, scim_activity, scim_token};
 use super::permissions::AdminCap;
-use super::state::RuntimeConfig;
 use super::{methods, ratelimit, saml, DomainError};
 
 pub const CONTENT_TYPE: &str = "application/scim+json";
@@ -192,7 +194,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     if let Some(at) = token.expires_at.filter(|at| *at <= now) {
         return Err(ScimError::unauthorized(format!(
             "the token expired on {}; an admin mints a new one on the provider's page in Gatehouse",
-            display_time(at)
+            super::clock::display_time(at)
         )));
     }
     let provider = saml_provider::Entity::find_by_id(token.provider_id).one(db).await?.ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
@@ -554,16 +556,7 @@ pub fn list_response(total: usize, page: Page, resources: Vec<Value>) -> Value {
 }
 
 /// RFC 3339 UTC time for `meta.created` / `meta.lastModified`.
-pub fn timestamp(secs: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
-}
-
-/// A time as pages show it: `2026-12-06 21:05:00 UTC`.
-pub fn display_time(secs: i64) -> String {
-    timestamp(secs).replace('T', " ").replace('Z', " UTC")
-}
+pub use super::clock::rfc3339 as timestamp;
 
 /// Whether `presented` is the provider's current Provider Token (a value shown once must
 /// be the one minted, not whatever a cookie says).

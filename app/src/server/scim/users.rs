@@ -13,14 +13,16 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection
 use serde_json::{json, Map, Value};
 
 use super::eval::{self, get_ci};
+use super::projection::{project, prune};
 use super::schema::{self, Attr, Mutability, Resource, Type, URN_GATEHOUSE_USER, URN_USER};
+use super::scope::{self, parse_id};
 use super::{check_if_match, clip, etag_of, patch, timestamp, Client, Page, Query, ScimError};
 use crate::server::audit;
 use crate::server::crypto::Token;
 use crate::server::domains::NO_EMAIL_DOMAIN;
 use crate::server::entities::{account, external_identity, group, group_member, membership, session};
 use crate::server::permissions::{Role, Status};
-use crate::server::{members, normalize_email, workspaces};
+use crate::server::{directory, normalize_email};
 
 /// Largest stored document (the rest of what a provider says about one user).
 const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -30,17 +32,6 @@ const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 pub struct Row {
     pub m: membership::Model,
     pub a: account::Model,
-}
-
-/// Members of the token's workspace that are unlinked or linked to its provider.
-pub fn visible(client: &Client) -> Condition {
-    Condition::all()
-        .add(membership::Column::WorkspaceId.eq(client.workspace_id))
-        .add(Condition::any().add(membership::Column::ManagedByProviderId.is_null()).add(membership::Column::ManagedByProviderId.eq(client.provider_id)))
-}
-
-pub fn parse_id(id: &str) -> Option<i64> {
-    id.parse::<i64>().ok().filter(|n| *n > 0 && id.len() <= 19 && !id.starts_with('+'))
 }
 
 async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<Row>, ScimError> {
@@ -58,7 +49,7 @@ async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -
 pub async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<Row, ScimError> {
     let not_found = || ScimError::not_found("User", id);
     let n = parse_id(id).ok_or_else(not_found)?;
-    let m = membership::Entity::find_by_id(n).filter(visible(client)).one(db).await?.ok_or_else(not_found)?;
+    let m = membership::Entity::find_by_id(n).filter(scope::users(client)).one(db).await?.ok_or_else(not_found)?;
     let a = account::Entity::find_by_id(m.account_id).one(db).await?.ok_or_else(not_found)?;
     Ok(Row { m, a })
 }
@@ -69,8 +60,7 @@ pub async fn groups_of<C: ConnectionTrait>(db: &C, client: &Client, membership_i
     if membership_ids.is_empty() {
         return Ok(out);
     }
-    let groups: HashMap<i64, String> =
-        group::Entity::find().filter(super::groups::visible(client)).all(db).await?.into_iter().map(|g| (g.id, g.name)).collect();
+    let groups: HashMap<i64, String> = group::Entity::find().filter(scope::groups(client)).all(db).await?.into_iter().map(|g| (g.id, g.name)).collect();
     if groups.is_empty() {
         return Ok(out);
     }
@@ -173,25 +163,6 @@ pub fn resource(client: &Client, row: &Row, groups: &[(i64, String)]) -> Value {
         "version": version,
     });
     v
-}
-
-/// Drops nulls and empty objects/arrays: "removed" reads as absent, never as `{}`.
-pub fn prune(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for child in o.values_mut() {
-                prune(child);
-            }
-            o.retain(|_, c| !(c.is_null() || c.as_object().is_some_and(Map::is_empty) || c.as_array().is_some_and(Vec::is_empty)));
-        }
-        Value::Array(a) => {
-            for child in a.iter_mut() {
-                prune(child);
-            }
-            a.retain(|c| !(c.is_null() || c.as_object().is_some_and(Map::is_empty)));
-        }
-        _ => {}
-    }
 }
 
 fn bool_of(v: &Value) -> Option<bool> {
@@ -434,8 +405,8 @@ async fn user_name_taken<C: ConnectionTrait>(db: &C, client: &Client, user_name:
         return Ok(true);
     }
     // An unlinked member's userName is its email.
-    let Some(acct) = members::account_by_email(db, client.workspace_id, &n).await? else { return Ok(false) };
-    let m = members::membership_of(db, client.workspace_id, acct.id).await?;
+    let Some(acct) = directory::account_by_email(db, client.workspace_id, &n).await? else { return Ok(false) };
+    let m = directory::membership_of(db, client.workspace_id, acct.id).await?;
     Ok(m.is_some_and(|m| m.managed_by_provider_id.is_none() && Some(m.id) != except))
 }
 
@@ -458,8 +429,8 @@ async fn keep_last_admin<C: ConnectionTrait>(db: &C, client: &Client, row: &Row,
     if row.m.role != Role::Admin || row.m.status != Status::Active {
         return Ok(());
     }
-    workspaces::lock_for_admin_change(db, client.workspace_id).await?;
-    if workspaces::active_admin_count(db, client.workspace_id).await? > 1 {
+    directory::lock_for_admin_change(db, client.workspace_id).await?;
+    if directory::active_admin_count(db, client.workspace_id).await? > 1 {
         return Ok(());
     }
     let signs_in_here = external_identity::Entity::find()
@@ -492,7 +463,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     // are this workspace's to change; no other workspace sees them.
     let mut a = a;
     if let Some((email, normalized)) = input.email.as_ref().filter(|(_, n)| *n != a.email_normalized) {
-        if members::account_by_email(txn, client.workspace_id, normalized).await?.is_some() {
+        if directory::account_by_email(txn, client.workspace_id, normalized).await?.is_some() {
             return Err(ScimError::uniqueness(format!("a member with the email {email} already exists in this workspace")));
         }
         let mut am: account::ActiveModel = a.clone().into();
@@ -501,7 +472,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
         am.updated_at = Set(now);
         a = am.update(txn).await?;
         // Links were made for the old address: a sign-in must match the new one afresh.
-        let dropped = members::drop_identity_links(txn, a.id).await?;
+        let dropped = directory::drop_identity_links(txn, a.id).await?;
         audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.email", &a.email_normalized, json!({ "links_dropped": dropped }))
             .await?;
     }
@@ -520,7 +491,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
     let was_active = m.status == Status::Active;
     let mut m = m;
     if was_active && !input.active {
-        let revoked = members::deactivate_in(txn, now, &m).await?;
+        let revoked = directory::deactivate_in(txn, now, &m).await?;
         audit::record(
             txn,
             now,
@@ -533,7 +504,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client, row: Row,
         .await?;
         m = membership::Entity::find_by_id(m.id).one(txn).await?.ok_or_else(ScimError::internal)?;
     } else if !was_active && input.active {
-        members::reactivate_in(txn, now, &m).await?;
+        directory::reactivate_in(txn, now, &m).await?;
         audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.reactivate", &a.email_normalized, json!({})).await?;
         m = membership::Entity::find_by_id(m.id).one(txn).await?.ok_or_else(ScimError::internal)?;
     }
@@ -576,13 +547,13 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
     let input = read(body, true)?;
     let txn = crate::server::db::write(db).await?;
     let existing = match &input.email {
-        Some((_, n)) => members::account_by_email(&txn, client.workspace_id, n).await?,
+        Some((_, n)) => directory::account_by_email(&txn, client.workspace_id, n).await?,
         None => None,
     };
     if user_name_taken(&txn, client, &input.user_name, None).await? {
         // Linking an unlinked member whose email is this userName is not a conflict.
         let linkable = match existing.as_ref().filter(|a| a.email_normalized == input.user_name.trim().to_lowercase()) {
-            Some(a) => members::membership_of(&txn, client.workspace_id, a.id).await?.is_some_and(|m| m.managed_by_provider_id.is_none()),
+            Some(a) => directory::membership_of(&txn, client.workspace_id, a.id).await?.is_some_and(|m| m.managed_by_provider_id.is_none()),
             None => false,
         };
         if !linkable {
@@ -590,7 +561,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
         }
     }
     let row = match existing {
-        Some(a) => match members::membership_of(&txn, client.workspace_id, a.id).await? {
+        Some(a) => match directory::membership_of(&txn, client.workspace_id, a.id).await? {
             Some(m) if m.managed_by_provider_id == Some(client.provider_id) => {
                 return Err(ScimError::uniqueness(format!("{} is already provisioned (id {})", a.email, m.id)));
             }
@@ -599,7 +570,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
             }
             Some(m) => Row { m, a },
             None => {
-                let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
+                let m = directory::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
                 audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
                 Row { m, a }
             }
@@ -613,8 +584,8 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
                     (p.clone(), p)
                 }
             };
-            let a = members::find_or_create_account(&txn, now, client.workspace_id, &email, &normalized, &input.full_name).await?;
-            let m = members::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
+            let a = directory::find_or_create_account(&txn, now, client.workspace_id, &email, &normalized, &input.full_name).await?;
+            let m = directory::add_membership(&txn, now, client.workspace_id, a.id, input.role.unwrap_or(Role::Member), None).await?;
             audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.create", &a.email_normalized, json!({})).await?;
             Row { m, a }
         }
@@ -708,9 +679,9 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
     let filter = q.filter.as_deref().map(|f| eval::compile(f, r)).transpose()?;
     let Some(filter) = filter else {
         // No filter: the database pages.
-        let total = membership::Entity::find().filter(visible(client)).count(db).await? as usize;
+        let total = membership::Entity::find().filter(scope::users(client)).count(db).await? as usize;
         let ms = membership::Entity::find()
-            .filter(visible(client))
+            .filter(scope::users(client))
             .order_by_asc(membership::Column::Id)
             .offset(page.offset() as u64)
             .limit(page.count as u64)
@@ -720,11 +691,11 @@ pub async fn list<C: ConnectionTrait>(db: &C, client: &Client, q: &Query) -> Res
         return Ok((total, render(db, client, &rows, q).await?));
     };
     // A filter: narrow by an indexed equality if there is one, then evaluate exactly.
-    let mut query = membership::Entity::find().filter(visible(client)).order_by_asc(membership::Column::Id);
+    let mut query = membership::Entity::find().filter(scope::users(client)).order_by_asc(membership::Column::Id);
     match eval::indexed_eq(&filter, &["userName", "externalId", "id"]) {
         Some(("userName", v)) => {
             let v = v.trim().to_lowercase();
-            let by_email = members::account_by_email(db, client.workspace_id, &v).await?.map(|a| a.id).unwrap_or(-1);
+            let by_email = directory::account_by_email(db, client.workspace_id, &v).await?.map(|a| a.id).unwrap_or(-1);
             query = query.filter(
                 Condition::any()
                     .add(membership::Column::ScimUserNameNormalized.eq(v))
@@ -752,120 +723,6 @@ async fn render<C: ConnectionTrait>(db: &C, client: &Client, rows: &[Row], q: &Q
     let ids: Vec<i64> = rows.iter().map(|r| r.m.id).collect();
     let groups = groups_of(db, client, &ids).await?;
     Ok(rows.iter().map(|row| project(resource(client, row, groups.get(&row.m.id).map(Vec::as_slice).unwrap_or(&[])), schema::user(), q)).collect())
-}
-
-/// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5). `id` and `schemas` always stay;
-/// names that don't exist for this type are ignored (a root search spans types).
-pub fn project(doc: Value, r: &Resource, q: &Query) -> Value {
-    if q.attributes.is_empty() && q.excluded_attributes.is_empty() {
-        return doc;
-    }
-    let urns = r.schema_urns();
-    let paths = |list: &[String]| -> Vec<(Option<&'static str>, String, Option<String>)> {
-        list.iter()
-            .filter_map(|t| super::filter::parse_path_with_schemas(t, &urns).ok())
-            .filter(|p| p.filter.is_none())
-            .filter_map(|p| {
-                if p.attr.name.is_empty() {
-                    // A whole extension.
-                    return r.extension(p.attr.urn.as_deref().unwrap_or("")).map(|(u, _)| (Some(u), String::new(), None));
-                }
-                let res = r.resolve(p.attr.urn.as_deref(), &p.attr.name)?;
-                if matches!(res.attr.returned, schema::Returned::Always) {
-                    return None;
-                }
-                Some((res.extension, res.attr.name.clone(), p.attr.sub.clone()))
-            })
-            .collect()
-    };
-    let Value::Object(src) = doc else { return doc };
-    let container = |o: &Map<String, Value>, ext: Option<&str>| -> Option<Map<String, Value>> {
-        match ext {
-            None => Some(o.clone()),
-            Some(u) => o.iter().find(|(k, _)| k.eq_ignore_ascii_case(u)).and_then(|(_, v)| v.as_object().cloned()),
-        }
-    };
-    let mut out;
-    if !q.attributes.is_empty() {
-        out = Map::new();
-        for key in ["schemas", "id", "meta"] {
-            if let Some(v) = src.get(key) {
-                out.insert(key.to_string(), v.clone());
-            }
-        }
-        for (ext, name, sub) in paths(&q.attributes) {
-            let Some(from) = container(&src, ext) else { continue };
-            let picked: Option<Value> = if name.is_empty() {
-                Some(Value::Object(from.clone()))
-            } else {
-                let Some(v) = from.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)).map(|(_, v)| v.clone()) else { continue };
-                match (&sub, v) {
-                    (None, v) => Some(v),
-                    (Some(s), Value::Object(o)) => o.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|(k, v)| json!({ k.clone(): v.clone() })),
-                    (Some(s), Value::Array(items)) => Some(Value::Array(
-                        items
-                            .iter()
-                            .filter_map(|i| i.as_object())
-                            .filter_map(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map(|(k, v)| json!({ k.clone(): v.clone() })))
-                            .collect(),
-                    )),
-                    (Some(_), _) => None,
-                }
-            };
-            let Some(picked) = picked else { continue };
-            let target = match ext {
-                None => &mut out,
-                Some(u) => match out.entry(u.to_string()).or_insert_with(|| Value::Object(Map::new())).as_object_mut() {
-                    Some(m) => m,
-                    None => continue,
-                },
-            };
-            if name.is_empty() {
-                if let (Some(ext_name), Value::Object(o)) = (ext, picked) {
-                    let _ = ext_name;
-                    target.extend(o);
-                }
-            } else {
-                match (target.get_mut(&name), picked) {
-                    (Some(Value::Object(existing)), Value::Object(add)) => existing.extend(add),
-                    (_, picked) => {
-                        target.insert(name.clone(), picked);
-                    }
-                }
-            }
-        }
-    } else {
-        out = src.clone();
-    }
-    for (ext, name, sub) in paths(&q.excluded_attributes) {
-        let target = match ext {
-            None => Some(&mut out),
-            Some(u) => {
-                if name.is_empty() {
-                    out.retain(|k, _| !k.eq_ignore_ascii_case(u));
-                    continue;
-                }
-                out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(u)).and_then(|(_, v)| v.as_object_mut())
-            }
-        };
-        let Some(target) = target else { continue };
-        match sub {
-            None => target.retain(|k, _| !k.eq_ignore_ascii_case(&name)),
-            Some(s) => match target.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&name)).map(|(_, v)| v) {
-                Some(Value::Object(o)) => o.retain(|k, _| !k.eq_ignore_ascii_case(&s)),
-                Some(Value::Array(items)) => items.iter_mut().filter_map(Value::as_object_mut).for_each(|o| o.retain(|k, _| !k.eq_ignore_ascii_case(&s))),
-                _ => {}
-            },
-        }
-    }
-    let mut v = Value::Object(out);
-    prune(&mut v);
-    // `schemas` names only the extensions still present.
-    if let Some(o) = v.as_object_mut() {
-        let present: Vec<Value> = std::iter::once(json!(r.schema)).chain(r.extensions.iter().filter(|u| o.contains_key(**u)).map(|u| json!(u))).collect();
-        o.insert("schemas".into(), Value::Array(present));
-    }
-    v
 }
 
 #[cfg(test)]

@@ -1,0 +1,16 @@
+//! The directory: accounts, memberships, groups and invites, the rows that say who is in a
+//! workspace. Every path that changes them (members, workspaces, SAML and OIDC sign-in,
+//! SCIM, the CLI) goes through these functions, so a rule such as "Everyone holds every
+//! active member" or "the last active admin stays" has one home. The directory depends on
+//! no sign-in protocol and no page; they depend on it.
+pub mod accounts;
+pub mod groups;
+pub mod invites;
+pub mod memberships;
+pub mod names;
+
+pub use accounts::{account_by_email, drop_identity_links, find_or_create_account, with_accounts};
+pub use groups::{editable_group, everyone_group, group_size, insert_group, EVERYONE};
+pub use invites::{create_invite, INVITE_LIFETIME_SECS};
+pub use memberships::{active_admin_count, add_membership, deactivate_in, lock_for_admin_change, membership_of, reactivate_in, validate_role};
+pub use names::{validate_name, validate_slug};

@@ -1,0 +1,171 @@
+//! What a SAML provider's admin page shows, read in one place: the form's values, the URLs
+//! to give the IdP, certificates with their expiry, recent sign-ins and test results, the
+//! Provider Token's facts and the SCIM activity. The server function only reads the
+//! session and the one-time token cookie, then calls [`provider_page`].
+use sea_orm::DatabaseConnection;
+
+use super::{idp_metadata, signin};
+use crate::model::{SamlCert, SamlProviderForm, SamlProviderPage};
+use crate::server::config::RuntimeConfig;
+use crate::server::permissions::AdminCap;
+use crate::server::DomainError;
+
+fn day(unix: i64) -> String {
+    crate::server::clock::display_date(unix)
+}
+
+fn activity_row(row: &crate::server::entities::saml_activity::Model) -> crate::model::SamlActivityRow {
+    use crate::model::{SamlActivityRow, SamlCheck};
+    let (checks, attributes) = super::signin::checks_of(row);
+    let detail = checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
+    SamlActivityRow {
+        id: row.id,
+        when: crate::server::clock::display_time(row.created_at),
+        accepted: row.accepted,
+        test_mode: row.test_mode,
+        reason: row.reason.clone(),
+        detail,
+        subject: row.subject.clone(),
+        checks: checks.into_iter().map(|c| SamlCheck { name: c.name, ok: c.ok, detail: c.detail }).collect(),
+        attributes,
+    }
+}
+
+/// Provider `id`'s page (`new`: the empty form). `test` picks a "Test sign-in" result to
+/// show; `flash` is a token a no-JS rotation handed back, shown only if it is current.
+pub async fn provider_page(
+    db: &DatabaseConnection,
+    cfg: &RuntimeConfig,
+    now: i64,
+    cap: &AdminCap,
+    id: &str,
+    test: Option<i64>,
+    flash: Option<String>,
+) -> Result<SamlProviderPage, DomainError> {
+    let formats = super::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if id == "new" {
+        return Ok(SamlProviderPage {
+            public_id: None,
+            form: SamlProviderForm {
+                attr_email: super::DEFAULT_ATTR_EMAIL.into(),
+                attr_given_name: super::DEFAULT_ATTR_GIVEN.into(),
+                attr_family_name: super::DEFAULT_ATTR_FAMILY.into(),
+                ..Default::default()
+            },
+            nameid_formats: formats,
+            enabled: false,
+            acs_url: String::new(),
+            entity_id: String::new(),
+            slo_url: String::new(),
+            idp_slo_url: None,
+            metadata_url: String::new(),
+            login_url: String::new(),
+            scim_base_url: String::new(),
+            token: None,
+            token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
+            fresh_token: None,
+            certs: vec![],
+            activity: vec![],
+            test: None,
+            delete_consequences: super::DELETE_CONSEQUENCES.into(),
+            provisioning: false,
+            provisioning_blocker: None,
+            fallback_methods: vec![],
+            scim_activity: vec![],
+            claimed_domains: vec![],
+            asserted_domains: vec![],
+            asserted_by_default: true,
+        });
+    }
+    let p = super::get(db, cap, id).await?;
+    let u = super::urls(cfg, &p.public_id);
+    let pems = super::certificates(&p);
+    let certs = pems
+        .iter()
+        .filter_map(|pem| idp_metadata::certificate_facts(pem).ok())
+        .map(|(_, not_after, subject)| SamlCert { subject, expires: day(not_after), days_left: (not_after - now).div_euclid(86_400) })
+        .collect();
+    let enabled = crate::server::methods::enabled_set(db, p.workspace_id).await?.contains(&super::method_key(&p.public_id));
+    let activity = signin::activity(db, p.id, 20).await?;
+    let test = match test {
+        Some(t) => activity.iter().find(|a| a.id == t && a.test_mode).map(activity_row),
+        None => None,
+    };
+    // A token minted by a no-JS rotation comes back once (the adapter reads its cookie).
+    // Shown only if it is the provider's current token: a cookie planted by anyone else
+    // (a sibling subdomain) can't put its own "token" on the page.
+    let fresh_token = match flash.filter(|t| t.len() <= 64) {
+        Some(t) if crate::server::scim::is_current_token(db, p.id, &t).await? => Some(t),
+        _ => None,
+    };
+    let claimed_domains = crate::server::domains::list(db, p.workspace_id).await?;
+    let asserted_domains = super::asserted_domains(db, &p).await?;
+    let asserted_by_default = p.asserted_domains.is_none();
+    Ok(SamlProviderPage {
+        claimed_domains,
+        asserted_domains,
+        asserted_by_default,
+        public_id: Some(p.public_id.clone()),
+        form: SamlProviderForm {
+            name: p.name.clone(),
+            idp_entity_id: p.idp_entity_id.clone(),
+            sso_url: p.sso_url.clone(),
+            cert1: pems.first().cloned().unwrap_or_default(),
+            cert2: pems.get(1).cloned().unwrap_or_default(),
+            allow_idp_initiated: p.allow_idp_initiated,
+            sign_requests: p.sign_requests,
+            require_encryption: p.require_encryption,
+            nameid_format: p.nameid_format.clone(),
+            attr_email: p.attr_email.clone(),
+            attr_given_name: p.attr_given_name.clone(),
+            attr_family_name: p.attr_family_name.clone(),
+        },
+        nameid_formats: formats,
+        enabled,
+        acs_url: u.acs,
+        entity_id: u.entity_id,
+        slo_url: u.slo,
+        idp_slo_url: (!p.slo_url.is_empty()).then(|| p.slo_url.clone()),
+        metadata_url: u.metadata,
+        login_url: u.login,
+        scim_base_url: u.scim_base,
+        token: crate::server::scim::token_facts(db, p.id).await?.map(|t| crate::model::ProviderTokenFacts {
+            created: day(t.created_at),
+            last_used: t.last_used_at.map(crate::server::clock::display_time),
+            expires: t.expires_at.map(day),
+            days_left: t.expires_at.map(|e| (e - now).div_euclid(86_400)),
+        }),
+        token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
+        fresh_token,
+        certs,
+        activity: activity.iter().map(activity_row).collect(),
+        test,
+        delete_consequences: super::DELETE_CONSEQUENCES.into(),
+        provisioning: p.provisioning_enabled,
+        provisioning_blocker: if p.provisioning_enabled { None } else { crate::server::scim::enable_blocker(db, &p).await? },
+        fallback_methods: if p.provisioning_enabled {
+            crate::server::methods::enabled_set(db, p.workspace_id)
+                .await?
+                .iter()
+                .filter(|m| !m.starts_with("saml:"))
+                .map(|m| crate::model::method_label(m).to_string())
+                .collect()
+        } else {
+            vec![]
+        },
+        scim_activity: crate::server::scim::activity(db, p.id, 50)
+            .await?
+            .into_iter()
+            .map(|a| crate::model::ScimActivityRow {
+                when: crate::server::clock::display_time(a.created_at),
+                method: a.method,
+                path: a.path,
+                operation: a.operation,
+                target: a.target,
+                status: u16::try_from(a.status).unwrap_or(0),
+                outcome: a.outcome,
+                duration_ms: format!("{:.1}", a.duration_us as f64 / 1000.0),
+            })
+            .collect(),
+    })
+}
