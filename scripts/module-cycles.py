@@ -6,7 +6,9 @@ and the sign-in protocols; sessions below sign-in methods; configuration below a
 them; the application state only above. Rust compiles a cycle between modules of one
 crate without complaint, so this check reads each file's references to its sibling
 modules (`crate::server::x`, `super::x`, `super::{x, y}`, `crate::x` in the server
-crate) and reports every strongly connected set of more than one file. Comments and
+crate) and reports every strongly connected set of more than one module, twice: file by
+file, and with each folder taken as one module (`saml/view -> scim -> saml` is a cycle
+between `saml` and `scim` even though no single file imports back). Comments and
 `#[cfg(test)]` modules are not read: a test may reach anywhere.
 
 Usage: scripts/module-cycles.py [ROOT:PREFIX ...]   (default: both crates)
@@ -15,7 +17,9 @@ import os
 import re
 import sys
 
-DEFAULT = [("app/src/server", "crate::server"), ("server/src", "crate")]
+# The app crate twice: its domain module by module, and the crate as a whole (the domain,
+# `server`, must not reach up into `web`, `api` or `ui`).
+DEFAULT = [("app/src/server", "crate::server"), ("app/src", "crate"), ("server/src", "crate")]
 
 
 def modules(root):
@@ -32,10 +36,27 @@ def modules(root):
                 continue
             with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
                 src = fh.read()
-            src = src.split("#[cfg(test)]")[0]
             src = "\n".join(line for line in src.split("\n") if not line.strip().startswith("//"))
+            src = without_test_modules(src)
             out[rel] = src
     return out
+
+
+def without_test_modules(src):
+    """`src` without each `#[cfg(test)] mod name { ... }` (braces matched; code after a
+    test module is still read)."""
+    out, i = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", src):
+        if m.start() < i:
+            continue
+        out.append(src[i:m.start()])
+        depth, j = 1, m.end()
+        while j < len(src) and depth:
+            depth += {"{": 1, "}": -1}.get(src[j], 0)
+            j += 1
+        i = j
+    out.append(src[i:])
+    return "".join(out)
 
 
 def edges(mods, prefix):
@@ -59,11 +80,16 @@ def edges(mods, prefix):
                 refs += [([], p.strip().split("::")) for p in group.split(",") if p.strip()]
             else:
                 refs.append(([], single.split("::")))
-        for group, single in re.findall(r"\bsuper::(?:\{([^}]*)\}|([a-z_][a-z0-9_]*(?:::[a-z_][a-z0-9_]*)*))", src):
+        for ups, group, single in re.findall(r"\b((?:super::)+)(?:\{([^}]*)\}|([a-z_][a-z0-9_]*(?:::[a-z_][a-z0-9_]*)*))", src):
+            # `super` from `a/b.rs` is `a`; each further `super::` goes one folder up.
+            depth = ups.count("super::") - 1
+            base = own_dir[: len(own_dir) - depth] if depth else own_dir
+            if depth > len(own_dir):
+                base = []
             if group:
-                refs += [(own_dir, p.strip().split("::")) for p in group.split(",") if p.strip()]
+                refs += [(base, p.strip().split("::")) for p in group.split(",") if p.strip()]
             else:
-                refs.append((own_dir, single.split("::")))
+                refs.append((base, single.split("::")))
         for base, path in refs:
             path = [p for p in path if re.fullmatch(r"[a-z_][a-z0-9_]*", p)]
             target = resolve(base, path) if path else None
@@ -106,20 +132,35 @@ def cycles(graph):
     return found
 
 
+def folders(graph):
+    """The same graph with every module standing for its top-level folder."""
+    top = lambda m: m.split("/")[0]
+    out = {}
+    for m, targets in graph.items():
+        out.setdefault(top(m), set()).update(top(t) for t in targets if top(t) != top(m))
+    return out
+
+
 def main(argv):
-    roots = [tuple(a.split(":", 1)) for a in argv] or DEFAULT
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    roots = [tuple(a.split(":", 1)) for a in argv] or [(os.path.join(here, r), p) for r, p in DEFAULT]
     bad = 0
     for root, prefix in roots:
-        graph = edges(modules(root), prefix)
-        for comp in cycles(graph):
-            bad += 1
-            print(f"{root}: modules in a cycle: {', '.join(comp)}")
-            for m in comp:
-                print(f"  {m} -> {', '.join(sorted(t for t in graph[m] if t in comp))}")
+        mods = modules(root)
+        if not mods:
+            print(f"{root}: no Rust files found")
+            return 1
+        files = edges(mods, prefix)
+        for label, graph in (("files", files), ("folders", folders(files))):
+            for comp in cycles(graph):
+                bad += 1
+                print(f"{os.path.relpath(root, here)}: {label} in a cycle: {', '.join(comp)}")
+                for m in comp:
+                    print(f"  {m} -> {', '.join(sorted(t for t in graph[m] if t in comp))}")
     if bad:
         print("Break each cycle: move what both need into a lower module (see the layers in README's architecture paragraph).")
         return 1
-    print(f"no module cycles in {', '.join(r for r, _ in roots)}")
+    print(f"no module cycles in {', '.join(os.path.relpath(r, here) for r, _ in roots)}")
     return 0
 
 

@@ -9,6 +9,8 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod ui;
+#[cfg(feature = "ssr")]
+pub mod web;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -15,7 +15,8 @@ use app::server::clock::SystemClock;
 use app::server::config::RuntimeConfig;
 use app::server::password::Hasher;
 use app::server::permissions::Viewer;
-use app::server::{db, sessions, workspaces, AppState};
+use app::server::{db, sessions, workspaces};
+use app::web::AppState;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -276,7 +277,7 @@ async fn main() {
         ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE workspace_id = {team_ws} AND role = 'admin' ORDER BY id LIMIT 1")).await[0];
     let now = st.now();
     let token = sessions::create(&st.db, now, admin, team_ws, "password", &Default::default()).await.expect("session");
-    let cookie = format!("{}={}", sessions::cookie_name(false), token.expose());
+    let cookie = format!("{}={}", app::web::cookies::cookie_name(false), token.expose());
     let router = server::router::app(st.clone());
     let pages = team.div_ceil(50) as u64;
     let mut times = Vec::new();
@@ -353,7 +354,7 @@ async fn forward_auth(st: &AppState, ws: i64, members: &[i64], resources: &[i64]
         let m = members[rng.gen_range(0..members.len())];
         let account = ids(&st.db, &format!("SELECT account_id AS id FROM memberships WHERE id = {m}")).await[0];
         let token = sessions::create(&st.db, now, account, ws, "password", &Default::default()).await.expect("session");
-        cookies.push(format!("{}={}", sessions::cookie_name(false), token.expose()));
+        cookies.push(format!("{}={}", app::web::cookies::cookie_name(false), token.expose()));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -16,7 +16,8 @@ use app::server::audit::Actor;
 use app::server::clock::SystemClock;
 use app::server::config::RuntimeConfig;
 use app::server::password::Hasher;
-use app::server::{db, methods, saml, scim, workspaces, AppState};
+use app::server::{db, methods, saml, scim, workspaces};
+use app::web::AppState;
 use serde_json::json;
 
 const RATE_PER_WORKSPACE: u64 = 25;

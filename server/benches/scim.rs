@@ -11,7 +11,8 @@ use app::server::clock::SystemClock;
 use app::server::config::RuntimeConfig;
 use app::server::entities::{account, group, group_member, membership};
 use app::server::password::Hasher;
-use app::server::{db, methods, saml, scim, workspaces, AppState};
+use app::server::{db, methods, saml, scim, workspaces};
+use app::web::AppState;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 

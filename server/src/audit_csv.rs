@@ -3,7 +3,8 @@
 //! same 404 as for a page that doesn't exist. At most 100,000 rows, newest first.
 use app::server::audit::{self, Filter};
 use app::server::entities::audit_log;
-use app::server::{sessions, AppState, DomainError};
+use app::server::DomainError;
+use app::web::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,7 @@ fn line(r: &audit_log::Model) -> String {
 
 async fn export(State(st): State<AppState>, Path(slug): Path<String>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "Not found.").into_response();
-    let viewer = match sessions::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await {
+    let viewer = match app::web::cookies::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await {
         Ok(Some(v)) if v.workspace_slug == slug => v,
         Ok(_) => return not_found(),
         Err(e) => return internal(e),

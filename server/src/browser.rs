@@ -1,7 +1,7 @@
 //! Helpers for the sign-in protocol endpoints (SAML, OIDC): the nonce cookie that binds a
 //! pending sign-in to the browser that started it, and per-IP throttling.
 use app::server::crypto::Token;
-use app::server::AppState;
+use app::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use app::server::password::Password;
 use app::server::permissions::OperatorCap;
-use app::server::{members, methods, saml, scim, workspaces, AppState};
+use app::server::{members, methods, saml, scim, workspaces};
+use app::web::AppState;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 

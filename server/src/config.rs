@@ -77,7 +77,7 @@ pub struct Config {
     /// How often each claimed domain's TXT record is looked up again.
     pub domain_recheck_secs: i64,
     /// Load balancers and proxies whose forwarding headers name the client.
-    pub trusted_proxies: Vec<app::server::http_security::Cidr>,
+    pub trusted_proxies: Vec<app::server::config::Cidr>,
     /// SAML metadata URLs may point at private or loopback addresses (labs).
     pub allow_private_metadata_urls: bool,
     /// How `/forward-auth` reads the product's URIs.
@@ -241,7 +241,7 @@ impl Config {
             allow_private_metadata_urls: fc.allow_private_metadata_urls.unwrap_or(false),
             forward_auth: app::server::forward_auth::Rules::parse(fc.forward_auth_rules.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_FORWARD_AUTH_RULES: {e}"))?,
-            trusted_proxies: app::server::http_security::parse_proxies(fc.trusted_proxies.as_deref().unwrap_or(""))
+            trusted_proxies: app::server::config::parse_proxies(fc.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_TRUSTED_PROXIES: {e}"))?,
             metrics_token: match fc.metrics_token.filter(|t| !t.is_empty()) {
                 Some(t) if t.expose().len() < 16 => bail!("GATEHOUSE_METRICS_TOKEN must be at least 16 characters"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::server::events::{Event, Topic};
 use app::server::permissions::Viewer;
-use app::server::{sessions, AppState};
+use app::web::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 /// page told `signedout` reloads, and an outage must not reload every open page).
 async fn viewer_of(st: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, ()> {
     // Checking isn't using: an unattended open page must not hold off the idle timeout.
-    sessions::check_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await.map_err(|e| {
+    app::web::cookies::check_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await.map_err(|e| {
         tracing::warn!(error = %e, "live updates: session check failed");
     })
 }

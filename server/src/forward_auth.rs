@@ -18,7 +18,7 @@
 //! empty when it has no value, so a proxy that copies them over the client's own never
 //! lets a forged one through.
 use app::server::forward_auth::{self, Decision};
-use app::server::{sessions, AppState};
+use app::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -79,7 +79,7 @@ async fn check(State(st): State<AppState>, Query(p): Query<Params>, headers: Hea
     let target = st.config.forward_auth.target(&method, &uri);
     let decided = async {
         let viewer = match &target {
-            Some(_) => sessions::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await?,
+            Some(_) => app::web::cookies::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await?,
             None => None,
         };
         forward_auth::decide(&st.db, target.as_ref(), &uri, viewer.as_ref()).await

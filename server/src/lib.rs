@@ -18,8 +18,9 @@ use std::sync::Arc;
 
 use app::server::clock::{Clock, SystemClock};
 use app::server::config::RuntimeConfig;
+use app::server::db;
 use app::server::password::Hasher;
-use app::server::{db, AppState};
+use app::web::AppState;
 use leptos::config::LeptosOptions;
 
 use config::Config;

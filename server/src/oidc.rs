@@ -2,7 +2,8 @@
 //! `GET /auth/{google|slack|office365}/start?workspace=SLUG[&next=/w/SLUG/…]` and
 //! `GET /auth/{provider}/callback`.
 use app::server::crypto::Token;
-use app::server::{oidc, AppState, DomainError};
+use app::server::{oidc, DomainError};
+use app::web::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -113,7 +114,7 @@ async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &H
     }
     match outcome {
         Ok(oidc::Outcome::SignedIn { token, redirect, max_age }) => {
-            let cookie = app::server::sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
+            let cookie = app::web::cookies::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
         }
         Ok(oidc::Outcome::Refused { message, back }) => page(StatusCode::FORBIDDEN, &message, Some(&back)),

@@ -32,5 +32,5 @@ pub(crate) fn internal(e: DomainError) -> Response {
 
 /// The client's address, as the trusted-proxy layer resolved it.
 pub(crate) fn peer(req: &Request) -> Option<String> {
-    req.extensions().get::<app::server::http_security::ClientIp>().map(|c| c.0.to_string())
+    req.extensions().get::<app::web::http_security::ClientIp>().map(|c| c.0.to_string())
 }

@@ -2,8 +2,9 @@
 //! URLs for outside callers (`/healthz`, `/readyz`, `/go`).
 use std::net::SocketAddr;
 
-use app::server::http_security;
-use app::server::{db, AppState};
+use app::server::db;
+use app::web::http_security;
+use app::web::AppState;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -137,7 +138,7 @@ async fn observe(req: Request, next: Next) -> Response {
 /// trusted proxies say it is (`GATEHOUSE_TRUSTED_PROXIES`). Everything downstream reads
 /// this, never the headers.
 async fn client_addr(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    use app::server::http_security::{client_ip, ClientIp};
+    use app::web::http_security::{client_ip, ClientIp};
     if let Some(peer) = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
         let ip = client_ip(peer, req.headers(), &st.config.trusted_proxies);
         req.extensions_mut().insert(ClientIp(ip));
@@ -154,7 +155,7 @@ async fn page_standing(State(st): State<AppState>, mut req: Request, next: Next)
         (&Method::GET | &Method::HEAD, Some(rest)) => rest.split('/').next().unwrap_or("").to_string(),
         _ => return next.run(req).await,
     };
-    let standing = match app::server::sessions::viewer_from_headers(&st.db, st.now(), req.headers(), st.config.secure_cookies()).await {
+    let standing = match app::web::cookies::viewer_from_headers(&st.db, st.now(), req.headers(), st.config.secure_cookies()).await {
         Ok(Some(v)) if v.workspace_slug == slug && v.is_admin() => Standing::Admin,
         Ok(Some(v)) if v.workspace_slug == slug => Standing::Member,
         Ok(_) => Standing::SignedOut,

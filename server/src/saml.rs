@@ -6,7 +6,8 @@
 use crate::pages::{esc, internal, message_page, page, peer};
 use app::server::crypto::Token;
 use app::server::saml::{self, signin, slo};
-use app::server::{sessions, AppState, DomainError};
+use app::server::{sessions, DomainError};
+use app::web::AppState;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -72,7 +73,7 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
     let now = st.now();
     let test_by = if q.test.as_deref() == Some("1") {
         // Only an admin of the provider's workspace may run a test.
-        let viewer = sessions::viewer_from_headers(&st.db, now, &headers, st.config.secure_cookies()).await.unwrap_or(None);
+        let viewer = app::web::cookies::viewer_from_headers(&st.db, now, &headers, st.config.secure_cookies()).await.unwrap_or(None);
         match viewer {
             Some(v) if v.workspace_id == p.workspace_id && v.is_admin() => Some(v.account_id),
             _ => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
@@ -103,7 +104,6 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
-/// The client's address as the router resolved it (proxies considered).
 async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     let ip = peer(&req);
     let found = saml::by_public_id(&st.db, &id).await;
@@ -149,7 +149,7 @@ async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Mod
     let posted = signin::Posted { saml_response: &response, relay_state: &relay, browser_nonce: nonce.as_ref(), ip, user_agent };
     match signin::acs(&st.db, &st.events, &st.config, st.now(), p, posted).await {
         Ok(signin::Outcome::SignedIn { token, redirect, max_age }) => {
-            let cookie = sessions::set_cookie_header(&token, st.config.secure_cookies(), max_age);
+            let cookie = app::web::cookies::set_cookie_header(&token, st.config.secure_cookies(), max_age);
             (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
         }
         Ok(signin::Outcome::Tested { redirect }) => Redirect::to(&redirect).into_response(),
@@ -282,7 +282,7 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
     // Every session cookie presented ends: pages use the first live one, so a junk cookie
     // planted ahead of the real one must not leave the real session alive after Sign out.
     let mut ended = None;
-    for t in sessions::tokens_from_headers(&headers, secure) {
+    for t in app::web::cookies::tokens_from_headers(&headers, secure) {
         match sessions::end_by_token(&st.db, &t).await {
             Ok(Some(e)) if ended.is_none() => ended = Some(e),
             Ok(_) => {}
@@ -293,7 +293,7 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
         Some((_, slug)) => slug.clone(),
         None => app::server::directory::validate_slug(&f.slug).unwrap_or_default(),
     };
-    let clear = header::HeaderValue::from_str(&sessions::clear_cookie_header(secure)).ok();
+    let clear = header::HeaderValue::from_str(&app::web::cookies::clear_cookie_header(secure)).ok();
     let nonce = crate::browser::nonce(&headers, SAML_COOKIE).unwrap_or_else(Token::generate);
     let told = match &ended {
         Some((session, slug)) => match slo::start(&st.db, &st.config, now, session, slug, &nonce).await {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use app::server::events::Topic;
 use app::server::scim::{self, groups, projection, schema, users, Activity, Client, Query, ScimError};
-use app::server::AppState;
+use app::web::AppState;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

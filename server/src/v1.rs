@@ -8,8 +8,9 @@
 use app::server::access::Level;
 use app::server::api_keys::{self, ApiCaller, Scope};
 use app::server::events::Topic;
-use app::server::http_security::ClientIp;
-use app::server::{product_api, resources, sessions, AppState, DomainError};
+use app::server::{product_api, resources, sessions, DomainError};
+use app::web::http_security::ClientIp;
+use app::web::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -69,7 +69,7 @@ pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn shown(st: &crate::server::AppState, slug: &str, public_id: &str, name: String, key: String) -> ApiKeyShown {
+fn shown(st: &crate::web::AppState, slug: &str, public_id: &str, name: String, key: String) -> ApiKeyShown {
     use super::ctx::*;
     if is_no_js_post() {
         let path = format!("/w/{}/settings/api-keys", urlencode(slug));

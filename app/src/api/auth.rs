@@ -26,7 +26,7 @@ pub async fn setup(setup_token: String, slug: String, name: String, admin_name: 
     // Sign the new admin in: the password was just set.
     if let Some(admin_id) = created.admin_account_id {
         let token = sessions::create(&st.db, st.now(), admin_id, created.workspace.id, "password", &origin()).await.map_err(fail)?;
-        set_cookie(sessions::set_cookie_header(&token, st.config.secure_cookies(), created.workspace.session_lifetime_secs));
+        set_cookie(crate::web::cookies::set_cookie_header(&token, st.config.secure_cookies(), created.workspace.session_lifetime_secs));
     }
     leptos_axum::redirect(&format!("/w/{}/settings/authentication", created.workspace.slug));
     Ok(())
@@ -53,10 +53,9 @@ pub async fn login_page(slug: String) -> Result<LoginOptions, AppError> {
 #[server]
 pub async fn login(slug: String, email: String, password: String, #[server(default)] next: Option<String>) -> Result<(), AppError> {
     use super::ctx::*;
-    use crate::server::sessions;
     let st = state()?;
     let next = next.filter(|n| !n.is_empty());
-    let result = crate::server::auth::password_login(&st, &slug, &email, password, next.as_deref(), origin()).await;
+    let result = crate::server::auth::password_login(st.deps(), &slug, &email, password, next.as_deref(), origin()).await;
     crate::server::metrics::sign_in(
         "password",
         match &result {
@@ -67,7 +66,7 @@ pub async fn login(slug: String, email: String, password: String, #[server(defau
         },
     );
     let signed = result.map_err(fail)?;
-    set_cookie(sessions::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.max_age));
+    set_cookie(crate::web::cookies::set_cookie_header(&signed.token, st.config.secure_cookies(), signed.max_age));
     leptos_axum::redirect(&signed.redirect);
     Ok(())
 }

@@ -21,14 +21,14 @@ pub async fn invite_page(token: String) -> Result<InviteDetails, AppError> {
 #[server]
 pub async fn accept_invite(token: String, full_name: String, password: String) -> Result<(), AppError> {
     use super::ctx::*;
-    use crate::server::{crypto::Token, members, sessions, workspaces};
+    use crate::server::{crypto::Token, members, workspaces};
     let st = state()?;
     let (slug, session) =
         members::accept_invite(&st.db, &st.events, &st.hasher, &st.config, st.now(), &Token::from_presented(&token), &full_name, password, origin())
             .await
             .map_err(fail)?;
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
-    set_cookie(sessions::set_cookie_header(&session, st.config.secure_cookies(), ws.session_lifetime_secs));
+    set_cookie(crate::web::cookies::set_cookie_header(&session, st.config.secure_cookies(), ws.session_lifetime_secs));
     leptos_axum::redirect(&format!("/w/{slug}"));
     Ok(())
 }

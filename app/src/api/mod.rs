@@ -21,7 +21,8 @@ pub(crate) mod ctx {
 
     use crate::error::AppError;
     use crate::server::permissions::{AdminCap, Viewer};
-    use crate::server::{sessions, AppState, DomainError};
+    use crate::server::{sessions, DomainError};
+    use crate::web::AppState;
 
     pub fn state() -> Result<AppState, AppError> {
         use_context::<AppState>().ok_or_else(|| {
@@ -37,7 +38,7 @@ pub(crate) mod ctx {
     /// The client's address as the router resolved it: the TCP peer, or what a trusted
     /// proxy says (`GATEHOUSE_TRUSTED_PROXIES`).
     pub fn client_ip() -> Option<String> {
-        parts()?.extensions.get::<crate::server::http_security::ClientIp>().map(|c| c.0.to_string())
+        parts()?.extensions.get::<crate::web::http_security::ClientIp>().map(|c| c.0.to_string())
     }
 
     /// Where this request comes from (address and User-Agent), for a session it starts.
@@ -105,7 +106,7 @@ pub(crate) mod ctx {
     /// The session's viewer, if any, whatever workspace it belongs to.
     pub async fn session_viewer(st: &AppState) -> Result<Option<Viewer>, DomainError> {
         let secure = st.config.secure_cookies();
-        let tokens = parts().map(|p| sessions::tokens_from_headers(&p.headers, secure)).unwrap_or_default();
+        let tokens = parts().map(|p| crate::web::cookies::tokens_from_headers(&p.headers, secure)).unwrap_or_default();
         sessions::first_live(&st.db, st.now(), &tokens, client_ip(), true).await
     }
 

@@ -19,8 +19,11 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     let (st, cap) = admin(&slug).await?;
     // A token minted by a no-JS rotation travels once in an HttpOnly cookie scoped to this
     // page; it is read and cleared here, and shown only if the domain finds it current.
-    let flash = if id == "new" { None } else { take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{id}")) };
-    crate::server::saml::view::provider_page(&st.db, &st.config, st.now(), &cap, &id, test, flash).await.map_err(fail)
+    // Only an id shaped like ours names a cookie path (nothing from the URL reaches a
+    // `Set-Cookie` header unchecked).
+    let ours = id != "new" && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let flash = if ours { take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{id}")) } else { None };
+    crate::server::provider_page::provider_page(&st.db, &st.config, st.now(), &cap, &id, test, flash).await.map_err(fail)
 }
 
 /// Admins of `slug`: creates (`id` = "new") or updates a provider. Pasted metadata or a

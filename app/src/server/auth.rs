@@ -8,7 +8,6 @@ use super::completion::{self, Completion, NotSignedIn, SignedIn};
 use super::directory::{account_by_email, membership_of};
 use super::methods::{self, PASSWORD};
 use super::password::Password;
-use super::state::AppState;
 use super::{normalize_email, ratelimit, workspaces, DomainError};
 
 pub const BAD_CREDENTIALS: &str = "Email or password is incorrect.";
@@ -21,7 +20,7 @@ pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
 pub const INSTANCE_IP_FACTOR: i64 = 20;
 
 pub async fn password_login(
-    state: &AppState,
+    deps: super::Deps<'_>,
     slug: &str,
     email: &str,
     password: String,
@@ -29,10 +28,9 @@ pub async fn password_login(
     origin: super::sessions::Origin,
 ) -> Result<SignedIn, DomainError> {
     let ip = origin.ip;
-    let db = &state.db;
-    let now = state.now();
+    let (db, now) = (deps.db, deps.now);
     let ws = workspaces::by_slug(db, slug).await?;
-    if !methods::is_enabled(db, ws.id, PASSWORD, &state.config).await? {
+    if !methods::is_enabled(db, ws.id, PASSWORD, deps.config).await? {
         return Err(DomainError::Refused("Password sign-in is turned off for this workspace.".into()));
     }
     let password = Password::presented(password)?;
@@ -42,7 +40,7 @@ pub async fn password_login(
     // Per workspace: failures in one workspace never lock out another behind the same NAT.
     let ip_key = format!("login:ip:{}:{}", ws.id, ip.as_deref().unwrap_or("unknown"));
     let instance_ip_key = format!("login:ip:*:{}", ip.as_deref().unwrap_or("unknown"));
-    let limit = state.config.login_attempts_per_window;
+    let limit = deps.config.login_attempts_per_window;
     // The attempt is counted before Argon2 runs (reserved atomically), so a burst of
     // concurrent guesses gets at most `limit` evaluated and the rest 429; a success gives
     // its slot back, so only failures count.
@@ -64,7 +62,7 @@ pub async fn password_login(
         None => None,
     };
     // Unknown account, no membership, or no password here: the dummy hash, same work.
-    let verified = state.hasher.verify(&password, membership.as_ref().and_then(|m| m.password_hash.as_deref())).await?;
+    let verified = deps.hasher.verify(&password, membership.as_ref().and_then(|m| m.password_hash.as_deref())).await?;
     let membership = membership.filter(|_| verified);
     let (Some(account), Some(membership)) = (account, membership) else {
         // Already counted by the reservation.
@@ -87,11 +85,11 @@ pub async fn password_login(
         audit_target: &account.email_normalized,
         audit_details: json!({ "method": PASSWORD }),
         next,
-        forward: &state.config.forward_auth,
+        forward: &deps.config.forward_auth,
         user_agent: origin.user_agent,
         saml: None,
     };
-    match completion::complete(db, &state.events, txn, now, completion).await? {
+    match completion::complete(db, deps.events, txn, now, completion).await? {
         Ok(signed) => Ok(signed),
         Err(NotSignedIn::Deactivated) => {
             Err(DomainError::Refused("Your access to this workspace has been deactivated. Ask an admin to reactivate you.".into()))

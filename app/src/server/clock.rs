@@ -13,7 +13,9 @@ pub fn rfc3339(secs: i64) -> String {
 
 /// A time as pages show it: `2026-12-06 21:05:00 UTC`.
 pub fn display_time(secs: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "1970-01-01 00:00:00 UTC".into())
 }
 
 /// A day as pages show it: `2026-12-06` (UTC).

@@ -29,7 +29,7 @@ pub struct RuntimeConfig {
     /// How often each claimed domain is checked again (seconds).
     pub domain_recheck_secs: i64,
     /// Proxies whose `X-Forwarded-For`/`Forwarded` are believed (load balancers).
-    pub trusted_proxies: Vec<super::http_security::Cidr>,
+    pub trusted_proxies: Vec<Cidr>,
     /// Metadata URLs may resolve to private and loopback addresses (labs only).
     pub allow_private_metadata_urls: bool,
     /// How `/forward-auth` reads the product's URIs (none: it answers 404 to everything).
@@ -94,4 +94,52 @@ impl OidcProvider {
     pub fn label(&self) -> &'static str {
         crate::model::method_label(&self.key)
     }
+}
+
+/// An IP network (`10.0.0.0/8`, `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: std::net::IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let (ip, len) = match s.split_once('/') {
+            Some((ip, len)) => (ip, Some(len)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = ip.parse().map_err(|_| format!("“{s}” is not an IP network like 10.0.0.0/8"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("“{s}”: the prefix length must be 0–{max}"))?,
+            None => max,
+        };
+        Ok(Cidr { net, len })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.len == 0 { 0 } else { u32::MAX << (32 - self.len) };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - self.len) };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `GATEHOUSE_TRUSTED_PROXIES`: networks separated by commas or spaces.
+pub fn parse_proxies(s: &str) -> Result<Vec<Cidr>, String> {
+    s.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(Cidr::parse).collect()
 }

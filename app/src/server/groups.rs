@@ -1,5 +1,5 @@
 //! Groups as admins manage them in the UI. Everyone (every active member, kept by
-//! `members`) and SCIM-linked groups (kept by their provider) can't be renamed, deleted or
+//! `directory`) and SCIM-linked groups (kept by their provider) can't be renamed, deleted or
 //! have members changed here; any group can hold grants.
 use std::collections::HashMap;
 

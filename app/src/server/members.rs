@@ -1,5 +1,6 @@
-//! Accounts, memberships, invites. The Everyone group always holds exactly the active
-//! members: every function that changes a membership's status keeps it so in the same
+//! Members as admins and invitees see them: the Members page, role changes, deactivation
+//! and reactivation, invites accepted and withdrawn. The rows themselves are changed
+//! through `directory`, which keeps Everyone equal to the active members in the same
 //! transaction.
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;

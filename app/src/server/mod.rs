@@ -18,7 +18,6 @@ pub mod error;
 pub mod events;
 pub mod forward_auth;
 pub mod groups;
-pub mod http_security;
 pub mod mail;
 pub mod members;
 pub mod methods;
@@ -27,17 +26,28 @@ pub mod oidc;
 pub mod password;
 pub mod permissions;
 pub mod product_api;
+pub mod provider_page;
 pub mod ratelimit;
 pub mod resources;
 pub mod saml;
 pub mod scim;
 pub mod sessions;
-pub mod state;
 pub mod stats;
 pub mod workspaces;
 
 pub use error::DomainError;
-pub use state::AppState;
+
+/// What a domain call that signs someone in needs of the running server, borrowed from
+/// the application state (`web::AppState::deps`): the database, the configuration, the
+/// password hasher, live events and the current time.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub db: &'a sea_orm::DatabaseConnection,
+    pub config: &'a config::RuntimeConfig,
+    pub hasher: &'a password::Hasher,
+    pub events: &'a events::Events,
+    pub now: i64,
+}
 
 /// Lower-cases and trims an email; refuses anything that is not `local@domain`.
 pub fn normalize_email(raw: &str) -> Result<String, DomainError> {

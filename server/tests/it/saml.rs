@@ -879,7 +879,7 @@ async fn from_peer(app: &TestApp, method: &str, path: &str, body: Option<String>
 /// change nothing; from an untrusted peer the header is ignored.
 #[tokio::test]
 async fn failures_not_starts_are_throttled_per_client_behind_a_trusted_proxy() {
-    let app = TestApp::with_config(|c| c.trusted_proxies = app::server::http_security::parse_proxies("10.0.0.0/8").expect("cidr")).await;
+    let app = TestApp::with_config(|c| c.trusted_proxies = app::server::config::parse_proxies("10.0.0.0/8").expect("cidr")).await;
     app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
     app.clock.advance(now() - T0);
     let sp = add_provider(app, "acme", Options::default()).await;

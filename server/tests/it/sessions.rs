@@ -96,7 +96,6 @@ async fn an_idle_timeout_ends_unused_sessions_and_spares_used_ones() {
 /// unattended open page doesn't hold off the idle timeout.
 #[tokio::test]
 async fn an_open_pages_session_checks_do_not_count_as_use() {
-    use app::server::sessions;
     let app = TestApp::with_workspace().await;
     let admin = app.admin_cookie().await;
     let r = app.call::<SetSessionIdle>(&[("slug", "acme"), ("minutes", "15")], Some(&admin)).await;
@@ -105,7 +104,7 @@ async fn an_open_pages_session_checks_do_not_count_as_use() {
     headers.insert(axum::http::header::COOKIE, admin.parse().expect("cookie header"));
     let check = |app: &TestApp| {
         let (db, now, headers) = (app.state.db.clone(), app.state.now(), headers.clone());
-        async move { sessions::check_from_headers(&db, now, &headers, false).await.expect("check").is_some() }
+        async move { app::web::cookies::check_from_headers(&db, now, &headers, false).await.expect("check").is_some() }
     };
     for _ in 0..14 {
         app.clock.advance(60);

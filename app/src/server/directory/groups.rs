@@ -23,7 +23,7 @@ pub async fn group_size<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<u64
 }
 
 /// A group admins may change here: in the workspace, not Everyone, not SCIM-linked.
-pub async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
+pub(crate) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
     let g = group::Entity::find_by_id(id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
     if g.is_everyone {
         return Err(DomainError::Refused(format!("{EVERYONE} always holds every active member; it can't be changed.")));

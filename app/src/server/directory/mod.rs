@@ -9,8 +9,10 @@ pub mod invites;
 pub mod memberships;
 pub mod names;
 
-pub use accounts::{account_by_email, drop_identity_links, find_or_create_account, with_accounts};
-pub use groups::{editable_group, everyone_group, group_size, insert_group, EVERYONE};
+pub(crate) use accounts::with_accounts;
+pub use accounts::{account_by_email, drop_identity_links, find_or_create_account};
+pub(crate) use groups::editable_group;
+pub use groups::{everyone_group, group_size, insert_group, EVERYONE};
 pub use invites::{create_invite, INVITE_LIFETIME_SECS};
 pub use memberships::{active_admin_count, add_membership, deactivate_in, lock_for_admin_change, membership_of, reactivate_in, validate_role};
 pub use names::{validate_name, validate_slug};

@@ -7,7 +7,6 @@ pub mod idp_metadata;
 pub mod signin;
 pub mod slo;
 pub mod sp;
-pub mod view;
 pub mod xml;
 
 use rand::RngCore;

@@ -59,7 +59,8 @@ fn pem_body(pem: &str) -> String {
     pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()
 }
 
-/// XML-escapes text for attribute values and element content.
+/// XML-escapes text for element content and double-quoted attribute values (every
+/// attribute written here is double-quoted).
 pub use crate::model::html_escape as esc;
 
 pub struct SpInfo<'a> {

@@ -1,5 +1,8 @@
 //! Browser-facing security rules: the CSP (with a per-response nonce for Leptos's
-//! hydration script) and the same-origin check for writes.
+//! hydration script), the same-origin check for writes, and the client's address behind
+//! trusted proxies.
+use crate::server::config::Cidr;
+
 /// The CSP. Pages get the nonce Leptos put on its hydration scripts; other responses
 /// (server functions, files, errors) get none, so no inline script runs there.
 pub fn content_security_policy(nonce: Option<&str>) -> String {
@@ -73,54 +76,6 @@ mod tests {
     }
 }
 
-/// An IP network (`10.0.0.0/8`, `2001:db8::/32`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: std::net::IpAddr,
-    len: u8,
-}
-
-impl Cidr {
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let s = s.trim();
-        let (ip, len) = match s.split_once('/') {
-            Some((ip, len)) => (ip, Some(len)),
-            None => (s, None),
-        };
-        let net: std::net::IpAddr = ip.parse().map_err(|_| format!("“{s}” is not an IP network like 10.0.0.0/8"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let len = match len {
-            Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("“{s}”: the prefix length must be 0–{max}"))?,
-            None => max,
-        };
-        Ok(Cidr { net, len })
-    }
-
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.len == 0 { 0 } else { u32::MAX << (32 - self.len) };
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - self.len) };
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// `GATEHOUSE_TRUSTED_PROXIES`: networks separated by commas or spaces.
-pub fn parse_proxies(s: &str) -> Result<Vec<Cidr>, String> {
-    s.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(Cidr::parse).collect()
-}
-
 /// The client's address as this request carries it, put in the request's extensions by
 /// the router for everything downstream (throttles, audit, sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +130,7 @@ fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
 #[cfg(test)]
 mod proxy_tests {
     use super::*;
+    use crate::server::config::{parse_proxies, Cidr};
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

@@ -1,10 +1,11 @@
-//! What a SAML provider's admin page shows, read in one place: the form's values, the URLs
+//! What a SAML provider's admin page shows, read in one place (above both `saml` and
+//! `scim`, which it reads): the form's values, the URLs
 //! to give the IdP, certificates with their expiry, recent sign-ins and test results, the
 //! Provider Token's facts and the SCIM activity. The server function only reads the
 //! session and the one-time token cookie, then calls [`provider_page`].
 use sea_orm::DatabaseConnection;
 
-use super::{idp_metadata, signin};
+use super::saml::{self, idp_metadata, signin};
 use crate::model::{SamlCert, SamlProviderForm, SamlProviderPage};
 use crate::server::config::RuntimeConfig;
 use crate::server::permissions::AdminCap;
@@ -16,7 +17,7 @@ fn day(unix: i64) -> String {
 
 fn activity_row(row: &crate::server::entities::saml_activity::Model) -> crate::model::SamlActivityRow {
     use crate::model::{SamlActivityRow, SamlCheck};
-    let (checks, attributes) = super::signin::checks_of(row);
+    let (checks, attributes) = signin::checks_of(row);
     let detail = checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
     SamlActivityRow {
         id: row.id,
@@ -42,14 +43,14 @@ pub async fn provider_page(
     test: Option<i64>,
     flash: Option<String>,
 ) -> Result<SamlProviderPage, DomainError> {
-    let formats = super::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let formats = saml::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if id == "new" {
         return Ok(SamlProviderPage {
             public_id: None,
             form: SamlProviderForm {
-                attr_email: super::DEFAULT_ATTR_EMAIL.into(),
-                attr_given_name: super::DEFAULT_ATTR_GIVEN.into(),
-                attr_family_name: super::DEFAULT_ATTR_FAMILY.into(),
+                attr_email: saml::DEFAULT_ATTR_EMAIL.into(),
+                attr_given_name: saml::DEFAULT_ATTR_GIVEN.into(),
+                attr_family_name: saml::DEFAULT_ATTR_FAMILY.into(),
                 ..Default::default()
             },
             nameid_formats: formats,
@@ -67,7 +68,7 @@ pub async fn provider_page(
             certs: vec![],
             activity: vec![],
             test: None,
-            delete_consequences: super::DELETE_CONSEQUENCES.into(),
+            delete_consequences: saml::DELETE_CONSEQUENCES.into(),
             provisioning: false,
             provisioning_blocker: None,
             fallback_methods: vec![],
@@ -77,15 +78,15 @@ pub async fn provider_page(
             asserted_by_default: true,
         });
     }
-    let p = super::get(db, cap, id).await?;
-    let u = super::urls(cfg, &p.public_id);
-    let pems = super::certificates(&p);
+    let p = saml::get(db, cap, id).await?;
+    let u = saml::urls(cfg, &p.public_id);
+    let pems = saml::certificates(&p);
     let certs = pems
         .iter()
         .filter_map(|pem| idp_metadata::certificate_facts(pem).ok())
         .map(|(_, not_after, subject)| SamlCert { subject, expires: day(not_after), days_left: (not_after - now).div_euclid(86_400) })
         .collect();
-    let enabled = crate::server::methods::enabled_set(db, p.workspace_id).await?.contains(&super::method_key(&p.public_id));
+    let enabled = crate::server::methods::enabled_set(db, p.workspace_id).await?.contains(&saml::method_key(&p.public_id));
     let activity = signin::activity(db, p.id, 20).await?;
     let test = match test {
         Some(t) => activity.iter().find(|a| a.id == t && a.test_mode).map(activity_row),
@@ -99,7 +100,7 @@ pub async fn provider_page(
         _ => None,
     };
     let claimed_domains = crate::server::domains::list(db, p.workspace_id).await?;
-    let asserted_domains = super::asserted_domains(db, &p).await?;
+    let asserted_domains = saml::asserted_domains(db, &p).await?;
     let asserted_by_default = p.asserted_domains.is_none();
     Ok(SamlProviderPage {
         claimed_domains,
@@ -140,7 +141,7 @@ pub async fn provider_page(
         certs,
         activity: activity.iter().map(activity_row).collect(),
         test,
-        delete_consequences: super::DELETE_CONSEQUENCES.into(),
+        delete_consequences: saml::DELETE_CONSEQUENCES.into(),
         provisioning: p.provisioning_enabled,
         provisioning_blocker: if p.provisioning_enabled { None } else { crate::server::scim::enable_blocker(db, &p).await? },
         fallback_methods: if p.provisioning_enabled {

@@ -4,24 +4,29 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use super::clock::Clock;
-use super::password::Hasher;
+use crate::server::clock::Clock;
+use crate::server::password::Hasher;
 
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub config: Arc<super::config::RuntimeConfig>,
+    pub config: Arc<crate::server::config::RuntimeConfig>,
     pub clock: Arc<dyn Clock>,
     pub hasher: Hasher,
     pub leptos_options: leptos::config::LeptosOptions,
     /// Live page updates (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL).
-    pub events: super::events::Events,
+    pub events: crate::server::events::Events,
     /// Group commit of served SCIM requests' bookkeeping (budget, counts, activity).
-    pub scim_ledger: super::scim::ledger::Ledger,
+    pub scim_ledger: crate::server::scim::ledger::Ledger,
 }
 
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The domain's view of this state, at the current time.
+    pub fn deps(&self) -> crate::server::Deps<'_> {
+        crate::server::Deps { db: &self.db, config: &self.config, hasher: &self.hasher, events: &self.events, now: self.now() }
     }
 }

@@ -1,0 +1,90 @@
+//! The session cookie: its name, the `Set-Cookie` values that set and clear it, and the
+//! tokens a request presents. The domain (`server::sessions`) sees only tokens.
+use http::{header, HeaderMap};
+use sea_orm::ConnectionTrait;
+
+use crate::server::crypto::Token;
+use crate::server::permissions::Viewer;
+use crate::server::{sessions, DomainError};
+
+pub const COOKIE_NAME: &str = "gatehouse_session";
+
+/// With https the `__Host-` prefix pins the cookie to our origin, path `/`, Secure.
+pub const SECURE_COOKIE_NAME: &str = "__Host-gatehouse_session";
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+pub fn set_cookie_header(token: &Token, secure: bool, max_age: i64) -> String {
+    format!("{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}", cookie_name(secure), token.expose(), max_age, if secure { "; Secure" } else { "" })
+}
+
+pub fn clear_cookie_header(secure: bool) -> String {
+    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", cookie_name(secure), if secure { "; Secure" } else { "" })
+}
+
+/// Every session cookie in a `Cookie` header, in order (at most [`MAX_PRESENTED`]). A
+/// browser sends several when a cookie of the same name was set for a narrower path, as a
+/// sibling subdomain can do without the `__Host-` prefix: each is tried, so a planted
+/// junk cookie doesn't shadow the real session.
+pub fn tokens_from_cookie_header(header: &str, secure: bool) -> impl Iterator<Item = Token> + '_ {
+    let name = cookie_name(secure);
+    header
+        .split(';')
+        .filter_map(move |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty() && v.len() <= 128).then(|| Token::from_presented(v))
+        })
+        .take(MAX_PRESENTED)
+}
+
+/// Session cookies looked up per request at most.
+pub const MAX_PRESENTED: usize = 3;
+
+/// The viewer of a request's session cookie (for plain axum handlers; server functions
+/// use `api::ctx::viewer`), or `None` without a valid session.
+pub async fn viewer_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
+    sessions::first_live(db, now, &tokens_from_headers(headers, secure), None, true).await
+}
+
+/// As [`viewer_from_headers`], without counting as use of the session: an open page's live
+/// stream re-checks its session every minute, and that must not keep an unattended
+/// session from its idle timeout.
+pub async fn check_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &HeaderMap, secure: bool) -> Result<Option<Viewer>, DomainError> {
+    sessions::first_live(db, now, &tokens_from_headers(headers, secure), None, false).await
+}
+
+/// Every session cookie the request presents, in order (at most [`MAX_PRESENTED`]).
+pub fn tokens_from_headers(headers: &HeaderMap, secure: bool) -> Vec<Token> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|h| tokens_from_cookie_header(h, secure)).take(MAX_PRESENTED).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn cookie_round_trip_and_attributes() {
+        let t = Token::generate();
+        let h = set_cookie_header(&t, true, 100);
+        assert!(h.starts_with("__Host-gatehouse_session="));
+        for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=100"] {
+            assert!(h.contains(attr), "{attr} missing in {h}");
+        }
+        assert!(!set_cookie_header(&t, false, 1).contains("Secure"));
+        let header = format!("a=b; {}={}; c=d", COOKIE_NAME, t.expose());
+        let hashes = |h: &str, secure| tokens_from_cookie_header(h, secure).map(|x| x.hash()).collect::<Vec<_>>();
+        assert_eq!(hashes(&header, false), [t.hash()]);
+        assert!(hashes(&header, true).is_empty());
+        assert!(hashes("gatehouse_session=", false).is_empty());
+        // Several (one planted for a narrower path comes first): each, in order, at most 3.
+        let many = format!("{COOKIE_NAME}=junk; {COOKIE_NAME}={}; {COOKIE_NAME}=b; {COOKIE_NAME}=c", t.expose());
+        let got = hashes(&many, false);
+        assert_eq!(got.len(), MAX_PRESENTED);
+        assert_eq!(got[1], t.hash());
+    }
+}
