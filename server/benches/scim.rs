@@ -1,7 +1,8 @@
 //! `make bench` (SCIM): the same HTTP load against Gatehouse and the reference server
 //! `scim2-server` (PyPI, from `.venv`), on loopback: user creates, `userName eq` lookups
 //! and group member PATCHes, with p50/p99, requests per second and the ratio; then one
-//! member added to a 20,000-member group. Prints figures; asserts nothing.
+//! member added to a 20,000-member group; then the three phases on PostgreSQL with two
+//! server processes (skipped when no PostgreSQL answers). Prints figures; asserts nothing.
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,16 +12,19 @@ use app::server::clock::SystemClock;
 use app::server::config::RuntimeConfig;
 use app::server::entities::{account, group, group_member, membership};
 use app::server::password::Hasher;
-use app::server::{db, methods, saml, scim, workspaces};
+use app::server::{db, scim, testing};
 use app::web::AppState;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
+
+mod shared;
 
 const CLIENTS: usize = 8;
 
 struct Target {
     name: &'static str,
-    base: String,
+    /// One base URL per server process; client `c` talks to `bases[c % len]`.
+    bases: Vec<String>,
     token: String,
 }
 
@@ -36,7 +40,8 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 /// Creates, lookups, member PATCHes against one server. Returns the three phases.
 async fn load(t: &Target, users: usize) -> [Phase; 3] {
-    let (base, token) = (t.base.clone(), t.token.clone());
+    let (bases, token) = (t.bases.clone(), t.token.clone());
+    let base = bases[0].clone();
     let http = reqwest::Client::new();
     // A group to add members to.
     let g_bytes = http
@@ -55,7 +60,7 @@ async fn load(t: &Target, users: usize) -> [Phase; 3] {
 
     let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); users]));
     let created = timed_with_auth(
-        &base,
+        &bases,
         &token,
         users,
         |i| {
@@ -76,11 +81,11 @@ async fn load(t: &Target, users: usize) -> [Phase; 3] {
     )
     .await;
     let lookups =
-        timed_with_auth(&base, &token, users, |i| (reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22USER{i}%40bench.test%22"), None), None)
+        timed_with_auth(&bases, &token, users, |i| (reqwest::Method::GET, format!("/Users?filter=userName%20eq%20%22USER{i}%40bench.test%22"), None), None)
             .await;
     let ids_now = ids.lock().map(|v| v.clone()).unwrap_or_default();
     let gid2 = gid.clone();
-    let patches = timed_with_auth(&base, &token, users, move |i| {
+    let patches = timed_with_auth(&bases, &token, users, move |i| {
         (
             reqwest::Method::PATCH,
             format!("/Groups/{gid2}"),
@@ -93,7 +98,7 @@ async fn load(t: &Target, users: usize) -> [Phase; 3] {
 
 /// Runs `n` requests from `CLIENTS` keep-alive clients with the bearer token (`make(i)`
 /// builds request `i`), optionally collecting the ids of what they create.
-async fn timed_with_auth<F>(base: &str, token: &str, n: usize, make: F, ids: Option<Arc<std::sync::Mutex<Vec<String>>>>) -> Phase
+async fn timed_with_auth<F>(bases: &[String], token: &str, n: usize, make: F, ids: Option<Arc<std::sync::Mutex<Vec<String>>>>) -> Phase
 where
     F: Fn(usize) -> (reqwest::Method, String, Option<Value>) + Send + Sync + 'static,
 {
@@ -101,8 +106,8 @@ where
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
-        let (make, next, ids, base, token) = (make.clone(), next.clone(), ids.clone(), base.to_string(), token.to_string());
+    for c in 0..CLIENTS {
+        let (make, next, ids, base, token) = (make.clone(), next.clone(), ids.clone(), bases[c % bases.len()].clone(), token.to_string());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut times = Vec::new();
@@ -144,8 +149,12 @@ where
 
 /// A migrated SQLite file in `dir` with the server's settings, and the state around it.
 async fn state(dir: &std::path::Path, file: &str, public_url: String) -> AppState {
-    let url = format!("sqlite://{}/{file}?mode=rwc", dir.display());
-    let conn = db::connect(&url, 10).await.expect("db");
+    state_at(&format!("sqlite://{}/{file}?mode=rwc", dir.display()), public_url).await
+}
+
+/// A migrated database at `url` (SQLite or PostgreSQL) with the server's settings.
+async fn state_at(url: &str, public_url: String) -> AppState {
+    let conn = db::connect(url, 10).await.expect("db");
     db::migrate(&conn).await.expect("migrate");
     AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
@@ -162,29 +171,10 @@ async fn state(dir: &std::path::Path, file: &str, public_url: String) -> AppStat
 /// provider, its Provider Token).
 async fn provisioned_workspace(st: &AppState) -> (i64, app::server::entities::saml_provider::Model, String) {
     let now = st.now();
-    let new = workspaces::NewWorkspace {
-        slug: "acme".into(),
-        name: "Acme".into(),
-        admin_email: "ada@acme.test".into(),
-        admin_name: "Ada".into(),
-        admin_password: None,
-    };
-    let created = workspaces::create(&st.db, &st.hasher, now, new, &Actor::operator(), None).await.expect("workspace");
-    let ws = created.workspace.id;
-    #[allow(clippy::disallowed_methods)] // the bench sets up as the operator does
-    let cap = app::server::permissions::OperatorCap::cli().admin_of(ws);
-    let (_, cert) = saml::sp::generate_key_pair("bench").expect("cert");
-    let input = saml::ProviderInput {
-        name: "Bench IdP".into(),
-        idp_entity_id: "https://idp.bench.test".into(),
-        sso_url: "https://idp.bench.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
-    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(&st.db, now, &cap, &p.public_id, None).await.expect("enable").expose().to_string();
-    (ws, p, token)
+    let ws = testing::workspace("acme").admin("ada@acme.test").create(&st.db, &st.hasher, now).await.expect("workspace");
+    let p = testing::provider(&st.db, &st.config, now, &ws.cap, "Bench IdP").await.expect("provider");
+    let token = testing::scim_client(&st.db, &st.config, now, &ws.cap, &p).await.expect("scim");
+    (ws.workspace.id, p, token)
 }
 
 async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
@@ -197,7 +187,7 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });
-    (Target { name: "gatehouse", base: format!("http://{addr}/scim/v2"), token }, st, ws)
+    (Target { name: "gatehouse", bases: vec![format!("http://{addr}/scim/v2")], token }, st, ws)
 }
 
 /// The physical limit for the same work: the rows a SCIM create, `userName eq` lookup and
@@ -205,10 +195,9 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
 /// request's budget, daily count and activity line), by one task straight through the
 /// domain's row helpers on a fresh file with the same settings. No HTTP, JSON,
 /// authentication, SCIM parsing or concurrency.
-async fn bare(dir: &std::path::Path, users: usize) -> [Phase; 3] {
+async fn bare(st: &AppState, users: usize) -> [Phase; 3] {
     use app::server::{audit, directory, stats};
-    let st = state(dir, "bare.db", "http://127.0.0.1:1".into()).await;
-    let (ws, p, _) = provisioned_workspace(&st).await;
+    let (ws, p, _) = provisioned_workspace(st).await;
     let (db, now, actor) = (&st.db, st.now(), Actor::operator());
     let g = directory::insert_group(db, now, ws, "Bare", None, Some(p.id)).await.expect("group");
     let bookkeeping = |what: &'static str| async move {
@@ -280,7 +269,7 @@ fn reference(port: u16) -> Option<(Target, Child)> {
         .ok()?;
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((Target { name: "scim2-server", base: format!("http://127.0.0.1:{port}/v2"), token: "bench-token".into() }, child));
+            return Some((Target { name: "scim2-server", bases: vec![format!("http://127.0.0.1:{port}/v2")], token: "bench-token".into() }, child));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -375,7 +364,7 @@ async fn main() {
             None
         }
     };
-    let limit = bare(&dir, users).await;
+    let limit = bare(&state(&dir, "bare.db", "http://127.0.0.1:1".into()).await, users).await;
     for (i, name) in ["creates", "lookups", "member adds"].iter().enumerate() {
         println!("{}", show(name, &mine[i]));
         println!("  same rows, one task, no HTTP {}  => Gatehouse at {:.0}% of it", show("", &limit[i]).trim_start(), 100.0 * mine[i].rate / limit[i].rate);
@@ -392,7 +381,7 @@ async fn main() {
     for m in &extra {
         let t = Instant::now();
         let res = http
-            .patch(format!("{}/Groups/{gid}", ours.base))
+            .patch(format!("{}/Groups/{gid}", ours.bases[0]))
             .bearer_auth(&ours.token)
             .header("content-type", "application/scim+json")
             .body(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "add", "path": "members", "value": [{ "value": m.to_string() }] }] }).to_string())
@@ -410,4 +399,54 @@ async fn main() {
         times.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
+
+    postgres(users).await;
+}
+
+/// The same three phases on PostgreSQL: two `gatehouse serve` processes on one database,
+/// the clients split between them, next to the same rows written by one task on a second
+/// fresh database of the same server. Skipped, with the reason, when no server answers.
+async fn postgres(users: usize) {
+    let admin_url = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("GATEHOUSE_SOAK_POSTGRES_URL"))
+        .unwrap_or_else(|_| shared::LOCAL_POSTGRES.into());
+    let names = [format!("gh_bench_scim_{}", std::process::id()), format!("gh_bench_scim_bare_{}", std::process::id())];
+    let (url, admin) = match shared::fresh_database(&admin_url, &names[0]).await {
+        Ok(made) => made,
+        Err(e) => {
+            println!("# PostgreSQL: skipped ({e}); set GATEHOUSE_BENCH_POSTGRES_URL or run scripts/bench.sh, which starts the local cluster");
+            return;
+        }
+    };
+    let (pa, pb) = (shared::free_port(), shared::free_port());
+    let public = format!("http://127.0.0.1:{pa}");
+    let st = state_at(&url, public.clone()).await;
+    let (_, _, token) = provisioned_workspace(&st).await;
+    let unlimited = [("GATEHOUSE_SCIM_REQUESTS_PER_MINUTE", "1000000000")];
+    let procs = [shared::serve(&url, pa, &public, &unlimited), shared::serve(&url, pb, &public, &unlimited)];
+    let http = reqwest::Client::new();
+    let bases: Vec<String> = [pa, pb].iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    for b in &bases {
+        shared::ready(&http, b).await;
+    }
+    println!("# PostgreSQL ({admin_url} server): two gatehouse processes on one database, {CLIENTS} clients split between them; the same rows by one task on another database");
+    let mine = load(&Target { name: "gatehouse-pg", bases: bases.iter().map(|b| format!("{b}/scim/v2")).collect(), token }, users).await;
+    drop(procs);
+    let limit = match shared::fresh_database(&admin_url, &names[1]).await {
+        Ok((bare_url, _)) => Some(bare(&state_at(&bare_url, "http://127.0.0.1:1".into()).await, users).await),
+        Err(e) => {
+            println!("(the one-task comparison was skipped: {e})");
+            None
+        }
+    };
+    for (i, name) in ["creates", "lookups", "member adds"].iter().enumerate() {
+        println!("{}", show(name, &mine[i]));
+        if let Some(l) = &limit {
+            println!("  same rows, one task, no HTTP {}  => Gatehouse at {:.0}% of it", show("", &l[i]).trim_start(), 100.0 * mine[i].rate / l[i].rate);
+        }
+    }
+    drop(st);
+    for n in &names {
+        shared::drop_database(&admin, n).await;
+    }
 }

@@ -8,17 +8,19 @@
 //! PostgreSQL: `GATEHOUSE_SOAK_POSTGRES_URL` (default `postgres://postgres:postgres@127.0.0.1:5432/postgres`,
 //! the server an admin URL points at); the bench creates and drops its own database.
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use app::server::audit::Actor;
-use app::server::password::{Hasher, Password};
-use app::server::{db, methods, saml, scim, workspaces};
-use sea_orm::ConnectionTrait;
+use app::server::password::Hasher;
+use app::server::{db, testing};
 use serde_json::{json, Value};
 
+mod shared;
+use shared::{free_port, serve};
+
 const SCIM_WORKSPACES: usize = 3;
+/// Every sign-in of the soak comes from one address: the throttle must not be what it measures.
+const LOGIN_LIMIT: &[(&str, &str)] = &[("GATEHOUSE_LOGIN_ATTEMPTS_PER_WINDOW", "1000000")];
 const SCIM_PER_SEC: u64 = 25;
 const SIGN_INS_PER_SEC: u64 = 20;
 const PASSWORD: &str = "soak password 123456";
@@ -41,38 +43,6 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len().saturating_sub(1)) as f64 * p).round() as usize).copied().unwrap_or_default()
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(url: &str, port: u16, public: &str) -> Proc {
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GATEHOUSE_DATABASE_URL", url)
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_PUBLIC_URL", public)
-            .env("GATEHOUSE_LOG", "warn")
-            .env("GATEHOUSE_LOGIN_ATTEMPTS_PER_WINDOW", "1000000")
-            .env("LEPTOS_OUTPUT_NAME", "gatehouse")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn gatehouse"),
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
 #[derive(Default)]
 struct Results {
     times: BTreeMap<&'static str, Vec<Duration>>,
@@ -83,27 +53,17 @@ struct Results {
 #[tokio::main]
 async fn main() {
     let secs: u64 = std::env::var("GATEHOUSE_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
-    let admin_url = std::env::var("GATEHOUSE_SOAK_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let admin_url = std::env::var("GATEHOUSE_SOAK_POSTGRES_URL").unwrap_or_else(|_| shared::LOCAL_POSTGRES.into());
     let name = format!("gh_soak_{}", std::process::id());
-    let admin = db::connect(&admin_url, 1).await.expect("PostgreSQL (GATEHOUSE_SOAK_POSTGRES_URL)");
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').map(|(b, _)| b).expect("url"));
+    let (url, admin) = shared::fresh_database(&admin_url, &name).await.expect("PostgreSQL (GATEHOUSE_SOAK_POSTGRES_URL)");
 
     let (pa, pb) = (free_port(), free_port());
     let public = format!("http://127.0.0.1:{pa}");
-    let procs = [serve(&url, pa, &public), serve(&url, pb, &public)];
+    let procs = [serve(&url, pa, &public, LOGIN_LIMIT), serve(&url, pb, &public, LOGIN_LIMIT)];
     let bases = [format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}")];
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).pool_max_idle_per_host(64).build().expect("client");
     for b in &bases {
-        let mut ok = false;
-        for _ in 0..300 {
-            if http.get(format!("{b}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ok, "{b} never became ready");
+        shared::ready(&http, b).await;
     }
 
     // Setup, as the UI would: three SCIM workspaces and one for password sign-ins.
@@ -120,36 +80,11 @@ async fn main() {
     };
     let mut tokens = Vec::new();
     for i in 0..SCIM_WORKSPACES {
-        let new = workspaces::NewWorkspace {
-            slug: format!("tenant{i}"),
-            name: format!("Tenant {i}"),
-            admin_email: format!("admin@tenant{i}.test"),
-            admin_name: "Admin".into(),
-            admin_password: None,
-        };
-        let ws = workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("workspace").workspace;
-        #[allow(clippy::disallowed_methods)] // the bench sets up as the operator does
-        let cap = app::server::permissions::OperatorCap::cli().admin_of(ws.id);
-        let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-        let input = saml::ProviderInput {
-            name: "Entra".into(),
-            idp_entity_id: format!("https://idp.example.test/{i}"),
-            sso_url: "https://idp.example.test/sso".into(),
-            certificates: vec![cert],
-            ..Default::default()
-        };
-        let p = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
-        methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&p)], &["password".to_string()]).await.expect("methods");
-        tokens.push(scim::enable(&conn, now(), &cap, &p, None).await.expect("enable").expose().to_string());
+        let ws = testing::workspace(&format!("tenant{i}")).create(&conn, &hasher, now()).await.expect("workspace");
+        let p = testing::provider(&conn, &cfg, now(), &ws.cap, "Entra").await.expect("provider");
+        tokens.push(testing::scim_client(&conn, &cfg, now(), &ws.cap, &p).await.expect("scim"));
     }
-    let new = workspaces::NewWorkspace {
-        slug: "logins".into(),
-        name: "Logins".into(),
-        admin_email: "ada@logins.test".into(),
-        admin_name: "Ada".into(),
-        admin_password: Some(Password::new_secret(PASSWORD.into()).expect("pw")),
-    };
-    workspaces::create(&conn, &hasher, now(), new, &Actor::operator(), None).await.expect("login workspace");
+    testing::workspace("logins").admin("ada@logins.test").password(PASSWORD).create(&conn, &hasher, now()).await.expect("login workspace");
     let login_path = {
         use leptos::server_fn::ServerFn;
         app::api::auth::Login::PATH.to_string()
@@ -307,5 +242,5 @@ async fn main() {
     }
     drop(procs);
     drop(conn);
-    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    shared::drop_database(&admin, &name).await;
 }

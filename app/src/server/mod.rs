@@ -33,6 +33,8 @@ pub mod saml;
 pub mod scim;
 pub mod sessions;
 pub mod stats;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod workspaces;
 
 pub use error::DomainError;

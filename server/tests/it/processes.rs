@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::server::audit::Actor;
 use app::server::permissions::AdminCap;
-use app::server::{db, methods, resources, saml, scim, sessions, workspaces};
+use app::server::{db, methods, resources, saml, sessions, testing, workspaces};
 use leptos::server_fn::ServerFn;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
@@ -106,18 +106,9 @@ fn runtime(public: &str) -> app::server::config::RuntimeConfig {
 /// An Okta-shaped SAML provider made the only sign-in method, with provisioning on:
 /// its public id and Provider Token.
 async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::config::RuntimeConfig, cap: &AdminCap) -> (String, String) {
-    let (_, cert) = saml::sp::generate_key_pair("idp").expect("cert");
-    let input = saml::ProviderInput {
-        name: "Okta".into(),
-        idp_entity_id: "https://idp.example.test/okta".into(),
-        sso_url: "https://idp.example.test/sso".into(),
-        certificates: vec![cert],
-        ..Default::default()
-    };
-    let provider = saml::create(conn, cfg, now(), cap, &input).await.expect("provider").public_id;
-    methods::change(conn, now(), cap, cfg, &[saml::method_key(&provider)], &["password".to_string()]).await.expect("methods");
-    let token = scim::enable(conn, now(), cap, &provider, None).await.expect("enable").expose().to_string();
-    (provider, token)
+    let provider = testing::provider(conn, cfg, now(), cap, "Okta").await.expect("provider");
+    let token = testing::scim_client(conn, cfg, now(), cap, &provider).await.expect("scim");
+    (provider.public_id, token)
 }
 
 /// Two `gatehouse serve` processes started at once on a fresh PostgreSQL database (the
