@@ -7,7 +7,6 @@
 //! (`utoipa_axum::routes!`), so a route can't exist without its documentation.
 use app::server::access::Level;
 use app::server::api_keys::{self, ApiCaller, Scope};
-use app::server::events::Topic;
 use app::server::{product_api, resources, sessions, DomainError};
 use app::web::http_security::ClientIp;
 use app::web::AppState;
@@ -350,8 +349,15 @@ async fn create_resource(
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
     let cap = caller.writer()?;
     let b = body(b)?;
-    let r = resources::create(&st.db, st.now(), &cap, st.config.max_resources_per_workspace, &b.kind, &b.name, &b.description).await?;
-    st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
+    let r = resources::create(
+        &st.db,
+        &st.events,
+        st.now(),
+        &cap,
+        st.config.max_resources_per_workspace,
+        resources::NewResource { kind: &b.kind, name: &b.name, description: &b.description },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(r.into())))
 }
 
@@ -376,9 +382,16 @@ async fn update_resource(
     let id = path_id(id)?;
     let b = body(b)?;
     let current = product_api::resource(&st.db, caller.0.workspace_id, id).await?;
-    let r = resources::update(&st.db, st.now(), &cap, id, b.name.as_deref().unwrap_or(&current.name), b.description.as_deref().unwrap_or(&current.description))
-        .await?;
-    st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
+    let r = resources::update(
+        &st.db,
+        &st.events,
+        st.now(),
+        &cap,
+        id,
+        b.name.as_deref().unwrap_or(&current.name),
+        b.description.as_deref().unwrap_or(&current.description),
+    )
+    .await?;
     Ok(Json(r.into()))
 }
 
@@ -391,8 +404,7 @@ async fn delete_resource(
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let cap = caller.writer()?;
-    resources::delete(&st.db, st.now(), &cap, path_id(id)?).await?;
-    st.events.publish(&st.db, caller.0.workspace_id, &[Topic::Access]).await;
+    resources::delete(&st.db, &st.events, st.now(), &cap, path_id(id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -36,35 +36,33 @@ pub async fn change_group(
     membership_id: Option<i64>,
 ) -> Result<String, AppError> {
     use super::ctx::*;
-    use crate::server::events::Topic;
     use crate::server::groups;
     let (st, cap) = admin(&slug).await?;
     let now = st.now();
     let missing = || fail(crate::server::DomainError::Invalid("Something is missing from the form.".into()));
     let (code, msg) = match action.as_str() {
         "create" => {
-            let g = groups::create(&st.db, now, &cap, name.as_deref().unwrap_or("")).await.map_err(fail)?;
+            let g = groups::create(&st.db, &st.events, now, &cap, name.as_deref().unwrap_or("")).await.map_err(fail)?;
             ("group_created", format!("Group “{}” created.", g.name))
         }
         "rename" => {
-            groups::rename(&st.db, now, &cap, id.ok_or_else(missing)?, name.as_deref().unwrap_or("")).await.map_err(fail)?;
+            groups::rename(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?, name.as_deref().unwrap_or("")).await.map_err(fail)?;
             ("group_renamed", "Group renamed.".to_string())
         }
         "delete" => {
-            groups::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
+            groups::delete(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
             ("group_deleted", "Group deleted; its members lost what only it granted.".to_string())
         }
         "add" => {
-            groups::add_member(&st.db, now, &cap, id.ok_or_else(missing)?, email.as_deref().unwrap_or("")).await.map_err(fail)?;
+            groups::add_member(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?, email.as_deref().unwrap_or("")).await.map_err(fail)?;
             ("group_member_added", "Member added.".to_string())
         }
         "remove" => {
-            groups::remove_member(&st.db, now, &cap, id.ok_or_else(missing)?, membership_id.ok_or_else(missing)?).await.map_err(fail)?;
+            groups::remove_member(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?, membership_id.ok_or_else(missing)?).await.map_err(fail)?;
             ("group_member_removed", "Member removed.".to_string())
         }
         _ => return Err(missing()),
     };
-    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/groups?saved={code}", urlencode(&slug)));
     Ok(msg)
 }
@@ -99,7 +97,6 @@ pub async fn change_resource(
     description: Option<String>,
 ) -> Result<String, AppError> {
     use super::ctx::*;
-    use crate::server::events::Topic;
     use crate::server::resources;
     let (st, cap) = admin(&slug).await?;
     let now = st.now();
@@ -107,22 +104,28 @@ pub async fn change_resource(
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
     let (code, msg) = match action.as_str() {
         "create" => {
-            let r = resources::create(&st.db, now, &cap, st.config.max_resources_per_workspace, kind.as_deref().unwrap_or(""), &name, &description)
-                .await
-                .map_err(fail)?;
+            let r = resources::create(
+                &st.db,
+                &st.events,
+                now,
+                &cap,
+                st.config.max_resources_per_workspace,
+                resources::NewResource { kind: kind.as_deref().unwrap_or(""), name: &name, description: &description },
+            )
+            .await
+            .map_err(fail)?;
             ("resource_created", format!("“{}” created.", r.name))
         }
         "update" => {
-            resources::update(&st.db, now, &cap, id.ok_or_else(missing)?, &name, &description).await.map_err(fail)?;
+            resources::update(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?, &name, &description).await.map_err(fail)?;
             ("resource_saved", "Saved.".to_string())
         }
         "delete" => {
-            resources::delete(&st.db, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
+            resources::delete(&st.db, &st.events, now, &cap, id.ok_or_else(missing)?).await.map_err(fail)?;
             ("resource_deleted", "Deleted, with every grant on it.".to_string())
         }
         _ => return Err(missing()),
     };
-    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/access?saved={code}", urlencode(&slug)));
     Ok(msg)
 }
@@ -132,14 +135,12 @@ pub async fn change_resource(
 pub async fn set_grant(slug: String, group_id: i64, resource_id: i64, level: String) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::access::Level;
-    use crate::server::events::Topic;
     let (st, cap) = admin(&slug).await?;
     let parsed = match level.as_str() {
         "none" => None,
         other => Some(Level::parse(other).ok_or_else(|| fail(crate::server::DomainError::Invalid("The level is view, edit or none.".into())))?),
     };
-    crate::server::resources::set_grant(&st.db, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
-    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Access]).await;
+    crate::server::resources::set_grant(&st.db, &st.events, st.now(), &cap, group_id, resource_id, parsed).await.map_err(fail)?;
     let msg = "Access saved.".to_string();
     redirect_no_js(&format!("/w/{}/settings/access?saved=access_saved", urlencode(&slug)));
     Ok(msg)

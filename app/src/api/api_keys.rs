@@ -7,65 +7,13 @@ use crate::model::{ApiKeyShown, ApiKeysPage};
 #[cfg(feature = "ssr")]
 const KEY_FLASH_COOKIE: &str = "gatehouse_api_key";
 
-#[cfg(feature = "ssr")]
-fn describe(s: crate::server::api_keys::Scope) -> &'static str {
-    use crate::server::api_keys::Scope;
-    match s {
-        Scope::DirectoryRead => "list members and groups, read resources",
-        Scope::AccessCheck => "check access; identify the member behind a session token",
-        Scope::ResourcesWrite => "register, rename and delete resources (every use audited)",
-    }
-}
-
 /// Admins of `slug`: the workspace's keys, and a key just made without JavaScript.
 #[server]
 pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
     use super::ctx::*;
-    use crate::server::api_keys::{self, Scope, OVERLAP_CHOICES_SECS};
-    use crate::server::clock::display_time;
     let (st, cap) = admin(&slug).await?;
-    let now = st.now();
-    let keys = api_keys::list(&st.db, now, cap.workspace_id()).await.map_err(fail)?;
-    let path = format!("/w/{}/settings/api-keys", urlencode(&slug));
-    // The flash holds `public_id.key`: shown only while it is that key's current secret.
-    let fresh = take_flash(&st, KEY_FLASH_COOKIE, &path).and_then(|v| {
-        let (public_id, key) = v.split_once('.')?;
-        let k = keys.iter().find(|k| k.key.public_id == public_id && k.status == "active")?;
-        let secret = key.strip_prefix(&format!("ghk_{public_id}_"))?;
-        let current = crate::server::crypto::Secret::new(k.key.secret_hash.clone());
-        current.matches(&crate::server::crypto::Token::from_presented(secret).hash()).then(|| ApiKeyShown { name: k.key.name.clone(), key: key.to_string() })
-    });
-    Ok(ApiKeysPage {
-        keys: keys
-            .into_iter()
-            .map(|k| crate::model::ApiKeyRow {
-                id: k.key.id,
-                scopes: k.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-                status: k.status.to_string(),
-                created: display_time(k.key.created_at),
-                created_by: k.key.created_by.clone(),
-                expires: k.key.expires_at.map(display_time),
-                last_used: k.key.last_used_at.map(display_time),
-                previous_until: k.key.previous_valid_until.filter(|u| *u > now).map(display_time),
-                name: k.key.name,
-                public_id: k.key.public_id,
-            })
-            .collect(),
-        scopes: Scope::ALL.iter().map(|s| (s.as_str().to_string(), describe(*s).to_string())).collect(),
-        overlaps: OVERLAP_CHOICES_SECS
-            .iter()
-            .map(|s| {
-                let label = match *s {
-                    0 => "none: the old key stops now".to_string(),
-                    3600 => "1 hour".to_string(),
-                    86_400 => "1 day".to_string(),
-                    s => format!("{} days", s / 86_400),
-                };
-                (*s, label)
-            })
-            .collect(),
-        fresh,
-    })
+    let flash = take_flash(&st, KEY_FLASH_COOKIE, &format!("/w/{}/settings/api-keys", urlencode(&slug)));
+    crate::server::api_keys::page(&st.db, st.now(), &cap, flash.as_deref()).await.map_err(fail)
 }
 
 #[cfg(feature = "ssr")]

@@ -14,41 +14,10 @@ const INVITE_FLASH_COOKIE: &str = "gatehouse_fresh_invite";
 #[server]
 pub async fn list_members(slug: String, page: Option<u64>, search: Option<String>) -> Result<MembersPage, AppError> {
     use super::ctx::*;
-    use crate::server::members;
     let st = state()?;
     let v = viewer(&st, &slug).await?;
     let cap = v.admin().map_err(fail)?;
-    let search = search.unwrap_or_default();
-    if search.len() > 200 {
-        return Err(fail(crate::server::DomainError::Invalid("Search for at most 200 characters.".into())));
-    }
-    let page = page.unwrap_or(1).max(1);
-    let (rows, total) = members::page(&st.db, cap.workspace_id(), page, &search).await.map_err(fail)?;
-    let providers: std::collections::HashMap<i64, String> =
-        crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().map(|p| (p.id, p.name)).collect();
-    let sole_admin = crate::server::directory::active_admin_count(&st.db, cap.workspace_id()).await.map_err(fail)? == 1;
-    let ws = crate::server::workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
-    let accounts: Vec<i64> = rows.iter().map(|r| r.account.id).collect();
-    let counts = crate::server::sessions::live_counts(&st.db, st.now(), &ws, &accounts).await.map_err(fail)?;
-    let rows = rows
-        .into_iter()
-        .map(|r| crate::model::MemberRow {
-            last_admin: sole_admin
-                && r.membership.role == crate::server::permissions::Role::Admin
-                && r.membership.status == crate::server::permissions::Status::Active,
-            membership_id: r.membership.id,
-            is_self: r.membership.id == v.membership_id,
-            sessions: counts.get(&r.account.id).copied().unwrap_or(0),
-            full_name: r.account.full_name,
-            email: r.account.email,
-            role: r.membership.role,
-            status: r.membership.status,
-            sign_in_methods: r.methods,
-            identities: r.identities,
-            managed_by: r.membership.managed_by_provider_id.map(|id| providers.get(&id).cloned().unwrap_or_else(|| "your identity provider".into())),
-        })
-        .collect();
-    Ok(MembersPage { rows, total, page, pages: total.div_ceil(members::PAGE_SIZE).max(1) })
+    crate::server::members::members_page(&st.db, st.now(), &cap, v.membership_id, page.unwrap_or(1), &search.unwrap_or_default()).await.map_err(fail)
 }
 
 /// Admins of `slug`: invites `email` with `role`; returns the link to hand over.
@@ -85,11 +54,9 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
 #[server]
 pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> Result<String, AppError> {
     use super::ctx::*;
-    use crate::server::events::Topic;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
-    members::set_role(&st.db, st.now(), &cap, membership_id, crate::server::directory::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
-    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
+    members::set_role(&st.db, &st.events, st.now(), &cap, membership_id, crate::server::directory::validate_role(&role).map_err(fail)?).await.map_err(fail)?;
     let msg = format!("Role changed to {role}.");
     redirect_no_js(&format!("/w/{}/settings/members?saved=role_changed", urlencode(&slug)));
     Ok(msg)
@@ -99,17 +66,15 @@ pub async fn set_member_role(slug: String, membership_id: i64, role: String) -> 
 #[server]
 pub async fn set_member_status(slug: String, membership_id: i64, active: String) -> Result<String, AppError> {
     use super::ctx::*;
-    use crate::server::events::Topic;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
     let code = if active == "true" {
-        members::reactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
+        members::reactivate(&st.db, &st.events, st.now(), &cap, membership_id).await.map_err(fail)?;
         "member_reactivated"
     } else {
-        members::deactivate(&st.db, st.now(), &cap, membership_id).await.map_err(fail)?;
+        members::deactivate(&st.db, &st.events, st.now(), &cap, membership_id).await.map_err(fail)?;
         "member_deactivated"
     };
-    st.events.publish(&st.db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
     redirect_no_js(&format!("/w/{}/settings/members?saved={code}", urlencode(&slug)));
     Ok(crate::model::notice(code).unwrap_or_default().to_string())
 }

@@ -97,9 +97,7 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
     use crate::server::saml;
     let (st, cap) = admin(&slug).await?;
     let name = saml::get(&st.db, &cap, &id).await.map_err(fail)?.name;
-    saml::delete(&st.db, st.now(), &cap, &id).await.map_err(fail)?;
-    // Its members and groups are handed back, and sessions through it ended.
-    st.events.publish(&st.db, cap.workspace_id(), &crate::server::events::Topic::ALL).await;
+    saml::delete(&st.db, &st.events, st.now(), &cap, &id).await.map_err(fail)?;
     let msg = format!("{name} deleted.");
     leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved=provider_deleted", urlencode(&slug)));
     Ok(msg)

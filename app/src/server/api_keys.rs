@@ -7,10 +7,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::crypto::Token;
+use super::crypto::{Secret, Token};
 use super::entities::api_key;
 use super::permissions::{AdminCap, ResourceWriter};
 use super::DomainError;
+use crate::model::{ApiKeyRow, ApiKeyShown, ApiKeysPage};
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -268,6 +269,62 @@ pub async fn admit(db: &DatabaseConnection, now: i64, caller: &ApiCaller, per_mi
     // Counted under the counter row's lock, so concurrent requests can't pass the limit
     // together.
     Ok(if super::ratelimit::reserve(db, &[(&key, per_minute)], now, WINDOW).await? { None } else { refuse })
+}
+
+/// What a scope lets a key do, as the page explains it.
+fn describe(s: Scope) -> &'static str {
+    match s {
+        Scope::DirectoryRead => "list members and groups, read resources",
+        Scope::AccessCheck => "check access; identify the member behind a session token",
+        Scope::ResourcesWrite => "register, rename and delete resources (every use audited)",
+    }
+}
+
+/// The API keys page of `cap`'s workspace: every key with its state, the scopes and overlap
+/// choices, and `flash` (`public_id.key`, a key just made without JavaScript) only while it
+/// is that active key's current secret.
+pub async fn page(db: &DatabaseConnection, now: i64, cap: &AdminCap, flash: Option<&str>) -> Result<ApiKeysPage, DomainError> {
+    use crate::server::clock::display_time;
+    let keys = list(db, now, cap.workspace_id()).await?;
+    // The flash holds `public_id.key`: shown only while it is that key's current secret.
+    let fresh = flash.and_then(|v| {
+        let (public_id, key) = v.split_once('.')?;
+        let k = keys.iter().find(|k| k.key.public_id == public_id && k.status == "active")?;
+        let secret = key.strip_prefix(&format!("ghk_{public_id}_"))?;
+        let current = Secret::new(k.key.secret_hash.clone());
+        current.matches(&Token::from_presented(secret).hash()).then(|| ApiKeyShown { name: k.key.name.clone(), key: key.to_string() })
+    });
+    Ok(ApiKeysPage {
+        keys: keys
+            .into_iter()
+            .map(|k| ApiKeyRow {
+                id: k.key.id,
+                scopes: k.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+                status: k.status.to_string(),
+                created: display_time(k.key.created_at),
+                created_by: k.key.created_by.clone(),
+                expires: k.key.expires_at.map(display_time),
+                last_used: k.key.last_used_at.map(display_time),
+                previous_until: k.key.previous_valid_until.filter(|u| *u > now).map(display_time),
+                name: k.key.name,
+                public_id: k.key.public_id,
+            })
+            .collect(),
+        scopes: Scope::ALL.iter().map(|s| (s.as_str().to_string(), describe(*s).to_string())).collect(),
+        overlaps: OVERLAP_CHOICES_SECS
+            .iter()
+            .map(|s| {
+                let label = match *s {
+                    0 => "none: the old key stops now".to_string(),
+                    3600 => "1 hour".to_string(),
+                    86_400 => "1 day".to_string(),
+                    s => format!("{} days", s / 86_400),
+                };
+                (*s, label)
+            })
+            .collect(),
+        fresh,
+    })
 }
 
 #[cfg(test)]

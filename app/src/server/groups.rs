@@ -10,6 +10,7 @@ use serde_json::json;
 use super::audit;
 use super::directory::EVERYONE;
 use super::entities::{account, grant, group, group_member, membership, saml_provider};
+use super::events::{Events, Topic};
 use super::permissions::{AdminCap, Status};
 use super::{normalize_email, DomainError};
 
@@ -79,7 +80,7 @@ fn bump(g: &group::Model, now: i64) -> group::ActiveModel {
     am
 }
 
-pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
+pub async fn create(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::insert_group(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| {
@@ -91,10 +92,11 @@ pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, name: &st
     })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.create", &name, json!({ "id": g.id })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(g)
 }
 
-pub async fn rename(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, name: &str) -> Result<(), DomainError> {
+pub async fn rename(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64, name: &str) -> Result<(), DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
@@ -104,11 +106,12 @@ pub async fn rename(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
     am.update(&txn).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { taken(&name) } else { e.into() })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.rename", &name, json!({ "id": id, "from": g.name })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
 }
 
 /// Deletes a group, its memberships and its grants: its members lose what only it gave.
-pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<(), DomainError> {
+pub async fn delete(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
     grant::Entity::delete_many().filter(grant::Column::GroupId.eq(g.id)).exec(&txn).await?;
@@ -116,11 +119,12 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) 
     group::Entity::delete_by_id(g.id).exec(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.delete", &g.name, json!({ "id": id })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
 }
 
 /// Adds an active member of the workspace, by email.
-pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, email: &str) -> Result<(), DomainError> {
+pub async fn add_member(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64, email: &str) -> Result<(), DomainError> {
     let email = normalize_email(email)?;
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
@@ -134,10 +138,11 @@ pub async fn add_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i
     bump(&g, now).update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.member.add", &g.name, json!({ "member": email })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
 }
 
-pub async fn remove_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, membership_id: i64) -> Result<(), DomainError> {
+pub async fn remove_member(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
     group_member::Entity::delete_many()
@@ -148,5 +153,6 @@ pub async fn remove_member(db: &DatabaseConnection, now: i64, cap: &AdminCap, id
     bump(&g, now).update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.member.remove", &g.name, json!({ "membership": membership_id })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
 }

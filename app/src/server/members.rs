@@ -11,6 +11,7 @@ use super::directory::{
     account_by_email, active_admin_count, add_membership, deactivate_in, find_or_create_account, membership_of, reactivate_in, validate_name, with_accounts,
 };
 use super::entities::{account, invite, membership, saml_provider, session, workspace};
+use super::events::{Events, Topic};
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, Role, Status};
 use super::{normalize_email, sessions, DomainError};
@@ -165,6 +166,50 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
 
 /// Linked identities per account (two queries): OIDC ones, and SAML ones of this
 /// workspace's providers.
+/// The Members page of `cap`'s workspace for the admin whose membership is
+/// `viewer_membership_id`: page `page` (from 1) of the members matching `search`, each with
+/// live sessions, sign-in methods, identities, who manages them, and whether they are the
+/// last active admin (whose demotion the page doesn't offer).
+pub async fn members_page(
+    db: &DatabaseConnection,
+    now: i64,
+    cap: &AdminCap,
+    viewer_membership_id: i64,
+    page: u64,
+    search: &str,
+) -> Result<crate::model::MembersPage, DomainError> {
+    if search.len() > 200 {
+        return Err(DomainError::Invalid("Search for at most 200 characters.".into()));
+    }
+    let page = page.max(1);
+    let (rows, total) = self::page(db, cap.workspace_id(), page, search).await?;
+    let providers: std::collections::HashMap<i64, String> =
+        crate::server::saml::list(db, cap.workspace_id()).await?.into_iter().map(|p| (p.id, p.name)).collect();
+    let sole_admin = crate::server::directory::active_admin_count(db, cap.workspace_id()).await? == 1;
+    let ws = super::entities::workspace::Entity::find_by_id(cap.workspace_id()).one(db).await?.ok_or(DomainError::NotFound)?;
+    let accounts: Vec<i64> = rows.iter().map(|r| r.account.id).collect();
+    let counts = crate::server::sessions::live_counts(db, now, &ws, &accounts).await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| crate::model::MemberRow {
+            last_admin: sole_admin
+                && r.membership.role == crate::server::permissions::Role::Admin
+                && r.membership.status == crate::server::permissions::Status::Active,
+            membership_id: r.membership.id,
+            is_self: r.membership.id == viewer_membership_id,
+            sessions: counts.get(&r.account.id).copied().unwrap_or(0),
+            full_name: r.account.full_name,
+            email: r.account.email,
+            role: r.membership.role,
+            status: r.membership.status,
+            sign_in_methods: r.methods,
+            identities: r.identities,
+            managed_by: r.membership.managed_by_provider_id.map(|id| providers.get(&id).cloned().unwrap_or_else(|| "your identity provider".into())),
+        })
+        .collect();
+    Ok(crate::model::MembersPage { rows, total, page, pages: total.div_ceil(PAGE_SIZE).max(1) })
+}
+
 async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec<i64>) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
     use super::entities::{external_identity, saml_provider};
     let providers: std::collections::HashMap<String, String> = saml_provider::Entity::find()
@@ -218,7 +263,7 @@ async fn target<C: ConnectionTrait>(db: &C, cap: &AdminCap, membership_id: i64) 
 }
 
 /// Changes a member's role. The last active admin can't be demoted.
-pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64, role: Role) -> Result<(), DomainError> {
+pub async fn set_role(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, membership_id: i64, role: Role) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.role == role {
@@ -235,12 +280,13 @@ pub async fn set_role(db: &DatabaseConnection, now: i64, cap: &AdminCap, members
     am.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.role", &a.email_normalized, json!({ "from": old, "to": role })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     Ok(())
 }
 
 /// Deactivates a member: out of every group (Everyone included) and every session
 /// revoked, in one transaction. The last active admin can't be deactivated.
-pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
+pub async fn deactivate(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.status == Status::Deactivated {
@@ -253,11 +299,12 @@ pub async fn deactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     let revoked = deactivate_in(&txn, now, &m).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.deactivate", &a.email_normalized, json!({ "sessions_revoked": revoked })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
     Ok(())
 }
 
 /// Reactivates a member: active again and in Everyone; no other group is restored.
-pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
+pub async fn reactivate(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let (m, a) = target(&txn, cap, membership_id).await?;
     if m.status == Status::Active {
@@ -266,6 +313,7 @@ pub async fn reactivate(db: &DatabaseConnection, now: i64, cap: &AdminCap, membe
     reactivate_in(&txn, now, &m).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.reactivate", &a.email_normalized, json!({})).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Members, Topic::Groups, Topic::Access]).await;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::access::Level;
 use super::audit;
 use super::entities::{grant, group, resource};
+use super::events::{Events, Topic};
 use super::permissions::{AdminCap, ResourceWriter};
 use super::DomainError;
 
@@ -43,21 +44,28 @@ async fn get<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) -> Result<r
     resource::Entity::find_by_id(id).filter(resource::Column::WorkspaceId.eq(workspace_id)).one(db).await?.ok_or(DomainError::NotFound)
 }
 
+/// What a new resource is: its kind (`collection` or `datasource`), name and description.
+#[derive(Debug, Clone, Copy)]
+pub struct NewResource<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+}
+
 /// Makes a resource, unless the workspace already holds `max` of them (the operator's
 /// `GATEHOUSE_MAX_RESOURCES_PER_WORKSPACE`): one workspace's admin or API key can't
 /// fill the database every workspace shares. Counted inside the write transaction, so
 /// concurrent creates can't pass the limit together.
 pub async fn create(
     db: &DatabaseConnection,
+    events: &Events,
     now: i64,
     cap: impl Into<ResourceWriter>,
     max: u64,
-    kind: &str,
-    name: &str,
-    description: &str,
+    new: NewResource<'_>,
 ) -> Result<resource::Model, DomainError> {
     let cap: ResourceWriter = cap.into();
-    let (kind, name, description) = validate(kind, name, description)?;
+    let (kind, name, description) = validate(new.kind, new.name, new.description)?;
     let txn = crate::server::db::write(db).await?;
     crate::server::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let held = resource::Entity::find().filter(resource::Column::WorkspaceId.eq(cap.workspace_id())).count(&txn).await?;
@@ -77,11 +85,13 @@ pub async fn create(
     .await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.create", &name, json!({ "id": r.id, "kind": kind })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
     Ok(r)
 }
 
 pub async fn update(
     db: &DatabaseConnection,
+    events: &Events,
     now: i64,
     cap: impl Into<ResourceWriter>,
     id: i64,
@@ -99,11 +109,12 @@ pub async fn update(
     let r = am.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.update", &name, json!({ "id": id })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
     Ok(r)
 }
 
 /// Deletes a resource and every grant on it.
-pub async fn delete(db: &DatabaseConnection, now: i64, cap: impl Into<ResourceWriter>, id: i64) -> Result<(), DomainError> {
+pub async fn delete(db: &DatabaseConnection, events: &Events, now: i64, cap: impl Into<ResourceWriter>, id: i64) -> Result<(), DomainError> {
     let cap: ResourceWriter = cap.into();
     let txn = crate::server::db::write(db).await?;
     let r = get(&txn, cap.workspace_id(), id).await?;
@@ -111,12 +122,21 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: impl Into<ResourceWr
     resource::Entity::delete_by_id(r.id).exec(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.delete", &r.name, json!({ "id": id })).await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
     Ok(())
 }
 
 /// Sets (or with `None` removes) a group's grant on a resource. SCIM-linked groups take
 /// grants too: grants are the app's side of the mapping.
-pub async fn set_grant(db: &DatabaseConnection, now: i64, cap: &AdminCap, group_id: i64, resource_id: i64, level: Option<Level>) -> Result<(), DomainError> {
+pub async fn set_grant(
+    db: &DatabaseConnection,
+    events: &Events,
+    now: i64,
+    cap: &AdminCap,
+    group_id: i64,
+    resource_id: i64,
+    level: Option<Level>,
+) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let r = get(&txn, cap.workspace_id(), resource_id).await?;
     let g = group::Entity::find_by_id(group_id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(&txn).await?.ok_or(DomainError::NotFound)?;
@@ -135,6 +155,7 @@ pub async fn set_grant(db: &DatabaseConnection, now: i64, cap: &AdminCap, group_
     )
     .await?;
     txn.commit().await?;
+    events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
     Ok(())
 }
 

@@ -310,7 +310,7 @@ pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider 
 /// Deletes a provider: its sign-in method, linked identities, pending requests, replay
 /// entries and Provider Token go with it; sessions made through it end. Refused when its
 /// method is the last one enabled.
-pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
+pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Events, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
     let p = get(db, cap, public_id).await?;
     let key = method_key(&p.public_id);
     let txn = crate::server::db::write(db).await?;
@@ -370,6 +370,8 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
     )
     .await?;
     txn.commit().await?;
+    // Its members and groups are handed back, and sessions through it ended.
+    events.publish(db, cap.workspace_id(), &crate::server::events::Topic::ALL).await;
     Ok(())
 }
 
