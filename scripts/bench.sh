@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target-$(pri
 # The SCIM benchmark's second half and the soak need PostgreSQL: the one given in
 # GATEHOUSE_BENCH_POSTGRES_URL / GATEHOUSE_SOAK_POSTGRES_URL, or the local cluster started
 # here (as scripts/test.sh does).
-if [ -z "${GATEHOUSE_SOAK_POSTGRES_URL:-}" ] && command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
+if [ -z "${GATEHOUSE_SOAK_POSTGRES_URL:-}${GATEHOUSE_BENCH_POSTGRES_URL:-}" ] && command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ]; then
   v=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
   if [ -n "$v" ]; then
     pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true

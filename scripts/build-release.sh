@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 stamp="$CARGO_TARGET_DIR/release/.site-built"
 site=target/site/pkg/gatehouse.wasm
 inputs=(Cargo.toml Cargo.lock package-lock.json app frontend migrations public style server/Cargo.toml server/src)
+bin="$CARGO_TARGET_DIR/release/gatehouse"
 # Up to date: a stamp from a finished release build, the binary and the site it wrote,
-# no input changed since, and no other build (the tests' debug one) replaced the site.
-if [ -f "$stamp" ] && [ -x "$CARGO_TARGET_DIR/release/gatehouse" ] && [ -f "$site" ] && ! [ "$site" -nt "$stamp" ] \
+# no input changed since, and no other build replaced either: the tests' debug build
+# writes the site, and `make bench` writes a release binary with the test builders in it
+# (benches turn on the `testing` feature), which must never be the one served.
+if [ -f "$stamp" ] && [ -x "$bin" ] && ! [ "$bin" -nt "$stamp" ] && [ -f "$site" ] && ! [ "$site" -nt "$stamp" ] \
   && [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit)" ]; then
   echo "[build] the release build is up to date (nothing changed since $(date -r "$stamp" '+%F %T')): not rebuilding"
   exit 0
@@ -21,6 +24,6 @@ started=$(mktemp "$CARGO_TARGET_DIR/release/.site-building.XXXXXX")
 trap 'rm -f "$started"' EXIT
 cargo leptos build --release
 touch -r "$started" "$stamp"
-# The site this build wrote is newer than the stamp (the start time): it gets the stamp's
-# time, so only a site another build writes later counts as newer.
-touch -r "$stamp" "$site"
+# The site and binary this build wrote are newer than the stamp (the start time): they get
+# the stamp's time, so only a site or binary another build writes later counts as newer.
+touch -r "$stamp" "$site" "$bin"

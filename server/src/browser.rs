@@ -18,12 +18,7 @@ pub const STARTS_PER_IP_PER_MINUTE: i64 = 1200;
 
 /// The browser's nonce from cookie `name`, if it sent one.
 pub fn nonce(headers: &HeaderMap, name: &str) -> Option<Token> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
-        h.split(';').find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name && v.len() == 43).then(|| Token::from_presented(v))
-        })
-    })
+    app::web::cookies::values(headers, name).find(|v| v.len() == 43).map(Token::from_presented)
 }
 
 /// The request's User-Agent, kept with a session it starts.

@@ -14,7 +14,7 @@ pub mod settings;
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {
 
-    use http::header::{ACCEPT, COOKIE, SET_COOKIE};
+    use http::header::{ACCEPT, SET_COOKIE};
     use http::{HeaderValue, StatusCode};
     use leptos::prelude::*;
     use leptos_axum::ResponseOptions;
@@ -80,12 +80,7 @@ pub(crate) mod ctx {
 
     /// A cookie the browser sent with this request.
     pub fn request_cookie(name: &str) -> Option<String> {
-        parts()?.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
-            h.split(';').find_map(|pair| {
-                let (k, v) = pair.trim().split_once('=')?;
-                (k == name && !v.is_empty()).then(|| v.to_string())
-            })
-        })
+        crate::web::cookies::values(&parts()?.headers, name).find(|v| !v.is_empty()).map(str::to_string)
     }
 
     /// Maps a domain error to the wire, setting the HTTP status for server renders.

@@ -84,6 +84,8 @@ pub struct Events {
     listening: Arc<watch::Sender<bool>>,
     /// Open streams per session in this process (a resource limit, not shared state).
     streams: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Publishes nothing (see [`Events::silent`]).
+    silent: bool,
 }
 
 /// A place among a session's open streams; released when dropped.
@@ -117,7 +119,13 @@ impl Events {
         let (tx, _) = broadcast::channel(BUFFER);
         let (shutdown, _) = watch::channel(false);
         let (listening, _) = watch::channel(true);
-        Events { tx, shutdown: Arc::new(shutdown), listening: Arc::new(listening), streams: Arc::default() }
+        Events { tx, shutdown: Arc::new(shutdown), listening: Arc::new(listening), streams: Arc::default(), silent: false }
+    }
+
+    /// A hub whose `publish` does nothing, not even `pg_notify`: for setup that no open
+    /// page should hear (tests arranging their data, benchmarks seeding theirs).
+    pub fn silent() -> Self {
+        Events { silent: true, ..Self::new() }
     }
 
     /// On PostgreSQL, starts the task that forwards `NOTIFY`s to this process's
@@ -224,6 +232,9 @@ impl Events {
     /// after the change has committed. Failures are logged, never returned: the change
     /// itself has happened, and pages catch up on their next load.
     pub async fn publish(&self, db: &DatabaseConnection, workspace_id: i64, topics: &[Topic]) {
+        if self.silent {
+            return;
+        }
         for &topic in topics {
             let ev = Event { workspace_id: Some(workspace_id), topic };
             if db.get_database_backend() == DbBackend::Postgres {

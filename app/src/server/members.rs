@@ -164,8 +164,6 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
     Ok((out, total))
 }
 
-/// Linked identities per account (two queries): OIDC ones, and SAML ones of this
-/// workspace's providers.
 /// The Members page of `cap`'s workspace for the admin whose membership is
 /// `viewer_membership_id`: page `page` (from 1) of the members matching `search`, each with
 /// live sessions, sign-in methods, identities, who manages them, and whether they are the
@@ -210,6 +208,8 @@ pub async fn members_page(
     Ok(crate::model::MembersPage { rows, total, page, pages: total.div_ceil(PAGE_SIZE).max(1) })
 }
 
+/// Linked identities per account (two queries): OIDC ones, and SAML ones of this
+/// workspace's providers.
 async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec<i64>) -> Result<std::collections::HashMap<i64, Vec<String>>, DomainError> {
     use super::entities::{external_identity, saml_provider};
     let providers: std::collections::HashMap<String, String> = saml_provider::Entity::find()

@@ -114,7 +114,8 @@ impl From<&ResourceWriter> for ResourceWriter {
 /// (`methods::recover`, `members::promote`, `domains::trust`) take it, and it makes the
 /// admin capability of any workspace. No request path can hold one: [`OperatorCap::cli`]
 /// is the only way to make it, and clippy (clippy.toml, `disallowed-methods`) refuses
-/// that call everywhere but the CLI and the tests' one helper.
+/// that call everywhere but the CLI, the integration tests' one helper and
+/// `server::testing` (test builders, compiled only for tests and benches).
 #[derive(Debug)]
 pub struct OperatorCap {
     actor: Actor,

@@ -2,8 +2,9 @@
 //! admin, members, a SAML provider, a SCIM client, the operator's capability. They go
 //! through the same domain functions the product uses (nothing is written around them),
 //! so a rule tested here is the rule a request meets. Compiled for this crate's unit tests
-//! and, with the `testing` feature, for the server crate's integration suite and benches;
-//! never in a release binary.
+//! and, with the `testing` feature, for the server crate's integration suite and benches.
+//! Nothing in the product calls it; `make run` never serves a binary built with it
+//! (`scripts/build-release.sh` rebuilds when a bench build replaced the binary).
 #![allow(clippy::disallowed_methods)] // the operator's capability is minted for tests here
 
 use sea_orm::DatabaseConnection;
@@ -142,17 +143,17 @@ mod tests {
         assert_eq!(directory::group_size(&db, everyone.id).await.expect("size"), 2);
 
         let other = directory::insert_group(&db, T0, ws.workspace.id, "Analysts", None, None).await.expect("group");
-        crate::server::groups::add_member(&db, &Events::new(), T0, &ws.cap, other.id, "bob@acme.test").await.expect("add");
+        crate::server::groups::add_member(&db, &Events::silent(), T0, &ws.cap, other.id, "bob@acme.test").await.expect("add");
         let in_groups = || async { group_member::Entity::find().all(&db).await.expect("rows").into_iter().filter(|r| r.membership_id == bob.id).count() };
         assert_eq!(in_groups().await, 2);
 
-        crate::server::members::deactivate(&db, &Events::new(), T0 + 1, &ws.cap, bob.id).await.expect("deactivate");
+        crate::server::members::deactivate(&db, &Events::silent(), T0 + 1, &ws.cap, bob.id).await.expect("deactivate");
         let after = membership::Entity::find_by_id(bob.id).one(&db).await.expect("read").expect("bob");
         assert_eq!(after.status, Status::Deactivated);
         assert_eq!(in_groups().await, 0, "a deactivated member is in no group, Everyone included");
         assert_eq!(directory::group_size(&db, everyone.id).await.expect("size"), 1);
 
-        crate::server::members::reactivate(&db, &Events::new(), T0 + 2, &ws.cap, bob.id).await.expect("reactivate");
+        crate::server::members::reactivate(&db, &Events::silent(), T0 + 2, &ws.cap, bob.id).await.expect("reactivate");
         assert_eq!(in_groups().await, 1, "reactivation restores Everyone and nothing else");
         assert_eq!(directory::group_size(&db, everyone.id).await.expect("size"), 2);
     }
@@ -165,16 +166,16 @@ mod tests {
         let beta = workspace("beta").create(&db, &h, T0).await.expect("beta");
         // Beta's admin does not make acme's admin any less the last one.
         assert_eq!(directory::active_admin_count(&db, acme.workspace.id).await.expect("count"), 1);
-        let refused = crate::server::members::set_role(&db, &Events::new(), T0, &acme.cap, acme.admin.id, Role::Member).await;
+        let refused = crate::server::members::set_role(&db, &Events::silent(), T0, &acme.cap, acme.admin.id, Role::Member).await;
         assert!(matches!(refused, Err(DomainError::Refused(_))), "{refused:?}");
-        let refused = crate::server::members::deactivate(&db, &Events::new(), T0, &acme.cap, acme.admin.id).await;
+        let refused = crate::server::members::deactivate(&db, &Events::silent(), T0, &acme.cap, acme.admin.id).await;
         assert!(matches!(refused, Err(DomainError::Refused(_))), "{refused:?}");
         // Acme's capability can't reach beta's admin at all.
-        let across = crate::server::members::deactivate(&db, &Events::new(), T0, &acme.cap, beta.admin.id).await;
+        let across = crate::server::members::deactivate(&db, &Events::silent(), T0, &acme.cap, beta.admin.id).await;
         assert!(matches!(across, Err(DomainError::NotFound)), "{across:?}");
         // With a second admin, the first may step down.
         let second = member(&db, T0, acme.workspace.id, "second@acme.test", Role::Admin).await.expect("second");
-        crate::server::members::set_role(&db, &Events::new(), T0, &acme.cap, acme.admin.id, Role::Member).await.expect("step down");
+        crate::server::members::set_role(&db, &Events::silent(), T0, &acme.cap, acme.admin.id, Role::Member).await.expect("step down");
         assert_eq!(directory::active_admin_count(&db, acme.workspace.id).await.expect("count"), 1);
         let left = membership::Entity::find_by_id(second.id).one(&db).await.expect("read").expect("second");
         assert_eq!(left.role, Role::Admin);

@@ -28,19 +28,31 @@ pub fn clear_cookie_header(secure: bool) -> String {
     format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", cookie_name(secure), if secure { "; Secure" } else { "" })
 }
 
+/// Every value of cookie `name` in one `Cookie` header value, in the order sent.
+pub fn in_header<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    header.split(';').filter_map(move |pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// Every value of cookie `name` in a request's `Cookie` headers, in the order sent: a
+/// browser sends several of one name when one was set for a narrower path. The one cookie
+/// reader of the server (sessions, sign-in nonces, one-time flashes).
+pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(move |h| in_header(h, name))
+}
+
+fn session_token(v: &str) -> Option<Token> {
+    (!v.is_empty() && v.len() <= 128).then(|| Token::from_presented(v))
+}
+
 /// Every session cookie in a `Cookie` header, in order (at most [`MAX_PRESENTED`]). A
-/// browser sends several when a cookie of the same name was set for a narrower path, as a
-/// sibling subdomain can do without the `__Host-` prefix: each is tried, so a planted
-/// junk cookie doesn't shadow the real session.
+/// sibling subdomain can set one of the same name for a narrower path without the
+/// `__Host-` prefix: each is tried, so a planted junk cookie doesn't shadow the real
+/// session.
 pub fn tokens_from_cookie_header(header: &str, secure: bool) -> impl Iterator<Item = Token> + '_ {
-    let name = cookie_name(secure);
-    header
-        .split(';')
-        .filter_map(move |pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name && !v.is_empty() && v.len() <= 128).then(|| Token::from_presented(v))
-        })
-        .take(MAX_PRESENTED)
+    in_header(header, cookie_name(secure)).filter_map(session_token).take(MAX_PRESENTED)
 }
 
 /// Session cookies looked up per request at most.
@@ -61,7 +73,7 @@ pub async fn check_from_headers<C: ConnectionTrait>(db: &C, now: i64, headers: &
 
 /// Every session cookie the request presents, in order (at most [`MAX_PRESENTED`]).
 pub fn tokens_from_headers(headers: &HeaderMap, secure: bool) -> Vec<Token> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|h| tokens_from_cookie_header(h, secure)).take(MAX_PRESENTED).collect()
+    values(headers, cookie_name(secure)).filter_map(session_token).take(MAX_PRESENTED).collect()
 }
 
 #[cfg(test)]
@@ -86,5 +98,14 @@ mod tests {
         let got = hashes(&many, false);
         assert_eq!(got.len(), MAX_PRESENTED);
         assert_eq!(got[1], t.hash());
+    }
+
+    #[test]
+    fn every_value_of_one_name_in_every_cookie_header() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, http::HeaderValue::from_static("a=1; b=2; a=3"));
+        h.append(header::COOKIE, http::HeaderValue::from_static("ab=9;a=4; a"));
+        assert_eq!(values(&h, "a").collect::<Vec<_>>(), ["1", "3", "4"]);
+        assert_eq!(values(&h, "c").count(), 0);
     }
 }

@@ -120,7 +120,7 @@ async fn every_way_of_losing_access_shows_on_the_next_request() {
     let w = world().await;
     let m = membership::Entity::find().filter(membership::Column::Role.eq("member")).one(&w.app.state.db).await.expect("db").expect("bob");
     let cap = crate::common::operator().admin_of(m.workspace_id);
-    app::server::members::deactivate(&w.app.state.db, &app::server::events::Events::new(), T0, &cap, m.id).await.expect("deactivate");
+    app::server::members::deactivate(&w.app.state.db, &app::server::events::Events::silent(), T0, &cap, m.id).await.expect("deactivate");
     assert_ne!(page(&w, &w.bob).await.0, StatusCode::OK, "deactivated");
     assert_eq!(w.app.me_status(&w.bob).await, StatusCode::UNAUTHORIZED);
 }

@@ -199,7 +199,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
     let everyone = app::server::directory::everyone_group(&conn, ws_id).await.expect("everyone").id;
     let r = resources::create(
         &conn,
-        &app::server::events::Events::new(),
+        &app::server::events::Events::silent(),
         now(),
         &cap,
         u64::MAX,
@@ -207,7 +207,9 @@ async fn two_processes_on_one_postgres_act_as_one() {
     )
     .await
     .expect("resource");
-    resources::set_grant(&conn, &app::server::events::Events::new(), now(), &cap, everyone, r.id, Some(app::server::access::Level::View)).await.expect("grant");
+    resources::set_grant(&conn, &app::server::events::Events::silent(), now(), &cap, everyone, r.id, Some(app::server::access::Level::View))
+        .await
+        .expect("grant");
     let page = http.get(format!("{}/w/acme/r/{}", b.base, r.id)).header("cookie", &nia_cookie).header("accept", "text/html").send().await.expect("page");
     assert_eq!(page.status(), 200);
     let mut live = http.get(format!("{}/w/acme/events?topics=access", b.base)).header("cookie", &nia_cookie).send().await.expect("events on B");

@@ -340,7 +340,7 @@ async fn existing_members_are_linked_and_deactivated_ones_refused() {
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
     let m = app::server::directory::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
     let cap = crate::common::operator().admin_of(ws.id);
-    app::server::members::deactivate(&sp.app.state.db, &app::server::events::Events::new(), sp.app.state.now(), &cap, m.id).await.expect("deactivate");
+    app::server::members::deactivate(&sp.app.state.db, &app::server::events::Events::silent(), sp.app.state.now(), &cap, m.id).await.expect("deactivate");
     let r = sign_in(&sp, "bob@acme.test", "").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("deactivated"), "{}", r.body);

@@ -424,13 +424,13 @@ async fn existing_members_are_linked_by_email_and_become_read_only() {
     // The UI refuses to change a linked member.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
-    let e = app::server::members::set_role(&s.app.state.db, &app::server::events::Events::new(), T0, &cap, after.id, app::server::permissions::Role::Member)
+    let e = app::server::members::set_role(&s.app.state.db, &app::server::events::Events::silent(), T0, &cap, after.id, app::server::permissions::Role::Member)
         .await
         .expect_err("read-only");
     assert!(e.to_string().contains("Okta"), "{e}");
     // Deleting the provider hands its members back to the workspace's admins.
     methods::change(&s.app.state.db, T0, &cap, &s.app.state.config, &["password".to_string()], &[]).await.expect("password on");
-    saml::delete(&s.app.state.db, &app::server::events::Events::new(), T0, &cap, &s.provider).await.expect("delete provider");
+    saml::delete(&s.app.state.db, &app::server::events::Events::silent(), T0, &cap, &s.provider).await.expect("delete provider");
     let freed = membership_of(&s.app, ADMIN_EMAIL).await.expect("admin");
     assert_eq!((freed.managed_by_provider_id, freed.scim_data.as_deref()), (None, None));
     let (_, list, _) = s.call("GET", "/Users", None).await;
@@ -719,8 +719,8 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     // An app group the IdP doesn't push, granting nia a datasource.
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
-    let legacy = app::server::groups::create(&s.app.state.db, &app::server::events::Events::new(), T0, &cap, "Legacy").await.expect("group");
-    app::server::groups::add_member(&s.app.state.db, &app::server::events::Events::new(), T0, &cap, legacy.id, "nia@acme.test").await.expect("add");
+    let legacy = app::server::groups::create(&s.app.state.db, &app::server::events::Events::silent(), T0, &cap, "Legacy").await.expect("group");
+    app::server::groups::add_member(&s.app.state.db, &app::server::events::Events::silent(), T0, &cap, legacy.id, "nia@acme.test").await.expect("add");
     warehouse_viewed_by(&s.app.state, &cap, legacy.id).await;
 
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "acme"), ("id", &s.provider)], Some(&admin)).await;
@@ -1162,7 +1162,9 @@ async fn a_bad_ledger_entry_costs_only_itself_and_activity_is_printable() {
 async fn warehouse_viewed_by(state: &app::web::AppState, cap: &app::server::permissions::AdminCap, group_id: i64) -> app::server::entities::resource::Model {
     use app::server::resources::{self, NewResource};
     let new = NewResource { kind: "datasource", name: "Warehouse", description: "" };
-    let r = resources::create(&state.db, &state.events, T0, cap, u64::MAX, new).await.expect("resource");
-    resources::set_grant(&state.db, &state.events, T0, cap, group_id, r.id, Some(app::server::access::Level::View)).await.expect("grant");
+    // Silent, as setup: the open pages of the test hear only what the test then does.
+    let quiet = app::server::events::Events::silent();
+    let r = resources::create(&state.db, &quiet, T0, cap, u64::MAX, new).await.expect("resource");
+    resources::set_grant(&state.db, &quiet, T0, cap, group_id, r.id, Some(app::server::access::Level::View)).await.expect("grant");
     r
 }
