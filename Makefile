@@ -31,6 +31,7 @@ lint:
 	cargo fmt --all --check
 	python3 scripts/module-cycles.py
 	cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
+	cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 test: setup-test

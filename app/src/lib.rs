@@ -2,6 +2,9 @@
 //! `shell` and `App` are rendered on the server and hydrated in the browser.
 #![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![recursion_limit = "256"]
+// Outside tests the sea-orm entities are private to the domain (`server::entities`): a
+// public function that hands one out is an unnameable type, refused here.
+#![cfg_attr(all(feature = "ssr", not(feature = "testing")), deny(unnameable_types))]
 
 pub mod api;
 pub mod error;

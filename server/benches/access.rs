@@ -74,7 +74,7 @@ async fn workspace(st: &AppState, slug: &str) -> (i64, i64) {
         admin_password: None,
     };
     let c = workspaces::create(&st.db, &st.hasher, T0, new, &Actor::operator(), None).await.expect("workspace");
-    let everyone = app::server::directory::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
+    let everyone = app::server::testing::everyone_group(&st.db, c.workspace.id).await.expect("everyone").id;
     (c.workspace.id, everyone)
 }
 
@@ -90,6 +90,7 @@ async fn main() {
     db::migrate(&conn).await.expect("migrate");
     let st = AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),

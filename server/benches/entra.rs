@@ -38,15 +38,18 @@ async fn provisioned(st: &AppState, slug: &str) -> String {
     let cap = app::server::permissions::OperatorCap::cli().admin_of(ws);
     let (_, cert) = saml::sp::generate_key_pair(slug).expect("cert");
     let input = saml::ProviderInput {
-        name: "Entra".into(),
-        idp_entity_id: format!("https://sts.windows.net/{slug}/"),
-        sso_url: "https://login.microsoftonline.com/sso".into(),
-        certificates: vec![cert],
+        form: app::model::SamlProviderForm {
+            name: "Entra".into(),
+            idp_entity_id: format!("https://sts.windows.net/{slug}/"),
+            sso_url: "https://login.microsoftonline.com/sso".into(),
+            cert1: cert,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
-    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &["password".to_string()]).await.expect("methods");
-    scim::enable(&st.db, now, &cap, &p.public_id, None).await.expect("enable").expose().to_string()
+    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(p.public_id())], &["password".to_string()]).await.expect("methods");
+    scim::enable(&st.db, now, &cap, p.public_id(), None).await.expect("enable").expose().to_string()
 }
 
 /// The n-th request of Entra's mix for a workspace: method, path, body.
@@ -103,6 +106,7 @@ async fn main() {
     // The server's defaults (the SCIM budget included), as an operator runs it.
     let st = AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(RuntimeConfig { public_url: format!("http://{addr}"), ..Default::default() }),
         clock: Arc::new(SystemClock),

@@ -35,6 +35,7 @@ async fn state(url: &str) -> AppState {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),
@@ -158,7 +159,7 @@ async fn main() {
 
     // 4. Session checks with 100k sessions in the table.
     let ws = workspaces::by_slug(&st.db, "acme").await.expect("ws");
-    let acct = app::server::directory::account_by_email(&st.db, ws.id, "ada@acme.test").await.expect("db").expect("acct");
+    let acct = app::server::testing::account_by_email(&st.db, ws.id, "ada@acme.test").await.expect("db").expect("acct");
     let mut tokens: Vec<Token> = Vec::new();
     let now = st.now();
     use sea_orm::{EntityTrait, Set};

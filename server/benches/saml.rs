@@ -66,6 +66,7 @@ async fn main() {
     let clock = FixedClock::at(now);
     let st = AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(RuntimeConfig {
             public_url: "http://bench.test".into(),
@@ -93,15 +94,18 @@ async fn main() {
     let cap = app::server::permissions::OperatorCap::cli().admin_of(ws.id);
     domains::change(&st.db, now, &cap, &["acme.test".into()], &[]).await.expect("domain");
     let input = saml::ProviderInput {
-        name: "Bench IdP".into(),
-        idp_entity_id: "https://idp.bench.test".into(),
-        sso_url: "https://idp.bench.test/sso".into(),
-        certificates: vec![idp_cert.clone()],
+        form: app::model::SamlProviderForm {
+            name: "Bench IdP".into(),
+            idp_entity_id: "https://idp.bench.test".into(),
+            sso_url: "https://idp.bench.test/sso".into(),
+            cert1: idp_cert.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let p = saml::create(&st.db, &st.config, now, &cap, &input).await.expect("provider");
-    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(&p.public_id)], &[]).await.expect("enable");
-    let urls = saml::urls(&st.config, &p.public_id);
+    methods::change(&st.db, now, &cap, &st.config, &[saml::method_key(p.public_id())], &[]).await.expect("enable");
+    let urls = saml::urls(&st.config, p.public_id());
     let trust = saml::trust(&st.config, &p).expect("trust");
     let router = server::router::app(st.clone());
     let cert_der = CertificateDer::from(app::server::saml::idp_metadata::certificate_facts(&idp_cert).expect("cert").0);
@@ -180,7 +184,7 @@ async fn main() {
             saml_replay::Entity::delete_many().exec(&st.db).await.expect("db");
             saml_request::ActiveModel {
                 request_id: Set(request_id.into()),
-                provider_id: Set(p.id),
+                provider_id: Set(p.id()),
                 relay_state: Set(String::new()),
                 test_mode: Set(false),
                 expires_at: Set(now + 600),
@@ -190,7 +194,7 @@ async fn main() {
             .insert(&st.db)
             .await
             .expect("request");
-            let req = Request::post(format!("/saml/{}/acs", p.public_id))
+            let req = Request::post(format!("/saml/{}/acs", p.public_id()))
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(header::COOKIE, format!("gatehouse_saml_browser={}", nonce.expose()))
                 .body(Body::from(form.clone()))

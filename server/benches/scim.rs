@@ -158,6 +158,7 @@ async fn state_at(url: &str, public_url: String) -> AppState {
     db::migrate(&conn).await.expect("migrate");
     AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(RuntimeConfig { public_url, login_attempts_per_window: 5, scim_requests_per_minute: i64::MAX / 8, ..Default::default() }),
         clock: Arc::new(SystemClock),
@@ -169,7 +170,7 @@ async fn state_at(url: &str, public_url: String) -> AppState {
 
 /// Workspace `acme` with a SAML provider whose provisioning is on: (workspace id, the
 /// provider, its Provider Token).
-async fn provisioned_workspace(st: &AppState) -> (i64, app::server::entities::saml_provider::Model, String) {
+async fn provisioned_workspace(st: &AppState) -> (i64, app::server::saml::Provider, String) {
     let now = st.now();
     let ws = testing::workspace("acme").admin("ada@acme.test").create(&st.db, &st.hasher, now).await.expect("workspace");
     let p = testing::provider(&st.db, &st.config, now, &ws.cap, "Bench IdP").await.expect("provider");
@@ -196,10 +197,12 @@ async fn gatehouse(dir: &std::path::Path) -> (Target, AppState, i64) {
 /// domain's row helpers on a fresh file with the same settings. No HTTP, JSON,
 /// authentication, SCIM parsing or concurrency.
 async fn bare(st: &AppState, users: usize) -> [Phase; 3] {
-    use app::server::{audit, directory, stats};
+    use app::server::testing::{account_by_email, membership_of, rows};
+    use app::server::{audit, stats};
     let (ws, p, _) = provisioned_workspace(st).await;
     let (db, now, actor) = (&st.db, st.now(), Actor::operator());
-    let g = directory::insert_group(db, now, ws, "Bare", None, Some(p.id)).await.expect("group");
+    let pid = p.id();
+    let g = rows::insert_group(db, now, ws, "Bare", Some(pid)).await.expect("group");
     let bookkeeping = |what: &'static str| async move {
         let txn = db::write(db).await.expect("begin");
         app::server::ratelimit::hit(&txn, "scim:token:bare", now, 60).await.expect("budget");
@@ -213,7 +216,7 @@ async fn bare(st: &AppState, users: usize) -> [Phase; 3] {
             outcome: "ok".into(),
             duration_us: 0,
         };
-        scim::record_activity(&txn, now, p.id, &a).await.expect("activity");
+        scim::record_activity(&txn, now, pid, &a).await.expect("activity");
         txn.commit().await.expect("commit");
     };
     let mut phases = Vec::new();
@@ -227,15 +230,15 @@ async fn bare(st: &AppState, users: usize) -> [Phase; 3] {
             match phase {
                 0 => {
                     let txn = db::write(db).await.expect("begin");
-                    let a = directory::find_or_create_account(&txn, now, ws, &email, &email, &format!("Bench User {i}")).await.expect("account");
-                    let m = directory::add_membership(&txn, now, ws, a.id, app::model::Role::Member, None).await.expect("membership");
+                    let a = rows::find_or_create_account(&txn, now, ws, &email, &format!("Bench User {i}")).await.expect("account");
+                    let m = rows::add_membership(&txn, now, ws, a.id, app::model::Role::Member).await.expect("membership");
                     audit::record(&txn, now, Some(ws), &actor, "scim.user.create", &email, json!({})).await.expect("audit");
                     txn.commit().await.expect("commit");
                     memberships.push(m.id);
                 }
                 1 => {
-                    let a = directory::account_by_email(db, ws, &email).await.expect("read").expect("account");
-                    directory::membership_of(db, ws, a.id).await.expect("read").expect("membership");
+                    let a = account_by_email(db, ws, &email).await.expect("read").expect("account");
+                    membership_of(db, ws, a.id).await.expect("read").expect("membership");
                 }
                 _ => {
                     let txn = db::write(db).await.expect("begin");

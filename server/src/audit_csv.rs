@@ -2,7 +2,6 @@
 //! filters (`action`, `actor`, `days`). Admins only (session cookie); anyone else gets the
 //! same 404 as for a page that doesn't exist. At most 100,000 rows, newest first.
 use app::server::audit::{self, Filter};
-use app::server::entities::audit_log;
 use app::server::DomainError;
 use app::web::AppState;
 use axum::extract::{Path, Query, State};
@@ -36,7 +35,7 @@ fn field(v: &str) -> String {
     }
 }
 
-fn line(r: &audit_log::Model) -> String {
+fn line(r: &app::model::AuditEntry) -> String {
     let when = chrono::DateTime::from_timestamp(r.created_at, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
     [when.as_str(), &r.actor, &r.action, &r.target, &r.details, r.source_ip.as_deref().unwrap_or("")].iter().map(|v| field(v)).collect::<Vec<_>>().join(",")
         + "\r\n"

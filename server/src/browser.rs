@@ -1,6 +1,7 @@
 //! Helpers for the sign-in protocol endpoints (SAML, OIDC): the nonce cookie that binds a
 //! pending sign-in to the browser that started it, and per-IP throttling.
 use app::server::crypto::Token;
+use app::web::cookies::{SameSite, SetCookie};
 use app::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -30,13 +31,9 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 /// under https the cookie must be `SameSite=None; Secure`; a top-level GET (OIDC) works
 /// with `Lax`.
 pub fn set_nonce(name: &str, path: &str, token: &Token, secure: bool, cross_site_post: bool) -> HeaderValue {
-    let same_site = match (secure, cross_site_post) {
-        (true, true) => "SameSite=None; Secure",
-        (true, false) => "SameSite=Lax; Secure",
-        _ => "SameSite=Lax",
-    };
-    HeaderValue::from_str(&format!("{name}={}; Path={path}; HttpOnly; Max-Age=900; {same_site}", token.expose()))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    let same_site = if secure && cross_site_post { SameSite::None } else { SameSite::Lax };
+    let cookie = SetCookie { name, value: token.expose(), path, same_site, max_age: 900, secure };
+    HeaderValue::from_str(&cookie.header()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn failure_key(scope: &str, ip: &str) -> String {

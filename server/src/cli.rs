@@ -262,7 +262,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
                 None => None,
             };
-            let input = saml::ProviderInput { name, allow_idp_initiated, metadata_xml, metadata_url, ..Default::default() };
+            let input =
+                saml::ProviderInput { form: app::model::SamlProviderForm { name, allow_idp_initiated, ..Default::default() }, metadata_xml, metadata_url };
             let p = saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(user_error)?;
             println!("{}", serde_json::to_string_pretty(&provider_json(&st, &p))?);
             Ok(())
@@ -277,7 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| {
                     let mut j = provider_json(&st, p);
-                    j["enabled"] = json!(enabled.contains(&saml::method_key(&p.public_id)));
+                    j["enabled"] = json!(enabled.contains(&saml::method_key(p.public_id())));
                     j
                 })
                 .collect();
@@ -308,7 +309,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         scim::enable(&st.db, st.now(), &cap, provider, expires_in_days).await.map_err(not_found)?
                     };
-                    let on = saml::get(&st.db, &cap, provider).await.map_err(not_found)?.provisioning_enabled;
+                    let on = saml::get(&st.db, &cap, provider).await.map_err(not_found)?.provisioning_enabled();
                     json!({
                         "workspace": ws.slug,
                         "provider": provider,
@@ -349,22 +350,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn provider_json(st: &AppState, p: &app::server::entities::saml_provider::Model) -> serde_json::Value {
-    let u = saml::urls(&st.config, &p.public_id);
+fn provider_json(st: &AppState, p: &saml::Provider) -> serde_json::Value {
+    let u = saml::urls(&st.config, p.public_id());
     json!({
-        "id": p.public_id,
-        "method": saml::method_key(&p.public_id),
-        "name": p.name,
-        "idp_entity_id": p.idp_entity_id,
-        "sso_url": p.sso_url,
+        "id": p.public_id(),
+        "method": saml::method_key(p.public_id()),
+        "name": p.name(),
+        "idp_entity_id": p.idp_entity_id(),
+        "sso_url": p.sso_url(),
         "acs_url": u.acs,
         "entity_id": u.entity_id,
         "sp_metadata_url": u.metadata,
-        "allow_idp_initiated": p.allow_idp_initiated,
+        "allow_idp_initiated": p.allow_idp_initiated(),
     })
 }
 
-async fn find_workspace(st: &AppState, slug: &str) -> anyhow::Result<app::server::entities::workspace::Model> {
+async fn find_workspace(st: &AppState, slug: &str) -> anyhow::Result<app::model::Workspace> {
     workspaces::by_slug(&st.db, slug).await.map_err(|e| match e {
         app::server::DomainError::NotFound => anyhow::anyhow!("no workspace with URL name “{slug}”"),
         other => user_error(other),

@@ -12,6 +12,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+/// Every setting, once: its name here is its key in the TOML file, and upper-cased after
+/// `GATEHOUSE_` its environment variable (`GATEHOUSE_<KEY>_FILE` reads the value from a
+/// file). Numbers and booleans may be written as text, as environment values always are.
 pub struct FileConfig {
     pub database_url: Option<Secret>,
     pub listen: Option<String>,
@@ -19,15 +22,22 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
+    #[serde(default, deserialize_with = "number")]
     pub database_max_connections: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
     pub login_attempts_per_window: Option<i64>,
+    #[serde(default, deserialize_with = "number")]
     pub scim_requests_per_minute: Option<i64>,
+    #[serde(default, deserialize_with = "number")]
     pub api_requests_per_minute: Option<i64>,
+    #[serde(default, deserialize_with = "number")]
     pub max_resources_per_workspace: Option<u64>,
     pub metrics_token: Option<Secret>,
     pub dns_resolver: Option<String>,
+    #[serde(default, deserialize_with = "number")]
     pub domain_recheck_secs: Option<i64>,
     pub trusted_proxies: Option<String>,
+    #[serde(default, deserialize_with = "boolean")]
     pub allow_private_metadata_urls: Option<bool>,
     pub forward_auth_rules: Option<String>,
     pub google_client_id: Option<String>,
@@ -39,6 +49,71 @@ pub struct FileConfig {
     pub office365_client_id: Option<String>,
     pub office365_client_secret: Option<Secret>,
     pub office365_issuer: Option<String>,
+}
+
+/// A number from TOML as itself, or from text (`"25"`).
+fn number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr + serde::de::DeserializeOwned,
+{
+    value_or_text(d, "a whole number", |s| s.parse().ok())
+}
+
+/// A boolean from TOML as itself, or from text (`true`/`1`, `false`/`0`/empty).
+fn boolean<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    value_or_text(d, "true or false", |s| match s {
+        "true" | "1" => Some(true),
+        "false" | "0" | "" => Some(false),
+        _ => None,
+    })
+}
+
+fn value_or_text<'de, D, T>(d: D, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => parse(s.trim()).map(Some).ok_or_else(|| D::Error::custom(format!("{:?} is not {what}", s.trim()))),
+        other => T::deserialize(other).map(Some).map_err(D::Error::custom),
+    }
+}
+
+/// The settings' names, read off `FileConfig`'s own field list (so nothing else lists them).
+fn setting_names() -> &'static [&'static str] {
+    struct Names;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl serde::de::Error for Found {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Found(&[])
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for Names {
+        type Error = Found;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(self, _: &'static str, fields: &'static [&'static str], _: V) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit unit_struct
+            newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    match FileConfig::deserialize(Names) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
 }
 
 /// An OIDC provider the operator configured (client id and secret present).
@@ -100,36 +175,8 @@ impl std::fmt::Debug for Config {
     }
 }
 
-const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL",
-    "LISTEN",
-    "PUBLIC_URL",
-    "LOG",
-    "SMTP_URL",
-    "SMTP_FROM",
-    "DATABASE_MAX_CONNECTIONS",
-    "LOGIN_ATTEMPTS_PER_WINDOW",
-    "SCIM_REQUESTS_PER_MINUTE",
-    "METRICS_TOKEN",
-    "DNS_RESOLVER",
-    "DOMAIN_RECHECK_SECS",
-    "TRUSTED_PROXIES",
-    "ALLOW_PRIVATE_METADATA_URLS",
-    "FORWARD_AUTH_RULES",
-    "GOOGLE_CLIENT_ID",
-    "GOOGLE_CLIENT_SECRET",
-    "GOOGLE_ISSUER",
-    "SLACK_CLIENT_ID",
-    "SLACK_CLIENT_SECRET",
-    "SLACK_ISSUER",
-    "OFFICE365_CLIENT_ID",
-    "OFFICE365_CLIENT_SECRET",
-    "OFFICE365_ISSUER",
-];
-/// Secrets that may come from a file named by `<KEY>_FILE`.
-const FILE_KEYS: &[&str] = &["DATABASE_URL", "SMTP_URL", "METRICS_TOKEN", "GOOGLE_CLIENT_SECRET", "SLACK_CLIENT_SECRET", "OFFICE365_CLIENT_SECRET"];
 /// Prefixes of `GATEHOUSE_*` variables that belong to other parts (tests, benchmarks).
-const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "E2E_"];
+const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "E2E_", "SOAK_"];
 
 impl Config {
     /// Loads from `file` (if given) and the process environment.
@@ -139,62 +186,38 @@ impl Config {
     }
 
     pub fn load_from(file: Option<&Path>, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let mut fc = match file {
+        let mut table = match file {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
-                toml::from_str::<FileConfig>(&text).with_context(|| format!("in config file {}", p.display()))?
+                // Checked on its own first, so a mistake is reported in the file's terms.
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("in config file {}", p.display()))?;
+                toml::from_str::<toml::Table>(&text).with_context(|| format!("in config file {}", p.display()))?
             }
-            None => FileConfig::default(),
+            None => toml::Table::new(),
         };
+        let names = setting_names();
+        let known = || names.iter().map(|n| format!("GATEHOUSE_{}", n.to_uppercase())).collect::<Vec<_>>().join(", ");
         for (k, v) in env {
             let Some(key) = k.strip_prefix("GATEHOUSE_") else { continue };
             if OTHER_PREFIXES.iter().any(|p| key.starts_with(p)) {
                 continue;
             }
-            let (base, from_file) = match key.strip_suffix("_FILE") {
-                Some(b) if FILE_KEYS.contains(&b) => (b, true),
-                _ => (key, false),
+            let name = key.to_lowercase();
+            let (name, from_file) = match name.strip_suffix("_file") {
+                Some(base) if names.contains(&base) => (base.to_string(), true),
+                _ => (name, false),
             };
-            if !ENV_KEYS.contains(&base) {
-                bail!("unknown setting {k}: known are {}", ENV_KEYS.iter().map(|k| format!("GATEHOUSE_{k}")).collect::<Vec<_>>().join(", "));
+            if !names.contains(&name.as_str()) {
+                bail!("unknown setting {k}: known are {}", known());
             }
             let value = if from_file { std::fs::read_to_string(v).with_context(|| format!("reading {k}={v}"))?.trim().to_string() } else { v.clone() };
-            match base {
-                "DATABASE_URL" => fc.database_url = Some(Secret::new(value)),
-                "LISTEN" => fc.listen = Some(value),
-                "PUBLIC_URL" => fc.public_url = Some(value),
-                "LOG" => fc.log = Some(value),
-                "SMTP_URL" => fc.smtp_url = Some(Secret::new(value)),
-                "SMTP_FROM" => fc.smtp_from = Some(value),
-                "DATABASE_MAX_CONNECTIONS" => fc.database_max_connections = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
-                "LOGIN_ATTEMPTS_PER_WINDOW" => fc.login_attempts_per_window = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
-                "SCIM_REQUESTS_PER_MINUTE" => fc.scim_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
-                "API_REQUESTS_PER_MINUTE" => fc.api_requests_per_minute = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
-                "MAX_RESOURCES_PER_WORKSPACE" => fc.max_resources_per_workspace = Some(value.parse().with_context(|| format!("{k} must be a number"))?),
-                "METRICS_TOKEN" => fc.metrics_token = Some(Secret::new(value)),
-                "DNS_RESOLVER" => fc.dns_resolver = Some(value),
-                "TRUSTED_PROXIES" => fc.trusted_proxies = Some(value),
-                "FORWARD_AUTH_RULES" => fc.forward_auth_rules = Some(value),
-                "ALLOW_PRIVATE_METADATA_URLS" => {
-                    fc.allow_private_metadata_urls = Some(match value.as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" | "" => false,
-                        _ => bail!("{k} must be true or false"),
-                    })
-                }
-                "DOMAIN_RECHECK_SECS" => fc.domain_recheck_secs = Some(value.parse().with_context(|| format!("{k} must be a number of seconds"))?),
-                "GOOGLE_CLIENT_ID" => fc.google_client_id = Some(value),
-                "GOOGLE_CLIENT_SECRET" => fc.google_client_secret = Some(Secret::new(value)),
-                "GOOGLE_ISSUER" => fc.google_issuer = Some(value),
-                "SLACK_CLIENT_ID" => fc.slack_client_id = Some(value),
-                "SLACK_CLIENT_SECRET" => fc.slack_client_secret = Some(Secret::new(value)),
-                "SLACK_ISSUER" => fc.slack_issuer = Some(value),
-                "OFFICE365_CLIENT_ID" => fc.office365_client_id = Some(value),
-                "OFFICE365_CLIENT_SECRET" => fc.office365_client_secret = Some(Secret::new(value)),
-                "OFFICE365_ISSUER" => fc.office365_issuer = Some(value),
-                _ => {}
-            }
+            // Checked alone, so a bad value is reported under its variable's name.
+            let alone = toml::Table::from_iter([(name.clone(), toml::Value::String(value))]);
+            FileConfig::deserialize(toml::Value::Table(alone.clone())).map_err(|e| anyhow::anyhow!("{k}: {}", e.message().trim()))?;
+            // The environment wins over the file.
+            table.extend(alone);
         }
+        let fc = FileConfig::deserialize(toml::Value::Table(table)).context("in the settings")?;
         let listen = fc.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let public_url = fc.public_url.unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -265,6 +288,43 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:3000");
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn every_setting_is_read_from_the_environment_and_documented() {
+        let names = setting_names();
+        assert!(names.len() >= 25 && names.contains(&"api_requests_per_minute"), "{names:?}");
+        // Each variable is accepted (two once were only in the file: the list drifted).
+        let c = Config::load_from(None, &env(&[("GATEHOUSE_API_REQUESTS_PER_MINUTE", "7"), ("GATEHOUSE_MAX_RESOURCES_PER_WORKSPACE", "9")])).expect("config");
+        assert_eq!((c.api_requests_per_minute, c.max_resources_per_workspace), (7, 9));
+        let c =
+            Config::load_from(None, &env(&[("GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS", "1"), ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", " 3 ")])).expect("config");
+        assert!(c.allow_private_metadata_urls);
+        assert_eq!(c.database_max_connections, 3);
+        // A bad value names its variable and says what it should be.
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_SCIM_REQUESTS_PER_MINUTE", "lots")])).expect_err("not a number");
+        assert!(err.to_string().contains("GATEHOUSE_SCIM_REQUESTS_PER_MINUTE") && err.to_string().contains("whole number"), "{err}");
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS", "yes")])).expect_err("not a boolean");
+        assert!(err.to_string().contains("true or false"), "{err}");
+        // The README's table names every setting.
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+        for n in names {
+            let var = format!("GATEHOUSE_{}", n.to_uppercase());
+            assert!(readme.contains(&format!("`{var}`")), "README doesn't document {var}");
+        }
+    }
+
+    #[test]
+    fn file_numbers_may_be_numbers_or_text() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-n-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("c.toml");
+        std::fs::write(&f, "scim_requests_per_minute = 100\napi_requests_per_minute = \"200\"\nallow_private_metadata_urls = true\n").expect("write");
+        let c = Config::load_from(Some(&f), &env(&[("GATEHOUSE_API_REQUESTS_PER_MINUTE", "300")])).expect("config");
+        assert_eq!((c.scim_requests_per_minute, c.api_requests_per_minute, c.allow_private_metadata_urls), (100, 300, true));
+        std::fs::write(&f, "scim_requests_per_minute = \"x\"\n").expect("write");
+        let err = Config::load_from(Some(&f), &env(&[])).expect_err("bad");
+        assert!(format!("{err:#}").contains("in config file"), "{err:#}");
     }
 
     #[test]

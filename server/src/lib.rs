@@ -74,6 +74,7 @@ pub async fn build_state(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<
     events.listen(&conn);
     Ok(AppState {
         scim_ledger: app::server::scim::ledger::Ledger::start(conn.clone()),
+        oidc_discovery: Default::default(),
         db: conn,
         config: Arc::new(runtime_config(cfg)?),
         clock,

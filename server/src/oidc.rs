@@ -28,28 +28,24 @@ async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Qu
     if st.config.oidc_provider(&key).is_none() {
         return page(StatusCode::NOT_FOUND, "That sign-in method is not available on this server.", None);
     }
-    let ws = match app::server::directory::validate_slug(&q.workspace) {
-        Ok(slug) => match app::server::workspaces::by_slug(&st.db, &slug).await {
-            Ok(ws) => ws,
-            Err(DomainError::NotFound) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
-            Err(e) => return internal(e),
-        },
-        Err(_) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
+    let Ok(slug) = app::server::directory::validate_slug(&q.workspace) else {
+        return page(StatusCode::NOT_FOUND, "There is no such workspace.", None);
     };
-    if let Some(r) = crate::browser::start_throttled(&st, &format!("{key}:{}", ws.slug), peer(&req).as_deref()).await {
+    if let Some(r) = crate::browser::start_throttled(&st, &format!("{key}:{slug}"), peer(&req).as_deref()).await {
         return r;
     }
     let nonce = crate::browser::nonce(&headers, OIDC_COOKIE).unwrap_or_else(Token::generate);
-    match oidc::start(&st.db, &st.config, st.now(), &key, &ws, q.next.as_deref(), &nonce).await {
+    match oidc::start(st.deps(), &key, &slug, q.next.as_deref(), &nonce).await {
         Ok(url) => {
             let mut r = Redirect::to(&url).into_response();
             r.headers_mut().append(header::SET_COOKIE, crate::browser::set_nonce(OIDC_COOKIE, "/auth/", &nonce, st.config.secure_cookies(), false));
             r
         }
-        Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, Some(&format!("/w/{}/login", ws.slug))),
+        Err(DomainError::NotFound) => page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
+        Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, Some(&format!("/w/{slug}/login"))),
         Err(e) => {
             tracing::error!(provider = %key, error = %e, "OIDC start failed");
-            page(StatusCode::BAD_GATEWAY, "The sign-in provider can't be reached right now. Try again in a moment.", Some(&format!("/w/{}/login", ws.slug)))
+            page(StatusCode::BAD_GATEWAY, "The sign-in provider can't be reached right now. Try again in a moment.", Some(&format!("/w/{slug}/login")))
         }
     }
 }
@@ -102,7 +98,7 @@ async fn callback_answer(st: &AppState, key: &str, q: CallbackQuery, headers: &H
         ip,
         user_agent: crate::browser::user_agent(headers),
     };
-    let outcome = oidc::callback(&st.db, &st.events, &st.config, st.now(), key, cb).await;
+    let outcome = oidc::callback(st.deps(), key, cb).await;
     // Only configured providers get a series (the path segment is the caller's).
     if st.config.oidc_provider(key).is_some() {
         let o = match &outcome {

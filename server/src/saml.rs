@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 /// Binds a pending AuthnRequest to the browser that started it (login CSRF).
 const SAML_COOKIE: &str = "gatehouse_saml_browser";
 
-async fn provider(st: &AppState, id: &str) -> Result<app::server::entities::saml_provider::Model, Response> {
+async fn provider(st: &AppState, id: &str) -> Result<saml::Provider, Response> {
     match saml::by_public_id(&st.db, id).await {
         Ok(p) => Ok(p),
         Err(DomainError::NotFound) => Err(page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None)),
@@ -44,7 +44,7 @@ async fn metadata(State(st): State<AppState>, Path(id): Path<String>) -> Respons
     (
         [
             (header::CONTENT_TYPE, "application/samlmetadata+xml".to_string()),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"gatehouse-sp-{}.xml\"", p.public_id)),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"gatehouse-sp-{}.xml\"", p.public_id())),
         ],
         xml,
     )
@@ -67,7 +67,7 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
         Ok(p) => p,
         Err(r) => return r,
     };
-    if let Some(r) = crate::browser::start_throttled(&st, &format!("saml:{}", p.public_id), ip.as_deref()).await {
+    if let Some(r) = crate::browser::start_throttled(&st, &format!("saml:{}", p.public_id()), ip.as_deref()).await {
         return r;
     }
     let now = st.now();
@@ -75,7 +75,7 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
         // Only an admin of the provider's workspace may run a test.
         let viewer = app::web::cookies::viewer_from_headers(&st.db, now, &headers, st.config.secure_cookies()).await.unwrap_or(None);
         match viewer {
-            Some(v) if v.workspace_id == p.workspace_id && v.is_admin() => Some(v.account_id),
+            Some(v) if v.workspace_id == p.workspace_id() && v.is_admin() => Some(v.account_id),
             _ => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
         }
     } else {
@@ -123,7 +123,7 @@ async fn acs(State(st): State<AppState>, Path(id): Path<String>, req: Request) -
     res
 }
 
-async fn acs_answer(st: &AppState, p: &app::server::entities::saml_provider::Model, ip: Option<String>, req: Request) -> Response {
+async fn acs_answer(st: &AppState, p: &saml::Provider, ip: Option<String>, req: Request) -> Response {
     let nonce = crate::browser::nonce(req.headers(), SAML_COOKIE);
     let user_agent = crate::browser::user_agent(req.headers());
     let form = match Form::<AcsForm>::from_request(req, st).await {
@@ -196,18 +196,11 @@ async fn slo(State(st): State<AppState>, Path(id): Path<String>, req: Request) -
 /// Runs a Single Logout message and turns the answer into a response. `after_post`: the
 /// browser arrived with a form submission, so a redirect to the IdP goes through a page
 /// (see [`continue_to`]).
-async fn slo_answer(
-    st: &AppState,
-    p: &app::server::entities::saml_provider::Model,
-    arrived: slo::Arrived<'_>,
-    nonce: Option<&Token>,
-    ip: Option<String>,
-    after_post: bool,
-) -> Response {
+async fn slo_answer(st: &AppState, p: &saml::Provider, arrived: slo::Arrived<'_>, nonce: Option<&Token>, ip: Option<String>, after_post: bool) -> Response {
     let delivered = slo::Delivered { arrived, nonce, ip: ip.as_deref() };
     match slo::receive(&st.db, &st.events, &st.config, st.now(), p, delivered).await {
         Ok(slo::Answer::Refused { reason, message }) => {
-            tracing::warn!(provider = %p.public_id, reason = %reason, "SAML logout message refused");
+            tracing::warn!(provider = %p.public_id(), reason = %reason, "SAML logout message refused");
             signed_out_page(StatusCode::FORBIDDEN, "Sign-out failed", &message, None)
         }
         Ok(answer) => slo_response(answer, after_post, None),
@@ -290,13 +283,13 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
         }
     }
     let slug = match &ended {
-        Some((_, slug)) => slug.clone(),
+        Some(e) => e.workspace_slug.clone(),
         None => app::server::directory::validate_slug(&f.slug).unwrap_or_default(),
     };
     let clear = header::HeaderValue::from_str(&app::web::cookies::clear_cookie_header(secure)).ok();
     let nonce = crate::browser::nonce(&headers, SAML_COOKIE).unwrap_or_else(Token::generate);
     let told = match &ended {
-        Some((session, slug)) => match slo::start(&st.db, &st.config, now, session, slug, &nonce).await {
+        Some(e) => match slo::start(&st.db, &st.config, now, e, &nonce).await {
             Ok(a) => a,
             Err(e) => {
                 // The session is already over; only the IdP isn't told.
@@ -357,7 +350,7 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
     match saml::provider_for_email(&st.db, ws.id, &q.email).await {
         Ok(Some(p)) => {
             let next = q.next.filter(|n| n.starts_with('/')).unwrap_or_else(|| format!("/w/{slug}"));
-            continue_to(&format!("/saml/{}/login?next={}", p.public_id, app::model::query_value(&next)), &p.name)
+            continue_to(&format!("/saml/{}/login?next={}", p.public_id(), app::model::query_value(&next)), p.name())
         }
         Ok(None) => back("sso_no_provider"),
         Err(DomainError::Invalid(_)) => back("sso_bad_email"),

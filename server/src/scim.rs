@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use app::server::events::Topic;
 use app::server::scim::{self, groups, projection, schema, users, Activity, Client, Query, ScimError};
 use app::web::AppState;
 use axum::body::Bytes;
@@ -141,6 +140,9 @@ impl Ctx {
     fn db(&self) -> &sea_orm::DatabaseConnection {
         &self.st.db
     }
+    fn writer(&self) -> scim::Writer<'_> {
+        scim::Writer { db: &self.st.db, events: &self.st.events, now: self.now }
+    }
 }
 
 type Outcome = Result<(StatusCode, Option<Value>), ScimError>;
@@ -219,10 +221,6 @@ async fn finish(st: &AppState, client: &Client, now: i64, started: Instant, what
     if let Err(e) = st.scim_ledger.record(scim::ledger::Entry::new(now, client, a)).await {
         tracing::warn!(error = %e, "could not record a SCIM request (budget, daily count, activity)");
     }
-    // A write that succeeded may change Members, Groups and what members reach.
-    if !matches!(method, "GET" | "HEAD") && !path.ends_with("/.search") && res.status().is_success() {
-        st.events.publish(&st.db, client.workspace_id, &Topic::ALL).await;
-    }
     if let Some(e) = error.filter(|e| e.status >= 500) {
         tracing::error!(detail = %e.detail, path = %path, "SCIM request failed");
     }
@@ -290,7 +288,7 @@ async fn list_users(State(st): State<AppState>, req: Request) -> Response {
 }
 
 async fn create_user(State(st): State<AppState>, req: Request) -> Response {
-    handle(st, req, "create user", None, |c| async move { Ok((StatusCode::CREATED, Some(users::create(c.db(), c.now, &c.client, &c.body()?).await?))) }).await
+    handle(st, req, "create user", None, |c| async move { Ok((StatusCode::CREATED, Some(users::create(c.writer(), &c.client, &c.body()?).await?))) }).await
 }
 
 async fn get_user(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
@@ -303,7 +301,7 @@ async fn get_user(State(st): State<AppState>, Path(id): Path<String>, req: Reque
 
 async fn replace_user(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "replace user", Some(id.clone()), |c| async move {
-        Ok((StatusCode::OK, Some(users::replace(c.db(), c.now, &c.client, &id, &c.body()?, c.if_match()).await?)))
+        Ok((StatusCode::OK, Some(users::replace(c.writer(), &c.client, &id, &c.body()?, c.if_match()).await?)))
     })
     .await
 }
@@ -311,7 +309,7 @@ async fn replace_user(State(st): State<AppState>, Path(id): Path<String>, req: R
 async fn patch_user(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "patch user", Some(id.clone()), |c| async move {
         let q = c.query()?;
-        let v = users::modify(c.db(), c.now, &c.client, &id, &c.body()?, c.if_match()).await?;
+        let v = users::modify(c.writer(), &c.client, &id, &c.body()?, c.if_match()).await?;
         Ok((StatusCode::OK, Some(projection::project(v, schema::user(), &q))))
     })
     .await
@@ -319,7 +317,7 @@ async fn patch_user(State(st): State<AppState>, Path(id): Path<String>, req: Req
 
 async fn delete_user(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "delete user", Some(id.clone()), |c| async move {
-        users::delete(c.db(), c.now, &c.client, &id, c.if_match()).await?;
+        users::delete(c.writer(), &c.client, &id, c.if_match()).await?;
         Ok((StatusCode::NO_CONTENT, None))
     })
     .await
@@ -334,7 +332,7 @@ async fn list_groups(State(st): State<AppState>, req: Request) -> Response {
 }
 
 async fn create_group(State(st): State<AppState>, req: Request) -> Response {
-    handle(st, req, "create group", None, |c| async move { Ok((StatusCode::CREATED, Some(groups::create(c.db(), c.now, &c.client, &c.body()?).await?))) }).await
+    handle(st, req, "create group", None, |c| async move { Ok((StatusCode::CREATED, Some(groups::create(c.writer(), &c.client, &c.body()?).await?))) }).await
 }
 
 async fn get_group(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
@@ -343,7 +341,7 @@ async fn get_group(State(st): State<AppState>, Path(id): Path<String>, req: Requ
 
 async fn replace_group(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "replace group", Some(id.clone()), |c| async move {
-        Ok((StatusCode::OK, Some(groups::replace(c.db(), c.now, &c.client, &id, &c.body()?, c.if_match()).await?)))
+        Ok((StatusCode::OK, Some(groups::replace(c.writer(), &c.client, &id, &c.body()?, c.if_match()).await?)))
     })
     .await
 }
@@ -351,7 +349,7 @@ async fn replace_group(State(st): State<AppState>, Path(id): Path<String>, req: 
 async fn patch_group(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "patch group", Some(id.clone()), |c| async move {
         let q = c.query()?;
-        match groups::modify(c.db(), c.now, &c.client, &id, &c.body()?, c.if_match(), &q).await? {
+        match groups::modify(c.writer(), &c.client, &id, &c.body()?, c.if_match(), &q).await? {
             Some(v) => Ok((StatusCode::OK, Some(v))),
             None => Ok((StatusCode::NO_CONTENT, None)),
         }
@@ -361,7 +359,7 @@ async fn patch_group(State(st): State<AppState>, Path(id): Path<String>, req: Re
 
 async fn delete_group(State(st): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(st, req, "delete group", Some(id.clone()), |c| async move {
-        groups::delete(c.db(), c.now, &c.client, &id, c.if_match()).await?;
+        groups::delete(c.writer(), &c.client, &id, c.if_match()).await?;
         Ok((StatusCode::NO_CONTENT, None))
     })
     .await

@@ -240,8 +240,8 @@ pub struct MembersPage {
     next_cursor: Option<String>,
 }
 
-fn member_of(m: &app::server::entities::membership::Model, a: &app::server::entities::account::Model, groups: Vec<i64>) -> Member {
-    Member { id: m.id, email: a.email.clone(), name: a.full_name.clone(), role: m.role.as_str().into(), status: m.status.as_str().into(), groups }
+fn member_of(m: app::model::Member, groups: Vec<i64>) -> Member {
+    Member { id: m.id, email: m.email, name: m.full_name, role: m.role.as_str().into(), status: m.status.as_str().into(), groups }
 }
 
 /// The workspace's members, oldest first.
@@ -255,8 +255,8 @@ async fn list_members(
     caller.need(&[Scope::DirectoryRead])?;
     let (after, limit) = page(q)?;
     let rows = product_api::members(&st.db, caller.0.workspace_id, after, limit).await?;
-    let next = next_cursor(rows.last().map(|r| r.membership.id), rows.len(), limit);
-    Ok(Json(MembersPage { items: rows.into_iter().map(|r| member_of(&r.membership, &r.account, r.group_ids)).collect(), next_cursor: next }))
+    let next = next_cursor(rows.last().map(|r| r.member.id), rows.len(), limit);
+    Ok(Json(MembersPage { items: rows.into_iter().map(|r| member_of(r.member, r.group_ids)).collect(), next_cursor: next }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -302,8 +302,8 @@ pub struct Resource {
     description: String,
 }
 
-impl From<app::server::entities::resource::Model> for Resource {
-    fn from(r: app::server::entities::resource::Model) -> Self {
+impl From<app::model::Resource> for Resource {
+    fn from(r: app::model::Resource) -> Self {
         Resource { id: r.id, kind: r.kind, name: r.name, description: r.description }
     }
 }
@@ -484,6 +484,6 @@ async fn identify_session(
     sessions::peek(&st.db, now, &token).await?.filter(|v| v.workspace_id == caller.0.workspace_id).ok_or(DomainError::NotFound)?;
     let viewer = sessions::resolve(&st.db, now, &token, None).await?.ok_or(DomainError::NotFound)?;
     let rows = product_api::members(&st.db, caller.0.workspace_id, viewer.membership_id - 1, 1).await?;
-    let row = rows.into_iter().find(|r| r.membership.id == viewer.membership_id).ok_or(DomainError::NotFound)?;
-    Ok(Json(member_of(&row.membership, &row.account, row.group_ids)))
+    let row = rows.into_iter().find(|r| r.member.id == viewer.membership_id).ok_or(DomainError::NotFound)?;
+    Ok(Json(member_of(row.member, row.group_ids)))
 }

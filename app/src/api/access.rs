@@ -6,9 +6,8 @@ use crate::error::AppError;
 use crate::model::{AccessPage, GroupView, ResourceView};
 
 #[cfg(feature = "ssr")]
-fn view_of(r: crate::server::entities::resource::Model, level: &str) -> ResourceView {
-    let kind_label = crate::server::resources::KINDS.iter().find(|(k, _)| *k == r.kind).map(|(_, l)| l.to_string()).unwrap_or_default();
-    ResourceView { id: r.id, kind: r.kind, kind_label, name: r.name, description: r.description, level: level.to_string() }
+fn view_of(r: crate::model::Resource, level: &str) -> ResourceView {
+    crate::server::resources::view(r, level)
 }
 
 /// Admins of `slug`: every group with its members.
@@ -225,10 +224,10 @@ pub async fn load_reconcile(slug: String, id: String) -> Result<crate::model::Re
     use crate::model::{ReconcileGroup, ReconcileView};
     let (st, cap) = admin(&slug).await?;
     let r = crate::server::access::reconcile(&st.db, cap.workspace_id(), &id, PREVIEW_ROWS).await.map_err(fail)?;
-    let summary = format!("Empty every group {} doesn't manage", r.provider.name);
+    let summary = format!("Empty every group {} doesn't manage", r.provider_name);
     Ok(ReconcileView {
-        provider_name: r.provider.name.clone(),
-        provisioning: r.provider.provisioning_enabled,
+        provider_name: r.provider_name.clone(),
+        provisioning: r.provisioning,
         linked: r.linked.into_iter().map(|(g, n)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: 0 }).collect(),
         unlinked: r.unlinked.into_iter().map(|(g, n, k)| ReconcileGroup { id: g.id, name: g.name, members: n, grants: k }).collect(),
         if_emptied: preview_view(summary, r.if_emptied),

@@ -63,10 +63,8 @@ pub async fn rotate_api_key(slug: String, id: i64, overlap_secs: i64) -> Result<
     use super::ctx::*;
     use crate::server::api_keys;
     let (st, cap) = admin(&slug).await?;
-    let secret = api_keys::rotate(&st.db, st.now(), &cap, id, overlap_secs).await.map_err(fail)?;
-    let keys = api_keys::list(&st.db, st.now(), cap.workspace_id()).await.map_err(fail)?;
-    let k = keys.into_iter().find(|k| k.key.id == id).ok_or_else(|| fail(crate::server::DomainError::NotFound))?;
-    Ok(shown(&st, &slug, &k.key.public_id, k.key.name, secret))
+    let (key, secret) = api_keys::rotate(&st.db, st.now(), &cap, id, overlap_secs).await.map_err(fail)?;
+    Ok(shown(&st, &slug, &key.public_id, key.name, secret))
 }
 
 /// Admins of `slug`: revokes key `id` at once.

@@ -119,25 +119,8 @@ pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
     use super::ctx::*;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
-    let now = st.now();
-    let pending = members::pending_invites(&st.db, now, cap.workspace_id()).await.map_err(fail)?;
-    // The flash names a token; it shows only if it is a pending invite of this workspace.
-    let fresh = match take_flash(&st, INVITE_FLASH_COOKIE, &format!("/w/{}/settings/members", urlencode(&slug))) {
-        Some(v) => v.split_once('.').and_then(|(token, emailed)| {
-            let hash = crate::server::crypto::Token::from_presented(token).hash();
-            pending.iter().find(|i| i.token_hash == hash).map(|i| InviteCreated {
-                email: i.email.clone(),
-                link: format!("{}/invite/{token}", st.config.public_url),
-                emailed: emailed == "1",
-            })
-        }),
-        None => None,
-    };
-    let pending = pending
-        .into_iter()
-        .map(|i| crate::model::PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
-        .collect();
-    Ok(InvitesPage { pending, fresh })
+    let flash = take_flash(&st, INVITE_FLASH_COOKIE, &format!("/w/{}/settings/members", urlencode(&slug)));
+    members::invites_page(&st.db, &st.config.public_url, st.now(), &cap, flash.as_deref()).await.map_err(fail)
 }
 
 /// Admins of `slug`: withdraws a pending invite.

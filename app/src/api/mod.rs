@@ -126,16 +126,19 @@ pub(crate) mod ctx {
     /// form: an HttpOnly, SameSite=Strict cookie scoped to that page, for two minutes —
     /// never a URL, so never in history or proxy logs.
     pub fn set_flash(st: &AppState, name: &str, value: &str, path: &str) {
-        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-        set_cookie(format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age=120{secure}"));
+        set_cookie(flash_cookie(st, name, value, path, 120));
     }
 
     /// The flash `name` this request carries for the page at `path`, cleared as it is read.
     pub fn take_flash(st: &AppState, name: &str, path: &str) -> Option<String> {
         let value = request_cookie(name)?;
-        let secure = if st.config.secure_cookies() { "; Secure" } else { "" };
-        set_cookie(format!("{name}=; Path={path}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"));
+        set_cookie(flash_cookie(st, name, "", path, 0));
         Some(value)
+    }
+
+    fn flash_cookie(st: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> String {
+        let secure = st.config.secure_cookies();
+        crate::web::cookies::SetCookie { name, value, path, same_site: crate::web::cookies::SameSite::Strict, max_age, secure }.header()
     }
 
     /// The prologue of every admin server function: the app's state and an admin

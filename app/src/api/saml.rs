@@ -1,12 +1,8 @@
 //! Custom SAML providers on the Member Authorization page (admins only).
-// `save_saml_provider` takes the form's 16 fields, and `#[server]` copies them into the
-// browser's stub, where an item attribute can't reach; one form struct replaces them
-// with the provider field list's other copies (issue 14).
-#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::SamlProviderPage;
+use crate::model::{SamlProviderForm, SamlProviderPage};
 
 #[cfg(feature = "ssr")]
 const FLASH_COOKIE: &str = "gatehouse_fresh_token";
@@ -34,45 +30,20 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
 pub async fn save_saml_provider(
     slug: String,
     id: String,
-    name: String,
+    #[server(flatten)] form: SamlProviderForm,
     metadata_xml: Option<String>,
     metadata_url: Option<String>,
-    idp_entity_id: Option<String>,
-    sso_url: Option<String>,
-    cert1: Option<String>,
-    cert2: Option<String>,
-    allow_idp_initiated: Option<String>,
-    sign_requests: Option<String>,
-    require_encryption: Option<String>,
-    nameid_format: Option<String>,
-    attr_email: Option<String>,
-    attr_given_name: Option<String>,
-    attr_family_name: Option<String>,
 ) -> Result<String, AppError> {
     use super::ctx::*;
     use crate::server::saml::{self, ProviderInput};
     let (st, cap) = admin(&slug).await?;
-    let input = ProviderInput {
-        name,
-        idp_entity_id: idp_entity_id.unwrap_or_default(),
-        sso_url: sso_url.unwrap_or_default(),
-        certificates: [cert1, cert2].into_iter().flatten().collect(),
-        allow_idp_initiated: allow_idp_initiated.is_some(),
-        sign_requests: sign_requests.is_some(),
-        require_encryption: require_encryption.is_some(),
-        nameid_format: nameid_format.unwrap_or_default(),
-        attr_email: attr_email.unwrap_or_default(),
-        attr_given_name: attr_given_name.unwrap_or_default(),
-        attr_family_name: attr_family_name.unwrap_or_default(),
-        metadata_xml,
-        metadata_url,
-    };
+    let input = ProviderInput { form, metadata_xml, metadata_url };
     let (p, code) = if id == "new" {
         (saml::create(&st.db, &st.config, st.now(), &cap, &input).await.map_err(fail)?, "provider_added")
     } else {
         (saml::update(&st.db, &st.config, st.now(), &cap, &id, &input).await.map_err(fail)?, "provider_saved")
     };
-    leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={code}", urlencode(&slug), p.public_id));
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication/saml/{}?saved={code}", urlencode(&slug), p.public_id()));
     Ok(crate::model::notice(code).unwrap_or_default().to_string())
 }
 
@@ -96,7 +67,7 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
     use super::ctx::*;
     use crate::server::saml;
     let (st, cap) = admin(&slug).await?;
-    let name = saml::get(&st.db, &cap, &id).await.map_err(fail)?.name;
+    let name = saml::get(&st.db, &cap, &id).await.map_err(fail)?.name().to_string();
     saml::delete(&st.db, &st.events, st.now(), &cap, &id).await.map_err(fail)?;
     let msg = format!("{name} deleted.");
     leptos_axum::redirect(&format!("/w/{}/settings/authentication?method_saved=provider_deleted", urlencode(&slug)));

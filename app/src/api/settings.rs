@@ -36,8 +36,13 @@ pub async fn auth_settings(slug: String) -> Result<AuthenticationSettings, AppEr
         let list = crate::server::oidc::allowed(&st.db, cap.workspace_id(), &p.key).await.map_err(fail)?;
         allowlists.push((p.key.clone(), what.to_string(), list.join(", ")));
     }
-    let provisioning =
-        crate::server::saml::list(&st.db, cap.workspace_id()).await.map_err(fail)?.into_iter().filter(|p| p.provisioning_enabled).map(|p| p.name).collect();
+    let provisioning = crate::server::saml::list(&st.db, cap.workspace_id())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|p| p.provisioning_enabled())
+        .map(|p| p.name().to_string())
+        .collect();
     Ok(AuthenticationSettings {
         provisioning,
         allowlists,

@@ -2,7 +2,9 @@
 use serde::{Deserialize, Serialize};
 
 pub mod kinds;
+pub mod records;
 pub use kinds::{Level, Role, Status};
+pub use records::{AuditEntry, ClaimedDomain, Group, Member, Resource, Workspace};
 
 /// The signed-in member, for the page header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,21 +212,50 @@ pub struct SamlActivityRow {
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
-/// The editable fields of a SAML provider (empty for a new one, defaults filled in).
+/// The editable fields of a SAML provider: what its page shows (empty for a new one,
+/// defaults filled in), what its form submits, and what the domain validates. Absent
+/// fields are empty; a checkbox is ticked when it is sent at all (HTML sends only ticked
+/// ones), or when it is `true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct SamlProviderForm {
     pub name: String,
     pub idp_entity_id: String,
     pub sso_url: String,
     pub cert1: String,
     pub cert2: String,
+    #[serde(deserialize_with = "checkbox")]
     pub allow_idp_initiated: bool,
+    #[serde(deserialize_with = "checkbox")]
     pub sign_requests: bool,
+    #[serde(deserialize_with = "checkbox")]
     pub require_encryption: bool,
     pub nameid_format: String,
     pub attr_email: String,
     pub attr_given_name: String,
     pub attr_family_name: String,
+}
+
+/// A checkbox's value: a boolean (JSON), or any text but `false`/`off` (a form post,
+/// which sends `on` or the input's value only when ticked).
+fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Ticked;
+    impl serde::de::Visitor<'_> for Ticked {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean or a checkbox value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(!matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "off"))
+        }
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+    }
+    d.deserialize_any(Ticked)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use super::entities::{grant, group_member, resource};
 use super::permissions::Viewer;
 use super::DomainError;
+use crate::server::entities::Record;
 
 pub use crate::model::Level;
 
@@ -40,8 +41,8 @@ async fn groups_of<C: ConnectionTrait>(db: &C, membership_id: i64) -> Result<Vec
 ///
 /// One round trip: the resource, and the strongest grant any of the member's groups holds
 /// on it (`group_members` by membership, then the `grants` primary key per group).
-pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_id: i64) -> Result<Option<(resource::Model, Level)>, DomainError> {
-    use sea_orm::{DbBackend, FromQueryResult, Statement};
+pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_id: i64) -> Result<Option<(crate::model::Resource, Level)>, DomainError> {
+    use sea_orm::{FromQueryResult, Statement};
     #[derive(FromQueryResult)]
     struct Row {
         id: i64,
@@ -55,7 +56,7 @@ pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_
         best: Option<i32>,
     }
     let backend = db.get_database_backend();
-    let ph = |i: usize| if backend == DbBackend::Postgres { format!("${i}") } else { "?".into() };
+    let ph = |i: usize| super::db::param(backend, i);
     let sql = format!(
         "SELECT r.id, r.workspace_id, r.kind, r.name, r.description, r.created_at, r.updated_at, \
            (SELECT MAX(CASE gr.level WHEN 'edit' THEN 2 WHEN 'view' THEN 1 END) \
@@ -78,7 +79,7 @@ pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_
         Some(1) => Some(Level::View),
         _ => None,
     };
-    let r = resource::Model {
+    let r = crate::model::Resource {
         id: row.id,
         workspace_id: row.workspace_id,
         kind: row.kind,
@@ -92,7 +93,7 @@ pub async fn resource_for<C: ConnectionTrait>(db: &C, viewer: &Viewer, resource_
 }
 
 /// Every resource `viewer` reaches, collections first, then by name.
-pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Vec<(resource::Model, Level)>, DomainError> {
+pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Vec<(crate::model::Resource, Level)>, DomainError> {
     let all = || {
         resource::Entity::find()
             .filter(resource::Column::WorkspaceId.eq(viewer.workspace_id))
@@ -100,7 +101,7 @@ pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Ve
             .order_by_asc(resource::Column::Name)
     };
     if viewer.is_admin() {
-        return Ok(all().all(db).await?.into_iter().map(|r| (r, Level::Edit)).collect());
+        return Ok(all().all(db).await?.into_iter().map(|r| (r.record(), Level::Edit)).collect());
     }
     let groups = groups_of(db, viewer.membership_id).await?;
     if groups.is_empty() {
@@ -119,11 +120,11 @@ pub async fn reachable<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> Result<Ve
         return Ok(vec![]);
     }
     let ids: Vec<i64> = best.keys().copied().collect();
-    let mut out = Vec::new();
+    let mut out: Vec<(crate::model::Resource, Level)> = Vec::new();
     for chunk in ids.chunks(500) {
         for r in all().filter(resource::Column::Id.is_in(chunk.to_vec())).all(db).await? {
             if let Some(l) = best.get(&r.id) {
-                out.push((r, *l));
+                out.push((r.record(), *l));
             }
         }
     }
@@ -408,11 +409,13 @@ pub async fn describe<C: ConnectionTrait>(db: &C, cap: &super::permissions::Admi
 /// source of group membership).
 #[derive(Debug, Clone)]
 pub struct Reconcile {
-    pub provider: super::entities::saml_provider::Model,
+    /// The provider's name, and whether its SCIM provisioning is on.
+    pub provider_name: String,
+    pub provisioning: bool,
     /// `(group, members)` linked to this provider.
-    pub linked: Vec<(super::entities::group::Model, u64)>,
+    pub linked: Vec<(crate::model::Group, u64)>,
     /// `(group, members, grants)` linked to no provider (Everyone excluded: it is never linked).
-    pub unlinked: Vec<(super::entities::group::Model, u64, u64)>,
+    pub unlinked: Vec<(crate::model::Group, u64, u64)>,
     pub if_emptied: Preview,
 }
 
@@ -475,7 +478,13 @@ pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_p
         }
     }
     let if_emptied = preview(db, workspace_id, &Change::EmptyGroups { groups: unlinked.iter().map(|(g, _, _)| g.id).collect() }, limit).await?;
-    Ok(Reconcile { provider, linked, unlinked, if_emptied })
+    Ok(Reconcile {
+        provider_name: provider.name,
+        provisioning: provider.provisioning_enabled,
+        linked: linked.into_iter().map(|(g, n)| (g.record(), n)).collect(),
+        unlinked: unlinked.into_iter().map(|(g, n, k)| (g.record(), n, k)).collect(),
+        if_emptied,
+    })
 }
 
 #[cfg(test)]

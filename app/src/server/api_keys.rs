@@ -74,9 +74,23 @@ impl ApiCaller {
     }
 }
 
+/// Which key an admin acted on: its id, the public part that names it, and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyName {
+    pub id: i64,
+    pub public_id: String,
+    pub name: String,
+}
+
+impl KeyName {
+    fn of(k: &api_key::Model) -> Self {
+        KeyName { id: k.id, public_id: k.public_id.clone(), name: k.name.clone() }
+    }
+}
+
 /// A key, as the admin page lists it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
+pub(in crate::server) struct KeyInfo {
     pub key: api_key::Model,
     pub scopes: Vec<Scope>,
     /// `active`, `expired` or `revoked`.
@@ -98,7 +112,7 @@ fn status_of(m: &api_key::Model, now: i64) -> &'static str {
 }
 
 /// The workspace's keys, newest first.
-pub async fn list(db: &DatabaseConnection, now: i64, workspace_id: i64) -> Result<Vec<KeyInfo>, DomainError> {
+pub(in crate::server) async fn list(db: &DatabaseConnection, now: i64, workspace_id: i64) -> Result<Vec<KeyInfo>, DomainError> {
     let keys = api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(workspace_id)).order_by_desc(api_key::Column::Id).all(db).await?;
     Ok(keys.into_iter().map(|k| KeyInfo { scopes: scopes_of(&k), status: status_of(&k, now), key: k }).collect())
 }
@@ -115,7 +129,7 @@ pub async fn create(
     name: &str,
     scopes: &[Scope],
     expires_in_days: Option<i64>,
-) -> Result<(api_key::Model, String), DomainError> {
+) -> Result<(KeyName, String), DomainError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(DomainError::Invalid("Give the key a name of 1 to 100 characters.".into()));
@@ -176,7 +190,7 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
-    Ok((model.clone(), full_key(&model.public_id, &secret)))
+    Ok((KeyName::of(&model), full_key(&model.public_id, &secret)))
 }
 
 /// Key `id` of the capability's workspace, if its status is one of `allowed`.
@@ -190,7 +204,7 @@ async fn key_of<C: sea_orm::ConnectionTrait>(db: &C, now: i64, cap: &AdminCap, i
 
 /// A new secret for key `id`; the old one keeps working for `overlap_secs` (one of
 /// [`OVERLAP_CHOICES_SECS`]), so the holder can switch without downtime.
-pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, overlap_secs: i64) -> Result<String, DomainError> {
+pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, overlap_secs: i64) -> Result<(KeyName, String), DomainError> {
     if !OVERLAP_CHOICES_SECS.contains(&overlap_secs) {
         return Err(DomainError::Invalid("Choose how long the old key keeps working.".into()));
     }
@@ -205,12 +219,12 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "api_key.rotate", &key.name, json!({ "key": key.public_id, "overlap_secs": overlap_secs }))
         .await?;
     txn.commit().await?;
-    Ok(full_key(&key.public_id, &secret))
+    Ok((KeyName::of(&key), full_key(&key.public_id, &secret)))
 }
 
 /// Revokes key `id` at once (its current and previous secrets); an expired key may be
 /// revoked too, to mark it done.
-pub async fn revoke(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<api_key::Model, DomainError> {
+pub async fn revoke(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<KeyName, DomainError> {
     let txn = super::db::write(db).await?;
     let key = key_of(&txn, now, cap, id, &["active", "expired"]).await?;
     let mut m: api_key::ActiveModel = key.clone().into();
@@ -220,7 +234,7 @@ pub async fn revoke(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) 
     let key = m.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "api_key.revoke", &key.name, json!({ "key": key.public_id })).await?;
     txn.commit().await?;
-    Ok(key)
+    Ok(KeyName::of(&key))
 }
 
 /// The caller a presented key (`ghk_…`) authenticates, or `None` for anything else: a

@@ -3,6 +3,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::entities::audit_log;
 use super::DomainError;
+use crate::server::entities::Record;
 
 /// Who is acting. Built from a verified session, the CLI, or a SCIM token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +140,13 @@ fn like_literal(s: &str) -> String {
 }
 
 /// One page of `workspace_id`'s audit log, newest first, and how many entries match.
-pub async fn search<C: ConnectionTrait>(db: &C, workspace_id: i64, f: &Filter, offset: u64, limit: u64) -> Result<(Vec<audit_log::Model>, u64), DomainError> {
+pub async fn search<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: i64,
+    f: &Filter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<crate::model::AuditEntry>, u64), DomainError> {
     use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
     let mut q = audit_log::Entity::find().filter(audit_log::Column::WorkspaceId.eq(workspace_id));
@@ -154,7 +161,7 @@ pub async fn search<C: ConnectionTrait>(db: &C, workspace_id: i64, f: &Filter, o
     }
     let total = q.clone().count(db).await?;
     let rows = q.order_by_desc(audit_log::Column::Id).offset(offset).limit(limit).all(db).await?;
-    Ok((rows, total))
+    Ok((rows.into_iter().map(Record::record).collect(), total))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub async fn password_login(
 ) -> Result<SignedIn, DomainError> {
     let ip = origin.ip;
     let (db, now) = (deps.db, deps.now);
-    let ws = workspaces::by_slug(db, slug).await?;
+    let ws = workspaces::row_by_slug(db, slug).await?;
     if !methods::is_enabled(db, ws.id, PASSWORD, deps.config).await? {
         return Err(DomainError::Refused("Password sign-in is turned off for this workspace.".into()));
     }

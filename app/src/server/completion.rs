@@ -15,7 +15,7 @@ use super::permissions::Status;
 use super::{sessions, DomainError};
 
 /// Who is signing in where, and how to record it.
-pub struct Completion<'a> {
+pub(in crate::server) struct Completion<'a> {
     pub workspace: &'a workspace::Model,
     pub membership: &'a membership::Model,
     /// The membership was made in this transaction (an invite used, a member created).
@@ -72,7 +72,7 @@ pub fn redirect_within(slug: &str, next: Option<&str>, forward: &super::forward_
 
 /// Ends a sign-in in `txn` (which holds whatever the protocol wrote before) and commits
 /// it. A deactivated membership rolls everything back.
-pub async fn complete(
+pub(in crate::server) async fn complete(
     db: &DatabaseConnection,
     events: &Events,
     txn: super::db::WriteTxn,

@@ -48,6 +48,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(opts).await?)
 }
 
+/// Bound parameter `i` (from 1) of a raw statement in `backend`'s dialect: `$i` on
+/// PostgreSQL, `?` on SQLite (whose `?`s bind in order).
+pub fn param(backend: DbBackend, i: usize) -> String {
+    if backend == DbBackend::Postgres {
+        format!("${i}")
+    } else {
+        "?".to_string()
+    }
+}
+
 /// Did a write fail on a unique index (a concurrent or duplicate insert)?
 pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))

@@ -11,6 +11,7 @@ use super::audit;
 use super::entities::workspace_domain;
 use super::permissions::AdminCap;
 use super::DomainError;
+use crate::server::entities::Record;
 
 /// Lower-cases and checks a DNS name: labels of letters, digits and dashes, a dot, no
 /// wildcard, at most 253 characters.
@@ -81,12 +82,15 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<S
 }
 
 /// Every claim of the workspace, whatever its status (the settings page).
-pub async fn claims<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<workspace_domain::Model>, DomainError> {
+pub async fn claims<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<crate::model::ClaimedDomain>, DomainError> {
     Ok(workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
         .order_by_asc(workspace_domain::Column::Domain)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Record::record)
+        .collect())
 }
 
 /// Is `email`'s domain one this workspace has proven (verified)?
@@ -203,7 +207,12 @@ pub enum Found {
 /// matches; a pending claim fails after `PENDING_GRACE_SECS`, a verified one after its
 /// record has been gone for `LOST_GRACE_SECS`. A resolver error changes no status. An
 /// operator-trusted claim isn't looked up. Returns the claim as it is now.
-pub async fn check(db: &DatabaseConnection, dns: &super::dns::Dns, now: i64, claim: workspace_domain::Model) -> Result<workspace_domain::Model, DomainError> {
+pub(in crate::server) async fn check(
+    db: &DatabaseConnection,
+    dns: &super::dns::Dns,
+    now: i64,
+    claim: workspace_domain::Model,
+) -> Result<workspace_domain::Model, DomainError> {
     if claim.trusted {
         return Ok(claim);
     }
@@ -261,7 +270,7 @@ pub async fn verify_now(
     now: i64,
     workspace_id: i64,
     domain: &str,
-) -> Result<workspace_domain::Model, DomainError> {
+) -> Result<crate::model::ClaimedDomain, DomainError> {
     let domain = validate_domain(domain)?;
     let claim = workspace_domain::Entity::find()
         .filter(workspace_domain::Column::WorkspaceId.eq(workspace_id))
@@ -269,7 +278,7 @@ pub async fn verify_now(
         .one(db)
         .await?
         .ok_or(DomainError::NotFound)?;
-    check(db, dns, now, claim).await
+    Ok(check(db, dns, now, claim).await?.record())
 }
 
 /// Operator override for networks without DNS: the claim counts as verified and is no

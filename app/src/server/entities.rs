@@ -509,3 +509,108 @@ pub mod oidc_rule {
     }
     no_relations!();
 }
+
+/// Rows become the plain records adapters get (`model::records`) at the domain's edge.
+/// A trait of the domain's own (not `From`), so no public impl names an entity.
+pub(in crate::server) trait Record {
+    type Out;
+    fn record(self) -> Self::Out;
+}
+
+mod records {
+    use super::{account, audit_log, group, membership, resource, workspace, workspace_domain, Record};
+    use crate::model;
+
+    impl Record for workspace::Model {
+        type Out = model::Workspace;
+        fn record(self) -> model::Workspace {
+            model::Workspace {
+                id: self.id,
+                slug: self.slug,
+                name: self.name,
+                session_lifetime_secs: self.session_lifetime_secs,
+                session_idle_secs: self.session_idle_secs,
+                created_at: self.created_at,
+            }
+        }
+    }
+
+    impl Record for audit_log::Model {
+        type Out = model::AuditEntry;
+        fn record(self) -> model::AuditEntry {
+            model::AuditEntry {
+                id: self.id,
+                created_at: self.created_at,
+                actor: self.actor,
+                action: self.action,
+                target: self.target,
+                details: self.details,
+                source_ip: self.source_ip,
+            }
+        }
+    }
+
+    impl Record for workspace_domain::Model {
+        type Out = model::ClaimedDomain;
+        fn record(self) -> model::ClaimedDomain {
+            model::ClaimedDomain {
+                id: self.id,
+                workspace_id: self.workspace_id,
+                domain: self.domain,
+                status: self.status,
+                token: self.token,
+                checked_at: self.checked_at,
+                verified_at: self.verified_at,
+                last_seen_at: self.last_seen_at,
+                last_error: self.last_error,
+                trusted: self.trusted,
+                created_at: self.created_at,
+            }
+        }
+    }
+
+    impl Record for resource::Model {
+        type Out = model::Resource;
+        fn record(self) -> model::Resource {
+            model::Resource {
+                id: self.id,
+                workspace_id: self.workspace_id,
+                kind: self.kind,
+                name: self.name,
+                description: self.description,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+            }
+        }
+    }
+
+    impl Record for group::Model {
+        type Out = model::Group;
+        fn record(self) -> model::Group {
+            model::Group {
+                id: self.id,
+                workspace_id: self.workspace_id,
+                name: self.name,
+                is_everyone: self.is_everyone,
+                managed_by_provider_id: self.managed_by_provider_id,
+                created_at: self.created_at,
+            }
+        }
+    }
+
+    impl model::Member {
+        pub(in crate::server) fn of(m: &membership::Model, a: &account::Model) -> Self {
+            model::Member {
+                id: m.id,
+                account_id: a.id,
+                workspace_id: m.workspace_id,
+                email: a.email.clone(),
+                full_name: a.full_name.clone(),
+                role: m.role,
+                status: m.status,
+                managed_by_provider_id: m.managed_by_provider_id,
+                created_at: m.created_at,
+            }
+        }
+    }
+}

@@ -13,11 +13,12 @@ use super::entities::{account, grant, group, group_member, membership, saml_prov
 use super::events::{Events, Topic};
 use super::permissions::{AdminCap, Status};
 use super::{normalize_email, DomainError};
+use crate::server::entities::Record;
 
 /// A group with what the Groups page shows.
 #[derive(Debug, Clone)]
 pub struct GroupRow {
-    pub group: group::Model,
+    pub group: crate::model::Group,
     pub members: Vec<(i64, String)>,
     /// The SCIM provider's name when linked.
     pub managed_by: Option<String>,
@@ -68,7 +69,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<G
             .collect();
         members.sort_by(|a, b| a.1.cmp(&b.1));
         let managed_by = g.managed_by_provider_id.map(|p| providers.get(&p).cloned().unwrap_or_else(|| "your identity provider".into()));
-        out.push(GroupRow { group: g, members, managed_by });
+        out.push(GroupRow { group: g.record(), members, managed_by });
     }
     Ok(out)
 }
@@ -80,7 +81,7 @@ fn bump(g: &group::Model, now: i64) -> group::ActiveModel {
     am
 }
 
-pub async fn create(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, name: &str) -> Result<group::Model, DomainError> {
+pub async fn create(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, name: &str) -> Result<crate::model::Group, DomainError> {
     let name = validate_name(name)?;
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::insert_group(&txn, now, cap.workspace_id(), &name, None, None).await.map_err(|e| {
@@ -93,7 +94,7 @@ pub async fn create(db: &DatabaseConnection, events: &Events, now: i64, cap: &Ad
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.create", &name, json!({ "id": g.id })).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
-    Ok(g)
+    Ok(g.record())
 }
 
 pub async fn rename(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64, name: &str) -> Result<(), DomainError> {

@@ -15,6 +15,7 @@ use super::events::{Events, Topic};
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, Role, Status};
 use super::{normalize_email, sessions, DomainError};
+use crate::model::{InviteCreated, InvitesPage, PendingInvite};
 
 pub struct InviteInfo {
     pub workspace_slug: String,
@@ -88,7 +89,7 @@ pub async fn accept_invite(
     Ok((ws.slug, session))
 }
 
-pub struct MemberRow {
+pub(in crate::server) struct MemberRow {
     pub membership: membership::Model,
     pub account: account::Model,
     /// How the member signs in here: `password` if they have one, and methods seen in sessions.
@@ -106,8 +107,8 @@ pub const PAGE_SIZE: u64 = 50;
 /// the account's name and email (kept by database triggers, migration 14) let the page be
 /// read in order from one index, with no join or sort of the whole workspace. The rest is
 /// read only for the page's rows.
-pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, search: &str) -> Result<(Vec<MemberRow>, u64), DomainError> {
-    use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+pub(in crate::server) async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, search: &str) -> Result<(Vec<MemberRow>, u64), DomainError> {
+    use sea_orm::{FromQueryResult, Statement, Value};
     #[derive(FromQueryResult)]
     struct Id {
         id: i64,
@@ -117,7 +118,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, sear
         n: i64,
     }
     let backend = db.get_database_backend();
-    let ph = |i: usize| if backend == DbBackend::Postgres { format!("${i}") } else { "?".to_string() };
+    let ph = |i: usize| super::db::param(backend, i);
     let mut values: Vec<Value> = vec![workspace_id.into()];
     let mut filter = format!("m.workspace_id = {}", ph(1));
     let search = search.trim().to_lowercase();
@@ -182,7 +183,7 @@ pub async fn members_page(
     let page = page.max(1);
     let (rows, total) = self::page(db, cap.workspace_id(), page, search).await?;
     let providers: std::collections::HashMap<i64, String> =
-        crate::server::saml::list(db, cap.workspace_id()).await?.into_iter().map(|p| (p.id, p.name)).collect();
+        crate::server::saml::rows(db, cap.workspace_id()).await?.into_iter().map(|p| (p.id, p.name)).collect();
     let sole_admin = crate::server::directory::active_admin_count(db, cap.workspace_id()).await? == 1;
     let ws = super::entities::workspace::Entity::find_by_id(cap.workspace_id()).one(db).await?.ok_or(DomainError::NotFound)?;
     let accounts: Vec<i64> = rows.iter().map(|r| r.account.id).collect();
@@ -348,7 +349,7 @@ pub async fn promote(
 }
 
 /// Invites not yet accepted and not expired, newest first.
-pub async fn pending_invites<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64) -> Result<Vec<invite::Model>, DomainError> {
+async fn pending_invites<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64) -> Result<Vec<invite::Model>, DomainError> {
     Ok(invite::Entity::find()
         .filter(invite::Column::WorkspaceId.eq(workspace_id))
         .filter(invite::Column::AcceptedAt.is_null())
@@ -356,6 +357,26 @@ pub async fn pending_invites<C: ConnectionTrait>(db: &C, now: i64, workspace_id:
         .order_by_desc(invite::Column::Id)
         .all(db)
         .await?)
+}
+
+/// The Members page's invites: those pending, and the one a no-JS invite just made when
+/// `flash` (`{token}.{emailed}`, from the one-time cookie) names a pending invite of this
+/// workspace; anything else in it shows nothing.
+pub async fn invites_page<C: ConnectionTrait>(db: &C, public_url: &str, now: i64, cap: &AdminCap, flash: Option<&str>) -> Result<InvitesPage, DomainError> {
+    let pending = pending_invites(db, now, cap.workspace_id()).await?;
+    let fresh = flash.and_then(|v| v.split_once('.')).and_then(|(token, emailed)| {
+        let hash = crate::server::crypto::Token::from_presented(token).hash();
+        pending.iter().find(|i| i.token_hash == hash).map(|i| InviteCreated {
+            email: i.email.clone(),
+            link: format!("{public_url}/invite/{token}"),
+            emailed: emailed == "1",
+        })
+    });
+    let pending = pending
+        .into_iter()
+        .map(|i| PendingInvite { id: i.id, email: i.email, role: i.role, expires_in_days: (i.expires_at - now + 86_399) / 86_400 })
+        .collect();
+    Ok(InvitesPage { pending, fresh })
 }
 
 /// Withdraws a pending invite: its link stops working at once.

@@ -13,7 +13,12 @@ pub mod db;
 pub mod directory;
 pub mod dns;
 pub mod domains;
+/// The sea-orm entities stop at the domain's edge: adapters (server functions, HTTP
+/// handlers, the CLI) get model types. Tests and benches may read rows directly.
+#[cfg(any(test, feature = "testing"))]
 pub mod entities;
+#[cfg(not(any(test, feature = "testing")))]
+pub(in crate::server) mod entities;
 pub mod error;
 pub mod events;
 pub mod forward_auth;
@@ -41,13 +46,15 @@ pub use error::DomainError;
 
 /// What a domain call that signs someone in needs of the running server, borrowed from
 /// the application state (`web::AppState::deps`): the database, the configuration, the
-/// password hasher, live events and the current time.
+/// password hasher, live events, OpenID discovery and the current time.
 #[derive(Clone, Copy)]
 pub struct Deps<'a> {
     pub db: &'a sea_orm::DatabaseConnection,
     pub config: &'a config::RuntimeConfig,
     pub hasher: &'a password::Hasher,
     pub events: &'a events::Events,
+    /// OpenID providers' discovery documents and keys.
+    pub discovery: &'a oidc::Discovery,
     pub now: i64,
 }
 

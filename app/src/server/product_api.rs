@@ -10,13 +10,13 @@ use super::access::{self, Level};
 use super::entities::{account, grant, group, group_member, membership, resource};
 use super::permissions::{Role, Status};
 use super::DomainError;
+use crate::server::entities::Record;
 
 /// Largest page; also the most access checks in one call.
 pub const MAX_PAGE: u64 = 1000;
 
 pub struct MemberRow {
-    pub membership: membership::Model,
-    pub account: account::Model,
+    pub member: crate::model::Member,
     pub group_ids: Vec<i64>,
 }
 
@@ -40,14 +40,14 @@ pub async fn members<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, 
     Ok(rows
         .into_iter()
         .filter_map(|m| {
-            let account = accounts.get(&m.account_id)?.clone();
-            Some(MemberRow { group_ids: groups.remove(&m.id).unwrap_or_default(), account, membership: m })
+            let account = accounts.get(&m.account_id)?;
+            Some(MemberRow { group_ids: groups.remove(&m.id).unwrap_or_default(), member: crate::model::Member::of(&m, account) })
         })
         .collect())
 }
 
 /// Groups with id above `after`, with their member counts.
-pub async fn groups<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, limit: u64) -> Result<Vec<(group::Model, u64)>, DomainError> {
+pub async fn groups<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, limit: u64) -> Result<Vec<(crate::model::Group, u64)>, DomainError> {
     let rows = group::Entity::find()
         .filter(group::Column::WorkspaceId.eq(workspace_id))
         .filter(group::Column::Id.gt(after))
@@ -69,23 +69,26 @@ pub async fn groups<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, l
         .into_iter()
         .map(|(g, n)| (g, u64::try_from(n).unwrap_or(0)))
         .collect();
-    Ok(rows.into_iter().map(|g| (counts.get(&g.id).copied().unwrap_or(0), g)).map(|(c, g)| (g, c)).collect())
+    Ok(rows.into_iter().map(|g| (counts.get(&g.id).copied().unwrap_or(0), g)).map(|(c, g)| (g.record(), c)).collect())
 }
 
 /// Resources with id above `after`.
-pub async fn resources<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, limit: u64) -> Result<Vec<resource::Model>, DomainError> {
+pub async fn resources<C: ConnectionTrait>(db: &C, workspace_id: i64, after: i64, limit: u64) -> Result<Vec<crate::model::Resource>, DomainError> {
     Ok(resource::Entity::find()
         .filter(resource::Column::WorkspaceId.eq(workspace_id))
         .filter(resource::Column::Id.gt(after))
         .order_by_asc(resource::Column::Id)
         .limit(limit.min(MAX_PAGE))
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Record::record)
+        .collect())
 }
 
 /// One resource of the workspace.
-pub async fn resource<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) -> Result<resource::Model, DomainError> {
-    resource::Entity::find_by_id(id).filter(resource::Column::WorkspaceId.eq(workspace_id)).one(db).await?.ok_or(DomainError::NotFound)
+pub async fn resource<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) -> Result<crate::model::Resource, DomainError> {
+    Ok(resource::Entity::find_by_id(id).filter(resource::Column::WorkspaceId.eq(workspace_id)).one(db).await?.ok_or(DomainError::NotFound)?.record())
 }
 
 /// The access level of each (membership id, resource id) pair in the workspace, by the

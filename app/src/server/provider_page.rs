@@ -78,9 +78,9 @@ pub async fn provider_page(
             asserted_by_default: true,
         });
     }
-    let p = saml::get(db, cap, id).await?;
+    let p = saml::row(db, cap, id).await?;
     let u = saml::urls(cfg, &p.public_id);
-    let pems = saml::certificates(&p);
+    let pems = saml::certificates_of(&p);
     let certs = pems
         .iter()
         .filter_map(|pem| idp_metadata::certificate_facts(pem).ok())

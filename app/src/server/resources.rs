@@ -13,6 +13,7 @@ use super::entities::{grant, group, resource};
 use super::events::{Events, Topic};
 use super::permissions::{AdminCap, ResourceWriter};
 use super::DomainError;
+use crate::server::entities::Record;
 
 pub const KINDS: [(&str, &str); 2] = [("collection", "Collection"), ("datasource", "Datasource connection")];
 
@@ -31,13 +32,22 @@ fn validate(kind: &str, name: &str, description: &str) -> Result<(String, String
     Ok((kind.to_string(), name.to_string(), description.to_string()))
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<resource::Model>, DomainError> {
+pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<crate::model::Resource>, DomainError> {
     Ok(resource::Entity::find()
         .filter(resource::Column::WorkspaceId.eq(workspace_id))
         .order_by_asc(resource::Column::Kind)
         .order_by_asc(resource::Column::Name)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Record::record)
+        .collect())
+}
+
+/// A resource as a page shows it, at `level` (empty on the admins' list).
+pub fn view(r: crate::model::Resource, level: &str) -> crate::model::ResourceView {
+    let kind_label = KINDS.iter().find(|(k, _)| *k == r.kind).map(|(_, l)| l.to_string()).unwrap_or_default();
+    crate::model::ResourceView { id: r.id, kind: r.kind, kind_label, name: r.name, description: r.description, level: level.to_string() }
 }
 
 async fn get<C: ConnectionTrait>(db: &C, workspace_id: i64, id: i64) -> Result<resource::Model, DomainError> {
@@ -63,7 +73,7 @@ pub async fn create(
     cap: impl Into<ResourceWriter>,
     max: u64,
     new: NewResource<'_>,
-) -> Result<resource::Model, DomainError> {
+) -> Result<crate::model::Resource, DomainError> {
     let cap: ResourceWriter = cap.into();
     let (kind, name, description) = validate(new.kind, new.name, new.description)?;
     let txn = crate::server::db::write(db).await?;
@@ -86,7 +96,7 @@ pub async fn create(
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.create", &name, json!({ "id": r.id, "kind": kind })).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
-    Ok(r)
+    Ok(r.record())
 }
 
 pub async fn update(
@@ -97,7 +107,7 @@ pub async fn update(
     id: i64,
     name: &str,
     description: &str,
-) -> Result<resource::Model, DomainError> {
+) -> Result<crate::model::Resource, DomainError> {
     let cap: ResourceWriter = cap.into();
     let txn = crate::server::db::write(db).await?;
     let r = get(&txn, cap.workspace_id(), id).await?;
@@ -110,7 +120,7 @@ pub async fn update(
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "resource.update", &name, json!({ "id": id })).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Access]).await;
-    Ok(r)
+    Ok(r.record())
 }
 
 /// Deletes a resource and every grant on it.

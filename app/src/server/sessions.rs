@@ -2,7 +2,7 @@
 //! SHA-256 is stored.
 //! Expiry is absolute and computed on every request from the workspace's *current*
 //! lifetime, so shortening the lifetime applies to existing sessions at once.
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set, Statement};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement};
 
 use super::crypto::Token;
 use super::entities::session;
@@ -102,7 +102,7 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Op
 /// once a minute).
 async fn look_up<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option<String>, used: bool) -> Result<Option<Viewer>, DomainError> {
     let backend = db.get_database_backend();
-    let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let ph = super::db::param(backend, 1);
     let sql = format!(
         "SELECT s.id AS session_id, s.created_at, s.last_seen_at, a.id AS account_id, a.email, a.full_name, \
          w.id AS workspace_id, w.slug, w.name AS workspace_name, w.session_lifetime_secs, w.session_idle_secs, \
@@ -150,12 +150,20 @@ async fn look_up<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option
 /// slug (for Single Logout and the way back to sign-in). No live event: the signing-out
 /// page would hear it and reload in the middle of its own navigation (to the IdP's Single
 /// Logout); other tabs of the session learn at their next request or minute's check.
-pub async fn end_by_token(db: &sea_orm::DatabaseConnection, token: &Token) -> Result<Option<(session::Model, String)>, DomainError> {
+pub async fn end_by_token(db: &sea_orm::DatabaseConnection, token: &Token) -> Result<Option<Ended>, DomainError> {
     use super::entities::workspace;
     let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(token.hash())).one(db).await? else { return Ok(None) };
     let slug = workspace::Entity::find_by_id(s.workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
     session::Entity::delete_by_id(s.id).exec(db).await?;
-    Ok(Some((s, slug)))
+    Ok(Some(Ended { session: s, workspace_slug: slug }))
+}
+
+/// A session that has just ended, as its sign-out goes on (Single Logout reads how it
+/// began).
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub(in crate::server) session: session::Model,
+    pub workspace_slug: String,
 }
 
 /// Ends the workspace's sessions made with sign-in `method` (switched off, or narrowed),
@@ -178,7 +186,7 @@ pub async fn revoke_all<C: ConnectionTrait>(db: &C, account_id: i64, workspace_i
 /// The sessions of one account in one workspace that would still let it in at `now`
 /// (within the workspace's lifetime and idle timeout), newest first. Ended ones are only
 /// deleted when next presented, so they are filtered here.
-pub async fn live_of<C: ConnectionTrait>(
+pub(in crate::server) async fn live_of<C: ConnectionTrait>(
     db: &C,
     now: i64,
     ws: &super::entities::workspace::Model,
@@ -221,7 +229,7 @@ pub async fn list_own(db: &sea_orm::DatabaseConnection, now: i64, viewer: &Viewe
 }
 
 /// Live sessions per account, for the given accounts of `ws` (one query).
-pub async fn live_counts<C: ConnectionTrait>(
+pub(in crate::server) async fn live_counts<C: ConnectionTrait>(
     db: &C,
     now: i64,
     ws: &super::entities::workspace::Model,

@@ -1,7 +1,7 @@
 //! Daily counters per workspace for the Overview page: sign-ins by method and SCIM
 //! requests. Sessions and activity rows are pruned; these are one row per workspace, day
 //! and metric, upserted in the same statement everywhere (every process shares them).
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use super::DomainError;
 
@@ -21,7 +21,7 @@ pub async fn bump<C: ConnectionTrait>(db: &C, workspace_id: i64, now: i64, metri
 /// Adds `n` to the counter of `metric` for the day holding `now`.
 pub async fn bump_by<C: ConnectionTrait>(db: &C, workspace_id: i64, now: i64, metric: &str, n: i64) -> Result<(), DomainError> {
     let backend = db.get_database_backend();
-    let (a, b, c, d) = if backend == DbBackend::Postgres { ("$1", "$2", "$3", "$4") } else { ("?", "?", "?", "?") };
+    let [a, b, c, d] = [1, 2, 3, 4].map(|i| super::db::param(backend, i));
     let sql = format!(
         "INSERT INTO daily_counts (workspace_id, day, metric, count) VALUES ({a}, {b}, {c}, {d}) \
          ON CONFLICT (workspace_id, day, metric) DO UPDATE SET count = daily_counts.count + excluded.count"
@@ -40,7 +40,7 @@ pub struct Count {
 /// Every counter of `workspace_id` for the `days` days ending today.
 pub async fn recent<C: ConnectionTrait>(db: &C, workspace_id: i64, now: i64, days: i64) -> Result<Vec<Count>, DomainError> {
     let backend = db.get_database_backend();
-    let (a, b) = if backend == DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let [a, b] = [1, 2].map(|i| super::db::param(backend, i));
     let sql = format!("SELECT day, metric, count FROM daily_counts WHERE workspace_id = {a} AND day > {b} ORDER BY day, metric");
     let first = now.div_euclid(DAY) - days;
     Ok(Count::find_by_statement(Statement::from_sql_and_values(backend, sql, [workspace_id.into(), first.into()])).all(db).await?)

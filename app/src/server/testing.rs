@@ -7,11 +7,11 @@
 //! (`scripts/build-release.sh` rebuilds when a bench build replaced the binary).
 #![allow(clippy::disallowed_methods)] // the operator's capability is minted for tests here
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::audit::Actor;
 use super::config::RuntimeConfig;
-use super::entities::{membership, saml_provider, workspace};
+use super::entities::membership;
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, OperatorCap, Role};
 use super::{db, directory, methods, saml, scim, workspaces, DomainError};
@@ -54,7 +54,7 @@ pub fn workspace(slug: &str) -> WorkspaceBuilder {
 
 /// A created workspace with its first admin.
 pub struct Workspace {
-    pub workspace: workspace::Model,
+    pub workspace: crate::model::Workspace,
     pub admin: membership::Model,
     /// The operator's capability over it.
     pub cap: AdminCap,
@@ -98,14 +98,17 @@ pub async fn member(db: &DatabaseConnection, now: i64, workspace_id: i64, email:
 
 /// A SAML provider named `name` with a fresh signing certificate and the default
 /// attribute names.
-pub async fn provider(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, name: &str) -> Result<saml_provider::Model, DomainError> {
+pub async fn provider(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, name: &str) -> Result<saml::Provider, DomainError> {
     let (_, cert) = saml::sp::generate_key_pair(name)?;
     let slug: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
     let input = saml::ProviderInput {
-        name: name.to_string(),
-        idp_entity_id: format!("https://idp.{slug}.test"),
-        sso_url: format!("https://idp.{slug}.test/sso"),
-        certificates: vec![cert],
+        form: crate::model::SamlProviderForm {
+            name: name.to_string(),
+            idp_entity_id: format!("https://idp.{slug}.test"),
+            sso_url: format!("https://idp.{slug}.test/sso"),
+            cert1: cert,
+            ..Default::default()
+        },
         ..Default::default()
     };
     saml::create(db, cfg, now, cap, &input).await
@@ -113,15 +116,9 @@ pub async fn provider(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, ca
 
 /// Makes `provider` the workspace's only sign-in method and turns SCIM on; returns the
 /// Provider Token a SCIM client presents.
-pub async fn scim_client(
-    db: &DatabaseConnection,
-    cfg: &RuntimeConfig,
-    now: i64,
-    cap: &AdminCap,
-    provider: &saml_provider::Model,
-) -> Result<String, DomainError> {
-    methods::change(db, now, cap, cfg, &[saml::method_key(&provider.public_id)], &[methods::PASSWORD.to_string()]).await?;
-    Ok(scim::enable(db, now, cap, &provider.public_id, None).await?.expose().to_string())
+pub async fn scim_client(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, provider: &saml::Provider) -> Result<String, DomainError> {
+    methods::change(db, now, cap, cfg, &[saml::method_key(provider.public_id())], &[methods::PASSWORD.to_string()]).await?;
+    Ok(scim::enable(db, now, cap, provider.public_id(), None).await?.expose().to_string())
 }
 
 #[cfg(test)]
@@ -138,7 +135,7 @@ mod tests {
     async fn everyone_holds_exactly_the_active_members_through_deactivation_and_back() {
         let db = database().await.expect("db");
         let ws = workspace("acme").create(&db, &hasher().expect("hasher"), T0).await.expect("workspace");
-        let everyone = directory::everyone_group(&db, ws.workspace.id).await.expect("everyone");
+        let everyone = directory::groups::everyone_group(&db, ws.workspace.id).await.expect("everyone");
         let bob = member(&db, T0, ws.workspace.id, "Bob@Acme.test", Role::Member).await.expect("bob");
         assert_eq!(directory::group_size(&db, everyone.id).await.expect("size"), 2);
 
@@ -189,11 +186,96 @@ mod tests {
         let cfg = RuntimeConfig::default();
         let p = provider(&db, &cfg, T0, &ws.cap, "Okta").await.expect("provider");
         // Password sign-in is still on: provisioning is refused.
-        let refused = scim::enable(&db, T0, &ws.cap, &p.public_id, None).await;
+        let refused = scim::enable(&db, T0, &ws.cap, p.public_id(), None).await;
         assert!(matches!(refused, Err(DomainError::Refused(_))), "{refused:?}");
         let token = scim_client(&db, &cfg, T0, &ws.cap, &p).await.expect("scim");
-        assert!(scim::is_current_token(&db, p.id, &token).await.expect("check"));
+        assert!(scim::is_current_token(&db, p.id(), &token).await.expect("check"));
         let enabled = methods::enabled_set(&db, ws.workspace.id).await.expect("methods");
-        assert_eq!(enabled.into_iter().collect::<Vec<_>>(), vec![saml::method_key(&p.public_id)]);
+        assert_eq!(enabled.into_iter().collect::<Vec<_>>(), vec![saml::method_key(p.public_id())]);
+    }
+}
+
+/// The latest SCIM requests recorded for a provider, newest first (what its page lists).
+pub async fn scim_activity<C: ConnectionTrait>(
+    db: &C,
+    provider_id: i64,
+    limit: u64,
+) -> Result<Vec<crate::server::entities::scim_activity::Model>, DomainError> {
+    crate::server::scim::activity(db, provider_id, limit).await
+}
+
+/// The latest SAML sign-ins and refusals recorded for a provider (what its page lists).
+pub async fn saml_activity<C: ConnectionTrait>(
+    db: &C,
+    provider_id: i64,
+    limit: u64,
+) -> Result<Vec<crate::server::entities::saml_activity::Model>, DomainError> {
+    crate::server::saml::signin::activity(db, provider_id, limit).await
+}
+
+/// One page of the Members list as the domain reads it: `(email, name)` per row, and the
+/// number of members matching `search`.
+pub async fn members_page_rows<C: ConnectionTrait>(db: &C, workspace_id: i64, page: u64, search: &str) -> Result<(Vec<(String, String)>, u64), DomainError> {
+    let (rows, total) = crate::server::members::page(db, workspace_id, page, search).await?;
+    Ok((rows.into_iter().map(|r| (r.account.email, r.account.full_name)).collect(), total))
+}
+
+/// The account of `email` (normalized) in a workspace, as the directory finds it.
+pub async fn account_by_email<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: i64,
+    email_normalized: &str,
+) -> Result<Option<crate::server::entities::account::Model>, DomainError> {
+    directory::account_by_email(db, workspace_id, email_normalized).await
+}
+
+/// An account's membership of a workspace.
+pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
+    directory::membership_of(db, workspace_id, account_id).await
+}
+
+/// The workspace's built-in Everyone group.
+pub async fn everyone_group<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<crate::server::entities::group::Model, DomainError> {
+    directory::groups::everyone_group(db, workspace_id).await
+}
+
+/// The directory's row helpers, for benchmarks that measure the bare database work of a
+/// request next to the request itself.
+pub mod rows {
+    use sea_orm::ConnectionTrait;
+
+    use crate::model::Role;
+    use crate::server::directory;
+    use crate::server::entities::{account, group, membership};
+    use crate::server::DomainError;
+
+    pub async fn insert_group<C: ConnectionTrait>(
+        db: &C,
+        now: i64,
+        workspace_id: i64,
+        name: &str,
+        provider_id: Option<i64>,
+    ) -> Result<group::Model, sea_orm::DbErr> {
+        directory::insert_group(db, now, workspace_id, name, None, provider_id).await
+    }
+
+    pub async fn find_or_create_account<C: ConnectionTrait>(
+        db: &C,
+        now: i64,
+        workspace_id: i64,
+        email: &str,
+        full_name: &str,
+    ) -> Result<account::Model, DomainError> {
+        directory::find_or_create_account(db, now, workspace_id, email, email, full_name).await
+    }
+
+    pub async fn add_membership<C: ConnectionTrait>(
+        db: &C,
+        now: i64,
+        workspace_id: i64,
+        account_id: i64,
+        role: Role,
+    ) -> Result<membership::Model, DomainError> {
+        directory::add_membership(db, now, workspace_id, account_id, role, None).await
     }
 }

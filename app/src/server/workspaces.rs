@@ -10,6 +10,7 @@ use super::entities::{group, sign_in_method, workspace};
 use super::password::{Hasher, Password};
 use super::permissions::{AdminCap, Role};
 use super::{normalize_email, DomainError};
+use crate::server::entities::Record;
 
 pub const DEFAULT_SESSION_LIFETIME_SECS: i64 = 30 * 86_400;
 pub const MAX_SESSION_LIFETIME_DAYS: i64 = 365;
@@ -51,7 +52,11 @@ async fn setup_token_valid<C: ConnectionTrait>(db: &C, presented: &str) -> Resul
     Ok(setup_token::Entity::find_by_id(hash).one(db).await?.is_some())
 }
 
-pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<workspace::Model, DomainError> {
+pub async fn by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<crate::model::Workspace, DomainError> {
+    Ok(row_by_slug(db, slug).await?.record())
+}
+
+pub(in crate::server) async fn row_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<workspace::Model, DomainError> {
     workspace::Entity::find().filter(workspace::Column::Slug.eq(slug.to_lowercase())).one(db).await?.ok_or(DomainError::NotFound)
 }
 
@@ -66,7 +71,7 @@ pub struct NewWorkspace {
 }
 
 pub struct CreatedWorkspace {
-    pub workspace: workspace::Model,
+    pub workspace: crate::model::Workspace,
     /// Set when the admin was created with a password.
     pub admin_account_id: Option<i64>,
     pub admin_invite: Option<Token>,
@@ -167,7 +172,7 @@ pub async fn create(
     };
     audit::record(&txn, now, Some(ws.id), actor, "workspace.create", &slug, json!({ "name": name, "admin": email })).await?;
     txn.commit().await?;
-    Ok(CreatedWorkspace { workspace: ws, admin_account_id, admin_invite })
+    Ok(CreatedWorkspace { workspace: ws.record(), admin_account_id, admin_invite })
 }
 
 /// Sets the session lifetime (1–365 days). Existing sessions follow at once.

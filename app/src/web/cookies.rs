@@ -1,5 +1,6 @@
-//! The session cookie: its name, the `Set-Cookie` values that set and clear it, and the
-//! tokens a request presents. The domain (`server::sessions`) sees only tokens.
+//! Cookies at the web edge: the one `Set-Cookie` builder (session, one-time flash and
+//! sign-in nonce cookies all use it), the session cookie's name, and the tokens a request
+//! presents. The domain (`server::sessions`) sees only tokens.
 use http::{header, HeaderMap};
 use sea_orm::ConnectionTrait;
 
@@ -20,12 +21,48 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// When a browser sends a cookie along with a request from another site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Never (one-time values for one of our own pages).
+    Strict,
+    /// With top-level navigations (the session; an OIDC provider's redirect back).
+    Lax,
+    /// Always; browsers require `Secure` with it (a SAML IdP's cross-site POST).
+    None,
+}
+
+/// An HttpOnly cookie: `name=value` for `path`, kept `max_age` seconds (0 clears it),
+/// `Secure` when the server is on https (always with `SameSite::None`).
+#[derive(Debug, Clone, Copy)]
+pub struct SetCookie<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    pub path: &'a str,
+    pub same_site: SameSite,
+    pub max_age: i64,
+    pub secure: bool,
+}
+
+impl SetCookie<'_> {
+    /// The `Set-Cookie` header value.
+    pub fn header(&self) -> String {
+        let same_site = match self.same_site {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        };
+        let secure = if self.secure || self.same_site == SameSite::None { "; Secure" } else { "" };
+        format!("{}={}; Path={}; HttpOnly; SameSite={same_site}; Max-Age={}{secure}", self.name, self.value, self.path, self.max_age.max(0))
+    }
+}
+
 pub fn set_cookie_header(token: &Token, secure: bool, max_age: i64) -> String {
-    format!("{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}", cookie_name(secure), token.expose(), max_age, if secure { "; Secure" } else { "" })
+    SetCookie { name: cookie_name(secure), value: token.expose(), path: "/", same_site: SameSite::Lax, max_age, secure }.header()
 }
 
 pub fn clear_cookie_header(secure: bool) -> String {
-    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", cookie_name(secure), if secure { "; Secure" } else { "" })
+    SetCookie { name: cookie_name(secure), value: "", path: "/", same_site: SameSite::Lax, max_age: 0, secure }.header()
 }
 
 /// Every value of cookie `name` in one `Cookie` header value, in the order sent.
@@ -98,6 +135,17 @@ mod tests {
         let got = hashes(&many, false);
         assert_eq!(got.len(), MAX_PRESENTED);
         assert_eq!(got[1], t.hash());
+    }
+
+    #[test]
+    fn one_builder_for_every_cookie() {
+        let c = |same_site, secure, max_age| SetCookie { name: "n", value: "v", path: "/p/", same_site, max_age, secure }.header();
+        assert_eq!(c(SameSite::Strict, false, 120), "n=v; Path=/p/; HttpOnly; SameSite=Strict; Max-Age=120");
+        assert_eq!(c(SameSite::Lax, true, 0), "n=v; Path=/p/; HttpOnly; SameSite=Lax; Max-Age=0; Secure");
+        // Browsers drop `SameSite=None` without `Secure`: it is never sent without.
+        assert_eq!(c(SameSite::None, false, 900), "n=v; Path=/p/; HttpOnly; SameSite=None; Max-Age=900; Secure");
+        assert!(c(SameSite::Lax, false, -5).ends_with("Max-Age=0"), "a negative lifetime clears");
+        assert_eq!(clear_cookie_header(false), "gatehouse_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     }
 
     #[test]

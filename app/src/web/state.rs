@@ -18,6 +18,8 @@ pub struct AppState {
     pub events: crate::server::events::Events,
     /// Group commit of served SCIM requests' bookkeeping (budget, counts, activity).
     pub scim_ledger: crate::server::scim::ledger::Ledger,
+    /// OpenID providers' discovery documents and keys, cached by this server.
+    pub oidc_discovery: Arc<crate::server::oidc::Discovery>,
 }
 
 impl AppState {
@@ -27,6 +29,6 @@ impl AppState {
 
     /// The domain's view of this state, at the current time.
     pub fn deps(&self) -> crate::server::Deps<'_> {
-        crate::server::Deps { db: &self.db, config: &self.config, hasher: &self.hasher, events: &self.events, now: self.now() }
+        crate::server::Deps { db: &self.db, config: &self.config, hasher: &self.hasher, events: &self.events, discovery: &self.oidc_discovery, now: self.now() }
     }
 }

@@ -105,6 +105,7 @@ impl TestApp {
         events.listen(&db);
         let state = AppState {
             scim_ledger: app::server::scim::ledger::Ledger::start(db.clone()),
+            oidc_discovery: Default::default(),
             db,
             config: Arc::new(cfg),
             clock: Arc::new(clock.clone()),
@@ -119,15 +120,18 @@ impl TestApp {
     /// A SAML provider of workspace `slug`, made by the operator at `now`, whose IdP
     /// (`https://idp.example.test/{name}`) never answers: for tests of what a provider's
     /// existence, token or settings change, without a sign-in.
-    pub async fn offline_saml_provider(&self, slug: &str, name: &str, now: i64) -> app::server::entities::saml_provider::Model {
+    pub async fn offline_saml_provider(&self, slug: &str, name: &str, now: i64) -> app::server::saml::Provider {
         let ws = workspaces::by_slug(&self.state.db, slug).await.expect("workspace");
         let cap = crate::common::operator().admin_of(ws.id);
         let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
         let input = app::server::saml::ProviderInput {
-            name: name.into(),
-            idp_entity_id: format!("https://idp.example.test/{name}"),
-            sso_url: "https://idp.example.test/sso".into(),
-            certificates: vec![cert],
+            form: app::model::SamlProviderForm {
+                name: name.into(),
+                idp_entity_id: format!("https://idp.example.test/{name}"),
+                sso_url: "https://idp.example.test/sso".into(),
+                cert1: cert,
+                ..Default::default()
+            },
             ..Default::default()
         };
         app::server::saml::create(&self.state.db, &self.state.config, now, &cap, &input).await.expect("provider")

@@ -57,14 +57,14 @@ async fn app_with(dns: Dns) -> TestApp {
     app
 }
 
-async fn claim(app: &TestApp, slug: &str, domain: &str) -> app::server::entities::workspace_domain::Model {
+async fn claim(app: &TestApp, slug: &str, domain: &str) -> app::model::ClaimedDomain {
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
     domains::change(&app.state.db, app.state.now(), &cap, &[domain.to_string()], &[]).await.expect("claim");
     domains::claims(&app.state.db, ws.id).await.expect("claims").into_iter().find(|c| c.domain == domain).expect("the claim")
 }
 
-async fn check(app: &TestApp, slug: &str, domain: &str) -> app::server::entities::workspace_domain::Model {
+async fn check(app: &TestApp, slug: &str, domain: &str) -> app::model::ClaimedDomain {
     let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("ws");
     domains::verify_now(&app.state.db, &app.state.config.dns, app.state.now(), ws.id, domain).await.expect("check")
 }

@@ -17,7 +17,7 @@ fn id_of(rows: &[serde_json::Value], email: &str) -> String {
 
 async fn everyone_size(app: &TestApp) -> u64 {
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let g = app::server::directory::everyone_group(&app.state.db, ws.id).await.expect("everyone");
+    let g = app::server::testing::everyone_group(&app.state.db, ws.id).await.expect("everyone");
     app::server::directory::group_size(&app.state.db, g.id).await.expect("size")
 }
 
@@ -247,7 +247,7 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
     let ws = workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
     let p = app.offline_saml_provider("acme", "Okta", T0).await;
-    app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(&p.public_id)], &["password".into()])
+    app::server::methods::change(&app.state.db, T0, &cap, &app.state.config, &[app::server::saml::method_key(p.public_id())], &["password".into()])
         .await
         .expect("saml only");
 
@@ -258,7 +258,7 @@ async fn an_invite_offers_only_the_methods_the_workspace_allows() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.body.contains("doesn't use passwords"), "{}", r.body);
     assert!(r.cookie().is_none(), "no password session");
-    assert!(app::server::directory::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none(), "nobody joined");
+    assert!(app::server::testing::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none(), "nobody joined");
 }
 
 /// Without JavaScript the invite link reaches the admin's page once, in an HttpOnly cookie

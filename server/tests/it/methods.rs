@@ -123,7 +123,7 @@ async fn switching_a_method_off_ends_the_sessions_it_started() {
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
     let ada_elsewhere = app.admin_cookie().await; // the admin's other browser
     let p = app.offline_saml_provider("acme", "Okta", T0).await;
-    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", &app::server::saml::method_key(&p.public_id)), ("enabled", "true")], Some(&admin)).await;
+    let r = app.call::<SetMethod>(&[("slug", "acme"), ("method", &app::server::saml::method_key(p.public_id())), ("enabled", "true")], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(app.me_status(&bob).await, StatusCode::OK, "turning a method on ends nothing");
 

@@ -135,7 +135,7 @@ async fn secrets_never_print_through_debug() {
     }
     assert!(printed.contains("<redacted>"), "{printed}");
     let p = app.offline_saml_provider("acme", "Okta", T0).await;
-    let key = p.sp_key_pem.as_ref().expect("key").expose().to_string();
+    let key = p.row().sp_key_pem.as_ref().expect("key").expose().to_string();
     assert!(key.contains("PRIVATE KEY"));
     let printed = format!("{p:?}");
     assert!(!printed.contains("PRIVATE KEY") && !printed.contains(&key[40..80]), "{printed}");

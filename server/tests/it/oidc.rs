@@ -422,13 +422,16 @@ async fn evil_and_victim(key: &str) -> (TestApp, String) {
     let evil_cap = crate::common::operator().admin_of(evil.id);
     let (_, cert) = app::server::saml::sp::generate_key_pair("idp").expect("cert");
     let input = app::server::saml::ProviderInput {
-        name: "Evil IdP".into(),
-        idp_entity_id: "https://idp.evil.test/".into(),
-        sso_url: "https://idp.evil.test/sso".into(),
-        certificates: vec![cert],
+        form: app::model::SamlProviderForm {
+            name: "Evil IdP".into(),
+            idp_entity_id: "https://idp.evil.test/".into(),
+            sso_url: "https://idp.evil.test/sso".into(),
+            cert1: cert,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let p = app::server::saml::create(&app.state.db, &app.state.config, t, &evil_cap, &input).await.expect("provider").public_id;
+    let p = app::server::saml::create(&app.state.db, &app.state.config, t, &evil_cap, &input).await.expect("provider").public_id().to_string();
     methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[app::server::saml::method_key(&p)], &["password".to_string()]).await.expect("saml only");
     let token = app::server::scim::enable(&app.state.db, t, &evil_cap, &p, None).await.expect("provisioning").expose().to_string();
     methods::change(&app.state.db, t, &evil_cap, &app.state.config, &[key.to_string()], &[]).await.expect("fallback on");

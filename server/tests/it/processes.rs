@@ -108,7 +108,7 @@ fn runtime(public: &str) -> app::server::config::RuntimeConfig {
 async fn scim_provider(conn: &sea_orm::DatabaseConnection, cfg: &app::server::config::RuntimeConfig, cap: &AdminCap) -> (String, String) {
     let provider = testing::provider(conn, cfg, now(), cap, "Okta").await.expect("provider");
     let token = testing::scim_client(conn, cfg, now(), cap, &provider).await.expect("scim");
-    (provider.public_id, token)
+    (provider.public_id().to_string(), token)
 }
 
 /// Two `gatehouse serve` processes started at once on a fresh PostgreSQL database (the
@@ -189,14 +189,14 @@ async fn two_processes_on_one_postgres_act_as_one() {
     .await;
     assert_eq!(st, 201, "{u}");
     let uid = u["id"].as_str().expect("id").to_string();
-    let nia = app::server::directory::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
+    let nia = app::server::testing::account_by_email(&conn, ws_id, "nia@acme.test").await.expect("db").expect("nia");
     let nia_cookie = format!(
         "gatehouse_session={}",
         sessions::create(&conn, now(), nia.id, ws_id, &saml::method_key(&provider), &Default::default()).await.expect("session").expose()
     );
 
     // A grant for Everyone, and Nia's resource page open on B with live updates.
-    let everyone = app::server::directory::everyone_group(&conn, ws_id).await.expect("everyone").id;
+    let everyone = app::server::testing::everyone_group(&conn, ws_id).await.expect("everyone").id;
     let r = resources::create(
         &conn,
         &app::server::events::Events::silent(),
@@ -216,7 +216,7 @@ async fn two_processes_on_one_postgres_act_as_one() {
     assert_eq!(live.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The admin revokes through A (password is off now: a session made directly).
-    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::testing::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let (g, rid) = (everyone.to_string(), r.id.to_string());
@@ -359,7 +359,7 @@ async fn a_killed_process_loses_no_acknowledged_scim_write() {
         assert_eq!(members, expected, "the group's name and members come from the same PATCHes: all or nothing");
     }
     // Nothing half-created: every active member is in Everyone, and Everyone holds no one else.
-    let everyone = app::server::directory::everyone_group(&conn, ws_id).await.expect("everyone");
+    let everyone = app::server::testing::everyone_group(&conn, ws_id).await.expect("everyone");
     let active = app::server::entities::membership::Entity::find()
         .filter(app::server::entities::membership::Column::WorkspaceId.eq(ws_id))
         .filter(app::server::entities::membership::Column::Status.eq("active"))
@@ -381,12 +381,11 @@ async fn a_saml_response_accepted_by_one_process_is_a_replay_on_the_other() {
     let cfg = runtime(&public);
     app::server::domains::trust(&conn, now(), &crate::common::operator(), cap.workspace_id(), "acme.test").await.expect("claim domain");
     let input = saml::ProviderInput {
-        name: "Test IdP".into(),
+        form: app::model::SamlProviderForm { name: "Test IdP".into(), allow_idp_initiated: true, ..Default::default() },
         metadata_xml: Some(crate::saml::idp_metadata(false).await),
-        allow_idp_initiated: true,
         ..Default::default()
     };
-    let p = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id;
+    let p = saml::create(&conn, &cfg, now(), &cap, &input).await.expect("provider").public_id().to_string();
     methods::change(&conn, now(), &cap, &cfg, &[saml::method_key(&p)], &[]).await.expect("enable");
     // The IdP gets our SP metadata (from A; B serves the same).
     let md = http.get(format!("{}/saml/{p}/metadata", b.base)).send().await.expect("metadata").text().await.expect("body");
@@ -438,7 +437,7 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
     ready(&http, &a).await;
     let conn = db::connect(&url, 2).await.expect("connect");
     let (ws_id, _) = acme(&conn, true).await;
-    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::testing::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let cookie =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let mut live = http.get(format!("{}/w/acme/events", a.base)).header("cookie", &cookie).send().await.expect("events");
@@ -481,7 +480,7 @@ async fn sigterm_closes_live_streams_and_exits_cleanly() {
 async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
     let Two { a, b, public, http, conn } = two_processes().await;
     let (ws_id, cap) = acme(&conn, true).await;
-    let ada = app::server::directory::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::testing::account_by_email(&conn, ws_id, ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&conn, now(), ada.id, ws_id, "password", &Default::default()).await.expect("session").expose());
     let token = app::server::directory::create_invite(&conn, now(), &cap, "bob@acme.test", app::server::permissions::Role::Member).await.expect("invite");
@@ -494,8 +493,8 @@ async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
     )
     .await;
     assert_eq!(joined.status(), 200, "Bob joins through B");
-    let bob_id = app::server::directory::account_by_email(&conn, ws_id, "bob@acme.test").await.expect("db").expect("bob").id;
-    let membership = app::server::directory::membership_of(&conn, ws_id, bob_id).await.expect("db").expect("membership").id.to_string();
+    let bob_id = app::server::testing::account_by_email(&conn, ws_id, "bob@acme.test").await.expect("db").expect("bob").id;
+    let membership = app::server::testing::membership_of(&conn, ws_id, bob_id).await.expect("db").expect("membership").id.to_string();
 
     let mut page_ms = Vec::new();
     for round in 0..5 {

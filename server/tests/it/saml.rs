@@ -92,16 +92,19 @@ pub async fn add_provider(app: TestApp, slug: &str, o: Options) -> Sp {
     domains::trust(&app.state.db, t, &crate::common::operator(), ws.id, &format!("{slug}.test")).await.expect("claim domain");
     let md = idp_metadata(o.both_certs).await;
     let input = saml::ProviderInput {
-        name: "Test IdP".into(),
+        form: app::model::SamlProviderForm {
+            name: "Test IdP".into(),
+            allow_idp_initiated: o.allow_idp_initiated,
+            require_encryption: o.require_encryption,
+            ..Default::default()
+        },
         metadata_xml: Some(md),
-        allow_idp_initiated: o.allow_idp_initiated,
-        require_encryption: o.require_encryption,
         ..Default::default()
     };
     let p = saml::create(&app.state.db, &app.state.config, t, &cap, &input).await.expect("create provider");
-    methods::change(&app.state.db, t, &cap, &app.state.config, &[saml::method_key(&p.public_id)], &[]).await.expect("enable");
-    register(&app, &p.public_id, o.sp_knobs).await;
-    Sp { app, id: p.public_id }
+    methods::change(&app.state.db, t, &cap, &app.state.config, &[saml::method_key(p.public_id())], &[]).await.expect("enable");
+    register(&app, p.public_id(), o.sp_knobs).await;
+    Sp { app, id: p.public_id().to_string() }
 }
 
 /// Gives the IdP our SP metadata, as an admin would upload it.
@@ -184,7 +187,7 @@ pub async fn sign_in(sp: &Sp, user: &str, knobs: &str) -> Reply {
 async fn last_activity(sp: &Sp) -> Option<saml_activity::Model> {
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
     saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::ProviderId.eq(p.id()))
         .order_by_desc(saml_activity::Column::Id)
         .one(&sp.app.state.db)
         .await
@@ -202,7 +205,7 @@ async fn last_refusal_details(sp: &Sp) -> String {
 
 async fn account(sp: &Sp, email: &str) -> Option<account::Model> {
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("acme");
-    app::server::directory::account_by_email(&sp.app.state.db, ws.id, email).await.expect("db")
+    app::server::testing::account_by_email(&sp.app.state.db, ws.id, email).await.expect("db")
 }
 
 #[tokio::test]
@@ -338,7 +341,7 @@ async fn existing_members_are_linked_and_deactivated_ones_refused() {
     assert_eq!(account(&sp, "bob@acme.test").await.expect("bob").id, before.id, "linked, not duplicated");
 
     let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("ws");
-    let m = app::server::directory::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
+    let m = app::server::testing::membership_of(&sp.app.state.db, ws.id, before.id).await.expect("db").expect("m");
     let cap = crate::common::operator().admin_of(ws.id);
     app::server::members::deactivate(&sp.app.state.db, &app::server::events::Events::silent(), sp.app.state.now(), &cap, m.id).await.expect("deactivate");
     let r = sign_in(&sp, "bob@acme.test", "").await;
@@ -352,8 +355,9 @@ async fn another_workspaces_provider_signs_nobody_into_this_one() {
     let a = setup(Options::default()).await;
     a.app.create_workspace("beta", "bo@beta.test").await;
     let b = add_provider(a.app, "beta", Options::default()).await;
-    let a_id =
-        saml::list(&b.app.state.db, app::server::workspaces::by_slug(&b.app.state.db, "acme").await.expect("ws").id).await.expect("list")[0].public_id.clone();
+    let a_id = saml::list(&b.app.state.db, app::server::workspaces::by_slug(&b.app.state.db, "acme").await.expect("ws").id).await.expect("list")[0]
+        .public_id()
+        .to_string();
     // Same IdP, same user, signed by the same key: an answer meant for beta's provider,
     // posted to acme's ACS, is refused (audience/destination/request binding).
     let ans = idp_answer(&b.app, &b.id, "alice@acme.test", "", None, "").await;
@@ -452,7 +456,7 @@ async fn hostile_responses_are_refused_and_none_panics() {
         saml_request::Entity::delete_many().filter(saml_request::Column::RequestId.eq(request_id)).exec(&sp.app.state.db).await.expect("db");
         saml_request::ActiveModel {
             request_id: Set(request_id.into()),
-            provider_id: Set(p.id),
+            provider_id: Set(p.id()),
             relay_state: Set(String::new()),
             test_mode: Set(false),
             expires_at: Set(t + 600),
@@ -591,9 +595,9 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
     let loc = r.location().expect("location").to_string();
     let id = loc.split("/saml/").nth(1).and_then(|s| s.split('?').next()).expect("id").to_string();
     let p = saml::by_public_id(&app.state.db, &id).await.expect("created");
-    assert_eq!(p.idp_entity_id, format!("{}/metadata", idp().base));
+    assert_eq!(p.idp_entity_id(), format!("{}/metadata", idp().base));
     assert_eq!(saml::certificates(&p).len(), 2, "both signing certificates pinned");
-    assert!(!p.allow_idp_initiated, "IdP-initiated is off by default");
+    assert!(!p.allow_idp_initiated(), "IdP-initiated is off by default");
 
     let page = app.get(&loc, Some(&admin)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -629,7 +633,36 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
         assert!(r.body.contains(needle), "{needle} not in {}", r.body);
     }
-    assert_eq!(saml::list(&app.state.db, p.workspace_id).await.expect("list").len(), 1);
+    assert_eq!(saml::list(&app.state.db, p.workspace_id()).await.expect("list").len(), 1);
+
+    // Entered by hand: a ticked checkbox arrives as "on" (only when ticked); saving the
+    // form again without them turns them off.
+    let cert = saml::certificates(&p)[0].clone();
+    let by_hand = |ticked: bool| {
+        let mut f = vec![("slug", "acme"), ("id", "new"), ("name", "By hand"), ("idp_entity_id", "https://idp.hand.test"), ("sso_url", "https://idp.hand.test/sso")];
+        if ticked {
+            f.extend([("allow_idp_initiated", "on"), ("sign_requests", "on"), ("require_encryption", "on")]);
+        }
+        f
+    };
+    let mut fields = by_hand(true);
+    fields.push(("cert1", &cert));
+    let r = app.call::<SaveSamlProvider>(&fields, Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let made = saml::list(&app.state.db, p.workspace_id()).await.expect("list").into_iter().find(|x| x.name() == "By hand").expect("made");
+    let row = made.row();
+    assert!(row.allow_idp_initiated && row.sign_requests && row.require_encryption, "ticked boxes are on: {row:?}");
+    assert_eq!(row.idp_entity_id, "https://idp.hand.test");
+    let mut fields = by_hand(false);
+    fields[1] = ("id", made.public_id());
+    fields.push(("cert1", &cert));
+    let r = app.call::<SaveSamlProvider>(&fields, Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let row = saml::by_public_id(&app.state.db, made.public_id()).await.expect("saved").row().clone();
+    assert!(!row.allow_idp_initiated && !row.sign_requests && !row.require_encryption, "unticked boxes are off: {row:?}");
+    saml::delete(&app.state.db, &app::server::events::Events::silent(), app.state.now(), &crate::common::operator().admin_of(p.workspace_id()), made.public_id())
+        .await
+        .expect("delete");
 
     // Members can't see or touch providers.
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;
@@ -791,7 +824,7 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     assert_eq!((after.full_name.as_str(), after.given_name.as_str()), (before.full_name.as_str(), before.given_name.as_str()), "not renamed");
     let p2 = saml::by_public_id(&contractor.app.state.db, &contractor.id).await.expect("provider");
     let links = app::server::entities::external_identity::Entity::find()
-        .filter(app::server::entities::external_identity::Column::ProviderKey.eq(p2.public_id.clone()))
+        .filter(app::server::entities::external_identity::Column::ProviderKey.eq(p2.public_id()))
         .all(&contractor.app.state.db)
         .await
         .expect("db");
@@ -801,12 +834,18 @@ async fn a_second_provider_of_the_workspace_cannot_assert_its_members() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(account(&contractor, "newbie@acme.test").await.is_none());
     // The first provider still asserts what it did when it was the only one.
-    let okta_id =
-        saml::list(&contractor.app.state.db, p2.workspace_id).await.expect("list").into_iter().find(|p| p.public_id != contractor.id).expect("okta").public_id;
+    let okta_id = saml::list(&contractor.app.state.db, p2.workspace_id())
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|p| p.public_id() != contractor.id)
+        .expect("okta")
+        .public_id()
+        .to_string();
     let r = idp_answer(&contractor.app, &okta_id, "newbie@acme.test", "nameid=email", None, "").await.post(&contractor.app, &okta_id).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     // An admin who gives the contractor's provider the domain makes it the IdP's call.
-    let cap = crate::common::operator().admin_of(p2.workspace_id);
+    let cap = crate::common::operator().admin_of(p2.workspace_id());
     let admin = contractor.app.admin_cookie().await;
     let page = contractor.app.get(&format!("/w/acme/settings/authentication/saml/{}", contractor.id), Some(&admin)).await;
     assert!(page.body.contains("Domains this provider may assert") && page.body.contains("None."), "{}", page.body);
@@ -929,10 +968,16 @@ async fn metadata_urls_on_private_addresses_are_refused_unless_the_operator_allo
         app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
         let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
         let cap = crate::common::operator().admin_of(ws.id);
-        let input = saml::ProviderInput { name: "By URL".into(), metadata_url: Some(url.clone()), ..Default::default() };
+        let input = saml::ProviderInput {
+            form: app::model::SamlProviderForm { name: "By URL".into(), ..Default::default() },
+            metadata_url: Some(url.clone()),
+            ..Default::default()
+        };
         let r = saml::create(&app.state.db, &app.state.config, app.state.now(), &cap, &input).await;
         match allow {
-            false => assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("private or local address")), "{:?}", r.map(|p| p.public_id)),
+            false => {
+                assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("private or local address")), "{:?}", r.map(|p| p.public_id().to_string()))
+            }
             true => assert!(r.is_ok(), "{:?}", r.err()),
         }
     }
@@ -954,7 +999,7 @@ async fn junk_posts_can_neither_flood_nor_bury_a_providers_activity() {
     let db = &sp.app.state.db;
     let p = saml::by_public_id(db, &sp.id).await.expect("provider");
     let refusals = saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::ProviderId.eq(p.id()))
         .filter(saml_activity::Column::Accepted.eq(false))
         .order_by_asc(saml_activity::Column::Id)
         .all(db)
@@ -963,13 +1008,13 @@ async fn junk_posts_can_neither_flood_nor_bury_a_providers_activity() {
     assert_eq!(refusals.len(), 21, "20 one by one, then the 100th");
     let hundredth = refusals.last().map(|r| r.details.clone()).unwrap_or_default();
     assert!(hundredth.contains("refusal 100 of this kind this hour"), "{hundredth}");
-    let shown = app::server::saml::signin::activity(db, p.id, 20).await.expect("db");
+    let shown = app::server::testing::saml_activity(db, p.id(), 20).await.expect("db");
     assert!(shown.iter().any(|r| r.accepted), "the real sign-in is still listed");
     // An hour later the count starts again.
     sp.app.clock.advance(3600);
     post_acs_from(&sp.app, &sp.id, "junk", "", None, Some("198.18.9.9:4000".parse().expect("addr"))).await;
     let after = saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::ProviderId.eq(p.id()))
         .filter(saml_activity::Column::Accepted.eq(false))
         .count(db)
         .await
@@ -1023,7 +1068,7 @@ async fn replaying_one_captured_response_hides_no_other_members_refusal() {
     assert_eq!(post_acs(&sp.app, &sp.id, &erin, "").await.status, StatusCode::FORBIDDEN, "erin's browser posts her answer twice");
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
     let replays = saml_activity::Entity::find()
-        .filter(saml_activity::Column::ProviderId.eq(p.id))
+        .filter(saml_activity::Column::ProviderId.eq(p.id()))
         .filter(saml_activity::Column::Reason.eq("replay"))
         .all(&sp.app.state.db)
         .await
@@ -1070,8 +1115,12 @@ async fn an_idp_url_on_our_own_origin_is_refused() {
     for (what, from) in [("SSO", format!("{}/sso/redirect", idp().base)), ("SLO", format!("{}/slo/redirect", idp().base))] {
         let ours = md.replace(&from, &format!("{}/w/acme/settings/members", crate::common::ORIGIN));
         assert_ne!(ours, md, "{what} is in the metadata");
-        let input = saml::ProviderInput { name: "Loop".into(), metadata_xml: Some(ours), ..Default::default() };
+        let input = saml::ProviderInput {
+            form: app::model::SamlProviderForm { name: "Loop".into(), ..Default::default() },
+            metadata_xml: Some(ours),
+            ..Default::default()
+        };
         let r = saml::create(&app.state.db, &app.state.config, app.state.now(), &cap, &input).await;
-        assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("points at Gatehouse itself")), "{what}: {:?}", r.map(|p| p.public_id));
+        assert!(r.as_ref().err().is_some_and(|e| e.to_string().contains("points at Gatehouse itself")), "{what}: {:?}", r.map(|p| p.public_id().to_string()));
     }
 }

@@ -28,7 +28,7 @@ struct Scim {
 }
 
 async fn provider(app: &TestApp, slug: &str, name: &str) -> String {
-    app.offline_saml_provider(slug, name, T0).await.public_id
+    app.offline_saml_provider(slug, name, T0).await.public_id().to_string()
 }
 
 async fn enable(app: &TestApp, slug: &str, public_id: &str) -> String {
@@ -247,9 +247,14 @@ async fn okta_user_lifecycle() {
 
     // The activity page's rows, and the audit.
     let p = saml::by_public_id(&s.app.state.db, &s.provider).await.expect("provider");
-    let rows = scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id)).count(&s.app.state.db).await.expect("db");
+    let rows = scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id())).count(&s.app.state.db).await.expect("db");
     assert!(rows >= 8, "every request recorded ({rows})");
-    let conflict = scim::activity(&s.app.state.db, p.id, 100).await.expect("activity").into_iter().find(|a| a.status == 409).expect("the 409 is recorded");
+    let conflict = app::server::testing::scim_activity(&s.app.state.db, p.id(), 100)
+        .await
+        .expect("activity")
+        .into_iter()
+        .find(|a| a.status == 409)
+        .expect("the 409 is recorded");
     assert!(conflict.outcome.contains("already"), "{}", conflict.outcome);
 }
 
@@ -709,7 +714,7 @@ async fn a_root_search_pages_across_users_then_groups() {
 async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_what() {
     let s = setup().await;
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let ada = app::server::directory::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::testing::account_by_email(&s.app.state.db, acme.id, crate::common::ADMIN_EMAIL).await.expect("db").expect("ada");
     let admin =
         format!("gatehouse_session={}", sessions::create(&s.app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose());
     let (_, u, _) = s.call("POST", "/Users", Some(user("nia@acme.test", "nia@acme.test"))).await;
@@ -751,7 +756,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
     // Another workspace's admin can't read it.
     s.app.create_workspace("beta", "boss@beta.test").await;
     let beta_ws = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("ws");
-    let boss = app::server::directory::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
+    let boss = app::server::testing::account_by_email(&s.app.state.db, beta_ws.id, "boss@beta.test").await.expect("db").expect("boss");
     let session = sessions::create(&s.app.state.db, T0, boss.id, beta_ws.id, "password", &Default::default()).await.expect("session");
     let beta = format!("gatehouse_session={}", session.expose());
     let v = s.app.call::<app::api::access::LoadReconcile>(&[("slug", "beta"), ("id", &s.provider)], Some(&beta)).await;
@@ -761,7 +766,7 @@ async fn the_reconcile_view_shows_linked_and_unlinked_groups_and_who_would_lose_
 /// An admin session for acme's admin (password sign-in is off once provisioning is on).
 async fn admin_session(app: &TestApp) -> String {
     let acme = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
-    let ada = app::server::directory::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
+    let ada = app::server::testing::account_by_email(&app.state.db, acme.id, ADMIN_EMAIL).await.expect("db").expect("ada");
     format!("gatehouse_session={}", sessions::create(&app.state.db, T0, ada.id, acme.id, "saml:x", &Default::default()).await.expect("session").expose())
 }
 
@@ -773,7 +778,7 @@ async fn provider_tokens_show_their_dates_and_can_expire() {
     let db = &s.app.state.db;
     let ws = app::server::workspaces::by_slug(db, "acme").await.expect("ws");
     let cap = crate::common::operator().admin_of(ws.id);
-    let pid = saml::get(db, &cap, &s.provider).await.expect("provider").id;
+    let pid = saml::get(db, &cap, &s.provider).await.expect("provider").id();
     let facts = scim::token_facts(db, pid).await.expect("db").expect("a token");
     assert_eq!((facts.created_at, facts.last_used_at, facts.expires_at), (T0, None, None));
     s.app.clock.advance(120);
@@ -841,7 +846,7 @@ async fn the_last_active_admin_is_not_the_scim_clients_to_remove() {
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
     // Once she signs in through this provider, whether she may is the IdP's call.
     let acme = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("ws");
-    let g = app::server::directory::account_by_email(&s.app.state.db, acme.id, "grace@acme.test").await.expect("db").expect("grace");
+    let g = app::server::testing::account_by_email(&s.app.state.db, acme.id, "grace@acme.test").await.expect("db").expect("grace");
     use sea_orm::{ActiveModelTrait, Set};
     app::server::entities::external_identity::ActiveModel {
         account_id: Set(g.id),
@@ -926,16 +931,15 @@ async fn the_page_shows_only_the_token_it_minted() {
 /// an old name or found by an old address.
 #[tokio::test]
 async fn the_members_page_follows_every_change_of_name_email_and_role() {
-    use app::server::members;
     use sea_orm::{ActiveModelTrait, Set};
     let s = setup().await;
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("acme");
     let order = |search: &'static str| {
         let db = s.app.state.db.clone();
         async move {
-            let (rows, total) = members::page(&db, ws.id, 1, search).await.expect("page");
+            let (rows, total) = app::server::testing::members_page_rows(&db, ws.id, 1, search).await.expect("page");
             assert_eq!(total as usize, rows.len());
-            rows.into_iter().map(|r| r.account.email).collect::<Vec<_>>()
+            rows.into_iter().map(|(email, _)| email).collect::<Vec<_>>()
         }
     };
     let mut ids = Vec::new();
@@ -1080,13 +1084,14 @@ async fn concurrent_requests_are_each_recorded_before_they_answer() {
     let s = std::sync::Arc::new(setup().await);
     let db = &s.app.state.db;
     let p = saml::by_public_id(db, &s.provider).await.expect("provider");
-    let token = scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(p.id)).one(db).await.expect("db").expect("token");
-    let ws = p.workspace_id;
+    let pid = p.id();
+    let token = scim_token::Entity::find().filter(scim_token::Column::ProviderId.eq(pid)).one(db).await.expect("db").expect("token");
+    let ws = p.workspace_id();
     let now = s.app.state.now();
     let ok = |counts: Vec<app::server::stats::Count>| counts.iter().filter(|c| c.metric == "scim:ok").map(|c| c.count).sum::<i64>();
     let key = format!("scim:token:{}", token.id);
     let budget = || app::server::ratelimit::count(db, &key, now, 60);
-    let rows = || scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id)).count(db);
+    let rows = || scim_activity::Entity::find().filter(scim_activity::Column::ProviderId.eq(p.id())).count(db);
     let (ok0, budget0, rows0) =
         (ok(app::server::stats::recent(db, ws, now, 1).await.expect("counts")), budget().await.expect("budget"), rows().await.expect("rows"));
 
@@ -1100,7 +1105,7 @@ async fn concurrent_requests_are_each_recorded_before_they_answer() {
             assert_eq!(st, StatusCode::OK, "{body}");
             // Its line is there when it answers.
             let mine = scim_activity::Entity::find()
-                .filter(scim_activity::Column::ProviderId.eq(p.id))
+                .filter(scim_activity::Column::ProviderId.eq(pid))
                 .filter(scim_activity::Column::Target.eq(filter.clone()))
                 .count(&s.app.state.db)
                 .await
@@ -1131,7 +1136,7 @@ async fn a_bad_ledger_entry_costs_only_itself_and_activity_is_printable() {
     let entry = |provider_id: i64, target: &str| Entry {
         now,
         token_id: 1,
-        workspace_id: p.workspace_id,
+        workspace_id: p.workspace_id(),
         provider_id,
         activity: scim::Activity {
             method: "GET".into(),
@@ -1145,7 +1150,7 @@ async fn a_bad_ledger_entry_costs_only_itself_and_activity_is_printable() {
     };
     let ledger = &s.app.state.scim_ledger;
     // Both are queued before the ledger's task runs (one thread): one batch.
-    let (bad, good) = tokio::join!(ledger.record(entry(i64::MAX, "gone")), ledger.record(entry(p.id, "kept")));
+    let (bad, good) = tokio::join!(ledger.record(entry(i64::MAX, "gone")), ledger.record(entry(p.id(), "kept")));
     assert!(bad.is_err(), "the entry of a provider that is gone fails");
     good.expect("the other entry of its batch is committed");
     let kept = scim_activity::Entity::find().filter(scim_activity::Column::Target.eq("kept")).count(db).await.expect("db");
@@ -1154,12 +1159,12 @@ async fn a_bad_ledger_entry_costs_only_itself_and_activity_is_printable() {
     let filter = "userName eq \"a\u{0}b\r\nc\"";
     let (st, _, _) = s.call("GET", &format!("/Users?filter={}", enc(filter)), None).await;
     assert!(st == StatusCode::OK || st == StatusCode::BAD_REQUEST, "{st}");
-    let line = scim::activity(db, p.id, 1).await.expect("activity").pop().expect("the request's line");
+    let line = app::server::testing::scim_activity(db, p.id(), 1).await.expect("activity").pop().expect("the request's line");
     assert_eq!(line.target, "userName eq \"a\u{FFFD}b\u{FFFD}\u{FFFD}c\"");
 }
 
 /// A datasource "Warehouse" that group `group_id` may view, made as an admin would.
-async fn warehouse_viewed_by(state: &app::web::AppState, cap: &app::server::permissions::AdminCap, group_id: i64) -> app::server::entities::resource::Model {
+async fn warehouse_viewed_by(state: &app::web::AppState, cap: &app::server::permissions::AdminCap, group_id: i64) -> app::model::Resource {
     use app::server::resources::{self, NewResource};
     let new = NewResource { kind: "datasource", name: "Warehouse", description: "" };
     // Silent, as setup: the open pages of the test hear only what the test then does.

@@ -84,7 +84,7 @@ async fn metadata_carries_single_logout_both_ways() {
         );
     }
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
-    assert_eq!((p.slo_url.as_str(), p.slo_binding.as_str()), (format!("{}/slo/redirect", idp().base).as_str(), "redirect"));
+    assert_eq!((p.row().slo_url.as_str(), p.row().slo_binding.as_str()), (format!("{}/slo/redirect", idp().base).as_str(), "redirect"));
     let (_, without) = {
         let r = client().get(format!("{}/metadata?slo=0", idp().base)).send().await.expect("metadata");
         (r.status(), r.text().await.expect("body"))
@@ -217,7 +217,7 @@ async fn sp_initiated_logout_round_trip_on_both_bindings() {
 async fn our_logout_request_can_be_posted() {
     let sp = setup(Options::default()).await;
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
-    let mut m: saml_provider::ActiveModel = p.into();
+    let mut m: saml_provider::ActiveModel = p.row().clone().into();
     m.slo_url = Set(format!("{}/slo/post", idp().base));
     m.slo_binding = Set("post".into());
     m.update(&sp.app.state.db).await.expect("post binding");
@@ -262,7 +262,7 @@ async fn logout_messages_posted_to_the_acs_are_logout() {
 async fn without_idp_logout_signing_out_is_local() {
     let sp = setup(Options::default()).await;
     let p = saml::by_public_id(&sp.app.state.db, &sp.id).await.expect("provider");
-    let mut m: saml_provider::ActiveModel = p.into();
+    let mut m: saml_provider::ActiveModel = p.row().clone().into();
     m.slo_url = Set(String::new());
     m.update(&sp.app.state.db).await.expect("no SLO");
     let carol = sign_in(&sp, "carol.smith@acme.test", "").await.cookie().expect("session");

@@ -8,7 +8,11 @@ use crate::server::DomainError;
 /// The account with this email in workspace `workspace_id`. Accounts belong to one
 /// workspace (docs/design.md, "Identity belongs to a workspace"): nothing here ever finds
 /// the same person's account in another workspace.
-pub async fn account_by_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_normalized: &str) -> Result<Option<account::Model>, DomainError> {
+pub(in crate::server) async fn account_by_email<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: i64,
+    email_normalized: &str,
+) -> Result<Option<account::Model>, DomainError> {
     Ok(account::Entity::find()
         .filter(account::Column::WorkspaceId.eq(workspace_id))
         .filter(account::Column::EmailNormalized.eq(email_normalized))
@@ -16,7 +20,7 @@ pub async fn account_by_email<C: ConnectionTrait>(db: &C, workspace_id: i64, ema
         .await?)
 }
 
-pub async fn find_or_create_account<C: ConnectionTrait>(
+pub(in crate::server) async fn find_or_create_account<C: ConnectionTrait>(
     db: &C,
     now: i64,
     workspace_id: i64,

@@ -8,7 +8,7 @@ use crate::server::DomainError;
 
 pub const EVERYONE: &str = "Everyone";
 
-pub async fn everyone_group<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<group::Model, DomainError> {
+pub(in crate::server) async fn everyone_group<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<group::Model, DomainError> {
     group::Entity::find()
         .filter(group::Column::WorkspaceId.eq(workspace_id))
         .filter(group::Column::IsEveryone.eq(true))
@@ -23,7 +23,7 @@ pub async fn group_size<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<u64
 }
 
 /// A group admins may change here: in the workspace, not Everyone, not SCIM-linked.
-pub(crate) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
+pub(in crate::server) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
     let g = group::Entity::find_by_id(id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
     if g.is_everyone {
         return Err(DomainError::Refused(format!("{EVERYONE} always holds every active member; it can't be changed.")));
@@ -36,7 +36,7 @@ pub(crate) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, i
 }
 
 /// Inserts a (non-Everyone) group; the caller maps a name clash to its own error.
-pub async fn insert_group<C: ConnectionTrait>(
+pub(in crate::server) async fn insert_group<C: ConnectionTrait>(
     db: &C,
     now: i64,
     workspace_id: i64,

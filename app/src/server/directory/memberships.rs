@@ -14,7 +14,7 @@ pub fn validate_role(role: &str) -> Result<Role, DomainError> {
 
 /// Adds an active membership (with this workspace's password, if any) and puts it in
 /// Everyone.
-pub async fn add_membership<C: ConnectionTrait>(
+pub(in crate::server) async fn add_membership<C: ConnectionTrait>(
     db: &C,
     now: i64,
     workspace_id: i64,
@@ -39,12 +39,12 @@ pub async fn add_membership<C: ConnectionTrait>(
     Ok(m)
 }
 
-pub async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
+pub(in crate::server) async fn membership_of<C: ConnectionTrait>(db: &C, workspace_id: i64, account_id: i64) -> Result<Option<membership::Model>, DomainError> {
     Ok(membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)).filter(membership::Column::AccountId.eq(account_id)).one(db).await?)
 }
 
 /// The shared part of deactivation (UI and SCIM): status, groups, sessions.
-pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<u64, DomainError> {
+pub(in crate::server) async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<u64, DomainError> {
     let mut am: membership::ActiveModel = m.clone().into();
     am.status = Set(Status::Deactivated);
     am.updated_at = Set(now);
@@ -53,7 +53,7 @@ pub async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership:
     sessions::revoke_all(db, m.account_id, m.workspace_id).await
 }
 
-pub async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
+pub(in crate::server) async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
     let mut am: membership::ActiveModel = m.clone().into();
     am.status = Set(Status::Active);
     am.updated_at = Set(now);

@@ -9,10 +9,13 @@ pub mod invites;
 pub mod memberships;
 pub mod names;
 
+pub use accounts::drop_identity_links;
 pub(crate) use accounts::with_accounts;
-pub use accounts::{account_by_email, drop_identity_links, find_or_create_account};
-pub(crate) use groups::editable_group;
-pub use groups::{everyone_group, group_size, insert_group, EVERYONE};
+pub(in crate::server) use accounts::{account_by_email, find_or_create_account};
+pub(in crate::server) use groups::editable_group;
+pub(in crate::server) use groups::insert_group;
+pub use groups::{group_size, EVERYONE};
 pub use invites::{create_invite, INVITE_LIFETIME_SECS};
-pub use memberships::{active_admin_count, add_membership, deactivate_in, lock_for_admin_change, membership_of, reactivate_in, validate_role};
+pub use memberships::{active_admin_count, lock_for_admin_change, validate_role};
+pub(in crate::server) use memberships::{add_membership, deactivate_in, membership_of, reactivate_in};
 pub use names::{validate_name, validate_slug};

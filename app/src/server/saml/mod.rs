@@ -18,6 +18,7 @@ use super::config::RuntimeConfig;
 use super::entities::{external_identity, group, membership, saml_provider, saml_replay, session, sign_in_method};
 use super::permissions::AdminCap;
 use super::DomainError;
+use crate::model::SamlProviderForm;
 
 pub const DEFAULT_ATTR_EMAIL: &str =
     "email, mail, emailaddress, http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress, urn:oid:0.9.2342.19200300.100.1.3, User.email";
@@ -59,20 +60,11 @@ pub fn urls(cfg: &RuntimeConfig, public_id: &str) -> Urls {
     }
 }
 
-/// What an admin (or the CLI) submits. Metadata, when given, fills the IdP fields.
+/// What an admin (or the CLI) submits: the provider's fields, or metadata (pasted or at
+/// a URL) that fills the IdP fields.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderInput {
-    pub name: String,
-    pub idp_entity_id: String,
-    pub sso_url: String,
-    pub certificates: Vec<String>,
-    pub allow_idp_initiated: bool,
-    pub sign_requests: bool,
-    pub require_encryption: bool,
-    pub nameid_format: String,
-    pub attr_email: String,
-    pub attr_given_name: String,
-    pub attr_family_name: String,
+    pub form: SamlProviderForm,
     pub metadata_xml: Option<String>,
     pub metadata_url: Option<String>,
 }
@@ -117,13 +109,14 @@ fn origin_of(url: &str) -> Option<String> {
     url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization())
 }
 
-async fn clean(input: &ProviderInput, now: i64, cfg: &RuntimeConfig) -> Result<Clean, DomainError> {
+async fn clean(given: &ProviderInput, now: i64, cfg: &RuntimeConfig) -> Result<Clean, DomainError> {
+    let input = &given.form;
     let (strict, allow_private) = (cfg.secure_cookies(), cfg.allow_private_metadata_urls);
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(invalid("Give the provider a name of 1 to 80 characters (members see “Sign in with <name>”)."));
     }
-    let metadata_xml = match (&input.metadata_xml, &input.metadata_url) {
+    let metadata_xml = match (&given.metadata_xml, &given.metadata_url) {
         (Some(x), _) if !x.trim().is_empty() => Some(x.clone()),
         (_, Some(u)) if !u.trim().is_empty() => Some(idp_metadata::fetch(u, strict, allow_private).await?),
         _ => None,
@@ -137,8 +130,11 @@ async fn clean(input: &ProviderInput, now: i64, cfg: &RuntimeConfig) -> Result<C
         slo = Some((slo_url, md.slo_binding));
         (md.entity_id, idp_metadata::validate_sso_url(&md.sso_url, strict)?, md.certificates)
     } else {
-        let certs =
-            input.certificates.iter().filter(|c| !c.trim().is_empty()).map(|c| idp_metadata::normalize_certificate(c)).collect::<Result<Vec<_>, _>>()?;
+        let certs = [&input.cert1, &input.cert2]
+            .into_iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| idp_metadata::normalize_certificate(c))
+            .collect::<Result<Vec<_>, _>>()?;
         (input.idp_entity_id.trim().to_string(), idp_metadata::validate_sso_url(&input.sso_url, strict)?, certs)
     };
     // The IdP's endpoints are elsewhere: a browser sent to our own origin by them (a
@@ -190,12 +186,58 @@ fn new_public_id() -> String {
     hex::encode(b)
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<saml_provider::Model>, DomainError> {
+/// A SAML provider as adapters hold it: they read it through these accessors and hand it
+/// back to the domain (sign-in, logout, metadata); its row stays inside the domain.
+#[derive(Debug, Clone)]
+pub struct Provider(pub(in crate::server) saml_provider::Model);
+
+impl Provider {
+    pub fn id(&self) -> i64 {
+        self.0.id
+    }
+    pub fn public_id(&self) -> &str {
+        &self.0.public_id
+    }
+    pub fn workspace_id(&self) -> i64 {
+        self.0.workspace_id
+    }
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    pub fn provisioning_enabled(&self) -> bool {
+        self.0.provisioning_enabled
+    }
+    pub fn idp_entity_id(&self) -> &str {
+        &self.0.idp_entity_id
+    }
+    pub fn sso_url(&self) -> &str {
+        &self.0.sso_url
+    }
+    pub fn allow_idp_initiated(&self) -> bool {
+        self.0.allow_idp_initiated
+    }
+    /// The stored row, for tests that check what was written.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn row(&self) -> &saml_provider::Model {
+        &self.0
+    }
+}
+
+/// The workspace's providers, oldest first.
+pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<Provider>, DomainError> {
+    Ok(rows(db, workspace_id).await?.into_iter().map(Provider).collect())
+}
+
+pub(in crate::server) async fn rows<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<saml_provider::Model>, DomainError> {
     Ok(saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await?)
 }
 
 /// A provider by its public id, whichever workspace it belongs to (the ACS entry point).
-pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<Provider, DomainError> {
+    row_by_public_id(db, public_id).await.map(Provider)
+}
+
+pub(in crate::server) async fn row_by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<saml_provider::Model, DomainError> {
     if public_id.len() > 64 {
         return Err(DomainError::NotFound);
     }
@@ -203,8 +245,12 @@ pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result
 }
 
 /// A provider of the admin's workspace; another workspace's provider is "not found".
-pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
-    let p = by_public_id(db, public_id).await?;
+pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<Provider, DomainError> {
+    row(db, cap, public_id).await.map(Provider)
+}
+
+pub(in crate::server) async fn row<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    let p = row_by_public_id(db, public_id).await?;
     if p.workspace_id != cap.workspace_id() {
         return Err(DomainError::NotFound);
     }
@@ -213,13 +259,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) ->
 
 /// Creates a provider (its sign-in method starts off: test it, then switch it on). A
 /// server reached over https only accepts https IdP URLs.
-pub async fn create(
-    db: &DatabaseConnection,
-    cfg: &RuntimeConfig,
-    now: i64,
-    cap: &AdminCap,
-    input: &ProviderInput,
-) -> Result<saml_provider::Model, DomainError> {
+pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap: &AdminCap, input: &ProviderInput) -> Result<Provider, DomainError> {
     let c = clean(input, now, cfg).await?;
     let public_id = new_public_id();
     let (key_pem, cert_pem) = tokio::task::spawn_blocking({
@@ -246,9 +286,9 @@ pub async fn create(
         idp_entity_id: Set(c.idp_entity_id),
         sso_url: Set(c.sso_url),
         certificates: Set(serde_json::to_string(&c.certificates).map_err(|e| DomainError::Internal(e.to_string()))?),
-        allow_idp_initiated: Set(input.allow_idp_initiated),
+        allow_idp_initiated: Set(input.form.allow_idp_initiated),
         sign_requests: Set(c.sign_requests),
-        require_encryption: Set(input.require_encryption),
+        require_encryption: Set(input.form.require_encryption),
         nameid_format: Set(c.nameid_format),
         attr_email: Set(c.attr_email),
         attr_given_name: Set(c.attr_given_name),
@@ -267,7 +307,7 @@ pub async fn create(
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.create", &method_key(&public_id), serde_json::json!({ "name": c.name }))
         .await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(Provider(model))
 }
 
 pub async fn update(
@@ -277,8 +317,8 @@ pub async fn update(
     cap: &AdminCap,
     public_id: &str,
     input: &ProviderInput,
-) -> Result<saml_provider::Model, DomainError> {
-    let existing = get(db, cap, public_id).await?;
+) -> Result<Provider, DomainError> {
+    let existing = row(db, cap, public_id).await?;
     let c = clean(input, now, cfg).await?;
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.into();
@@ -286,9 +326,9 @@ pub async fn update(
     m.idp_entity_id = Set(c.idp_entity_id);
     m.sso_url = Set(c.sso_url);
     m.certificates = Set(serde_json::to_string(&c.certificates).map_err(|e| DomainError::Internal(e.to_string()))?);
-    m.allow_idp_initiated = Set(input.allow_idp_initiated);
+    m.allow_idp_initiated = Set(input.form.allow_idp_initiated);
     m.sign_requests = Set(c.sign_requests);
-    m.require_encryption = Set(input.require_encryption);
+    m.require_encryption = Set(input.form.require_encryption);
     m.nameid_format = Set(c.nameid_format);
     m.attr_email = Set(c.attr_email);
     m.attr_given_name = Set(c.attr_given_name);
@@ -302,7 +342,7 @@ pub async fn update(
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.update", &method_key(public_id), serde_json::json!({ "name": c.name }))
         .await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(Provider(model))
 }
 
 pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider stay members of the workspace, but their sessions through it end now and they will need another enabled sign-in method. Accounts it created are kept.";
@@ -311,7 +351,7 @@ pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider 
 /// entries and Provider Token go with it; sessions made through it end. Refused when its
 /// method is the last one enabled.
 pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Events, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
-    let p = get(db, cap, public_id).await?;
+    let p = row(db, cap, public_id).await?;
     let key = method_key(&p.public_id);
     let txn = crate::server::db::write(db).await?;
     let enabled: Vec<String> = sign_in_method::Entity::find()
@@ -375,14 +415,23 @@ pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Eve
     Ok(())
 }
 
-pub fn certificates(p: &saml_provider::Model) -> Vec<String> {
+/// The IdP signing certificates a provider trusts (PEM).
+pub fn certificates(p: &Provider) -> Vec<String> {
+    certificates_of(&p.0)
+}
+
+pub(in crate::server) fn certificates_of(p: &saml_provider::Model) -> Vec<String> {
     serde_json::from_str(&p.certificates).unwrap_or_default()
 }
 
 /// What the ACS needs to trust this provider.
-pub fn trust(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust, DomainError> {
+pub fn trust(cfg: &RuntimeConfig, p: &Provider) -> Result<acs::Trust, DomainError> {
+    trust_of(cfg, &p.0)
+}
+
+pub(in crate::server) fn trust_of(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust, DomainError> {
     let u = urls(cfg, &p.public_id);
-    let certs_der = certificates(p).iter().map(|pem| idp_metadata::certificate_facts(pem).map(|(der, _, _)| der)).collect::<Result<Vec<_>, _>>()?;
+    let certs_der = certificates_of(p).iter().map(|pem| idp_metadata::certificate_facts(pem).map(|(der, _, _)| der)).collect::<Result<Vec<_>, _>>()?;
     Ok(acs::Trust {
         idp_entity_id: p.idp_entity_id.clone(),
         certs_der,
@@ -396,7 +445,9 @@ pub fn trust(cfg: &RuntimeConfig, p: &saml_provider::Model) -> Result<acs::Trust
     })
 }
 
-pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
+/// Our SP metadata for this provider, for its IdP.
+pub fn sp_metadata(cfg: &RuntimeConfig, p: &Provider) -> String {
+    let p = &p.0;
     let u = urls(cfg, &p.public_id);
     sp::metadata_xml(&sp::SpInfo {
         entity_id: &u.entity_id,
@@ -410,15 +461,15 @@ pub fn sp_metadata(cfg: &RuntimeConfig, p: &saml_provider::Model) -> String {
 
 /// Email-first routing: the workspace's first enabled SAML provider that may assert
 /// `email`'s domain.
-pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_raw: &str) -> Result<Option<saml_provider::Model>, DomainError> {
+pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_raw: &str) -> Result<Option<Provider>, DomainError> {
     let email = super::normalize_email(email_raw)?;
     if !super::domains::claims_email(db, workspace_id, &email).await? {
         return Ok(None);
     }
     let enabled = super::methods::enabled_set(db, workspace_id).await?;
-    for p in list(db, workspace_id).await? {
+    for p in rows(db, workspace_id).await? {
         if enabled.contains(&method_key(&p.public_id)) && may_assert(db, &p, &email).await? {
-            return Ok(Some(p));
+            return Ok(Some(Provider(p)));
         }
     }
     Ok(None)
@@ -428,7 +479,7 @@ pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, e
 /// members by email in and create members in. An admin's explicit list; without one, all
 /// of them while `p` is the workspace's only provider and none once there are several (a
 /// second IdP, say a contractor's, never speaks for the first one's people by default).
-pub async fn asserted_domains<C: ConnectionTrait>(db: &C, p: &saml_provider::Model) -> Result<Vec<String>, DomainError> {
+pub(in crate::server) async fn asserted_domains<C: ConnectionTrait>(db: &C, p: &saml_provider::Model) -> Result<Vec<String>, DomainError> {
     let claimed = super::domains::list(db, p.workspace_id).await?;
     Ok(match p.asserted_domains.as_deref() {
         Some(stored) => split_domains(stored).into_iter().filter(|d| claimed.contains(d)).collect(),
@@ -446,14 +497,14 @@ fn split_domains(stored: &str) -> Vec<String> {
 }
 
 /// May provider `p` assert `email_normalized` (match or create a member by it)?
-pub async fn may_assert<C: ConnectionTrait>(db: &C, p: &saml_provider::Model, email_normalized: &str) -> Result<bool, DomainError> {
+pub(in crate::server) async fn may_assert<C: ConnectionTrait>(db: &C, p: &saml_provider::Model, email_normalized: &str) -> Result<bool, DomainError> {
     let Some((_, domain)) = email_normalized.rsplit_once('@') else { return Ok(false) };
     Ok(asserted_domains(db, p).await?.iter().any(|d| d == domain))
 }
 
 /// Sets which claimed domains provider `public_id` may assert (`None`: the default rule).
 pub async fn set_asserted_domains(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, domains: Option<Vec<String>>) -> Result<(), DomainError> {
-    let p = get(db, cap, public_id).await?;
+    let p = row(db, cap, public_id).await?;
     let claimed = super::domains::list(db, p.workspace_id).await?;
     let stored = match domains {
         Some(list) => {

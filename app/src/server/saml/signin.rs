@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection
 use serde_json::json;
 
 use super::acs::{self, Check, Report, Verified};
-use super::{method_key, sp, trust, urls};
+use super::{method_key, sp, trust_of, urls};
 use crate::server::audit::Actor;
 use crate::server::completion::{self, safe_relay};
 use crate::server::config::RuntimeConfig;
@@ -25,11 +25,12 @@ pub async fn start(
     db: &DatabaseConnection,
     cfg: &RuntimeConfig,
     now: i64,
-    provider: &saml_provider::Model,
+    provider: &super::Provider,
     next: Option<&str>,
     test_by: Option<i64>,
     browser_nonce: &Token,
 ) -> Result<String, DomainError> {
+    let provider = &provider.0;
     if test_by.is_none() && !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
         return Err(DomainError::Refused(format!("Sign-in with {} is switched off for this workspace.", provider.name)));
     }
@@ -106,11 +107,12 @@ pub async fn acs(
     events: &crate::server::events::Events,
     cfg: &RuntimeConfig,
     now: i64,
-    provider: &saml_provider::Model,
+    provider: &super::Provider,
     posted: Posted<'_>,
 ) -> Result<Outcome, DomainError> {
+    let provider = &provider.0;
     let Posted { saml_response, relay_state: posted_relay, browser_nonce, ip, user_agent } = posted;
-    let t = trust(cfg, provider)?;
+    let t = trust_of(cfg, provider)?;
     let input = saml_response.to_string();
     let mut report = tokio::task::spawn_blocking(move || acs::verify(&input, &t, now)).await.map_err(|e| DomainError::Internal(format!("ACS worker: {e}")))?;
     let ws = workspace::Entity::find_by_id(provider.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
@@ -558,7 +560,7 @@ fn real_entries() -> sea_orm::Condition {
 
 /// The provider's latest activity, newest first: up to `limit` accepted sign-ins and test
 /// results, and up to `limit` refusals, so a flood of junk posts never hides the former.
-pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<saml_activity::Model>, DomainError> {
+pub(in crate::server) async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<saml_activity::Model>, DomainError> {
     let mut rows = Vec::new();
     for pool in [real_entries(), real_entries().not()] {
         rows.extend(
@@ -575,7 +577,7 @@ pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) 
     Ok(rows)
 }
 
-pub fn checks_of(row: &saml_activity::Model) -> (Vec<Check>, Vec<(String, Vec<String>)>) {
+pub(in crate::server) fn checks_of(row: &saml_activity::Model) -> (Vec<Check>, Vec<(String, Vec<String>)>) {
     let v: serde_json::Value = serde_json::from_str(&row.details).unwrap_or_default();
     let checks = serde_json::from_value(v.get("checks").cloned().unwrap_or_default()).unwrap_or_default();
     let attrs = serde_json::from_value(v.get("attributes").cloned().unwrap_or_default()).unwrap_or_default();

@@ -330,10 +330,10 @@ pub async fn start(
     db: &DatabaseConnection,
     cfg: &RuntimeConfig,
     now: i64,
-    session: &session::Model,
-    slug: &str,
+    ended: &crate::server::sessions::Ended,
     nonce: &Token,
 ) -> Result<Option<Answer>, DomainError> {
+    let (session, slug) = (&ended.session, ended.workspace_slug.as_str());
     let Some(public_id) = session.method.strip_prefix("saml:") else { return Ok(None) };
     let Some(p) = saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(db).await? else { return Ok(None) };
     if p.slo_url.is_empty() || p.workspace_id != session.workspace_id || session.saml_name_id.as_deref().is_none_or(str::is_empty) {
@@ -376,12 +376,13 @@ pub async fn receive(
     events: &Events,
     cfg: &RuntimeConfig,
     now: i64,
-    p: &saml_provider::Model,
+    p: &super::Provider,
     d: Delivered<'_>,
 ) -> Result<Answer, DomainError> {
+    let p = &p.0;
     let ws = crate::server::entities::workspace::Entity::find_by_id(p.workspace_id).one(db).await?.ok_or(DomainError::NotFound)?;
     let back = format!("/w/{}/login", ws.slug);
-    let trust = super::trust(cfg, p)?;
+    let trust = super::trust_of(cfg, p)?;
     let u = urls(cfg, &p.public_id);
     let refused = |reason: String| Answer::Refused { reason, message: format!("The sign-out message from {} could not be verified.", p.name) };
     let Delivered { arrived, nonce, ip } = d;

@@ -8,9 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Value};
 
 use super::eval::{self, get_ci};
@@ -19,12 +17,13 @@ use super::patch::OpKind;
 use super::projection::project;
 use super::schema::{self, URN_GROUP};
 use super::scope::{self, parse_id};
-use super::{check_if_match, clip, timestamp, Client, Page, Query, ScimError};
+use super::{check_if_match, clip, timestamp, Client, Page, Query, ScimError, Writer};
 use crate::server::audit;
 use crate::server::directory::EVERYONE;
 use crate::server::entities::{group, group_member, membership};
+use crate::server::events::Topic;
 
-pub async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<group::Model, ScimError> {
+async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<group::Model, ScimError> {
     let n = parse_id(id).ok_or_else(|| ScimError::not_found("Group", id))?;
     group::Entity::find_by_id(n).filter(scope::groups(client)).one(db).await?.ok_or_else(|| ScimError::not_found("Group", id))
 }
@@ -64,7 +63,7 @@ fn etag(g: &group::Model) -> String {
     format!("W/\"g{}-{}\"", g.id, g.version)
 }
 
-pub fn resource(client: &Client, g: &group::Model, members: Option<&[i64]>) -> Value {
+pub(in crate::server) fn resource(client: &Client, g: &group::Model, members: Option<&[i64]>) -> Value {
     let mut v = json!({
         "schemas": [URN_GROUP],
         "id": g.id.to_string(),
@@ -265,7 +264,8 @@ async fn read<C: ConnectionTrait>(db: &C, client: &Client, body: &Value) -> Resu
 }
 
 /// POST /Groups.
-pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
+pub async fn create(w: Writer<'_>, client: &Client, body: &Value) -> Result<Value, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let txn = crate::server::db::write(db).await?;
     let input = read(&txn, client, body).await?;
     let g = crate::server::directory::insert_group(&txn, now, client.workspace_id, &input.name, input.external_id.clone(), Some(client.provider_id))
@@ -275,11 +275,14 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.create", &g.name, json!({ "members": input.members.len() })).await?;
     let out = resource(client, &g, Some(&input.members));
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
 /// PUT /Groups/{id}.
-pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+pub async fn replace(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
@@ -290,6 +293,8 @@ pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &st
     let members = member_ids(&txn, client, g.id).await?;
     let out = resource(client, &g, Some(&members));
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
@@ -332,15 +337,8 @@ async fn filtered_members<C: ConnectionTrait>(db: &C, client: &Client, group_id:
 }
 
 /// PATCH /Groups/{id}: every operation in one transaction; `None` = 204 No Content.
-pub async fn modify(
-    db: &DatabaseConnection,
-    now: i64,
-    client: &Client,
-    id: &str,
-    body: &Value,
-    if_match: Option<&str>,
-    q: &Query,
-) -> Result<Option<Value>, ScimError> {
+pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_match: Option<&str>, q: &Query) -> Result<Option<Value>, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let r = schema::group();
     let ops = super::patch::parse_ops(body, r)?;
     let txn = crate::server::db::write(db).await?;
@@ -433,6 +431,8 @@ pub async fn modify(
     .await?;
     let out = if q.attributes.is_empty() && q.excluded_attributes.is_empty() { None } else { Some(render(&txn, client, &g, q).await?) };
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
@@ -446,7 +446,8 @@ fn member_ids_in(v: &Value) -> Vec<i64> {
 }
 
 /// DELETE /Groups/{id}: the group, its memberships and its grants.
-pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+pub async fn delete(w: Writer<'_>, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
@@ -454,6 +455,8 @@ pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str
     group::Entity::delete_by_id(g.id).exec(&txn).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.delete", &g.name, json!({})).await?;
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(())
 }
 

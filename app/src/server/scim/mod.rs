@@ -131,6 +131,15 @@ impl From<DomainError> for ScimError {
     }
 }
 
+/// What a SCIM write needs of the running server: the database, live events (published
+/// once the change has committed) and the time.
+#[derive(Clone, Copy)]
+pub struct Writer<'a> {
+    pub db: &'a sea_orm::DatabaseConnection,
+    pub events: &'a crate::server::events::Events,
+    pub now: i64,
+}
+
 impl From<sea_orm::DbErr> for ScimError {
     fn from(e: sea_orm::DbErr) -> Self {
         DomainError::Db(e).into()
@@ -301,7 +310,7 @@ pub async fn record_activity<C: ConnectionTrait>(db: &C, now: i64, provider_id: 
     Ok(())
 }
 
-pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<scim_activity::Model>, DomainError> {
+pub(in crate::server) async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) -> Result<Vec<scim_activity::Model>, DomainError> {
     Ok(scim_activity::Entity::find()
         .filter(scim_activity::Column::ProviderId.eq(provider_id))
         .order_by_desc(scim_activity::Column::Id)
@@ -312,7 +321,7 @@ pub async fn activity<C: ConnectionTrait>(db: &C, provider_id: i64, limit: u64) 
 
 /// Why provisioning can't be turned on now, if it can't: the seed's prerequisite is that
 /// SAML is the workspace's sole enabled sign-in method (and this provider is on).
-pub async fn enable_blocker<C: ConnectionTrait>(db: &C, p: &saml_provider::Model) -> Result<Option<String>, DomainError> {
+pub(in crate::server) async fn enable_blocker<C: ConnectionTrait>(db: &C, p: &saml_provider::Model) -> Result<Option<String>, DomainError> {
     let enabled = methods::enabled_set(db, p.workspace_id).await?;
     if !enabled.contains(&saml::method_key(&p.public_id)) {
         return Ok(Some(format!("Switch {} on as a sign-in method first.", p.name)));
@@ -382,7 +391,7 @@ async fn replace_token<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, l
 /// provisioning is on. It belongs to the provider, not to the admin who minted it.
 pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
     let secs = lifetime_secs(lifetime_days)?;
-    let p = saml::get(db, cap, public_id).await?;
+    let p = saml::row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     let had = token_facts(&txn, p.id).await?.is_some();
     let token = replace_token(&txn, now, p.id, secs).await?;
@@ -397,7 +406,7 @@ pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, publi
 /// already, this is a rotation.
 pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
     let secs = lifetime_secs(lifetime_days)?;
-    let p = saml::get(db, cap, public_id).await?;
+    let p = saml::row(db, cap, public_id).await?;
     if p.provisioning_enabled {
         return mint_token(db, now, cap, public_id, lifetime_days).await;
     }
@@ -427,7 +436,7 @@ pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
 /// Turns provisioning off: the token stops working at once. Linked members and groups stay
 /// linked (read-only) until the provider is deleted, so turning it back on resumes.
 pub async fn disable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
-    let p = saml::get(db, cap, public_id).await?;
+    let p = saml::row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
     let mut am: saml_provider::ActiveModel = p.clone().into();

@@ -9,18 +9,19 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::Condition;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Map, Value};
 
 use super::eval::{self, get_ci};
 use super::projection::{project, prune};
 use super::schema::{self, Attr, Mutability, Resource, Type, URN_GATEHOUSE_USER, URN_USER};
 use super::scope::{self, parse_id};
-use super::{check_if_match, clip, etag_of, patch, timestamp, Client, Page, Query, ScimError};
+use super::{check_if_match, clip, etag_of, patch, timestamp, Client, Page, Query, ScimError, Writer};
 use crate::server::audit;
 use crate::server::crypto::Token;
 use crate::server::domains::NO_EMAIL_DOMAIN;
 use crate::server::entities::{account, external_identity, group, group_member, membership, session};
+use crate::server::events::Topic;
 use crate::server::permissions::{Role, Status};
 use crate::server::{directory, normalize_email};
 
@@ -29,7 +30,7 @@ const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// A member this token can see, with its account.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(in crate::server) struct Row {
     pub m: membership::Model,
     pub a: account::Model,
 }
@@ -46,7 +47,7 @@ async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -
 }
 
 /// One visible member by SCIM id.
-pub async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<Row, ScimError> {
+pub(in crate::server) async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<Row, ScimError> {
     let not_found = || ScimError::not_found("User", id);
     let n = parse_id(id).ok_or_else(not_found)?;
     let m = membership::Entity::find_by_id(n).filter(scope::users(client)).one(db).await?.ok_or_else(not_found)?;
@@ -151,7 +152,7 @@ fn document(client: &Client, row: &Row, groups: &[(i64, String)]) -> Map<String,
 }
 
 /// The full resource: document + `meta` (with the ETag as `version`).
-pub fn resource(client: &Client, row: &Row, groups: &[(i64, String)]) -> Value {
+pub(in crate::server) fn resource(client: &Client, row: &Row, groups: &[(i64, String)]) -> Value {
     let doc = document(client, row, groups);
     let version = etag_of(&Value::Object(doc.clone()).to_string());
     let mut v = Value::Object(doc);
@@ -543,7 +544,8 @@ async fn respond<C: ConnectionTrait>(db: &C, client: &Client, row: &Row) -> Resu
 /// POST /Users. An existing unlinked member of this workspace with the same email is
 /// linked (email is the key). Anybody else is a new account of this workspace, whether or
 /// not the same address is known in another one (nothing of that is read or revealed).
-pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &Value) -> Result<Value, ScimError> {
+pub async fn create(w: Writer<'_>, client: &Client, body: &Value) -> Result<Value, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let input = read(body, true)?;
     let txn = crate::server::db::write(db).await?;
     let existing = match &input.email {
@@ -593,11 +595,14 @@ pub async fn create(db: &DatabaseConnection, now: i64, client: &Client, body: &V
     let row = apply(&txn, now, client, row, &input).await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
 /// PUT /Users/{id}: the whole document is replaced.
-pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+pub async fn replace(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let input = read(body, true)?;
     let txn = crate::server::db::write(db).await?;
     let row = find(&txn, client, id).await?;
@@ -614,12 +619,15 @@ pub async fn replace(db: &DatabaseConnection, now: i64, client: &Client, id: &st
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.replace", &row.a.email_normalized, json!({})).await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
 /// PATCH /Users/{id}: the operations apply to the current document in memory; the result
 /// is checked like a PUT and written in one transaction.
-pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_match: Option<&str>) -> Result<Value, ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let r = schema::user();
     let ops = patch::parse_ops(body, r)?;
     let txn = crate::server::db::write(db).await?;
@@ -640,12 +648,15 @@ pub async fn modify(db: &DatabaseConnection, now: i64, client: &Client, id: &str
         .await?;
     let out = respond(&txn, client, &row).await?;
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(out)
 }
 
 /// DELETE /Users/{id}: the membership goes (groups, sessions with it); the account goes
 /// too unless another workspace has it.
-pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+pub async fn delete(w: Writer<'_>, client: &Client, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+    let (db, events, now) = (w.db, w.events, w.now);
     let txn = crate::server::db::write(db).await?;
     let row = find(&txn, client, id).await?;
     if if_match.is_some() {
@@ -663,6 +674,8 @@ pub async fn delete(db: &DatabaseConnection, now: i64, client: &Client, id: &str
     account::Entity::delete_by_id(row.a.id).exec(&txn).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.user.delete", &row.a.email_normalized, json!({})).await?;
     txn.commit().await?;
+    // Members, Groups, who reaches what and (on removal) sessions may all have changed.
+    events.publish(db, client.workspace_id, &Topic::ALL).await;
     Ok(())
 }
 
