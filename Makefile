@@ -32,6 +32,7 @@ lint:
 	python3 scripts/module-cycles.py
 	cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings
+	! grep -rn "pub(crate)" app/src/server --include=*.rs
 	cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 test: setup-test

@@ -69,6 +69,9 @@ lint "clippy (server, app, migrations; all targets)" "$logs/clippy.log" cargo cl
 # Without the test builders, as the server ships: sea-orm entities may not leave the
 # domain (app/src/lib.rs denies unnameable_types there).
 lint "clippy (server as shipped: entities stay in the domain)" "$logs/clippy-shipped.log" cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings
+# pub(crate) would let the app crate's adapters (api/, ui/, web/) receive rows the lint
+# above can't see: a domain item is pub (records, handles) or pub(in crate::server).
+lint "no pub(crate) in the domain" "$logs/crate-visibility.log" bash -c '! grep -rn "pub(crate)" app/src/server --include=*.rs'
 lint "clippy (frontend, wasm32)" "$logs/clippy-wasm.log" cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 run_layer "unit tests" "$logs/unit.log" cargo test -p app --features ssr -p server -p migrations --lib

@@ -76,7 +76,8 @@ where
 {
     use serde::de::Error;
     match toml::Value::deserialize(d)? {
-        toml::Value::String(s) => parse(s.trim()).map(Some).ok_or_else(|| D::Error::custom(format!("{:?} is not {what}", s.trim()))),
+        // The value is not repeated: it may have come from a secret's file by mistake.
+        toml::Value::String(s) => parse(s.trim()).map(Some).ok_or_else(|| D::Error::custom(format!("must be {what}"))),
         other => T::deserialize(other).map(Some).map_err(D::Error::custom),
     }
 }
@@ -202,6 +203,10 @@ impl Config {
             if OTHER_PREFIXES.iter().any(|p| key.starts_with(p)) {
                 continue;
             }
+            // Variables are upper case, as documented (`GATEHOUSE_listen` is not a setting).
+            if key != key.to_uppercase() {
+                bail!("unknown setting {k}: known are {}", known());
+            }
             let name = key.to_lowercase();
             let (name, from_file) = match name.strip_suffix("_file") {
                 Some(base) if names.contains(&base) => (base.to_string(), true),
@@ -306,6 +311,10 @@ mod tests {
         assert!(err.to_string().contains("GATEHOUSE_SCIM_REQUESTS_PER_MINUTE") && err.to_string().contains("whole number"), "{err}");
         let err = Config::load_from(None, &env(&[("GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS", "yes")])).expect_err("not a boolean");
         assert!(err.to_string().contains("true or false"), "{err}");
+        // A mistaken value is not echoed (it may be a secret read from the wrong file).
+        let err = Config::load_from(None, &env(&[("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "postgres://u:hunter2@db")])).expect_err("not a number");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(Config::load_from(None, &env(&[("GATEHOUSE_listen", "127.0.0.1:9")])).is_err(), "names are upper case");
         // The README's table names every setting.
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
         for n in names {

@@ -31,6 +31,12 @@ async fn start(State(st): State<AppState>, Path(key): Path<String>, Query(q): Qu
     let Ok(slug) = app::server::directory::validate_slug(&q.workspace) else {
         return page(StatusCode::NOT_FOUND, "There is no such workspace.", None);
     };
+    // Only a workspace that exists gets a start counter: random names make no rows.
+    match app::server::workspaces::by_slug(&st.db, &slug).await {
+        Ok(_) => {}
+        Err(DomainError::NotFound) => return page(StatusCode::NOT_FOUND, "There is no such workspace.", None),
+        Err(e) => return internal(e),
+    }
     if let Some(r) = crate::browser::start_throttled(&st, &format!("{key}:{slug}"), peer(&req).as_deref()).await {
         return r;
     }

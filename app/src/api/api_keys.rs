@@ -12,8 +12,10 @@ const KEY_FLASH_COOKIE: &str = "gatehouse_api_key";
 pub async fn list_api_keys(slug: String) -> Result<ApiKeysPage, AppError> {
     use super::ctx::*;
     let (st, cap) = admin(&slug).await?;
-    let flash = take_flash(&st, KEY_FLASH_COOKIE, &format!("/w/{}/settings/api-keys", urlencode(&slug)));
-    crate::server::api_keys::page(&st.db, st.now(), &cap, flash.as_deref()).await.map_err(fail)
+    let path = format!("/w/{}/settings/api-keys", urlencode(&slug));
+    let (st, cap) = (&st, &cap);
+    with_flash(st, KEY_FLASH_COOKIE, &path, |flash| async move { crate::server::api_keys::page(&st.db, st.now(), cap, flash.as_deref()).await.map_err(fail) })
+        .await
 }
 
 #[cfg(feature = "ssr")]

@@ -119,8 +119,12 @@ pub async fn list_invites(slug: String) -> Result<InvitesPage, AppError> {
     use super::ctx::*;
     use crate::server::members;
     let (st, cap) = admin(&slug).await?;
-    let flash = take_flash(&st, INVITE_FLASH_COOKIE, &format!("/w/{}/settings/members", urlencode(&slug)));
-    members::invites_page(&st.db, &st.config.public_url, st.now(), &cap, flash.as_deref()).await.map_err(fail)
+    let path = format!("/w/{}/settings/members", urlencode(&slug));
+    let (st, cap) = (&st, &cap);
+    with_flash(st, INVITE_FLASH_COOKIE, &path, |flash| async move {
+        members::invites_page(&st.db, &st.config.public_url, st.now(), cap, flash.as_deref()).await.map_err(fail)
+    })
+    .await
 }
 
 /// Admins of `slug`: withdraws a pending invite.

@@ -129,11 +129,21 @@ pub(crate) mod ctx {
         set_cookie(flash_cookie(st, name, value, path, 120));
     }
 
-    /// The flash `name` this request carries for the page at `path`, cleared as it is read.
-    pub fn take_flash(st: &AppState, name: &str, path: &str) -> Option<String> {
-        let value = request_cookie(name)?;
-        set_cookie(flash_cookie(st, name, "", path, 0));
-        Some(value)
+    /// Reads the one-time value `name` this request carries for the page at `path`, hands
+    /// it to `read` (the page's one domain call), and clears it only once that read has
+    /// succeeded: a read that fails (a database hiccup) leaves it for the retry, so a
+    /// secret shown once is not lost to an error page.
+    pub async fn with_flash<T, Fut>(st: &AppState, name: &str, path: &str, read: impl FnOnce(Option<String>) -> Fut) -> Result<T, AppError>
+    where
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let value = request_cookie(name);
+        let carried = value.is_some();
+        let out = read(value).await?;
+        if carried {
+            set_cookie(flash_cookie(st, name, "", path, 0));
+        }
+        Ok(out)
     }
 
     fn flash_cookie(st: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> String {

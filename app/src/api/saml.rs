@@ -18,8 +18,15 @@ pub async fn load_saml_provider(slug: String, id: String, test: Option<i64>) -> 
     // Only an id shaped like ours names a cookie path (nothing from the URL reaches a
     // `Set-Cookie` header unchecked).
     let ours = id != "new" && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let flash = if ours { take_flash(&st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{id}")) } else { None };
-    crate::server::provider_page::provider_page(&st.db, &st.config, st.now(), &cap, &id, test, flash).await.map_err(fail)
+    let (st, cap, id) = (&st, &cap, id.as_str());
+    let read = move |flash: Option<String>| async move {
+        crate::server::provider_page::provider_page(&st.db, &st.config, st.now(), cap, id, test, flash).await.map_err(fail)
+    };
+    if ours {
+        with_flash(st, FLASH_COOKIE, &format!("/w/{slug}/settings/authentication/saml/{id}"), read).await
+    } else {
+        read(None).await
+    }
 }
 
 /// Admins of `slug`: creates (`id` = "new") or updates a provider. Pasted metadata or a

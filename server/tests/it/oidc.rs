@@ -752,3 +752,25 @@ async fn a_rotated_signing_key_is_fetched_once_and_sign_in_goes_on() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a second unknown key within the minute");
     assert!(last_refusal(&app).await.contains("\"kind\":\"exchange\""), "{}", last_refusal(&app).await);
 }
+
+/// Starting a sign-in for a workspace that doesn't exist answers 404 before anything is
+/// counted: random workspace names make no rate-counter rows (a start from a known
+/// address is counted, as the control shows).
+#[tokio::test]
+async fn a_start_for_no_workspace_counts_nothing() {
+    use app::server::entities::rate_counter;
+    use sea_orm::PaginatorTrait;
+    let app = TestApp::with_config(|c| c.oidc = vec![OidcProvider::new("google", CLIENT_ID, CLIENT_SECRET, Some("https://accounts.example.test"))]).await;
+    let before = rate_counter::Entity::find().count(&app.state.db).await.expect("count");
+    for n in 0..5 {
+        let r = get_from(&app, &format!("/auth/google/start?workspace=nobody-{n}"), None, "203.0.113.9:4000").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        assert!(r.body.contains("no such workspace"), "{}", r.body);
+    }
+    assert_eq!(rate_counter::Entity::find().count(&app.state.db).await.expect("count"), before, "no counter rows for missing workspaces");
+    // The control: a workspace that exists is counted (its start then fails: the
+    // provider's issuer doesn't answer).
+    app.create_workspace("acme", crate::common::ADMIN_EMAIL).await;
+    get_from(&app, "/auth/google/start?workspace=acme", None, "203.0.113.9:4000").await;
+    assert!(rate_counter::Entity::find().count(&app.state.db).await.expect("count") > before, "a real workspace's start is counted");
+}

@@ -639,7 +639,8 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
     // form again without them turns them off.
     let cert = saml::certificates(&p)[0].clone();
     let by_hand = |ticked: bool| {
-        let mut f = vec![("slug", "acme"), ("id", "new"), ("name", "By hand"), ("idp_entity_id", "https://idp.hand.test"), ("sso_url", "https://idp.hand.test/sso")];
+        let mut f =
+            vec![("slug", "acme"), ("id", "new"), ("name", "By hand"), ("idp_entity_id", "https://idp.hand.test"), ("sso_url", "https://idp.hand.test/sso")];
         if ticked {
             f.extend([("allow_idp_initiated", "on"), ("sign_requests", "on"), ("require_encryption", "on")]);
         }
@@ -660,9 +661,15 @@ async fn admins_add_a_provider_by_pasting_metadata_and_see_what_to_give_the_idp(
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let row = saml::by_public_id(&app.state.db, made.public_id()).await.expect("saved").row().clone();
     assert!(!row.allow_idp_initiated && !row.sign_requests && !row.require_encryption, "unticked boxes are off: {row:?}");
-    saml::delete(&app.state.db, &app::server::events::Events::silent(), app.state.now(), &crate::common::operator().admin_of(p.workspace_id()), made.public_id())
-        .await
-        .expect("delete");
+    saml::delete(
+        &app.state.db,
+        &app::server::events::Events::silent(),
+        app.state.now(),
+        &crate::common::operator().admin_of(p.workspace_id()),
+        made.public_id(),
+    )
+    .await
+    .expect("delete");
 
     // Members can't see or touch providers.
     let bob = app.add_member(&admin, "bob@acme.test", "member").await;

@@ -53,7 +53,10 @@ pub async fn drop_identity_links<C: ConnectionTrait>(db: &C, account_id: i64) ->
     Ok(external_identity::Entity::delete_many().filter(external_identity::Column::AccountId.eq(account_id)).exec(db).await?.rows_affected)
 }
 
-pub(crate) async fn with_accounts<C: ConnectionTrait>(db: &C, ms: Vec<membership::Model>) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
+pub(in crate::server) async fn with_accounts<C: ConnectionTrait>(
+    db: &C,
+    ms: Vec<membership::Model>,
+) -> Result<Vec<(membership::Model, account::Model)>, DomainError> {
     let ids: Vec<i64> = ms.iter().map(|m| m.account_id).collect();
     let accts = account::Entity::find().filter(account::Column::Id.is_in(ids)).all(db).await?;
     let by_id: std::collections::HashMap<i64, account::Model> = accts.into_iter().map(|a| (a.id, a)).collect();

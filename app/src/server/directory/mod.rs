@@ -10,7 +10,7 @@ pub mod memberships;
 pub mod names;
 
 pub use accounts::drop_identity_links;
-pub(crate) use accounts::with_accounts;
+pub(in crate::server) use accounts::with_accounts;
 pub(in crate::server) use accounts::{account_by_email, find_or_create_account};
 pub(in crate::server) use groups::editable_group;
 pub(in crate::server) use groups::insert_group;
