@@ -1,7 +1,8 @@
 // SCIM provisioning in a real browser: an admin makes SAML the only sign-in method, turns
 // provisioning on (the token is shown once), a SCIM client pushes users and a group, and
 // the Members page shows them as managed by the provider, without edit controls; the
-// provider's page lists the requests. Runs last: it switches password sign-in off.
+// provider's page lists the requests, and OAuth client credentials open SCIM too. Runs
+// last: it switches password sign-in off.
 import { test, expect } from '@playwright/test';
 import { failOnPageProblems, signInAsAdmin } from './support.mjs';
 
@@ -82,4 +83,19 @@ test('admin turns provisioning on; pushed users and groups are read-only and log
   await expect(activity).toContainText('create user');
   await expect(activity).toContainText('create group');
   await expect(activity).toContainText(`linus.${info.project.name}@acme.test`);
+
+  // Or OAuth client credentials (Entra's gallery): made once; the token endpoint's token
+  // reads /Users; the secret isn't shown again.
+  await page.getByRole('button', { name: 'Generate client credentials' }).click();
+  const secret = await page.getByTestId('oauth-client-secret').inputValue();
+  const clientId = await page.getByTestId('oauth-client-id').inputValue();
+  const tokenUrl = await page.getByTestId('oauth-token-url').inputValue();
+  const issued = await page.request.post(tokenUrl, { form: { grant_type: 'client_credentials', client_id: clientId, client_secret: secret } });
+  expect(issued.status()).toBe(200);
+  const access = (await issued.json()).access_token;
+  const users = await page.request.get(`${base}/Users`, { headers: { authorization: `Bearer ${access}` } });
+  expect(users.status()).toBe(200);
+  await page.goto(providerUrl);
+  await expect(page.getByTestId('oauth-client-secret')).toHaveCount(0);
+  await expect(page.getByTestId('oauth-facts')).toBeVisible();
 });

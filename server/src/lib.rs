@@ -12,6 +12,7 @@ pub mod pages;
 pub mod router;
 pub mod saml;
 pub mod scim;
+pub mod scim_oauth;
 pub mod v1;
 
 use std::sync::Arc;

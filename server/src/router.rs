@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::saml::routes())
         .merge(crate::oidc::routes())
         .merge(crate::scim::routes())
+        .merge(crate::scim_oauth::routes())
         .merge(crate::events::routes())
         .merge(crate::audit_csv::routes())
         .merge(crate::forward_auth::routes())

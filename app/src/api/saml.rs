@@ -81,6 +81,24 @@ pub async fn delete_saml_provider(slug: String, id: String) -> Result<String, Ap
     Ok(msg)
 }
 
+/// Admins of `slug`: makes provider `id`'s OAuth client (for IdPs that take SCIM tokens
+/// from a token endpoint, as Microsoft Entra's gallery does), or gives it a new secret;
+/// the old one keeps working for `overlap_secs`. Answers `(client id, secret)`, the
+/// secret shown once.
+#[server]
+pub async fn rotate_scim_client_secret(slug: String, id: String, overlap_secs: i64) -> Result<(String, String), AppError> {
+    use super::ctx::*;
+    use crate::server::scim::oauth;
+    let (st, cap) = admin(&slug).await?;
+    let c = oauth::rotate_secret(&st.db, st.now(), &cap, &id, overlap_secs).await.map_err(fail)?;
+    if is_no_js_post() {
+        let path = format!("/w/{slug}/settings/authentication/saml/{id}");
+        set_flash(&st, FLASH_COOKIE, &format!("oauth.{}", c.client_secret.expose()), &path);
+        leptos_axum::redirect(&path);
+    }
+    Ok((c.client_id, c.client_secret.expose().to_string()))
+}
+
 /// Admins of `slug`: turns SCIM provisioning on (`on` = "true"; SAML must be the only
 /// sign-in method) or off. Turning it on mints the Provider Token and returns it once.
 #[server]

@@ -281,6 +281,14 @@ pub struct SamlProviderPage {
     pub token_lifetimes: Vec<i64>,
     /// A token minted just now (shown once, after a no-JS rotation).
     pub fresh_token: Option<String>,
+    /// The OAuth 2.0 token endpoint of this provider's SCIM client (client credentials).
+    pub oauth_token_url: String,
+    /// Its OAuth client (`None`: no secret has been generated).
+    pub oauth_client: Option<OAuthClientFacts>,
+    /// A client secret generated just now (shown once, after a no-JS rotation).
+    pub fresh_oauth_secret: Option<String>,
+    /// How long a rotated-out secret may keep working: (seconds, label).
+    pub oauth_overlaps: Vec<(i64, String)>,
     pub certs: Vec<SamlCert>,
     pub activity: Vec<SamlActivityRow>,
     /// The "Test sign-in" result asked for in the URL.
@@ -300,6 +308,18 @@ pub struct SamlProviderPage {
     pub asserted_domains: Vec<String>,
     /// The asserted domains come from the default rule, not an admin's choice.
     pub asserted_by_default: bool,
+}
+
+/// What the provider page shows of its SCIM client's OAuth credentials (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClientFacts {
+    pub client_id: String,
+    /// When its secret was last made, to the minute.
+    pub rotated: String,
+    /// After a rotation: until when the previous secret still works.
+    pub previous_until: Option<String>,
+    /// When a token was last asked for with it.
+    pub last_used: Option<String>,
 }
 
 /// What the provider page shows of its Provider Token (never the value).

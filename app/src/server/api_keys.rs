@@ -39,7 +39,7 @@ impl Scope {
 }
 
 /// Overlap windows an admin may choose when rotating (seconds).
-pub const OVERLAP_CHOICES_SECS: [i64; 4] = [0, 3600, 86_400, 7 * 86_400];
+pub use super::crypto::ROTATION_OVERLAPS_SECS as OVERLAP_CHOICES_SECS;
 /// Longest expiry an admin may set.
 pub const MAX_EXPIRY_DAYS: i64 = 730;
 /// A workspace holds at most this many keys that aren't revoked.
@@ -325,18 +325,7 @@ pub async fn page(db: &DatabaseConnection, now: i64, cap: &AdminCap, flash: Opti
             })
             .collect(),
         scopes: Scope::ALL.iter().map(|s| (s.as_str().to_string(), describe(*s).to_string())).collect(),
-        overlaps: OVERLAP_CHOICES_SECS
-            .iter()
-            .map(|s| {
-                let label = match *s {
-                    0 => "none: the old key stops now".to_string(),
-                    3600 => "1 hour".to_string(),
-                    86_400 => "1 day".to_string(),
-                    s => format!("{} days", s / 86_400),
-                };
-                (*s, label)
-            })
-            .collect(),
+        overlaps: super::crypto::overlap_choices("none: the old key stops now"),
         fresh,
     })
 }

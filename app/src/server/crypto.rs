@@ -91,6 +91,26 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
+/// How long a rotated-out secret (an API key's, a SCIM OAuth client's) may keep working,
+/// as an admin picks it: so the holder can switch without a gap.
+pub const ROTATION_OVERLAPS_SECS: [i64; 4] = [0, 3600, 86_400, 7 * 86_400];
+
+/// The overlap choices with their labels; `none` names the first (the old secret stops).
+pub fn overlap_choices(none: &str) -> Vec<(i64, String)> {
+    ROTATION_OVERLAPS_SECS
+        .iter()
+        .map(|s| {
+            let label = match *s {
+                0 => none.to_string(),
+                3600 => "1 hour".to_string(),
+                86_400 => "1 day".to_string(),
+                s => format!("{} days", s / 86_400),
+            };
+            (*s, label)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

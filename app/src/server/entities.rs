@@ -453,6 +453,40 @@ pub mod scim_token {
     no_relations!();
 }
 
+pub mod scim_oauth_client {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scim_oauth_clients")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider_id: i64,
+        /// Public: what the IdP sends as `client_id`.
+        pub client_id: String,
+        /// SHA-256 of the secret; after a rotation the previous one's, until `previous_valid_until`.
+        pub secret_hash: String,
+        pub previous_secret_hash: Option<String>,
+        pub previous_valid_until: Option<i64>,
+        pub created_at: i64,
+        pub rotated_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+    no_relations!();
+}
+pub mod scim_access_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scim_access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub provider_id: i64,
+        pub token_hash: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
 pub mod scim_activity {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

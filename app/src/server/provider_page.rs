@@ -9,6 +9,7 @@ use super::saml::{self, idp_metadata, signin};
 use crate::model::{SamlCert, SamlProviderForm, SamlProviderPage};
 use crate::server::config::RuntimeConfig;
 use crate::server::permissions::AdminCap;
+use crate::server::scim::oauth;
 use crate::server::DomainError;
 
 fn day(unix: i64) -> String {
@@ -30,6 +31,10 @@ fn activity_row(row: &crate::server::entities::saml_activity::Model) -> crate::m
         checks: checks.into_iter().map(|c| SamlCheck { name: c.name, ok: c.ok, detail: c.detail }).collect(),
         attributes,
     }
+}
+
+fn oauth_overlaps() -> Vec<(i64, String)> {
+    crate::server::crypto::overlap_choices("none: the old secret stops now")
 }
 
 /// Provider `id`'s page (`new`: the empty form). `test` picks a "Test sign-in" result to
@@ -65,6 +70,10 @@ pub async fn provider_page(
             token: None,
             token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
             fresh_token: None,
+            oauth_token_url: String::new(),
+            oauth_client: None,
+            fresh_oauth_secret: None,
+            oauth_overlaps: oauth_overlaps(),
             certs: vec![],
             activity: vec![],
             test: None,
@@ -95,9 +104,15 @@ pub async fn provider_page(
     // A token minted by a no-JS rotation comes back once (the adapter reads its cookie).
     // Shown only if it is the provider's current token: a cookie planted by anyone else
     // (a sibling subdomain) can't put its own "token" on the page.
-    let fresh_token = match flash.filter(|t| t.len() <= 64) {
-        Some(t) if crate::server::scim::is_current_token(db, p.id, &t).await? => Some(t),
-        _ => None,
+    // A client secret comes back the same way, marked `oauth.`, and only while current.
+    let oauth_client = oauth::client_row(db, p.id).await?;
+    let (fresh_token, fresh_oauth_secret) = match flash.filter(|t| t.len() <= 80) {
+        Some(t) => match t.strip_prefix("oauth.") {
+            Some(secret) => (None, oauth_client.as_ref().filter(|c| oauth::is_current_secret(c, secret)).map(|_| secret.to_string())),
+            None if crate::server::scim::is_current_token(db, p.id, &t).await? => (Some(t), None),
+            None => (None, None),
+        },
+        None => (None, None),
     };
     let claimed_domains = crate::server::domains::list(db, p.workspace_id).await?;
     let asserted_domains = saml::asserted_domains(db, &p).await?;
@@ -138,6 +153,15 @@ pub async fn provider_page(
         }),
         token_lifetimes: crate::server::scim::TOKEN_LIFETIME_DAYS.to_vec(),
         fresh_token,
+        oauth_token_url: oauth::token_url(cfg, &p.public_id),
+        oauth_client: oauth_client.map(|c| crate::model::OAuthClientFacts {
+            client_id: c.client_id,
+            rotated: crate::server::clock::display_time(c.rotated_at),
+            previous_until: c.previous_valid_until.filter(|u| *u > now).map(crate::server::clock::display_time),
+            last_used: c.last_used_at.map(crate::server::clock::display_time),
+        }),
+        fresh_oauth_secret,
+        oauth_overlaps: oauth_overlaps(),
         certs,
         activity: activity.iter().map(activity_row).collect(),
         test,

@@ -12,6 +12,8 @@ use std::process::Command;
 
 use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
 
+mod oauth;
+
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";

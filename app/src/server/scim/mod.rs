@@ -13,6 +13,7 @@ pub mod eval;
 pub mod filter;
 pub mod groups;
 pub mod ledger;
+pub mod oauth;
 pub mod patch;
 pub mod projection;
 pub mod schema;
@@ -157,6 +158,8 @@ pub fn clip(s: &str, n: usize) -> String {
 /// The caller, resolved from its bearer token.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// Whose request budget this is: the Provider Token's row id, or, for OAuth access
+    /// tokens, the provider's id negated (every token its client is issued shares one).
     pub token_id: i64,
     pub provider_id: i64,
     pub provider_public_id: String,
@@ -195,29 +198,35 @@ pub async fn authenticate<C: ConnectionTrait>(
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .ok_or_else(|| ScimError::unauthorized("send the provider's Provider Token as `Authorization: Bearer <token>`"))?;
     let hash = Token::from_presented(presented).hash();
-    let token = scim_token::Entity::find()
-        .filter(scim_token::Column::TokenHash.eq(hash))
-        .one(db)
-        .await?
-        .ok_or_else(|| ScimError::unauthorized("the token is not valid (it may have been rotated)"))?;
-    if let Some(at) = token.expires_at.filter(|at| *at <= now) {
-        return Err(ScimError::unauthorized(format!(
-            "the token expired on {}; an admin mints a new one on the provider's page in Gatehouse",
-            super::clock::display_time(at)
-        )));
-    }
-    let provider = saml_provider::Entity::find_by_id(token.provider_id).one(db).await?.ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
+    // The Provider Token, or else an access token from the provider's OAuth client.
+    let (provider_id, budget_id) = match scim_token::Entity::find().filter(scim_token::Column::TokenHash.eq(hash.clone())).one(db).await? {
+        Some(token) => {
+            if let Some(at) = token.expires_at.filter(|at| *at <= now) {
+                return Err(ScimError::unauthorized(format!(
+                    "the token expired on {}; an admin mints a new one on the provider's page in Gatehouse",
+                    super::clock::display_time(at)
+                )));
+            }
+            // Remember use at most once a minute: a write per request would serialize SQLite.
+            if token.last_used_at.is_none_or(|t| now - t >= 60) {
+                let mut am: scim_token::ActiveModel = token.clone().into();
+                am.last_used_at = Set(Some(now));
+                am.update(db).await?;
+            }
+            (token.provider_id, token.id)
+        }
+        None => match oauth::provider_of(db, now, &hash).await? {
+            Some(Ok(provider_id)) => (provider_id, -provider_id),
+            Some(Err(_)) => return Err(ScimError::unauthorized("the access token expired; ask the token endpoint for a new one")),
+            None => return Err(ScimError::unauthorized("the token is not valid (it may have been rotated)")),
+        },
+    };
+    let provider = saml_provider::Entity::find_by_id(provider_id).one(db).await?.ok_or_else(|| ScimError::unauthorized("the token is not valid"))?;
     if !provider.provisioning_enabled {
         return Err(ScimError::unauthorized(format!("provisioning is turned off for {}; an admin turns it on on the provider's page", provider.name)));
     }
-    // Remember use at most once a minute: a write per request would serialize SQLite.
-    if token.last_used_at.is_none_or(|t| now - t >= 60) {
-        let mut am: scim_token::ActiveModel = token.clone().into();
-        am.last_used_at = Set(Some(now));
-        am.update(db).await?;
-    }
     Ok(Client {
-        token_id: token.id,
+        token_id: budget_id,
         provider_id: provider.id,
         provider_public_id: provider.public_id,
         provider_name: provider.name,
@@ -439,6 +448,11 @@ pub async fn disable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_i
     let p = saml::row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
+    // Access tokens end too; the OAuth client stays, for when provisioning is on again.
+    crate::server::entities::scim_access_token::Entity::delete_many()
+        .filter(crate::server::entities::scim_access_token::Column::ProviderId.eq(p.id))
+        .exec(&txn)
+        .await?;
     let mut am: saml_provider::ActiveModel = p.clone().into();
     am.provisioning_enabled = Set(false);
     am.updated_at = Set(now);

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::saml::{load_saml_provider, DeleteSamlProvider, RotateProviderToken, SaveSamlProvider, SetProviderDomains, SetProvisioning};
+use crate::api::saml::{
+    load_saml_provider, DeleteSamlProvider, RotateProviderToken, RotateScimClientSecret, SaveSamlProvider, SetProviderDomains, SetProvisioning,
+};
 use crate::model::{SamlActivityRow, SamlProviderPage};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
@@ -72,8 +74,13 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let rotate = ServerAction::<RotateProviderToken>::new();
     let provision = ServerAction::<SetProvisioning>::new();
     let set_domains = ServerAction::<SetProviderDomains>::new();
+    let rotate_client = ServerAction::<RotateScimClientSecret>::new();
     let data = Resource::new(
-        move || (slug.get(), id.get(), test.get(), (rotate.version().get(), provision.version().get(), set_domains.version().get(), save.version().get())),
+        move || {
+            let versions =
+                (rotate.version().get(), provision.version().get(), set_domains.version().get(), save.version().get(), rotate_client.version().get());
+            (slug.get(), id.get(), test.get(), versions)
+        },
         |(s, i, t, _)| load_saml_provider(s, i, t),
     );
     let domains_result = Signal::derive(move || set_domains.value().get());
@@ -100,7 +107,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                     view! {
                         <h1 class="text-2xl font-semibold">{title}</h1>
                         <Outcome result=save_result query="saved"/>
-                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let pid_domains = pid.clone(); let token_facts = p.token.clone(); let has_token = token_facts.is_some(); let lifetimes = p.token_lifetimes.clone(); view! {
+                        {(!is_new).then(move || { let p = p_top; let pid = pid_top; let pid_prov = pid.clone(); let pid_domains = pid.clone(); let pid_oauth = pid.clone(); let token_facts = p.token.clone(); let has_token = token_facts.is_some(); let lifetimes = p.token_lifetimes.clone(); view! {
                             <section class=CARD data-testid="sp-values">
                                 <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
                                 <p class="mt-1 text-sm text-slate-600">
@@ -168,6 +175,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                         </button>
                                     </ActionForm>
                                 </div>
+                                <OAuthClient p=p.clone() pid=pid_oauth slug=slug rotate=rotate_client/>
                             </section>
                             <ProvisioningSection p=p.clone() pid=pid_prov slug=slug provision=provision/>
                             <section class=CARD>
@@ -304,6 +312,68 @@ pub fn SamlProviderPageView() -> impl IntoView {
 
 /// SCIM provisioning: on/off (only while SAML is the sole method), the fallback warning,
 /// and the provider's recent SCIM requests.
+/// The OAuth 2.0 client credentials of this provider's SCIM client: the token endpoint,
+/// the client id, and a secret shown once (rotated with an overlap).
+#[component]
+fn OAuthClient(p: SamlProviderPage, pid: String, slug: Memo<String>, rotate: ServerAction<RotateScimClientSecret>) -> AnyView {
+    let facts = p.oauth_client.clone();
+    let has_client = facts.is_some();
+    let fresh = p.fresh_oauth_secret.clone();
+    let overlaps = p.oauth_overlaps.clone();
+    view! {
+        <div class="mt-4 border-t border-slate-200 pt-3" data-testid="oauth-client">
+            <div class="text-sm font-medium">"Or OAuth 2.0 client credentials (Microsoft Entra)"</div>
+            <p class="mt-1 text-sm text-slate-600">"For IdPs that fetch short-lived SCIM tokens: give them the token endpoint, client ID and client secret instead of the Provider Token. Each token lasts an hour and works only while provisioning is on."</p>
+            <CopyField label="Token endpoint" value=p.oauth_token_url.clone() testid="oauth-token-url"/>
+            {move || {
+                let made = rotate.value().get().and_then(|r| r.ok());
+                let client_id = made.as_ref().map(|(c, _)| c.clone()).or_else(|| facts.as_ref().map(|f| f.client_id.clone()));
+                let secret = made.map(|(_, s)| s).or_else(|| fresh.clone());
+                view! {
+                    {client_id.map(|c| view! { <CopyField label="Client ID" value=c testid="oauth-client-id"/> })}
+                    {match secret {
+                        Some(s) => view! {
+                            <p class="mt-1 text-sm text-amber-800">"Copy the secret now: it is shown only once."</p>
+                            <CopyField label="Client secret" value=s testid="oauth-client-secret"/>
+                        }.into_any(),
+                        None => match facts.clone() {
+                            Some(f) => view! {
+                                <dl class="mt-1 grid grid-cols-[auto_1fr] gap-x-3 text-sm text-slate-600" data-testid="oauth-facts">
+                                    <dt>"Secret made"</dt><dd>{f.rotated.clone()}</dd>
+                                    <dt>"Last token"</dt><dd>{f.last_used.clone().unwrap_or_else(|| "never".into())}</dd>
+                                    {f.previous_until.clone().map(|u| view! { <dt>"Old secret"</dt><dd>{format!("works until {u}")}</dd> })}
+                                </dl>
+                            }.into_any(),
+                            None => view! { <p class="mt-1 text-sm text-slate-600">"No client yet."</p> }.into_any(),
+                        },
+                    }}
+                }
+            }}
+            {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
+            <ActionForm action=rotate attr:class="mt-2 flex flex-wrap items-end gap-2">
+                <input type="hidden" name="slug" value=slug/>
+                <input type="hidden" name="id" value=pid/>
+                {if has_client {
+                    view! {
+                        <label class="text-sm">"The old secret keeps working "
+                            <select name="overlap_secs" class="rounded border border-slate-300 px-2 py-1 text-sm" aria-label="The old secret keeps working">
+                                {overlaps.iter().map(|(secs, label)| view! { <option value=secs.to_string()>{label.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }.into_any()
+                } else {
+                    view! { <input type="hidden" name="overlap_secs" value="0"/> }.into_any()
+                }}
+                <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
+                    {if has_client { "Rotate client secret" } else { "Generate client credentials" }}
+                </button>
+            </ActionForm>
+        </div>
+    }
+    // Type-erased: the provider page's view type is deep enough already.
+    .into_any()
+}
+
 #[component]
 fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, provision: ServerAction<SetProvisioning>) -> impl IntoView {
     let on = p.provisioning;
