@@ -2,7 +2,8 @@
 //! client (RFC 6749 §4.4, client credentials). The client authenticates with HTTP Basic
 //! (§2.3.1) or with `client_id` and `client_secret` in the form body, never both; the
 //! answer is a bearer token for that provider's `/scim/v2`, valid for an hour, and never
-//! cached (§5.1). Failures are counted per client address: 20 a minute, then 429.
+//! cached (§5.1). Failures are counted per provider and client address: 20 a minute,
+//! then 429; a client is issued at most 60 tokens a minute.
 use app::server::scim::oauth::{self, Refusal};
 use app::web::AppState;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -54,67 +55,77 @@ async fn token(State(st): State<AppState>, Path(provider): Path<String>, req: Re
     let Ok(body) = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await else {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "the request body is too large");
     };
-    let fail_key = ip.as_deref().map(|ip| format!("scim:oauth:fail:{ip}"));
+    // Failures are counted per (provider, client address): one tenant's IdP with a wrong
+    // secret, behind an address it shares with others (Microsoft's), slows only itself.
+    // Every request takes a slot before it is checked, and a success gives it back, so a
+    // burst of parallel guesses can't pass the limit together. Unknown providers share
+    // one scope, so random names make no rows.
+    let scope = match app::server::saml::by_public_id(&st.db, &provider).await {
+        Ok(p) => p.public_id().to_string(),
+        Err(app::server::DomainError::NotFound) => "unknown".to_string(),
+        Err(e) => return crate::pages::internal(e),
+    };
+    let fail_key = ip.as_deref().map(|ip| format!("scim:oauth:fail:{scope}:{ip}"));
     if let Some(key) = &fail_key {
-        match app::server::ratelimit::count(&st.db, key, now, 60).await {
-            Ok(n) if n >= FAILURES_PER_MINUTE => {
-                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "invalid_request", "too many failed requests from this address; retry in a minute");
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-                return r;
-            }
-            Ok(_) => {}
+        match app::server::ratelimit::reserve(&st.db, &[(key, FAILURES_PER_MINUTE)], now, 60).await {
+            Ok(true) => {}
+            Ok(false) => return too_many("too many failed requests for this provider from this address; retry in a minute"),
             Err(e) => return crate::pages::internal(e),
         }
     }
-    let failed = |r: Response| {
-        let (st, key) = (st.clone(), fail_key.clone());
-        async move {
-            if let Some(key) = key {
-                if let Err(e) = app::server::ratelimit::hit(&st.db, &key, now, 60).await {
-                    tracing::warn!(error = %e, "token endpoint failure counter");
-                }
-            }
-            r
-        }
-    };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return failed(error(StatusCode::BAD_REQUEST, "invalid_request", "send the request as application/x-www-form-urlencoded")).await;
+    // From here a refusal keeps its slot; only a success gives it back.
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).unwrap_or("");
+    if !media_type.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "send the request as application/x-www-form-urlencoded");
     }
     let mut fields: Vec<(String, String)> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         // §3.2: a parameter sent twice is an invalid request.
         if fields.iter().any(|(seen, _)| *seen == k) {
-            return failed(error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{k} is sent more than once"))).await;
+            return error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{k} is sent more than once"));
         }
         fields.push((k.into_owned(), v.into_owned()));
     }
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     match field("grant_type") {
         Some("client_credentials") => {}
-        Some(_) => return failed(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only the client_credentials grant is supported")).await,
-        None => return failed(error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing")).await,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only the client_credentials grant is supported"),
+        None => return error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
     }
     let in_body = (field("client_id"), field("client_secret"));
     let by_basic = basic(&headers);
     let (client_id, client_secret) = match (by_basic, in_body) {
-        (Some(_), (Some(_), _) | (_, Some(_))) => {
-            return failed(error(StatusCode::BAD_REQUEST, "invalid_request", "authenticate the client one way: HTTP Basic or the form body, not both")).await
+        // §3.2.1 lets a client name itself in the body too; a secret there as well, or
+        // another name, is two ways of authenticating at once.
+        (Some(Ok((id, _))), (body_id, body_secret)) if body_secret.is_some() || body_id.is_some_and(|b| b != id) => {
+            return error(StatusCode::BAD_REQUEST, "invalid_request", "authenticate the client one way: HTTP Basic or the form body, not both")
         }
         (Some(Ok(pair)), _) => pair,
-        (Some(Err(())), _) => return failed(invalid_client(true)).await,
+        (Some(Err(())), _) => return invalid_client(true),
         (None, (Some(id), Some(secret))) => (id.to_string(), secret.to_string()),
-        (None, _) => return failed(invalid_client(false)).await,
+        (None, _) => return invalid_client(false),
     };
     let used_basic = basic(&headers).is_some();
     match oauth::issue(&st.db, now, &provider, &client_id, &client_secret).await {
         Ok(Ok(issued)) => {
+            if let Some(key) = &fail_key {
+                if let Err(e) = app::server::ratelimit::release(&st.db, &[key.as_str()], now, 60).await {
+                    tracing::warn!(error = %e, "token endpoint failure counter");
+                }
+            }
             answer(StatusCode::OK, json!({ "access_token": issued.access_token.expose(), "token_type": "Bearer", "expires_in": issued.expires_in }))
         }
-        Ok(Err(Refusal::InvalidClient)) => failed(invalid_client(used_basic)).await,
-        Ok(Err(Refusal::UnauthorizedClient(why))) => failed(error(StatusCode::BAD_REQUEST, "unauthorized_client", &why)).await,
+        Ok(Err(Refusal::TooMany)) => too_many("this client has asked for too many tokens this minute; one lasts an hour"),
+        Ok(Err(Refusal::InvalidClient)) => invalid_client(used_basic),
+        Ok(Err(Refusal::UnauthorizedClient(why))) => error(StatusCode::BAD_REQUEST, "unauthorized_client", &why),
         Err(e) => crate::pages::internal(e),
     }
+}
+
+fn too_many(why: &str) -> Response {
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "invalid_request", why);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
 }
 
 /// §5.2: 401, with a Basic challenge when the client tried Basic.

@@ -448,9 +448,14 @@ pub async fn disable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_i
     let p = saml::row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
-    // Access tokens end too; the OAuth client stays, for when provisioning is on again.
+    // The OAuth client and its tokens end too: turned on again, provisioning needs new
+    // credentials, as it needs a new Provider Token.
     crate::server::entities::scim_access_token::Entity::delete_many()
         .filter(crate::server::entities::scim_access_token::Column::ProviderId.eq(p.id))
+        .exec(&txn)
+        .await?;
+    crate::server::entities::scim_oauth_client::Entity::delete_many()
+        .filter(crate::server::entities::scim_oauth_client::Column::ProviderId.eq(p.id))
         .exec(&txn)
         .await?;
     let mut am: saml_provider::ActiveModel = p.clone().into();

@@ -5,7 +5,7 @@
 //! Each SAML provider may have one OAuth client: a public `client_id` and a secret shown
 //! once (only its SHA-256 is kept). Rotating the secret keeps the previous one working
 //! for an overlap the admin picks, so the IdP can be updated without a gap. The token
-//! endpoint, `POST /scim/v2/oauth/{provider}/token`, exchanges the client's credentials
+//! endpoint, `POST /scim/oauth/{provider}/token`, exchanges the client's credentials
 //! for an access token that lasts [`ACCESS_TOKEN_SECS`] and opens that provider's SCIM
 //! endpoint only, while its provisioning is on.
 use rand::RngCore;
@@ -21,6 +21,9 @@ use crate::server::{saml, DomainError};
 
 /// An access token's lifetime: an hour (Microsoft asks for 60 to 360 minutes).
 pub const ACCESS_TOKEN_SECS: i64 = 3600;
+/// Tokens one client may be issued a minute (an IdP needs one an hour): a leaked secret
+/// can't flood the database every workspace shares with grants.
+pub const GRANTS_PER_MINUTE: i64 = 60;
 pub use crate::server::crypto::ROTATION_OVERLAPS_SECS as OVERLAP_CHOICES_SECS;
 const CLIENT_PREFIX: &str = "ghs_";
 
@@ -56,6 +59,8 @@ pub async fn rotate_secret(db: &DatabaseConnection, now: i64, cap: &AdminCap, pu
     let p = saml::row(db, cap, public_id).await?;
     let secret = Token::generate();
     let txn = crate::server::db::write(db).await?;
+    // Two rotations at once (PostgreSQL) take turns: each admin is shown a secret that works.
+    crate::server::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let existing = scim_oauth_client::Entity::find().filter(scim_oauth_client::Column::ProviderId.eq(p.id)).one(&txn).await?;
     let (client_id, action) = match existing {
         Some(c) => {
@@ -66,6 +71,11 @@ pub async fn rotate_secret(db: &DatabaseConnection, now: i64, cap: &AdminCap, pu
             am.secret_hash = Set(secret.hash());
             am.rotated_at = Set(now);
             am.update(&txn).await?;
+            // Without an overlap the old secret is done, and so are the tokens it was
+            // given (a rotation after a leak must stop the leak now, not in an hour).
+            if overlap_secs == 0 {
+                scim_access_token::Entity::delete_many().filter(scim_access_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
+            }
             (client_id, "scim.oauth.rotate")
         }
         None => {
@@ -109,6 +119,8 @@ pub enum Refusal {
     InvalidClient,
     /// The client is right but may not have a token now (provisioning is off): 400.
     UnauthorizedClient(String),
+    /// More than [`GRANTS_PER_MINUTE`] tokens this minute: 429.
+    TooMany,
 }
 
 /// An access token, shown once to the client that asked.
@@ -126,10 +138,13 @@ pub async fn issue(db: &DatabaseConnection, now: i64, public_id: &str, client_id
     if public_id.len() > 64 || client_id.len() > 64 || client_secret.is_empty() || client_secret.len() > 256 {
         return Ok(Err(Refusal::InvalidClient));
     }
-    let Some(p) = saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(db).await? else {
+    // Read and decided inside the write: a grant can't land after a rotation or after
+    // provisioning was turned off.
+    let txn = crate::server::db::write(db).await?;
+    let Some(p) = saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(&txn).await? else {
         return Ok(Err(Refusal::InvalidClient));
     };
-    let Some(c) = scim_oauth_client::Entity::find().filter(scim_oauth_client::Column::ClientId.eq(client_id)).one(db).await? else {
+    let Some(c) = scim_oauth_client::Entity::find().filter(scim_oauth_client::Column::ClientId.eq(client_id)).one(&txn).await? else {
         return Ok(Err(Refusal::InvalidClient));
     };
     let presented = Token::from_presented(client_secret).hash();
@@ -143,8 +158,11 @@ pub async fn issue(db: &DatabaseConnection, now: i64, public_id: &str, client_id
     if !p.provisioning_enabled {
         return Ok(Err(Refusal::UnauthorizedClient(format!("provisioning is turned off for {}; an admin turns it on on the provider's page", p.name))));
     }
+    if crate::server::ratelimit::hit(&txn, &format!("scim:oauth:grant:{}", p.id), now, 60).await? > GRANTS_PER_MINUTE {
+        txn.rollback().await?;
+        return Ok(Err(Refusal::TooMany));
+    }
     let token = Token::generate();
-    let txn = crate::server::db::write(db).await?;
     scim_access_token::Entity::delete_many()
         .filter(scim_access_token::Column::ProviderId.eq(p.id))
         .filter(scim_access_token::Column::ExpiresAt.lte(now))

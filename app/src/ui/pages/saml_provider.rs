@@ -310,8 +310,6 @@ pub fn SamlProviderPageView() -> impl IntoView {
     }
 }
 
-/// SCIM provisioning: on/off (only while SAML is the sole method), the fallback warning,
-/// and the provider's recent SCIM requests.
 /// The OAuth 2.0 client credentials of this provider's SCIM client: the token endpoint,
 /// the client id, and a secret shown once (rotated with an overlap).
 #[component]
@@ -374,6 +372,8 @@ fn OAuthClient(p: SamlProviderPage, pid: String, slug: Memo<String>, rotate: Ser
     .into_any()
 }
 
+/// SCIM provisioning: on/off (only while SAML is the sole method), the fallback warning,
+/// and the provider's recent SCIM requests.
 #[component]
 fn ProvisioningSection(p: SamlProviderPage, pid: String, slug: Memo<String>, provision: ServerAction<SetProvisioning>) -> impl IntoView {
     let on = p.provisioning;

@@ -5,10 +5,19 @@ use base64::Engine;
 
 use super::*;
 
-/// The admin makes (or rotates) provider `id`'s client: `(client id, secret)`.
+/// Acme's admin makes (or rotates) provider `id`'s client: `(client id, secret)`.
 async fn client_of(app: &TestApp, id: &str, overlap: &str) -> (String, String) {
-    let admin = admin_session(app).await;
-    let r = app.call::<RotateScimClientSecret>(&[("slug", "acme"), ("id", id), ("overlap_secs", overlap)], Some(&admin)).await;
+    client_in(app, "acme", ADMIN_EMAIL, id, overlap).await
+}
+
+/// As `client_of`, as admin `email` of workspace `slug` (a session made directly:
+/// password sign-in is off while provisioning is on).
+async fn client_in(app: &TestApp, slug: &str, email: &str, id: &str, overlap: &str) -> (String, String) {
+    let ws = app::server::workspaces::by_slug(&app.state.db, slug).await.expect("ws");
+    let a = app::server::testing::account_by_email(&app.state.db, ws.id, email).await.expect("db").expect("admin");
+    let admin =
+        format!("gatehouse_session={}", sessions::create(&app.state.db, T0, a.id, ws.id, "saml:x", &Default::default()).await.expect("session").expose());
+    let r = app.call::<RotateScimClientSecret>(&[("slug", slug), ("id", id), ("overlap_secs", overlap)], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     serde_json::from_str(&r.body).expect("client id and secret")
 }
@@ -68,10 +77,20 @@ async fn client_credentials_open_the_providers_scim_for_an_hour() {
     // The Provider Token works alongside.
     assert_eq!(s.call("GET", "/Users", None).await.0, StatusCode::OK);
 
-    // Only the secret's hash is stored.
+    // Only the secret's SHA-256 is stored.
     let rows = app::server::entities::scim_oauth_client::Entity::find().all(&s.app.state.db).await.expect("clients");
     assert_eq!(rows.len(), 1);
-    assert_ne!(rows[0].secret_hash, secret);
+    assert_eq!(rows[0].secret_hash, app::server::crypto::Token::from_presented(&secret).hash());
+
+    // Basic may be joined by the same client id in the body (§3.2.1), not by another or
+    // by a secret; a request without Basic gets no Basic challenge.
+    let same = format!("grant_type=client_credentials&client_id={id}");
+    assert_eq!(token_call(&s.app, &s.provider, Some(&basic(&id, &secret)), &same).await.0, StatusCode::OK);
+    let other = "grant_type=client_credentials&client_id=ghs_someone_else";
+    assert_eq!(token_call(&s.app, &s.provider, Some(&basic(&id, &secret)), other).await.1["error"], "invalid_request");
+    let (st, _, r) = token_call(&s.app, &s.provider, None, &format!("grant_type=client_credentials&client_id={id}&client_secret=wrong")).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(r.headers.get(header::WWW_AUTHENTICATE).is_none(), "no Basic challenge without Basic");
 }
 
 #[tokio::test]
@@ -89,9 +108,13 @@ async fn a_rotated_secret_works_for_its_overlap_then_stops() {
     s.app.clock.advance(3601);
     assert_eq!(grant(old.clone()).await, StatusCode::UNAUTHORIZED, "the overlap is over");
     assert_eq!(grant(new.clone()).await, StatusCode::OK);
-    // Without an overlap the old secret stops at once.
+    // Without an overlap the old secret stops at once, and so do the tokens it was given.
+    let (_, body, _) = token_call(&s.app, &s.provider, Some(&basic(&id, &new)), "grant_type=client_credentials").await;
+    let given = body["access_token"].as_str().expect("token").to_string();
+    assert_eq!(call(&s.app, &given, "GET", "/Users", None).await.0, StatusCode::OK);
     let (_, newest) = client_of(&s.app, &s.provider, "0").await;
     assert_eq!(grant(new).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&s.app, &given, "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED, "its tokens ended with it");
     assert_eq!(grant(newest).await, StatusCode::OK);
     // An overlap that isn't offered is refused with a reason.
     let admin = admin_session(&s.app).await;
@@ -120,9 +143,27 @@ async fn a_client_opens_only_its_own_provider_and_only_while_provisioning_is_on(
     let (st, _, _) = token_call(&s.app, "no-such-provider", Some(&basic(&id, &secret)), "grant_type=client_credentials").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
-    // Another workspace's admin can't make or rotate acme's client.
+    // Another workspace with its own provider and client: its client is refused at
+    // acme's endpoint, and its tokens see its own members only.
     s.app.create_workspace("beta", "bea@beta.test").await;
-    let bea = s.app.login("beta", "bea@beta.test", crate::common::ADMIN_PASSWORD).await;
+    let beta_provider = provider(&s.app, "beta", "Okta").await;
+    let beta_static = enable(&s.app, "beta", &beta_provider).await;
+    let (beta_id, beta_secret) = client_in(&s.app, "beta", "bea@beta.test", &beta_provider, "0").await;
+    let (st, body, _) = token_call(&s.app, &s.provider, Some(&basic(&beta_id, &beta_secret)), "grant_type=client_credentials").await;
+    assert_eq!((st, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let (_, body, _) = token_call(&s.app, &beta_provider, Some(&basic(&beta_id, &beta_secret)), "grant_type=client_credentials").await;
+    let beta_token = body["access_token"].as_str().expect("beta's token").to_string();
+    let (st, users, _) = call(&s.app, &beta_token, "GET", "/Users", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(users.to_string().contains("bea@beta.test") && !users.to_string().contains(ADMIN_EMAIL), "beta's token sees beta only: {users}");
+    let _ = beta_static;
+    // Beta's admin can't make or rotate acme's client.
+    let beta = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("beta");
+    let bea_account = app::server::testing::account_by_email(&s.app.state.db, beta.id, "bea@beta.test").await.expect("db").expect("bea");
+    let bea = format!(
+        "gatehouse_session={}",
+        sessions::create(&s.app.state.db, T0, bea_account.id, beta.id, "saml:x", &Default::default()).await.expect("session").expose()
+    );
     let r = s.app.call::<RotateScimClientSecret>(&[("slug", "beta"), ("id", &s.provider), ("overlap_secs", "0")], Some(&bea)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     let r = s.app.call::<RotateScimClientSecret>(&[("slug", "acme"), ("id", &s.provider), ("overlap_secs", "0")], Some(&bea)).await;
@@ -143,30 +184,54 @@ async fn a_client_opens_only_its_own_provider_and_only_while_provisioning_is_on(
     let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("acme");
     scim::disable(&s.app.state.db, T0, &crate::common::operator().admin_of(ws.id), &s.provider).await.expect("off");
     assert_eq!(call(&s.app, &access, "GET", "/Users", None).await.0, StatusCode::UNAUTHORIZED);
+    // The client went with it; turned on again, provisioning needs new credentials.
     let (st, body, _) = token_call(&s.app, &s.provider, Some(&basic(&id, &secret)), "grant_type=client_credentials").await;
+    assert_eq!((st, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{body}");
+    let token = enable_again(&s).await;
+    assert!(!token.is_empty());
+    let (st, body, _) = token_call(&s.app, &s.provider, Some(&basic(&id, &secret)), "grant_type=client_credentials").await;
+    assert_eq!((st, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    // A client made before provisioning is on is told why it gets nothing yet.
+    let (other_id, other_secret) = client_of(&s.app, &other, "0").await;
+    let (st, body, _) = token_call(&s.app, &other, Some(&basic(&other_id, &other_secret)), "grant_type=client_credentials").await;
     assert_eq!((st, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unauthorized_client")), "{body}");
+    assert!(body["error_description"].as_str().unwrap_or("").contains("provisioning is turned off"), "{body}");
+}
+
+/// Turns acme's provisioning on again (SAML is still the only method).
+async fn enable_again(s: &Scim) -> String {
+    let ws = app::server::workspaces::by_slug(&s.app.state.db, "acme").await.expect("acme");
+    scim::enable(&s.app.state.db, T0, &crate::common::operator().admin_of(ws.id), &s.provider, None).await.expect("on").expose().to_string()
 }
 
 #[tokio::test]
 async fn failed_token_requests_are_throttled_per_address() {
     let s = setup().await;
     let (id, secret) = client_of(&s.app, &s.provider, "0").await;
-    let from = |auth: String| {
+    let from = |auth: String, peer: &str| {
         let mut req = Request::post(format!("/scim/oauth/{}/token", s.provider))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::AUTHORIZATION, auth)
             .body(Body::from("grant_type=client_credentials"))
             .expect("request");
-        req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>("203.0.113.7:5000".parse().expect("peer")));
+        req.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(peer.parse().expect("peer")));
         s.app.send(req)
     };
     for _ in 0..20 {
-        assert_eq!(from(basic(&id, "guess")).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(from(basic(&id, "guess"), "203.0.113.7:5000").await.status, StatusCode::UNAUTHORIZED);
     }
-    let r = from(basic(&id, &secret)).await;
+    let r = from(basic(&id, &secret), "203.0.113.7:5000").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right secret waits: {}", r.body);
+    // Another address is not slowed by this one's guesses.
+    assert_eq!(from(basic(&id, &secret), "198.51.100.2:5000").await.status, StatusCode::OK);
     s.app.clock.advance(61);
-    assert_eq!(from(basic(&id, &secret)).await.status, StatusCode::OK);
+    assert_eq!(from(basic(&id, &secret), "203.0.113.7:5000").await.status, StatusCode::OK);
+    // Successes don't count against the address, but a client gets at most 60 tokens a
+    // minute.
+    for n in 0..59 {
+        assert_eq!(from(basic(&id, &secret), "198.51.100.2:5000").await.status, StatusCode::OK, "grant {n}");
+    }
+    assert_eq!(from(basic(&id, &secret), "198.51.100.2:5000").await.status, StatusCode::TOO_MANY_REQUESTS, "the 61st token this minute");
 }
 
 /// An independent client (oauthlib's client credentials flow, through requests-oauthlib)
@@ -227,8 +292,26 @@ async fn the_provider_page_shows_the_endpoint_and_a_new_secret_once() {
     let flash = r.set_cookie("gatehouse_fresh_token").expect("the one-time cookie");
     let value = flash.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()).expect("value");
     let secret = value.strip_prefix("oauth.").expect("marked as a client secret").to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Max-Age=120", &format!("Path={page}")] {
+        assert!(
+            r.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| c.starts_with("gatehouse_fresh_token=") && c.contains(attr)),
+            "{attr}"
+        );
+    }
     let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={value}"))).await;
     assert!(r.body.contains(&secret) && r.body.contains("data-testid=\"oauth-client-secret\""), "shown once");
+    assert!(
+        r.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.starts_with("gatehouse_fresh_token=;") && c.contains("Max-Age=0")),
+        "and cleared as it is shown"
+    );
+    // A real secret that has since been replaced isn't shown either.
+    let (_, _newer) = client_of(&s.app, &s.provider, "0").await;
+    let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={value}"))).await;
+    assert!(!r.body.contains(&secret), "a replaced secret is not shown");
     assert!(r.body.contains("Rotate client secret"));
     let planted = "oauth.PlantedSecretPlantedSecretPlantedSecret01";
     let r = s.app.get(&page, Some(&format!("{admin}; gatehouse_fresh_token={planted}"))).await;
