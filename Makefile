@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # as fresh for the other (same unit hashes, fingerprints pointing at the other's files).
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 
-.PHONY: run test setup-run setup-test build build-release check lint bench
+.PHONY: run test setup-run setup-test build build-release check lint fmt bench
 
 run: setup-run build-release
 	$(CARGO_TARGET_DIR)/release/gatehouse serve
@@ -27,8 +27,13 @@ check:
 	cargo check -p server
 	cargo check -p frontend --target wasm32-unknown-unknown
 
+fmt:
+	leptosfmt -q -c leptosfmt.toml app/src frontend/src
+	cargo fmt --all
+
 lint:
 	cargo fmt --all --check
+	leptosfmt --check -q -c leptosfmt.toml app/src frontend/src
 	python3 scripts/module-cycles.py
 	cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p server -p app -p migrations --features app/ssr -- -D warnings

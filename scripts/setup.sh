@@ -56,6 +56,12 @@ if [ "$mode" = test ] && [ "$(cargo audit --version 2>/dev/null | awk '{print $2
   fast_install cargo-audit --version 0.22.2 --locked
 fi
 
+# The view! macros' format check (make lint, make test): rustfmt leaves macro bodies alone.
+if [ "$mode" = test ] && [ "$(leptosfmt --version 2>/dev/null | awk '{print $2}')" != 0.1.33 ]; then
+  log "building leptosfmt 0.1.33 (about a minute, once) for the view! format check"
+  fast_install leptosfmt --version 0.1.33 --locked
+fi
+
 # tailwindcss, wasm-opt (binaryen) and Playwright from npm, pinned in package-lock.json.
 if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm tools"

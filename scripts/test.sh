@@ -64,6 +64,8 @@ lint() { # name, log file, command...
   if timeout 1200 "$@" > "$file" 2>&1; then passed=$((passed + 1)); else cat "$file"; failed=$((failed + 1)); broken+=("$name"); fi
 }
 lint "cargo fmt --check" "$logs/fmt.log" cargo fmt --all --check
+# view! bodies, which rustfmt doesn't touch (leptosfmt, then cargo fmt, is the fixed point).
+lint "leptosfmt --check (view! macros)" "$logs/leptosfmt.log" leptosfmt --check -q -c leptosfmt.toml app/src frontend/src
 lint "module cycles" "$logs/cycles.log" python3 scripts/module-cycles.py
 lint "clippy (server, app, migrations; all targets)" "$logs/clippy.log" cargo clippy -p server -p app -p migrations --features app/ssr --all-targets -- -D warnings
 # Without the test builders, as the server ships: sea-orm entities may not leave the

@@ -27,16 +27,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <meta name=pages::STANDING_META content=pages::Standing::current().as_str()/>
-                <MetaTags/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <meta name=pages::STANDING_META content=pages::Standing::current().as_str() />
+                <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -49,28 +49,118 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(|_| ui::pages::HYDRATED.store(true, std::sync::atomic::Ordering::Relaxed));
     view! {
-        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
-        <Title text="Gatehouse"/>
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
+        <Title text="Gatehouse" />
         <Router>
             <Routes fallback=pages::Unrouted>
-                <Route path=path!("/") view=pages::Landing ssr=SsrMode::Async/>
-                <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async/>
-                <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/login") view=pages::Login ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug") view=pages::Home ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/account") view=pages::Account ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication") view=|| view! { <Gate audience=Audience::Admins><pages::AuthSettingsPage/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication/saml/:id") view=|| view! { <Gate audience=Audience::Admins><pages::SamlProviderPageView/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/authentication/saml/:id/reconcile") view=|| view! { <Gate audience=Audience::Admins><pages::Reconcile/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/preview") view=|| view! { <Gate audience=Audience::Admins><pages::Preview/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/overview") view=|| view! { <Gate audience=Audience::Admins><pages::Overview/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/members") view=|| view! { <Gate audience=Audience::Admins><pages::Members/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/groups") view=|| view! { <Gate audience=Audience::Admins><pages::Groups/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/access") view=|| view! { <Gate audience=Audience::Admins><pages::Access/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/settings/api-keys") view=|| view! { <Gate audience=Audience::Admins><pages::ApiKeys/></Gate> } ssr=SsrMode::Async/>
-                <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=pages::Landing ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async />
+                <Route path=path!("/w/:slug/login") view=pages::Login ssr=SsrMode::Async />
+                <Route path=path!("/w/:slug") view=pages::Home ssr=SsrMode::Async />
+                <Route path=path!("/w/:slug/account") view=pages::Account ssr=SsrMode::Async />
+                <Route
+                    path=path!("/w/:slug/settings/authentication")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::AuthSettingsPage />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/authentication/saml/:id")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::SamlProviderPageView />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/authentication/saml/:id/reconcile")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Reconcile />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/preview")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Preview />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/overview")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Overview />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/members")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Members />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/groups")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Groups />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/access")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Access />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/w/:slug/settings/api-keys")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::ApiKeys />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async />
                 // Any other path in a workspace: its 404, after the same viewer check.
-                <Route path=path!("/w/:slug/*rest") view=|| view! { <Gate audience=Audience::Nobody/> } ssr=SsrMode::Async/>
+                <Route path=path!("/w/:slug/*rest") view=|| view! { <Gate audience=Audience::Nobody /> } ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

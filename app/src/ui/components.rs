@@ -19,12 +19,20 @@ pub fn use_query(name: &'static str) -> impl Fn() -> Option<String> + Clone + Se
 
 #[component]
 pub fn ErrorNote(error: AppError) -> impl IntoView {
-    view! { <p role="alert" class="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">{error.to_string()}</p> }
+    view! {
+        <p role="alert" class="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">
+            {error.to_string()}
+        </p>
+    }
 }
 
 #[component]
 pub fn SavedNote(text: String) -> impl IntoView {
-    view! { <p role="status" class="rounded border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-800">{text}</p> }
+    view! {
+        <p role="status" class="rounded border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-800">
+            {text}
+        </p>
+    }
 }
 
 /// Shows an action's latest outcome, or, after a no-JS post, the confirmation its server
@@ -33,11 +41,11 @@ pub fn SavedNote(text: String) -> impl IntoView {
 pub fn Outcome(#[prop(into)] result: Signal<Option<Result<String, AppError>>>, query: &'static str) -> impl IntoView {
     let saved = use_query(query);
     move || match result.get() {
-        Some(Ok(msg)) => view! { <SavedNote text=msg/> }.into_any(),
-        Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+        Some(Ok(msg)) => view! { <SavedNote text=msg /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorNote error=e /> }.into_any(),
         // The query names a notice by code: only our own sentences are shown.
         None => {
-            saved().and_then(|code| crate::model::notice(&code)).map(|m| view! { <SavedNote text=m.to_string()/> }.into_any()).unwrap_or_else(|| ().into_any())
+            saved().and_then(|code| crate::model::notice(&code)).map(|m| view! { <SavedNote text=m.to_string() /> }.into_any()).unwrap_or_else(|| ().into_any())
         }
     }
 }
@@ -50,7 +58,9 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="border-b border-slate-200 bg-white">
             <div class="mx-auto flex max-w-5xl items-center justify-between gap-4 px-4 py-3">
-                <Suspense fallback=|| view! { <span>"…"</span> }>
+                <Suspense fallback=|| {
+                    view! { <span>"…"</span> }
+                }>
                     {move || Suspend::new(async move {
                         match me_res.await {
                             Ok(m) => {
@@ -64,14 +74,28 @@ pub fn Header() -> impl IntoView {
                                 let account = format!("/w/{}/account", m.workspace_slug);
                                 view! {
                                     <nav class="flex items-center gap-4 text-sm">
-                                        <a href=home class="font-semibold">{m.workspace_name.clone()}</a>
+                                        <a href=home class="font-semibold">
+                                            {m.workspace_name.clone()}
+                                        </a>
                                         <Show when=move || m.is_admin>
-                                            <a href=overview.clone() class="text-slate-600 hover:text-slate-900">"Overview"</a>
-                                            <a href=auth.clone() class="text-slate-600 hover:text-slate-900">"Member Authorization"</a>
-                                            <a href=members.clone() class="text-slate-600 hover:text-slate-900">"Members"</a>
-                                            <a href=groups.clone() class="text-slate-600 hover:text-slate-900">"Groups"</a>
-                                            <a href=access.clone() class="text-slate-600 hover:text-slate-900">"Access"</a>
-                                            <a href=keys.clone() class="text-slate-600 hover:text-slate-900">"API keys"</a>
+                                            <a href=overview.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Overview"
+                                            </a>
+                                            <a href=auth.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Member Authorization"
+                                            </a>
+                                            <a href=members.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Members"
+                                            </a>
+                                            <a href=groups.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Groups"
+                                            </a>
+                                            <a href=access.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Access"
+                                            </a>
+                                            <a href=keys.clone() class="text-slate-600 hover:text-slate-900">
+                                                "API keys"
+                                            </a>
                                         </Show>
                                     </nav>
                                     <div class="flex items-center gap-3 text-sm">
@@ -80,15 +104,20 @@ pub fn Header() -> impl IntoView {
                                             " "
                                             <span class="text-slate-500">{m.email.clone()}</span>
                                         </span>
-                                        <a href=account class="text-slate-600 hover:text-slate-900">"Your sessions"</a>
+                                        <a href=account class="text-slate-600 hover:text-slate-900">
+                                            "Your sessions"
+                                        </a>
                                         // A plain form to `POST /logout`, with or without JavaScript: signing
                                         // out of a SAML session may continue at the IdP (Single Logout).
                                         <form method="post" action="/logout">
-                                            <input type="hidden" name="slug" value=m.workspace_slug.clone()/>
-                                            <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
+                                            <input type="hidden" name="slug" value=m.workspace_slug.clone() />
+                                            <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">
+                                                "Sign out"
+                                            </button>
                                         </form>
                                     </div>
-                                }.into_any()
+                                }
+                                    .into_any()
                             }
                             Err(_) => view! { <a href=format!("/w/{}/login", slug.get_untracked())>"Sign in"</a> }.into_any(),
                         }

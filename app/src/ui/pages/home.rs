@@ -19,37 +19,53 @@ pub fn Home() -> impl IntoView {
     let changed = live(slug, &["access"]);
     let mine = Resource::new(move || (slug.get(), changed.get()), |(s, _)| my_resources(s));
     view! {
-        <Header/>
+        <Header />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let (me_r, list) = (me_res.await, mine.await.unwrap_or_default());
                 match me_r {
                     Err(e) => failed(e),
-                    Ok(m) => view! {
-                        <main class="mx-auto max-w-5xl px-4 py-8">
-                            <div class=CARD>
-                                <h1 class="text-xl font-semibold">"Welcome, " {if m.full_name.is_empty() { m.email.clone() } else { m.full_name.clone() }}</h1>
-                                <p class="mt-2 text-slate-600">"You are signed in to " {m.workspace_name.clone()} "."</p>
-                            </div>
-                                        <section class=format!("mt-6 {CARD}")>
-                                            <h2 class="text-lg font-semibold">"Your collections and connections"</h2>
-                                            {if list.is_empty() {
-                                                view! { <p class="mt-2 text-sm text-slate-600">"Nothing is shared with your groups yet."</p> }.into_any()
-                                            } else {
-                                                view! {
-                                                    <ul class="mt-2 divide-y divide-slate-100" data-testid="my-resources">
-                                                        {list.into_iter().map(|r| view! {
+                    Ok(m) => {
+                        view! {
+                            <main class="mx-auto max-w-5xl px-4 py-8">
+                                <div class=CARD>
+                                    <h1 class="text-xl font-semibold">
+                                        "Welcome, " {if m.full_name.is_empty() { m.email.clone() } else { m.full_name.clone() }}
+                                    </h1>
+                                    <p class="mt-2 text-slate-600">"You are signed in to " {m.workspace_name.clone()} "."</p>
+                                </div>
+                                <section class=format!("mt-6 {CARD}")>
+                                    <h2 class="text-lg font-semibold">"Your collections and connections"</h2>
+                                    {if list.is_empty() {
+                                        view! { <p class="mt-2 text-sm text-slate-600">"Nothing is shared with your groups yet."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="mt-2 divide-y divide-slate-100" data-testid="my-resources">
+                                                {list
+                                                    .into_iter()
+                                                    .map(|r| {
+                                                        view! {
                                                             <li class="py-2">
-                                                                <a class="font-medium text-indigo-700 hover:underline" href=format!("/w/{}/r/{}", slug.get_untracked(), r.id)>{r.name.clone()}</a>
+                                                                <a
+                                                                    class="font-medium text-indigo-700 hover:underline"
+                                                                    href=format!("/w/{}/r/{}", slug.get_untracked(), r.id)
+                                                                >
+                                                                    {r.name.clone()}
+                                                                </a>
                                                                 <span class="ml-2 text-xs text-slate-500">{r.kind_label.clone()} " · " {r.level.clone()}</span>
                                                             </li>
-                                                        }).collect_view()}
-                                                    </ul>
-                                                }.into_any()
-                                            }}
-                                        </section>
-                        </main>
-                    }.into_any(),
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </ul>
+                                        }
+                                            .into_any()
+                                    }}
+                                </section>
+                            </main>
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Transition>

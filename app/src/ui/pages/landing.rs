@@ -12,20 +12,25 @@ pub fn Landing() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match needed.await {
-                    Ok(true) => view! { <Redirect path="/setup"/> }.into_any(),
-                    _ => view! {
-                        <main class="mx-auto max-w-md px-4 py-24">
-                            <div class=CARD>
-                                <h1 class="text-xl font-semibold">"Sign in to your workspace"</h1>
-                                <form method="get" action="/go" class="mt-4 space-y-4">
-                                    <label class="block text-sm font-medium">"Workspace URL name"
-                                        <input class=INPUT name="workspace" required autocomplete="organization"/>
-                                    </label>
-                                    <button type="submit" class=BUTTON>"Continue"</button>
-                                </form>
-                            </div>
-                        </main>
-                    }.into_any(),
+                    Ok(true) => view! { <Redirect path="/setup" /> }.into_any(),
+                    _ => {
+                        view! {
+                            <main class="mx-auto max-w-md px-4 py-24">
+                                <div class=CARD>
+                                    <h1 class="text-xl font-semibold">"Sign in to your workspace"</h1>
+                                    <form method="get" action="/go" class="mt-4 space-y-4">
+                                        <label class="block text-sm font-medium">
+                                            "Workspace URL name" <input class=INPUT name="workspace" required autocomplete="organization" />
+                                        </label>
+                                        <button type="submit" class=BUTTON>
+                                            "Continue"
+                                        </button>
+                                    </form>
+                                </div>
+                            </main>
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>

@@ -67,147 +67,244 @@ pub fn Members() -> impl IntoView {
         },
     );
     view! {
-        <Header/>
+        <Header />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Members"</h1>
             <section class=CARD>
                 <h2 class="text-lg font-semibold">"Invite a member"</h2>
                 <ActionForm action=invite attr:class="mt-4 flex flex-wrap items-end gap-3">
-                    <input type="hidden" name="slug" value=slug/>
-                    <label class="block text-sm font-medium">"Email"
-                        <input class=INPUT type="email" name="email" required/>
-                    </label>
-                    <label class="block text-sm font-medium">"Role"
-                        <select class=INPUT name="role">
-                            <option value="member" selected>"Member"</option>
+                    <input type="hidden" name="slug" value=slug />
+                    <label class="block text-sm font-medium">"Email" <input class=INPUT type="email" name="email" required /></label>
+                    <label class="block text-sm font-medium">
+                        "Role" <select class=INPUT name="role">
+                            <option value="member" selected>
+                                "Member"
+                            </option>
                             <option value="admin">"Admin"</option>
                         </select>
                     </label>
-                    <button type="submit" class=BUTTON>"Invite"</button>
+                    <button type="submit" class=BUTTON>
+                        "Invite"
+                    </button>
                 </ActionForm>
                 {move || match invite.value().get() {
-                    Some(Ok(c)) => view! { <InviteLink created=c/> }.into_any(),
-                    Some(Err(e)) => view! { <div class="mt-4"><ErrorNote error=e/></div> }.into_any(),
+                    Some(Ok(c)) => view! { <InviteLink created=c /> }.into_any(),
+                    Some(Err(e)) => {
+                        view! {
+                            <div class="mt-4">
+                                <ErrorNote error=e />
+                            </div>
+                        }
+                            .into_any()
+                    }
                     None => ().into_any(),
                 }}
             </section>
-            <Outcome result=row_result query="saved"/>
+            <Outcome result=row_result query="saved" />
             // One suspense boundary for both lists (awaited in one Suspend): sibling and
             // nested boundaries made async server rendering hang now and then.
             <Transition fallback=|| ()>
                 {move || {
-                        Suspend::new(async move {
-                            let InvitesPage { pending, fresh } = invites.await.unwrap_or_default();
-                            let listed = data.await;
-                            let everyone = preview.await;
-                            // A no-JS invite's link (shown once), unless JS showed it above.
-                            let fresh_view = fresh.filter(|_| invite.value().get_untracked().is_none()).map(|c| view! { <section class=CARD><InviteLink created=c/></section> });
-                            let pending_view = (!pending.is_empty()).then(|| view! {
-                        <section class=CARD>
-                            <h2 class="text-lg font-semibold">"Pending invites"</h2>
-                            <ul class="mt-2 divide-y divide-slate-100" data-testid="pending-invites">
-                                {pending.into_iter().map(|i| view! {
-                                    <li class="flex items-center justify-between py-2 text-sm">
-                                        <span>{i.email.clone()} " · " {i.role.as_str()} " · expires in " {i.expires_in_days} " days"</span>
-                                        <ActionForm action=revoke>
-                                            <input type="hidden" name="slug" value=slug/>
-                                            <input type="hidden" name="invite_id" value=i.id.to_string()/>
-                                            <button type="submit" class=SMALL_BUTTON aria-label=format!("Withdraw invite for {}", i.email)>"Withdraw"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        </section>
-                            });
-                            let MembersPage { rows, total, page, pages } = match listed {
-                                Ok(r) => r,
-                                Err(e) => return failed(e),
-                            };
-                            let q = search.get_untracked();
-                            let link = move |p: u64| {
-                                let mut href = format!("/w/{}/settings/members?page={p}", slug.get_untracked());
-                                if !q.is_empty() {
-                                    href.push_str(&format!("&q={}", urlencode(&q)));
+                    Suspend::new(async move {
+                        let InvitesPage { pending, fresh } = invites.await.unwrap_or_default();
+                        let listed = data.await;
+                        let everyone = preview.await;
+                        let fresh_view = fresh
+                            .filter(|_| invite.value().get_untracked().is_none())
+                            .map(|c| {
+                                // A no-JS invite's link (shown once), unless JS showed it above.
+                                view! {
+                                    <section class=CARD>
+                                        <InviteLink created=c />
+                                    </section>
                                 }
-                                href
-                            };
-                            let (prev, next) = ((page > 1).then(|| link(page - 1)), (page < pages).then(|| link(page + 1)));
-                            view! {
-                                {fresh_view}
-                                {pending_view}
-                                <section class=CARD>
+                            });
+                        let pending_view = (!pending.is_empty())
+                            .then(|| {
+                                view! {
+                                    <section class=CARD>
+                                        <h2 class="text-lg font-semibold">"Pending invites"</h2>
+                                        <ul class="mt-2 divide-y divide-slate-100" data-testid="pending-invites">
+                                            {pending
+                                                .into_iter()
+                                                .map(|i| {
+                                                    view! {
+                                                        <li class="flex items-center justify-between py-2 text-sm">
+                                                            <span>
+                                                                {i.email.clone()} " · " {i.role.as_str()} " · expires in " {i.expires_in_days} " days"
+                                                            </span>
+                                                            <ActionForm action=revoke>
+                                                                <input type="hidden" name="slug" value=slug />
+                                                                <input type="hidden" name="invite_id" value=i.id.to_string() />
+                                                                <button type="submit" class=SMALL_BUTTON aria-label=format!("Withdraw invite for {}", i.email)>
+                                                                    "Withdraw"
+                                                                </button>
+                                                            </ActionForm>
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                    </section>
+                                }
+                            });
+                        let MembersPage { rows, total, page, pages } = match listed {
+                            Ok(r) => r,
+                            Err(e) => return failed(e),
+                        };
+                        let q = search.get_untracked();
+                        let link = move |p: u64| {
+                            let mut href = format!("/w/{}/settings/members?page={p}", slug.get_untracked());
+                            if !q.is_empty() {
+                                href.push_str(&format!("&q={}", urlencode(&q)));
+                            }
+                            href
+                        };
+                        let (prev, next) = ((page > 1).then(|| link(page - 1)), (page < pages).then(|| link(page + 1)));
+                        view! {
+                            {fresh_view}
+                            {pending_view}
+                            <section class=CARD>
                                 <div class="flex flex-wrap items-center justify-between gap-3">
                                     <form method="get" class="flex gap-2">
-                                        <input class="rounded border border-slate-300 px-2 py-1 text-sm" type="search" name="q" value=search.get_untracked() maxlength="200" aria-label="Search members" placeholder="Search by name or email"/>
-                                        <button type="submit" class=SMALL_BUTTON>"Search"</button>
+                                        <input
+                                            class="rounded border border-slate-300 px-2 py-1 text-sm"
+                                            type="search"
+                                            name="q"
+                                            value=search.get_untracked()
+                                            maxlength="200"
+                                            aria-label="Search members"
+                                            placeholder="Search by name or email"
+                                        />
+                                        <button type="submit" class=SMALL_BUTTON>
+                                            "Search"
+                                        </button>
                                     </form>
                                     <nav class="flex items-center gap-3 text-sm" aria-label="Pages" data-testid="members-pages" data-total=total.to_string()>
                                         <span>{total} " members · page " {page} " of " {pages}</span>
-                                        {prev.map(|h| view! { <a class="text-indigo-700 hover:underline" href=h rel="prev">"← Previous"</a> })}
-                                        {next.map(|h| view! { <a class="text-indigo-700 hover:underline" href=h rel="next">"Next →"</a> })}
+                                        {prev
+                                            .map(|h| {
+                                                view! {
+                                                    <a class="text-indigo-700 hover:underline" href=h rel="prev">
+                                                        "← Previous"
+                                                    </a>
+                                                }
+                                            })}
+                                        {next
+                                            .map(|h| {
+                                                view! {
+                                                    <a class="text-indigo-700 hover:underline" href=h rel="next">
+                                                        "Next →"
+                                                    </a>
+                                                }
+                                            })}
                                     </nav>
                                 </div>
                                 <table class="mt-2 w-full text-left text-sm">
                                     <thead class="text-xs uppercase text-slate-500">
-                                        <tr><th class="py-2">"Name"</th><th>"Email"</th><th>"Role"</th><th>"Status"</th><th>"Signs in with"</th><th>"Sessions"</th><th></th></tr>
+                                        <tr>
+                                            <th class="py-2">"Name"</th>
+                                            <th>"Email"</th>
+                                            <th>"Role"</th>
+                                            <th>"Status"</th>
+                                            <th>"Signs in with"</th>
+                                            <th>"Sessions"</th>
+                                            <th></th>
+                                        </tr>
                                     </thead>
                                     <tbody class="divide-y divide-slate-100">
-                                        {rows.into_iter().map(|r| {
-                                            let active = r.status == crate::model::Status::Active;
-                                            let is_admin = r.role == crate::model::Role::Admin;
-                                            let managed = r.managed_by.clone();
-                                            let email = r.email.clone();
-                                            view! {
-                                                <tr data-email=r.email.clone()>
-                                                    <td class="py-2">{r.full_name.clone()}</td>
-                                                    <td>{r.email.clone()}</td>
-                                                    <td>{if is_admin { "Admin" } else { "Member" }}</td>
-                                                    <td>{if active { "Active" } else { "Deactivated" }}</td>
-                                                    <td>
-                                                        {r.sign_in_methods.join(", ")}
-                                                        {(!r.identities.is_empty()).then(|| view! { <div class="text-xs text-slate-500" data-testid="identities">"Linked: "{r.identities.join(", ")}</div> })}
-                                                    </td>
-                                                    <td data-testid="session-count">{r.sessions}</td>
-                                                    <td class="flex gap-2 py-2">
-                                                        {(r.sessions > 0).then(|| view! {
-                                                            <ActionForm action=sign_out>
-                                                                <input type="hidden" name="slug" value=slug/>
-                                                                <input type="hidden" name="membership_id" value=r.membership_id.to_string()/>
-                                                                <button type="submit" class=SMALL_BUTTON aria-label=format!("Sign {} out everywhere", email)>"Sign out everywhere"</button>
-                                                            </ActionForm>
-                                                        })}
-                                                        {match managed {
-                                                            Some(p) => view! { <span class="rounded bg-slate-100 px-2 py-1 text-xs">"Managed by " {p}</span> }.into_any(),
-                                                            None if r.last_admin => view! {
-                                                                <span class="rounded bg-slate-100 px-2 py-1 text-xs" data-testid="last-admin">"The only admin: make someone else an admin to change this member"</span>
-                                                            }.into_any(),
-                                                            None => view! {
-                                                                <ActionForm action=set_role>
-                                                                    <input type="hidden" name="slug" value=slug/>
-                                                                    <input type="hidden" name="membership_id" value=r.membership_id.to_string()/>
-                                                                    <input type="hidden" name="role" value=if is_admin { "member" } else { "admin" }/>
-                                                                    <button type="submit" class=SMALL_BUTTON>{if is_admin { "Make member" } else { "Make admin" }}</button>
-                                                                </ActionForm>
-                                                                <ActionForm action=set_status>
-                                                                    <input type="hidden" name="slug" value=slug/>
-                                                                    <input type="hidden" name="membership_id" value=r.membership_id.to_string()/>
-                                                                    <input type="hidden" name="active" value=if active { "false" } else { "true" }/>
-                                                                    <button type="submit" class=SMALL_BUTTON>{if active { "Deactivate" } else { "Reactivate" }}</button>
-                                                                </ActionForm>
-                                                            }.into_any(),
-                                                        }}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
+                                        {rows
+                                            .into_iter()
+                                            .map(|r| {
+                                                let active = r.status == crate::model::Status::Active;
+                                                let is_admin = r.role == crate::model::Role::Admin;
+                                                let managed = r.managed_by.clone();
+                                                let email = r.email.clone();
+                                                view! {
+                                                    <tr data-email=r.email.clone()>
+                                                        <td class="py-2">{r.full_name.clone()}</td>
+                                                        <td>{r.email.clone()}</td>
+                                                        <td>{if is_admin { "Admin" } else { "Member" }}</td>
+                                                        <td>{if active { "Active" } else { "Deactivated" }}</td>
+                                                        <td>
+                                                            {r.sign_in_methods.join(", ")}
+                                                            {(!r.identities.is_empty())
+                                                                .then(|| {
+                                                                    view! {
+                                                                        <div class="text-xs text-slate-500" data-testid="identities">
+                                                                            "Linked: "
+                                                                            {r.identities.join(", ")}
+                                                                        </div>
+                                                                    }
+                                                                })}
+                                                        </td>
+                                                        <td data-testid="session-count">{r.sessions}</td>
+                                                        <td class="flex gap-2 py-2">
+                                                            {(r.sessions > 0)
+                                                                .then(|| {
+                                                                    view! {
+                                                                        <ActionForm action=sign_out>
+                                                                            <input type="hidden" name="slug" value=slug />
+                                                                            <input type="hidden" name="membership_id" value=r.membership_id.to_string() />
+                                                                            <button
+                                                                                type="submit"
+                                                                                class=SMALL_BUTTON
+                                                                                aria-label=format!("Sign {} out everywhere", email)
+                                                                            >
+                                                                                "Sign out everywhere"
+                                                                            </button>
+                                                                        </ActionForm>
+                                                                    }
+                                                                })}
+                                                            {match managed {
+                                                                Some(p) => {
+                                                                    view! { <span class="rounded bg-slate-100 px-2 py-1 text-xs">"Managed by " {p}</span> }
+                                                                        .into_any()
+                                                                }
+                                                                None if r.last_admin => {
+                                                                    view! {
+                                                                        <span class="rounded bg-slate-100 px-2 py-1 text-xs" data-testid="last-admin">
+                                                                            "The only admin: make someone else an admin to change this member"
+                                                                        </span>
+                                                                    }
+                                                                        .into_any()
+                                                                }
+                                                                None => {
+                                                                    view! {
+                                                                        <ActionForm action=set_role>
+                                                                            <input type="hidden" name="slug" value=slug />
+                                                                            <input type="hidden" name="membership_id" value=r.membership_id.to_string() />
+                                                                            <input type="hidden" name="role" value=if is_admin { "member" } else { "admin" } />
+                                                                            <button type="submit" class=SMALL_BUTTON>
+                                                                                {if is_admin { "Make member" } else { "Make admin" }}
+                                                                            </button>
+                                                                        </ActionForm>
+                                                                        <ActionForm action=set_status>
+                                                                            <input type="hidden" name="slug" value=slug />
+                                                                            <input type="hidden" name="membership_id" value=r.membership_id.to_string() />
+                                                                            <input type="hidden" name="active" value=if active { "false" } else { "true" } />
+                                                                            <button type="submit" class=SMALL_BUTTON>
+                                                                                {if active { "Deactivate" } else { "Reactivate" }}
+                                                                            </button>
+                                                                        </ActionForm>
+                                                                    }
+                                                                        .into_any()
+                                                                }
+                                                            }}
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
                                     </tbody>
                                 </table>
-                                </section>
-                                <SignOutEveryoneCard preview=everyone action=sign_out_all/>
-                            }.into_any()
-                        })
-                    }}
-                </Transition>
+                            </section>
+                            <SignOutEveryoneCard preview=everyone action=sign_out_all />
+                        }
+                            .into_any()
+                    })
+                }}
+            </Transition>
         </main>
     }
 }
@@ -222,23 +319,46 @@ fn SignOutEveryoneCard(preview: Result<Option<crate::model::SignOutEveryone>, cr
             <h2 class="text-lg font-semibold">"Sign out every member"</h2>
             <p class="mt-1 text-sm text-slate-600">"After an incident: ends every session in this workspace but yours. Members sign in again as usual."</p>
             {match preview {
-                        Ok(Some(p)) => view! {
-                            <div class="mt-4 rounded border border-amber-300 bg-amber-50 p-3 text-sm" role="status">
-                                <p>{format!("This ends {} session{} of {} member{}.", p.sessions, if p.sessions == 1 { "" } else { "s" }, p.members, if p.members == 1 { "" } else { "s" })}</p>
-                                <div class="mt-3 flex gap-3">
-                                    <ActionForm action=action>
-                                        <input type="hidden" name="slug" value=slug/>
-                                        <input type="hidden" name="confirm" value="sign-out-everyone"/>
-                                        <button type="submit" class="rounded bg-red-700 px-3 py-2 text-white hover:bg-red-800">"Confirm: sign every member out"</button>
-                                    </ActionForm>
-                                    <a class="px-3 py-2 text-slate-700 hover:underline" href=format!("/w/{}/settings/members", slug.get_untracked())>"Cancel"</a>
-                                </div>
+                Ok(Some(p)) => {
+                    view! {
+                        <div class="mt-4 rounded border border-amber-300 bg-amber-50 p-3 text-sm" role="status">
+                            <p>
+                                {format!(
+                                    "This ends {} session{} of {} member{}.",
+                                    p.sessions,
+                                    if p.sessions == 1 { "" } else { "s" },
+                                    p.members,
+                                    if p.members == 1 { "" } else { "s" },
+                                )}
+                            </p>
+                            <div class="mt-3 flex gap-3">
+                                <ActionForm action=action>
+                                    <input type="hidden" name="slug" value=slug />
+                                    <input type="hidden" name="confirm" value="sign-out-everyone" />
+                                    <button type="submit" class="rounded bg-red-700 px-3 py-2 text-white hover:bg-red-800">
+                                        "Confirm: sign every member out"
+                                    </button>
+                                </ActionForm>
+                                <a class="px-3 py-2 text-slate-700 hover:underline" href=format!("/w/{}/settings/members", slug.get_untracked())>
+                                    "Cancel"
+                                </a>
                             </div>
-                        }.into_any(),
-                        Ok(None) => view! {
-                            <a class="mt-4 inline-block rounded border border-red-300 px-3 py-2 text-sm text-red-800 hover:bg-red-50" href=format!("/w/{}/settings/members?confirm=sign-out-everyone", slug.get_untracked())>"Sign out every member…"</a>
-                        }.into_any(),
-                        Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                        </div>
+                    }
+                        .into_any()
+                }
+                Ok(None) => {
+                    view! {
+                        <a
+                            class="mt-4 inline-block rounded border border-red-300 px-3 py-2 text-sm text-red-800 hover:bg-red-50"
+                            href=format!("/w/{}/settings/members?confirm=sign-out-everyone", slug.get_untracked())
+                        >
+                            "Sign out every member…"
+                        </a>
+                    }
+                        .into_any()
+                }
+                Err(e) => view! { <ErrorNote error=e /> }.into_any(),
             }}
         </section>
     }
@@ -250,10 +370,11 @@ fn InviteLink(created: InviteCreated) -> impl IntoView {
     let InviteCreated { email, link, emailed } = created;
     view! {
         <div class="mt-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" role="status">
-            <p>"Invite created for " {email} "."
-                {if emailed { " We emailed it to them; you can also send them this link" } else { " Send them this link" }}
-                " (valid for 7 days):"</p>
-            <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link/>
+            <p>
+                "Invite created for " {email} "." {if emailed { " We emailed it to them; you can also send them this link" } else { " Send them this link" }}
+                " (valid for 7 days):"
+            </p>
+            <input readonly data-testid="invite-link" class="mt-2 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono text-xs" value=link />
         </div>
     }
 }

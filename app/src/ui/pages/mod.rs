@@ -50,7 +50,7 @@ pub fn Unrouted() -> impl IntoView {
             let _ = w.location().reload();
         }
     }
-    view! { <NotFound/> }
+    view! { <NotFound /> }
 }
 
 /// The 404 page; on the server it also sets the status.
@@ -141,20 +141,24 @@ pub fn Gate(audience: Audience, #[prop(optional)] children: Option<ChildrenFn>) 
     };
     match children {
         Some(page) if shown => page().into_any(),
-        _ => view! { <NotFound/> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
     }
 }
 
 /// What a page shows when its data call failed.
 pub fn failed(e: AppError) -> AnyView {
     match e {
-        AppError::NotFound => view! { <NotFound/> }.into_any(),
+        AppError::NotFound => view! { <NotFound /> }.into_any(),
         AppError::Unauthenticated => view! {
-            <main class="mx-auto max-w-md px-4 py-24 text-center"><p>"Please sign in."</p></main>
+            <main class="mx-auto max-w-md px-4 py-24 text-center">
+                <p>"Please sign in."</p>
+            </main>
         }
         .into_any(),
         other => view! {
-            <main class="mx-auto max-w-md px-4 py-24"><crate::ui::components::ErrorNote error=other/></main>
+            <main class="mx-auto max-w-md px-4 py-24">
+                <crate::ui::components::ErrorNote error=other />
+            </main>
         }
         .into_any(),
     }

@@ -57,35 +57,79 @@ fn DailyChart(title: &'static str, testid: &'static str, days: Vec<String>, seri
             } else {
                 view! {
                     <svg class="mt-3 w-full" viewBox=format!("0 0 {w} {}", h + 18.0) role="img" aria-label=format!("{title}: {sum} in 30 days")>
-                        <line x1="0" y1=h.to_string() x2=w.to_string() y2=h.to_string() stroke="#cbd5e1"/>
-                        <text x="0" y="9" font-size="9" fill="#64748b">{format!("max {max}/day")}</text>
-                        {bars.into_iter().map(|(x, y, bw, bh, fill, label)| view! {
-                            <rect x=x y=y width=bw height=bh fill=fill><title>{label}</title></rect>
-                        }).collect_view()}
-                        {ticks.into_iter().map(|(x, label)| view! {
-                            <text x=x y=(h + 13.0).to_string() font-size="9" text-anchor="middle" fill="#64748b">{label}</text>
-                        }).collect_view()}
+                        <line x1="0" y1=h.to_string() x2=w.to_string() y2=h.to_string() stroke="#cbd5e1" />
+                        <text x="0" y="9" font-size="9" fill="#64748b">
+                            {format!("max {max}/day")}
+                        </text>
+                        {bars
+                            .into_iter()
+                            .map(|(x, y, bw, bh, fill, label)| {
+                                view! {
+                                    <rect x=x y=y width=bw height=bh fill=fill>
+                                        <title>{label}</title>
+                                    </rect>
+                                }
+                            })
+                            .collect_view()}
+                        {ticks
+                            .into_iter()
+                            .map(|(x, label)| {
+                                view! {
+                                    <text x=x y=(h + 13.0).to_string() font-size="9" text-anchor="middle" fill="#64748b">
+                                        {label}
+                                    </text>
+                                }
+                            })
+                            .collect_view()}
                     </svg>
                     <ul class="mt-2 flex flex-wrap gap-4 text-sm">
-                        {legend.into_iter().map(|(color, label, total)| view! {
-                            <li class="flex items-center gap-1">
-                                <svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill=color/></svg>
-                                {label} " " <span class="text-slate-500">{total}</span>
-                            </li>
-                        }).collect_view()}
+                        {legend
+                            .into_iter()
+                            .map(|(color, label, total)| {
+                                view! {
+                                    <li class="flex items-center gap-1">
+                                        <svg width="10" height="10" aria-hidden="true">
+                                            <rect width="10" height="10" fill=color />
+                                        </svg>
+                                        {label}
+                                        " "
+                                        <span class="text-slate-500">{total}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
                     <details class="mt-2 text-sm">
                         <summary class="cursor-pointer text-slate-600">"Show as a table"</summary>
                         <table class="mt-2 text-left text-xs">
-                            <thead><tr><th class="pr-3">"Day"</th>{table_series.iter().map(|s| view! { <th class="pr-3">{s.label.clone()}</th> }).collect_view()}</tr></thead>
+                            <thead>
+                                <tr>
+                                    <th class="pr-3">"Day"</th>
+                                    {table_series.iter().map(|s| view! { <th class="pr-3">{s.label.clone()}</th> }).collect_view()}
+                                </tr>
+                            </thead>
                             <tbody>
-                                {days.iter().enumerate().rev().map(|(i, d)| view! {
-                                    <tr><td class="pr-3">{d.clone()}</td>{table_series.iter().map(|s| view! { <td class="pr-3">{s.values.get(i).copied().unwrap_or(0)}</td> }).collect_view()}</tr>
-                                }).collect_view()}
+                                {days
+                                    .iter()
+                                    .enumerate()
+                                    .rev()
+                                    .map(|(i, d)| {
+                                        view! {
+                                            <tr>
+                                                <td class="pr-3">{d.clone()}</td>
+                                                {table_series
+                                                    .iter()
+                                                    .map(|s| view! { <td class="pr-3">{s.values.get(i).copied().unwrap_or(0)}</td> })
+                                                    .collect_view()}
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
                             </tbody>
                         </table>
                     </details>
-                }.into_any()
+                }
+                    .into_any()
             }}
         </section>
     }
@@ -103,7 +147,7 @@ pub fn Overview() -> impl IntoView {
         |(s, (action, actor, days, page))| load_audit(s, (!action.is_empty()).then_some(action), (!actor.is_empty()).then_some(actor), days, Some(page)),
     );
     view! {
-        <Header/>
+        <Header />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Overview"</h1>
             <Suspense fallback=|| ()>
@@ -118,9 +162,15 @@ pub fn Overview() -> impl IntoView {
                     let s = slug.get_untracked();
                     let query = {
                         let mut parts = Vec::new();
-                        if !action.is_empty() { parts.push(format!("action={}", urlencode(&action))); }
-                        if !actor.is_empty() { parts.push(format!("actor={}", urlencode(&actor))); }
-                        if days_sel > 0 { parts.push(format!("days={days_sel}")); }
+                        if !action.is_empty() {
+                            parts.push(format!("action={}", urlencode(&action)));
+                        }
+                        if !actor.is_empty() {
+                            parts.push(format!("actor={}", urlencode(&actor)));
+                        }
+                        if days_sel > 0 {
+                            parts.push(format!("days={days_sel}"));
+                        }
                         parts.join("&")
                     };
                     let csv = format!("/w/{s}/audit.csv{}", if query.is_empty() { String::new() } else { format!("?{query}") });
@@ -129,60 +179,129 @@ pub fn Overview() -> impl IntoView {
                         move |p: u64| format!("/w/{s}/settings/overview?{}page={p}", if query.is_empty() { String::new() } else { format!("{query}&") })
                     };
                     view! {
-                        <DailyChart title="Sign-ins per day" testid="sign-ins-chart" days=c.days.clone() series=c.sign_ins.clone()/>
-                        <DailyChart title="SCIM requests per day" testid="scim-chart" days=c.days.clone() series=c.scim.clone()/>
+                        <DailyChart title="Sign-ins per day" testid="sign-ins-chart" days=c.days.clone() series=c.sign_ins.clone() />
+                        <DailyChart title="SCIM requests per day" testid="scim-chart" days=c.days.clone() series=c.scim.clone() />
                         <section class=CARD>
                             <div class="flex flex-wrap items-center justify-between gap-3">
                                 <h2 class="text-lg font-semibold">"Audit log"</h2>
-                                <a class="text-sm text-indigo-700 hover:underline" href=csv download="audit.csv">"Download CSV"</a>
+                                <a class="text-sm text-indigo-700 hover:underline" href=csv download="audit.csv">
+                                    "Download CSV"
+                                </a>
                             </div>
                             <form method="get" class="mt-3 flex flex-wrap items-end gap-2 text-sm">
-                                <label class="block">"Action"
-                                    <input class=format!("block {SMALL_INPUT}") name="action" list="audit-actions" value=action.clone() maxlength="64" placeholder="e.g. scim."/>
+                                <label class="block">
+                                    "Action"
+                                    <input
+                                        class=format!("block {SMALL_INPUT}")
+                                        name="action"
+                                        list="audit-actions"
+                                        value=action.clone()
+                                        maxlength="64"
+                                        placeholder="e.g. scim."
+                                    />
                                 </label>
                                 <datalist id="audit-actions">
-                                    {["signin", "member.", "group.", "resource.", "grant", "scim.", "saml.", "sign_in_methods", "workspace.", "recover."].into_iter().map(|a| view! { <option value=a/> }).collect_view()}
+                                    {["signin", "member.", "group.", "resource.", "grant", "scim.", "saml.", "sign_in_methods", "workspace.", "recover."]
+                                        .into_iter()
+                                        .map(|a| view! { <option value=a /> })
+                                        .collect_view()}
                                 </datalist>
-                                <label class="block">"Actor"
-                                    <input class=format!("block {SMALL_INPUT}") name="actor" value=actor.clone() maxlength="200" placeholder="email or operator"/>
+                                <label class="block">
+                                    "Actor"
+                                    <input
+                                        class=format!("block {SMALL_INPUT}")
+                                        name="actor"
+                                        value=actor.clone()
+                                        maxlength="200"
+                                        placeholder="email or operator"
+                                    />
                                 </label>
-                                <label class="block">"Period"
-                                    <select class=format!("block {SMALL_INPUT}") name="days">
-                                        {[(0, "All time"), (1, "Last day"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")].into_iter().map(|(d, l)| view! { <option value=d.to_string() selected=d == days_sel>{l}</option> }).collect_view()}
+                                <label class="block">
+                                    "Period" <select class=format!("block {SMALL_INPUT}") name="days">
+                                        {[(0, "All time"), (1, "Last day"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
+                                            .into_iter()
+                                            .map(|(d, l)| {
+                                                view! {
+                                                    <option value=d.to_string() selected=d == days_sel>
+                                                        {l}
+                                                    </option>
+                                                }
+                                            })
+                                            .collect_view()}
                                     </select>
                                 </label>
-                                <button type="submit" class="rounded border border-slate-300 px-3 py-1 hover:bg-slate-100">"Filter"</button>
+                                <button type="submit" class="rounded border border-slate-300 px-3 py-1 hover:bg-slate-100">
+                                    "Filter"
+                                </button>
                             </form>
                             {match a {
                                 Err(e) => failed(e),
-                                Ok(AuditPage { rows, total, page, pages }) => view! {
-                                    <p class="mt-3 text-sm text-slate-600" data-testid="audit-total" data-total=total.to_string()>{total} " entries · page " {page} " of " {pages}</p>
-                                    <table class="mt-2 w-full text-left text-xs" data-testid="audit-log">
-                                        <thead class="uppercase text-slate-500"><tr><th class="py-1">"When"</th><th>"Actor"</th><th>"Action"</th><th>"Target"</th><th>"Details"</th><th>"IP"</th></tr></thead>
-                                        <tbody class="divide-y divide-slate-100">
-                                            {rows.into_iter().map(|r| {
-                                                let (action, details) = (r.action.clone(), r.details.clone());
-                                                view! {
-                                                    <tr data-action=action>
-                                                        <td class="whitespace-nowrap py-1 pr-2">{r.when}</td>
-                                                        <td class="pr-2">{r.actor}</td>
-                                                        <td class="pr-2 font-mono">{r.action}</td>
-                                                        <td class="pr-2">{r.target}</td>
-                                                        <td class="max-w-xs truncate pr-2 font-mono" title=details>{r.details}</td>
-                                                        <td>{r.ip}</td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    <nav class="mt-2 flex gap-3 text-sm" aria-label="Audit pages">
-                                        {(page > 1).then(|| view! { <a class="text-indigo-700 hover:underline" href=page_link(page - 1) rel="prev">"← Newer"</a> })}
-                                        {(page < pages).then(|| view! { <a class="text-indigo-700 hover:underline" href=page_link(page + 1) rel="next">"Older →"</a> })}
-                                    </nav>
-                                }.into_any(),
+                                Ok(AuditPage { rows, total, page, pages }) => {
+                                    view! {
+                                        <p class="mt-3 text-sm text-slate-600" data-testid="audit-total" data-total=total.to_string()>
+                                            {total}
+                                            " entries · page "
+                                            {page}
+                                            " of "
+                                            {pages}
+                                        </p>
+                                        <table class="mt-2 w-full text-left text-xs" data-testid="audit-log">
+                                            <thead class="uppercase text-slate-500">
+                                                <tr>
+                                                    <th class="py-1">"When"</th>
+                                                    <th>"Actor"</th>
+                                                    <th>"Action"</th>
+                                                    <th>"Target"</th>
+                                                    <th>"Details"</th>
+                                                    <th>"IP"</th>
+                                                </tr>
+                                            </thead>
+                                            <tbody class="divide-y divide-slate-100">
+                                                {rows
+                                                    .into_iter()
+                                                    .map(|r| {
+                                                        let (action, details) = (r.action.clone(), r.details.clone());
+                                                        view! {
+                                                            <tr data-action=action>
+                                                                <td class="whitespace-nowrap py-1 pr-2">{r.when}</td>
+                                                                <td class="pr-2">{r.actor}</td>
+                                                                <td class="pr-2 font-mono">{r.action}</td>
+                                                                <td class="pr-2">{r.target}</td>
+                                                                <td class="max-w-xs truncate pr-2 font-mono" title=details>
+                                                                    {r.details}
+                                                                </td>
+                                                                <td>{r.ip}</td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                        <nav class="mt-2 flex gap-3 text-sm" aria-label="Audit pages">
+                                            {(page > 1)
+                                                .then(|| {
+                                                    view! {
+                                                        <a class="text-indigo-700 hover:underline" href=page_link(page - 1) rel="prev">
+                                                            "← Newer"
+                                                        </a>
+                                                    }
+                                                })}
+                                            {(page < pages)
+                                                .then(|| {
+                                                    view! {
+                                                        <a class="text-indigo-700 hover:underline" href=page_link(page + 1) rel="next">
+                                                            "Older →"
+                                                        </a>
+                                                    }
+                                                })}
+                                        </nav>
+                                    }
+                                        .into_any()
+                                }
                             }}
                         </section>
-                    }.into_any()
+                    }
+                        .into_any()
                 })}
             </Suspense>
         </main>

@@ -15,31 +15,46 @@ const LINK_BUTTON: &str = "rounded border border-slate-300 px-4 py-2 hover:bg-sl
 #[component]
 fn DeltaTable(p: AccessPreview) -> impl IntoView {
     if p.total == 0 {
-        return view! { <p class="mt-3 text-sm text-slate-700" data-testid="no-change">"No member's access changes."</p> }.into_any();
+        return view! {
+            <p class="mt-3 text-sm text-slate-700" data-testid="no-change">
+                "No member's access changes."
+            </p>
+        }
+        .into_any();
     }
     let more = p.total.saturating_sub(p.deltas.len());
     view! {
         <p class="mt-2 text-sm text-slate-700">
-            <span class="font-medium text-emerald-800">{p.gains} " gain"</span> " · "
+            <span class="font-medium text-emerald-800">{p.gains} " gain"</span>
+            " · "
             <span class="font-medium text-red-800">{p.losses} " lose"</span>
             " (member and resource pairs; admins reach everything and aren't listed)"
         </p>
         <table class="mt-3 w-full text-left text-sm" data-testid="access-changes">
             <thead class="text-xs uppercase text-slate-500">
-                <tr><th class="py-1">"Member"</th><th>"Resource"</th><th>"Now"</th><th>"After"</th></tr>
+                <tr>
+                    <th class="py-1">"Member"</th>
+                    <th>"Resource"</th>
+                    <th>"Now"</th>
+                    <th>"After"</th>
+                </tr>
             </thead>
             <tbody class="divide-y divide-slate-100">
-                {p.deltas.into_iter().map(|d| {
-                    let gain = level_rank(&d.after) > level_rank(&d.before);
-                    view! {
-                        <tr data-member=d.email.clone() data-resource=d.resource.clone() data-change=if gain { "gain" } else { "loss" }>
-                            <td class="py-1">{d.email.clone()} <span class="text-xs text-slate-500">{d.full_name.clone()}</span></td>
-                            <td>{d.resource.clone()} <span class="text-xs text-slate-500">{d.kind_label.clone()}</span></td>
-                            <td>{d.before.clone()}</td>
-                            <td class=if gain { "font-medium text-emerald-800" } else { "font-medium text-red-800" }>{d.after.clone()}</td>
-                        </tr>
-                    }
-                }).collect_view()}
+                {p
+                    .deltas
+                    .into_iter()
+                    .map(|d| {
+                        let gain = level_rank(&d.after) > level_rank(&d.before);
+                        view! {
+                            <tr data-member=d.email.clone() data-resource=d.resource.clone() data-change=if gain { "gain" } else { "loss" }>
+                                <td class="py-1">{d.email.clone()} <span class="text-xs text-slate-500">{d.full_name.clone()}</span></td>
+                                <td>{d.resource.clone()} <span class="text-xs text-slate-500">{d.kind_label.clone()}</span></td>
+                                <td>{d.before.clone()}</td>
+                                <td class=if gain { "font-medium text-emerald-800" } else { "font-medium text-red-800" }>{d.after.clone()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
             </tbody>
         </table>
         {(more > 0).then(|| view! { <p class="mt-2 text-sm text-slate-600">"…and " {more} " more."</p> })}
@@ -107,9 +122,9 @@ pub fn Preview() -> impl IntoView {
             navigate(&format!("{}?saved={code}", back()), Default::default());
         }
     });
-    let failure = move || grant.value().get().or_else(|| change.value().get()).and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> });
+    let failure = move || grant.value().get().or_else(|| change.value().get()).and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e /> });
     view! {
-        <Header/>
+        <Header />
         <main class="mx-auto max-w-4xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Check before saving"</h1>
             <Suspense fallback=|| ()>
@@ -123,37 +138,45 @@ pub fn Preview() -> impl IntoView {
                     let confirm = if a.what == "grant" {
                         view! {
                             <ActionForm action=grant attr:class="inline">
-                                <input type="hidden" name="slug" value=slug/>
-                                <input type="hidden" name="group_id" value=a.group_id.to_string()/>
-                                <input type="hidden" name="resource_id" value=opt(a.resource_id)/>
-                                <input type="hidden" name="level" value=a.level.clone().unwrap_or_default()/>
-                                <button type="submit" class=BUTTON>"Confirm and save"</button>
+                                <input type="hidden" name="slug" value=slug />
+                                <input type="hidden" name="group_id" value=a.group_id.to_string() />
+                                <input type="hidden" name="resource_id" value=opt(a.resource_id) />
+                                <input type="hidden" name="level" value=a.level.clone().unwrap_or_default() />
+                                <button type="submit" class=BUTTON>
+                                    "Confirm and save"
+                                </button>
                             </ActionForm>
-                        }.into_any()
+                        }
+                            .into_any()
                     } else {
                         view! {
                             <ActionForm action=change attr:class="inline">
-                                <input type="hidden" name="slug" value=slug/>
-                                <input type="hidden" name="action" value=a.what.clone()/>
-                                <input type="hidden" name="id" value=a.group_id.to_string()/>
-                                {a.email.clone().map(|e| view! { <input type="hidden" name="email" value=e/> })}
-                                {a.membership_id.map(|m| view! { <input type="hidden" name="membership_id" value=m.to_string()/> })}
-                                <button type="submit" class=BUTTON>"Confirm and save"</button>
+                                <input type="hidden" name="slug" value=slug />
+                                <input type="hidden" name="action" value=a.what.clone() />
+                                <input type="hidden" name="id" value=a.group_id.to_string() />
+                                {a.email.clone().map(|e| view! { <input type="hidden" name="email" value=e /> })}
+                                {a.membership_id.map(|m| view! { <input type="hidden" name="membership_id" value=m.to_string() /> })}
+                                <button type="submit" class=BUTTON>
+                                    "Confirm and save"
+                                </button>
                             </ActionForm>
-                        }.into_any()
+                        }
+                            .into_any()
                     };
                     let (total, summary) = (p.total.to_string(), p.summary.clone());
                     view! {
                         <section class=CARD data-testid="access-preview" data-total=total>
                             <h2 class="text-lg font-semibold">{summary}</h2>
-                            <DeltaTable p=p/>
+                            <DeltaTable p=p />
                             <div class="mt-6 flex items-center gap-3">
-                                {confirm}
-                                <a class=LINK_BUTTON href=back()>"Cancel"</a>
+                                {confirm} <a class=LINK_BUTTON href=back()>
+                                    "Cancel"
+                                </a>
                             </div>
                             {failure}
                         </section>
-                    }.into_any()
+                    }
+                        .into_any()
                 })}
             </Suspense>
         </main>
@@ -165,16 +188,25 @@ fn GroupTable(groups: Vec<ReconcileGroup>, grants: bool, testid: &'static str) -
     view! {
         <table class="mt-3 w-full text-left text-sm" data-testid=testid>
             <thead class="text-xs uppercase text-slate-500">
-                <tr><th class="py-1">"Group"</th><th>"Members"</th>{grants.then(|| view! { <th>"Grants"</th> })}</tr>
+                <tr>
+                    <th class="py-1">"Group"</th>
+                    <th>"Members"</th>
+                    {grants.then(|| view! { <th>"Grants"</th> })}
+                </tr>
             </thead>
             <tbody class="divide-y divide-slate-100">
-                {groups.into_iter().map(|g| view! {
-                    <tr data-group=g.name.clone()>
-                        <td class="py-1">{g.name.clone()}</td>
-                        <td>{g.members}</td>
-                        {grants.then(|| view! { <td>{g.grants}</td> })}
-                    </tr>
-                }).collect_view()}
+                {groups
+                    .into_iter()
+                    .map(|g| {
+                        view! {
+                            <tr data-group=g.name.clone()>
+                                <td class="py-1">{g.name.clone()}</td>
+                                <td>{g.members}</td>
+                                {grants.then(|| view! { <td>{g.grants}</td> })}
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
             </tbody>
         </table>
     }
@@ -203,7 +235,7 @@ pub fn Reconcile() -> impl IntoView {
         }
     });
     view! {
-        <Header/>
+        <Header />
         <main class="mx-auto max-w-4xl space-y-6 px-4 py-8">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -223,7 +255,7 @@ pub fn Reconcile() -> impl IntoView {
                             {if r.linked.is_empty() {
                                 view! { <p class="mt-2 text-sm text-slate-600">"None yet: push groups from your IdP."</p> }.into_any()
                             } else {
-                                view! { <GroupTable groups=r.linked.clone() grants=false testid="linked-groups"/> }.into_any()
+                                view! { <GroupTable groups=r.linked.clone() grants=false testid="linked-groups" /> }.into_any()
                             }}
                         </section>
                         <section class=CARD>
@@ -231,33 +263,41 @@ pub fn Reconcile() -> impl IntoView {
                             {if r.unlinked.is_empty() {
                                 view! { <p class="mt-2 text-sm text-slate-600">"None: every group (besides Everyone) is managed by your IdP."</p> }.into_any()
                             } else {
-                                view! { <GroupTable groups=r.unlinked.clone() grants=true testid="unlinked-groups"/> }.into_any()
+                                view! { <GroupTable groups=r.unlinked.clone() grants=true testid="unlinked-groups" /> }.into_any()
                             }}
                         </section>
                         <section class=CARD data-testid="if-emptied">
                             <h2 class="text-lg font-semibold">"If those groups were emptied"</h2>
-                            <DeltaTable p=r.if_emptied.clone()/>
+                            <DeltaTable p=r.if_emptied.clone() />
                         </section>
-                        {(!r.provisioning).then(|| view! {
-                            <section class=CARD data-testid="turn-on">
-                                <h2 class="text-lg font-semibold">"Turn provisioning on"</h2>
-                                <p class="mt-2 text-sm text-slate-700">
-                                    "Turning provisioning on changes no one's access by itself. From then on " {name.clone()}
-                                    " creates, updates and deactivates members, and the groups it pushes replace their members here. Groups it doesn't push keep granting what they grant today (above). A new Provider Token is minted and shown once."
-                                </p>
-                                {move || provision.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e/> })}
-                                <div class="mt-4 flex items-center gap-3">
-                                    <ActionForm action=provision attr:class="inline">
-                                        <input type="hidden" name="slug" value=slug/>
-                                        <input type="hidden" name="id" value=pid/>
-                                        <input type="hidden" name="on" value="true"/>
-                                        <button type="submit" class=BUTTON>"Confirm: turn provisioning on"</button>
-                                    </ActionForm>
-                                    <a class=LINK_BUTTON href=provider_page()>"Cancel"</a>
-                                </div>
-                            </section>
-                        })}
-                    }.into_any()
+                        {(!r.provisioning)
+                            .then(|| {
+                                view! {
+                                    <section class=CARD data-testid="turn-on">
+                                        <h2 class="text-lg font-semibold">"Turn provisioning on"</h2>
+                                        <p class="mt-2 text-sm text-slate-700">
+                                            "Turning provisioning on changes no one's access by itself. From then on " {name.clone()}
+                                            " creates, updates and deactivates members, and the groups it pushes replace their members here. Groups it doesn't push keep granting what they grant today (above). A new Provider Token is minted and shown once."
+                                        </p>
+                                        {move || provision.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e /> })}
+                                        <div class="mt-4 flex items-center gap-3">
+                                            <ActionForm action=provision attr:class="inline">
+                                                <input type="hidden" name="slug" value=slug />
+                                                <input type="hidden" name="id" value=pid />
+                                                <input type="hidden" name="on" value="true" />
+                                                <button type="submit" class=BUTTON>
+                                                    "Confirm: turn provisioning on"
+                                                </button>
+                                            </ActionForm>
+                                            <a class=LINK_BUTTON href=provider_page()>
+                                                "Cancel"
+                                            </a>
+                                        </div>
+                                    </section>
+                                }
+                            })}
+                    }
+                        .into_any()
                 })}
             </Suspense>
         </main>
