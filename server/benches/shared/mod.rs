@@ -64,9 +64,30 @@ pub async fn ready(http: &reqwest::Client, base: &str) {
 /// connection (to drop it afterwards with [`drop_database`]).
 pub async fn fresh_database(admin_url: &str, name: &str) -> Result<(String, DatabaseConnection), String> {
     let admin = db::connect(admin_url, 1).await.map_err(|e| format!("{admin_url}: {e}"))?;
+    drop_leftovers(&admin, name).await;
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.map_err(|e| format!("create database {name}: {e}"))?;
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).ok_or("the PostgreSQL URL has no database part")?;
     Ok((format!("{base}/{name}"), admin))
+}
+
+/// Databases an earlier run of the same bench made and didn't drop (it panicked or was
+/// killed): named like `name` with another process id. Dropped before a new one is made,
+/// so aborted runs don't pile up on the server.
+async fn drop_leftovers(admin: &DatabaseConnection, name: &str) {
+    use sea_orm::Statement;
+    let Some((stem, _pid)) = name.rsplit_once('_') else { return };
+    let ours = format!("_{}", std::process::id());
+    let like =
+        Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, "SELECT datname FROM pg_database WHERE datname LIKE $1", [format!("{stem}\\_%").into()]);
+    let Ok(rows) = admin.query_all_raw(like).await else { return };
+    for row in rows {
+        let Ok(found) = row.try_get::<String>("", "datname") else { continue };
+        // Only `{stem}_{digits}` (another run), never this run's own or a longer stem's.
+        let rest = &found[stem.len() + 1..];
+        if !found.ends_with(&ours) && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
+            drop_database(admin, &found).await;
+        }
+    }
 }
 
 pub async fn drop_database(admin: &DatabaseConnection, name: &str) {
