@@ -12,6 +12,7 @@ use std::process::Command;
 
 use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
 
+mod microsoft;
 mod oauth;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
