@@ -139,6 +139,18 @@ pub enum ScimCommand {
         #[arg(long)]
         provider: String,
     },
+    /// Make the provider's OAuth 2.0 client (for IdPs that fetch SCIM tokens from a token
+    /// endpoint, as Entra's gallery does), or give it a new secret, as its page does;
+    /// prints the token endpoint, client id and secret once, as JSON.
+    Oauth {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        provider: String,
+        /// How long the old secret keeps working: 0, 3600, 86400 or 604800 seconds.
+        #[arg(long, default_value_t = 0)]
+        overlap_secs: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,7 +302,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (workspace, provider) = match &cmd {
                 ScimCommand::Enable { workspace, provider, .. }
                 | ScimCommand::Rotate { workspace, provider, .. }
-                | ScimCommand::Disable { workspace, provider } => (workspace, provider),
+                | ScimCommand::Disable { workspace, provider }
+                | ScimCommand::Oauth { workspace, provider, .. } => (workspace, provider),
             };
             let ws = find_workspace(&st, workspace).await?;
             let cap = op.admin_of(ws.id);
@@ -299,6 +312,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => user_error(other),
             };
             let out = match cmd {
+                ScimCommand::Oauth { overlap_secs, .. } => {
+                    let c = scim::oauth::rotate_secret(&st.db, st.now(), &cap, provider, overlap_secs).await.map_err(not_found)?;
+                    json!({
+                        "workspace": ws.slug,
+                        "provider": provider,
+                        "token_endpoint": scim::oauth::token_url(&st.config, provider),
+                        "client_id": c.client_id,
+                        "client_secret": c.client_secret.expose(),
+                        "old_secret_works_for_secs": overlap_secs,
+                        "note": "The secret is shown once; Gatehouse keeps only its hash. Tokens are issued while provisioning is on.",
+                    })
+                }
                 ScimCommand::Disable { .. } => {
                     scim::disable(&st.db, st.now(), &cap, provider).await.map_err(not_found)?;
                     json!({ "workspace": ws.slug, "provider": provider, "provisioning": false })

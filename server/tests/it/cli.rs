@@ -137,6 +137,21 @@ fn saml_add_and_list() {
     let (ok, out, err) = gatehouse(&db, &["sign-in-methods", "--workspace", "acme", "--enable", &format!("saml:{id}")], None);
     assert!(ok, "{err}");
     assert!(out["enabled"].as_array().expect("enabled").iter().any(|m| m == &serde_json::json!(format!("saml:{id}"))));
+
+    // The provider's OAuth client for SCIM, made and rotated as on its page.
+    let (ok, made, err) = gatehouse(&db, &["scim", "oauth", "--workspace", "acme", "--provider", &id], None);
+    assert!(ok, "{err}");
+    let client_id = made["client_id"].as_str().expect("client id").to_string();
+    assert!(client_id.starts_with("ghs_") && made["client_secret"].as_str().is_some_and(|s| s.len() >= 43), "{made}");
+    assert!(made["token_endpoint"].as_str().is_some_and(|u| u.ends_with(&format!("/scim/oauth/{id}/token"))), "{made}");
+    let (ok, rotated, err) = gatehouse(&db, &["scim", "oauth", "--workspace", "acme", "--provider", &id, "--overlap-secs", "3600"], None);
+    assert!(ok, "{err}");
+    assert_eq!(rotated["client_id"].as_str(), Some(client_id.as_str()), "the client id stays");
+    assert_ne!(rotated["client_secret"], made["client_secret"], "a new secret");
+    let (ok, _, err) = gatehouse(&db, &["scim", "oauth", "--workspace", "acme", "--provider", &id, "--overlap-secs", "5"], None);
+    assert!(!ok && err.contains("old secret"), "{err}");
+    let (ok, _, err) = gatehouse(&db, &["scim", "oauth", "--workspace", "acme", "--provider", "nope"], None);
+    assert!(!ok && err.contains("is not a SAML provider of acme"), "{err}");
 }
 
 /// An operator command's output is its answer: without GATEHOUSE_LOG, stderr carries no
