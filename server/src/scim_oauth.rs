@@ -63,14 +63,14 @@ async fn token(State(st): State<AppState>, Path(provider): Path<String>, req: Re
     let scope = match app::server::saml::by_public_id(&st.db, &provider).await {
         Ok(p) => p.public_id().to_string(),
         Err(app::server::DomainError::NotFound) => "unknown".to_string(),
-        Err(e) => return crate::pages::internal(e),
+        Err(e) => return server_error(e),
     };
     let fail_key = ip.as_deref().map(|ip| format!("scim:oauth:fail:{scope}:{ip}"));
     if let Some(key) = &fail_key {
         match app::server::ratelimit::reserve(&st.db, &[(key, FAILURES_PER_MINUTE)], now, 60).await {
             Ok(true) => {}
             Ok(false) => return too_many("too many failed requests for this provider from this address; retry in a minute"),
-            Err(e) => return crate::pages::internal(e),
+            Err(e) => return server_error(e),
         }
     }
     // From here a refusal keeps its slot; only a success gives it back.
@@ -94,6 +94,7 @@ async fn token(State(st): State<AppState>, Path(provider): Path<String>, req: Re
     }
     let in_body = (field("client_id"), field("client_secret"));
     let by_basic = basic(&headers);
+    let used_basic = by_basic.is_some();
     let (client_id, client_secret) = match (by_basic, in_body) {
         // §3.2.1 lets a client name itself in the body too; a secret there as well, or
         // another name, is two ways of authenticating at once.
@@ -105,7 +106,6 @@ async fn token(State(st): State<AppState>, Path(provider): Path<String>, req: Re
         (None, (Some(id), Some(secret))) => (id.to_string(), secret.to_string()),
         (None, _) => return invalid_client(false),
     };
-    let used_basic = basic(&headers).is_some();
     match oauth::issue(&st.db, now, &provider, &client_id, &client_secret).await {
         Ok(Ok(issued)) => {
             if let Some(key) = &fail_key {
@@ -118,8 +118,14 @@ async fn token(State(st): State<AppState>, Path(provider): Path<String>, req: Re
         Ok(Err(Refusal::TooMany)) => too_many("this client has asked for too many tokens this minute; one lasts an hour"),
         Ok(Err(Refusal::InvalidClient)) => invalid_client(used_basic),
         Ok(Err(Refusal::UnauthorizedClient(why))) => error(StatusCode::BAD_REQUEST, "unauthorized_client", &why),
-        Err(e) => crate::pages::internal(e),
+        Err(e) => server_error(e),
     }
+}
+
+/// A failure on our side, in the endpoint's JSON; the error goes to the log only.
+fn server_error(e: app::server::DomainError) -> Response {
+    tracing::error!(error = %e, "SCIM token endpoint failed");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "something went wrong on our side; retry in a moment")
 }
 
 fn too_many(why: &str) -> Response {

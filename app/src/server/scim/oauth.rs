@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::server::audit;
 use crate::server::config::RuntimeConfig;
 use crate::server::crypto::{Secret, Token};
-use crate::server::entities::{saml_provider, scim_access_token, scim_oauth_client};
+use crate::server::entities::{scim_access_token, scim_oauth_client};
 use crate::server::permissions::AdminCap;
 use crate::server::{saml, DomainError};
 
@@ -34,7 +34,12 @@ pub(in crate::server) async fn client_row<C: ConnectionTrait>(db: &C, provider_i
 /// Whether `secret` is the client's current secret (a value shown once is shown only
 /// while it is).
 pub(in crate::server) fn is_current_secret(c: &scim_oauth_client::Model, secret: &str) -> bool {
-    Secret::new(c.secret_hash.clone()).matches(&Token::from_presented(secret).hash())
+    same_hash(&c.secret_hash, &Token::from_presented(secret).hash())
+}
+
+/// A stored secret hash against a presented secret's, in constant time.
+fn same_hash(stored: &str, presented: &str) -> bool {
+    Secret::new(stored.to_string()).matches(presented)
 }
 
 /// The provider's token endpoint, to give the IdP.
@@ -135,22 +140,23 @@ pub struct Issued {
 /// provider's provisioning on. Expired tokens of the provider are removed as a new one is
 /// made.
 pub async fn issue(db: &DatabaseConnection, now: i64, public_id: &str, client_id: &str, client_secret: &str) -> Result<Result<Issued, Refusal>, DomainError> {
-    if public_id.len() > 64 || client_id.len() > 64 || client_secret.is_empty() || client_secret.len() > 256 {
+    if client_id.len() > 64 || client_secret.is_empty() || client_secret.len() > 256 {
         return Ok(Err(Refusal::InvalidClient));
     }
     // Read and decided inside the write: a grant can't land after a rotation or after
     // provisioning was turned off.
     let txn = crate::server::db::write(db).await?;
-    let Some(p) = saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(&txn).await? else {
-        return Ok(Err(Refusal::InvalidClient));
+    let p = match saml::row_by_public_id(&txn, public_id).await {
+        Ok(p) => p,
+        Err(DomainError::NotFound) => return Ok(Err(Refusal::InvalidClient)),
+        Err(e) => return Err(e),
     };
     let Some(c) = scim_oauth_client::Entity::find().filter(scim_oauth_client::Column::ClientId.eq(client_id)).one(&txn).await? else {
         return Ok(Err(Refusal::InvalidClient));
     };
     let presented = Token::from_presented(client_secret).hash();
-    let current = Secret::new(c.secret_hash.clone()).matches(&presented);
-    let previous =
-        c.previous_valid_until.is_some_and(|u| u > now) && c.previous_secret_hash.as_ref().is_some_and(|h| Secret::new(h.clone()).matches(&presented));
+    let current = same_hash(&c.secret_hash, &presented);
+    let previous = c.previous_valid_until.is_some_and(|u| u > now) && c.previous_secret_hash.as_deref().is_some_and(|h| same_hash(h, &presented));
     // A client of another provider is refused like an unknown one: nothing says it exists.
     if c.provider_id != p.id || !(current || previous) {
         return Ok(Err(Refusal::InvalidClient));

@@ -147,7 +147,7 @@ async fn a_client_opens_only_its_own_provider_and_only_while_provisioning_is_on(
     // acme's endpoint, and its tokens see its own members only.
     s.app.create_workspace("beta", "bea@beta.test").await;
     let beta_provider = provider(&s.app, "beta", "Okta").await;
-    let beta_static = enable(&s.app, "beta", &beta_provider).await;
+    enable(&s.app, "beta", &beta_provider).await;
     let (beta_id, beta_secret) = client_in(&s.app, "beta", "bea@beta.test", &beta_provider, "0").await;
     let (st, body, _) = token_call(&s.app, &s.provider, Some(&basic(&beta_id, &beta_secret)), "grant_type=client_credentials").await;
     assert_eq!((st, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
@@ -156,7 +156,6 @@ async fn a_client_opens_only_its_own_provider_and_only_while_provisioning_is_on(
     let (st, users, _) = call(&s.app, &beta_token, "GET", "/Users", None).await;
     assert_eq!(st, StatusCode::OK);
     assert!(users.to_string().contains("bea@beta.test") && !users.to_string().contains(ADMIN_EMAIL), "beta's token sees beta only: {users}");
-    let _ = beta_static;
     // Beta's admin can't make or rotate acme's client.
     let beta = app::server::workspaces::by_slug(&s.app.state.db, "beta").await.expect("beta");
     let bea_account = app::server::testing::account_by_email(&s.app.state.db, beta.id, "bea@beta.test").await.expect("db").expect("bea");
