@@ -158,6 +158,17 @@ pub fn App() -> impl IntoView {
                     }
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=path!("/w/:slug/settings/webhooks")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::Webhooks />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
                 <Route path=path!("/w/:slug/r/:id") view=pages::ResourcePage ssr=SsrMode::Async />
                 // Any other path in a workspace: its 404, after the same viewer check.
                 <Route path=path!("/w/:slug/*rest") view=|| view! { <Gate audience=Audience::Nobody /> } ssr=SsrMode::Async />

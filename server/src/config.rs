@@ -40,6 +40,10 @@ pub struct FileConfig {
     #[serde(default, deserialize_with = "boolean")]
     pub allow_private_metadata_urls: Option<bool>,
     pub forward_auth_rules: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    pub webhook_retry_secs: Option<i64>,
+    #[serde(default, deserialize_with = "number")]
+    pub webhook_timeout_secs: Option<u64>,
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<Secret>,
     pub google_issuer: Option<String>,
@@ -158,6 +162,10 @@ pub struct Config {
     pub allow_private_metadata_urls: bool,
     /// How `/forward-auth` reads the product's URIs.
     pub forward_auth: app::server::forward_auth::Rules,
+    /// The wait before a failed webhook delivery's first retry.
+    pub webhook_retry_secs: i64,
+    /// The longest a webhook receiver may take to answer.
+    pub webhook_timeout_secs: u64,
     pub oidc: Vec<OidcConfig>,
 }
 
@@ -266,6 +274,8 @@ impl Config {
                 Some(s) => Some(app::server::dns::parse_server(s).map_err(|e| anyhow::anyhow!("GATEHOUSE_DNS_RESOLVER: {e}"))?),
             },
             domain_recheck_secs: fc.domain_recheck_secs.unwrap_or(3600).max(60),
+            webhook_retry_secs: fc.webhook_retry_secs.unwrap_or(30).clamp(1, 3600),
+            webhook_timeout_secs: fc.webhook_timeout_secs.unwrap_or(10).clamp(1, 60),
             allow_private_metadata_urls: fc.allow_private_metadata_urls.unwrap_or(false),
             forward_auth: app::server::forward_auth::Rules::parse(fc.forward_auth_rules.as_deref().unwrap_or(""))
                 .map_err(|e| anyhow::anyhow!("GATEHOUSE_FORWARD_AUTH_RULES: {e}"))?,

@@ -61,8 +61,19 @@ pub fn runtime_config(cfg: &Config) -> anyhow::Result<RuntimeConfig> {
         trusted_proxies: cfg.trusted_proxies.clone(),
         allow_private_metadata_urls: cfg.allow_private_metadata_urls,
         forward_auth: cfg.forward_auth.clone(),
+        webhook_retry_secs: cfg.webhook_retry_secs,
+        webhook_timeout_secs: cfg.webhook_timeout_secs,
         oidc: cfg.oidc.iter().map(|o| app::server::oidc::OidcProvider::new(&o.key, &o.client_id, o.client_secret.clone(), o.issuer.as_deref())).collect(),
     })
+}
+
+/// How this server's webhook worker sends.
+pub fn webhook_settings(cfg: &RuntimeConfig) -> app::server::webhooks::delivery::Settings {
+    app::server::webhooks::delivery::Settings {
+        retry_secs: cfg.webhook_retry_secs,
+        timeout: std::time::Duration::from_secs(cfg.webhook_timeout_secs.max(1)),
+        allow_private: cfg.allow_private_metadata_urls,
+    }
 }
 
 /// Connects, migrates, and assembles the state every request shares.

@@ -262,14 +262,27 @@ pub async fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
     tracing::info!(listen = %listen, public_url = %state.config.public_url, "gatehouse listening");
     let events = state.events.clone();
     tokio::spawn(recheck_domains(state.clone()));
+    // Every process sends webhooks; leases keep two from sending one delivery together.
+    let (stop_webhooks, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(app::server::webhooks::delivery::run(
+        state.db.clone(),
+        crate::webhook_settings(&state.config),
+        state.clock.clone(),
+        std::time::Duration::from_millis(500),
+        stopped,
+    ));
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
+            let _ = stop_webhooks.send(true);
             // Live-update streams never end on their own; they close now so in-flight
             // requests can finish and the process exits.
             events.shut_down();
         })
         .await?;
+    // A round in flight finishes its attempts and records them (each within the timeout);
+    // one cut short is sent again by whichever process leases it after its lease expires.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(70), worker).await;
     Ok(())
 }
 

@@ -276,7 +276,7 @@ async fn sign_out(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<
     // planted ahead of the real one must not leave the real session alive after Sign out.
     let mut ended = None;
     for t in app::web::cookies::tokens_from_headers(&headers, secure) {
-        match sessions::end_by_token(&st.db, &t).await {
+        match sessions::end_by_token(&st.db, now, &t).await {
             Ok(Some(e)) if ended.is_none() => ended = Some(e),
             Ok(_) => {}
             Err(e) => return internal(e),

@@ -10,6 +10,7 @@ pub mod members;
 pub mod overview;
 pub mod saml;
 pub mod settings;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {

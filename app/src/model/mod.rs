@@ -124,6 +124,108 @@ pub struct ApiKeyShown {
     pub key: String,
 }
 
+/// The webhooks page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhooksPage {
+    pub endpoints: Vec<WebhookEndpointRow>,
+    /// The workspace's newest deliveries, newest first.
+    pub deliveries: Vec<WebhookDeliveryRow>,
+    /// Every event type: its name and what it reports.
+    pub events: Vec<(String, String)>,
+    /// Rotation overlap choices: seconds and label.
+    pub overlaps: Vec<(i64, String)>,
+    /// A secret just made in this browser without JavaScript (shown once).
+    pub fresh: Option<WebhookSecretShown>,
+}
+
+/// The events ticked on the new-endpoint form: a checkbox per event type, named after it
+/// with `_` for `.` (ticked when sent, as every checkbox of ours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct WebhookEventsForm {
+    #[serde(deserialize_with = "checkbox")]
+    pub member_joined: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub member_deactivated: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub member_reactivated: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub member_role_changed: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub group_created: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub group_changed: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub group_deleted: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub access_changed: bool,
+    #[serde(deserialize_with = "checkbox")]
+    pub session_revoked: bool,
+}
+
+impl WebhookEventsForm {
+    /// The event types ticked (`member.joined`, …).
+    pub fn ticked(&self) -> Vec<&'static str> {
+        [
+            ("member.joined", self.member_joined),
+            ("member.deactivated", self.member_deactivated),
+            ("member.reactivated", self.member_reactivated),
+            ("member.role_changed", self.member_role_changed),
+            ("group.created", self.group_created),
+            ("group.changed", self.group_changed),
+            ("group.deleted", self.group_deleted),
+            ("access.changed", self.access_changed),
+            ("session.revoked", self.session_revoked),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+/// One endpoint as the page lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpointRow {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created: String,
+    pub created_by: String,
+    /// Until when the previous secret signs too, after a rotation with overlap.
+    pub previous_until: Option<String>,
+    /// Deliveries waiting (first attempt or a retry) and given up.
+    pub pending: u64,
+    pub failed: u64,
+}
+
+/// One line of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveryRow {
+    pub id: i64,
+    pub url: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub created: String,
+    pub last_attempt: Option<String>,
+    /// The receiver's HTTP status at the last attempt, if it answered.
+    pub last_status: Option<i64>,
+    /// What went wrong at the last attempt, in words.
+    pub last_error: Option<String>,
+    /// When it is tried next (pending ones).
+    pub next_attempt: Option<String>,
+}
+
+/// An endpoint's signing secret, the one time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecretShown {
+    pub url: String,
+    pub secret: String,
+}
+
 /// One of the viewer's own sessions, as their sessions page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -560,6 +662,8 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("allowlist_saved", "Allowlist saved."),
     ("session_ended", "Signed out of that session."),
     ("api_key_revoked", "Key revoked; it stopped working at once."),
+    ("webhook_deleted", "Endpoint deleted; nothing more is sent to it."),
+    ("webhook_test_queued", "Test event queued; it shows in the delivery log once sent."),
     ("signed_out_idp", "You are signed out here and at your identity provider."),
     ("signed_out_here", "You are signed out here; your identity provider did not confirm signing you out there."),
     ("other_sessions_ended", "Signed out everywhere else."),

@@ -156,6 +156,14 @@ pub enum Change {
     EmptyGroups {
         groups: Vec<i64>,
     },
+    /// Members already added to and removed from `group` earlier in the same transaction
+    /// (a SCIM request's several operations): the data read is the state after, and the
+    /// state before is these moves undone.
+    MembersMoved {
+        group: i64,
+        added: Vec<i64>,
+        removed: Vec<i64>,
+    },
 }
 
 /// One member's access to one resource, before and after a change.
@@ -189,7 +197,11 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     use super::permissions::{Role, Status};
     use std::collections::{BTreeSet, HashMap};
     let changed: Vec<i64> = match change {
-        Change::Grant { group, .. } | Change::AddMember { group, .. } | Change::RemoveMember { group, .. } | Change::DeleteGroup { group } => vec![*group],
+        Change::Grant { group, .. }
+        | Change::AddMember { group, .. }
+        | Change::RemoveMember { group, .. }
+        | Change::DeleteGroup { group }
+        | Change::MembersMoved { group, .. } => vec![*group],
         Change::EmptyGroups { groups } => groups.clone(),
     };
     let mut known = 0;
@@ -202,6 +214,12 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     // The members whose groups or grants change.
     let candidates: Vec<i64> = match change {
         Change::AddMember { membership, .. } | Change::RemoveMember { membership, .. } => vec![*membership],
+        Change::MembersMoved { added, removed, .. } => {
+            let mut ids: Vec<i64> = added.iter().chain(removed).copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
         _ => {
             let mut ids = Vec::new();
             for chunk in changed.chunks(500) {
@@ -307,8 +325,8 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
     let empty = BTreeSet::new();
     let mut out = Preview::default();
     for (mid, email, full_name) in members {
-        let before_groups = groups_of.get(&mid).unwrap_or(&empty);
-        let mut after_groups = before_groups.clone();
+        let current = groups_of.get(&mid).unwrap_or(&empty);
+        let (mut before_groups, mut after_groups) = (current.clone(), current.clone());
         match change {
             Change::AddMember { group, .. } => {
                 after_groups.insert(*group);
@@ -317,10 +335,18 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
                 after_groups.remove(group);
             }
             Change::EmptyGroups { groups } => after_groups.retain(|g| !groups.contains(g)),
+            Change::MembersMoved { group, added, removed } => {
+                if added.contains(&mid) {
+                    before_groups.remove(group);
+                }
+                if removed.contains(&mid) {
+                    before_groups.insert(*group);
+                }
+            }
             Change::Grant { .. } => {}
         }
         for r in &resources {
-            let (before, after) = (level_of(&levels, before_groups, r.id), level_of(&after_levels, &after_groups, r.id));
+            let (before, after) = (level_of(&levels, &before_groups, r.id), level_of(&after_levels, &after_groups, r.id));
             if before != after {
                 out.total += 1;
                 if after > before {
@@ -343,6 +369,30 @@ pub async fn preview<C: ConnectionTrait>(db: &C, workspace_id: i64, change: &Cha
         }
     }
     Ok(out)
+}
+
+/// Queues `access.changed` for `change` **before** it is applied: who gains or loses what,
+/// computed by the preview's rule from the data as it is now. `cause` names the change.
+pub(in crate::server) async fn announce<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, change: &Change, cause: &str) -> Result<(), DomainError> {
+    let Some(out) = super::webhooks::outbox(db, workspace_id, super::webhooks::Kind::AccessChanged).await? else { return Ok(()) };
+    let p = preview(db, workspace_id, change, super::webhooks::ACCESS_ROWS).await?;
+    if p.total == 0 {
+        return Ok(());
+    }
+    let level = |l: Option<Level>| l.map(|l| l.as_str());
+    let changes: Vec<serde_json::Value> = p
+        .rows
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "member": { "id": d.membership_id, "email": d.email },
+                "resource": { "id": d.resource_id, "name": d.resource_name, "kind": d.resource_kind },
+                "before": level(d.before),
+                "after": level(d.after),
+            })
+        })
+        .collect();
+    out.queue(db, now, "access", serde_json::json!({ "cause": cause, "changes": changes, "total": p.total, "truncated": p.total > p.rows.len() })).await
 }
 
 /// A change as the preview page's form names it: `what` is `grant` (resource, level),

@@ -34,6 +34,11 @@ pub struct RuntimeConfig {
     pub allow_private_metadata_urls: bool,
     /// How `/forward-auth` reads the product's URIs (none: it answers 404 to everything).
     pub forward_auth: super::forward_auth::rules::Rules,
+    /// The wait before a failed webhook delivery's first retry (each later one waits four
+    /// times longer, at most six hours).
+    pub webhook_retry_secs: i64,
+    /// The longest a webhook receiver may take to answer.
+    pub webhook_timeout_secs: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +57,8 @@ impl Default for RuntimeConfig {
             trusted_proxies: vec![],
             allow_private_metadata_urls: false,
             forward_auth: super::forward_auth::rules::Rules::default(),
+            webhook_retry_secs: 30,
+            webhook_timeout_secs: 10,
         }
     }
 }

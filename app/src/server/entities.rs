@@ -551,6 +551,59 @@ pub(in crate::server) trait Record {
     fn record(self) -> Self::Out;
 }
 
+pub mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+    /// A workspace's webhook receiver (see `webhooks`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workspace_id: i64,
+        pub url: String,
+        /// Space-separated event types.
+        pub events: String,
+        /// `whsec_…`: HMAC needs the secret itself.
+        pub secret: crate::server::crypto::Secret,
+        pub previous_secret: Option<crate::server::crypto::Secret>,
+        pub previous_valid_until: Option<i64>,
+        pub created_at: i64,
+        pub created_by: String,
+    }
+    no_relations!();
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+    /// One event for one endpoint: queued with the change, sent by a worker holding its
+    /// lease, and its last attempt's outcome.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub endpoint_id: i64,
+        pub workspace_id: i64,
+        pub event_id: String,
+        pub event_type: String,
+        /// Deliveries of one subject (`member:7`, `group:3`, `access`) go out in order.
+        pub subject: String,
+        pub payload: String,
+        /// `pending`, `delivered` or `failed` (given up).
+        pub state: String,
+        pub attempts: i32,
+        pub next_attempt_at: i64,
+        pub lease_token: Option<String>,
+        pub lease_until: Option<i64>,
+        pub last_attempt_at: Option<i64>,
+        pub last_status: Option<i32>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub delivered_at: Option<i64>,
+    }
+    no_relations!();
+}
+
 mod records {
     use super::{account, audit_log, group, membership, resource, workspace, workspace_domain, Record};
     use crate::model;

@@ -7,11 +7,13 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
+use super::access::Change;
 use super::audit;
 use super::directory::EVERYONE;
 use super::entities::{account, grant, group, group_member, membership, saml_provider};
 use super::events::{Events, Topic};
 use super::permissions::{AdminCap, Status};
+use super::webhooks::{self, Kind};
 use super::{normalize_email, DomainError};
 use crate::server::entities::Record;
 
@@ -92,6 +94,7 @@ pub async fn create(db: &DatabaseConnection, events: &Events, now: i64, cap: &Ad
         }
     })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.create", &name, json!({ "id": g.id })).await?;
+    webhooks::group_event(&txn, now, cap.workspace_id(), Kind::GroupCreated, g.id, &name, json!({})).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(g.record())
@@ -106,6 +109,7 @@ pub async fn rename(db: &DatabaseConnection, events: &Events, now: i64, cap: &Ad
     am.name_normalized = Set(name.to_lowercase());
     am.update(&txn).await.map_err(|e| if crate::server::db::is_unique_violation(&e) { taken(&name) } else { e.into() })?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.rename", &name, json!({ "id": id, "from": g.name })).await?;
+    webhooks::group_event(&txn, now, cap.workspace_id(), Kind::GroupChanged, id, &name, json!({ "renamed_from": g.name })).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
@@ -115,10 +119,12 @@ pub async fn rename(db: &DatabaseConnection, events: &Events, now: i64, cap: &Ad
 pub async fn delete(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
+    super::access::announce(&txn, now, cap.workspace_id(), &Change::DeleteGroup { group: g.id }, "group_deleted").await?;
     grant::Entity::delete_many().filter(grant::Column::GroupId.eq(g.id)).exec(&txn).await?;
     group_member::Entity::delete_many().filter(group_member::Column::GroupId.eq(g.id)).exec(&txn).await?;
     group::Entity::delete_by_id(g.id).exec(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.delete", &g.name, json!({ "id": id })).await?;
+    webhooks::group_event(&txn, now, cap.workspace_id(), Kind::GroupDeleted, g.id, &g.name, json!({})).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
@@ -132,12 +138,16 @@ pub async fn add_member(db: &DatabaseConnection, events: &Events, now: i64, cap:
     let not_member = || DomainError::Invalid(format!("{email} is not an active member of this workspace."));
     let a = super::directory::account_by_email(&txn, cap.workspace_id(), &email).await?.ok_or_else(not_member)?;
     let m = super::directory::membership_of(&txn, cap.workspace_id(), a.id).await?.filter(|m| m.status == Status::Active).ok_or_else(not_member)?;
-    group_member::Entity::insert(group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(m.id), created_at: Set(now) })
+    super::access::announce(&txn, now, cap.workspace_id(), &Change::AddMember { group: g.id, membership: m.id }, "group_member_added").await?;
+    let added = group_member::Entity::insert(group_member::ActiveModel { group_id: Set(g.id), membership_id: Set(m.id), created_at: Set(now) })
         .on_conflict(OnConflict::columns([group_member::Column::GroupId, group_member::Column::MembershipId]).do_nothing().to_owned())
         .exec_without_returning(&txn)
         .await?;
     bump(&g, now).update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.member.add", &g.name, json!({ "member": email })).await?;
+    if added > 0 {
+        webhooks::group_event(&txn, now, cap.workspace_id(), Kind::GroupChanged, g.id, &g.name, json!({ "members_added": [m.id] })).await?;
+    }
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())
@@ -146,6 +156,16 @@ pub async fn add_member(db: &DatabaseConnection, events: &Events, now: i64, cap:
 pub async fn remove_member(db: &DatabaseConnection, events: &Events, now: i64, cap: &AdminCap, id: i64, membership_id: i64) -> Result<(), DomainError> {
     let txn = crate::server::db::write(db).await?;
     let g = super::directory::editable_group(&txn, cap, id).await?;
+    let is_member = group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(g.id))
+        .filter(group_member::Column::MembershipId.eq(membership_id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if is_member {
+        super::access::announce(&txn, now, cap.workspace_id(), &Change::RemoveMember { group: g.id, membership: membership_id }, "group_member_removed")
+            .await?;
+    }
     group_member::Entity::delete_many()
         .filter(group_member::Column::GroupId.eq(g.id))
         .filter(group_member::Column::MembershipId.eq(membership_id))
@@ -153,6 +173,9 @@ pub async fn remove_member(db: &DatabaseConnection, events: &Events, now: i64, c
         .await?;
     bump(&g, now).update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "group.member.remove", &g.name, json!({ "membership": membership_id })).await?;
+    if is_member {
+        webhooks::group_event(&txn, now, cap.workspace_id(), Kind::GroupChanged, g.id, &g.name, json!({ "members_removed": [membership_id] })).await?;
+    }
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Groups, Topic::Access]).await;
     Ok(())

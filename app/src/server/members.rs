@@ -278,8 +278,9 @@ pub async fn set_role(db: &DatabaseConnection, events: &Events, now: i64, cap: &
     let mut am: membership::ActiveModel = m.into();
     am.role = Set(role);
     am.updated_at = Set(now);
-    am.update(&txn).await?;
+    let m = am.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.role", &a.email_normalized, json!({ "from": old, "to": role })).await?;
+    crate::server::webhooks::member_event(&txn, now, crate::server::webhooks::Kind::MemberRoleChanged, &m, json!({ "from": old.as_str() })).await?;
     txn.commit().await?;
     events.publish(db, cap.workspace_id(), &[Topic::Members, Topic::Access]).await;
     Ok(())

@@ -139,7 +139,7 @@ pub async fn change(
     // forbids, on the next request in every process.
     let mut ended = 0;
     for key in before.difference(&after) {
-        ended += super::sessions::end_by_method(&txn, ws, key, cap.session_id()).await?;
+        ended += super::sessions::end_by_method(&txn, now, ws, key, cap.session_id(), "sign_in_method_disabled").await?;
     }
     if after != before {
         audit::record(

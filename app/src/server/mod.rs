@@ -28,6 +28,7 @@ pub mod members;
 pub mod methods;
 pub mod metrics;
 pub mod oidc;
+pub mod outbound;
 pub mod password;
 pub mod permissions;
 pub mod product_api;
@@ -40,6 +41,7 @@ pub mod sessions;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use error::DomainError;

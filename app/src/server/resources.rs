@@ -150,6 +150,8 @@ pub async fn set_grant(
     let txn = crate::server::db::write(db).await?;
     let r = get(&txn, cap.workspace_id(), resource_id).await?;
     let g = group::Entity::find_by_id(group_id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(&txn).await?.ok_or(DomainError::NotFound)?;
+    let change = super::access::Change::Grant { group: g.id, resource: r.id, level };
+    super::access::announce(&txn, now, cap.workspace_id(), &change, "grant").await?;
     grant::Entity::delete_many().filter(grant::Column::GroupId.eq(g.id)).filter(grant::Column::ResourceId.eq(r.id)).exec(&txn).await?;
     if let Some(l) = level {
         grant::ActiveModel { group_id: Set(g.id), resource_id: Set(r.id), level: Set(l.as_str().into()), created_at: Set(now) }.insert(&txn).await?;

@@ -150,11 +150,14 @@ async fn look_up<C: ConnectionTrait>(db: &C, now: i64, token: &Token, ip: Option
 /// slug (for Single Logout and the way back to sign-in). No live event: the signing-out
 /// page would hear it and reload in the middle of its own navigation (to the IdP's Single
 /// Logout); other tabs of the session learn at their next request or minute's check.
-pub async fn end_by_token(db: &sea_orm::DatabaseConnection, token: &Token) -> Result<Option<Ended>, DomainError> {
+pub async fn end_by_token(db: &sea_orm::DatabaseConnection, now: i64, token: &Token) -> Result<Option<Ended>, DomainError> {
     use super::entities::workspace;
     let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(token.hash())).one(db).await? else { return Ok(None) };
     let slug = workspace::Entity::find_by_id(s.workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
-    session::Entity::delete_by_id(s.id).exec(db).await?;
+    let txn = super::db::write(db).await?;
+    let n = session::Entity::delete_by_id(s.id).exec(&txn).await?.rows_affected;
+    super::webhooks::sessions_event(&txn, now, s.workspace_id, Some(s.account_id), n, "signed_out").await?;
+    txn.commit().await?;
     Ok(Some(Ended { session: s, workspace_slug: slug }))
 }
 
@@ -167,13 +170,16 @@ pub struct Ended {
 }
 
 /// Ends the workspace's sessions made with sign-in `method` (switched off, or narrowed),
-/// except `keep` (the acting admin's own). Returns how many ended.
-pub async fn end_by_method<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &str, keep: Option<i64>) -> Result<u64, DomainError> {
+/// except `keep` (the acting admin's own); `reason` is what the `session.revoked` event
+/// says. Returns how many ended.
+pub async fn end_by_method<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, method: &str, keep: Option<i64>, reason: &str) -> Result<u64, DomainError> {
     let mut q = session::Entity::delete_many().filter(session::Column::WorkspaceId.eq(workspace_id)).filter(session::Column::Method.eq(method));
     if let Some(k) = keep {
         q = q.filter(session::Column::Id.ne(k));
     }
-    Ok(q.exec(db).await?.rows_affected)
+    let n = q.exec(db).await?.rows_affected;
+    super::webhooks::sessions_event(db, now, workspace_id, None, n, reason).await?;
+    Ok(n)
 }
 
 /// Revokes every session of an account in one workspace (deactivation).
@@ -288,6 +294,7 @@ pub async fn end_own(db: &sea_orm::DatabaseConnection, events: &super::events::E
     }
     super::audit::record(&txn, now, Some(viewer.workspace_id), &viewer.actor(), "session.end", &viewer.email, serde_json::json!({ "sessions_ended": 1 }))
         .await?;
+    super::webhooks::sessions_event(&txn, now, viewer.workspace_id, Some(viewer.account_id), n, "signed_out").await?;
     txn.commit().await?;
     ended(events, db, viewer.workspace_id, n).await;
     Ok(())
@@ -313,6 +320,7 @@ pub async fn end_own_others(db: &sea_orm::DatabaseConnection, events: &super::ev
         serde_json::json!({ "sessions_ended": n }),
     )
     .await?;
+    super::webhooks::sessions_event(&txn, now, viewer.workspace_id, Some(viewer.account_id), n, "other_devices").await?;
     txn.commit().await?;
     Ok(ended(events, db, viewer.workspace_id, n).await)
 }
@@ -339,6 +347,7 @@ pub async fn end_member(
     }
     let n = q.exec(&txn).await?.rows_affected;
     super::audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "member.sign_out", &email, serde_json::json!({ "sessions_ended": n })).await?;
+    super::webhooks::sessions_event(&txn, now, cap.workspace_id(), Some(m.account_id), n, "admin").await?;
     txn.commit().await?;
     Ok(ended(events, db, cap.workspace_id(), n).await)
 }
@@ -382,6 +391,7 @@ pub async fn end_everyone(db: &sea_orm::DatabaseConnection, events: &super::even
         serde_json::json!({ "sessions_ended": n }),
     )
     .await?;
+    super::webhooks::sessions_event(&txn, now, cap.workspace_id(), None, n, "everyone").await?;
     txn.commit().await?;
     Ok(ended(events, db, cap.workspace_id(), n).await)
 }

@@ -71,6 +71,7 @@ pub fn Header() -> impl IntoView {
                                 let access = format!("/w/{}/settings/access", m.workspace_slug);
                                 let overview = format!("/w/{}/settings/overview", m.workspace_slug);
                                 let keys = format!("/w/{}/settings/api-keys", m.workspace_slug);
+                                let hooks = format!("/w/{}/settings/webhooks", m.workspace_slug);
                                 let account = format!("/w/{}/account", m.workspace_slug);
                                 view! {
                                     <nav class="flex items-center gap-4 text-sm">
@@ -95,6 +96,9 @@ pub fn Header() -> impl IntoView {
                                             </a>
                                             <a href=keys.clone() class="text-slate-600 hover:text-slate-900">
                                                 "API keys"
+                                            </a>
+                                            <a href=hooks.clone() class="text-slate-600 hover:text-slate-900">
+                                                "Webhooks"
                                             </a>
                                         </Show>
                                     </nav>
@@ -132,3 +136,30 @@ pub const INPUT: &str = "mt-1 block w-full rounded border border-slate-300 px-3 
 pub const BUTTON: &str = "rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700";
 pub const CARD: &str = "rounded-lg border border-slate-200 bg-white p-6 shadow-sm";
 pub const SMALL_BUTTON: &str = "rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100";
+
+/// A set of checkboxes, one per choice (its name in code, and what it means), each posted
+/// as the name with `_` for `:` and `.` (`directory_read`, `member_joined`).
+#[component]
+pub fn Checkboxes(legend: &'static str, choices: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <fieldset class="space-y-2 text-sm">
+            <legend class="font-medium">{legend}</legend>
+            {choices
+                .into_iter()
+                .map(|(name, what)| {
+                    let field = name.replace([':', '.'], "_");
+                    view! {
+                        <label class="flex items-start gap-2">
+                            <input type="checkbox" name=field value="true" />
+                            <span>
+                                <code>{name}</code>
+                                " — "
+                                {what}
+                            </span>
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}

@@ -11,7 +11,7 @@ use axum::http::{Request, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
-use crate::common::{TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::common::{audit_actions, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 async fn api(app: &TestApp, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
     let mut b = Request::builder().method(method).uri(path);
@@ -307,15 +307,7 @@ async fn expiry_rotation_overlap_and_revocation() {
     for k in [&key, &new] {
         assert_eq!(api(&w.app, "GET", "/v1/members", Some(k), None).await.0, StatusCode::UNAUTHORIZED);
     }
-    let actions: Vec<String> = audit_log::Entity::find()
-        .filter(audit_log::Column::Action.starts_with("api_key."))
-        .order_by_asc(audit_log::Column::Id)
-        .all(&w.app.state.db)
-        .await
-        .expect("db")
-        .into_iter()
-        .map(|a| a.action)
-        .collect();
+    let actions = audit_actions(&w.app.state.db, "api_key.").await;
     assert_eq!(actions, ["api_key.create", "api_key.rotate", "api_key.revoke", "api_key.create", "api_key.rotate", "api_key.revoke"]);
 }
 

@@ -318,6 +318,21 @@ pub fn wall_clock() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// The audit log's actions starting with `prefix`, oldest first.
+pub async fn audit_actions(db: &sea_orm::DatabaseConnection, prefix: &str) -> Vec<String> {
+    use app::server::entities::audit_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.starts_with(prefix))
+        .order_by_asc(audit_log::Column::Id)
+        .all(db)
+        .await
+        .expect("db")
+        .into_iter()
+        .map(|a| a.action)
+        .collect()
+}
+
 /// A port nobody listens on now (for a child process to bind).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")

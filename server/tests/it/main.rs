@@ -21,3 +21,4 @@ mod scim;
 mod sessions;
 mod setup_and_login;
 mod slo;
+mod webhooks;

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Pagin
 use super::groups::everyone_group;
 use crate::server::entities::{group_member, membership};
 use crate::server::permissions::{Role, Status};
-use crate::server::{sessions, DomainError};
+use crate::server::{sessions, webhooks, DomainError};
 
 pub fn validate_role(role: &str) -> Result<Role, DomainError> {
     Role::parse(role).ok_or_else(|| DomainError::Invalid("Role must be admin or member.".into()))
@@ -36,6 +36,7 @@ pub(in crate::server) async fn add_membership<C: ConnectionTrait>(
     .await?;
     let everyone = everyone_group(db, workspace_id).await?;
     group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
+    webhooks::member_event(db, now, webhooks::Kind::MemberJoined, &m, serde_json::json!({})).await?;
     Ok(m)
 }
 
@@ -48,18 +49,22 @@ pub(in crate::server) async fn deactivate_in<C: ConnectionTrait>(db: &C, now: i6
     let mut am: membership::ActiveModel = m.clone().into();
     am.status = Set(Status::Deactivated);
     am.updated_at = Set(now);
-    am.update(db).await?;
+    let m = am.update(db).await?;
     group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(m.id)).exec(db).await?;
-    sessions::revoke_all(db, m.account_id, m.workspace_id).await
+    let ended = sessions::revoke_all(db, m.account_id, m.workspace_id).await?;
+    webhooks::member_event(db, now, webhooks::Kind::MemberDeactivated, &m, serde_json::json!({ "sessions_revoked": ended })).await?;
+    webhooks::sessions_event(db, now, m.workspace_id, Some(m.account_id), ended, "deactivated").await?;
+    Ok(ended)
 }
 
 pub(in crate::server) async fn reactivate_in<C: ConnectionTrait>(db: &C, now: i64, m: &membership::Model) -> Result<(), DomainError> {
     let mut am: membership::ActiveModel = m.clone().into();
     am.status = Set(Status::Active);
     am.updated_at = Set(now);
-    am.update(db).await?;
+    let m = am.update(db).await?;
     let everyone = everyone_group(db, m.workspace_id).await?;
     group_member::ActiveModel { group_id: Set(everyone.id), membership_id: Set(m.id), created_at: Set(now) }.insert(db).await?;
+    webhooks::member_event(db, now, webhooks::Kind::MemberReactivated, &m, serde_json::json!({})).await?;
     Ok(())
 }
 

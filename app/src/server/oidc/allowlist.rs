@@ -60,7 +60,8 @@ pub async fn set_allowed(
     // sign in again under the new rule.
     let before = allowed(&txn, cap.workspace_id(), key).await?;
     let narrowed = !items.is_empty() && (before.is_empty() || before.iter().any(|b| !items.contains(b)));
-    let ended = if narrowed { crate::server::sessions::end_by_method(&txn, cap.workspace_id(), key, cap.session_id()).await? } else { 0 };
+    let ended =
+        if narrowed { crate::server::sessions::end_by_method(&txn, now, cap.workspace_id(), key, cap.session_id(), "sign_in_rule_narrowed").await? } else { 0 };
     oidc_rule::Entity::delete_many()
         .filter(oidc_rule::Column::WorkspaceId.eq(cap.workspace_id()))
         .filter(oidc_rule::Column::Provider.eq(key))

@@ -467,6 +467,7 @@ pub async fn receive(
         serde_json::json!({ "name_id": name_id, "sessions_ended": ended }),
     )
     .await?;
+    crate::server::webhooks::sessions_event(&txn, now, p.workspace_id, None, ended, "idp_logout").await?;
     txn.commit().await?;
     if ended > 0 {
         events.publish(db, p.workspace_id, &[Topic::Sessions]).await;

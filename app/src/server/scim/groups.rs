@@ -18,10 +18,12 @@ use super::projection::project;
 use super::schema::{self, URN_GROUP};
 use super::scope::{self, parse_id};
 use super::{check_if_match, clip, timestamp, Client, Page, Query, ScimError, Writer};
+use crate::server::access::Change;
 use crate::server::audit;
 use crate::server::directory::EVERYONE;
 use crate::server::entities::{group, group_member, membership};
 use crate::server::events::Topic;
+use crate::server::webhooks::{self, Kind};
 
 async fn find<C: ConnectionTrait>(db: &C, client: &Client, id: &str) -> Result<group::Model, ScimError> {
     let n = parse_id(id).ok_or_else(|| ScimError::not_found("Group", id))?;
@@ -273,6 +275,7 @@ pub async fn create(w: Writer<'_>, client: &Client, body: &Value) -> Result<Valu
         .map_err(|e| if crate::server::db::is_unique_violation(&e) { name_taken(&input.name) } else { ScimError::from(e) })?;
     add_members(&txn, now, g.id, &input.members).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.create", &g.name, json!({ "members": input.members.len() })).await?;
+    webhooks::group_event(&txn, now, client.workspace_id, Kind::GroupCreated, g.id, &g.name, json!({ "members": capped(&input.members) })).await?;
     let out = resource(client, &g, Some(&input.members));
     txn.commit().await?;
     // Members, Groups, who reaches what and (on removal) sessions may all have changed.
@@ -287,8 +290,10 @@ pub async fn replace(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
     let input = read(&txn, client, body).await?;
+    let before = Moves::start(&txn, &g).await?;
     set_members(&txn, client, now, g.id, &input.members).await?;
     let g = touch(&txn, now, client, &g, Some(&input.name), Some(input.external_id.clone())).await?;
+    before.finish(&txn, now, client, &g).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.replace", &g.name, json!({ "members": input.members.len() })).await?;
     let members = member_ids(&txn, client, g.id).await?;
     let out = resource(client, &g, Some(&members));
@@ -344,6 +349,7 @@ pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_m
     let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
+    let before = Moves::start(&txn, &g).await?;
     let mut name: Option<String> = None;
     let mut external: Option<Option<String>> = None;
     let (mut added, mut removed) = (0usize, 0usize);
@@ -419,6 +425,7 @@ pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_m
         }
     }
     let g = touch(&txn, now, client, &g, name.as_deref(), external).await?;
+    before.finish(&txn, now, client, &g).await?;
     audit::record(
         &txn,
         now,
@@ -436,6 +443,60 @@ pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_m
     Ok(out)
 }
 
+/// At most [`webhooks::ACCESS_ROWS`] ids, for an event.
+fn capped(ids: &[i64]) -> &[i64] {
+    &ids[..ids.len().min(webhooks::ACCESS_ROWS)]
+}
+
+/// A group's members and name when a request began, to report what it changed: whom it
+/// added and removed (and who gained or lost access by it), and a rename.
+struct Moves {
+    name: String,
+    members: std::collections::BTreeSet<i64>,
+}
+
+impl Moves {
+    async fn all_members<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<std::collections::BTreeSet<i64>, ScimError> {
+        let ids: Vec<i64> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::MembershipId)
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(ids.into_iter().collect())
+    }
+
+    async fn start<C: ConnectionTrait>(db: &C, g: &group::Model) -> Result<Moves, ScimError> {
+        Ok(Moves { name: g.name.clone(), members: Self::all_members(db, g.id).await? })
+    }
+
+    /// Queues `access.changed` and `group.changed` for what the request did to `g`.
+    async fn finish<C: ConnectionTrait>(self, db: &C, now: i64, client: &Client, g: &group::Model) -> Result<(), ScimError> {
+        let after = Self::all_members(db, g.id).await?;
+        let added: Vec<i64> = after.difference(&self.members).copied().collect();
+        let removed: Vec<i64> = self.members.difference(&after).copied().collect();
+        if !added.is_empty() || !removed.is_empty() {
+            let change = Change::MembersMoved { group: g.id, added: added.clone(), removed: removed.clone() };
+            crate::server::access::announce(db, now, client.workspace_id, &change, "group_members_changed").await?;
+        }
+        let mut data = serde_json::Map::new();
+        if !added.is_empty() {
+            data.insert("members_added".into(), json!(capped(&added)));
+        }
+        if !removed.is_empty() {
+            data.insert("members_removed".into(), json!(capped(&removed)));
+        }
+        if self.name != g.name {
+            data.insert("renamed_from".into(), json!(self.name));
+        }
+        if !data.is_empty() {
+            webhooks::group_event(db, now, client.workspace_id, Kind::GroupChanged, g.id, &g.name, Value::Object(data)).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Ids named in an Entra-style `members` value; values that aren't ids match nobody.
 fn member_ids_in(v: &Value) -> Vec<i64> {
     let items: Vec<&Value> = match v {
@@ -451,9 +512,11 @@ pub async fn delete(w: Writer<'_>, client: &Client, id: &str, if_match: Option<&
     let txn = crate::server::db::write(db).await?;
     let g = find(&txn, client, id).await?;
     check_if_match(if_match, &etag(&g))?;
+    crate::server::access::announce(&txn, now, client.workspace_id, &Change::DeleteGroup { group: g.id }, "group_deleted").await?;
     group_member::Entity::delete_many().filter(group_member::Column::GroupId.eq(g.id)).exec(&txn).await?;
     group::Entity::delete_by_id(g.id).exec(&txn).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.delete", &g.name, json!({})).await?;
+    webhooks::group_event(&txn, now, client.workspace_id, Kind::GroupDeleted, g.id, &g.name, json!({})).await?;
     txn.commit().await?;
     // Members, Groups, who reaches what and (on removal) sessions may all have changed.
     events.publish(db, client.workspace_id, &Topic::ALL).await;

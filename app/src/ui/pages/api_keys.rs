@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::api_keys::{list_api_keys, CreateApiKey, RevokeApiKey, RotateApiKey};
 use crate::model::ApiKeyShown;
-use crate::ui::components::{use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT, SMALL_BUTTON};
+use crate::ui::components::{use_slug, Checkboxes, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT, SMALL_BUTTON};
 use crate::ui::pages::failed;
 
 /// The one time a key's secret is shown.
@@ -58,26 +58,7 @@ pub fn ApiKeys() -> impl IntoView {
                                 <label class="block text-sm font-medium">
                                     "Name" <input class=INPUT name="name" required maxlength="100" placeholder="Analytics app (production)" />
                                 </label>
-                                <fieldset class="space-y-2 text-sm">
-                                    <legend class="font-medium">"Scopes"</legend>
-                                    {page
-                                        .scopes
-                                        .iter()
-                                        .map(|(scope, what)| {
-                                            let field = scope.replace(':', "_");
-                                            view! {
-                                                <label class="flex items-start gap-2">
-                                                    <input type="checkbox" name=field value="true" />
-                                                    <span>
-                                                        <code>{scope.clone()}</code>
-                                                        " — "
-                                                        {what.clone()}
-                                                    </span>
-                                                </label>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </fieldset>
+                                <Checkboxes legend="Scopes" choices=page.scopes.clone() />
                                 <label class="block text-sm font-medium">
                                     "Expires after (days; empty for never)" <input class=INPUT name="expires_days" inputmode="numeric" placeholder="365" />
                                 </label>

@@ -12,6 +12,7 @@ mod overview;
 mod preview;
 mod saml_provider;
 mod setup;
+mod webhooks;
 
 pub use access::{Access, ResourcePage};
 pub use account::Account;
@@ -27,6 +28,7 @@ pub use overview::Overview;
 pub use preview::{Preview, Reconcile};
 pub use saml_provider::SamlProviderPageView;
 pub use setup::Setup;
+pub use webhooks::Webhooks;
 
 use leptos::prelude::*;
 

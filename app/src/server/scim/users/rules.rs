@@ -13,6 +13,7 @@ use crate::server::permissions::{Role, Status};
 use crate::server::scim::eval::get_ci;
 use crate::server::scim::schema::URN_GATEHOUSE_USER;
 use crate::server::scim::{clip, Client, ScimError};
+use crate::server::webhooks;
 
 /// Is `user_name` taken by another member this token sees?
 pub(super) async fn user_name_taken<C: ConnectionTrait>(db: &C, client: &Client, user_name: &str, except: Option<i64>) -> Result<bool, ScimError> {
@@ -133,10 +134,12 @@ pub(super) async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client
     }
     let linking = m.managed_by_provider_id != Some(client.provider_id);
     let mut am: membership::ActiveModel = m.clone().into();
+    let mut role_from = None;
     if let Some(role) = role {
         if role != m.role {
             audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.role", &a.email_normalized, json!({ "role": role })).await?;
             am.role = Set(role);
+            role_from = Some(m.role);
         }
     }
     am.managed_by_provider_id = Set(Some(client.provider_id));
@@ -154,6 +157,9 @@ pub(super) async fn apply<C: ConnectionTrait>(txn: &C, now: i64, client: &Client
     })?;
     if linking {
         audit::record(txn, now, Some(client.workspace_id), &client.actor(), "scim.user.link", &a.email_normalized, json!({ "membership": m.id })).await?;
+    }
+    if let Some(from) = role_from {
+        webhooks::member_event(txn, now, webhooks::Kind::MemberRoleChanged, &m, json!({ "from": from.as_str() })).await?;
     }
     Ok(Row { m, a })
 }
