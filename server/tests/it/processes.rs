@@ -529,3 +529,113 @@ async fn a_session_ended_through_one_process_ends_at_once_on_the_other() {
         page_ms[2]
     );
 }
+
+/// An endpoint of acme at the receiver (loopback: the servers run with private addresses
+/// allowed), registered through the test's own connection: its secret.
+async fn webhook_to(conn: &sea_orm::DatabaseConnection, cap: &AdminCap, url: &str) -> String {
+    use app::server::webhooks::{self, EndpointInput, Kind};
+    let input = EndpointInput { url, events: &[Kind::GroupCreated, Kind::MemberJoined], https_only: false, allow_private: true };
+    webhooks::create(conn, now(), cap, input).await.expect("endpoint").1
+}
+
+/// Waits until every queued delivery is delivered (at most 60 s).
+async fn until_all_delivered(conn: &sea_orm::DatabaseConnection) -> Vec<app::server::entities::webhook_delivery::Model> {
+    use app::server::entities::webhook_delivery;
+    for _ in 0..600 {
+        let all = webhook_delivery::Entity::find().order_by_asc(webhook_delivery::Column::Id).all(conn).await.expect("db");
+        if !all.is_empty() && all.iter().all(|d| d.state == "delivered") {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deliveries still pending after 60 s");
+}
+
+const WEBHOOKS_FAST: [(&str, &str); 3] =
+    [("GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS", "true"), ("GATEHOUSE_WEBHOOK_RETRY_SECS", "1"), ("GATEHOUSE_WEBHOOK_TIMEOUT_SECS", "2")];
+
+/// Two processes' workers poll one queue: each delivery reaches the receiver once (plus its
+/// retries after 500s), never twice with success, and every signature verifies.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: the PostgreSQL layer of make test runs it (--include-ignored)"]
+async fn two_processes_send_each_webhook_once() {
+    let url = fresh_postgres_url().await.expect("GATEHOUSE_TEST_POSTGRES_URL");
+    let (pa, pb) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{pa}");
+    let (a, b) = (serve_with(&url, pa, &public, &WEBHOOKS_FAST), serve_with(&url, pb, &public, &WEBHOOKS_FAST));
+    let http = reqwest::Client::new();
+    ready(&http, &a).await;
+    ready(&http, &b).await;
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let (_, cap) = acme(&conn, false).await;
+    let rx = crate::webhooks::Receiver::start().await;
+    let secret = webhook_to(&conn, &cap, &rx.url("/hooks")).await;
+    rx.expect(&[&secret], json!([500, 500, 500, 500, 500])).await;
+    const GROUPS: usize = 40;
+    let quiet = app::server::events::Events::silent();
+    for n in 0..GROUPS {
+        app::server::groups::create(&conn, &quiet, now(), &cap, &format!("Team {n}")).await.expect("group");
+    }
+    let done = until_all_delivered(&conn).await;
+    assert_eq!(done.len(), GROUPS);
+    // Let a stray second send (if there were one) arrive before counting.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = rx.received().await;
+    assert!(got.iter().all(|r| r["verified"] == true), "{got:#?}");
+    let mut ok: Vec<String> = got.iter().filter(|r| r["answered"] == 200).map(|r| r["id"].as_str().unwrap_or("").to_string()).collect();
+    ok.sort();
+    let before = ok.len();
+    ok.dedup();
+    assert_eq!((before, ok.len()), (GROUPS, GROUPS), "each event accepted exactly once");
+    assert_eq!(got.len(), GROUPS + 5, "plus the five answered 500, each retried");
+    assert_eq!(done.iter().map(|d| i64::from(d.attempts)).sum::<i64>(), (GROUPS + 5) as i64, "every attempt counted once");
+    drop((a, b));
+}
+
+/// A delivery waiting for its retry survives the process: killed (SIGKILL) after a failed
+/// attempt, the queue is in the database, and the next process sends it, with the same id.
+#[tokio::test]
+async fn a_retry_waiting_when_the_process_dies_is_sent_after_the_restart() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-webhook-restart-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = match fresh_postgres_url().await {
+        Some(u) => u,
+        None => format!("sqlite://{}/hooks.db?mode=rwc", dir.display()),
+    };
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    // The retry waits 3 s: the process is killed before it is due.
+    let slow_retry = [WEBHOOKS_FAST[0], ("GATEHOUSE_WEBHOOK_RETRY_SECS", "3"), WEBHOOKS_FAST[2]];
+    let mut a = serve_with(&url, port, &public, &slow_retry);
+    let http = reqwest::Client::new();
+    ready(&http, &a).await;
+    let conn = db::connect(&url, 2).await.expect("connect");
+    let (_, cap) = acme(&conn, false).await;
+    let rx = crate::webhooks::Receiver::start().await;
+    let secret = webhook_to(&conn, &cap, &rx.url("/hooks")).await;
+    rx.expect(&[&secret], json!([500])).await;
+    app::server::groups::create(&conn, &app::server::events::Events::silent(), now(), &cap, "Finance").await.expect("group");
+    // The first attempt fails (recorded); the process dies while the retry waits.
+    for _ in 0..100 {
+        let d = app::server::entities::webhook_delivery::Entity::find().one(&conn).await.expect("db");
+        if d.is_some_and(|d| d.last_status.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.child.kill().expect("kill -9");
+    let _ = a.child.wait();
+    let d = app::server::entities::webhook_delivery::Entity::find().one(&conn).await.expect("db").expect("delivery");
+    assert_eq!((d.state.as_str(), d.attempts, d.last_status), ("pending", 1, Some(500)));
+    let b = serve_with(&url, port, &public, &slow_retry);
+    ready(&http, &b).await;
+    let done = until_all_delivered(&conn).await;
+    assert_eq!(done[0].attempts, 2);
+    let got = rx.received().await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0]["id"], got[1]["id"], "the same event id on the retry");
+    assert!(got.iter().all(|r| r["verified"] == true));
+    assert_eq!(got[1]["answered"], 200);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
