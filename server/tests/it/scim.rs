@@ -14,6 +14,7 @@ use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
 
 mod microsoft;
 mod oauth;
+mod webhooks;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
