@@ -10,6 +10,9 @@ const dnsHttpPort = process.env.GATEHOUSE_E2E_DNS_HTTP_PORT || '3195';
 // and the product behind forward-auth (scripts/interop/product_app.py) on `productPort`.
 const inner = process.env.GATEHOUSE_E2E_INNER_PORT || '3197';
 const productPort = process.env.GATEHOUSE_E2E_PRODUCT_PORT || '3196';
+// The webhook receiver (scripts/interop/webhook_receiver.py), on loopback: the server runs
+// with private addresses allowed (scripts/e2e-server.sh).
+const webhookPort = process.env.GATEHOUSE_E2E_WEBHOOK_PORT || '3198';
 // OIDC providers shaped like Google, Microsoft and Slack (scripts/interop/oidc_provider.mjs);
 // scripts/e2e-server.sh points the app at the same ports.
 const oidc = [['google', 'google', 3191], ['office365', 'microsoft', 3192], ['slack', 'slack', 3193]];
@@ -45,6 +48,14 @@ export default defineConfig({
     {
       command: `../.venv/bin/python ../scripts/interop/product_app.py --port ${productPort}`,
       url: `http://127.0.0.1:${productPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: `../.venv/bin/python ../scripts/interop/webhook_receiver.py --port ${webhookPort}`,
+      url: `http://127.0.0.1:${webhookPort}/received`,
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: 'pipe',

@@ -19,6 +19,9 @@ for pair in GOOGLE:3191 OFFICE365:3192 SLACK:3193; do
   name=${pair%%:*}; p=${pair##*:}
   export "GATEHOUSE_${name}_CLIENT_ID=gatehouse" "GATEHOUSE_${name}_CLIENT_SECRET=gatehouse-secret" "GATEHOUSE_${name}_ISSUER=http://127.0.0.1:$p"
 done
+# Webhook endpoints on loopback (the receiver Playwright starts); the refusal of private
+# addresses is tested in the Rust suite. Retries after 1 s.
+export GATEHOUSE_ALLOW_PRIVATE_METADATA_URLS=true GATEHOUSE_WEBHOOK_RETRY_SECS=1
 # The DNS server Playwright starts for domain verification.
 export GATEHOUSE_DNS_RESOLVER="127.0.0.1:${GATEHOUSE_E2E_DNS_PORT:-3194}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
