@@ -2,7 +2,8 @@
 //! its signing secret (kept as is: HMAC needs it; shown once). A delivery is one event for
 //! one endpoint, written in the same transaction as the change it reports (an outbox), and
 //! sent by whichever server process leases it first; it keeps the last attempt's outcome
-//! for the delivery log.
+//! for the delivery log. `dropped` counts events not queued because the endpoint's queue
+//! was full.
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -30,6 +31,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(c("previous_valid_until")).big_integer().null())
                 .col(ColumnDef::new(c("created_at")).big_integer().not_null())
                 .col(ColumnDef::new(c("created_by")).string().not_null())
+                .col(ColumnDef::new(c("dropped")).big_integer().not_null().default(0))
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_webhook_endpoints_workspace_id")
@@ -72,9 +74,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // The worker's scan (due pending deliveries), the per-subject ordering check, and
-        // the delivery log (an endpoint's newest first).
-        m.create_index(Index::create().name("idx_webhook_deliveries_due").table(deliveries()).col(c("state")).col(c("next_attempt_at")).to_owned()).await?;
+        // The worker's scans (the workspaces with due deliveries, then each one's), the
+        // per-subject ordering check, an endpoint's queue length, and the delivery log.
+        m.create_index(
+            Index::create().name("idx_webhook_deliveries_due").table(deliveries()).col(c("state")).col(c("workspace_id")).col(c("next_attempt_at")).to_owned(),
+        )
+        .await?;
+        m.create_index(Index::create().name("idx_webhook_deliveries_queue").table(deliveries()).col(c("endpoint_id")).col(c("state")).to_owned()).await?;
         m.create_index(
             Index::create().name("idx_webhook_deliveries_subject").table(deliveries()).col(c("endpoint_id")).col(c("subject")).col(c("id")).to_owned(),
         )

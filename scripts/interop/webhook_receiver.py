@@ -3,10 +3,11 @@
 reference library (`standardwebhooks`, the spec authors' own verifier), not by our code.
 
 Control (JSON over HTTP, from the test):
-  POST /control {"secrets": ["whsec_…"], "plan": [500, 200, "sleep:3"]}
+  POST /control {"secrets": ["whsec_…"], "plan": [500, 200, "sleep:3"], "paths": {"/slow": [...]}}
       the secrets to verify with (a delivery passes if any verifies it, as a receiver
       accepts during its own secret rotation), and the answers to give, one per delivery
-      received (then 200): a status, or "sleep:N" (wait N seconds, then 200).
+      received (then 200): a status, or "sleep:N" (wait N seconds, then 200); `paths`
+      gives a path its own list of answers, used before the shared `plan`.
   GET /received
       every delivery so far, in arrival order: {"path", "id", "timestamp", "signatures",
       "verified", "error", "answered", "event"} (`event`: the verified JSON body;
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-STATE = {"secrets": [], "plan": [], "received": []}
+STATE = {"secrets": [], "plan": [], "paths": {}, "received": []}
 LOCK = threading.Lock()
 
 
@@ -49,6 +50,7 @@ class Receiver(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["secrets"] = control.get("secrets", STATE["secrets"])
                 STATE["plan"] = list(control.get("plan", []))
+                STATE["paths"] = {p: list(v) for p, v in control.get("paths", {}).items()}
                 if control.get("clear"):
                     STATE["received"] = []
             return self._json(200, {"ok": True})
@@ -64,7 +66,8 @@ class Receiver(BaseHTTPRequestHandler):
         }
         with LOCK:
             secrets = list(STATE["secrets"])
-            answer = STATE["plan"].pop(0) if STATE["plan"] else 200
+            own = STATE["paths"].get(self.path)
+            answer = own.pop(0) if own else (STATE["plan"].pop(0) if STATE["plan"] else 200)
         errors = []
         for secret in secrets:
             try:

@@ -197,6 +197,8 @@ pub struct WebhookEndpointRow {
     /// Deliveries waiting (first attempt or a retry) and given up.
     pub pending: u64,
     pub failed: u64,
+    /// Events not queued because its queue was full.
+    pub dropped: u64,
 }
 
 /// One line of the delivery log.

@@ -569,6 +569,8 @@ pub mod webhook_endpoint {
         pub previous_valid_until: Option<i64>,
         pub created_at: i64,
         pub created_by: String,
+        /// Events not queued because the queue was full.
+        pub dropped: i64,
     }
     no_relations!();
 }

@@ -338,12 +338,16 @@ pub async fn promote(
     if m.status != Status::Active {
         reactivate_in(&txn, now, &m).await?;
     }
+    let old = m.role;
     let mut am: membership::ActiveModel = m.into();
     am.role = Set(Role::Admin);
     am.status = Set(Status::Active);
     am.updated_at = Set(now);
-    am.update(&txn).await?;
+    let m = am.update(&txn).await?;
     audit::record(&txn, now, Some(workspace_id), actor, "recover.promote", &email, json!({})).await?;
+    if old != Role::Admin {
+        crate::server::webhooks::member_event(&txn, now, crate::server::webhooks::Kind::MemberRoleChanged, &m, json!({ "from": old.as_str() })).await?;
+    }
     txn.commit().await?;
     events.publish(db, workspace_id, &super::events::Topic::ALL).await;
     Ok(())

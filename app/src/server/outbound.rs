@@ -31,13 +31,23 @@ pub fn forbidden(ip: std::net::IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || o[0] == 0
+                || o[0] >= 240
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                // IETF protocol assignments (192.0.0.0/24) and benchmarking (198.18.0.0/15).
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
         }
         std::net::IpAddr::V6(v6) => {
             let s = v6.segments();
             let o = v6.octets();
             let embedded = |a: u8, b: u8, c: u8, d: u8| forbidden(std::net::IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
             v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+                // Site-local (deprecated), documentation, Teredo (an IPv4 address inside).
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && s[1] == 0)
+                // IPv4-translated ::ffff:0:a.b.c.d (RFC 2765).
+                || (s[0..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 && embedded(o[12], o[13], o[14], o[15]))
                 || v6.to_ipv4_mapped().is_some_and(|v4| forbidden(std::net::IpAddr::V4(v4)))
                 // NAT64 (RFC 6052 well-known and local-use prefixes): the IPv4 address it reaches.
                 || (s[0..6] == [0x64, 0xff9b, 0, 0, 0, 0] && embedded(o[12], o[13], o[14], o[15]))
@@ -90,6 +100,14 @@ mod tests {
             "64:ff9b:1::1",
             "2002:7f00:1::",
             "::127.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
+            "255.255.255.255",
+            "fec0::1",
+            "2001:db8::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "::ffff:0:7f00:1",
         ] {
             assert!(forbidden(bad.parse().expect("ip")), "{bad}");
         }

@@ -154,10 +154,19 @@ pub async fn end_by_token(db: &sea_orm::DatabaseConnection, now: i64, token: &To
     use super::entities::workspace;
     let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(token.hash())).one(db).await? else { return Ok(None) };
     let slug = workspace::Entity::find_by_id(s.workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
-    let txn = super::db::write(db).await?;
-    let n = session::Entity::delete_by_id(s.id).exec(&txn).await?.rows_affected;
-    super::webhooks::sessions_event(&txn, now, s.workspace_id, Some(s.account_id), n, "signed_out").await?;
-    txn.commit().await?;
+    // Signing out must not fail for the event's sake: if queueing it does, the session
+    // still ends (without the event) and the cause is logged.
+    let with_event = async {
+        let txn = super::db::write(db).await?;
+        let n = session::Entity::delete_by_id(s.id).exec(&txn).await?.rows_affected;
+        super::webhooks::sessions_event(&txn, now, s.workspace_id, Some(s.account_id), n, "signed_out").await?;
+        txn.commit().await?;
+        Ok::<(), DomainError>(())
+    };
+    if let Err(e) = with_event.await {
+        tracing::warn!(error = %e, "sign-out: the session.revoked event could not be queued; the session ends without it");
+        session::Entity::delete_by_id(s.id).exec(db).await?;
+    }
     Ok(Some(Ended { session: s, workspace_slug: slug }))
 }
 

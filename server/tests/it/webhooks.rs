@@ -42,7 +42,12 @@ impl Receiver {
 
     /// The secrets to verify with and the answers to give (see the script).
     pub async fn expect(&self, secrets: &[&str], plan: Value) {
-        let body = json!({ "secrets": secrets, "plan": plan }).to_string();
+        self.expect_by_path(secrets, plan, json!({})).await
+    }
+
+    /// The same, with some paths given their own answers.
+    pub async fn expect_by_path(&self, secrets: &[&str], plan: Value, paths: Value) {
+        let body = json!({ "secrets": secrets, "plan": plan, "paths": paths }).to_string();
         let r = self.http.post(self.url("/control")).header("content-type", "application/json").body(body).send().await.expect("control");
         assert!(r.status().is_success());
     }
@@ -260,18 +265,31 @@ async fn one_members_events_wait_for_the_earlier_ones_and_others_go_on() {
     let bob = member_id(&w.app, "acme", "bob@acme.test").await;
     let r = w.app.call::<SetMemberRole>(&[("slug", "acme"), ("membership_id", &bob.to_string()), ("role", "admin")], Some(&w.admin)).await;
     assert_eq!(r.status, StatusCode::OK);
+    // Bob's join fails; his role change waits behind it.
+    assert_eq!(round(&w.app).await, 1);
+    assert_eq!(round(&w.app).await, 0, "the role change waits for the join's retry");
+    // Cy's join is another subject: it goes at once.
     w.app.add_member(&w.admin, "cy@acme.test", "member").await;
-    // Bob's join fails; his role change waits behind it; Cy's join is another subject.
-    assert_eq!(round(&w.app).await, 2);
-    let got = rx.received().await;
-    let sent: Vec<(String, String)> =
-        got.iter().map(|r| (r["event"]["type"].as_str().unwrap_or("").into(), r["event"]["data"]["member"]["email"].as_str().unwrap_or("").into())).collect();
-    assert_eq!(sent, [("member.joined".to_string(), "bob@acme.test".to_string()), ("member.joined".into(), "cy@acme.test".into())]);
+    assert_eq!(round(&w.app).await, 1);
     w.app.clock.advance(1);
     assert_eq!(round(&w.app).await, 1, "Bob's join again; his role change still waits");
     assert_eq!(round(&w.app).await, 1, "now the role change");
-    let types = events_of(&rx.received().await);
-    assert_eq!(types, ["member.joined", "member.joined", "member.joined", "member.role_changed"]);
+    let sent: Vec<(String, String, Value)> = rx
+        .received()
+        .await
+        .iter()
+        .map(|r| (r["event"]["type"].as_str().unwrap_or("").into(), r["event"]["data"]["member"]["email"].as_str().unwrap_or("").into(), r["answered"].clone()))
+        .collect();
+    let e = |t: &str, who: &str, status: u16| (t.to_string(), who.to_string(), json!(status));
+    assert_eq!(
+        sent,
+        [
+            e("member.joined", "bob@acme.test", 500),
+            e("member.joined", "cy@acme.test", 200),
+            e("member.joined", "bob@acme.test", 200),
+            e("member.role_changed", "bob@acme.test", 200)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -321,7 +339,8 @@ async fn rotation_signs_with_both_secrets_while_the_overlap_lasts() {
     round(&w.app).await;
     assert_eq!(rx.received().await.pop().expect("delivery")["verified"], true);
     let actions = audit_actions(&w.app.state.db, "webhook.").await;
-    assert_eq!(actions, ["webhook.create", "webhook.rotate", "webhook.rotate"]);
+    let t = "webhook.test";
+    assert_eq!(actions, ["webhook.create", "webhook.rotate", t, t, t, "webhook.rotate", t, t]);
 }
 
 #[tokio::test]
@@ -425,4 +444,66 @@ async fn a_change_that_fails_queues_nothing() {
     assert_ne!(r.status, StatusCode::OK);
     let queued: Vec<String> = deliveries(&w.app).await.into_iter().map(|d| d.event_type).collect();
     assert_eq!(queued, ["group.created"]);
+}
+
+#[tokio::test]
+async fn a_workspace_whose_endpoint_hangs_takes_a_few_slots_and_the_others_go_on() {
+    let w = world().await;
+    w.app.create_workspace("globex", "gil@globex.test").await;
+    let rx = Receiver::start().await;
+    // Acme's endpoint never answers in time; it has ten events of ten subjects waiting.
+    let (_, slow) = endpoint(&w.app, &w.admin, "acme", &rx.url("/slow"), &["group.created"]).await;
+    let gil = w.app.login("globex", "gil@globex.test", ADMIN_PASSWORD).await;
+    let (_, fine) = endpoint(&w.app, &gil, "globex", &rx.url("/fine"), &["group.created"]).await;
+    for n in 0..10 {
+        let r = w.app.call::<app::api::access::ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", &format!("Team {n}"))], Some(&w.admin)).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    // Globex's event comes last in the queue.
+    let r = w.app.call::<app::api::access::ChangeGroup>(&[("slug", "globex"), ("action", "create"), ("name", "Sales")], Some(&gil)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    rx.expect_by_path(&[&slow, &fine], json!([]), json!({ "/slow": ["sleep:3", "sleep:3", "sleep:3", "sleep:3"] })).await;
+    assert_eq!(round(&w.app).await, delivery::PER_WORKSPACE + 1, "acme gets its share of the round, globex its turn");
+    let got = rx.received().await;
+    assert_eq!(got.iter().filter(|r| r["path"] == "/slow").count(), delivery::PER_WORKSPACE);
+    let globex: Vec<&Value> = got.iter().filter(|r| r["path"] == "/fine").collect();
+    assert_eq!((globex.len(), globex[0]["answered"].clone(), globex[0]["verified"].clone()), (1, json!(200), json!(true)));
+}
+
+#[tokio::test]
+async fn a_full_queue_counts_what_it_could_not_take_and_tests_are_limited() {
+    let w = world().await;
+    let rx = Receiver::start().await;
+    let (id, _) = endpoint(&w.app, &w.admin, "acme", &rx.url("/dead"), &["group.created"]).await;
+    // A dead endpoint's queue, full.
+    let ws = app::server::workspaces::by_slug(&w.app.state.db, "acme").await.expect("acme");
+    let now = w.app.clock.now();
+    let rows: Vec<webhook_delivery::ActiveModel> = (0..app::server::webhooks::MAX_PENDING)
+        .map(|n| webhook_delivery::ActiveModel {
+            endpoint_id: sea_orm::Set(id),
+            workspace_id: sea_orm::Set(ws.id),
+            event_id: sea_orm::Set(format!("msg_old{n}")),
+            event_type: sea_orm::Set("group.created".into()),
+            subject: sea_orm::Set(format!("group:{n}")),
+            payload: sea_orm::Set("{}".into()),
+            state: sea_orm::Set("pending".into()),
+            attempts: sea_orm::Set(3),
+            next_attempt_at: sea_orm::Set(now + 3600),
+            created_at: sea_orm::Set(now),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        webhook_delivery::Entity::insert_many(chunk.to_vec()).exec(&w.app.state.db).await.expect("insert");
+    }
+    let r = w.app.call::<app::api::access::ChangeGroup>(&[("slug", "acme"), ("action", "create"), ("name", "Finance")], Some(&w.admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "the change itself goes through");
+    let page: Value = serde_json::from_str(&w.app.call::<ListWebhooks>(&[("slug", "acme")], Some(&w.admin)).await.body).expect("json");
+    assert_eq!((page["endpoints"][0]["pending"].clone(), page["endpoints"][0]["dropped"].clone()), (json!(app::server::webhooks::MAX_PENDING), json!(1)));
+    // Test events: ten a minute.
+    for n in 0..11 {
+        let r = w.app.call::<TestWebhook>(&[("slug", "acme"), ("id", &id.to_string())], Some(&w.admin)).await;
+        assert_eq!(r.status, if n < 10 { StatusCode::OK } else { StatusCode::TOO_MANY_REQUESTS }, "test {n}: {}", r.body);
+    }
+    assert_eq!(audit_actions(&w.app.state.db, "webhook.test").await.len(), 10);
 }

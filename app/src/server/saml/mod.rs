@@ -382,6 +382,7 @@ pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Eve
         .exec(&txn)
         .await?
         .rows_affected;
+    crate::server::webhooks::sessions_event(&txn, now, p.workspace_id, None, ended, "sign_in_method_deleted").await?;
     // What SCIM linked becomes the workspace's own again (editable in the UI).
     membership::Entity::update_many()
         .col_expr(membership::Column::ManagedByProviderId, Expr::value(Option::<i64>::None))

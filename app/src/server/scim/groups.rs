@@ -293,7 +293,7 @@ pub async fn replace(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_
     let before = Moves::start(&txn, &g).await?;
     set_members(&txn, client, now, g.id, &input.members).await?;
     let g = touch(&txn, now, client, &g, Some(&input.name), Some(input.external_id.clone())).await?;
-    before.finish(&txn, now, client, &g).await?;
+    Moves::finish(before, &txn, now, client, &g).await?;
     audit::record(&txn, now, Some(client.workspace_id), &client.actor(), "scim.group.replace", &g.name, json!({ "members": input.members.len() })).await?;
     let members = member_ids(&txn, client, g.id).await?;
     let out = resource(client, &g, Some(&members));
@@ -425,7 +425,7 @@ pub async fn modify(w: Writer<'_>, client: &Client, id: &str, body: &Value, if_m
         }
     }
     let g = touch(&txn, now, client, &g, name.as_deref(), external).await?;
-    before.finish(&txn, now, client, &g).await?;
+    Moves::finish(before, &txn, now, client, &g).await?;
     audit::record(
         &txn,
         now,
@@ -467,15 +467,20 @@ impl Moves {
         Ok(ids.into_iter().collect())
     }
 
-    async fn start<C: ConnectionTrait>(db: &C, g: &group::Model) -> Result<Moves, ScimError> {
-        Ok(Moves { name: g.name.clone(), members: Self::all_members(db, g.id).await? })
+    /// `None` when no endpoint of the workspace wants to hear of it (nothing is read).
+    async fn start<C: ConnectionTrait>(db: &C, g: &group::Model) -> Result<Option<Moves>, ScimError> {
+        if !webhooks::wanted(db, g.workspace_id, &[Kind::GroupChanged, Kind::AccessChanged]).await? {
+            return Ok(None);
+        }
+        Ok(Some(Moves { name: g.name.clone(), members: Self::all_members(db, g.id).await? }))
     }
 
     /// Queues `access.changed` and `group.changed` for what the request did to `g`.
-    async fn finish<C: ConnectionTrait>(self, db: &C, now: i64, client: &Client, g: &group::Model) -> Result<(), ScimError> {
+    async fn finish<C: ConnectionTrait>(this: Option<Self>, db: &C, now: i64, client: &Client, g: &group::Model) -> Result<(), ScimError> {
+        let Some(this) = this else { return Ok(()) };
         let after = Self::all_members(db, g.id).await?;
-        let added: Vec<i64> = after.difference(&self.members).copied().collect();
-        let removed: Vec<i64> = self.members.difference(&after).copied().collect();
+        let added: Vec<i64> = after.difference(&this.members).copied().collect();
+        let removed: Vec<i64> = this.members.difference(&after).copied().collect();
         if !added.is_empty() || !removed.is_empty() {
             let change = Change::MembersMoved { group: g.id, added: added.clone(), removed: removed.clone() };
             crate::server::access::announce(db, now, client.workspace_id, &change, "group_members_changed").await?;
@@ -487,8 +492,8 @@ impl Moves {
         if !removed.is_empty() {
             data.insert("members_removed".into(), json!(capped(&removed)));
         }
-        if self.name != g.name {
-            data.insert("renamed_from".into(), json!(self.name));
+        if this.name != g.name {
+            data.insert("renamed_from".into(), json!(this.name));
         }
         if !data.is_empty() {
             webhooks::group_event(db, now, client.workspace_id, Kind::GroupChanged, g.id, &g.name, Value::Object(data)).await?;

@@ -11,6 +11,8 @@
 //!   leaves the lease to expire, and the delivery is sent again with the same `webhook-id`
 //!   (receivers drop duplicates by it, as the Standard Webhooks spec says).
 //! - **Restarts:** the queue is in the database; nothing is held in memory.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement};
@@ -29,8 +31,13 @@ const MAX_BACKOFF_SECS: i64 = 6 * 3600;
 /// How long a lease holds: well beyond the longest attempt, so only a process that stopped
 /// mid-attempt ever loses one.
 const LEASE_SECS: i64 = 120;
-/// Deliveries leased per round.
-const BATCH: i64 = 16;
+/// Attempts in flight at once in one process.
+const CONCURRENCY: usize = 16;
+/// Attempts in flight at once for one workspace in one process: a workspace whose
+/// endpoints hang holds at most these slots for the timeout, and the others go on.
+pub const PER_WORKSPACE: usize = 4;
+/// Attempts in flight at once to one endpoint in one process (different subjects).
+const PER_ENDPOINT: usize = 4;
 /// Finished deliveries are kept this long for the log.
 const KEEP_SECS: i64 = 7 * 86_400;
 
@@ -63,51 +70,127 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> Result<Str
     Ok(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().map_err(internal)?)))
 }
 
-/// Leases up to [`BATCH`] due deliveries for `token`: each the oldest pending one of its
-/// endpoint and subject, not leased by a live lease. The lease is a conditional update,
-/// so of two processes that pick the same row only one gets it.
-pub(in crate::server) async fn lease(db: &DatabaseConnection, now: i64, token: &str) -> Result<Vec<webhook_delivery::Model>, DomainError> {
+/// Which deliveries are in flight in this process: per workspace and per endpoint (the
+/// caps that keep one workspace's slow or dead endpoints from taking every slot).
+#[derive(Debug, Default, Clone)]
+pub struct InFlight {
+    workspaces: HashMap<i64, usize>,
+    endpoints: HashMap<i64, usize>,
+}
+
+impl InFlight {
+    fn add(&mut self, d: &webhook_delivery::Model) {
+        *self.workspaces.entry(d.workspace_id).or_default() += 1;
+        *self.endpoints.entry(d.endpoint_id).or_default() += 1;
+    }
+    fn remove(&mut self, d: &webhook_delivery::Model) {
+        for (map, key) in [(&mut self.workspaces, d.workspace_id), (&mut self.endpoints, d.endpoint_id)] {
+            if let Some(n) = map.get_mut(&key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+    fn workspace(&self, id: i64) -> usize {
+        self.workspaces.get(&id).copied().unwrap_or(0)
+    }
+    fn endpoint(&self, id: i64) -> usize {
+        self.endpoints.get(&id).copied().unwrap_or(0)
+    }
+}
+
+/// Due and not leased (a live lease: another attempt is under way), for table alias `t`.
+fn due(t: &str, now: i64) -> String {
+    format!("{t}.state = '{PENDING}' AND {t}.next_attempt_at <= {now} AND ({t}.lease_until IS NULL OR {t}.lease_until < {now})")
+}
+
+/// The oldest pending delivery of its endpoint and subject (`t`: the row's table or alias).
+fn head(t: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.endpoint_id = {t}.endpoint_id AND e.subject = {t}.subject AND e.state = '{PENDING}' AND e.id < {t}.id)")
+}
+
+/// Leases up to `limit` due deliveries for `token`, each the oldest pending one of its
+/// endpoint and subject. Fair between workspaces: they are visited in turn from `start`,
+/// and none gets more than [`PER_WORKSPACE`] in flight here (`busy`: what already is), nor
+/// one endpoint more than [`PER_ENDPOINT`]. The lease is a conditional update that checks
+/// it all again, so of two processes that pick the same row only one gets it.
+pub(in crate::server) async fn lease(
+    db: &DatabaseConnection,
+    now: i64,
+    token: &str,
+    limit: usize,
+    busy: &InFlight,
+    start: usize,
+) -> Result<Vec<webhook_delivery::Model>, DomainError> {
     let backend = db.get_database_backend();
-    let p = |i| param(backend, i);
-    let sql = format!(
-        "SELECT d.id FROM webhook_deliveries d WHERE d.state = {} AND d.next_attempt_at <= {} AND (d.lease_until IS NULL OR d.lease_until < {}) \
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.endpoint_id = d.endpoint_id AND e.subject = d.subject AND e.state = {} AND e.id < d.id) \
-         ORDER BY d.id LIMIT {}",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5)
-    );
-    let due: Vec<i64> = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, [PENDING.into(), now.into(), now.into(), PENDING.into(), BATCH.into()]))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
-        .collect();
-    if due.is_empty() {
+    if limit == 0 {
+        return Ok(vec![]);
+    }
+    let sql = format!("SELECT DISTINCT d.workspace_id FROM webhook_deliveries d WHERE {} ORDER BY d.workspace_id", due("d", now));
+    let mut workspaces: Vec<i64> =
+        db.query_all_raw(Statement::from_string(backend, sql)).await?.iter().filter_map(|r| r.try_get_by_index::<i64>(0).ok()).collect();
+    if workspaces.is_empty() {
+        return Ok(vec![]);
+    }
+    let at = start % workspaces.len();
+    workspaces.rotate_left(at);
+    let mut picked = Vec::new();
+    let mut mine = busy.clone();
+    for ws in workspaces {
+        if picked.len() >= limit {
+            break;
+        }
+        let room = PER_WORKSPACE.saturating_sub(mine.workspace(ws)).min(limit - picked.len());
+        if room == 0 {
+            continue;
+        }
+        let sql = format!(
+            "SELECT d.id, d.endpoint_id FROM webhook_deliveries d WHERE d.workspace_id = {} AND {} AND {} ORDER BY d.id LIMIT {}",
+            param(backend, 1),
+            due("d", now),
+            head("d"),
+            PER_WORKSPACE * 4
+        );
+        let heads: Vec<(i64, i64)> = db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, [ws.into()]))
+            .await?
+            .iter()
+            .filter_map(|r| Some((r.try_get_by_index::<i64>(0).ok()?, r.try_get_by_index::<i64>(1).ok()?)))
+            .collect();
+        let mut taken = 0;
+        for (id, endpoint) in heads {
+            if taken >= room {
+                break;
+            }
+            if mine.endpoint(endpoint) >= PER_ENDPOINT {
+                continue;
+            }
+            *mine.endpoints.entry(endpoint).or_default() += 1;
+            *mine.workspaces.entry(ws).or_default() += 1;
+            picked.push(id);
+            taken += 1;
+        }
+    }
+    if picked.is_empty() {
         return Ok(vec![]);
     }
     let mut leased = Vec::new();
     let txn = super::super::db::write(db).await?;
-    for id in due {
+    for id in picked {
+        // Everything the choice rested on, checked again under the row's lock: still due,
+        // not leased, still the head of its subject.
         let sql = format!(
-            "UPDATE webhook_deliveries SET lease_token = {}, lease_until = {}, attempts = attempts + 1, last_attempt_at = {} \
-             WHERE id = {} AND state = {} AND (lease_until IS NULL OR lease_until < {})",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6)
+            "UPDATE webhook_deliveries SET lease_token = {}, lease_until = {}, attempts = attempts + 1, last_attempt_at = {} WHERE id = {} AND {} AND {}",
+            param(backend, 1),
+            param(backend, 2),
+            param(backend, 3),
+            param(backend, 4),
+            due("webhook_deliveries", now),
+            head("webhook_deliveries"),
         );
-        let r = txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [token.into(), (now + LEASE_SECS).into(), now.into(), id.into(), PENDING.into(), now.into()],
-            ))
-            .await?;
+        let r = txn.execute_raw(Statement::from_sql_and_values(backend, sql, [token.into(), (now + LEASE_SECS).into(), now.into(), id.into()])).await?;
         if r.rows_affected() == 1 {
             leased.push(id);
         }
@@ -216,46 +299,74 @@ async fn prune(db: &DatabaseConnection, now: i64) -> Result<u64, DomainError> {
     Ok(n)
 }
 
-/// One round: lease what is due and send it (concurrently, one attempt each), recording
-/// each outcome. Returns how many were attempted.
-pub async fn round(db: &DatabaseConnection, settings: &Settings, clock: &dyn super::super::clock::Clock, token: &str) -> Result<usize, DomainError> {
-    let batch = lease(db, clock.now(), token).await?;
-    let n = batch.len();
-    let sends = batch.into_iter().map(|d| async move {
-        let outcome = match attempt(db, settings, clock.now(), &d).await {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::warn!(error = %e, delivery = d.id, "webhook attempt failed on our side");
-                Outcome::Failed(None, "Gatehouse could not send it".into())
-            }
-        };
-        if let Err(e) = settle(db, settings, clock.now(), &d, token, &outcome).await {
-            tracing::warn!(error = %e, delivery = d.id, "webhook outcome not recorded; the lease will expire and it is sent again");
+/// One attempt of a leased delivery, bounded as a whole (name lookup included) so it ends
+/// well within its lease, and its outcome recorded.
+async fn attempt_and_settle(db: &DatabaseConnection, settings: &Settings, clock: &dyn super::super::clock::Clock, token: &str, d: &webhook_delivery::Model) {
+    let bound = settings.timeout + Duration::from_secs(5);
+    let outcome = match tokio::time::timeout(bound, attempt(db, settings, clock.now(), d)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, delivery = d.id, "webhook attempt failed on our side");
+            Outcome::Failed(None, "Gatehouse could not send it".into())
         }
-    });
-    futures::future::join_all(sends).await;
+        Err(_) => Outcome::Failed(None, format!("no answer within {} s", settings.timeout.as_secs_f64())),
+    };
+    if let Err(e) = settle(db, settings, clock.now(), d, token, &outcome).await {
+        tracing::warn!(error = %e, delivery = d.id, "webhook outcome not recorded; the lease will expire and it is sent again");
+    }
+}
+
+/// One round, run to its end (tests and tools): lease what is due as a fresh process
+/// would, send it all concurrently, record each outcome. Returns how many were attempted.
+pub async fn round(db: &DatabaseConnection, settings: &Settings, clock: &dyn super::super::clock::Clock, token: &str) -> Result<usize, DomainError> {
+    let batch = lease(db, clock.now(), token, CONCURRENCY, &InFlight::default(), 0).await?;
+    let n = batch.len();
+    futures::future::join_all(batch.iter().map(|d| attempt_and_settle(db, settings, clock, token, d))).await;
     Ok(n)
 }
 
-/// The worker every server process runs until `stop` turns true: a round whenever one may
-/// be due (at once after a busy round, else every `poll`), and a prune now and then.
+/// The worker every server process runs until `stop` turns true. Attempts run as their own
+/// tasks, at most [`CONCURRENCY`] at once; whenever one ends or `poll` passes, what is due
+/// is leased into the free slots. A prune now and then.
 pub async fn run(
     db: DatabaseConnection,
     settings: Settings,
-    clock: std::sync::Arc<dyn super::super::clock::Clock>,
+    clock: Arc<dyn super::super::clock::Clock>,
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let token = super::super::crypto::random_hex(16);
-    let mut last_prune = 0;
+    let token: Arc<str> = super::super::crypto::random_hex(16).into();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let busy = Arc::new(Mutex::new(InFlight::default()));
+    let (ended, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let (mut last_prune, mut turn) = (0, 0usize);
     loop {
-        let busy = match round(&db, &settings, clock.as_ref(), &token).await {
-            Ok(n) => n > 0,
+        let free = slots.available_permits();
+        let snapshot = busy.lock().map(|b| b.clone()).unwrap_or_default();
+        turn = turn.wrapping_add(1);
+        let batch = match lease(&db, clock.now(), &token, free, &snapshot, turn).await {
+            Ok(b) => b,
             Err(e) => {
-                tracing::warn!(error = %e, "webhook worker: a round failed");
-                false
+                tracing::warn!(error = %e, "webhook worker: leasing failed");
+                vec![]
             }
         };
+        let started = batch.len();
+        for d in batch {
+            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+            if let Ok(mut b) = busy.lock() {
+                b.add(&d);
+            }
+            let (db, settings, clock, token, busy, ended) = (db.clone(), settings.clone(), clock.clone(), token.clone(), busy.clone(), ended.clone());
+            tokio::spawn(async move {
+                attempt_and_settle(&db, &settings, clock.as_ref(), &token, &d).await;
+                if let Ok(mut b) = busy.lock() {
+                    b.remove(&d);
+                }
+                drop(permit);
+                let _ = ended.send(());
+            });
+        }
         let now = clock.now();
         if now - last_prune >= 3600 {
             last_prune = now;
@@ -263,17 +374,20 @@ pub async fn run(
                 tracing::warn!(error = %e, "webhook worker: pruning failed");
             }
         }
-        if busy {
+        if started > 0 && slots.available_permits() > 0 {
             continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => return,
+            _ = ended_rx.recv() => {}
+            _ = stop.changed() => break,
         }
         if *stop.borrow() {
-            return;
+            break;
         }
     }
+    // Attempts under way finish and record their outcome (each within its bound).
+    let _ = tokio::time::timeout(settings.timeout + Duration::from_secs(10), slots.acquire_many(CONCURRENCY as u32)).await;
 }
 
 #[cfg(test)]

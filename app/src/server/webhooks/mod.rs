@@ -23,7 +23,12 @@ pub mod delivery;
 /// Endpoints one workspace may register.
 pub const MAX_ENDPOINTS: u64 = 10;
 /// Changed members listed in one `access.changed` event; `total` counts them all.
-pub const ACCESS_ROWS: usize = 1000;
+pub const ACCESS_ROWS: usize = 500;
+/// Deliveries one endpoint may have waiting; events beyond it are counted, not queued (a
+/// dead endpoint can't grow the shared database without bound).
+pub const MAX_PENDING: u64 = 10_000;
+/// Test events one endpoint may be sent a minute.
+const TESTS_PER_MINUTE: i64 = 10;
 const SECRET_PREFIX: &str = "whsec_";
 
 /// What an endpoint can subscribe to.
@@ -94,8 +99,7 @@ pub(in crate::server) struct Outbox {
     endpoints: Vec<i64>,
 }
 
-/// The endpoints of `workspace_id` subscribed to `kind`, or `None` when there are none.
-pub(in crate::server) async fn outbox<C: ConnectionTrait>(db: &C, workspace_id: i64, kind: Kind) -> Result<Option<Outbox>, DomainError> {
+async fn subscribed<C: ConnectionTrait>(db: &C, workspace_id: i64, kinds: &[Kind]) -> Result<Vec<i64>, DomainError> {
     let rows: Vec<(i64, String)> = webhook_endpoint::Entity::find()
         .select_only()
         .column(webhook_endpoint::Column::Id)
@@ -104,7 +108,26 @@ pub(in crate::server) async fn outbox<C: ConnectionTrait>(db: &C, workspace_id: 
         .into_tuple()
         .all(db)
         .await?;
-    let endpoints: Vec<i64> = rows.into_iter().filter(|(_, events)| events.split_whitespace().any(|e| e == kind.as_str())).map(|(id, _)| id).collect();
+    Ok(rows.into_iter().filter(|(_, events)| events.split_whitespace().any(|e| kinds.iter().any(|k| k.as_str() == e))).map(|(id, _)| id).collect())
+}
+
+/// Whether any endpoint of `workspace_id` wants one of `kinds` (to skip preparing an event
+/// nobody will get).
+pub(in crate::server) async fn wanted<C: ConnectionTrait>(db: &C, workspace_id: i64, kinds: &[Kind]) -> Result<bool, DomainError> {
+    Ok(!subscribed(db, workspace_id, kinds).await?.is_empty())
+}
+
+/// The endpoints of `workspace_id` subscribed to `kind`, or `None` when there are none.
+/// When there are, the transaction takes the workspace's lock (PostgreSQL) before reading
+/// them again: the workspace's changes that queue events then commit one after another,
+/// so their deliveries' ids are in commit order (the order subjects are sent in), and an
+/// endpoint can't be deleted under the event being queued for it.
+pub(in crate::server) async fn outbox<C: ConnectionTrait>(db: &C, workspace_id: i64, kind: Kind) -> Result<Option<Outbox>, DomainError> {
+    if subscribed(db, workspace_id, &[kind]).await?.is_empty() {
+        return Ok(None);
+    }
+    super::db::lock_workspace(db, workspace_id).await?;
+    let endpoints = subscribed(db, workspace_id, &[kind]).await?;
     Ok((!endpoints.is_empty()).then_some(Outbox { workspace_id, kind, endpoints }))
 }
 
@@ -117,6 +140,20 @@ impl Outbox {
         let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
         let payload = json!({ "id": event_id, "type": self.kind.as_str(), "timestamp": timestamp, "workspace": slug, "data": data }).to_string();
         for endpoint_id in self.endpoints {
+            let waiting = webhook_delivery::Entity::find()
+                .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+                .filter(webhook_delivery::Column::State.eq(delivery::PENDING))
+                .count(db)
+                .await?;
+            if waiting >= MAX_PENDING {
+                use sea_orm::sea_query::{Expr, ExprTrait};
+                webhook_endpoint::Entity::update_many()
+                    .col_expr(webhook_endpoint::Column::Dropped, Expr::col(webhook_endpoint::Column::Dropped).add(1))
+                    .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
+                    .exec(db)
+                    .await?;
+                continue;
+            }
             webhook_delivery::ActiveModel {
                 endpoint_id: Set(endpoint_id),
                 workspace_id: Set(self.workspace_id),
@@ -295,6 +332,7 @@ pub async fn create(db: &DatabaseConnection, now: i64, cap: &AdminCap, input: En
         previous_valid_until: Set(None),
         created_at: Set(now),
         created_by: Set(cap.actor().label.clone()),
+        dropped: Set(0),
         ..Default::default()
     }
     .insert(&txn)
@@ -316,6 +354,7 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
         return Err(invalid("Choose how long the old secret keeps signing."));
     }
     let txn = super::db::write(db).await?;
+    super::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let e = endpoint_of(&txn, cap, id).await?;
     let secret = new_secret();
     let mut m: webhook_endpoint::ActiveModel = e.clone().into();
@@ -331,6 +370,7 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
 /// Deletes endpoint `id` and its queue: nothing more is sent to it.
 pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<String, DomainError> {
     let txn = super::db::write(db).await?;
+    super::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let e = endpoint_of(&txn, cap, id).await?;
     webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::EndpointId.eq(e.id)).exec(&txn).await?;
     webhook_endpoint::Entity::delete_by_id(e.id).exec(&txn).await?;
@@ -339,10 +379,16 @@ pub async fn delete(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) 
     Ok(e.url)
 }
 
-/// Queues a `webhook.test` event for endpoint `id` alone (the page's "Send test event").
+/// Queues a `webhook.test` event for endpoint `id` alone (the page's "Send test event"),
+/// at most [`TESTS_PER_MINUTE`] a minute.
 pub async fn send_test(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64) -> Result<String, DomainError> {
+    endpoint_of(db, cap, id).await?;
+    if !super::ratelimit::reserve(db, &[(&format!("webhook-test:{id}"), TESTS_PER_MINUTE)], now, 60).await? {
+        return Err(DomainError::RateLimited { retry_after_secs: 60 - now.rem_euclid(60) });
+    }
     let txn = super::db::write(db).await?;
     let e = endpoint_of(&txn, cap, id).await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "webhook.test", &e.url, json!({ "id": e.id })).await?;
     let slug = workspace::Entity::find_by_id(e.workspace_id).one(&txn).await?.map(|w| w.slug).unwrap_or_default();
     let event_id = format!("msg_{}", super::crypto::random_hex(16));
     let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
@@ -398,6 +444,7 @@ pub async fn page(db: &DatabaseConnection, cap: &AdminCap, flash: Option<&str>) 
             previous_until: e.previous_valid_until.map(display_time),
             pending: count(delivery::PENDING).await?,
             failed: count(delivery::FAILED).await?,
+            dropped: u64::try_from(e.dropped).unwrap_or(0),
         });
     }
     let urls: std::collections::HashMap<i64, String> = endpoints.iter().map(|e| (e.id, e.url.clone())).collect();

@@ -39,6 +39,7 @@ fn Endpoint(
                 <code class="break-all font-medium">{e.url.clone()}</code>
                 <span class="text-xs text-slate-500" data-testid="queue">
                     {format!("{} waiting · {} given up", e.pending, e.failed)}
+                    {(e.dropped > 0).then(|| format!(" · {} not queued (the queue was full)", e.dropped))}
                 </span>
             </div>
             <div class="text-xs text-slate-500">

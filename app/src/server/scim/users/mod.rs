@@ -161,11 +161,17 @@ pub async fn delete(w: Writer<'_>, client: &Client, id: &str, if_match: Option<&
     }
     keep_last_admin(&txn, client, &row, "deleting them").await?;
     group_member::Entity::delete_many().filter(group_member::Column::MembershipId.eq(row.m.id)).exec(&txn).await?;
-    session::Entity::delete_many()
+    let ended = session::Entity::delete_many()
         .filter(session::Column::AccountId.eq(row.a.id))
         .filter(session::Column::WorkspaceId.eq(client.workspace_id))
         .exec(&txn)
-        .await?;
+        .await?
+        .rows_affected;
+    // Told while the rows are there: the member is gone, which the product reads as a
+    // deactivation it can't undo.
+    let kind = crate::server::webhooks::Kind::MemberDeactivated;
+    crate::server::webhooks::member_event(&txn, now, kind, &row.m, json!({ "deleted": true, "sessions_revoked": ended })).await?;
+    crate::server::webhooks::sessions_event(&txn, now, client.workspace_id, Some(row.a.id), ended, "deactivated").await?;
     membership::Entity::delete_by_id(row.m.id).exec(&txn).await?;
     // The account is this workspace's alone; its links go with it (cascade).
     account::Entity::delete_by_id(row.a.id).exec(&txn).await?;
