@@ -144,9 +144,10 @@ export async function listening(page) {
 }
 
 // With JavaScript on, a page that just saved fetches what it shows again (after its own
-// answer, and again when the change's live event comes back about 300 ms later), and
-// the new rendering replaces its inputs: text typed in between is lost. Before typing
-// into such a page again, load it afresh (without JavaScript every save already did).
+// answer, and again when the change's live event comes back about 300 ms later, unless a
+// field then holds unsaved input: a live refetch waits for that, see live.spec.mjs), and
+// the new rendering replaces its inputs. Before typing into such a page again, load it
+// afresh (without JavaScript every save already did).
 export async function fresh(page) {
   if (test.info().project.name !== 'js') return;
   await page.reload();

@@ -1,5 +1,10 @@
 //! Live updates in the browser: one `EventSource` on `/w/{slug}/events` per page. The
 //! server only says which topic changed; the page refetches through the usual checks.
+//!
+//! A refetch renders the page's forms again, which would drop what the member is typing:
+//! while any field differs from what the page rendered (text typed, a box ticked, an
+//! option chosen, not yet saved), a change heard waits, and the page refetches once every
+//! field is back as rendered. A form sent in the meantime refetches the page itself.
 use leptos::prelude::*;
 
 /// A counter that goes up whenever the server says one of `topics` changed in workspace
@@ -32,12 +37,24 @@ mod browser {
 
     pub struct Conn {
         source: EventSource,
+        /// The stream's handlers, then the document's `input`/`change` and `submit` ones.
         _handlers: Vec<Handler>,
+        document_listeners: bool,
     }
 
     impl Drop for Conn {
         fn drop(&mut self) {
             self.source.close();
+            if self.document_listeners {
+                let doc = document();
+                let n = self._handlers.len();
+                if n >= 2 {
+                    let (on_input, on_submit) = (&self._handlers[n - 2], &self._handlers[n - 1]);
+                    for (name, h) in [("input", on_input), ("change", on_input), ("submit", on_submit)] {
+                        let _ = doc.remove_event_listener_with_callback(name, h.as_ref().unchecked_ref());
+                    }
+                }
+            }
             if let Some(body) = document().body() {
                 let _ = body.remove_attribute("data-live");
             }
@@ -51,8 +68,10 @@ mod browser {
         let source = EventSource::new(&format!("/w/{slug}/events?topics={}", topics.join(","))).ok()?;
         let mut handlers: Vec<(&str, Handler)> = Vec::new();
         // "all": the server fell behind or reconnected to the database; refetch.
+        let waiting = std::rc::Rc::new(Cell::new(false));
         for &name in topics.iter().chain(&["all"]) {
-            handlers.push((name, Closure::new(move |_: web_sys::Event| bump.update(|n| *n += 1))));
+            let waiting = waiting.clone();
+            handlers.push((name, Closure::new(move |_: web_sys::Event| refresh(bump, &waiting))));
         }
         // A reconnect (not the first open) may have missed events: refetch once. The body's
         // `data-live` says the page is listening (end-to-end tests wait for it).
@@ -89,6 +108,58 @@ mod browser {
         for (name, h) in &handlers {
             source.add_event_listener_with_callback(name, h.as_ref().unchecked_ref()).ok()?;
         }
-        Some(SendWrapper::new(Conn { source, _handlers: handlers.into_iter().map(|(_, h)| h).collect() }))
+        // A change that waited: once no field is left unsaved, refetch; a form sent clears
+        // the wait (its own answer refetches the page).
+        let (for_input, for_submit) = (waiting.clone(), waiting);
+        let on_input: Handler = Closure::new(move |_: web_sys::Event| {
+            if for_input.get() && !unsaved() {
+                for_input.set(false);
+                bump.update(|n| *n += 1);
+            }
+        });
+        let on_submit: Handler = Closure::new(move |_: web_sys::Event| for_submit.set(false));
+        let doc = document();
+        for (name, h) in [("input", &on_input), ("change", &on_input), ("submit", &on_submit)] {
+            doc.add_event_listener_with_callback(name, h.as_ref().unchecked_ref()).ok()?;
+        }
+        let mut kept: Vec<Handler> = handlers.into_iter().map(|(_, h)| h).collect();
+        kept.push(on_input);
+        kept.push(on_submit);
+        Some(SendWrapper::new(Conn { source, _handlers: kept, document_listeners: true }))
+    }
+
+    /// Refetch now, or once the member's unsaved input is done with.
+    fn refresh(bump: WriteSignal<u64>, waiting: &Cell<bool>) {
+        if unsaved() {
+            waiting.set(true);
+        } else {
+            bump.update(|n| *n += 1);
+        }
+    }
+
+    /// Whether a field of the page differs from what was rendered (typed into, ticked,
+    /// chosen) and has not been sent.
+    fn unsaved() -> bool {
+        use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+        let Ok(fields) = document().query_selector_all("input, textarea, select") else { return false };
+        (0..fields.length()).filter_map(|i| fields.item(i)).any(|node| {
+            if let Some(i) = node.dyn_ref::<HtmlInputElement>() {
+                match i.type_().as_str() {
+                    "hidden" | "submit" | "button" | "reset" => false,
+                    "checkbox" | "radio" => i.checked() != i.default_checked(),
+                    _ => i.value() != i.default_value(),
+                }
+            } else if let Some(t) = node.dyn_ref::<HtmlTextAreaElement>() {
+                t.default_value().is_ok_and(|d| t.value() != d)
+            } else if let Some(s) = node.dyn_ref::<HtmlSelectElement>() {
+                let options = s.options();
+                (0..options.length())
+                    .filter_map(|i| options.item(i))
+                    .filter_map(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
+                    .any(|o| o.selected() != o.default_selected())
+            } else {
+                false
+            }
+        })
     }
 }
