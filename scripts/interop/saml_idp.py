@@ -60,8 +60,10 @@ URI_NAMES = {
     "mail": "urn:oid:0.9.2342.19200300.100.1.3",
     "givenName": "urn:oid:2.5.4.42",
     "sn": "urn:oid:2.5.4.4",
+    # Entra ID's name for a user's groups claim.
+    "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
 }
-BASIC_NAMES = {"mail": "mail", "givenName": "givenName", "sn": "sn"}
+BASIC_NAMES = {"mail": "mail", "givenName": "givenName", "sn": "sn", "groups": "groups"}
 
 # Content-encryption choices: knob value -> (EncryptionMethod URI, xmlsec1 --session-key).
 CIPHERS = {
@@ -87,7 +89,8 @@ DIRECTORY = {
 PASSWORD = "secret"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-KNOBS = ("sign", "encrypt", "cipher", "attrs", "key", "nameid", "given", "family")
+# `groups`: the user's IdP groups, comma-separated (absent: no groups attribute is sent).
+KNOBS = ("sign", "encrypt", "cipher", "attrs", "key", "nameid", "given", "family", "groups")
 KNOB_VALUES = {
     "sign": ("response", "assertion", "both", "none"),
     "encrypt": ("0", "1"),
@@ -429,8 +432,11 @@ class Idp:
         srv = self.servers[int(knobs["key"])]
         with self.lock:
             srv.cipher = knobs["cipher"]
+            identity = {"mail": [email], "givenName": [given], "sn": [family]}
+            if knobs.get("groups"):
+                identity["groups"] = [g for g in knobs["groups"].split(",") if g]
             resp = srv.create_authn_response(
-                identity={"mail": [email], "givenName": [given], "sn": [family]},
+                identity=identity,
                 in_response_to=in_response_to,
                 destination=acs_url,
                 sp_entity_id=sp,

@@ -153,3 +153,35 @@ pub async fn rotate_provider_token(slug: String, id: String, expires_in_days: Op
     }
     Ok(token.expose().to_string())
 }
+
+/// Admins of `slug`: provider `id`'s IdP groups at sign-in: the attribute that lists them
+/// (empty: off) and the IdP groups of admins (comma-separated; empty: roles aren't set).
+#[server]
+pub async fn save_sign_in_groups(slug: String, id: String, groups_attribute: String, admin_groups: String) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    crate::server::saml::groups::configure(&st.db, st.now(), &cap, &id, &groups_attribute, &admin_groups).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_groups_saved", urlencode(&slug), urlencode(&id)));
+    Ok("Groups at sign-in saved; they apply from each member's next sign-in.".into())
+}
+
+/// Admins of `slug`: keeps group `group_id` in sync with IdP group `idp_group` of provider
+/// `id` at each sign-in.
+#[server]
+pub async fn map_sign_in_group(slug: String, id: String, idp_group: String, group_id: i64) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    let name = crate::server::saml::groups::map(&st.db, st.now(), &cap, &id, &idp_group, group_id).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_group_mapped", urlencode(&slug), urlencode(&id)));
+    Ok(format!("“{name}” now follows the IdP group “{}” at each sign-in.", idp_group.trim()))
+}
+
+/// Admins of `slug`: ends group `group_id`'s mapping to provider `id`.
+#[server]
+pub async fn unmap_sign_in_group(slug: String, id: String, group_id: i64) -> Result<String, AppError> {
+    use super::ctx::*;
+    let (st, cap) = admin(&slug).await?;
+    let name = crate::server::saml::groups::unmap(&st.db, st.now(), &cap, &id, group_id).await.map_err(fail)?;
+    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_group_unmapped", urlencode(&slug), urlencode(&id)));
+    Ok(format!("“{name}” is the admins' again, with its members."))
+}

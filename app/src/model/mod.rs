@@ -412,6 +412,22 @@ pub struct SamlProviderPage {
     pub asserted_domains: Vec<String>,
     /// The asserted domains come from the default rule, not an admin's choice.
     pub asserted_by_default: bool,
+    /// IdP groups at sign-in.
+    pub sign_in_groups: SignInGroups,
+}
+
+/// A provider's IdP groups at sign-in: the attribute, the admins' IdP groups, the mapped
+/// groups, and the groups that could be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SignInGroups {
+    /// The attribute listing a member's IdP groups (empty: not synced).
+    pub attribute: String,
+    /// IdP groups whose members are admins, comma-separated.
+    pub admin_groups: String,
+    /// `(group id, group name, IdP group)`, by IdP group.
+    pub mappings: Vec<(i64, String, String)>,
+    /// `(group id, name)` of groups nobody else manages (not Everyone, SCIM's or mapped).
+    pub mappable: Vec<(i64, String)>,
 }
 
 /// What the provider page shows of its SCIM client's OAuth credentials (never the secret).
@@ -665,6 +681,9 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("session_ended", "Signed out of that session."),
     ("api_key_revoked", "Key revoked; it stopped working at once."),
     ("webhook_deleted", "Endpoint deleted; nothing more is sent to it."),
+    ("sign_in_groups_saved", "Groups at sign-in saved; they apply from each member's next sign-in."),
+    ("sign_in_group_mapped", "Group mapped; each member's next sign-in adds or removes them."),
+    ("sign_in_group_unmapped", "Mapping ended; the group is the admins' again, with its members."),
     ("webhook_test_queued", "Test event queued; it shows in the delivery log once sent."),
     ("signed_out_idp", "You are signed out here and at your identity provider."),
     ("signed_out_here", "You are signed out here; your identity provider did not confirm signing you out there."),

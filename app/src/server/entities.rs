@@ -144,6 +144,10 @@ pub mod group {
         pub updated_at: i64,
         /// Bumped on every change (name, members): the SCIM ETag.
         pub version: i64,
+        /// Kept in sync at each sign-in with this SAML provider: its members are those whose
+        /// assertion lists `idp_group`.
+        pub sign_in_provider_id: Option<i64>,
+        pub idp_group: Option<String>,
     }
     no_relations!();
 }
@@ -321,6 +325,11 @@ pub mod saml_provider {
         /// The IdP's SingleLogoutService (empty: none) and its binding (`redirect`/`post`).
         pub slo_url: String,
         pub slo_binding: String,
+        /// The attribute listing the member's IdP groups (empty: groups aren't synced).
+        pub groups_attribute: String,
+        /// IdP groups whose members are admins, comma-separated (empty: the role isn't
+        /// set at sign-in).
+        pub admin_idp_groups: String,
     }
     no_relations!();
 }

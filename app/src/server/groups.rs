@@ -70,7 +70,11 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<G
             .filter_map(|gm| ms.get(&gm.membership_id).and_then(|a| emails.get(a)).map(|e| (gm.membership_id, e.clone())))
             .collect();
         members.sort_by(|a, b| a.1.cmp(&b.1));
-        let managed_by = g.managed_by_provider_id.map(|p| providers.get(&p).cloned().unwrap_or_else(|| "your identity provider".into()));
+        let name_of = |p: i64| providers.get(&p).cloned().unwrap_or_else(|| "your identity provider".into());
+        let managed_by = g
+            .managed_by_provider_id
+            .map(name_of)
+            .or_else(|| g.sign_in_provider_id.map(|p| format!("{} at sign-in (IdP group “{}”)", name_of(p), g.idp_group.clone().unwrap_or_default())));
         out.push(GroupRow { group: g.record(), members, managed_by });
     }
     Ok(out)

@@ -85,6 +85,7 @@ pub async fn provider_page(
             claimed_domains: vec![],
             asserted_domains: vec![],
             asserted_by_default: true,
+            sign_in_groups: Default::default(),
         });
     }
     let p = saml::row(db, cap, id).await?;
@@ -117,7 +118,9 @@ pub async fn provider_page(
     let claimed_domains = crate::server::domains::list(db, p.workspace_id).await?;
     let asserted_domains = saml::asserted_domains(db, &p).await?;
     let asserted_by_default = p.asserted_domains.is_none();
+    let sign_in_groups = sign_in_groups(db, &p).await?;
     Ok(SamlProviderPage {
+        sign_in_groups,
         claimed_domains,
         asserted_domains,
         asserted_by_default,
@@ -193,4 +196,26 @@ pub async fn provider_page(
             })
             .collect(),
     })
+}
+
+/// The provider's IdP groups at sign-in, as its page shows them.
+async fn sign_in_groups<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    p: &crate::server::entities::saml_provider::Model,
+) -> Result<crate::model::SignInGroups, DomainError> {
+    use crate::server::entities::group;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let mappings = saml::groups::mapped(db, p.id).await?.into_iter().map(|g| (g.id, g.name, g.idp_group.unwrap_or_default())).collect();
+    let mappable = group::Entity::find()
+        .filter(group::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(group::Column::IsEveryone.eq(false))
+        .filter(group::Column::ManagedByProviderId.is_null())
+        .filter(group::Column::SignInProviderId.is_null())
+        .order_by_asc(group::Column::NameNormalized)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok(crate::model::SignInGroups { attribute: p.groups_attribute.clone(), admin_groups: p.admin_idp_groups.clone(), mappings, mappable })
 }

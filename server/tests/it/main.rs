@@ -20,5 +20,6 @@ mod saml;
 mod scim;
 mod sessions;
 mod setup_and_login;
+mod sign_in_groups;
 mod slo;
 mod webhooks;

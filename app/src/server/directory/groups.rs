@@ -22,7 +22,8 @@ pub async fn group_size<C: ConnectionTrait>(db: &C, group_id: i64) -> Result<u64
     Ok(group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id)).count(db).await?)
 }
 
-/// A group admins may change here: in the workspace, not Everyone, not SCIM-linked.
+/// A group admins may change here: in the workspace, not Everyone, not SCIM-linked, not
+/// kept in sync at sign-in.
 pub(in crate::server) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Result<group::Model, DomainError> {
     let g = group::Entity::find_by_id(id).filter(group::Column::WorkspaceId.eq(cap.workspace_id())).one(db).await?.ok_or(DomainError::NotFound)?;
     if g.is_everyone {
@@ -31,6 +32,13 @@ pub(in crate::server) async fn editable_group<C: ConnectionTrait>(db: &C, cap: &
     if let Some(pid) = g.managed_by_provider_id {
         let name = saml_provider::Entity::find_by_id(pid).one(db).await?.map(|p| p.name).unwrap_or_else(|| "your identity provider".into());
         return Err(DomainError::Refused(format!("This group is managed by {name} through SCIM provisioning; change it there.")));
+    }
+    if let Some(pid) = g.sign_in_provider_id {
+        let name = saml_provider::Entity::find_by_id(pid).one(db).await?.map(|p| p.name).unwrap_or_else(|| "your identity provider".into());
+        return Err(DomainError::Refused(format!(
+            "This group follows the IdP group “{}” at each sign-in with {name}; change its members at the IdP, or end the mapping on {name}'s page.",
+            g.idp_group.clone().unwrap_or_default()
+        )));
     }
     Ok(g)
 }

@@ -21,6 +21,8 @@ use super::decrypt::decrypt_assertion;
 use super::xml::{inspect_assertion, inspect_response, root_kind, Refusal};
 
 /// Largest accepted `SAMLResponse` after base64 decoding (the HTTP body cap is 256 KiB).
+/// Values kept of one attribute (a groups attribute lists every IdP group of the member).
+const MAX_ATTRIBUTE_VALUES: usize = 200;
 pub const MAX_RESPONSE_BYTES: usize = 192 * 1024;
 /// Allowed clock difference with the IdP.
 pub const CLOCK_SKEW_SECS: i64 = 180;
@@ -339,11 +341,13 @@ fn run(b64: &str, trust: &Trust, now: i64, report: &mut Report) -> Step<Verified
     for st in assertion.attribute_statements.iter().flatten() {
         for a in &st.attributes {
             let name = a.name.clone().unwrap_or_default();
-            let values: Vec<String> = a.values.iter().filter_map(|v| v.value.clone()).map(|v| v.trim().chars().take(1024).collect()).take(20).collect();
-            attributes.push((name, values));
+            // Up to 200 values: a groups attribute lists every IdP group of the member.
+            let values: Vec<String> =
+                a.values.iter().filter_map(|v| v.value.clone()).map(|v| v.trim().chars().take(1024).collect()).take(MAX_ATTRIBUTE_VALUES).collect();
             if let Some(f) = &a.friendly_name {
-                attributes.push((f.clone(), a.values.iter().filter_map(|v| v.value.clone()).take(20).collect()));
+                attributes.push((f.clone(), values.clone()));
             }
+            attributes.push((name, values));
         }
     }
     let pick = |names: &[String]| -> Option<String> {

@@ -3,6 +3,7 @@
 //! (`signin`).
 pub mod acs;
 pub mod decrypt;
+pub mod groups;
 pub mod idp_metadata;
 pub mod signin;
 pub mod slo;
@@ -397,6 +398,13 @@ pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Eve
         .col_expr(group::Column::ManagedByProviderId, Expr::value(Option::<i64>::None))
         .col_expr(group::Column::ExternalId, Expr::value(Option::<String>::None))
         .filter(group::Column::ManagedByProviderId.eq(p.id))
+        .exec(&txn)
+        .await?;
+    // Groups kept in sync at its sign-ins are the admins' again, with their members.
+    group::Entity::update_many()
+        .col_expr(group::Column::SignInProviderId, Expr::value(Option::<i64>::None))
+        .col_expr(group::Column::IdpGroup, Expr::value(Option::<String>::None))
+        .filter(group::Column::SignInProviderId.eq(p.id))
         .exec(&txn)
         .await?;
     saml_provider::Entity::delete_by_id(p.id).exec(&txn).await?;

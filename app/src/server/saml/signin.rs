@@ -11,6 +11,7 @@ use crate::server::completion::{self, safe_relay};
 use crate::server::config::RuntimeConfig;
 use crate::server::crypto::Token;
 use crate::server::entities::{account, external_identity, saml_activity, saml_provider, saml_replay, saml_request, workspace};
+use crate::server::events::Topic;
 use crate::server::permissions::{Role, Status};
 use crate::server::{directory, domains, methods, normalize_email, DomainError};
 
@@ -204,7 +205,8 @@ pub async fn acs(
     if test {
         match &identity {
             Ok((Identity::Existing { account_id, linked }, email)) => {
-                let status = directory::membership_of(db, provider.workspace_id, *account_id).await?.map(|m| m.status);
+                let m = directory::membership_of(db, provider.workspace_id, *account_id).await?;
+                let status = m.as_ref().map(|m| m.status);
                 report.pass(
                     "identity",
                     format!(
@@ -215,8 +217,17 @@ pub async fn acs(
                         if status == Some(Status::Active) { "" } else { " only once reactivated" }
                     ),
                 );
+                if let Some(m) = m.filter(|_| !provider.groups_attribute.is_empty()) {
+                    let would = super::groups::sync(db, now, provider, &m, &verified.attributes, false).await?;
+                    report.pass("groups", format!("{} (a real sign-in would make these changes)", would.describe()));
+                }
             }
-            Ok((Identity::Create { email }, _)) => report.pass("identity", format!("{email} is in a claimed domain: a real sign-in would create this member")),
+            Ok((Identity::Create { email }, _)) => {
+                report.pass("identity", format!("{email} is in a claimed domain: a real sign-in would create this member"));
+                if let Some(listed) = super::groups::listed_names(provider, &verified.attributes) {
+                    report.pass("groups", format!("IdP groups listed: {}; the new member would join the groups mapped to them", listed.join(", ")));
+                }
+            }
             Err(msg) => report.reject("identity", msg.clone()),
         }
         let id = log(db, now, provider, &report, true, Some(&verified), ip.clone()).await?;
@@ -254,6 +265,7 @@ pub async fn acs(
         link(&txn, now, provider, &verified.name_id, account_id).await?;
     }
     update_names(&txn, now, account_id, &verified).await?;
+    let synced = super::groups::sync(&txn, now, provider, &membership, &verified.attributes, true).await?;
     let relay = match &request {
         Some(r) => safe_relay(&r.relay_state),
         None => safe_relay(posted_relay),
@@ -287,6 +299,12 @@ pub async fn acs(
     match done {
         Ok(s) => {
             report.pass("identity", format!("{email} signed in{}", if created { " (account created: claimed domain)" } else { "" }));
+            if synced.listed.is_some() {
+                report.pass("groups", synced.describe());
+            }
+            if synced.changed() {
+                events.publish(db, provider.workspace_id, &[Topic::Groups, Topic::Access, Topic::Members]).await;
+            }
             log(db, now, provider, &report, false, Some(&verified), ip).await?;
             Ok(Outcome::SignedIn { token: s.token, redirect: s.redirect, max_age: s.max_age })
         }

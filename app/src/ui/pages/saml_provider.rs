@@ -2,7 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::saml::{
-    load_saml_provider, DeleteSamlProvider, RotateProviderToken, RotateScimClientSecret, SaveSamlProvider, SetProviderDomains, SetProvisioning,
+    load_saml_provider, DeleteSamlProvider, MapSignInGroup, RotateProviderToken, RotateScimClientSecret, SaveSamlProvider, SaveSignInGroups,
+    SetProviderDomains, SetProvisioning, UnmapSignInGroup,
 };
 use crate::model::{SamlActivityRow, SamlProviderPage};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
@@ -90,13 +91,15 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let provision = ServerAction::<SetProvisioning>::new();
     let set_domains = ServerAction::<SetProviderDomains>::new();
     let rotate_client = ServerAction::<RotateScimClientSecret>::new();
+    let groups = GroupActions { save: ServerAction::new(), map: ServerAction::new(), unmap: ServerAction::new() };
     let data = Resource::new(
         move || {
             let versions =
                 (rotate.version().get(), provision.version().get(), set_domains.version().get(), save.version().get(), rotate_client.version().get());
-            (slug.get(), id.get(), test.get(), versions)
+            let group_versions = (groups.save.version().get(), groups.map.version().get(), groups.unmap.version().get());
+            (slug.get(), id.get(), test.get(), versions, group_versions)
         },
-        |(s, i, t, _)| load_saml_provider(s, i, t),
+        |(s, i, t, _, _)| load_saml_provider(s, i, t),
     );
     let domains_result = Signal::derive(move || set_domains.value().get());
     let save_result = Signal::derive(move || save.value().get());
@@ -264,6 +267,7 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                         <OAuthClient p=p.clone() pid=pid_oauth slug=slug rotate=rotate_client />
                                     </section>
                                     <ProvisioningSection p=p.clone() pid=pid_prov slug=slug provision=provision />
+                                    <SignInGroupsSection p=p.clone() slug=slug actions=groups />
                                     <section class=CARD>
                                         <h2 class="text-lg font-semibold">"Test sign-in"</h2>
                                         <p class="mt-1 text-sm text-slate-600">
@@ -604,6 +608,101 @@ fn OAuthClient(p: SamlProviderPage, pid: String, slug: Memo<String>, rotate: Ser
         </div>
     }
     // Type-erased: the provider page's view type is deep enough already.
+    .into_any()
+}
+
+/// The provider page's actions on IdP groups at sign-in.
+#[derive(Clone, Copy)]
+struct GroupActions {
+    save: ServerAction<SaveSignInGroups>,
+    map: ServerAction<MapSignInGroup>,
+    unmap: ServerAction<UnmapSignInGroup>,
+}
+
+/// IdP groups at sign-in: the attribute and the admins' IdP groups, the mapped groups
+/// (each with its end), and a form mapping an IdP group to a group nobody else manages.
+#[component]
+fn SignInGroupsSection(p: SamlProviderPage, slug: Memo<String>, actions: GroupActions) -> impl IntoView {
+    let g = p.sign_in_groups.clone();
+    let pid = p.public_id.clone().unwrap_or_default();
+    let (pid_save, pid_map) = (pid.clone(), pid.clone());
+    let result = Signal::derive(move || actions.save.value().get().or_else(|| actions.map.value().get()).or_else(|| actions.unmap.value().get()));
+    let on = !g.attribute.is_empty();
+    view! {
+        <section class=CARD data-testid="sign-in-groups" data-on=on.to_string()>
+            <h2 class="text-lg font-semibold">"Groups from sign-in"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "For workspaces without SCIM: at each sign-in with this provider, a member's mapped groups follow the IdP groups its assertion lists (an attribute absent from the assertion lists none). A mapped group is managed by sign-in: its members can't be changed here. Members who don't sign in with this provider keep what they have until they do."
+            </p>
+            // Its own notice key: the page's `saved` notices show at the top.
+            <Outcome result=result query="groups" />
+            <ActionForm action=actions.save attr:class="mt-4 grid gap-3 sm:grid-cols-2">
+                <input type="hidden" name="slug" value=slug />
+                <input type="hidden" name="id" value=pid_save />
+                <label class="block text-sm font-medium">
+                    "Groups attribute (empty: off)" <input class=INPUT name="groups_attribute" value=g.attribute.clone() placeholder="groups" maxlength="200" />
+                </label>
+                <label class="block text-sm font-medium">
+                    "IdP groups of admins (comma-separated; empty: roles aren't set at sign-in)"
+                    <input class=INPUT name="admin_groups" value=g.admin_groups.clone() placeholder="Gatehouse Admins" />
+                </label>
+                <div>
+                    <button type="submit" class=BUTTON>
+                        "Save groups from sign-in"
+                    </button>
+                </div>
+            </ActionForm>
+            <h3 class="mt-5 font-semibold">"Mapped groups"</h3>
+            {g.mappings.is_empty().then(|| view! { <p class="mt-1 text-sm text-slate-600">"None yet."</p> })}
+            <ul class="mt-2 divide-y divide-slate-100 text-sm" data-testid="sign-in-group-mappings">
+                {g
+                    .mappings
+                    .into_iter()
+                    .map(|(id, name, idp)| {
+                        let label = format!("End the mapping of {name}");
+                        let pid = pid.clone();
+                        view! {
+                            <li class="flex items-center justify-between gap-3 py-2" data-group=name.clone() data-idp-group=idp.clone()>
+                                <span>
+                                    <code>{idp.clone()}</code>
+                                    " → "
+                                    <span class="font-medium">{name.clone()}</span>
+                                </span>
+                                <ActionForm action=actions.unmap>
+                                    <input type="hidden" name="slug" value=slug />
+                                    <input type="hidden" name="id" value=pid />
+                                    <input type="hidden" name="group_id" value=id.to_string() />
+                                    <button type="submit" class="rounded border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100" aria-label=label>
+                                        "End mapping"
+                                    </button>
+                                </ActionForm>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            {(!g.mappable.is_empty())
+                .then(|| {
+                    view! {
+                        <ActionForm action=actions.map attr:class="mt-3 flex flex-wrap items-end gap-3">
+                            <input type="hidden" name="slug" value=slug />
+                            <input type="hidden" name="id" value=pid_map.clone() />
+                            <label class="block text-sm font-medium">
+                                "IdP group" <input class=INPUT name="idp_group" required maxlength="200" placeholder="Analysts" />
+                            </label>
+                            <label class="block text-sm font-medium">
+                                "Gatehouse group" <select name="group_id" class="mt-1 block rounded border border-slate-300 px-2 py-2 text-sm">
+                                    {g.mappable.iter().map(|(id, name)| view! { <option value=id.to_string()>{name.clone()}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <button type="submit" class=BUTTON>
+                                "Map group"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+        </section>
+    }
     .into_any()
 }
 
