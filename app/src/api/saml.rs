@@ -155,7 +155,7 @@ pub async fn rotate_provider_token(slug: String, id: String, expires_in_days: Op
 }
 
 /// Admins of `slug`: provider `id`'s IdP groups at sign-in: the attribute that lists them
-/// (empty: off) and the IdP groups of admins (comma-separated; empty: roles aren't set).
+/// (empty: off) and the IdP groups of admins (one per line; empty: roles aren't set).
 #[server]
 pub async fn save_sign_in_groups(slug: String, id: String, groups_attribute: String, admin_groups: String) -> Result<String, AppError> {
     use super::ctx::*;

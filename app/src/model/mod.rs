@@ -422,7 +422,7 @@ pub struct SamlProviderPage {
 pub struct SignInGroups {
     /// The attribute listing a member's IdP groups (empty: not synced).
     pub attribute: String,
-    /// IdP groups whose members are admins, comma-separated.
+    /// IdP groups whose members are admins, one per line.
     pub admin_groups: String,
     /// `(group id, group name, IdP group)`, by IdP group.
     pub mappings: Vec<(i64, String, String)>,

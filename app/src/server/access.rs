@@ -521,6 +521,8 @@ pub async fn reconcile<C: ConnectionTrait>(db: &C, workspace_id: i64, provider_p
         match g.managed_by_provider_id {
             Some(p) if p == provider.id => linked.push((g, n)),
             Some(_) => {}
+            // Kept in sync at sign-in: neither SCIM's to link nor the admins' to empty.
+            None if g.sign_in_provider_id.is_some() => {}
             None => {
                 let k = grants.get(&g.id).copied().unwrap_or(0);
                 unlinked.push((g, n, k));

@@ -14,6 +14,7 @@ use crate::common::{Reply, TestApp, ADMIN_EMAIL, T0};
 
 mod microsoft;
 mod oauth;
+mod sign_in_groups;
 mod webhooks;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

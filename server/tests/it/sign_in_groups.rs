@@ -65,8 +65,9 @@ async fn a_members_groups_and_role_follow_the_idp_at_each_sign_in() {
     for (idp, g) in [("analysts", analysts), ("leads", leads)] {
         ok(sp.app.call::<MapSignInGroup>(&[("slug", "acme"), ("id", &sp.id), ("idp_group", idp), ("group_id", &g.to_string())], Some(&admin)).await);
     }
-    // Carol signs in listed in analysts: created in the claimed domain, put in Analysts.
-    let r = sign_in(&sp, "carol@acme.test", "groups=analysts,unmapped-group").await;
+    // Carol signs in listed in analysts (names compare without case): created in the
+    // claimed domain, put in Analysts.
+    let r = sign_in(&sp, "carol@acme.test", "groups=ANALYSTS,unmapped-group").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let carol = r.cookie().expect("session");
     assert_eq!(groups_of(&sp, "carol@acme.test").await, ["Analysts", "Everyone"]);
@@ -137,6 +138,21 @@ async fn the_idp_never_demotes_the_last_admin_and_a_test_sign_in_says_what_would
         .details;
     assert!(report.contains("removed from: Analysts") && report.contains("a real sign-in would make these changes"), "{report}");
     assert_eq!(groups_of(&sp, ADMIN_EMAIL).await, ["Analysts", "Everyone"], "a test changes nothing");
+
+    // One provider sets roles: a second one of the workspace may sync groups, not roles.
+    let ws = app::server::workspaces::by_slug(&sp.app.state.db, "acme").await.expect("acme");
+    let cap = crate::common::operator().admin_of(ws.id);
+    let second = app::server::testing::provider(&sp.app.state.db, &sp.app.state.config, sp.app.state.now(), &cap, "Second IdP").await.expect("provider");
+    let r = sp
+        .app
+        .call::<SaveSignInGroups>(&[("slug", "acme"), ("id", second.public_id()), ("groups_attribute", "groups"), ("admin_groups", "admins")], Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("already sets roles"), "{}", r.body);
+    ok(sp
+        .app
+        .call::<SaveSignInGroups>(&[("slug", "acme"), ("id", second.public_id()), ("groups_attribute", "groups"), ("admin_groups", "")], Some(&admin))
+        .await);
 
     // Bad settings are refused with a reason.
     for (attr, admins, why) in [("", "gh-admins", "groups attribute first"), ("bad\u{1}", "", "control characters")] {

@@ -22,7 +22,7 @@ use super::xml::{inspect_assertion, inspect_response, root_kind, Refusal};
 
 /// Largest accepted `SAMLResponse` after base64 decoding (the HTTP body cap is 256 KiB).
 /// Values kept of one attribute (a groups attribute lists every IdP group of the member).
-const MAX_ATTRIBUTE_VALUES: usize = 200;
+pub(in crate::server) const MAX_ATTRIBUTE_VALUES: usize = 200;
 pub const MAX_RESPONSE_BYTES: usize = 192 * 1024;
 /// Allowed clock difference with the IdP.
 pub const CLOCK_SKEW_SECS: i64 = 180;

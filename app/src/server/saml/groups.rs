@@ -4,8 +4,10 @@
 //! the role, when the admin named IdP groups of admins).
 //!
 //! One source of truth per group: a mapped group is managed by sign-in (admins can't edit
-//! its members in the UI; SCIM can't touch it, as SCIM reaches only the groups it made),
-//! and neither Everyone nor a SCIM-managed group can be mapped.
+//! it in the UI; SCIM neither sees nor touches it), and neither Everyone nor a
+//! SCIM-managed group can be mapped. One source of truth per role too: only one provider
+//! of a workspace may set roles, never for members a SCIM client manages, and only for
+//! members whose email is in a domain the provider may assert.
 use std::collections::BTreeSet;
 
 use sea_orm::sea_query::OnConflict;
@@ -31,15 +33,21 @@ fn clean_name(raw: &str, what: &str) -> Result<String, DomainError> {
     Ok(s.to_string())
 }
 
-/// The IdP groups named in a comma- or line-separated list, trimmed, without repeats.
+/// The IdP groups named one per line, trimmed, without repeats (names may hold commas:
+/// `CN=Admins,OU=Groups,DC=corp`).
 fn names_in(list: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for n in list.split([',', '\n']).map(str::trim).filter(|n| !n.is_empty()) {
-        if !out.iter().any(|o| o == n) {
+    for n in list.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        if !out.iter().any(|o| same(o, n)) {
             out.push(n.to_string());
         }
     }
     out
+}
+
+/// IdP group names compare without case (directory groups and GUIDs are case-blind).
+fn same(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// Sets the attribute that lists a member's IdP groups (empty: no syncing) and the IdP
@@ -57,10 +65,25 @@ pub async fn configure(db: &DatabaseConnection, now: i64, cap: &AdminCap, public
         return Err(DomainError::Invalid("Name the groups attribute first: admins are found by their IdP groups.".into()));
     }
     let txn = crate::server::db::write(db).await?;
+    crate::server::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let p = super::row(&txn, cap, public_id).await?;
+    if !admins.is_empty() {
+        let other = saml_provider::Entity::find()
+            .filter(saml_provider::Column::WorkspaceId.eq(cap.workspace_id()))
+            .filter(saml_provider::Column::Id.ne(p.id))
+            .filter(saml_provider::Column::AdminIdpGroups.ne(""))
+            .one(&txn)
+            .await?;
+        if let Some(o) = other {
+            return Err(DomainError::Refused(format!(
+                "{} already sets roles at sign-in; one provider may, so two IdPs never disagree on who is admin.",
+                o.name
+            )));
+        }
+    }
     let mut am: saml_provider::ActiveModel = p.clone().into();
     am.groups_attribute = Set(attribute.clone());
-    am.admin_idp_groups = Set(admins.join(", "));
+    am.admin_idp_groups = Set(admins.join("\n"));
     am.updated_at = Set(now);
     am.update(&txn).await?;
     let key = super::method_key(&p.public_id);
@@ -78,19 +101,28 @@ pub async fn map(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &
         return Err(DomainError::Invalid("Give the IdP group's name as the IdP sends it.".into()));
     }
     let txn = crate::server::db::write(db).await?;
+    crate::server::db::lock_workspace(&txn, cap.workspace_id()).await?;
     let p = super::row(&txn, cap, public_id).await?;
     // Not Everyone, not SCIM's, not mapped already (to this or another provider).
     let g = directory::groups::editable_group(&txn, cap, group_id).await?;
-    let taken = group::Entity::find().filter(group::Column::SignInProviderId.eq(p.id)).filter(group::Column::IdpGroup.eq(idp_group.clone())).one(&txn).await?;
-    if let Some(t) = taken {
+    if let Some(t) = mapped(&txn, p.id).await?.into_iter().find(|t| t.idp_group.as_deref().is_some_and(|i| same(i, &idp_group))) {
         return Err(DomainError::Invalid(format!("“{idp_group}” is already mapped to “{}”.", t.name)));
     }
-    let mut am: group::ActiveModel = g.clone().into();
-    am.sign_in_provider_id = Set(Some(p.id));
-    am.idp_group = Set(Some(idp_group.clone()));
-    am.version = Set(g.version + 1);
-    am.updated_at = Set(now);
-    am.update(&txn).await?;
+    // Only while nobody else manages it (a SCIM client may link groups concurrently).
+    use sea_orm::sea_query::Expr;
+    let done = group::Entity::update_many()
+        .col_expr(group::Column::SignInProviderId, Expr::value(Some(p.id)))
+        .col_expr(group::Column::IdpGroup, Expr::value(Some(idp_group.clone())))
+        .col_expr(group::Column::Version, Expr::value(g.version + 1))
+        .col_expr(group::Column::UpdatedAt, Expr::value(now))
+        .filter(group::Column::Id.eq(g.id))
+        .filter(group::Column::ManagedByProviderId.is_null())
+        .filter(group::Column::SignInProviderId.is_null())
+        .exec(&txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(DomainError::Refused("Another source took this group over meanwhile; load the page again.".into()));
+    }
     let key = super::method_key(&p.public_id);
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.group.map", &g.name, json!({ "provider": key, "idp_group": idp_group })).await?;
     txn.commit().await?;
@@ -130,6 +162,8 @@ pub(in crate::server) async fn mapped<C: ConnectionTrait>(db: &C, provider_id: i
 pub struct Synced {
     /// The IdP groups the assertion listed (`None`: the provider syncs no groups).
     pub listed: Option<Vec<String>>,
+    /// Why nothing was synced although the provider syncs groups (the list is incomplete).
+    pub skipped: Option<String>,
     pub added: Vec<String>,
     pub removed: Vec<String>,
     /// The role set (`None`: unchanged).
@@ -145,6 +179,9 @@ impl Synced {
 
     /// In words, for the sign-in report.
     pub fn describe(&self) -> String {
+        if let Some(why) = &self.skipped {
+            return format!("groups not synced: {why}");
+        }
         let Some(listed) = &self.listed else { return "this provider syncs no groups".into() };
         let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
         let mut s = format!("IdP groups listed: {}; added to: {}; removed from: {}", list(listed), list(&self.added), list(&self.removed));
@@ -158,13 +195,24 @@ impl Synced {
     }
 }
 
-/// The IdP groups the provider's attribute lists in `attributes` (none when it is absent:
-/// a member the IdP lists in no group is in none of the mapped groups).
+/// The IdP groups the provider's attribute lists in `attributes`, lower-cased (none when
+/// it is absent: a member the IdP lists in no group is in none of the mapped groups).
 fn listed(p: &saml_provider::Model, attributes: &[(String, Vec<String>)]) -> Option<BTreeSet<String>> {
     if p.groups_attribute.is_empty() {
         return None;
     }
-    Some(attributes.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&p.groups_attribute)).flat_map(|(_, v)| v.iter().map(|g| g.trim().to_string())).collect())
+    Some(attributes.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&p.groups_attribute)).flat_map(|(_, v)| v.iter().map(|g| g.trim().to_lowercase())).collect())
+}
+
+/// Why the list can't be trusted as complete: Entra's overage (more groups than a token
+/// carries: the claim is left out and a link sent instead), or more values than are read.
+fn incomplete(p: &saml_provider::Model, attributes: &[(String, Vec<String>)]) -> Option<String> {
+    const OVERAGE: &str = "http://schemas.microsoft.com/claims/groups.link";
+    if attributes.iter().any(|(n, _)| n.eq_ignore_ascii_case(OVERAGE)) {
+        return Some("the IdP sent a link instead of the groups (Entra's group overage: the member is in too many groups; emit only the groups assigned to the application)".into());
+    }
+    let values = attributes.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&p.groups_attribute)).map(|(_, v)| v.len()).max().unwrap_or(0);
+    (values >= super::acs::MAX_ATTRIBUTE_VALUES).then(|| format!("the assertion lists {values} or more groups, more than are read"))
 }
 
 /// The IdP groups the assertion lists, sorted (`None`: the provider syncs no groups).
@@ -185,13 +233,25 @@ pub(in crate::server) async fn sync<C: ConnectionTrait>(
 ) -> Result<Synced, DomainError> {
     let Some(listed) = listed(p, attributes) else { return Ok(Synced::default()) };
     let mut out = Synced { listed: Some(listed.iter().cloned().collect()), ..Default::default() };
+    if let Some(why) = incomplete(p, attributes) {
+        // Keep what the member has rather than act on a partial list.
+        out.skipped = Some(why);
+        return Ok(out);
+    }
+    // The workspace's lock first, then the membership as it is now: group rows and the
+    // admin count are then read and written in one order by every sign-in.
+    if apply {
+        crate::server::db::lock_workspace(db, m.workspace_id).await?;
+    }
+    let Some(m) = membership::Entity::find_by_id(m.id).one(db).await? else { return Ok(out) };
+    let m = &m;
     if m.status != Status::Active {
         return Ok(out);
     }
     let current: BTreeSet<i64> =
         group_member::Entity::find().filter(group_member::Column::MembershipId.eq(m.id)).all(db).await?.into_iter().map(|gm| gm.group_id).collect();
     for g in mapped(db, p.id).await? {
-        let wanted = g.idp_group.as_ref().is_some_and(|i| listed.contains(i));
+        let wanted = g.idp_group.as_ref().is_some_and(|i| listed.contains(&i.to_lowercase()));
         let has = current.contains(&g.id);
         if wanted == has {
             continue;
@@ -227,8 +287,15 @@ pub(in crate::server) async fn sync<C: ConnectionTrait>(
         webhooks::group_event(db, now, m.workspace_id, Kind::GroupChanged, g.id, &g.name, moved).await?;
     }
     let admins = names_in(&p.admin_idp_groups);
-    if !admins.is_empty() {
-        let role = if admins.iter().any(|a| listed.contains(a)) { Role::Admin } else { Role::Member };
+    // Roles: not for members a SCIM client manages (it sets theirs), and only for members
+    // in a domain this provider may assert (a provider limited to other domains can't
+    // make or unmake the workspace's own admins).
+    let asserts = match crate::server::entities::account::Entity::find_by_id(m.account_id).one(db).await? {
+        Some(a) => super::may_assert(db, p, &a.email_normalized).await?,
+        None => false,
+    };
+    if !admins.is_empty() && m.managed_by_provider_id.is_none() && asserts {
+        let role = if admins.iter().any(|a| listed.contains(&a.to_lowercase())) { Role::Admin } else { Role::Member };
         if role != m.role {
             let last = if role == Role::Member {
                 if apply {
@@ -258,4 +325,56 @@ pub(in crate::server) async fn sync<C: ConnectionTrait>(
         audit::record(db, now, Some(m.workspace_id), &actor, "saml.groups.sync", &super::method_key(&p.public_id), details).await?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(attribute: &str) -> saml_provider::Model {
+        saml_provider::Model {
+            id: 1,
+            public_id: "p".into(),
+            workspace_id: 1,
+            name: "IdP".into(),
+            idp_entity_id: String::new(),
+            sso_url: String::new(),
+            certificates: String::new(),
+            allow_idp_initiated: false,
+            sign_requests: false,
+            require_encryption: false,
+            nameid_format: String::new(),
+            attr_email: String::new(),
+            attr_given_name: String::new(),
+            attr_family_name: String::new(),
+            sp_key_pem: None,
+            sp_cert_pem: None,
+            provisioning_enabled: false,
+            created_at: 0,
+            updated_at: 0,
+            asserted_domains: None,
+            slo_url: String::new(),
+            slo_binding: String::new(),
+            groups_attribute: attribute.into(),
+            admin_idp_groups: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_list_that_cannot_be_complete_is_not_acted_on() {
+        let p = provider("groups");
+        let some = vec![("groups".to_string(), vec!["A".to_string(), " b ".to_string()])];
+        assert_eq!(listed(&p, &some), Some(["a".to_string(), "b".to_string()].into_iter().collect()), "trimmed, without case");
+        assert_eq!(incomplete(&p, &some), None);
+        let overage = vec![("http://schemas.microsoft.com/claims/groups.link".to_string(), vec!["https://graph.microsoft.com/…".to_string()])];
+        assert!(incomplete(&p, &overage).is_some_and(|w| w.contains("overage")));
+        let full = vec![("Groups".to_string(), (0..crate::server::saml::acs::MAX_ATTRIBUTE_VALUES).map(|n| n.to_string()).collect())];
+        assert!(incomplete(&p, &full).is_some_and(|w| w.contains("more than are read")));
+        assert_eq!(listed(&provider(""), &some), None, "no attribute named: no syncing");
+    }
+
+    #[test]
+    fn admin_groups_are_one_per_line_and_may_hold_commas() {
+        assert_eq!(names_in("CN=Admins,OU=Groups,DC=corp\n  ops \n\nOPS\n"), ["CN=Admins,OU=Groups,DC=corp", "ops"]);
+    }
 }

@@ -21,10 +21,11 @@ pub fn parse_id(id: &str) -> Option<i64> {
 }
 
 /// Groups of the token's workspace that are unlinked or linked to its provider, never
-/// Everyone.
+/// Everyone, never one kept in sync at sign-in (its source of truth is the assertion).
 pub fn groups(client: &Client) -> Condition {
     Condition::all()
         .add(group::Column::WorkspaceId.eq(client.workspace_id))
         .add(group::Column::IsEveryone.eq(false))
+        .add(group::Column::SignInProviderId.is_null())
         .add(Condition::any().add(group::Column::ManagedByProviderId.is_null()).add(group::Column::ManagedByProviderId.eq(client.provider_id)))
 }

@@ -643,8 +643,10 @@ fn SignInGroupsSection(p: SamlProviderPage, slug: Memo<String>, actions: GroupAc
                     "Groups attribute (empty: off)" <input class=INPUT name="groups_attribute" value=g.attribute.clone() placeholder="groups" maxlength="200" />
                 </label>
                 <label class="block text-sm font-medium">
-                    "IdP groups of admins (comma-separated; empty: roles aren't set at sign-in)"
-                    <input class=INPUT name="admin_groups" value=g.admin_groups.clone() placeholder="Gatehouse Admins" />
+                    "IdP groups of admins (one per line; empty: roles aren't set at sign-in)"
+                    <textarea class=INPUT name="admin_groups" rows="2" placeholder="Gatehouse Admins">
+                        {g.admin_groups.clone()}
+                    </textarea>
                 </label>
                 <div>
                     <button type="submit" class=BUTTON>
