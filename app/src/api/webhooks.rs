@@ -53,9 +53,7 @@ pub async fn create_webhook(slug: String, url: String, #[server(flatten)] events
 pub async fn rotate_webhook_secret(slug: String, id: i64, overlap_secs: i64) -> Result<WebhookSecretShown, AppError> {
     use super::ctx::*;
     let (st, cap) = admin(&slug).await?;
-    let (id, secret) = crate::server::webhooks::rotate(&st.db, st.now(), &cap, id, overlap_secs).await.map_err(fail)?;
-    let page = crate::server::webhooks::page(&st.db, &cap, None).await.map_err(fail)?;
-    let url = page.endpoints.iter().find(|e| e.id == id).map(|e| e.url.clone()).unwrap_or_default();
+    let (url, secret) = crate::server::webhooks::rotate(&st.db, st.now(), &cap, id, overlap_secs).await.map_err(fail)?;
     Ok(shown(&st, &slug, id, url, secret))
 }
 

@@ -37,23 +37,25 @@ mod browser {
 
     pub struct Conn {
         source: EventSource,
-        /// The stream's handlers, then the document's `input`/`change` and `submit` ones.
+        /// The stream's handlers.
         _handlers: Vec<Handler>,
-        document_listeners: bool,
+        /// The document's `input`/`change` and `submit` handlers.
+        on_input: Handler,
+        on_submit: Handler,
+    }
+
+    impl Conn {
+        fn document_listeners(&self) -> [(&'static str, &Handler); 3] {
+            [("input", &self.on_input), ("change", &self.on_input), ("submit", &self.on_submit)]
+        }
     }
 
     impl Drop for Conn {
         fn drop(&mut self) {
             self.source.close();
-            if self.document_listeners {
-                let doc = document();
-                let n = self._handlers.len();
-                if n >= 2 {
-                    let (on_input, on_submit) = (&self._handlers[n - 2], &self._handlers[n - 1]);
-                    for (name, h) in [("input", on_input), ("change", on_input), ("submit", on_submit)] {
-                        let _ = doc.remove_event_listener_with_callback(name, h.as_ref().unchecked_ref());
-                    }
-                }
+            let doc = document();
+            for (name, h) in self.document_listeners() {
+                let _ = doc.remove_event_listener_with_callback(name, h.as_ref().unchecked_ref());
             }
             if let Some(body) = document().body() {
                 let _ = body.remove_attribute("data-live");
@@ -118,14 +120,14 @@ mod browser {
             }
         });
         let on_submit: Handler = Closure::new(move |_: web_sys::Event| for_submit.set(false));
+        // Made before the document's listeners are added, so a failure part-way removes
+        // them (on drop) instead of leaving handlers registered that no longer exist.
+        let conn = Conn { source, _handlers: handlers.into_iter().map(|(_, h)| h).collect(), on_input, on_submit };
         let doc = document();
-        for (name, h) in [("input", &on_input), ("change", &on_input), ("submit", &on_submit)] {
+        for (name, h) in conn.document_listeners() {
             doc.add_event_listener_with_callback(name, h.as_ref().unchecked_ref()).ok()?;
         }
-        let mut kept: Vec<Handler> = handlers.into_iter().map(|(_, h)| h).collect();
-        kept.push(on_input);
-        kept.push(on_submit);
-        Some(SendWrapper::new(Conn { source, _handlers: kept, document_listeners: true }))
+        Some(SendWrapper::new(conn))
     }
 
     /// Refetch now, or once the member's unsaved input is done with.

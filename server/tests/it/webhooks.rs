@@ -205,7 +205,6 @@ async fn each_kind_of_change_is_delivered_signed_and_verified_by_the_reference_l
     assert_eq!((new[0]["type"].clone(), new[0]["data"]["cause"].clone()), (json!("access.changed"), json!("group_deleted")));
     let c = &new[0]["data"]["changes"][0];
     assert_eq!((c["member"]["id"].clone(), c["before"].clone(), c["after"].clone()), (json!(bob_id), json!("edit"), Value::Null));
-    let _ = finance;
 }
 
 #[tokio::test]

@@ -131,14 +131,49 @@ pub(in crate::server) async fn outbox<C: ConnectionTrait>(db: &C, workspace_id: 
     Ok((!endpoints.is_empty()).then_some(Outbox { workspace_id, kind, endpoints }))
 }
 
+/// One event as every endpoint is sent it: its id and its body.
+struct Event {
+    id: String,
+    kind: &'static str,
+    workspace_id: i64,
+    payload: String,
+}
+
+impl Event {
+    async fn new<C: ConnectionTrait>(db: &C, now: i64, workspace_id: i64, kind: &'static str, data: serde_json::Value) -> Result<Event, DomainError> {
+        let slug = workspace::Entity::find_by_id(workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
+        let id = format!("msg_{}", super::crypto::random_hex(16));
+        let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+        let payload = json!({ "id": id, "type": kind, "timestamp": timestamp, "workspace": slug, "data": data }).to_string();
+        Ok(Event { id, kind, workspace_id, payload })
+    }
+
+    /// Its delivery to `endpoint_id`, pending from `now`.
+    async fn deliver_to<C: ConnectionTrait>(&self, db: &C, now: i64, endpoint_id: i64, subject: &str) -> Result<(), DomainError> {
+        webhook_delivery::ActiveModel {
+            endpoint_id: Set(endpoint_id),
+            workspace_id: Set(self.workspace_id),
+            event_id: Set(self.id.clone()),
+            event_type: Set(self.kind.to_string()),
+            subject: Set(subject.to_string()),
+            payload: Set(self.payload.clone()),
+            state: Set(delivery::PENDING.to_string()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    }
+}
+
 impl Outbox {
     /// Queues the event (`data` is its `data` object) for every endpoint, in `db`'s
     /// transaction. Deliveries with the same `subject` reach an endpoint in order.
     pub(in crate::server) async fn queue<C: ConnectionTrait>(self, db: &C, now: i64, subject: &str, data: serde_json::Value) -> Result<(), DomainError> {
-        let slug = workspace::Entity::find_by_id(self.workspace_id).one(db).await?.map(|w| w.slug).unwrap_or_default();
-        let event_id = format!("msg_{}", super::crypto::random_hex(16));
-        let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-        let payload = json!({ "id": event_id, "type": self.kind.as_str(), "timestamp": timestamp, "workspace": slug, "data": data }).to_string();
+        let event = Event::new(db, now, self.workspace_id, self.kind.as_str(), data).await?;
         for endpoint_id in self.endpoints {
             let waiting = webhook_delivery::Entity::find()
                 .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
@@ -154,27 +189,7 @@ impl Outbox {
                     .await?;
                 continue;
             }
-            webhook_delivery::ActiveModel {
-                endpoint_id: Set(endpoint_id),
-                workspace_id: Set(self.workspace_id),
-                event_id: Set(event_id.clone()),
-                event_type: Set(self.kind.as_str().to_string()),
-                subject: Set(subject.to_string()),
-                payload: Set(payload.clone()),
-                state: Set(delivery::PENDING.to_string()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                lease_token: Set(None),
-                lease_until: Set(None),
-                last_attempt_at: Set(None),
-                last_status: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                delivered_at: Set(None),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?;
+            event.deliver_to(db, now, endpoint_id, subject).await?;
         }
         Ok(())
     }
@@ -349,7 +364,7 @@ async fn endpoint_of<C: ConnectionTrait>(db: &C, cap: &AdminCap, id: i64) -> Res
 /// A new signing secret for endpoint `id`. For `overlap_secs` (one of the rotation
 /// choices) deliveries carry a signature by the old secret too, so the receiver can switch
 /// without dropping any.
-pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, overlap_secs: i64) -> Result<(i64, String), DomainError> {
+pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, overlap_secs: i64) -> Result<(String, String), DomainError> {
     if !super::crypto::ROTATION_OVERLAPS_SECS.contains(&overlap_secs) {
         return Err(invalid("Choose how long the old secret keeps signing."));
     }
@@ -364,7 +379,7 @@ pub async fn rotate(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i64, 
     m.update(&txn).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "webhook.rotate", &e.url, json!({ "id": e.id, "overlap_secs": overlap_secs })).await?;
     txn.commit().await?;
-    Ok((e.id, secret.expose().to_string()))
+    Ok((e.url, secret.expose().to_string()))
 }
 
 /// Deletes endpoint `id` and its queue: nothing more is sent to it.
@@ -389,25 +404,8 @@ pub async fn send_test(db: &DatabaseConnection, now: i64, cap: &AdminCap, id: i6
     let txn = super::db::write(db).await?;
     let e = endpoint_of(&txn, cap, id).await?;
     audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "webhook.test", &e.url, json!({ "id": e.id })).await?;
-    let slug = workspace::Entity::find_by_id(e.workspace_id).one(&txn).await?.map(|w| w.slug).unwrap_or_default();
-    let event_id = format!("msg_{}", super::crypto::random_hex(16));
-    let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-    let payload = json!({ "id": event_id, "type": "webhook.test", "timestamp": timestamp, "workspace": slug, "data": { "sent_by": cap.actor().label } });
-    webhook_delivery::ActiveModel {
-        endpoint_id: Set(e.id),
-        workspace_id: Set(e.workspace_id),
-        event_id: Set(event_id),
-        event_type: Set("webhook.test".into()),
-        subject: Set("test".into()),
-        payload: Set(payload.to_string()),
-        state: Set(delivery::PENDING.to_string()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let event = Event::new(&txn, now, e.workspace_id, "webhook.test", json!({ "sent_by": cap.actor().label })).await?;
+    event.deliver_to(&txn, now, e.id, "test").await?;
     txn.commit().await?;
     Ok(e.url)
 }
