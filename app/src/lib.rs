@@ -82,6 +82,17 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=path!("/w/:slug/settings/authentication/oidc/:id")
+                    view=|| {
+                        view! {
+                            <Gate audience=Audience::Admins>
+                                <pages::SamlProviderPageView />
+                            </Gate>
+                        }
+                    }
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=path!("/w/:slug/settings/authentication/saml/:id/reconcile")
                     view=|| {
                         view! {

@@ -19,6 +19,7 @@ mod m20261207_000014_member_sort_key;
 mod m20261207_000015_scim_oauth;
 mod m20261207_000016_webhooks;
 mod m20261208_000017_sign_in_groups;
+mod m20261208_000018_oidc_connections;
 
 /// SQLite can't drop a column's inline UNIQUE: a table is rebuilt by SQLite's documented
 /// procedure instead. `steps` (create the new table, copy, drop the old, rename, and
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_scim_oauth::Migration),
             Box::new(m20261207_000016_webhooks::Migration),
             Box::new(m20261208_000017_sign_in_groups::Migration),
+            Box::new(m20261208_000018_oidc_connections::Migration),
         ]
     }
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // A local OpenID Connect provider for tests: oidc-provider (panva) shaped like Google, Microsoft
-// or Slack. See scripts/interop/README.md ("OIDC provider") for the CLI, the account syntax and
+// or Slack (the operator's providers), or like a generic IdP, Okta, Auth0 or Keycloak (a
+// workspace's own connections: their issuer paths, claim shapes, group claims and token endpoint
+// authentication). See scripts/interop/README.md ("OIDC provider") for the CLI, the account syntax and
 // the exact HTTP steps a non-browser client takes.
 //
-//   node scripts/interop/oidc_provider.mjs --port P --profile google|microsoft|slack \
+//   node scripts/interop/oidc_provider.mjs --port P --profile google|microsoft|slack|generic|okta|auth0|keycloak \
 //     --client-id ID --client-secret SECRET --redirect-uri URI [--redirect-uri URI2 ...]
 //
 // Prints `READY http://127.0.0.1:P` on stdout once it is listening. Exits when its parent goes away.
@@ -14,7 +16,14 @@ import { parseArgs } from 'node:util';
 
 import Provider, { interactionPolicy } from 'oidc-provider';
 
-const PROFILES = ['google', 'microsoft', 'slack'];
+const PROFILES = ['google', 'microsoft', 'slack', 'generic', 'okta', 'auth0', 'keycloak'];
+// Where each profile's issuer lives on the server (Okta's custom authorization server, Auth0's
+// trailing slash, a Keycloak realm).
+const ISSUER_PATH = { okta: '/oauth2/default', auth0: '/', keycloak: '/realms/acme' };
+// Auth0's namespaced custom claim for groups (an Action adds it; Auth0 drops non-namespaced ones).
+const AUTH0_GROUPS = 'https://gatehouse.test/groups';
+// Claims that hold a list: `groups=Eng|Admins` in a login string.
+const LIST_CLAIMS = new Set(['groups', AUTH0_GROUPS]);
 const MICROSOFT_DEFAULT_TID = '9188040d-6c67-4c5b-b112-36a304b66dad';
 const SLACK_DEFAULT_TEAM_ID = 'T0001';
 const INTRUDER_ID = 'intruder';
@@ -25,7 +34,7 @@ const INTRUDER_SECRET = 'intruder-secret';
 
 function usage(msg) {
   if (msg) process.stderr.write(`oidc_provider: ${msg}\n`);
-  process.stderr.write('usage: node scripts/interop/oidc_provider.mjs --port P --profile google|microsoft|slack '
+  process.stderr.write('usage: node scripts/interop/oidc_provider.mjs --port P --profile google|microsoft|slack|generic|okta|auth0|keycloak '
     + '--client-id ID --client-secret SECRET --redirect-uri URI [--redirect-uri URI2 ...]\n');
   process.exit(2);
 }
@@ -39,6 +48,9 @@ try {
       'client-id': { type: 'string' },
       'client-secret': { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
+      // Any `{prefix}{hex id}/callback` is a registered redirect URI (a workspace's connection
+      // has its own, known only once the connection exists).
+      'redirect-uri-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -56,8 +68,9 @@ const clientId = args['client-id'];
 const clientSecret = args['client-secret'];
 if (!clientId || !clientSecret) usage('--client-id and --client-secret are required');
 if (clientId === INTRUDER_ID) usage(`--client-id must not be "${INTRUDER_ID}" (that one is built in)`);
-const redirectUris = args['redirect-uri'] ?? [];
-if (!redirectUris.length) usage('at least one --redirect-uri is required');
+const redirectPrefix = args['redirect-uri-prefix'];
+const redirectUris = args['redirect-uri'] ?? (redirectPrefix ? [`${redirectPrefix}0/callback`] : []);
+if (!redirectUris.length) usage('at least one --redirect-uri (or --redirect-uri-prefix) is required');
 for (const uri of redirectUris) {
   try {
     const u = new URL(uri);
@@ -138,6 +151,10 @@ const STANDARD_SCOPES = {
     'picture', 'locale', 'zoneinfo'],
 };
 const PROFILE_OPENID_CLAIMS = {
+  generic: [],
+  okta: ['groups', 'preferred_username'],
+  auth0: [AUTH0_GROUPS, 'nickname'],
+  keycloak: ['groups', 'preferred_username'],
   google: ['hd'],
   microsoft: ['tid', 'oid', 'xms_edov', 'ver'],
   slack: ['https://slack.com/user_id', 'https://slack.com/team_id', 'https://slack.com/team_name',
@@ -171,6 +188,7 @@ function parseLogin(raw) {
     if (value === '' && key === 'sub') throw new LoginError('sub cannot be removed');
     if (key === 'sub' && typeof value !== 'string') throw new LoginError('sub must be a string');
     if (value === '') overrides.set(key, undefined);
+    else if (LIST_CLAIMS.has(key)) overrides.set(key, value === '-' ? [] : value.split('|'));
     else if (value === 'true') overrides.set(key, true);
     else if (value === 'false') overrides.set(key, false);
     else overrides.set(key, value);
@@ -197,6 +215,25 @@ function claimsFor(raw) {
         hd: ['gmail.com', 'googlemail.com'].includes(domain) ? undefined : domain,
       });
       break;
+    case 'generic':
+    case 'okta':
+    case 'auth0':
+    case 'keycloak': {
+      const h = sha256(`${profile}-sub:${key}`).toString('hex');
+      const sub = {
+        generic: `user-${h.slice(0, 16)}`,
+        okta: `00u${h.slice(0, 17)}`,
+        auth0: `auth0|${h.slice(0, 24)}`,
+        keycloak: `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`,
+      }[profile];
+      Object.assign(base, {
+        sub, email, email_verified: true, name: `${given} ${family}`, given_name: given, family_name: family,
+      });
+      if (profile === 'okta') Object.assign(base, { preferred_username: email, groups: ['Everyone'] });
+      if (profile === 'auth0') Object.assign(base, { nickname: email.split('@')[0], [AUTH0_GROUPS]: [] });
+      if (profile === 'keycloak') Object.assign(base, { preferred_username: email.split('@')[0], groups: [] });
+      break;
+    }
     case 'microsoft': {
       const tid = pick('tid', MICROSOFT_DEFAULT_TID) ?? MICROSOFT_DEFAULT_TID;
       Object.assign(base, {
@@ -243,7 +280,9 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
 }[c]));
 
-const PROFILE_TITLE = { google: 'Google', microsoft: 'Microsoft', slack: 'Slack' };
+const PROFILE_TITLE = {
+  google: 'Google', microsoft: 'Microsoft', slack: 'Slack', generic: 'a generic IdP', okta: 'Okta', auth0: 'Auth0', keycloak: 'Keycloak',
+};
 const STYLE = 'body{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}'
   + 'label{display:block;margin:.8em 0 .2em}input{width:100%;padding:.4em;box-sizing:border-box}'
   + 'button{margin:1em .5em 0 0;padding:.4em 1.2em}.error{color:#a00}code{font-size:90%}'
@@ -313,13 +352,15 @@ function makeProvider(issuer) {
   };
 
   const cookiePrefix = `_gh_oidc_${profile}_${new URL(issuer).port}`;
+  // Auth0 applications take the secret in the body by default; its discovery then lists only that.
+  const authMethod = profile === 'auth0' ? 'client_secret_post' : 'client_secret_basic';
   const client = (id, secret) => ({
     client_id: id,
     client_secret: secret,
     redirect_uris: redirectUris,
     response_types: ['code'],
     grant_types: ['authorization_code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: authMethod,
     id_token_signed_response_alg: 'RS256',
   });
 
@@ -333,6 +374,7 @@ function makeProvider(issuer) {
     jwks: { keys: [jwk] },
     claims: CLAIMS_CONFIG,
     scopes: ['openid'],
+    clientAuthMethods: profile === 'auth0' ? ['client_secret_post'] : ['client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
     conformIdTokenClaims: false,
     pkce: { required: () => true },
@@ -400,6 +442,14 @@ function makeProvider(issuer) {
       Grant: 600,
     },
   });
+
+  if (redirectPrefix) {
+    const exact = provider.Client.prototype.redirectUriAllowed;
+    provider.Client.prototype.redirectUriAllowed = function allowed(value) {
+      const rest = typeof value === 'string' && value.startsWith(redirectPrefix) ? value.slice(redirectPrefix.length) : null;
+      return (rest !== null && /^[0-9a-f]{1,64}\/callback$/.test(rest)) || exact.call(this, value);
+    };
+  }
 
   // Our own interaction pages, instead of devInteractions (whose page pulls a web font).
   provider.use(async (ctx, next) => {
@@ -509,7 +559,8 @@ server.on('error', (err) => {
   process.exit(1);
 });
 server.listen(port, '127.0.0.1', () => {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const prefix = (ISSUER_PATH[profile] ?? '').replace(/\/$/, '');
+  const issuer = `http://127.0.0.1:${server.address().port}${ISSUER_PATH[profile] ?? ''}`;
   const serve = () => {
     const provider = makeProvider(issuer);
     provider.on('server_error', (ctx, err) => process.stderr.write(`oidc_provider: server_error ${err.stack}\n`));
@@ -522,6 +573,11 @@ server.listen(port, '127.0.0.1', () => {
         serve();
         res.end('rotated');
         return;
+      }
+      // An issuer with a path: the provider's routes answer under it (as when mounted there).
+      if (prefix && req.url.startsWith(`${prefix}/`)) {
+        req.originalUrl = req.url;
+        req.url = req.url.slice(prefix.length);
       }
       callback(req, res);
     };

@@ -1,6 +1,8 @@
 //! OpenID Connect endpoints (documented in the README):
 //! `GET /auth/{google|slack|office365}/start?workspace=SLUG[&next=/w/SLUG/…]` and
-//! `GET /auth/{provider}/callback`.
+//! `GET /auth/{provider}/callback` for the operator's providers;
+//! `GET /oidc/{connection}/login[?next=…][&test=1]` and `GET /oidc/{connection}/callback`
+//! for the workspaces' own connections.
 use app::server::crypto::Token;
 use app::server::{oidc, DomainError};
 use app::web::AppState;
@@ -15,7 +17,122 @@ use crate::pages::{internal, page, peer};
 const OIDC_COOKIE: &str = "gatehouse_oidc_browser";
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/auth/{provider}/start", get(start)).route("/auth/{provider}/callback", get(callback))
+    Router::new()
+        .route("/auth/{provider}/start", get(start))
+        .route("/auth/{provider}/callback", get(callback))
+        .route("/oidc/{connection}/login", get(connection_login))
+        .route("/oidc/{connection}/callback", get(connection_callback))
+}
+
+/// Binds a workspace connection's pending sign-in to the browser that started it.
+const CONNECTION_COOKIE: &str = "gatehouse_oidc_connection_browser";
+
+async fn connection(st: &AppState, id: &str) -> Result<app::server::saml::Provider, Response> {
+    match oidc::connections::by_public_id(&st.db, id).await {
+        Ok(p) => Ok(p),
+        Err(DomainError::NotFound) => Err(page(StatusCode::NOT_FOUND, "There is no such sign-in connection.", None)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ConnectionLogin {
+    next: Option<String>,
+    /// `1`: an admin's "Test sign-in" (no session will be created).
+    test: Option<String>,
+}
+
+async fn connection_login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<ConnectionLogin>, headers: HeaderMap, req: Request) -> Response {
+    let ip = peer(&req);
+    let p = match connection(&st, &id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(r) = crate::browser::start_throttled(&st, &format!("oidc:{}", p.public_id()), ip.as_deref()).await {
+        return r;
+    }
+    let test_by = if q.test.as_deref() == Some("1") {
+        // Only an admin of the connection's workspace may run a test.
+        let viewer = app::web::cookies::viewer_from_headers(&st.db, st.now(), &headers, st.config.secure_cookies()).await.unwrap_or(None);
+        match viewer {
+            Some(v) if v.workspace_id == p.workspace_id() && v.is_admin() => Some(v.account_id),
+            _ => return page(StatusCode::NOT_FOUND, "There is no such sign-in connection.", None),
+        }
+    } else {
+        None
+    };
+    let nonce = crate::browser::nonce(&headers, CONNECTION_COOKIE).unwrap_or_else(Token::generate);
+    match oidc::connection_signin::start(st.deps(), &p, q.next.as_deref(), test_by, &nonce).await {
+        Ok(oidc::connection_signin::Started::Redirect(url)) => {
+            let mut r = Redirect::to(&url).into_response();
+            r.headers_mut().append(header::SET_COOKIE, crate::browser::set_nonce(CONNECTION_COOKIE, "/oidc/", &nonce, st.config.secure_cookies(), false));
+            r
+        }
+        Ok(oidc::connection_signin::Started::Tested(to)) => Redirect::to(&to).into_response(),
+        Err(DomainError::Refused(msg)) => page(StatusCode::FORBIDDEN, &msg, None),
+        Err(DomainError::Internal(e)) => {
+            tracing::error!(connection = %id, error = %e, "OIDC connection start failed");
+            page(StatusCode::BAD_GATEWAY, "The sign-in provider can't be reached right now. Try again in a moment.", None)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ConnectionAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn connection_callback(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ConnectionAnswer>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let ip = peer(&req);
+    // Failures are counted per connection and client address (no counter per made-up id).
+    let found = oidc::connections::by_public_id(&st.db, &id).await;
+    let scope = if found.is_ok() { format!("oidc:{id}") } else { "oidc:unknown".to_string() };
+    if let Some(r) = crate::browser::throttled(&st, &scope, ip.as_deref()).await {
+        return r;
+    }
+    let p = match found {
+        Ok(p) => p,
+        Err(DomainError::NotFound) => {
+            crate::browser::failed(&st, &scope, ip.as_deref()).await;
+            return page(StatusCode::NOT_FOUND, "There is no such sign-in connection.", None);
+        }
+        Err(e) => return internal(e),
+    };
+    let nonce = crate::browser::nonce(&headers, CONNECTION_COOKIE);
+    let answer = oidc::connection_signin::Answer {
+        code: q.code.as_deref(),
+        state: q.state.as_deref(),
+        iss: q.iss.as_deref(),
+        error: q.error.as_deref(),
+        error_description: q.error_description.as_deref(),
+        browser_nonce: nonce.as_ref(),
+        ip: ip.clone(),
+        user_agent: crate::browser::user_agent(&headers),
+    };
+    let res = match oidc::connection_signin::callback(st.deps(), &p, answer).await {
+        Ok(app::server::saml::signin::Outcome::SignedIn { token, redirect, max_age }) => {
+            let cookie = app::web::cookies::set_cookie_header(&token, st.config.secure_cookies(), max_age);
+            (StatusCode::SEE_OTHER, [(header::LOCATION, redirect), (header::SET_COOKIE, cookie)]).into_response()
+        }
+        Ok(app::server::saml::signin::Outcome::Tested { redirect }) => Redirect::to(&redirect).into_response(),
+        Ok(app::server::saml::signin::Outcome::Refused { message, back }) => page(StatusCode::FORBIDDEN, &message, Some(&back)),
+        Err(e) => internal(e),
+    };
+    if res.status().is_client_error() {
+        crate::browser::failed(&st, &scope, ip.as_deref()).await;
+    }
+    res
 }
 
 #[derive(serde::Deserialize)]

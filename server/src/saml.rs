@@ -350,7 +350,7 @@ async fn email_first(State(st): State<AppState>, Query(q): Query<EmailFirst>) ->
     match saml::provider_for_email(&st.db, ws.id, &q.email).await {
         Ok(Some(p)) => {
             let next = q.next.filter(|n| n.starts_with('/')).unwrap_or_else(|| format!("/w/{slug}"));
-            continue_to(&format!("/saml/{}/login?next={}", p.public_id(), app::model::query_value(&next)), p.name())
+            continue_to(&format!("{}?next={}", p.login_path(), app::model::query_value(&next)), p.name())
         }
         Ok(None) => back("sso_no_provider"),
         Err(DomainError::Invalid(_)) => back("sso_bad_email"),

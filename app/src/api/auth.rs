@@ -41,8 +41,8 @@ pub async fn login_page(slug: String) -> Result<LoginOptions, AppError> {
     let ws = workspaces::by_slug(&st.db, &slug).await.map_err(fail)?;
     let ms = methods::list(&st.db, ws.id, &st.config).await.map_err(fail)?;
     let password_enabled = ms.iter().any(|m| m.key == methods::PASSWORD && m.enabled);
-    let sso_by_email =
-        ms.iter().any(|m| m.key.starts_with("saml:") && m.enabled) && !crate::server::domains::list(&st.db, ws.id).await.map_err(fail)?.is_empty();
+    let sso_by_email = ms.iter().any(|m| (m.key.starts_with("saml:") || m.key.starts_with("oidc:")) && m.enabled)
+        && !crate::server::domains::list(&st.db, ws.id).await.map_err(fail)?.is_empty();
     let other_methods =
         ms.into_iter().filter(|m| m.key != methods::PASSWORD && m.enabled && m.available).map(|m| (m.key, format!("Sign in with {}", m.label))).collect();
     Ok(LoginOptions { workspace_name: ws.name, workspace_slug: ws.slug, password_enabled, other_methods, sso_by_email })

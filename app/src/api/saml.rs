@@ -54,6 +54,30 @@ pub async fn save_saml_provider(
     Ok(crate::model::notice(code).unwrap_or_default().to_string())
 }
 
+/// Admins of `slug`: creates (`id` = "new") or updates an OpenID Connect connection. The
+/// issuer's discovery document is fetched to check it; an empty client secret keeps the
+/// stored one. On success the browser goes to the connection's page.
+#[server]
+pub async fn save_oidc_connection(slug: String, id: String, #[server(flatten)] form: crate::model::OidcConnectionForm) -> Result<String, AppError> {
+    use super::ctx::*;
+    use crate::server::oidc::connections;
+    let (st, cap) = admin(&slug).await?;
+    let (p, code) = if id == "new" || id == crate::server::provider_page::NEW_OIDC {
+        (connections::create(&st.db, &st.config, st.now(), &cap, &form).await.map_err(fail)?, "connection_added")
+    } else {
+        (connections::update(&st.db, &st.config, st.now(), &cap, &id, &form).await.map_err(fail)?, "provider_saved")
+    };
+    leptos_axum::redirect(&format!("/w/{}/settings/authentication/oidc/{}?saved={code}", urlencode(&slug), p.public_id()));
+    Ok(crate::model::notice(code).unwrap_or_default().to_string())
+}
+
+/// The page of provider `id` of the admin's workspace (SAML or OpenID Connect), for
+/// answers that go back to it.
+#[cfg(feature = "ssr")]
+async fn page_of(st: &crate::web::AppState, cap: &crate::server::permissions::AdminCap, slug: &str, id: &str) -> Result<String, AppError> {
+    crate::server::provider_page::path_of(&st.db, cap, slug, id).await.map_err(super::ctx::fail)
+}
+
 /// Admins of `slug`: which claimed domains provider `id` may assert, separated by commas
 /// or spaces (empty: none). Only those domains' addresses are matched to members or
 /// create members through this provider; it still signs in whoever it is linked to.
@@ -64,7 +88,7 @@ pub async fn set_provider_domains(slug: String, id: String, domains: String) -> 
     let (st, cap) = admin(&slug).await?;
     let list: Vec<String> = domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_string).collect();
     saml::set_asserted_domains(&st.db, st.now(), &cap, &id, Some(list)).await.map_err(fail)?;
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?domains_saved=domains_saved", urlencode(&slug), urlencode(&id)));
+    redirect_no_js(&format!("{}?domains_saved=domains_saved", page_of(&st, &cap, &slug, &id).await?));
     Ok(crate::model::notice("domains_saved").unwrap_or_default().to_string())
 }
 
@@ -161,7 +185,7 @@ pub async fn save_sign_in_groups(slug: String, id: String, groups_attribute: Str
     use super::ctx::*;
     let (st, cap) = admin(&slug).await?;
     crate::server::saml::groups::configure(&st.db, st.now(), &cap, &id, &groups_attribute, &admin_groups).await.map_err(fail)?;
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_groups_saved", urlencode(&slug), urlencode(&id)));
+    redirect_no_js(&format!("{}?groups=sign_in_groups_saved", page_of(&st, &cap, &slug, &id).await?));
     Ok("Groups at sign-in saved; they apply from each member's next sign-in.".into())
 }
 
@@ -172,7 +196,7 @@ pub async fn map_sign_in_group(slug: String, id: String, idp_group: String, grou
     use super::ctx::*;
     let (st, cap) = admin(&slug).await?;
     let name = crate::server::saml::groups::map(&st.db, st.now(), &cap, &id, &idp_group, group_id).await.map_err(fail)?;
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_group_mapped", urlencode(&slug), urlencode(&id)));
+    redirect_no_js(&format!("{}?groups=sign_in_group_mapped", page_of(&st, &cap, &slug, &id).await?));
     Ok(format!("“{name}” now follows the IdP group “{}” at each sign-in.", idp_group.trim()))
 }
 
@@ -182,6 +206,6 @@ pub async fn unmap_sign_in_group(slug: String, id: String, group_id: i64) -> Res
     use super::ctx::*;
     let (st, cap) = admin(&slug).await?;
     let name = crate::server::saml::groups::unmap(&st.db, st.now(), &cap, &id, group_id).await.map_err(fail)?;
-    redirect_no_js(&format!("/w/{}/settings/authentication/saml/{}?groups=sign_in_group_unmapped", urlencode(&slug), urlencode(&id)));
+    redirect_no_js(&format!("{}?groups=sign_in_group_unmapped", page_of(&st, &cap, &slug, &id).await?));
     Ok(format!("“{name}” is the admins' again, with its members."))
 }

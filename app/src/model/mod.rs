@@ -340,6 +340,27 @@ pub struct SamlProviderForm {
     pub attr_family_name: String,
 }
 
+/// The editable fields of a workspace's own OpenID Connect connection, as its page shows
+/// them and its form submits them. The client secret is never shown: empty on the page,
+/// and an update that leaves it empty keeps the stored one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct OidcConnectionForm {
+    pub name: String,
+    /// The issuer (or its discovery URL, `…/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes asked for besides `openid email profile` (space-separated), such as `groups`.
+    pub scopes: String,
+    /// Claim names, comma-separated (the first present is used).
+    pub claim_email: String,
+    pub claim_given_name: String,
+    pub claim_family_name: String,
+    #[serde(deserialize_with = "checkbox")]
+    pub require_email_verified: bool,
+}
+
 /// A checkbox's value: a boolean (JSON), or any text but `false`/`off` (a form post,
 /// which sends `on` or the input's value only when ticked).
 fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -366,6 +387,14 @@ fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 pub struct SamlProviderPage {
     /// `None` while adding a new provider.
     pub public_id: Option<String>,
+    /// `saml`, or `oidc` for an OpenID Connect connection (whose page shows `oidc` and
+    /// `redirect_uri` instead of the SAML and SCIM parts).
+    pub protocol: String,
+    pub oidc: OidcConnectionForm,
+    /// OIDC: the redirect URI to register at the IdP.
+    pub redirect_uri: String,
+    /// OIDC: a client secret is stored.
+    pub has_client_secret: bool,
     pub form: SamlProviderForm,
     pub nameid_formats: Vec<(String, String)>,
     pub enabled: bool,
@@ -474,6 +503,14 @@ pub fn saml_method_key(public_id: &str) -> String {
     format!("saml:{public_id}")
 }
 
+/// The id an OpenID Connect connection's empty form is loaded with.
+pub const NEW_OIDC_ID: &str = "new-oidc";
+
+/// The sign-in method key of a customer OpenID Connect connection (`oidc:{public_id}`).
+pub fn oidc_method_key(public_id: &str) -> String {
+    format!("oidc:{public_id}")
+}
+
 /// A sign-in method's display name, for places the UI only has its key.
 pub fn method_label(key: &str) -> &'static str {
     match key {
@@ -481,6 +518,7 @@ pub fn method_label(key: &str) -> &'static str {
         "slack" => "Slack",
         "office365" => "Office365",
         "password" => "Username and password",
+        k if k.starts_with("oidc:") => "OpenID Connect",
         _ => "SAML",
     }
 }
@@ -666,6 +704,7 @@ pub const NOTICES: &[(&str, &str)] = &[
     ("resource_deleted", "Deleted, with every grant on it."),
     ("access_saved", "Access saved."),
     ("provider_added", "Provider added. Set it up in your IdP with the values below, run Test sign-in, then switch it on."),
+    ("connection_added", "Connection added. Register the redirect URI below at your IdP, run Test sign-in, then switch it on in Member Authorization."),
     ("provider_saved", "Provider saved."),
     ("provider_deleted", "Provider deleted."),
     ("domains_saved", "Domains saved."),

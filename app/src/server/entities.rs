@@ -330,8 +330,36 @@ pub mod saml_provider {
         /// IdP groups whose members are admins, comma-separated (empty: the role isn't
         /// set at sign-in).
         pub admin_idp_groups: String,
+        /// `saml`, or `oidc` for a customer OpenID Connect connection (whose claim names
+        /// are in the `attr_*` and `groups_attribute` columns; the SAML columns are empty).
+        pub protocol: String,
+        /// OIDC: the issuer (discovery is `{issuer}/.well-known/openid-configuration`).
+        pub oidc_issuer: String,
+        pub oidc_client_id: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub oidc_client_secret: Option<crate::server::crypto::Secret>,
+        /// OIDC: scopes asked for besides `openid email profile`, space-separated.
+        pub oidc_scopes: String,
+        /// OIDC: refuse an email without `email_verified: true` (off: only an explicit
+        /// `false` is refused, for IdPs such as Entra ID that never send the claim).
+        pub oidc_require_email_verified: bool,
     }
     no_relations!();
+
+    impl Model {
+        /// A customer OpenID Connect connection (else a SAML provider).
+        pub fn is_oidc(&self) -> bool {
+            self.protocol == "oidc"
+        }
+        /// Its sign-in method key: `saml:{public id}` or `oidc:{public id}`.
+        pub fn method_key(&self) -> String {
+            if self.is_oidc() {
+                crate::model::oidc_method_key(&self.public_id)
+            } else {
+                crate::model::saml_method_key(&self.public_id)
+            }
+        }
+    }
 }
 
 pub mod api_key {
@@ -533,6 +561,8 @@ pub mod oidc_state {
         pub next: String,
         pub expires_at: i64,
         pub browser_hash: String,
+        /// An admin's Test sign-in of a customer connection: the admin's account.
+        pub test_by: Option<i64>,
     }
     no_relations!();
 }

@@ -17,7 +17,8 @@ pub const OIDC_PROVIDERS: [&str; 3] = ["google", "slack", "office365"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodState {
-    /// `password`, `google`, `slack`, `office365` or `saml:<provider id>`.
+    /// `password`, `google`, `slack`, `office365`, `saml:<provider id>` or
+    /// `oidc:<connection id>`.
     pub key: String,
     pub label: String,
     pub enabled: bool,
@@ -45,8 +46,9 @@ pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64, cfg: &RuntimeCo
         });
     }
     for sp in saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await? {
-        let key = crate::model::saml_method_key(&sp.public_id);
-        out.push(MethodState { enabled: enabled.contains(&key), key, label: sp.name, available: true, note: Some("SAML".into()) });
+        let key = sp.method_key();
+        let note = if sp.is_oidc() { "OpenID Connect" } else { "SAML" };
+        out.push(MethodState { enabled: enabled.contains(&key), key, label: sp.name, available: true, note: Some(note.into()) });
     }
     Ok(out)
 }
@@ -65,7 +67,7 @@ pub async fn enabled_set<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Resul
 /// Is `method` on for this workspace *and* offered by this server? (One read: it runs on
 /// every sign-in.)
 pub async fn is_enabled<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &str, cfg: &RuntimeConfig) -> Result<bool, DomainError> {
-    if method.starts_with("saml:") {
+    if method.starts_with("saml:") || method.starts_with("oidc:") {
         return Ok(list(db, workspace_id, cfg).await?.iter().any(|m| m.key == method && m.enabled && m.available));
     }
     let offered = method == PASSWORD || (OIDC_PROVIDERS.contains(&method) && cfg.oidc_provider(method).is_some());
@@ -75,7 +77,9 @@ pub async fn is_enabled<C: ConnectionTrait>(db: &C, workspace_id: i64, method: &
 async fn validate_key<C: ConnectionTrait>(db: &C, workspace_id: i64, key: &str, cfg: &RuntimeConfig) -> Result<(), DomainError> {
     let states = list(db, workspace_id, cfg).await?;
     match states.iter().find(|m| m.key == key) {
-        None => Err(DomainError::Invalid(format!("Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>."))),
+        None => Err(DomainError::Invalid(format!(
+            "Unknown sign-in method “{key}”: use password, google, slack, office365, saml:<provider id> or oidc:<connection id>."
+        ))),
         Some(m) if !m.available => Err(DomainError::Refused(format!("{} is not configured on this server.", m.label))),
         Some(_) => Ok(()),
     }
@@ -120,7 +124,9 @@ pub async fn change(
     }
     let known = list(&txn, ws, cfg).await?;
     if let Some(key) = disable.iter().find(|k| !known.iter().any(|m| &&m.key == k)) {
-        return Err(DomainError::Invalid(format!("Unknown sign-in method “{key}”: use password, google, slack, office365 or saml:<provider id>.")));
+        return Err(DomainError::Invalid(format!(
+            "Unknown sign-in method “{key}”: use password, google, slack, office365, saml:<provider id> or oidc:<connection id>."
+        )));
     }
     let before = enabled_set(&txn, ws).await?;
     for key in enable {

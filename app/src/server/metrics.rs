@@ -9,8 +9,9 @@ use std::sync::{Mutex, OnceLock};
 
 /// What each metric is, for `# HELP` / `# TYPE`.
 const METRICS: &[(&str, &str, &str)] = &[
-    ("gatehouse_sign_ins_total", "counter", "Sign-in attempts by method (password, saml, google, slack, office365) and outcome."),
+    ("gatehouse_sign_ins_total", "counter", "Sign-in attempts by method (password, saml, oidc, google, slack, office365) and outcome."),
     ("gatehouse_saml_rejections_total", "counter", "SAML responses refused, by the check that failed."),
+    ("gatehouse_oidc_rejections_total", "counter", "Answers of workspaces' OpenID Connect connections refused, by the check that failed."),
     ("gatehouse_scim_requests_total", "counter", "SCIM requests by operation and HTTP status."),
     ("gatehouse_http_request_duration_seconds", "histogram", "HTTP request latency by method, route template and status class."),
     ("gatehouse_db_pool_connections", "gauge", "Database pool connections by state (in_use, idle, max)."),
@@ -68,7 +69,14 @@ pub fn observe(name: &'static str, l: &[(&'static str, &str)], seconds: f64) {
 
 /// A sign-in attempt's outcome (`ok`, `refused`, `throttled`, …).
 pub fn sign_in(method: &str, outcome: &str) {
-    let method = if method.starts_with("saml") { "saml" } else { method };
+    // One series per protocol, not per provider (ids are the workspaces').
+    let method = if method.starts_with("saml") {
+        "saml"
+    } else if method.starts_with("oidc:") {
+        "oidc"
+    } else {
+        method
+    };
     inc("gatehouse_sign_ins_total", &[("method", method), ("outcome", outcome)]);
 }
 

@@ -6,7 +6,7 @@
 use sea_orm::DatabaseConnection;
 
 use super::saml::{self, idp_metadata, signin};
-use crate::model::{SamlCert, SamlProviderForm, SamlProviderPage};
+use crate::model::{OidcConnectionForm, SamlCert, SamlProviderForm, SamlProviderPage};
 use crate::server::config::RuntimeConfig;
 use crate::server::permissions::AdminCap;
 use crate::server::scim::oauth;
@@ -37,7 +37,27 @@ fn oauth_overlaps() -> Vec<(i64, String)> {
     crate::server::crypto::overlap_choices("none: the old secret stops now")
 }
 
-/// Provider `id`'s page (`new`: the empty form). `test` picks a "Test sign-in" result to
+/// The page of provider `id` of the admin's workspace, SAML or OpenID Connect.
+pub async fn path_of(db: &DatabaseConnection, cap: &AdminCap, slug: &str, id: &str) -> Result<String, DomainError> {
+    let p = saml::row(db, cap, id).await?;
+    Ok(signin::page_path(slug, &p))
+}
+
+/// The id of an OpenID Connect connection's empty form.
+pub const NEW_OIDC: &str = crate::model::NEW_OIDC_ID;
+
+fn oidc_defaults() -> OidcConnectionForm {
+    use crate::server::oidc::connections::{DEFAULT_CLAIM_EMAIL, DEFAULT_CLAIM_FAMILY, DEFAULT_CLAIM_GIVEN};
+    OidcConnectionForm {
+        claim_email: DEFAULT_CLAIM_EMAIL.into(),
+        claim_given_name: DEFAULT_CLAIM_GIVEN.into(),
+        claim_family_name: DEFAULT_CLAIM_FAMILY.into(),
+        require_email_verified: true,
+        ..Default::default()
+    }
+}
+
+/// Provider `id`'s page (`new`: the empty SAML form; `new-oidc`: an OpenID Connect one). `test` picks a "Test sign-in" result to
 /// show; `flash` is a token a no-JS rotation handed back, shown only if it is current.
 pub async fn provider_page(
     db: &DatabaseConnection,
@@ -49,9 +69,13 @@ pub async fn provider_page(
     flash: Option<String>,
 ) -> Result<SamlProviderPage, DomainError> {
     let formats = saml::NAMEID_FORMATS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    if id == "new" {
+    if id == "new" || id == NEW_OIDC {
         return Ok(SamlProviderPage {
             public_id: None,
+            protocol: if id == NEW_OIDC { saml::OIDC } else { saml::SAML }.into(),
+            oidc: oidc_defaults(),
+            redirect_uri: String::new(),
+            has_client_secret: false,
             form: SamlProviderForm {
                 attr_email: saml::DEFAULT_ATTR_EMAIL.into(),
                 attr_given_name: saml::DEFAULT_ATTR_GIVEN.into(),
@@ -96,7 +120,7 @@ pub async fn provider_page(
         .filter_map(|pem| idp_metadata::certificate_facts(pem).ok())
         .map(|(_, not_after, subject)| SamlCert { subject, expires: day(not_after), days_left: (not_after - now).div_euclid(86_400) })
         .collect();
-    let enabled = crate::server::methods::enabled_set(db, p.workspace_id).await?.contains(&saml::method_key(&p.public_id));
+    let enabled = crate::server::methods::enabled_set(db, p.workspace_id).await?.contains(&saml::key_of(&p));
     let activity = signin::activity(db, p.id, 20).await?;
     let test = match test {
         Some(t) => activity.iter().find(|a| a.id == t && a.test_mode).map(activity_row),
@@ -119,7 +143,26 @@ pub async fn provider_page(
     let asserted_domains = saml::asserted_domains(db, &p).await?;
     let asserted_by_default = p.asserted_domains.is_none();
     let sign_in_groups = sign_in_groups(db, &p).await?;
+    let oidc = p.protocol == saml::OIDC;
     Ok(SamlProviderPage {
+        protocol: p.protocol.clone(),
+        oidc: if oidc {
+            OidcConnectionForm {
+                name: p.name.clone(),
+                issuer: p.oidc_issuer.clone(),
+                client_id: p.oidc_client_id.clone(),
+                client_secret: String::new(),
+                scopes: p.oidc_scopes.clone(),
+                claim_email: p.attr_email.clone(),
+                claim_given_name: p.attr_given_name.clone(),
+                claim_family_name: p.attr_family_name.clone(),
+                require_email_verified: p.oidc_require_email_verified,
+            }
+        } else {
+            oidc_defaults()
+        },
+        redirect_uri: if oidc { crate::server::oidc::connections::redirect_uri(cfg, &p.public_id) } else { String::new() },
+        has_client_secret: p.oidc_client_secret.is_some(),
         sign_in_groups,
         claimed_domains,
         asserted_domains,
@@ -170,7 +213,7 @@ pub async fn provider_page(
         test,
         delete_consequences: saml::DELETE_CONSEQUENCES.into(),
         provisioning: p.provisioning_enabled,
-        provisioning_blocker: if p.provisioning_enabled { None } else { crate::server::scim::enable_blocker(db, &p).await? },
+        provisioning_blocker: if p.provisioning_enabled || oidc { None } else { crate::server::scim::enable_blocker(db, &p).await? },
         fallback_methods: if p.provisioning_enabled {
             crate::server::methods::enabled_set(db, p.workspace_id)
                 .await?

@@ -226,7 +226,7 @@ pub async fn list_own(db: &sea_orm::DatabaseConnection, now: i64, viewer: &Viewe
         .all(db)
         .await?
         .into_iter()
-        .map(|p| (crate::model::saml_method_key(&p.public_id), p.name))
+        .map(|p| (p.method_key(), p.name))
         .collect();
     Ok(live_of(db, now, &ws, viewer.account_id)
         .await?

@@ -7,9 +7,16 @@ use super::DomainError;
 
 pub const DAY: i64 = 86_400;
 
-/// The metric a session's method counts under: SAML providers together.
+/// The metric a session's method counts under: SAML providers together, OpenID Connect
+/// connections together.
 pub fn sign_in_metric(method: &str) -> String {
-    let kind = if method.starts_with("saml") { "saml" } else { method };
+    let kind = if method.starts_with("saml") {
+        "saml"
+    } else if method.starts_with("oidc:") {
+        "oidc"
+    } else {
+        method
+    };
     format!("signin:{kind}")
 }
 
@@ -66,6 +73,7 @@ mod tests {
         assert_eq!(rows, [(0, "scim:ok", 1), (0, "signin:password", 3), (1, "signin:password", 1)]);
         assert!(recent(&db, 1, t + 40 * DAY, 30).await.unwrap().is_empty(), "older than the window");
         assert_eq!(sign_in_metric("saml:abc"), "signin:saml");
+        assert_eq!(sign_in_metric("oidc:abc"), "signin:oidc");
         assert_eq!(sign_in_metric("google"), "signin:google");
     }
 }

@@ -14,6 +14,7 @@ mod methods;
 mod migration;
 mod observability;
 mod oidc;
+mod oidc_connections;
 mod pages;
 mod processes;
 mod saml;

@@ -26,11 +26,19 @@ fn issuers() -> &'static BTreeMap<&'static str, String> {
 
 /// Starts an oidc-provider with `profile` for our provider `key`; returns its issuer.
 fn spawn_provider(key: &str, profile: &str) -> String {
+    let (child, issuer) = spawn_idp(profile, CLIENT_ID, CLIENT_SECRET, &["--redirect-uri", &format!("{ORIGIN}/auth/{key}/callback")]);
+    std::mem::forget(child); // exits with us
+    issuer
+}
+
+/// Starts an oidc-provider of `profile` with one client and `redirect` (its redirect URI
+/// arguments); returns the process and its issuer.
+pub fn spawn_idp(profile: &str, client_id: &str, secret: &str, redirect: &[&str]) -> (std::process::Child, String) {
     let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut child = Command::new("node")
         .arg(repo.join("scripts/interop/oidc_provider.mjs"))
-        .args(["--port", "0", "--profile", profile, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
-        .args(["--redirect-uri", &format!("{ORIGIN}/auth/{key}/callback")])
+        .args(["--port", "0", "--profile", profile, "--client-id", client_id, "--client-secret", secret])
+        .args(redirect)
         .current_dir(&repo)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -39,8 +47,7 @@ fn spawn_provider(key: &str, profile: &str) -> String {
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY");
     assert!(line.starts_with("READY "), "oidc-provider did not start: {line}");
-    std::mem::forget(child); // exits with us
-    line.trim().trim_start_matches("READY ").to_string()
+    (child, line.trim().trim_start_matches("READY ").to_string())
 }
 
 fn now() -> i64 {
@@ -67,7 +74,7 @@ async fn cap(app: &TestApp) -> AdminCap {
     crate::common::operator().admin_of(ws.id)
 }
 
-/// A browser: cookies per host, redirects followed by hand.
+/// A browser's cookies at the IdP.
 #[derive(Default)]
 struct Jar(BTreeMap<String, String>);
 
@@ -84,12 +91,49 @@ impl Jar {
     }
 }
 
-fn absolute(base: &str, loc: &str) -> String {
+/// `loc` made absolute against the IdP's origin (its paths are absolute from the root).
+fn at(url: &str, loc: &str) -> String {
     if loc.starts_with("http") {
-        loc.to_string()
-    } else {
-        format!("{base}{loc}")
+        return loc.to_string();
     }
+    let u = reqwest::Url::parse(url).expect("url");
+    u.join(loc).expect("join").to_string()
+}
+
+/// From our answer redirecting to the IdP (`first`), logs in there as `login`; stops at the redirect
+/// back to us and returns its path and query.
+pub async fn through_idp(first: &str, login: &str) -> String {
+    let client = crate::saml::client();
+    let mut jar = Jar::default();
+    let mut url = first.to_string();
+    for _ in 0..10 {
+        let resp = client.get(&url).header(reqwest::header::COOKIE, jar.header()).send().await.expect("GET IdP");
+        jar.take(resp.headers());
+        match resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string) {
+            Some(l) if l.starts_with(ORIGIN) => return l.trim_start_matches(ORIGIN).to_string(),
+            Some(l) => url = at(&url, &l),
+            None => {
+                let status = resp.status();
+                let body = resp.text().await.expect("body");
+                assert_eq!(status, 200, "{body}");
+                let action = body.split("action=\"").nth(1).and_then(|s| s.split('"').next()).expect("form action").replace("&amp;", "&");
+                let resp = client
+                    .post(at(&url, &action))
+                    .header(reqwest::header::COOKIE, jar.header())
+                    .form(&[("login", login), ("action", "login")])
+                    .send()
+                    .await
+                    .expect("POST login");
+                jar.take(resp.headers());
+                let l = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).expect("after login").to_string();
+                if l.starts_with(ORIGIN) {
+                    return l.trim_start_matches(ORIGIN).to_string();
+                }
+                url = at(&url, &l);
+            }
+        }
+    }
+    panic!("no redirect back to us");
 }
 
 /// Starts at our /auth/{key}/start, logs in at the provider as `login`, and stops at the
@@ -108,41 +152,9 @@ async fn to_callback_at(app: &TestApp, base: &str, slug: &str, key: &str, login:
     let r = app.get(&format!("/auth/{key}/start?workspace={slug}&next=/w/{slug}/settings/members"), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "start: {}", r.body);
     let ours = r.set_cookie("gatehouse_oidc_browser").expect("nonce cookie");
-    let base = base.to_string();
-    let mut url = rewrite(r.location().expect("location").to_string());
-    assert!(url.starts_with(&base), "{url}");
-    let client = crate::saml::client();
-    let mut jar = Jar::default();
-    for _ in 0..10 {
-        let resp = client.get(&url).header(reqwest::header::COOKIE, jar.header()).send().await.expect("GET provider");
-        jar.take(resp.headers());
-        let loc = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        match loc {
-            Some(l) if l.starts_with(ORIGIN) => return (l.trim_start_matches(ORIGIN).to_string(), ours),
-            Some(l) => url = absolute(&base, &l),
-            None => {
-                // The login page: post the form.
-                let status = resp.status();
-                let body = resp.text().await.expect("body");
-                assert_eq!(status, 200, "{body}");
-                let action = body.split("action=\"").nth(1).and_then(|s| s.split('"').next()).expect("form action").replace("&amp;", "&");
-                let resp = client
-                    .post(absolute(&base, &action))
-                    .header(reqwest::header::COOKIE, jar.header())
-                    .form(&[("login", login), ("action", "login")])
-                    .send()
-                    .await
-                    .expect("POST login");
-                jar.take(resp.headers());
-                let l = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).expect("after login").to_string();
-                if l.starts_with(ORIGIN) {
-                    return (l.trim_start_matches(ORIGIN).to_string(), ours);
-                }
-                url = absolute(&base, &l);
-            }
-        }
-    }
-    panic!("no redirect back to us");
+    let url = rewrite(r.location().expect("location").to_string());
+    assert!(url.starts_with(base), "{url}");
+    (through_idp(&url, login).await, ours)
 }
 
 async fn finish(app: &TestApp, callback: &str, cookie: &str) -> Reply {

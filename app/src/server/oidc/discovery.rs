@@ -31,6 +31,8 @@ pub(super) fn http() -> Result<openidconnect::reqwest::Client, DomainError> {
 #[derive(Default)]
 pub struct Discovery {
     cache: Mutex<HashMap<String, Fetched>>,
+    /// The workspaces' own connections, cached apart (their URLs are admins' input).
+    pub(super) connections: super::connections::ConnectionCache,
 }
 
 /// When a document was fetched, whether an unknown key forced that fetch, and the document.
@@ -83,21 +85,18 @@ pub fn redirect_uri(cfg: &RuntimeConfig, key: &str) -> String {
     format!("{}/auth/{key}/callback", cfg.public_url.trim_end_matches('/'))
 }
 
-pub(super) fn client_for(
-    cfg: &RuntimeConfig,
-    p: &OidcProvider,
-    md: &CoreProviderMetadata,
-) -> Result<
-    openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >,
-    DomainError,
-> {
+/// A client built from discovery: the authorization endpoint set, the token and userinfo
+/// endpoints as the document has them.
+pub(super) type Client = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+pub(super) fn client_for(cfg: &RuntimeConfig, p: &OidcProvider, md: &CoreProviderMetadata) -> Result<Client, DomainError> {
     let redirect = RedirectUrl::new(redirect_uri(cfg, &p.key)).map_err(|e| DomainError::Internal(e.to_string()))?;
     let post_only = md
         .token_endpoint_auth_methods_supported()

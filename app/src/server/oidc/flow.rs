@@ -46,6 +46,7 @@ pub async fn start(deps: Deps<'_>, key: &str, slug: &str, next: Option<&str>, br
         next: Set(next.and_then(completion::safe_relay).unwrap_or_default()),
         expires_at: Set(now + STATE_LIFETIME_SECS),
         browser_hash: Set(browser_nonce.hash()),
+        test_by: Set(None),
     }
     .insert(db)
     .await?;

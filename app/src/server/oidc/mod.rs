@@ -9,7 +9,12 @@
 //! - `flow`: start, callback, code exchange and the account a verified identity signs in.
 //! - `rules`: each provider's claims rules (issuers, tenants, teams, email trust).
 //! - `allowlist`: the workspace admin's per-provider allowlist.
+//! - `connections`: a workspace's own OIDC connections (any IdP), their settings and
+//!   discovery under the outbound address policy.
+//! - `connection_signin`: signing in through one, every check recorded for Test sign-in.
 mod allowlist;
+pub mod connection_signin;
+pub mod connections;
 mod discovery;
 mod flow;
 mod rules;

@@ -322,7 +322,7 @@ pub(in crate::server) async fn sync<C: ConnectionTrait>(
     if apply && out.changed() {
         let actor = audit::Actor::anonymous(&format!("{} (sign-in groups)", p.name), None);
         let details = json!({ "member": m.id, "added": out.added, "removed": out.removed, "role": out.role.map(Role::as_str) });
-        audit::record(db, now, Some(m.workspace_id), &actor, "saml.groups.sync", &super::method_key(&p.public_id), details).await?;
+        audit::record(db, now, Some(m.workspace_id), &actor, "saml.groups.sync", &super::key_of(p), details).await?;
     }
     Ok(out)
 }
@@ -357,6 +357,12 @@ mod tests {
             slo_binding: String::new(),
             groups_attribute: attribute.into(),
             admin_idp_groups: String::new(),
+            protocol: "saml".into(),
+            oidc_issuer: String::new(),
+            oidc_client_id: String::new(),
+            oidc_client_secret: None,
+            oidc_scopes: String::new(),
+            oidc_require_email_verified: true,
         }
     }
 

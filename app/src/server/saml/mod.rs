@@ -38,6 +38,26 @@ pub fn method_key(public_id: &str) -> String {
     crate::model::saml_method_key(public_id)
 }
 
+/// A SAML provider's row; a customer OpenID Connect connection shares the table.
+pub const SAML: &str = "saml";
+/// A customer OpenID Connect connection's row (see `oidc::connection`).
+pub const OIDC: &str = "oidc";
+
+/// The sign-in method key of a provider row, whichever its protocol: `saml:{id}` or
+/// `oidc:{id}`.
+pub(in crate::server) fn key_of(p: &saml_provider::Model) -> String {
+    p.method_key()
+}
+
+/// What an external identity made by this provider is filed under (with its public id).
+pub(in crate::server) fn identity_kind(p: &saml_provider::Model) -> &'static str {
+    if p.protocol == OIDC {
+        OIDC
+    } else {
+        SAML
+    }
+}
+
 /// Our URLs for one provider.
 pub struct Urls {
     pub entity_id: String,
@@ -181,7 +201,7 @@ async fn clean(given: &ProviderInput, now: i64, cfg: &RuntimeConfig) -> Result<C
     })
 }
 
-fn new_public_id() -> String {
+pub(in crate::server) fn new_public_id() -> String {
     let mut b = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
@@ -217,6 +237,10 @@ impl Provider {
     pub fn allow_idp_initiated(&self) -> bool {
         self.0.allow_idp_initiated
     }
+    /// Where a member's browser starts signing in with it (`next` is added by the caller).
+    pub fn login_path(&self) -> String {
+        format!("/{}/{}/login", if self.0.protocol == OIDC { OIDC } else { SAML }, self.0.public_id)
+    }
     /// The stored row, for tests that check what was written.
     #[cfg(any(test, feature = "testing"))]
     pub fn row(&self) -> &saml_provider::Model {
@@ -233,16 +257,22 @@ pub(in crate::server) async fn rows<C: ConnectionTrait>(db: &C, workspace_id: i6
     Ok(saml_provider::Entity::find().filter(saml_provider::Column::WorkspaceId.eq(workspace_id)).order_by_asc(saml_provider::Column::Id).all(db).await?)
 }
 
-/// A provider by its public id, whichever workspace it belongs to (the ACS entry point).
+/// A SAML provider by its public id, whichever workspace it belongs to (the ACS entry
+/// point); an OpenID Connect connection's id is "not found" here.
 pub async fn by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<Provider, DomainError> {
     row_by_public_id(db, public_id).await.map(Provider)
 }
 
 pub(in crate::server) async fn row_by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    any_by_public_id(db, public_id).await?.filter(|p| p.protocol == SAML).ok_or(DomainError::NotFound)
+}
+
+/// A provider row of either protocol by its public id.
+pub(in crate::server) async fn any_by_public_id<C: ConnectionTrait>(db: &C, public_id: &str) -> Result<Option<saml_provider::Model>, DomainError> {
     if public_id.len() > 64 {
-        return Err(DomainError::NotFound);
+        return Ok(None);
     }
-    saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(db).await?.ok_or(DomainError::NotFound)
+    Ok(saml_provider::Entity::find().filter(saml_provider::Column::PublicId.eq(public_id)).one(db).await?)
 }
 
 /// A provider of the admin's workspace; another workspace's provider is "not found".
@@ -250,12 +280,37 @@ pub async fn get<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) ->
     row(db, cap, public_id).await.map(Provider)
 }
 
+/// A provider of the admin's workspace, of either protocol (what both share: domains,
+/// groups at sign-in, the page, deletion).
 pub(in crate::server) async fn row<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
-    let p = row_by_public_id(db, public_id).await?;
-    if p.workspace_id != cap.workspace_id() {
-        return Err(DomainError::NotFound);
+    match any_by_public_id(db, public_id).await? {
+        Some(p) if p.workspace_id == cap.workspace_id() => Ok(p),
+        _ => Err(DomainError::NotFound),
+    }
+}
+
+/// A SAML provider of the admin's workspace (SAML settings, SCIM): an OpenID Connect
+/// connection is refused with why.
+pub(in crate::server) async fn saml_row<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    let p = row(db, cap, public_id).await?;
+    if p.protocol != SAML {
+        return Err(DomainError::Refused(format!("{} is an OpenID Connect connection: this is for SAML providers.", p.name)));
     }
     Ok(p)
+}
+
+/// Before a workspace gets another provider (SAML or OpenID Connect): one that asserted
+/// every domain as the only one keeps asserting what it did; the new one asserts nothing
+/// until an admin gives it domains.
+pub(in crate::server) async fn before_another<C: ConnectionTrait>(txn: &C, workspace_id: i64) -> Result<(), DomainError> {
+    let claimed = super::domains::list(txn, workspace_id).await?.join(",");
+    saml_provider::Entity::update_many()
+        .col_expr(saml_provider::Column::AssertedDomains, Expr::value(claimed))
+        .filter(saml_provider::Column::WorkspaceId.eq(workspace_id))
+        .filter(saml_provider::Column::AssertedDomains.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Creates a provider (its sign-in method starts off: test it, then switch it on). A
@@ -270,16 +325,9 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     .await
     .map_err(|e| DomainError::Internal(e.to_string()))??;
     let txn = crate::server::db::write(db).await?;
-    // A provider that asserted every domain as the only one keeps asserting what it did;
-    // the new one asserts nothing until an admin gives it domains.
-    let claimed = super::domains::list(&txn, cap.workspace_id()).await?.join(",");
-    saml_provider::Entity::update_many()
-        .col_expr(saml_provider::Column::AssertedDomains, Expr::value(claimed))
-        .filter(saml_provider::Column::WorkspaceId.eq(cap.workspace_id()))
-        .filter(saml_provider::Column::AssertedDomains.is_null())
-        .exec(&txn)
-        .await?;
+    before_another(&txn, cap.workspace_id()).await?;
     let model = saml_provider::ActiveModel {
+        protocol: Set(SAML.into()),
         public_id: Set(public_id.clone()),
         workspace_id: Set(cap.workspace_id()),
         asserted_domains: Set(None),
@@ -319,7 +367,7 @@ pub async fn update(
     public_id: &str,
     input: &ProviderInput,
 ) -> Result<Provider, DomainError> {
-    let existing = row(db, cap, public_id).await?;
+    let existing = saml_row(db, cap, public_id).await?;
     let c = clean(input, now, cfg).await?;
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.into();
@@ -353,7 +401,7 @@ pub const DELETE_CONSEQUENCES: &str = "Members who signed in with this provider 
 /// method is the last one enabled.
 pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Events, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
     let p = row(db, cap, public_id).await?;
-    let key = method_key(&p.public_id);
+    let key = key_of(&p);
     let txn = crate::server::db::write(db).await?;
     let enabled: Vec<String> = sign_in_method::Entity::find()
         .filter(sign_in_method::Column::WorkspaceId.eq(p.workspace_id))
@@ -372,7 +420,7 @@ pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Eve
         .exec(&txn)
         .await?;
     external_identity::Entity::delete_many()
-        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKind.eq(identity_kind(&p)))
         .filter(external_identity::Column::ProviderKey.eq(p.public_id.clone()))
         .exec(&txn)
         .await?;
@@ -413,7 +461,7 @@ pub async fn delete(db: &DatabaseConnection, events: &crate::server::events::Eve
         now,
         Some(cap.workspace_id()),
         cap.actor(),
-        "saml.provider.delete",
+        if p.protocol == OIDC { "oidc.connection.delete" } else { "saml.provider.delete" },
         &key,
         serde_json::json!({ "name": p.name, "sessions_ended": ended }),
     )
@@ -468,8 +516,8 @@ pub fn sp_metadata(cfg: &RuntimeConfig, p: &Provider) -> String {
     })
 }
 
-/// Email-first routing: the workspace's first enabled SAML provider that may assert
-/// `email`'s domain.
+/// Email-first routing: the workspace's first enabled provider (SAML or OpenID Connect)
+/// that may assert `email`'s domain.
 pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, email_raw: &str) -> Result<Option<Provider>, DomainError> {
     let email = super::normalize_email(email_raw)?;
     if !super::domains::claims_email(db, workspace_id, &email).await? {
@@ -477,7 +525,7 @@ pub async fn provider_for_email<C: ConnectionTrait>(db: &C, workspace_id: i64, e
     }
     let enabled = super::methods::enabled_set(db, workspace_id).await?;
     for p in rows(db, workspace_id).await? {
-        if enabled.contains(&method_key(&p.public_id)) && may_assert(db, &p, &email).await? {
+        if enabled.contains(&key_of(&p)) && may_assert(db, &p, &email).await? {
             return Ok(Some(Provider(p)));
         }
     }
@@ -531,13 +579,13 @@ pub async fn set_asserted_domains(db: &DatabaseConnection, now: i64, cap: &Admin
         }
         None => None,
     };
+    let key = key_of(&p);
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = p.into();
     m.asserted_domains = Set(stored.clone());
     m.updated_at = Set(now);
     m.update(&txn).await?;
-    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.domains", &method_key(public_id), serde_json::json!({ "domains": stored }))
-        .await?;
+    audit::record(&txn, now, Some(cap.workspace_id()), cap.actor(), "saml.provider.domains", &key, serde_json::json!({ "domains": stored })).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -149,7 +149,7 @@ pub async fn acs(
             let same_browser = row.as_ref().is_some_and(|r| browser_nonce.is_some_and(|n| n.hash() == r.browser_hash));
             if row.is_some() && !same_browser {
                 report.reject("browser", "the response arrived in a different browser from the one that started the sign-in, or cookies are blocked");
-                log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+                log(db, now, provider, &report, false, Some(&asserted_of(&verified)), ip.clone()).await?;
                 return Ok(Outcome::Refused {
                     message: format!("Start signing in again from {}'s sign-in page, in this browser (cookies must be allowed).", ws.name),
                     back: back.clone(),
@@ -163,7 +163,7 @@ pub async fn acs(
             };
             if !claimed {
                 report.reject("in_response_to", "the response answers a request this provider did not issue, that expired, or that was already answered");
-                log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+                log(db, now, provider, &report, false, Some(&asserted_of(&verified)), ip.clone()).await?;
                 return Ok(Outcome::Refused { message: generic, back: back.clone() });
             }
             report.pass("in_response_to", "answers a request we issued");
@@ -172,7 +172,7 @@ pub async fn acs(
         None if provider.allow_idp_initiated => report.pass("in_response_to", "unsolicited (IdP-initiated sign-in is allowed for this provider)"),
         None => {
             report.reject("idp_initiated", "unsolicited response, and IdP-initiated sign-in is off for this provider");
-            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            log(db, now, provider, &report, false, Some(&asserted_of(&verified)), ip.clone()).await?;
             return Ok(Outcome::Refused {
                 message: format!(
                     "Start signing in from {}'s sign-in page: sign-in started at the identity provider is switched off for {}.",
@@ -194,14 +194,88 @@ pub async fn acs(
         Ok(_) => report.pass("replay", "assertion not seen before"),
         Err(e) if crate::server::db::is_unique_violation(&e) => {
             report.reject("replay", format!("assertion {} was already used", verified.assertion_id));
-            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            log(db, now, provider, &report, false, Some(&asserted_of(&verified)), ip.clone()).await?;
             return Ok(Outcome::Refused { message: generic, back: back.clone() });
         }
         Err(e) => return Err(e.into()),
     }
 
     let test = request.as_ref().is_some_and(|r| r.test_mode);
-    let identity = identify(db, provider, &verified).await;
+    let relay = match &request {
+        Some(r) => safe_relay(&r.relay_state),
+        None => safe_relay(posted_relay),
+    };
+    let saml = crate::server::sessions::SamlSubject {
+        name_id: verified.name_id.clone(),
+        name_id_format: verified.name_id_format.clone(),
+        session_index: verified.session_index.clone(),
+    };
+    let asserted = Asserted { saml: Some(saml), ..asserted_of(&verified) };
+    finish(db, events, cfg, provider, asserted, report, Finish { ws: &ws, now, test, relay, ip, user_agent }).await
+}
+
+/// Who a verified answer says signed in, whichever the protocol.
+pub(in crate::server) struct Asserted {
+    /// The IdP's lasting id for them (a NameID or an OIDC `sub`); `None`: a transient
+    /// NameID, which identifies nobody and is never stored.
+    pub subject: Option<String>,
+    /// The subject as the activity shows it (a transient one too).
+    pub shown: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Attributes (SAML) or claims (OIDC), for groups at sign-in and the activity.
+    pub attributes: Vec<(String, Vec<String>)>,
+    /// SAML's NameID and SessionIndex, for Single Logout.
+    pub saml: Option<crate::server::sessions::SamlSubject>,
+}
+
+pub(in crate::server) fn asserted_of(v: &Verified) -> Asserted {
+    Asserted {
+        subject: (!transient(v)).then(|| v.name_id.clone()),
+        shown: v.name_id.clone(),
+        email: v.email.clone(),
+        given_name: v.given_name.clone(),
+        family_name: v.family_name.clone(),
+        attributes: v.attributes.clone(),
+        saml: None,
+    }
+}
+
+/// Where the answer goes once it is verified.
+pub(in crate::server) struct Finish<'a> {
+    pub ws: &'a workspace::Model,
+    pub now: i64,
+    /// An admin's Test sign-in: report what a real one would do, sign nobody in.
+    pub test: bool,
+    pub relay: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The provider's page, where a test result is shown.
+pub(in crate::server) fn page_path(ws_slug: &str, provider: &saml_provider::Model) -> String {
+    let kind = if provider.protocol == super::OIDC { "oidc" } else { "saml" };
+    format!("/w/{ws_slug}/settings/authentication/{kind}/{}", provider.public_id)
+}
+
+/// The shared end of a sign-in through a workspace's own provider (SAML or OpenID
+/// Connect), once its answer is verified and matched to our request: identity (linked
+/// subject, else an email in a domain the provider may assert, else JIT creation), the
+/// member's groups and role from the IdP's groups, the session, and each outcome in the
+/// provider's activity. An admin's test reports all of it and changes nothing.
+pub(in crate::server) async fn finish(
+    db: &DatabaseConnection,
+    events: &crate::server::events::Events,
+    cfg: &RuntimeConfig,
+    provider: &saml_provider::Model,
+    asserted: Asserted,
+    mut report: Report,
+    f: Finish<'_>,
+) -> Result<Outcome, DomainError> {
+    let Finish { ws, now, test, relay, ip, user_agent } = f;
+    let back = format!("/w/{}/login", ws.slug);
+    let identity = identify(db, provider, &asserted).await;
     if test {
         match &identity {
             Ok((Identity::Existing { account_id, linked }, email)) => {
@@ -212,38 +286,39 @@ pub async fn acs(
                     format!(
                         "{email}: {} member{} (status {}); a real sign-in would succeed{}",
                         if *linked { "linked" } else { "existing" },
-                        if *linked { "" } else { ", would be linked to this NameID" },
+                        if *linked { "" } else { ", would be linked to this identity" },
                         status.map_or("none", Status::as_str),
                         if status == Some(Status::Active) { "" } else { " only once reactivated" }
                     ),
                 );
                 if let Some(m) = m.filter(|_| !provider.groups_attribute.is_empty()) {
-                    let would = super::groups::sync(db, now, provider, &m, &verified.attributes, false).await?;
+                    let would = super::groups::sync(db, now, provider, &m, &asserted.attributes, false).await?;
                     report.pass("groups", format!("{} (a real sign-in would make these changes)", would.describe()));
                 }
             }
             Ok((Identity::Create { email }, _)) => {
                 report.pass("identity", format!("{email} is in a claimed domain: a real sign-in would create this member"));
-                if let Some(listed) = super::groups::listed_names(provider, &verified.attributes) {
+                if let Some(listed) = super::groups::listed_names(provider, &asserted.attributes) {
                     report.pass("groups", format!("IdP groups listed: {}; the new member would join the groups mapped to them", listed.join(", ")));
                 }
             }
             Err(msg) => report.reject("identity", msg.clone()),
         }
-        let id = log(db, now, provider, &report, true, Some(&verified), ip.clone()).await?;
-        return Ok(Outcome::Tested { redirect: format!("/w/{}/settings/authentication/saml/{}?test={id}", ws.slug, provider.public_id) });
+        let id = log(db, now, provider, &report, true, Some(&asserted), ip.clone()).await?;
+        return Ok(Outcome::Tested { redirect: format!("{}?test={id}", page_path(&ws.slug, provider)) });
     }
 
-    if !methods::is_enabled(db, provider.workspace_id, &method_key(&provider.public_id), cfg).await? {
+    let method = super::key_of(provider);
+    if !methods::is_enabled(db, provider.workspace_id, &method, cfg).await? {
         report.reject("disabled", "this provider's sign-in method is switched off");
-        log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+        log(db, now, provider, &report, false, Some(&asserted), ip.clone()).await?;
         return Ok(Outcome::Refused { message: format!("Sign-in with {} is switched off for {}.", provider.name, ws.name), back: back.clone() });
     }
     let (identity, email) = match identity {
         Ok(i) => i,
         Err(msg) => {
             report.reject("identity", msg.clone());
-            log(db, now, provider, &report, false, Some(&verified), ip.clone()).await?;
+            log(db, now, provider, &report, false, Some(&asserted), ip.clone()).await?;
             return Ok(Outcome::Refused { message: msg, back: back.clone() });
         }
     };
@@ -252,7 +327,7 @@ pub async fn acs(
     let (account_id, created) = match identity {
         Identity::Existing { account_id, .. } => (account_id, false),
         Identity::Create { email } => {
-            let full = full_name(&verified).unwrap_or_default();
+            let full = full_name(&asserted).unwrap_or_default();
             let a = directory::find_or_create_account(&txn, now, provider.workspace_id, &email, &email, &full).await?;
             (a.id, true)
         }
@@ -261,38 +336,35 @@ pub async fn acs(
         Some(m) => (m, false),
         None => (directory::add_membership(&txn, now, provider.workspace_id, account_id, Role::Member, None).await?, true),
     };
-    if !transient(&verified) {
-        link(&txn, now, provider, &verified.name_id, account_id).await?;
+    if let Some(subject) = &asserted.subject {
+        link(&txn, now, provider, subject, account_id).await?;
     }
-    update_names(&txn, now, account_id, &verified).await?;
-    let synced = super::groups::sync(&txn, now, provider, &membership, &verified.attributes, true).await?;
-    let relay = match &request {
-        Some(r) => safe_relay(&r.relay_state),
-        None => safe_relay(posted_relay),
-    };
-    let method = method_key(&provider.public_id);
+    update_names(&txn, now, account_id, &asserted).await?;
+    let synced = super::groups::sync(&txn, now, provider, &membership, &asserted.attributes, true).await?;
+    let oidc = provider.protocol == super::OIDC;
     let done = completion::complete(
         db,
         events,
         txn,
         now,
         completion::Completion {
-            workspace: &ws,
+            workspace: ws,
             membership: &membership,
             joined,
             method: &method,
             actor: Actor { account_id: Some(account_id), label: email.clone(), ip: ip.clone() },
-            audit_action: if created { "saml.jit_create" } else { "saml.sign_in" },
+            audit_action: match (oidc, created) {
+                (false, true) => "saml.jit_create",
+                (false, false) => "saml.sign_in",
+                (true, true) => "oidc.jit_create",
+                (true, false) => "oidc.sign_in",
+            },
             audit_target: &method,
-            audit_details: json!({ "name_id": verified.name_id }),
+            audit_details: if oidc { json!({ "subject": asserted.shown }) } else { json!({ "name_id": asserted.shown }) },
             next: relay.as_deref(),
             forward: &cfg.forward_auth,
             user_agent,
-            saml: Some(crate::server::sessions::SamlSubject {
-                name_id: verified.name_id.clone(),
-                name_id_format: verified.name_id_format.clone(),
-                session_index: verified.session_index.clone(),
-            }),
+            saml: asserted.saml.clone(),
         },
     )
     .await?;
@@ -305,34 +377,34 @@ pub async fn acs(
             if synced.changed() {
                 events.publish(db, provider.workspace_id, &[Topic::Groups, Topic::Access, Topic::Members]).await;
             }
-            log(db, now, provider, &report, false, Some(&verified), ip).await?;
+            log(db, now, provider, &report, false, Some(&asserted), ip).await?;
             Ok(Outcome::SignedIn { token: s.token, redirect: s.redirect, max_age: s.max_age })
         }
         Err(completion::NotSignedIn::Deactivated) => {
             report.reject("deactivated", format!("{email} is deactivated in this workspace"));
-            log(db, now, provider, &report, false, Some(&verified), ip).await?;
+            log(db, now, provider, &report, false, Some(&asserted), ip).await?;
             Ok(Outcome::Refused { message: format!("Your membership of {} is deactivated. Ask an admin to reactivate it.", ws.name), back: back.clone() })
         }
     }
 }
 
-/// (provider, NameID) first; otherwise the email, only within the domains this provider
+/// (provider, subject) first; otherwise the email, only within the domains this provider
 /// may assert (a claimed domain of its workspace, and one the admin gave this provider, or
 /// any while it is the only provider): an email outside them links nothing and creates
 /// nothing, so a second IdP of the workspace can't sign in as the members of the first.
-async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &Verified) -> Result<(Identity, String), String> {
+async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &Asserted) -> Result<(Identity, String), String> {
     let fail = |_: DomainError| "The sign-in could not be completed; try again.".to_string();
-    let linked = if transient(v) {
-        None
-    } else {
-        external_identity::Entity::find()
+    let kind = super::identity_kind(provider);
+    let linked = match &v.subject {
+        None => None,
+        Some(subject) => external_identity::Entity::find()
             .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
-            .filter(external_identity::Column::ProviderKind.eq("saml"))
+            .filter(external_identity::Column::ProviderKind.eq(kind))
             .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
-            .filter(external_identity::Column::Subject.eq(v.name_id.clone()))
+            .filter(external_identity::Column::Subject.eq(subject.clone()))
             .one(db)
             .await
-            .map_err(|e| fail(e.into()))?
+            .map_err(|e| fail(e.into()))?,
     };
     if let Some(l) = linked {
         let email = account::Entity::find_by_id(l.account_id).one(db).await.map_err(|e| fail(e.into()))?.map(|a| a.email).unwrap_or_default();
@@ -356,17 +428,17 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
     }
     match directory::account_by_email(db, provider.workspace_id, &email).await.map_err(fail)? {
         Some(a) => {
-            // An account already linked to another NameID of this provider is not taken
+            // An account already linked to another subject of this provider is not taken
             // over by a second IdP user who merely carries the same email.
             let other = external_identity::Entity::find()
                 .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
-                .filter(external_identity::Column::ProviderKind.eq("saml"))
+                .filter(external_identity::Column::ProviderKind.eq(kind))
                 .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
                 .filter(external_identity::Column::AccountId.eq(a.id))
                 .one(db)
                 .await
                 .map_err(|e| fail(e.into()))?;
-            if other.is_some() && !transient(v) {
+            if other.is_some() && v.subject.is_some() {
                 return Err(format!("{email} is already linked to another {} user. Ask your IdP admin to check for duplicate accounts.", provider.name));
             }
             Ok((Identity::Existing { account_id: a.id, linked: false }, email))
@@ -383,7 +455,7 @@ fn transient(v: &Verified) -> bool {
 async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {
     let existing = external_identity::Entity::find()
         .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
-        .filter(external_identity::Column::ProviderKind.eq("saml"))
+        .filter(external_identity::Column::ProviderKind.eq(super::identity_kind(provider)))
         .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
         .filter(external_identity::Column::Subject.eq(name_id))
         .one(db)
@@ -398,7 +470,7 @@ async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Mo
             external_identity::ActiveModel {
                 account_id: Set(account_id),
                 workspace_id: Set(provider.workspace_id),
-                provider_kind: Set("saml".into()),
+                provider_kind: Set(super::identity_kind(provider).into()),
                 provider_key: Set(provider.public_id.clone()),
                 subject: Set(name_id.to_string()),
                 created_at: Set(now),
@@ -416,12 +488,12 @@ fn clip(s: &str) -> String {
     s.trim().chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
-fn full_name(v: &Verified) -> Option<String> {
+fn full_name(v: &Asserted) -> Option<String> {
     let parts: Vec<String> = [v.given_name.as_deref(), v.family_name.as_deref()].into_iter().flatten().map(clip).filter(|s| !s.is_empty()).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: &Verified) -> Result<(), DomainError> {
+async fn update_names<C: ConnectionTrait>(db: &C, now: i64, account_id: i64, v: &Asserted) -> Result<(), DomainError> {
     let Some(full) = full_name(v) else { return Ok(()) };
     let Some(a) = account::Entity::find_by_id(account_id).one(db).await? else { return Ok(()) };
     let given = v.given_name.as_deref().map(clip).unwrap_or_default();
@@ -483,13 +555,13 @@ fn unverified_in_response_to(saml_response: &str) -> Option<String> {
 /// the signature holds (`audit::count_subject_refusal`) — and they are pruned
 /// apart from the rest: junk posts can't push accepted sign-ins and test results out of
 /// the list. Returns the row's id (0 when a refusal was only counted).
-async fn log(
+pub(in crate::server) async fn log(
     db: &DatabaseConnection,
     now: i64,
     provider: &saml_provider::Model,
     report: &Report,
     test_mode: bool,
-    verified: Option<&Verified>,
+    verified: Option<&Asserted>,
     ip: Option<String>,
 ) -> Result<i64, DomainError> {
     let (accepted, reason) = match report.checks.iter().find(|c| !c.ok) {
@@ -498,16 +570,17 @@ async fn log(
     };
     let detail = report.checks.iter().find(|c| !c.ok).map(|c| c.detail.clone()).unwrap_or_default();
     if !test_mode {
-        super::super::metrics::sign_in("saml", if accepted { "ok" } else { "refused" });
+        super::super::metrics::sign_in(&provider.protocol, if accepted { "ok" } else { "refused" });
     }
     if !accepted {
         // Check names are ours (a fixed set), so they make bounded label values.
-        super::super::metrics::inc("gatehouse_saml_rejections_total", &[("reason", &reason)]);
+        let series = if provider.protocol == super::OIDC { "gatehouse_oidc_rejections_total" } else { "gatehouse_saml_rejections_total" };
+        super::super::metrics::inc(series, &[("reason", &reason)]);
     }
     if accepted {
-        tracing::info!(provider = %provider.public_id, test_mode, "SAML response accepted");
+        tracing::info!(provider = %provider.public_id, protocol = %provider.protocol, test_mode, "sign-in response accepted");
     } else {
-        tracing::warn!(provider = %provider.public_id, reason = %reason, detail = %detail, test_mode, "SAML response refused");
+        tracing::warn!(provider = %provider.public_id, protocol = %provider.protocol, reason = %reason, detail = %detail, test_mode, "sign-in response refused");
     }
     let mut checks = report.checks.clone();
     let junk = !accepted && !test_mode;
@@ -516,7 +589,7 @@ async fn log(
         // (audit::count_subject_refusal).
         let scope = format!("saml:{}", provider.id);
         let (logged, n) = match verified {
-            Some(v) => crate::server::audit::count_subject_refusal(db, now, &scope, &reason, &v.name_id).await?,
+            Some(v) => crate::server::audit::count_subject_refusal(db, now, &scope, &reason, &v.shown).await?,
             None => crate::server::audit::count_refusal(db, now, &scope, &reason).await?,
         };
         if !logged {
@@ -542,7 +615,7 @@ async fn log(
         accepted: Set(accepted),
         reason: Set(reason),
         details: Set(details.to_string()),
-        subject: Set(verified.map(|v| v.name_id.chars().take(256).collect())),
+        subject: Set(verified.map(|v| v.shown.chars().take(256).collect())),
         source_ip: Set(ip),
         created_at: Set(now),
         ..Default::default()

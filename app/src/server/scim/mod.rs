@@ -400,7 +400,7 @@ async fn replace_token<C: ConnectionTrait>(db: &C, now: i64, provider_id: i64, l
 /// provisioning is on. It belongs to the provider, not to the admin who minted it.
 pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
     let secs = lifetime_secs(lifetime_days)?;
-    let p = saml::row(db, cap, public_id).await?;
+    let p = saml::saml_row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     let had = token_facts(&txn, p.id).await?.is_some();
     let token = replace_token(&txn, now, p.id, secs).await?;
@@ -415,7 +415,7 @@ pub async fn mint_token(db: &DatabaseConnection, now: i64, cap: &AdminCap, publi
 /// already, this is a rotation.
 pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str, lifetime_days: Option<i64>) -> Result<Token, DomainError> {
     let secs = lifetime_secs(lifetime_days)?;
-    let p = saml::row(db, cap, public_id).await?;
+    let p = saml::saml_row(db, cap, public_id).await?;
     if p.provisioning_enabled {
         return mint_token(db, now, cap, public_id, lifetime_days).await;
     }
@@ -445,7 +445,7 @@ pub async fn enable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id
 /// Turns provisioning off: the token stops working at once. Linked members and groups stay
 /// linked (read-only) until the provider is deleted, so turning it back on resumes.
 pub async fn disable(db: &DatabaseConnection, now: i64, cap: &AdminCap, public_id: &str) -> Result<(), DomainError> {
-    let p = saml::row(db, cap, public_id).await?;
+    let p = saml::saml_row(db, cap, public_id).await?;
     let txn = crate::server::db::write(db).await?;
     scim_token::Entity::delete_many().filter(scim_token::Column::ProviderId.eq(p.id)).exec(&txn).await?;
     // The OAuth client and its tokens end too: turned on again, provisioning needs new

@@ -61,7 +61,7 @@ pub async fn rotate_secret(db: &DatabaseConnection, now: i64, cap: &AdminCap, pu
     if !OVERLAP_CHOICES_SECS.contains(&overlap_secs) {
         return Err(DomainError::Invalid("Choose how long the old secret keeps working.".into()));
     }
-    let p = saml::row(db, cap, public_id).await?;
+    let p = saml::saml_row(db, cap, public_id).await?;
     let secret = Token::generate();
     let txn = crate::server::db::write(db).await?;
     // Two rotations at once (PostgreSQL) take turns: each admin is shown a secret that works.

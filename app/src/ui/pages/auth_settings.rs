@@ -84,9 +84,9 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                                     <div class="flex items-center gap-3">
                                                         {m
                                                             .key
-                                                            .strip_prefix("saml:")
-                                                            .map(|id| {
-                                                                let href = format!("/w/{}/settings/authentication/saml/{id}", slug.get_untracked());
+                                                            .split_once(':')
+                                                            .map(|(kind, id)| {
+                                                                let href = format!("/w/{}/settings/authentication/{kind}/{id}", slug.get_untracked());
                                                                 view! {
                                                                     <a
                                                                         class="text-sm text-indigo-700 hover:underline"
@@ -121,11 +121,16 @@ pub fn AuthSettingsPage() -> impl IntoView {
                                         })
                                         .collect_view()}
                                 </ul>
-                                <a class=format!("mt-4 inline-block {BUTTON}") href=move || format!("/w/{}/settings/authentication/saml/new", slug.get())>
-                                    "+ Add New Provider"
-                                </a>
+                                <div class="mt-4 flex flex-wrap gap-2">
+                                    <a class=BUTTON href=move || format!("/w/{}/settings/authentication/saml/new", slug.get())>
+                                        "+ Add New Provider"
+                                    </a>
+                                    <a class=BUTTON href=move || format!("/w/{}/settings/authentication/oidc/new", slug.get())>
+                                        "+ Add OpenID Connect connection"
+                                    </a>
+                                </div>
                                 <p class="mt-2 text-xs text-slate-500">
-                                    "Custom SAML providers (Okta, Entra ID, Google Workspace, OneLogin…): add as many as you need."
+                                    "Custom SAML providers and OpenID Connect connections (Okta, Entra ID, Auth0, Keycloak, Google Workspace, OneLogin…): add as many as you need."
                                 </p>
                             </section>
                             {(!settings.allowlists.is_empty())

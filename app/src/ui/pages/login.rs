@@ -58,9 +58,10 @@ pub fn Login() -> impl IntoView {
                                     .into_iter()
                                     .map(|(key, label)| {
                                         let back = Some(next.get_value()).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("/w/{}", p.workspace_slug));
-                                        let href = match key.strip_prefix("saml:") {
-                                            Some(id) => format!("/saml/{id}/login?next={}", crate::model::query_value(&back)),
-                                            None => format!("/auth/{}/start?workspace={}&next={}", key, p.workspace_slug, crate::model::query_value(&back)),
+                                        let href = match (key.strip_prefix("saml:"), key.strip_prefix("oidc:")) {
+                                            (Some(id), _) => format!("/saml/{id}/login?next={}", crate::model::query_value(&back)),
+                                            (_, Some(id)) => format!("/oidc/{id}/login?next={}", crate::model::query_value(&back)),
+                                            _ => format!("/auth/{}/start?workspace={}&next={}", key, p.workspace_slug, crate::model::query_value(&back)),
                                         };
                                         view! {
                                             <a

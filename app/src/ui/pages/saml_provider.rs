@@ -1,11 +1,11 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::saml::{
-    load_saml_provider, DeleteSamlProvider, MapSignInGroup, RotateProviderToken, RotateScimClientSecret, SaveSamlProvider, SaveSignInGroups,
-    SetProviderDomains, SetProvisioning, UnmapSignInGroup,
+    load_saml_provider, DeleteSamlProvider, MapSignInGroup, RotateProviderToken, RotateScimClientSecret, SaveOidcConnection, SaveSamlProvider,
+    SaveSignInGroups, SetProviderDomains, SetProvisioning, UnmapSignInGroup,
 };
-use crate::model::{SamlActivityRow, SamlProviderPage};
+use crate::model::{SamlActivityRow, SamlProviderPage, NEW_OIDC_ID};
 use crate::ui::components::{use_query, use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT};
 use crate::ui::pages::failed;
 
@@ -82,10 +82,20 @@ fn checks_view(row: &SamlActivityRow) -> impl IntoView {
 pub fn SamlProviderPageView() -> impl IntoView {
     let slug = use_slug();
     let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let location = use_location();
+    // `/…/authentication/oidc/new` is an OpenID Connect connection's empty form.
+    let id = Memo::new(move |_| {
+        let id = params.read().get("id").unwrap_or_default();
+        if id == "new" && location.pathname.read().contains("/authentication/oidc/") {
+            NEW_OIDC_ID.to_string()
+        } else {
+            id
+        }
+    });
     let test_q = use_query("test");
     let test = Memo::new(move |_| test_q().and_then(|t| t.parse::<i64>().ok()));
     let save = ServerAction::<SaveSamlProvider>::new();
+    let save_oidc = ServerAction::<SaveOidcConnection>::new();
     let delete = ServerAction::<DeleteSamlProvider>::new();
     let rotate = ServerAction::<RotateProviderToken>::new();
     let provision = ServerAction::<SetProvisioning>::new();
@@ -94,15 +104,20 @@ pub fn SamlProviderPageView() -> impl IntoView {
     let groups = GroupActions { save: ServerAction::new(), map: ServerAction::new(), unmap: ServerAction::new() };
     let data = Resource::new(
         move || {
-            let versions =
-                (rotate.version().get(), provision.version().get(), set_domains.version().get(), save.version().get(), rotate_client.version().get());
+            let versions = (
+                rotate.version().get(),
+                provision.version().get(),
+                set_domains.version().get(),
+                save.version().get() + save_oidc.version().get(),
+                rotate_client.version().get(),
+            );
             let group_versions = (groups.save.version().get(), groups.map.version().get(), groups.unmap.version().get());
             (slug.get(), id.get(), test.get(), versions, group_versions)
         },
         |(s, i, t, _, _)| load_saml_provider(s, i, t),
     );
     let domains_result = Signal::derive(move || set_domains.value().get());
-    let save_result = Signal::derive(move || save.value().get());
+    let save_result = Signal::derive(move || save.value().get().or_else(|| save_oidc.value().get()));
     view! {
         <Header />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
@@ -116,10 +131,17 @@ pub fn SamlProviderPageView() -> impl IntoView {
                         Err(e) => return failed(e),
                     };
                     let is_new = p.public_id.is_none();
+                    let is_oidc = p.protocol == "oidc";
                     let pid = p.public_id.clone().unwrap_or_else(|| "new".into());
                     let f = p.form.clone();
-                    let title = if is_new { "Add SAML provider".to_string() } else { f.name.clone() };
-                    let test_href = format!("/saml/{pid}/login?test=1");
+                    let title = match (is_new, is_oidc) {
+                        (true, true) => "Add OpenID Connect connection".to_string(),
+                        (true, false) => "Add SAML provider".to_string(),
+                        (false, true) => p.oidc.name.clone(),
+                        (false, false) => f.name.clone(),
+                    };
+                    let test_href = format!("/{}/{pid}/login?test=1", if is_oidc { "oidc" } else { "saml" });
+                    let p_oidc = p.clone();
                     let fresh = p.fresh_token.clone();
                     let delete_consequences = p.delete_consequences.clone();
                     let (p_top, p_bottom, formats) = (p.clone(), p.clone(), p.nameid_formats.clone());
@@ -137,136 +159,149 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                 let token_facts = p.token.clone();
                                 let has_token = token_facts.is_some();
                                 let lifetimes = p.token_lifetimes.clone();
-                                view! {
-                                    <section class=CARD data-testid="sp-values">
-                                        <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
-                                        <p class="mt-1 text-sm text-slate-600">
-                                            "Create a SAML app in Okta, Entra ID, Google Workspace or OneLogin with these values. "
-                                            {if p.enabled {
-                                                "Sign-in with this provider is on."
-                                            } else {
-                                                "Sign-in with this provider is off until you switch it on in Member Authorization."
-                                            }}
-                                        </p>
-                                        <CopyField label="ACS URL (Reply URL, Single sign-on URL)" value=p.acs_url.clone() testid="acs-url" />
-                                        <CopyField label="Entity ID (Audience URI, Identifier)" value=p.entity_id.clone() testid="entity-id" />
-                                        <CopyField label="Single Logout URL (HTTP-Redirect and HTTP-POST)" value=p.slo_url.clone() testid="slo-url" />
-                                        <p class="mt-1 text-xs text-slate-600" data-testid="idp-slo">
-                                            {match p.idp_slo_url.clone() {
-                                                Some(u) => {
-                                                    format!(
-                                                        "Single Logout is on: signing out of a session from this provider also signs out at the IdP ({u}), and the IdP's sign-outs end sessions here. Its LogoutRequests must be signed.",
-                                                    )
-                                                }
-                                                None => {
-                                                    "The IdP's metadata names no Single Logout endpoint: signing out here is local. Import metadata that has one to join the IdP's sign-out."
-                                                        .to_string()
-                                                }
-                                            }}
-                                        </p>
-                                        <p class="mt-3 text-sm">
-                                            <a rel="external" class="text-indigo-700 hover:underline" href=p.metadata_url.clone() download>
-                                                "Download our SP metadata"
-                                            </a>
-                                        </p>
-                                        <CopyField label="SCIM base URL" value=p.scim_base_url.clone() testid="scim-url" />
-                                        <div class="mt-3">
-                                            <div class="text-sm font-medium">"Provider Token (SCIM bearer token)"</div>
-                                            {
-                                                let shown = fresh.clone();
-                                                move || {
-                                                    let minted = provision.value().get().and_then(|r| r.ok()).filter(|t| !t.is_empty());
-                                                    let token = rotate.value().get().and_then(|r| r.ok()).or(minted).or_else(|| shown.clone());
-                                                    match token {
-                                                        Some(t) => {
-                                                            view! {
-                                                                <p class="mt-1 text-sm text-amber-800">"Copy it now: it is shown only once."</p>
-                                                                <CopyField label="Provider Token" value=t testid="provider-token" />
-                                                            }
-                                                                .into_any()
+                                let p_saml = p.clone();
+                                let saml_parts = (!is_oidc)
+                                    .then(move || {
+                                        let p = p_saml;
+                                        view! {
+                                            <section class=CARD data-testid="sp-values">
+                                                <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
+                                                <p class="mt-1 text-sm text-slate-600">
+                                                    "Create a SAML app in Okta, Entra ID, Google Workspace or OneLogin with these values. "
+                                                    {if p.enabled {
+                                                        "Sign-in with this provider is on."
+                                                    } else {
+                                                        "Sign-in with this provider is off until you switch it on in Member Authorization."
+                                                    }}
+                                                </p>
+                                                <CopyField label="ACS URL (Reply URL, Single sign-on URL)" value=p.acs_url.clone() testid="acs-url" />
+                                                <CopyField label="Entity ID (Audience URI, Identifier)" value=p.entity_id.clone() testid="entity-id" />
+                                                <CopyField label="Single Logout URL (HTTP-Redirect and HTTP-POST)" value=p.slo_url.clone() testid="slo-url" />
+                                                <p class="mt-1 text-xs text-slate-600" data-testid="idp-slo">
+                                                    {match p.idp_slo_url.clone() {
+                                                        Some(u) => {
+                                                            format!(
+                                                                "Single Logout is on: signing out of a session from this provider also signs out at the IdP ({u}), and the IdP's sign-outs end sessions here. Its LogoutRequests must be signed.",
+                                                            )
                                                         }
                                                         None => {
-                                                            match token_facts.clone() {
+                                                            "The IdP's metadata names no Single Logout endpoint: signing out here is local. Import metadata that has one to join the IdP's sign-out."
+                                                                .to_string()
+                                                        }
+                                                    }}
+                                                </p>
+                                                <p class="mt-3 text-sm">
+                                                    <a rel="external" class="text-indigo-700 hover:underline" href=p.metadata_url.clone() download>
+                                                        "Download our SP metadata"
+                                                    </a>
+                                                </p>
+                                                <CopyField label="SCIM base URL" value=p.scim_base_url.clone() testid="scim-url" />
+                                                <div class="mt-3">
+                                                    <div class="text-sm font-medium">"Provider Token (SCIM bearer token)"</div>
+                                                    {
+                                                        let shown = fresh.clone();
+                                                        move || {
+                                                            let minted = provision.value().get().and_then(|r| r.ok()).filter(|t| !t.is_empty());
+                                                            let token = rotate.value().get().and_then(|r| r.ok()).or(minted).or_else(|| shown.clone());
+                                                            match token {
                                                                 Some(t) => {
                                                                     view! {
-                                                                        <dl
-                                                                            class="mt-1 grid grid-cols-[auto_1fr] gap-x-3 text-sm text-slate-600"
-                                                                            data-testid="token-facts"
-                                                                        >
-                                                                            <dt>"Created"</dt>
-                                                                            <dd data-testid="token-created">{t.created.clone()}</dd>
-                                                                            <dt>"Last used"</dt>
-                                                                            <dd data-testid="token-last-used">
-                                                                                {t.last_used.clone().unwrap_or_else(|| "never".into())}
-                                                                            </dd>
-                                                                            <dt>"Expires"</dt>
-                                                                            <dd data-testid="token-expires">
-                                                                                {match (t.expires.clone(), t.days_left) {
-                                                                                    (Some(d), Some(left)) if left < 0 => {
-                                                                                        format!("{d} (expired: provisioning stopped until you rotate it)")
-                                                                                    }
-                                                                                    (Some(d), Some(left)) => format!("{d} (in {left} days)"),
-                                                                                    _ => "never".to_string(),
-                                                                                }}
-                                                                            </dd>
-                                                                        </dl>
-                                                                        {t
-                                                                            .days_left
-                                                                            .filter(|d| (0..14).contains(d))
-                                                                            .map(|d| {
-                                                                                view! {
-                                                                                    <p class="mt-1 rounded bg-amber-50 px-2 text-sm text-amber-900">
-                                                                                        {format!(
-                                                                                            "Expires in {d} days: rotate it and paste the new one into your IdP.",
-                                                                                        )}
-                                                                                    </p>
-                                                                                }
-                                                                            })}
-                                                                        <p class="mt-1 text-sm text-slate-600">
-                                                                            "Rotating replaces it at once. It belongs to this provider, not to you, so it keeps working if you leave."
-                                                                        </p>
+                                                                        <p class="mt-1 text-sm text-amber-800">"Copy it now: it is shown only once."</p>
+                                                                        <CopyField label="Provider Token" value=t testid="provider-token" />
                                                                     }
                                                                         .into_any()
                                                                 }
                                                                 None => {
-                                                                    view! {
-                                                                        <p class="mt-1 text-sm text-slate-600">
-                                                                            "No token yet. It belongs to this provider, not to you, so it keeps working if you leave."
-                                                                        </p>
+                                                                    match token_facts.clone() {
+                                                                        Some(t) => {
+                                                                            view! {
+                                                                                <dl
+                                                                                    class="mt-1 grid grid-cols-[auto_1fr] gap-x-3 text-sm text-slate-600"
+                                                                                    data-testid="token-facts"
+                                                                                >
+                                                                                    <dt>"Created"</dt>
+                                                                                    <dd data-testid="token-created">{t.created.clone()}</dd>
+                                                                                    <dt>"Last used"</dt>
+                                                                                    <dd data-testid="token-last-used">
+                                                                                        {t.last_used.clone().unwrap_or_else(|| "never".into())}
+                                                                                    </dd>
+                                                                                    <dt>"Expires"</dt>
+                                                                                    <dd data-testid="token-expires">
+                                                                                        {match (t.expires.clone(), t.days_left) {
+                                                                                            (Some(d), Some(left)) if left < 0 => {
+                                                                                                format!(
+                                                                                                    "{d} (expired: provisioning stopped until you rotate it)",
+                                                                                                )
+                                                                                            }
+                                                                                            (Some(d), Some(left)) => format!("{d} (in {left} days)"),
+                                                                                            _ => "never".to_string(),
+                                                                                        }}
+                                                                                    </dd>
+                                                                                </dl>
+                                                                                {t
+                                                                                    .days_left
+                                                                                    .filter(|d| (0..14).contains(d))
+                                                                                    .map(|d| {
+                                                                                        view! {
+                                                                                            <p class="mt-1 rounded bg-amber-50 px-2 text-sm text-amber-900">
+                                                                                                {format!(
+                                                                                                    "Expires in {d} days: rotate it and paste the new one into your IdP.",
+                                                                                                )}
+                                                                                            </p>
+                                                                                        }
+                                                                                    })}
+                                                                                <p class="mt-1 text-sm text-slate-600">
+                                                                                    "Rotating replaces it at once. It belongs to this provider, not to you, so it keeps working if you leave."
+                                                                                </p>
+                                                                            }
+                                                                                .into_any()
+                                                                        }
+                                                                        None => {
+                                                                            view! {
+                                                                                <p class="mt-1 text-sm text-slate-600">
+                                                                                    "No token yet. It belongs to this provider, not to you, so it keeps working if you leave."
+                                                                                </p>
+                                                                            }
+                                                                                .into_any()
+                                                                        }
                                                                     }
-                                                                        .into_any()
                                                                 }
                                                             }
                                                         }
                                                     }
-                                                }
-                                            }
-                                            {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e /> })}
-                                            <ActionForm action=rotate attr:class="mt-2 flex flex-wrap items-end gap-2">
-                                                <input type="hidden" name="slug" value=slug />
-                                                <input type="hidden" name="id" value=pid.clone() />
-                                                <label class="text-sm">
-                                                    "Lasts "
-                                                    <select
-                                                        name="expires_in_days"
-                                                        class="rounded border border-slate-300 px-2 py-1 text-sm"
-                                                        aria-label="New token lasts"
-                                                    >
-                                                        <option value="never">"until rotated"</option>
-                                                        {lifetimes
-                                                            .iter()
-                                                            .map(|d| view! { <option value=d.to_string()>{format!("{d} days")}</option> })
-                                                            .collect_view()}
-                                                    </select>
-                                                </label>
-                                                <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
-                                                    {if has_token { "Rotate Provider Token" } else { "Generate Provider Token" }}
-                                                </button>
-                                            </ActionForm>
-                                        </div>
-                                        <OAuthClient p=p.clone() pid=pid_oauth slug=slug rotate=rotate_client />
-                                    </section>
-                                    <ProvisioningSection p=p.clone() pid=pid_prov slug=slug provision=provision />
+                                                    {move || rotate.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e /> })}
+                                                    <ActionForm action=rotate attr:class="mt-2 flex flex-wrap items-end gap-2">
+                                                        <input type="hidden" name="slug" value=slug />
+                                                        <input type="hidden" name="id" value=pid.clone() />
+                                                        <label class="text-sm">
+                                                            "Lasts "
+                                                            <select
+                                                                name="expires_in_days"
+                                                                class="rounded border border-slate-300 px-2 py-1 text-sm"
+                                                                aria-label="New token lasts"
+                                                            >
+                                                                <option value="never">"until rotated"</option>
+                                                                {lifetimes
+                                                                    .iter()
+                                                                    .map(|d| view! { <option value=d.to_string()>{format!("{d} days")}</option> })
+                                                                    .collect_view()}
+                                                            </select>
+                                                        </label>
+                                                        <button type="submit" class="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100">
+                                                            {if has_token { "Rotate Provider Token" } else { "Generate Provider Token" }}
+                                                        </button>
+                                                    </ActionForm>
+                                                </div>
+                                                <OAuthClient p=p.clone() pid=pid_oauth slug=slug rotate=rotate_client />
+                                            </section>
+                                            <ProvisioningSection p=p.clone() pid=pid_prov slug=slug provision=provision />
+                                        }
+                                    });
+                                let oidc_values = is_oidc.then(|| view! { <OidcValues p=p.clone() /> });
+                                let certs = p.certs.clone();
+                                view! {
+                                    {oidc_values}
+                                    {saml_parts}
                                     <SignInGroupsSection p=p.clone() slug=slug actions=groups />
                                     <section class=CARD>
                                         <h2 class="text-lg font-semibold">"Test sign-in"</h2>
@@ -333,121 +368,138 @@ pub fn SamlProviderPageView() -> impl IntoView {
                                             </button>
                                         </ActionForm>
                                     </section>
-                                    <section class=CARD>
-                                        <h2 class="text-lg font-semibold">"Signing certificates"</h2>
-                                        <ul class="mt-2 space-y-1 text-sm" data-testid="certs">
-                                            {p
-                                                .certs
-                                                .clone()
-                                                .into_iter()
-                                                .map(|c| {
-                                                    view! {
-                                                        <li>
-                                                            <span class="font-mono">{c.subject.clone()}</span>
-                                                            " — expires "
-                                                            {c.expires.clone()}
-                                                            {(c.days_left < 30)
-                                                                .then(|| {
-                                                                    view! {
-                                                                        <span class="ml-2 rounded bg-amber-100 px-2 text-amber-900">
-                                                                            {format!("expires in {} days: add the IdP's next certificate", c.days_left.max(0))}
-                                                                        </span>
-                                                                    }
-                                                                })}
-                                                        </li>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </ul>
-                                    </section>
+                                    {(!is_oidc)
+                                        .then(move || {
+                                            view! {
+                                                <section class=CARD>
+                                                    <h2 class="text-lg font-semibold">"Signing certificates"</h2>
+                                                    <ul class="mt-2 space-y-1 text-sm" data-testid="certs">
+                                                        {certs
+                                                            .into_iter()
+                                                            .map(|c| {
+                                                                view! {
+                                                                    <li>
+                                                                        <span class="font-mono">{c.subject.clone()}</span>
+                                                                        " — expires "
+                                                                        {c.expires.clone()}
+                                                                        {(c.days_left < 30)
+                                                                            .then(|| {
+                                                                                view! {
+                                                                                    <span class="ml-2 rounded bg-amber-100 px-2 text-amber-900">
+                                                                                        {format!(
+                                                                                            "expires in {} days: add the IdP's next certificate",
+                                                                                            c.days_left.max(0),
+                                                                                        )}
+                                                                                    </span>
+                                                                                }
+                                                                            })}
+                                                                    </li>
+                                                                }
+                                                            })
+                                                            .collect_view()}
+                                                    </ul>
+                                                </section>
+                                            }
+                                        })}
                                 }
                                     .into_any()
                             })}
-                        <section class=CARD>
-                            <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
-                            <ActionForm action=save attr:class="mt-4 space-y-4">
-                                <input type="hidden" name="slug" value=slug />
-                                <input type="hidden" name="id" value=pid_form />
-                                <label class="block text-sm font-medium">
-                                    "Name (members see “Sign in with <name>”)"
-                                    <input class=INPUT name="name" required maxlength="80" value=f.name.clone() />
-                                </label>
-                                <fieldset class="rounded border border-slate-200 p-3">
-                                    <legend class="px-1 text-sm font-semibold">"From the IdP's metadata (fills the fields below)"</legend>
-                                    <label class="block text-sm font-medium">
-                                        "Paste metadata XML" <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="metadata_xml"></textarea>
-                                    </label>
-                                    <label class="mt-2 block text-sm font-medium">
-                                        "or metadata URL" <input class=INPUT name="metadata_url" type="url" placeholder="https://idp.example.com/metadata" />
-                                    </label>
-                                </fieldset>
-                                <fieldset class="rounded border border-slate-200 p-3">
-                                    <legend class="px-1 text-sm font-semibold">"Or by hand"</legend>
-                                    <label class="block text-sm font-medium">
-                                        "IdP entity ID (Issuer)" <input class=INPUT name="idp_entity_id" value=f.idp_entity_id.clone() />
-                                    </label>
-                                    <label class="mt-2 block text-sm font-medium">
-                                        "SSO URL (HTTP-Redirect binding)" <input class=INPUT name="sso_url" type="url" value=f.sso_url.clone() />
-                                    </label>
-                                    <label class="mt-2 block text-sm font-medium">
-                                        "Signing certificate (PEM or base64)" <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert1">
-                                            {f.cert1.clone()}
-                                        </textarea>
-                                    </label>
-                                    <label class="mt-2 block text-sm font-medium">
-                                        "Second signing certificate (optional: for rotation without downtime)"
-                                        <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert2">
-                                            {f.cert2.clone()}
-                                        </textarea>
-                                    </label>
-                                </fieldset>
-                                <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
-                                    <legend class="px-1 font-semibold">"Options"</legend>
-                                    <label class="flex items-center gap-2">
-                                        <input type="checkbox" name="allow_idp_initiated" value="on" checked=f.allow_idp_initiated />
-                                        "Allow IdP-initiated sign-in (from the IdP's app dashboard; weaker against login CSRF)"
-                                    </label>
-                                    <label class="flex items-center gap-2">
-                                        <input type="checkbox" name="sign_requests" value="on" checked=f.sign_requests />
-                                        "Sign AuthnRequests"
-                                    </label>
-                                    <label class="flex items-center gap-2">
-                                        <input type="checkbox" name="require_encryption" value="on" checked=f.require_encryption />
-                                        "Require encrypted assertions"
-                                    </label>
-                                    <label class="block font-medium">
-                                        "NameID format" <select class=INPUT name="nameid_format">
-                                            {formats
-                                                .into_iter()
-                                                .map(|(k, label)| {
-                                                    let selected = k == f.nameid_format;
-                                                    view! {
-                                                        <option value=k selected=selected>
-                                                            {label}
-                                                        </option>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </select>
-                                    </label>
-                                </fieldset>
-                                <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
-                                    <legend class="px-1 font-semibold">
-                                        "Attribute mapping (accepted names, comma-separated; the defaults fit Okta, Entra, Google and urn:oid names)"
-                                    </legend>
-                                    <label class="block font-medium">"Email"<input class=INPUT name="attr_email" value=f.attr_email.clone() /></label>
-                                    <label class="block font-medium">
-                                        "Given name"<input class=INPUT name="attr_given_name" value=f.attr_given_name.clone() />
-                                    </label>
-                                    <label class="block font-medium">
-                                        "Family name"<input class=INPUT name="attr_family_name" value=f.attr_family_name.clone() />
-                                    </label>
-                                </fieldset>
-                                <button type="submit" class=BUTTON>
-                                    {if is_new { "Add provider" } else { "Save" }}
-                                </button>
-                            </ActionForm>
-                        </section>
+                        {is_oidc.then(|| view! { <OidcSettings p=p_oidc slug=slug save=save_oidc /> })}
+                        {(!is_oidc)
+                            .then(move || {
+                                view! {
+                                    <section class=CARD>
+                                        <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
+                                        <ActionForm action=save attr:class="mt-4 space-y-4">
+                                            <input type="hidden" name="slug" value=slug />
+                                            <input type="hidden" name="id" value=pid_form />
+                                            <label class="block text-sm font-medium">
+                                                "Name (members see “Sign in with <name>”)"
+                                                <input class=INPUT name="name" required maxlength="80" value=f.name.clone() />
+                                            </label>
+                                            <fieldset class="rounded border border-slate-200 p-3">
+                                                <legend class="px-1 text-sm font-semibold">"From the IdP's metadata (fills the fields below)"</legend>
+                                                <label class="block text-sm font-medium">
+                                                    "Paste metadata XML"
+                                                    <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="metadata_xml"></textarea>
+                                                </label>
+                                                <label class="mt-2 block text-sm font-medium">
+                                                    "or metadata URL"
+                                                    <input class=INPUT name="metadata_url" type="url" placeholder="https://idp.example.com/metadata" />
+                                                </label>
+                                            </fieldset>
+                                            <fieldset class="rounded border border-slate-200 p-3">
+                                                <legend class="px-1 text-sm font-semibold">"Or by hand"</legend>
+                                                <label class="block text-sm font-medium">
+                                                    "IdP entity ID (Issuer)" <input class=INPUT name="idp_entity_id" value=f.idp_entity_id.clone() />
+                                                </label>
+                                                <label class="mt-2 block text-sm font-medium">
+                                                    "SSO URL (HTTP-Redirect binding)" <input class=INPUT name="sso_url" type="url" value=f.sso_url.clone() />
+                                                </label>
+                                                <label class="mt-2 block text-sm font-medium">
+                                                    "Signing certificate (PEM or base64)"
+                                                    <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert1">
+                                                        {f.cert1.clone()}
+                                                    </textarea>
+                                                </label>
+                                                <label class="mt-2 block text-sm font-medium">
+                                                    "Second signing certificate (optional: for rotation without downtime)"
+                                                    <textarea class=format!("{INPUT} h-24 font-mono text-xs") name="cert2">
+                                                        {f.cert2.clone()}
+                                                    </textarea>
+                                                </label>
+                                            </fieldset>
+                                            <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
+                                                <legend class="px-1 font-semibold">"Options"</legend>
+                                                <label class="flex items-center gap-2">
+                                                    <input type="checkbox" name="allow_idp_initiated" value="on" checked=f.allow_idp_initiated />
+                                                    "Allow IdP-initiated sign-in (from the IdP's app dashboard; weaker against login CSRF)"
+                                                </label>
+                                                <label class="flex items-center gap-2">
+                                                    <input type="checkbox" name="sign_requests" value="on" checked=f.sign_requests />
+                                                    "Sign AuthnRequests"
+                                                </label>
+                                                <label class="flex items-center gap-2">
+                                                    <input type="checkbox" name="require_encryption" value="on" checked=f.require_encryption />
+                                                    "Require encrypted assertions"
+                                                </label>
+                                                <label class="block font-medium">
+                                                    "NameID format" <select class=INPUT name="nameid_format">
+                                                        {formats
+                                                            .into_iter()
+                                                            .map(|(k, label)| {
+                                                                let selected = k == f.nameid_format;
+                                                                view! {
+                                                                    <option value=k selected=selected>
+                                                                        {label}
+                                                                    </option>
+                                                                }
+                                                            })
+                                                            .collect_view()}
+                                                    </select>
+                                                </label>
+                                            </fieldset>
+                                            <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
+                                                <legend class="px-1 font-semibold">
+                                                    "Attribute mapping (accepted names, comma-separated; the defaults fit Okta, Entra, Google and urn:oid names)"
+                                                </legend>
+                                                <label class="block font-medium">
+                                                    "Email"<input class=INPUT name="attr_email" value=f.attr_email.clone() />
+                                                </label>
+                                                <label class="block font-medium">
+                                                    "Given name"<input class=INPUT name="attr_given_name" value=f.attr_given_name.clone() />
+                                                </label>
+                                                <label class="block font-medium">
+                                                    "Family name"<input class=INPUT name="attr_family_name" value=f.attr_family_name.clone() />
+                                                </label>
+                                            </fieldset>
+                                            <button type="submit" class=BUTTON>
+                                                {if is_new { "Add provider" } else { "Save" }}
+                                            </button>
+                                        </ActionForm>
+                                    </section>
+                                }
+                            })}
                         {(!is_new)
                             .then(move || {
                                 let p = p_bottom;
@@ -524,6 +576,77 @@ pub fn SamlProviderPageView() -> impl IntoView {
                 })}
             </Transition>
         </main>
+    }
+}
+
+/// What an admin registers at the IdP for an OpenID Connect connection.
+#[component]
+fn OidcValues(p: SamlProviderPage) -> impl IntoView {
+    view! {
+        <section class=CARD data-testid="oidc-values">
+            <h2 class="text-lg font-semibold">"Set up in your identity provider"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Create a web application (OpenID Connect, authorization code flow) in Okta, Auth0, Keycloak or Entra ID with this redirect URI, and give its client ID and secret below. "
+                {if p.enabled {
+                    "Sign-in with this connection is on."
+                } else {
+                    "Sign-in with this connection is off until you switch it on in Member Authorization."
+                }}
+            </p>
+            <CopyField
+                label="Redirect URI (Sign-in redirect URI, Allowed Callback URL, Valid redirect URI)"
+                value=p.redirect_uri.clone()
+                testid="redirect-uri"
+            />
+            <p class="mt-2 text-xs text-slate-600">
+                "Gatehouse asks for the scopes openid, email and profile (and any you add), reads the ID token only, and sends PKCE (S256), state and nonce."
+            </p>
+        </section>
+    }
+}
+
+/// An OpenID Connect connection's settings form (adds one when `p` is new).
+#[component]
+fn OidcSettings(p: SamlProviderPage, slug: Memo<String>, save: ServerAction<SaveOidcConnection>) -> impl IntoView {
+    let is_new = p.public_id.is_none();
+    let pid = p.public_id.clone().unwrap_or_else(|| "new".into());
+    let f = p.oidc.clone();
+    let secret_hint = if p.has_client_secret { "Client secret (leave empty to keep the stored one)" } else { "Client secret" };
+    view! {
+        <section class=CARD>
+            <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
+            <ActionForm action=save attr:class="mt-4 space-y-4">
+                <input type="hidden" name="slug" value=slug />
+                <input type="hidden" name="id" value=pid />
+                <label class="block text-sm font-medium">
+                    "Name (members see “Sign in with <name>”)" <input class=INPUT name="name" required maxlength="80" value=f.name.clone() />
+                </label>
+                <label class="block text-sm font-medium">
+                    "Issuer (or its discovery URL)"
+                    <input class=INPUT name="issuer" required placeholder="https://acme.okta.com/oauth2/default" value=f.issuer.clone() />
+                </label>
+                <label class="block text-sm font-medium">"Client ID" <input class=INPUT name="client_id" required value=f.client_id.clone() /></label>
+                <label class="block text-sm font-medium">
+                    {secret_hint} <input class=INPUT name="client_secret" type="password" autocomplete="off" required=!p.has_client_secret />
+                </label>
+                <label class="block text-sm font-medium">
+                    "Extra scopes (space-separated, such as groups)" <input class=INPUT name="scopes" value=f.scopes.clone() />
+                </label>
+                <fieldset class="space-y-2 rounded border border-slate-200 p-3 text-sm">
+                    <legend class="px-1 font-semibold">"Claims (names in the ID token, comma-separated: the first present is used)"</legend>
+                    <label class="block font-medium">"Email"<input class=INPUT name="claim_email" value=f.claim_email.clone() /></label>
+                    <label class="block font-medium">"Given name"<input class=INPUT name="claim_given_name" value=f.claim_given_name.clone() /></label>
+                    <label class="block font-medium">"Family name"<input class=INPUT name="claim_family_name" value=f.claim_family_name.clone() /></label>
+                    <label class="flex items-center gap-2">
+                        <input type="checkbox" name="require_email_verified" value="on" checked=f.require_email_verified />
+                        "Require email_verified (turn off only for IdPs that never send it, such as Entra ID)"
+                    </label>
+                </fieldset>
+                <button type="submit" class=BUTTON>
+                    {if is_new { "Add connection" } else { "Save" }}
+                </button>
+            </ActionForm>
+        </section>
     }
 }
 
