@@ -16,6 +16,9 @@ const webhookPort = process.env.GATEHOUSE_E2E_WEBHOOK_PORT || '3198';
 // OIDC providers shaped like Google, Microsoft and Slack (scripts/interop/oidc_provider.mjs);
 // scripts/e2e-server.sh points the app at the same ports.
 const oidc = [['google', 'google', 3191], ['office365', 'microsoft', 3192], ['slack', 'slack', 3193]];
+// An Okta-shaped IdP for a workspace's own OpenID Connect connection (any connection's
+// redirect URI under /oidc/ is registered).
+const connectionIdpPort = process.env.GATEHOUSE_E2E_CONNECTION_IDP_PORT || '3189';
 
 export default defineConfig({
   testDir: './tests',
@@ -84,6 +87,15 @@ export default defineConfig({
       // asks it (scripts/e2e-server.sh sets GATEHOUSE_DNS_RESOLVER).
       command: `../.venv/bin/python ../scripts/interop/dns_server.py --dns-port ${dnsPort} --http-port ${dnsHttpPort}`,
       url: `http://127.0.0.1:${dnsHttpPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: `node ../scripts/interop/oidc_provider.mjs --port ${connectionIdpPort} --profile okta --client-id workspace-app `
+        + `--client-secret workspace-secret --redirect-uri-prefix http://127.0.0.1:${port}/oidc/`,
+      url: `http://127.0.0.1:${connectionIdpPort}/oauth2/default/.well-known/openid-configuration`,
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: 'pipe',

@@ -32,8 +32,9 @@ test('Google, Office365 and Slack: enable, sign in through each, switch Slack of
   const member = await (await browser.newContext({ javaScriptEnabled: js })).newPage();
   const offered = await enabledMethods(member);
   for (const m of ['google', 'slack', 'office365']) expect(offered).toContain(m);
-  // Exactly the enabled ones: SAML providers from the SAML story, nothing else.
-  expect(offered.filter((m) => !m.startsWith('saml:')).sort()).toEqual(['google', 'office365', 'slack']);
+  // Exactly the enabled ones: the workspace's own SAML providers and OIDC connections from
+  // the other stories, nothing else.
+  expect(offered.filter((m) => !m.startsWith('saml:') && !m.startsWith('oidc:')).sort()).toEqual(['google', 'office365', 'slack']);
 
   for (const [label, login] of [['Google', 'bob@acme.test'], ['Office365', `bob@acme.test;tid=${WORK_TENANT}`], ['Slack', 'bob@acme.test']]) {
     await member.goto('/w/acme/login');

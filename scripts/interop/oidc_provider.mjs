@@ -51,6 +51,9 @@ try {
       // Any `{prefix}{hex id}/callback` is a registered redirect URI (a workspace's connection
       // has its own, known only once the connection exists).
       'redirect-uri-prefix': { type: 'string' },
+      // Adds a `padding` claim of this many characters to every ID token (a relying party's
+      // limit on the token endpoint's answer is tested with it).
+      'pad-claims': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -160,9 +163,11 @@ const PROFILE_OPENID_CLAIMS = {
   slack: ['https://slack.com/user_id', 'https://slack.com/team_id', 'https://slack.com/team_name',
     'https://slack.com/team_domain'],
 };
+const padding = Number(args['pad-claims'] ?? 0);
+if (!Number.isInteger(padding) || padding < 0) usage('--pad-claims must be a whole number');
 const CLAIMS_CONFIG = {
   ...STANDARD_SCOPES,
-  openid: [...STANDARD_SCOPES.openid, ...PROFILE_OPENID_CLAIMS[profile]],
+  openid: [...STANDARD_SCOPES.openid, ...PROFILE_OPENID_CLAIMS[profile], ...(padding ? ['padding'] : [])],
 };
 const KNOWN_CLAIMS = new Set(Object.values(CLAIMS_CONFIG).flat());
 
@@ -268,6 +273,7 @@ function claimsFor(raw) {
     default:
       throw new Error('unreachable');
   }
+  if (padding) base.padding = 'x'.repeat(padding);
   for (const [name, value] of overrides) base[name] = value;
   for (const name of Object.keys(base)) if (base[name] === undefined) delete base[name];
   return base;

@@ -224,8 +224,8 @@ async fn identities<C: ConnectionTrait>(db: &C, workspace_id: i64, accounts: Vec
     for chunk in accounts.chunks(500) {
         for e in external_identity::Entity::find().filter(external_identity::Column::AccountId.is_in(chunk.to_vec())).all(db).await? {
             let label = match e.provider_kind.as_str() {
-                "saml" => match providers.get(&e.provider_key) {
-                    Some(name) => format!("SAML: {name}"),
+                kind @ ("saml" | "oidc") => match providers.get(&e.provider_key) {
+                    Some(name) => format!("{}: {name}", if kind == "oidc" { "OpenID Connect" } else { "SAML" }),
                     None => continue,
                 },
                 other => super::methods::label(other).to_string(),

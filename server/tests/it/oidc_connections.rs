@@ -15,7 +15,7 @@ use app::server::entities::{external_identity, group, saml_activity};
 use app::server::oidc::connections;
 use app::server::{domains, methods};
 use axum::http::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use crate::common::*;
 use crate::oidc::through_idp;
@@ -329,4 +329,84 @@ async fn group_claims_keep_mapped_groups_in_sync_and_never_touch_the_others() {
     names.sort();
     assert_eq!(names, ["Everyone", "Finance", "Leads"], "Finance untouched, Everyone kept");
     assert!(audit_actions(&app.state.db, "saml.groups").await.iter().any(|a| a == "saml.groups.sync"));
+}
+
+#[tokio::test]
+async fn email_first_routing_sends_each_domain_to_the_connection_that_asserts_it() {
+    let app = app().await;
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    domains::trust(&app.state.db, app.state.now(), &operator(), ws.id, "contractor.test").await.expect("claim");
+    let okta = connect(&app, "acme", "okta", |_| {}, true).await;
+    let keycloak = connect(&app, "acme", "keycloak", |_| {}, true).await;
+    // Okta keeps every domain it asserted as the only provider; Keycloak is given the
+    // contractor's domain only (then Okta is narrowed to acme.test).
+    let cap = cap(&app, "acme").await;
+    app::server::saml::set_asserted_domains(&app.state.db, app.state.now(), &cap, &okta, Some(vec!["acme.test".into()])).await.expect("okta's");
+    app::server::saml::set_asserted_domains(&app.state.db, app.state.now(), &cap, &keycloak, Some(vec!["contractor.test".into()])).await.expect("keycloak's");
+    for (email, id) in [("ann%40acme.test", &okta), ("Bo%40Contractor.test", &keycloak)] {
+        let r = app.get(&format!("/sso?workspace=acme&email={email}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains(&format!("/oidc/{id}/login?next=")), "{email}: {}", r.body);
+    }
+    // The contractor signs in through Keycloak and is created; Okta can't create them.
+    assert_eq!(sign_in(&app, &keycloak, "bo@contractor.test").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(sign_in(&app, &okta, "cy@contractor.test").await.status, StatusCode::FORBIDDEN);
+    let r = app.get("/sso?workspace=acme&email=someone%40elsewhere.test", None).await;
+    assert_eq!(r.location(), Some("/w/acme/login?sso=sso_no_provider"));
+}
+
+#[tokio::test]
+async fn a_new_issuer_or_client_needs_the_secret_again_and_drops_the_links() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    let id = connect(&app, "acme", "okta", |_| {}, true).await;
+    assert_eq!(sign_in(&app, &id, "hal@acme.test").await.status, StatusCode::SEE_OTHER);
+    let links =
+        || async { external_identity::Entity::find().filter(external_identity::Column::ProviderKey.eq(id.clone())).count(&app.state.db).await.expect("db") };
+    assert_eq!(links().await, 1);
+    // The same issuer and client: the stored secret is kept (and still works).
+    let mut f = form("Renamed", &issuers()["okta"]);
+    f.client_secret = String::new();
+    let r = app.call::<SaveOidcConnection>(&to_args(&f, &id), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(sign_in(&app, &id, "hal@acme.test").await.status, StatusCode::SEE_OTHER);
+    // Another issuer without the secret: refused, so the secret never reaches it.
+    f.issuer = issuers()["keycloak"].clone();
+    let r = app.call::<SaveOidcConnection>(&to_args(&f, &id), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("Enter the client secret again"), "{}", r.body);
+    f.client_id = "another-app".into();
+    f.issuer = issuers()["okta"].clone();
+    assert_eq!(app.call::<SaveOidcConnection>(&to_args(&f, &id), Some(&admin)).await.status, StatusCode::BAD_REQUEST, "a new client id too");
+    // With it, saved; the links made under the old issuer are gone, and hal is matched
+    // again by email in the asserted domain.
+    f.client_id = CLIENT_ID.into();
+    f.issuer = issuers()["keycloak"].clone();
+    f.client_secret = CLIENT_SECRET.into();
+    assert_eq!(app.call::<SaveOidcConnection>(&to_args(&f, &id), Some(&admin)).await.status, StatusCode::OK);
+    assert_eq!(links().await, 0);
+    assert!(audit_actions(&app.state.db, "oidc.connection").await.iter().any(|a| a == "oidc.connection.update"));
+    let r = sign_in(&app, &id, "hal@acme.test").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(links().await, 1);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answer_past_the_limit_is_refused_unread() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    // An IdP whose ID tokens carry 300 KB of claims.
+    let (mut idp, issuer) =
+        crate::oidc::spawn_idp("generic", CLIENT_ID, CLIENT_SECRET, &["--redirect-uri-prefix", &format!("{ORIGIN}/oidc/"), "--pad-claims", "300000"]);
+    let id = connect(&app, "acme", "generic", |f| f.issuer = issuer.clone(), true).await;
+    let (cb, ours) = to_callback(&app, &format!("/oidc/{id}/login?test=1"), Some(&admin), "ivy@acme.test").await;
+    let r = app.get(&cb, Some(&ours)).await;
+    let page = app.get(r.location().expect("the test's result"), Some(&admin)).await;
+    assert!(page.body.contains("larger than 128 KiB"), "{}", page.body);
+    // A real sign-in is refused too, and nobody is created.
+    let r = sign_in(&app, &id, "ivy@acme.test").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    assert!(app::server::testing::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none());
+    idp.kill().expect("stop the IdP");
 }

@@ -341,6 +341,14 @@ fn claim_attributes(claims: &serde_json::Map<String, Value>, groups_claim: &str)
             (!values.is_empty() || matches!(v, Value::Array(_))).then(|| (k.clone(), values))
         })
         .collect();
+    // What the activity stores is bounded too: claims past 64 KiB in all are left out.
+    let mut room = 64 * 1024;
+    out.retain(|(k, v)| {
+        let size = k.len() + v.iter().map(String::len).sum::<usize>();
+        let keep = size <= room || k.eq_ignore_ascii_case(groups_claim);
+        room = room.saturating_sub(size);
+        keep
+    });
     let overage = !groups_claim.is_empty()
         && claims.get("_claim_names").and_then(Value::as_object).is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(groups_claim)));
     if overage {
@@ -384,7 +392,8 @@ async fn exchange(
             return Err(());
         }
     };
-    let resp = match request.set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.expose().to_string())).request_async(&http).await {
+    let send = |req: openidconnect::HttpRequest| capped(http.clone(), req);
+    let resp = match request.set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.expose().to_string())).request_async(&send).await {
         Ok(r) => r,
         Err(e) => {
             use openidconnect::RequestTokenError as E;
@@ -398,9 +407,12 @@ async fn exchange(
                         r.error_description().map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default()
                     )
                 }
+                E::Request(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    format!("the token endpoint's answer is larger than {} KiB", MAX_TOKEN_RESPONSE / 1024)
+                }
                 E::Request(_) => format!("the token endpoint {token_url} could not be reached"),
                 E::Parse(_, _) => "the token endpoint's answer is not a token response".to_string(),
-                E::Other(o) => format!("the token endpoint: {}", o.chars().take(200).collect::<String>()),
+                E::Other(_) => "the token endpoint's answer could not be used".to_string(),
             };
             report.reject("token", why);
             return Err(());
@@ -430,7 +442,7 @@ async fn exchange(
         let (check, why) = match &e {
             C::SignatureVerification(s) => ("signature", format!("the ID token's signature doesn't verify with the issuer's keys: {s}")),
             C::InvalidIssuer(d) => ("issuer", format!("the ID token's issuer is wrong: {d}")),
-            C::InvalidAudience(d) => ("audience", format!("the ID token is for another client: {d}")),
+            C::InvalidAudience(_) => ("audience", "the ID token is for another client ID".to_string()),
             C::Expired(d) => ("time", format!("the ID token has expired (check the clocks): {d}")),
             C::InvalidNonce(_) => ("nonce", "the ID token's nonce isn't the one this sign-in sent".to_string()),
             other => ("id_token", format!("the ID token was refused: {other}")),
@@ -453,6 +465,29 @@ async fn exchange(
             Err(())
         }
     }
+}
+
+/// The most a token endpoint's answer may hold (an ID token of a few KiB is usual).
+const MAX_TOKEN_RESPONSE: usize = 128 * 1024;
+
+/// Sends the token request through the connection's pinned client and reads at most
+/// `MAX_TOKEN_RESPONSE` of the answer (an IdP an admin runs must not fill our memory).
+async fn capped(http: reqwest::Client, req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, std::io::Error> {
+    let io = |e: reqwest::Error| std::io::Error::other(e.to_string());
+    let req = reqwest::Request::try_from(req).map_err(io)?;
+    let mut resp = http.execute(req).await.map_err(io)?;
+    let mut out = openidconnect::http::Response::builder().status(resp.status().as_u16());
+    for (k, v) in resp.headers() {
+        out = out.header(k.as_str(), v.as_bytes());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(io)? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_TOKEN_RESPONSE {
+            return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+        }
+    }
+    out.body(body).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

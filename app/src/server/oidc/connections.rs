@@ -31,7 +31,7 @@ pub const DEFAULT_CLAIM_GIVEN: &str = "given_name";
 pub const DEFAULT_CLAIM_FAMILY: &str = "family_name";
 /// Always asked for; `scopes` adds to them.
 pub const BASE_SCOPES: [&str; 3] = ["openid", "email", "profile"];
-const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+const MAX_DOCUMENT_BYTES: usize = 128 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -87,7 +87,7 @@ pub(super) async fn client_for_url(url: &str, what: &str, strict: bool, allow_pr
     pinned_client(&u, allow_private, FETCH_TIMEOUT).await.map_err(|r| refusal_text(what, r))
 }
 
-/// GETs a JSON document of at most 512 KiB. Errors say what failed, never what the remote
+/// GETs a JSON document of at most 128 KiB. Errors say what failed, never what the remote
 /// answered (admin-typed URL: no content disclosure).
 async fn get_json(url: &str, what: &str, strict: bool, allow_private: bool) -> Result<Vec<u8>, String> {
     let client = client_for_url(url, what, strict, allow_private).await?;
@@ -104,10 +104,21 @@ async fn get_json(url: &str, what: &str, strict: bool, allow_private: bool) -> R
     while let Some(chunk) = resp.chunk().await.map_err(|_| format!("the {what} download was interrupted"))? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(format!("the {what} is larger than 512 KiB"));
+            return Err(format!("the {what} is larger than 128 KiB"));
         }
     }
     Ok(body)
+}
+
+/// Where a document failed to parse, without quoting it (what a remote host answered is
+/// never echoed: the URL is an admin's input).
+fn unparsed(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Data => "a required field is missing or has the wrong type",
+        serde_json::error::Category::Eof => "it ends early",
+        _ => "it is not JSON",
+    };
+    format!("{what}, line {} column {}", e.line(), e.column())
 }
 
 /// The issuer's discovery document and keys, checked: it names the issuer it was fetched
@@ -116,7 +127,7 @@ pub(super) async fn fetch_metadata(issuer: &str, strict: bool, allow_private: bo
     let url = format!("{}{WELL_KNOWN}", issuer.trim_end_matches('/'));
     let body = get_json(&url, "discovery document", strict, allow_private).await?;
     let md: CoreProviderMetadata =
-        serde_json::from_slice(&body).map_err(|e| format!("the discovery document at {url} is not an OpenID Provider configuration ({e})"))?;
+        serde_json::from_slice(&body).map_err(|e| format!("the discovery document at {url} is not an OpenID Provider configuration ({})", unparsed(&e)))?;
     let named = md.issuer().as_str();
     if !same_issuer(named, issuer) {
         return Err(format!("the discovery document names the issuer {named}, not {issuer}"));
@@ -131,7 +142,7 @@ pub(super) async fn fetch_metadata(issuer: &str, strict: bool, allow_private: bo
     let jwks_url = md.jwks_uri().url().to_string();
     let keys = get_json(&jwks_url, "key set (JWKS)", strict, allow_private).await?;
     let jwks: JsonWebKeySet<openidconnect::core::CoreJsonWebKey> =
-        serde_json::from_slice(&keys).map_err(|e| format!("the key set at {jwks_url} is not a JWK Set ({e})"))?;
+        serde_json::from_slice(&keys).map_err(|e| format!("the key set at {jwks_url} is not a JWK Set ({})", unparsed(&e)))?;
     if jwks.keys().is_empty() {
         return Err(format!("the key set at {jwks_url} holds no keys"));
     }
@@ -153,14 +164,23 @@ pub(super) fn signing_algs(md: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgor
 }
 
 /// Per connection (and issuer, so an edit fetches anew): when fetched, whether an unknown
-/// key forced it, and the document with its keys. Public data: each process keeps its own.
+/// key forced it, and the document with its keys, or why it couldn't be had. Public data:
+/// each process keeps its own, at most `CACHED` entries (the oldest goes first; a
+/// connection whose entry went is fetched again, nothing else changes).
 #[derive(Default)]
 pub struct ConnectionCache {
     cache: Mutex<HashMap<String, Fetched>>,
 }
 
-/// When a document was fetched, whether an unknown key forced that fetch, and the document.
-type Fetched = (Instant, bool, Arc<CoreProviderMetadata>);
+/// When a document was fetched, whether an unknown key forced that fetch, and the document
+/// (or why the fetch failed).
+type Fetched = (Instant, bool, Result<Arc<CoreProviderMetadata>, String>);
+
+/// Connections whose documents a process keeps.
+const CACHED: usize = 256;
+/// How long a failed fetch is answered from memory (sign-ins against an issuer that is
+/// down don't each wait for it).
+const FAILURE_TTL: Duration = Duration::from_secs(10);
 
 impl ConnectionCache {
     /// The connection's discovery document and keys, cached for an hour. `refresh` (a
@@ -174,21 +194,27 @@ impl ConnectionCache {
     ) -> Result<Arc<CoreProviderMetadata>, String> {
         let key = format!("{}|{}", p.public_id, p.oidc_issuer);
         if let Ok(c) = self.cache.lock() {
-            if let Some((at, forced, md)) = c.get(&key) {
-                let fresh_enough = if refresh { *forced && at.elapsed() < FORCED_REFRESH_EVERY } else { at.elapsed() < DISCOVERY_TTL };
+            if let Some((at, forced, got)) = c.get(&key) {
+                let fresh_enough = match got {
+                    Err(_) => at.elapsed() < FAILURE_TTL,
+                    Ok(_) if refresh => *forced && at.elapsed() < FORCED_REFRESH_EVERY,
+                    Ok(_) => at.elapsed() < DISCOVERY_TTL,
+                };
                 if fresh_enough {
-                    return Ok(md.clone());
+                    return got.clone();
                 }
             }
         }
-        let md = Arc::new(fetch_metadata(&p.oidc_issuer, strict, allow_private).await?);
+        let got = fetch_metadata(&p.oidc_issuer, strict, allow_private).await.map(Arc::new);
         if let Ok(mut c) = self.cache.lock() {
-            if c.len() > 10_000 {
-                c.clear();
+            if c.len() >= CACHED && !c.contains_key(&key) {
+                if let Some(oldest) = c.iter().min_by_key(|(_, (at, _, _))| *at).map(|(k, _)| k.clone()) {
+                    c.remove(&oldest);
+                }
             }
-            c.insert(key, (Instant::now(), refresh, md.clone()));
+            c.insert(key, (Instant::now(), refresh, got.clone()));
         }
-        Ok(md)
+        got
     }
 }
 
@@ -236,6 +262,8 @@ fn clean_scopes(raw: &str) -> Result<String, DomainError> {
 }
 
 async fn clean(cfg: &RuntimeConfig, form: &OidcConnectionForm, existing: Option<&saml_provider::Model>) -> Result<Clean, DomainError> {
+    // Defined before the secret is looked at: a kept secret is only ever sent to the
+    // issuer and client it was given for.
     let strict = cfg.secure_cookies();
     let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
@@ -251,9 +279,16 @@ async fn clean(cfg: &RuntimeConfig, form: &OidcConnectionForm, existing: Option<
         return Err(invalid("Enter the client ID the identity provider gave this app (up to 255 characters)."));
     }
     let secret = form.client_secret.trim();
+    let same_client = existing.is_some_and(|e| e.oidc_issuer == issuer && e.oidc_client_id == client_id);
     let client_secret = if secret.is_empty() {
         if existing.and_then(|e| e.oidc_client_secret.as_ref()).is_none() {
             return Err(invalid("Enter the client secret the identity provider gave this app."));
+        }
+        if !same_client {
+            // Kept, it would go to whatever token endpoint the new issuer names.
+            return Err(invalid(
+                "Enter the client secret again: the issuer or the client ID changed, and the stored secret is only sent to the IdP it was given for.",
+            ));
         }
         None
     } else {
@@ -332,9 +367,11 @@ pub async fn create(db: &DatabaseConnection, cfg: &RuntimeConfig, now: i64, cap:
     Ok(Provider(model))
 }
 
-/// Saves a connection's settings; an empty secret keeps the stored one. A new issuer
-/// drops the connection's links to its members (a `sub` is only unique within one
-/// issuer): they are matched again by email, within the domains it may assert.
+/// Saves a connection's settings; an empty secret keeps the stored one while the issuer
+/// and client id stay. A new issuer or client id drops the connection's links to its
+/// members (a `sub` is only unique within one issuer, and some IdPs, such as Entra ID,
+/// give each app its own): they are matched again by email, within the domains it may
+/// assert.
 pub async fn update(
     db: &DatabaseConnection,
     cfg: &RuntimeConfig,
@@ -345,7 +382,7 @@ pub async fn update(
 ) -> Result<Provider, DomainError> {
     let existing = oidc_row(db, cap, public_id).await?;
     let c = clean(cfg, form, Some(&existing)).await?;
-    let issuer_changed = existing.oidc_issuer != c.issuer;
+    let issuer_changed = existing.oidc_issuer != c.issuer || existing.oidc_client_id != c.client_id;
     let secret_changed = c.client_secret.is_some();
     let txn = crate::server::db::write(db).await?;
     let mut m: saml_provider::ActiveModel = existing.clone().into();

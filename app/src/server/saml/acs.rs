@@ -126,14 +126,19 @@ pub struct Report {
 
 impl Report {
     pub fn reject(&mut self, code: &'static str, detail: impl Into<String>) {
-        // Details quote attacker-controlled text: keep logs and the activity bounded.
-        let detail: String = detail.into().chars().take(300).collect();
+        let detail = bounded(detail.into());
         self.checks.push(Check { name: code.into(), ok: false, detail: detail.clone() });
         self.result = Err(Rejection { code, detail });
     }
     pub fn pass(&mut self, name: &str, detail: impl Into<String>) {
-        self.checks.push(Check { name: name.into(), ok: true, detail: detail.into().chars().take(300).collect() });
+        self.checks.push(Check { name: name.into(), ok: true, detail: bounded(detail.into()) });
     }
+}
+
+/// Details quote attacker-controlled text: keep logs and the activity bounded, and on
+/// one line (a newline in a plain-text log would forge a line).
+fn bounded(detail: String) -> String {
+    detail.chars().map(|c| if c.is_control() { ' ' } else { c }).take(300).collect()
 }
 
 /// Runs every stateless check. Never panics: a panic inside a dependency becomes a
@@ -404,6 +409,15 @@ fn parse_assertion(xml: &str) -> Step<Assertion> {
 #[cfg(test)]
 mod fixture_tests {
     use super::*;
+
+    #[test]
+    fn check_details_are_one_bounded_line() {
+        let mut r = Report { checks: Vec::new(), result: Ok(Verified::default()) };
+        r.reject("issuer", format!("iss evil\nINFO forged line\r{}", "x".repeat(500)));
+        let d = &r.checks[0].detail;
+        assert!(!d.contains('\n') && !d.contains('\r'), "{d}");
+        assert_eq!(d.chars().count(), 300);
+    }
 
     /// When the corpus was signed (`--now`).
     const SIGNED_AT: i64 = 1_800_000_000;

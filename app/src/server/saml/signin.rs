@@ -578,9 +578,17 @@ pub(in crate::server) async fn log(
         super::super::metrics::inc(series, &[("reason", &reason)]);
     }
     if accepted {
-        tracing::info!(provider = %provider.public_id, protocol = %provider.protocol, test_mode, "sign-in response accepted");
+        if provider.is_oidc() {
+            tracing::info!(provider = %provider.public_id, test_mode, "OIDC sign-in accepted");
+        } else {
+            tracing::info!(provider = %provider.public_id, test_mode, "SAML response accepted");
+        }
     } else {
-        tracing::warn!(provider = %provider.public_id, protocol = %provider.protocol, reason = %reason, detail = %detail, test_mode, "sign-in response refused");
+        if provider.is_oidc() {
+            tracing::warn!(provider = %provider.public_id, reason = %reason, detail = %detail, test_mode, "OIDC sign-in refused");
+        } else {
+            tracing::warn!(provider = %provider.public_id, reason = %reason, detail = %detail, test_mode, "SAML response refused");
+        }
     }
     let mut checks = report.checks.clone();
     let junk = !accepted && !test_mode;

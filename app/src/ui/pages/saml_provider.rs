@@ -611,7 +611,8 @@ fn OidcSettings(p: SamlProviderPage, slug: Memo<String>, save: ServerAction<Save
     let is_new = p.public_id.is_none();
     let pid = p.public_id.clone().unwrap_or_else(|| "new".into());
     let f = p.oidc.clone();
-    let secret_hint = if p.has_client_secret { "Client secret (leave empty to keep the stored one)" } else { "Client secret" };
+    let secret_hint =
+        if p.has_client_secret { "Client secret (leave empty to keep the stored one, unless the issuer or client ID changes)" } else { "Client secret" };
     view! {
         <section class=CARD>
             <h2 class="text-lg font-semibold">{if is_new { "Identity provider" } else { "Settings" }}</h2>
@@ -639,7 +640,7 @@ fn OidcSettings(p: SamlProviderPage, slug: Memo<String>, save: ServerAction<Save
                     <label class="block font-medium">"Family name"<input class=INPUT name="claim_family_name" value=f.claim_family_name.clone() /></label>
                     <label class="flex items-center gap-2">
                         <input type="checkbox" name="require_email_verified" value="on" checked=f.require_email_verified />
-                        "Require email_verified (turn off only for IdPs that never send it, such as Entra ID)"
+                        "Require email_verified: an email counts only when the IdP says it verified it. Turn off only for an IdP that never sends the claim and where only your IT admins can set emails (Entra ID with your tenant's own issuer)"
                     </label>
                 </fieldset>
                 <button type="submit" class=BUTTON>
