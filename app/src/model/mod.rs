@@ -457,6 +457,9 @@ pub struct SignInGroups {
     pub mappings: Vec<(i64, String, String)>,
     /// `(group id, name)` of groups nobody else manages (not Everyone, SCIM's or mapped).
     pub mappable: Vec<(i64, String)>,
+    /// Admins whose last sign-in through the provider listed none of the admins' IdP
+    /// groups: members from their next sign-in through it.
+    pub would_demote: Vec<String>,
 }
 
 /// What the provider page shows of its SCIM client's OAuth credentials (never the secret).

@@ -260,5 +260,58 @@ async fn sign_in_groups<C: sea_orm::ConnectionTrait>(
         .into_iter()
         .map(|g| (g.id, g.name))
         .collect();
-    Ok(crate::model::SignInGroups { attribute: p.groups_attribute.clone(), admin_groups: p.admin_idp_groups.clone(), mappings, mappable })
+    let would_demote = would_demote(db, p).await?;
+    Ok(crate::model::SignInGroups { attribute: p.groups_attribute.clone(), admin_groups: p.admin_idp_groups.clone(), mappings, mappable, would_demote })
+}
+
+/// The admins whose last sign-in through `p` listed none of its admins' IdP groups: the
+/// ones its current setting makes members at their next sign-in through it (the last
+/// active admin excepted). Only admins the provider may set the role of count (linked to
+/// it, not SCIM-managed, in a domain it may assert), and only when their last accepted
+/// sign-in recorded a complete list. Emails, sorted.
+async fn would_demote<C: sea_orm::ConnectionTrait>(db: &C, p: &crate::server::entities::saml_provider::Model) -> Result<Vec<String>, DomainError> {
+    use crate::server::entities::{account, external_identity, membership, saml_activity};
+    use crate::server::permissions::{Role, Status};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    if p.admin_idp_groups.trim().is_empty() || p.groups_attribute.is_empty() {
+        return Ok(Vec::new());
+    }
+    let members = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(membership::Column::Role.eq(Role::Admin))
+        .filter(membership::Column::Status.eq(Status::Active))
+        .filter(membership::Column::ManagedByProviderId.is_null())
+        .limit(500)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for m in members {
+        let Some(a) = account::Entity::find_by_id(m.account_id).one(db).await? else { continue };
+        if !saml::may_assert(db, p, &a.email_normalized).await? {
+            continue;
+        }
+        let link = external_identity::Entity::find()
+            .filter(external_identity::Column::WorkspaceId.eq(p.workspace_id))
+            .filter(external_identity::Column::ProviderKind.eq(saml::identity_kind(p)))
+            .filter(external_identity::Column::ProviderKey.eq(p.public_id.clone()))
+            .filter(external_identity::Column::AccountId.eq(a.id))
+            .one(db)
+            .await?;
+        let Some(link) = link else { continue };
+        let last = saml_activity::Entity::find()
+            .filter(saml_activity::Column::ProviderId.eq(p.id))
+            .filter(saml_activity::Column::Accepted.eq(true))
+            .filter(saml_activity::Column::TestMode.eq(false))
+            .filter(saml_activity::Column::Subject.eq(link.subject.chars().take(256).collect::<String>()))
+            .order_by_desc(saml_activity::Column::Id)
+            .one(db)
+            .await?;
+        let Some(row) = last else { continue };
+        let (_, attributes) = signin::checks_of(&row);
+        if saml::groups::lists_an_admin_group(p, &attributes) == Some(false) {
+            out.push(a.email);
+        }
+    }
+    out.sort();
+    Ok(out)
 }

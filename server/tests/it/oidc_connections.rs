@@ -410,3 +410,38 @@ async fn a_token_endpoint_answer_past_the_limit_is_refused_unread() {
     assert!(app::server::testing::account_by_email(&app.state.db, ws.id, "ivy@acme.test").await.expect("db").is_none());
     idp.kill().expect("stop the IdP");
 }
+
+#[tokio::test]
+async fn the_page_names_the_admins_a_new_admin_groups_setting_would_demote() {
+    let app = app().await;
+    let admin = app.admin_cookie().await;
+    let id = connect(&app, "acme", "okta", |_| {}, true).await;
+    let save = |admins: &'static str| {
+        let (app, admin, id) = (&app, admin.clone(), id.clone());
+        async move {
+            let r =
+                app.call::<SaveSignInGroups>(&[("slug", "acme"), ("id", &id), ("groups_attribute", "groups"), ("admin_groups", admins)], Some(&admin)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+    };
+    save("gh-admins").await;
+    // Kim becomes an admin through the IdP; Lee, listed in no admins' group, a member.
+    assert_eq!(sign_in(&app, &id, "kim@acme.test;groups=gh-admins").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(sign_in(&app, &id, "lee@acme.test;groups=Everyone").await.status, StatusCode::SEE_OTHER);
+    let page = format!("/w/acme/settings/authentication/oidc/{id}");
+    let before = app.get(&page, Some(&admin)).await;
+    assert!(before.body.contains("data-testid=\"sign-in-groups\"") && !before.body.contains("would-demote"), "{}", before.body);
+    // Renamed in the setting, not yet at the IdP: Kim would be demoted; the first admin,
+    // not linked to this connection, is not the connection's to demote.
+    save("gh-owners").await;
+    let after = app.get(&page, Some(&admin)).await;
+    let warning = after.body.split("data-testid=\"would-demote\"").nth(1).expect("a warning").split("</p>").next().unwrap_or_default().to_string();
+    assert!(warning.contains("kim@acme.test") && !warning.contains("lee@acme.test") && !warning.contains(ADMIN_EMAIL), "{warning}");
+    // And it is what happens.
+    assert_eq!(sign_in(&app, &id, "kim@acme.test;groups=gh-admins").await.status, StatusCode::SEE_OTHER);
+    let ws = app::server::workspaces::by_slug(&app.state.db, "acme").await.expect("ws");
+    let kim = app::server::testing::account_by_email(&app.state.db, ws.id, "kim@acme.test").await.expect("db").expect("kim");
+    let m = app::server::testing::membership_of(&app.state.db, ws.id, kim.id).await.expect("db").expect("member");
+    assert_eq!(m.role.as_str(), "member");
+    assert!(!app.get(&page, Some(&admin)).await.body.contains("would-demote"), "no admin left to warn about");
+}

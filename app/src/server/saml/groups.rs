@@ -327,6 +327,17 @@ pub(in crate::server) async fn sync<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Whether `attributes` (a sign-in's) list one of `p`'s admins' IdP groups: `None` when
+/// the provider sets no roles, or the list isn't there or can't be complete.
+pub(in crate::server) fn lists_an_admin_group(p: &saml_provider::Model, attributes: &[(String, Vec<String>)]) -> Option<bool> {
+    let admins = names_in(&p.admin_idp_groups);
+    if admins.is_empty() || incomplete(p, attributes).is_some() {
+        return None;
+    }
+    let listed = listed(p, attributes)?;
+    Some(admins.iter().any(|g| listed.contains(&g.to_lowercase())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

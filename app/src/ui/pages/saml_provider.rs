@@ -778,6 +778,18 @@ fn SignInGroupsSection(p: SamlProviderPage, slug: Memo<String>, actions: GroupAc
                     </button>
                 </div>
             </ActionForm>
+            {(!g.would_demote.is_empty())
+                .then(|| {
+                    view! {
+                        <p class="mt-3 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" role="alert" data-testid="would-demote">
+                            {format!(
+                                "At their next sign-in through {}, these admins become members: their last sign-in listed none of the IdP groups of admins above: {}. (The last active admin is never demoted.)",
+                                p.form.name,
+                                g.would_demote.join(", "),
+                            )}
+                        </p>
+                    }
+                })}
             <h3 class="mt-5 font-semibold">"Mapped groups"</h3>
             {g.mappings.is_empty().then(|| view! { <p class="mt-1 text-sm text-slate-600">"None yet."</p> })}
             <ul class="mt-2 divide-y divide-slate-100 text-sm" data-testid="sign-in-group-mappings">
