@@ -166,6 +166,15 @@ async fn refusals_an_unverified_email_a_wrong_issuer_an_unasserted_domain_and_an
     let r = app.get(&forged, Some(&ours)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!(last_activity(&app, &okta).await.reason, "issuer");
+    // Nor is one without iss, from an issuer that says it always sends it.
+    let (cb, ours) = to_callback(&app, &format!("/oidc/{okta}/login"), None, "dave@acme.test").await;
+    assert!(cb.contains("iss="), "oidc-provider names itself: {cb}");
+    let stripped = cb.split('&').filter(|kv| !kv.starts_with("iss=")).collect::<Vec<_>>().join("&");
+    let r = app.get(&stripped, Some(&ours)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let row = last_activity(&app, &okta).await;
+    assert_eq!(row.reason, "issuer");
+    assert!(row.details.contains("RFC 9207"), "{}", row.details);
     // A second connection asserts no domain by default: it can't create or match acme.test.
     let keycloak = connect(&app, "acme", "keycloak", |_| {}, true).await;
     let r = sign_in(&app, &keycloak, "erin@acme.test").await;
@@ -444,4 +453,36 @@ async fn the_page_names_the_admins_a_new_admin_groups_setting_would_demote() {
     let m = app::server::testing::membership_of(&app.state.db, ws.id, kim.id).await.expect("db").expect("member");
     assert_eq!(m.role.as_str(), "member");
     assert!(!app.get(&page, Some(&admin)).await.body.contains("would-demote"), "no admin left to warn about");
+}
+
+#[tokio::test]
+async fn an_idp_that_never_sends_email_verified_signs_in_only_with_the_switch_off() {
+    let app = app().await;
+    // Shaped like Entra ID: an email claim, no email_verified.
+    let (mut idp, issuer) = spawn("microsoft");
+    let id = connect(&app, "acme", "generic", |f| f.issuer = issuer.clone(), true).await;
+    let r = sign_in(&app, &id, "jo@acme.test").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let row = last_activity(&app, &id).await;
+    assert_eq!(row.reason, "email_verified");
+    assert!(row.details.contains("no email_verified claim"), "{}", row.details);
+    let admin = app.admin_cookie().await;
+    let mut f = form("Entra", &issuer);
+    f.require_email_verified = false;
+    let r = app.call::<SaveOidcConnection>(&to_args(&f, &id), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = sign_in(&app, &id, "jo@acme.test").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // An explicit false is refused whatever the switch says.
+    let (mut okta, okta_issuer) = spawn("okta");
+    let mut f = form("Okta", &okta_issuer);
+    f.require_email_verified = false;
+    let other = connect(&app, "acme", "okta", |x| *x = f, true).await;
+    let cap = cap(&app, "acme").await;
+    app::server::saml::set_asserted_domains(&app.state.db, app.state.now(), &cap, &other, Some(vec!["acme.test".into()])).await.expect("domains");
+    let r = sign_in(&app, &other, "kay@acme.test;email_verified=false").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(last_activity(&app, &other).await.reason, "email_verified");
+    idp.kill().expect("stop");
+    okta.kill().expect("stop");
 }

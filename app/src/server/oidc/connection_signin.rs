@@ -57,7 +57,7 @@ fn client_of(deps: &Deps<'_>, p: &saml_provider::Model, md: &CoreProviderMetadat
     Ok(if post_only { c.set_auth_type(openidconnect::AuthType::RequestBody) } else { c })
 }
 
-async fn metadata(deps: &Deps<'_>, p: &saml_provider::Model, refresh: bool) -> Result<std::sync::Arc<CoreProviderMetadata>, String> {
+async fn metadata(deps: &Deps<'_>, p: &saml_provider::Model, refresh: bool) -> Result<std::sync::Arc<super::connections::Issuer>, String> {
     deps.discovery.connections.metadata(p, deps.config.secure_cookies(), deps.config.allow_private_metadata_urls, refresh).await
 }
 
@@ -84,7 +84,7 @@ pub async fn start(deps: Deps<'_>, provider: &Provider, next: Option<&str>, test
             return Err(DomainError::Internal(format!("{} discovery: {why}", p.name)));
         }
     };
-    let client = client_of(&deps, p, &md).map_err(DomainError::Internal)?;
+    let client = client_of(&deps, p, &md.md).map_err(DomainError::Internal)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
     for s in BASE_SCOPES.iter().filter(|s| **s != "openid").map(|s| s.to_string()).chain(p.oidc_scopes.split_whitespace().map(str::to_string)) {
@@ -216,26 +216,33 @@ pub async fn callback(deps: Deps<'_>, provider: &Provider, a: Answer<'_>) -> Res
         report.reject("idp_error", format!("the IdP answered error={}{}", clip(e), a.error_description.map(|d| format!(": {}", clip(d))).unwrap_or_default()));
         return refuse(report, format!("{} sign-in was cancelled or failed. Try again.", p.name)).await;
     }
-    let md = match metadata(&deps, p, false).await {
-        Ok(md) => md,
+    let issuer = match metadata(&deps, p, false).await {
+        Ok(i) => i,
         Err(why) => {
             report.reject("discovery", why);
             return refuse(report, generic).await;
         }
     };
+    let md = &issuer.md;
     report.pass("discovery", format!("issuer {}", md.issuer().as_str()));
-    // RFC 9207: when the IdP names itself in the answer, it must be this connection's issuer.
-    if let Some(iss) = a.iss {
-        if iss != md.issuer().as_str() {
+    // RFC 9207: when the IdP names itself in the answer, it must be this connection's
+    // issuer; one that says it always does must have.
+    match a.iss {
+        Some(iss) if iss != md.issuer().as_str() => {
             report.reject("issuer", format!("the answer's iss is {}, not {}", iss.chars().take(200).collect::<String>(), md.issuer().as_str()));
             return refuse(report, generic).await;
         }
+        None if issuer.names_itself => {
+            report.reject("issuer", "the answer has no iss, though the issuer says it names itself in every answer (RFC 9207)");
+            return refuse(report, generic).await;
+        }
+        _ => {}
     }
     let Some(code) = a.code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
         report.reject("code", "the answer carries no authorization code");
         return refuse(report, generic).await;
     };
-    let claims = match exchange(&deps, p, &md, code, &row, &mut report).await {
+    let claims = match exchange(&deps, p, md, code, &row, &mut report).await {
         Ok(c) => c,
         Err(()) => return refuse(report, generic).await,
     };
@@ -434,7 +441,7 @@ async fn exchange(
     if matches!(outcome, Err(openidconnect::ClaimsVerificationError::SignatureVerification(_))) {
         // Signed with a key we don't hold: the IdP may have rotated; fetch its keys again.
         if let Ok(fresh) = metadata(deps, p, true).await {
-            outcome = verify(&fresh);
+            outcome = verify(&fresh.md);
         }
     }
     if let Err(e) = outcome {

@@ -123,9 +123,21 @@ fn unparsed(e: &serde_json::Error) -> String {
 
 /// The issuer's discovery document and keys, checked: it names the issuer it was fetched
 /// for, and has the endpoints the authorization code flow needs.
-pub(super) async fn fetch_metadata(issuer: &str, strict: bool, allow_private: bool) -> Result<CoreProviderMetadata, String> {
+/// An issuer's checked discovery document with its keys.
+pub(super) struct Issuer {
+    pub md: CoreProviderMetadata,
+    /// It says it names itself (`iss`) in every authorization answer (RFC 9207), so an
+    /// answer without it isn't its.
+    pub names_itself: bool,
+}
+
+pub(super) async fn fetch_metadata(issuer: &str, strict: bool, allow_private: bool) -> Result<Issuer, String> {
     let url = format!("{}{WELL_KNOWN}", issuer.trim_end_matches('/'));
     let body = get_json(&url, "discovery document", strict, allow_private).await?;
+    let names_itself = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("authorization_response_iss_parameter_supported").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false);
     let md: CoreProviderMetadata =
         serde_json::from_slice(&body).map_err(|e| format!("the discovery document at {url} is not an OpenID Provider configuration ({})", unparsed(&e)))?;
     let named = md.issuer().as_str();
@@ -146,7 +158,7 @@ pub(super) async fn fetch_metadata(issuer: &str, strict: bool, allow_private: bo
     if jwks.keys().is_empty() {
         return Err(format!("the key set at {jwks_url} holds no keys"));
     }
-    Ok(md.set_jwks(jwks))
+    Ok(Issuer { md: md.set_jwks(jwks), names_itself })
 }
 
 /// Signature algorithms accepted for ID tokens: the asymmetric ones the issuer lists (RS256
@@ -174,7 +186,7 @@ pub struct ConnectionCache {
 
 /// When a document was fetched, whether an unknown key forced that fetch, and the document
 /// (or why the fetch failed).
-type Fetched = (Instant, bool, Result<Arc<CoreProviderMetadata>, String>);
+type Fetched = (Instant, bool, Result<Arc<Issuer>, String>);
 
 /// Connections whose documents a process keeps.
 const CACHED: usize = 256;
@@ -185,13 +197,7 @@ const FAILURE_TTL: Duration = Duration::from_secs(10);
 impl ConnectionCache {
     /// The connection's discovery document and keys, cached for an hour. `refresh` (a
     /// token signed with a key we don't hold) fetches at once, at most once a minute.
-    pub(super) async fn metadata(
-        &self,
-        p: &saml_provider::Model,
-        strict: bool,
-        allow_private: bool,
-        refresh: bool,
-    ) -> Result<Arc<CoreProviderMetadata>, String> {
+    pub(super) async fn metadata(&self, p: &saml_provider::Model, strict: bool, allow_private: bool, refresh: bool) -> Result<Arc<Issuer>, String> {
         let key = format!("{}|{}", p.public_id, p.oidc_issuer);
         if let Ok(c) = self.cache.lock() {
             if let Some((at, forced, got)) = c.get(&key) {

@@ -248,9 +248,9 @@ impl Provider {
     }
 }
 
-/// The workspace's providers, oldest first.
+/// The workspace's SAML providers, oldest first (its OpenID Connect connections aren't).
 pub async fn list<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<Provider>, DomainError> {
-    Ok(rows(db, workspace_id).await?.into_iter().map(Provider).collect())
+    Ok(rows(db, workspace_id).await?.into_iter().filter(|p| p.protocol == SAML).map(Provider).collect())
 }
 
 pub(in crate::server) async fn rows<C: ConnectionTrait>(db: &C, workspace_id: i64) -> Result<Vec<saml_provider::Model>, DomainError> {
