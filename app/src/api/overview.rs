@@ -30,11 +30,12 @@ pub async fn load_overview(slug: String) -> Result<Overview, AppError> {
         }
         Series { label: label.to_string(), values }
     };
-    let sign_ins = [("password", "Password"), ("saml", "SAML"), ("google", "Google"), ("office365", "Office365"), ("slack", "Slack")]
-        .into_iter()
-        .map(|(m, l)| series(&format!("signin:{m}"), l))
-        .filter(|s| s.values.iter().any(|v| *v > 0))
-        .collect();
+    let sign_ins =
+        [("password", "Password"), ("saml", "SAML"), ("oidc", "OpenID Connect"), ("google", "Google"), ("office365", "Office365"), ("slack", "Slack")]
+            .into_iter()
+            .map(|(m, l)| series(&format!("signin:{m}"), l))
+            .filter(|s| s.values.iter().any(|v| *v > 0))
+            .collect();
     let scim = vec![series("scim:ok", "Answered"), series("scim:error", "Refused or failed")];
     Ok(Overview { days, sign_ins, scim })
 }

@@ -182,6 +182,10 @@ async fn refusals_an_unverified_email_a_wrong_issuer_an_unasserted_domain_and_an
     assert!(r.body.contains("may not assert"), "{}", r.body);
     // The first keeps asserting what it did (acme.test): erin is created through it.
     assert_eq!(sign_in(&app, &okta, "erin@acme.test").await.status, StatusCode::SEE_OTHER);
+    // Counted on the Overview under its protocol.
+    let admin = app.admin_cookie().await;
+    let overview = app.call::<app::api::overview::LoadOverview>(&[("slug", "acme")], Some(&admin)).await;
+    assert!(overview.body.contains("OpenID Connect"), "{}", overview.body);
     // Another workspace's connection: its answer, brought to ours, names no sign-in of ours.
     app.create_workspace("globex", "root@globex.test").await;
     let other = connect(&app, "globex", "generic", |_| {}, true).await;
