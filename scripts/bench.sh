@@ -14,6 +14,7 @@ if [ -z "${GATEHOUSE_SOAK_POSTGRES_URL:-}${GATEHOUSE_BENCH_POSTGRES_URL:-}" ] &&
     su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 || true
   fi
 fi
+scripts/wasm-size.sh
 cargo bench -p server --bench foundation
 cargo bench -p server --bench saml
 cargo bench -p server --bench scim

@@ -1,5 +1,7 @@
 //! Gatehouse: sign-in, SSO and provisioning for multi-tenant workspaces.
-//! `shell` and `App` are rendered on the server and hydrated in the browser.
+//! `shell` and `App` are rendered on the server; the interactive parts of pages are
+//! islands (`#[island]`: `ui::live::LiveRefresh`, `ui::components::CopyButton`) that
+//! hydrate in the browser.
 #![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![recursion_limit = "256"]
 // Outside tests the sea-orm entities are private to the domain (`server::entities`): a
@@ -31,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <meta name=pages::STANDING_META content=pages::Standing::current().as_str() />
                 <MetaTags />
             </head>
@@ -45,9 +47,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run once hydration is done: from then on, pages come from client navigation.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| ui::pages::HYDRATED.store(true, std::sync::atomic::Ordering::Relaxed));
     view! {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Title text="Gatehouse" />

@@ -4,7 +4,7 @@
 // it on; a new member signs in through the IdP's form and is created in the claimed domain; the
 // admin deletes the connection and its switch goes. JS on and off.
 import { test, expect } from '@playwright/test';
-import { failOnPageProblems, signInAsAdmin } from './support.mjs';
+import { failOnPageProblems, hydrated, signInAsAdmin } from './support.mjs';
 
 const issuer = `http://127.0.0.1:${process.env.GATEHOUSE_E2E_CONNECTION_IDP_PORT || '3189'}/oauth2/default`;
 
@@ -34,6 +34,13 @@ test('add an OpenID Connect connection, test it, sign a new member in, delete it
   expect(connectionPage).toMatch(/\/settings\/authentication\/oidc\/[0-9a-f]+$/);
   const redirect = await page.getByTestId('redirect-uri').inputValue();
   expect(redirect).toBe(`${new URL(page.url()).origin}/oidc/${connectionPage.split('/').pop()}/callback`);
+  if (tag === 'js') {
+    // The copy button is an island: hydrated, it answers a click.
+    await hydrated(page);
+    const copy = page.getByRole('button', { name: /^Copy Redirect URI/ });
+    await copy.click();
+    await expect(copy).toHaveText('Copied');
+  }
   // The secret is never sent back; the issuer is stored without the discovery path.
   await page.goto(connectionPage);
   await expect(page.getByLabel(/Client secret/)).toHaveValue('');

@@ -130,9 +130,8 @@ export async function groupWith(page, group, email) {
   await expect(page.locator(`section[data-group="${group}"]`)).toContainText(email);
 }
 
-// With JavaScript on, a page hydrates a moment after it loads: a click before that posts
-// its form natively, a click after it goes through the client. Both must work, but a step
-// that needs the page's own code (live updates, a client-side result) waits for it.
+// With JavaScript on, a page's islands (live updates, copy buttons) hydrate a moment after
+// it loads; forms post natively either way. A step that needs an island waits for it.
 export async function hydrated(page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
@@ -143,11 +142,10 @@ export async function listening(page) {
   await expect(page.locator('body')).toHaveAttribute('data-live', 'open');
 }
 
-// With JavaScript on, a page that just saved fetches what it shows again (after its own
-// answer, and again when the change's live event comes back about 300 ms later, unless a
-// field then holds unsaved input: a live refetch waits for that, see live.spec.mjs), and
-// the new rendering replaces its inputs. Before typing into such a page again, load it
-// afresh (without JavaScript every save already did).
+// With JavaScript on, a live page that just saved fetches itself again when the change's
+// live event comes back about 300 ms later (unless a field then holds unsaved input: that
+// waits, see live.spec.mjs), and the new <main> replaces its inputs. Before typing into
+// such a page again, load it afresh (without JavaScript there are no live updates).
 export async function fresh(page) {
   if (test.info().project.name !== 'js') return;
   await page.reload();

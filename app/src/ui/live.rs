@@ -1,26 +1,31 @@
-//! Live updates in the browser: one `EventSource` on `/w/{slug}/events` per page. The
-//! server only says which topic changed; the page refetches through the usual checks.
+//! Live updates in the browser: one `EventSource` on `/w/{slug}/events` per page, opened
+//! by the `LiveRefresh` island. The server only says which topic changed; the page's
+//! `<main>` is then fetched again from the server (through the usual checks) and put in
+//! place of the old one, without a reload. A fetch that was redirected (signed out,
+//! deactivated) loads where it was sent.
 //!
-//! A refetch renders the page's forms again, which would drop what the member is typing:
-//! while any field differs from what the page rendered (text typed, a box ticked, an
-//! option chosen, not yet saved), a change heard waits, and the page refetches once every
-//! field is back as rendered. A form sent in the meantime refetches the page itself.
+//! Fetching again renders the page's forms again, which would drop what the member is
+//! typing: while any field differs from what the page rendered (text typed, a box ticked,
+//! an option chosen, not yet saved), a change heard waits, and the page is fetched once
+//! every field is back as rendered. A form sent in the meantime loads the page itself.
 use leptos::prelude::*;
 
-/// A counter that goes up whenever the server says one of `topics` changed in workspace
-/// `slug` (or the stream reconnected, after which anything may have changed). Pages put it
-/// in their resources' sources, so they refetch. On the server and without JS it stays 0.
-pub fn live(slug: Memo<String>, topics: &'static [&'static str]) -> ReadSignal<u64> {
-    let (version, bump) = signal(0u64);
+/// Keeps the page's `<main>` in line with the server while it is open: whenever the
+/// server says one of `topics` changed in workspace `slug` (or the stream reconnected,
+/// after which anything may have changed). `lost`: a page that shows one resource; when
+/// fetching it again answers 404 (access was removed), the server-rendered
+/// `#access-lost` template takes the content's place and the address stays. Renders
+/// nothing; without JS it does nothing.
+#[island]
+pub fn LiveRefresh(slug: String, topics: Vec<String>, lost: bool) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if let Some(conn) = browser::connect(&slug.get(), topics, bump) {
+        if let Some(conn) = browser::connect(&slug, &topics, lost) {
             on_cleanup(move || drop(conn));
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (slug, topics, bump);
-    version
+    let _ = (slug, topics, lost);
 }
 
 #[cfg(feature = "hydrate")]
@@ -63,35 +68,40 @@ mod browser {
         }
     }
 
-    pub fn connect(slug: &str, topics: &'static [&'static str], bump: WriteSignal<u64>) -> Option<SendWrapper<Conn>> {
-        if slug.is_empty() {
+    pub fn connect(slug: &str, topics: &[String], lost: bool) -> Option<SendWrapper<Conn>> {
+        if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return None;
         }
         let source = EventSource::new(&format!("/w/{slug}/events?topics={}", topics.join(","))).ok()?;
-        let mut handlers: Vec<(&str, Handler)> = Vec::new();
-        // "all": the server fell behind or reconnected to the database; refetch.
         let waiting = std::rc::Rc::new(Cell::new(false));
-        for &name in topics.iter().chain(&["all"]) {
+        let bump = {
             let waiting = waiting.clone();
-            handlers.push((name, Closure::new(move |_: web_sys::Event| refresh(bump, &waiting))));
+            move || leptos::task::spawn_local(fetch_main(lost, waiting.clone()))
+        };
+        let mut handlers: Vec<(String, Handler)> = Vec::new();
+        // "all": the server fell behind or reconnected to the database; fetch again.
+        for name in topics.iter().map(String::as_str).chain(["all"]) {
+            let (waiting, bump) = (waiting.clone(), bump.clone());
+            handlers.push((name.to_string(), Closure::new(move |_: web_sys::Event| refresh(&bump, &waiting))));
         }
         // A reconnect (not the first open) may have missed events: refetch once. The body's
         // `data-live` says the page is listening (end-to-end tests wait for it).
         let opened = Cell::new(false);
+        let on_open = bump.clone();
         handlers.push((
-            "open",
+            "open".into(),
             Closure::new(move |_: web_sys::Event| {
                 if let Some(body) = document().body() {
                     let _ = body.set_attribute("data-live", "open");
                 }
                 if opened.replace(true) {
-                    bump.update(|n| *n += 1);
+                    on_open();
                 }
             }),
         ));
         // Reconnecting: not listening until the next open.
         handlers.push((
-            "error",
+            "error".into(),
             Closure::new(|_: web_sys::Event| {
                 if let Some(body) = document().body() {
                     let _ = body.remove_attribute("data-live");
@@ -100,7 +110,7 @@ mod browser {
         ));
         // Deactivated or signed out: reloading sends the browser to the sign-in page.
         handlers.push((
-            "signedout",
+            "signedout".into(),
             Closure::new(|_: web_sys::Event| {
                 if let Some(w) = web_sys::window() {
                     let _ = w.location().reload();
@@ -116,7 +126,7 @@ mod browser {
         let on_input: Handler = Closure::new(move |_: web_sys::Event| {
             if for_input.get() && !unsaved() {
                 for_input.set(false);
-                bump.update(|n| *n += 1);
+                bump();
             }
         });
         let on_submit: Handler = Closure::new(move |_: web_sys::Event| for_submit.set(false));
@@ -130,12 +140,56 @@ mod browser {
         Some(SendWrapper::new(conn))
     }
 
-    /// Refetch now, or once the member's unsaved input is done with.
-    fn refresh(bump: WriteSignal<u64>, waiting: &Cell<bool>) {
+    /// Fetch again now, or once the member's unsaved input is done with.
+    fn refresh(bump: &impl Fn(), waiting: &Cell<bool>) {
         if unsaved() {
             waiting.set(true);
         } else {
-            bump.update(|n| *n += 1);
+            bump();
+        }
+    }
+
+    /// Fetches the page again and puts its `<main>` in place of this one. Redirected (the
+    /// session ended): loads where it leads. `lost` and a 404 while the resource is shown:
+    /// the `#access-lost` template replaces the content instead.
+    async fn fetch_main(lost: bool, waiting: std::rc::Rc<Cell<bool>>) {
+        let Some(window) = web_sys::window() else { return };
+        let Ok(href) = window.location().href() else { return };
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        let headers = web_sys::Headers::new().ok();
+        if let Some(h) = &headers {
+            let _ = h.set("accept", "text/html");
+            init.set_headers(h);
+        }
+        let Ok(answer) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(&href, &init)).await else { return };
+        let Ok(resp) = answer.dyn_into::<web_sys::Response>() else { return };
+        if resp.redirected() {
+            let _ = window.location().assign(&resp.url());
+            return;
+        }
+        let doc = document();
+        let Ok(Some(main)) = doc.query_selector("main") else { return };
+        if lost && resp.status() == 404 && doc.query_selector("[data-testid=resource]").ok().flatten().is_some() {
+            if let Some(t) = doc.get_element_by_id("access-lost").and_then(|t| t.dyn_into::<web_sys::HtmlTemplateElement>().ok()) {
+                if let Ok(node) = t.content().clone_node_with_deep(true) {
+                    let _ = main.replace_with_with_node_1(&node);
+                }
+            }
+            return;
+        }
+        let Ok(text) = resp.text() else { return };
+        let Some(html) = wasm_bindgen_futures::JsFuture::from(text).await.ok().and_then(|t| t.as_string()) else { return };
+        // The member started typing while the page was being fetched: keep what they
+        // typed, and fetch again once they are done.
+        if unsaved() {
+            waiting.set(true);
+            return;
+        }
+        let Ok(parser) = web_sys::DomParser::new() else { return };
+        let Ok(fetched) = parser.parse_from_string(&html, web_sys::SupportedType::TextHtml) else { return };
+        if let Ok(Some(fresh)) = fetched.query_selector("main") {
+            let _ = main.replace_with_with_node_1(&fresh);
         }
     }
 

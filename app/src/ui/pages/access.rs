@@ -2,9 +2,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::access::{load_access, load_resource, ChangeResource};
-use crate::error::AppError;
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT};
-use crate::ui::live::live;
+use crate::ui::live::LiveRefresh;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/settings/access` (admins): collections and connections, and who may reach
@@ -176,34 +175,28 @@ pub fn ResourcePage() -> impl IntoView {
     let slug = use_slug();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0));
-    let changed = live(slug, &["access"]);
-    let data = Resource::new(move || (slug.get(), id.get(), changed.get()), |(s, i, _)| load_resource(s, i));
-    // Whether this page has shown the resource: a later 404 then means access was lost.
-    let shown = StoredValue::new(None::<i64>);
+    let data = Resource::new(move || (slug.get(), id.get()), |(s, i)| load_resource(s, i));
     view! {
         <Header />
+        // Fetched again when access changes; a 404 then means access was lost while the
+        // page was open: the template below takes the content's place.
+        <LiveRefresh slug=slug.get_untracked() topics=vec!["access".to_string()] lost=true />
+        <template id="access-lost">
+            <main class="mx-auto max-w-5xl px-4 py-8">
+                <div class=CARD data-testid="access-lost" role="alert">
+                    <h1 class="text-xl font-semibold">"You no longer have access"</h1>
+                    <p class="mt-2 text-slate-600">"Your access to this page was removed while you had it open, so its content is no longer shown."</p>
+                    <a class="mt-4 inline-block text-indigo-700 hover:underline" href=format!("/w/{}", slug.get_untracked())>
+                        "Back to your workspace"
+                    </a>
+                </div>
+            </main>
+        </template>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(AppError::NotFound) if shown.get_value() == Some(id.get_untracked()) => {
-                        view! {
-                            <main class="mx-auto max-w-5xl px-4 py-8">
-                                <div class=CARD data-testid="access-lost" role="alert">
-                                    <h1 class="text-xl font-semibold">"You no longer have access"</h1>
-                                    <p class="mt-2 text-slate-600">
-                                        "Your access to this page was removed while you had it open, so its content is no longer shown."
-                                    </p>
-                                    <a class="mt-4 inline-block text-indigo-700 hover:underline" href=format!("/w/{}", slug.get_untracked())>
-                                        "Back to your workspace"
-                                    </a>
-                                </div>
-                            </main>
-                        }
-                            .into_any()
-                    }
                     Err(e) => failed(e),
                     Ok(r) => {
-                        shown.set_value(Some(r.id));
                         view! {
                             <main class="mx-auto max-w-5xl px-4 py-8">
                                 <div class=CARD data-testid="resource" data-level=r.level.clone()>

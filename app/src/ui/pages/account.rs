@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::account::{my_sessions, EndMyOtherSessions, EndMySession};
 use crate::ui::components::{use_slug, Header, Outcome, CARD, SMALL_BUTTON};
-use crate::ui::live::live;
+use crate::ui::live::LiveRefresh;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/account`: the member's own sessions in this workspace — each device, where
@@ -14,11 +14,11 @@ pub fn Account() -> impl IntoView {
     let end_one = ServerAction::<EndMySession>::new();
     let end_others = ServerAction::<EndMyOtherSessions>::new();
     // A session ended elsewhere (another device, an admin) refreshes the list.
-    let changed = live(slug, &["sessions"]);
-    let data = Resource::new(move || (slug.get(), end_one.version().get(), end_others.version().get(), changed.get()), |(s, _, _, _)| my_sessions(s));
+    let data = Resource::new(move || (slug.get(), end_one.version().get(), end_others.version().get()), |(s, _, _)| my_sessions(s));
     let result = Signal::derive(move || end_one.value().get().or_else(|| end_others.value().get()));
     view! {
         <Header />
+        <LiveRefresh slug=slug.get_untracked() topics=vec!["sessions".to_string()] lost=false />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Your sessions"</h1>
             <Outcome result=result query="saved" />

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::access::{list_groups, ChangeGroup};
 use crate::ui::components::{use_slug, Header, Outcome, BUTTON, CARD, INPUT, SMALL_BUTTON};
-use crate::ui::live::live;
+use crate::ui::live::LiveRefresh;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/settings/groups` (admins): groups and their members. Everyone and groups
@@ -12,11 +12,11 @@ pub fn Groups() -> impl IntoView {
     let slug = use_slug();
     let change = ServerAction::<ChangeGroup>::new();
     // SCIM pushes (and other admins) change groups while the page is open.
-    let changed = live(slug, &["groups"]);
-    let data = Resource::new(move || (slug.get(), change.version().get(), changed.get()), |(s, _, _)| list_groups(s));
+    let data = Resource::new(move || (slug.get(), change.version().get()), |(s, _)| list_groups(s));
     let result = Signal::derive(move || change.value().get());
     view! {
         <Header />
+        <LiveRefresh slug=slug.get_untracked() topics=vec!["groups".to_string()] lost=false />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Groups"</h1>
             <section class=CARD>

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::api::access::my_resources;
 use crate::api::auth::me;
 use crate::ui::components::{use_slug, Header, CARD};
-use crate::ui::live::live;
+use crate::ui::live::LiveRefresh;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}`: the member's home.
@@ -15,11 +15,11 @@ use crate::ui::pages::failed;
 pub fn Home() -> impl IntoView {
     let slug = use_slug();
     let me_res = Resource::new(move || slug.get(), me);
-    // Refetched when the server says access changed in this workspace.
-    let changed = live(slug, &["access"]);
-    let mine = Resource::new(move || (slug.get(), changed.get()), |(s, _)| my_resources(s));
+    let mine = Resource::new(move || slug.get(), my_resources);
     view! {
         <Header />
+        // Fetched again when the server says access changed in this workspace.
+        <LiveRefresh slug=slug.get_untracked() topics=vec!["access".to_string()] lost=false />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let (me_r, list) = (me_res.await, mine.await.unwrap_or_default());

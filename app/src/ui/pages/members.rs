@@ -6,7 +6,7 @@ use crate::api::members::{
 };
 use crate::model::{urlencode, InviteCreated, InvitesPage, MembersPage};
 use crate::ui::components::{use_slug, ErrorNote, Header, Outcome, BUTTON, CARD, INPUT, SMALL_BUTTON};
-use crate::ui::live::live;
+use crate::ui::live::LiveRefresh;
 use crate::ui::pages::failed;
 
 /// `/w/{slug}/settings/members` (admins): members, roles, invites.
@@ -19,7 +19,6 @@ pub fn Members() -> impl IntoView {
     let sign_out = ServerAction::<SignOutMember>::new();
     let sign_out_all = ServerAction::<SignOutEveryone>::new();
     // SCIM pushes (and other admins) change members while the page is open.
-    let changed = live(slug, &["members"]);
     // `?page=` and `?q=` (a GET form and plain links, so paging works without JS).
     let query = use_query_map();
     let page_no = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1));
@@ -30,14 +29,7 @@ pub fn Members() -> impl IntoView {
                 slug.get(),
                 page_no.get(),
                 search.get(),
-                (
-                    invite.version().get(),
-                    set_role.version().get(),
-                    set_status.version().get(),
-                    sign_out.version().get(),
-                    sign_out_all.version().get(),
-                    changed.get(),
-                ),
+                (invite.version().get(), set_role.version().get(), set_status.version().get(), sign_out.version().get(), sign_out_all.version().get()),
             )
         },
         |(slug, page, q, _)| list_members(slug, Some(page), (!q.is_empty()).then_some(q)),
@@ -68,6 +60,7 @@ pub fn Members() -> impl IntoView {
     );
     view! {
         <Header />
+        <LiveRefresh slug=slug.get_untracked() topics=vec!["members".to_string()] lost=false />
         <main class="mx-auto max-w-5xl space-y-6 px-4 py-8">
             <h1 class="text-2xl font-semibold">"Members"</h1>
             <section class=CARD>

@@ -34,24 +34,11 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-/// Set once the browser has hydrated the first page (see [`NotFound`]).
-#[cfg(feature = "hydrate")]
-pub static HYDRATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// The router's fallback: a path no route names. In the browser, a client-side
-/// navigation that lands here went to a path this app has no page for, which on a shared
-/// site is someone else's (the product behind the proxy, where a sign-in sends people
-/// back): the page is loaded from the server instead. Only here, never for a 404 a page
-/// decides (a revoked resource), and a fallback the server rendered hydrates before
-/// `HYDRATED` is set (every route renders in `SsrMode::Async`), so it never reloads itself.
+/// The router's fallback: a path no route names. Every navigation is a page load from the
+/// server (the router runs there only), so a path of the product behind the proxy never
+/// lands here from a link.
 #[component]
 pub fn Unrouted() -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    if HYDRATED.load(std::sync::atomic::Ordering::Relaxed) {
-        if let Some(w) = web_sys::window() {
-            let _ = w.location().reload();
-        }
-    }
     view! { <NotFound /> }
 }
 

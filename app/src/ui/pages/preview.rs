@@ -1,7 +1,7 @@
 //! The access-change preview (who gains and who loses what, before a change is saved) and
 //! the reconcile view of a provider with provisioning.
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::access::{load_reconcile, preview_access, ChangeGroup, SetGrant};
 use crate::api::saml::SetProvisioning;
@@ -109,19 +109,6 @@ pub fn Preview() -> impl IntoView {
         let page = if asked.get_untracked().what == "grant" { "access" } else { "groups" };
         format!("/w/{}/settings/{page}", slug.get_untracked())
     };
-    // Saved (with JS): back to the page the change came from, with its confirmation.
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = grant.value().get().or_else(|| change.value().get()) {
-            let code = match asked.get_untracked().what.as_str() {
-                "grant" => "access_saved",
-                "add" => "group_member_added",
-                "remove" => "group_member_removed",
-                _ => "group_deleted",
-            };
-            navigate(&format!("{}?saved={code}", back()), Default::default());
-        }
-    });
     let failure = move || grant.value().get().or_else(|| change.value().get()).and_then(|r| r.err()).map(|e| view! { <ErrorNote error=e /> });
     view! {
         <Header />
@@ -224,16 +211,6 @@ pub fn Reconcile() -> impl IntoView {
     let data = Resource::new(move || (slug.get(), pid.get()), |(s, p)| load_reconcile(s, p));
     let provision = ServerAction::<SetProvisioning>::new();
     let provider_page = move || format!("/w/{}/settings/authentication/saml/{}", slug.get_untracked(), pid.get_untracked());
-    // Turned on (with JS): a full load of the provider page, which shows the new Provider
-    // Token once (it travels in a short-lived HttpOnly cookie scoped to that page).
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = provision.value().get() {
-            #[cfg(feature = "hydrate")]
-            if let Some(w) = web_sys::window() {
-                let _ = w.location().assign(&provider_page());
-            }
-        }
-    });
     view! {
         <Header />
         <main class="mx-auto max-w-4xl space-y-6 px-4 py-8">

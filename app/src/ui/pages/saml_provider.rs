@@ -13,27 +13,43 @@ use crate::ui::pages::failed;
 /// selectable without JavaScript).
 #[component]
 pub fn CopyField(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let v = value.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(w) = web_sys::window() {
-            let _ = w.navigator().clipboard().write_text(&v);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &v;
-        copied.set(true);
-    };
     view! {
         <div class="mt-3">
             <label class="block text-sm font-medium">{label}</label>
             <div class="mt-1 flex gap-2">
                 <input class="w-full rounded border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs" readonly value=value data-testid=testid />
-                <button type="button" class="rounded border border-slate-300 px-3 text-sm hover:bg-slate-100" on:click=copy aria-label=format!("Copy {label}")>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
+                <CopyButton label=label.to_string() testid=testid.to_string() />
             </div>
         </div>
+    }
+}
+
+/// Copies the value of the field marked `testid` (read from the page, so a secret isn't
+/// written into the page a second time as the island's props).
+#[island]
+fn CopyButton(label: String, testid: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            let field = document()
+                .query_selector(&format!("input[data-testid=\"{testid}\"]"))
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let (Some(w), Some(f)) = (web_sys::window(), field) {
+                let _ = w.navigator().clipboard().write_text(&f.value());
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &testid;
+        copied.set(true);
+    };
+    view! {
+        <button type="button" class="rounded border border-slate-300 px-3 text-sm hover:bg-slate-100" on:click=copy aria-label=format!("Copy {label}")>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
     }
 }
 
