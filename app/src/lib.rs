@@ -1,6 +1,6 @@
 //! Gatehouse: sign-in, SSO and provisioning for multi-tenant workspaces.
 //! `shell` and `App` are rendered on the server; the interactive parts of pages are
-//! islands (`#[island]`: `ui::live::LiveRefresh`, `ui::components::CopyButton`) that
+//! islands (`#[island]`: `ui::live::LiveRefresh`, the provider page's `CopyButton`) that
 //! hydrate in the browser.
 #![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![recursion_limit = "256"]

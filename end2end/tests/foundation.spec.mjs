@@ -113,7 +113,7 @@ test('setup, methods, session lifetime, invite, member access, sign out', async 
   await page.getByRole('link', { name: 'Members' }).click();
   await expect(page).toHaveURL(/\/settings\/members/);
   await page.getByLabel('Email').fill(member.email);
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByTestId('invite-link').inputValue();
   expect(link).toMatch(/\/invite\/[A-Za-z0-9_-]{43}$/);
 

@@ -66,7 +66,7 @@ export async function ensureAcme(browser) {
   await page.goto('/w/acme/settings/members');
   if ((await page.locator(`tr[data-email="${member.email}"]`).count()) === 0) {
     await page.getByLabel('Email').fill(member.email);
-    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
     const link = await page.getByTestId('invite-link').inputValue();
     const joining = await browser.newContext();
     const mp = await joining.newPage();
@@ -104,7 +104,7 @@ export async function signInAsAdmin(page) {
 export async function inviteAndJoin(page, browser, who) {
   await page.goto('/w/acme/settings/members');
   await page.getByLabel('Email').fill(who.email);
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByTestId('invite-link').inputValue();
   const ctx = await browser.newContext();
   const mp = await ctx.newPage();

@@ -334,6 +334,7 @@ async fn main() {
     println!("    both queries give the same first page: {}", firsts.windows(2).all(|w| w[0] == w[1]));
 
     forward_auth(&st, ws, &members, &resource_ids).await;
+    admin_pages(&st, &cookie, pages).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -357,62 +358,108 @@ async fn forward_auth(st: &AppState, ws: i64, members: &[i64], resources: &[i64]
         let token = sessions::create(&st.db, now, account, ws, "password", &Default::default()).await.expect("session");
         cookies.push(format!("{}={}", app::web::cookies::cookie_name(false), token.expose()));
     }
+    let addr = listen(&st).await;
+    let cookies = Arc::new(cookies);
+    let resources = Arc::new(resources.to_vec());
+    over_http(CLIENTS, secs, "healthz", "  (anchor: the same server without the database)", Arc::new(move |c, _| c.get(format!("http://{addr}/healthz"))))
+        .await;
+    over_http(
+        CLIENTS,
+        secs,
+        "forward-auth",
+        "  (200 granted, 403 not reached)",
+        Arc::new(move |c, rng| {
+            let r = resources[rng.gen_range(0..resources.len())];
+            c.get(format!("http://{addr}/forward-auth"))
+                .header("x-original-uri", format!("/app/big/items/{r}/view"))
+                .header("x-original-method", "GET")
+                .header("cookie", &cookies[rng.gen_range(0..cookies.len())])
+        }),
+    )
+    .await;
+}
+
+/// A request one load client makes, given its client and random numbers.
+type MakeRequest = Arc<dyn Fn(&reqwest::Client, &mut rand::rngs::StdRng) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// Serves `st` on a real listener; its address.
+async fn listen(st: &AppState) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = server::router::app(st.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await });
-    let cookies = Arc::new(cookies);
-    let resources = Arc::new(resources.to_vec());
-    for phase in ["healthz", "forward-auth"] {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..CLIENTS {
-            let (cookies, resources) = (cookies.clone(), resources.clone());
-            tasks.push(tokio::spawn(async move {
-                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
-                let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
-                let mut times = Vec::new();
-                let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-                while Instant::now() < deadline {
-                    let req = if phase == "healthz" {
-                        client.get(format!("http://{addr}/healthz"))
-                    } else {
-                        let r = resources[rng.gen_range(0..resources.len())];
-                        client
-                            .get(format!("http://{addr}/forward-auth"))
-                            .header("x-original-uri", format!("/app/big/items/{r}/view"))
-                            .header("x-original-method", "GET")
-                            .header("cookie", &cookies[rng.gen_range(0..cookies.len())])
-                    };
-                    let t = Instant::now();
-                    let res = req.send().await.expect("request");
-                    let status = res.status().as_u16();
-                    let _ = res.bytes().await;
-                    times.push(t.elapsed());
-                    *statuses.entry(status).or_default() += 1;
-                }
-                (times, statuses)
-            }));
-        }
-        let mut times = Vec::new();
-        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-        for t in tasks {
-            let (ts, ss) = t.await.expect("client");
-            times.extend(ts);
-            for (k, v) in ss {
-                *statuses.entry(k).or_default() += v;
+    addr
+}
+
+/// `clients` keep-alive clients send `make`'s requests for `secs` seconds; prints the rate,
+/// p50, p99 and the statuses under `label`.
+async fn over_http(clients: usize, secs: u64, label: &str, note: &str, make: MakeRequest) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
+            let mut times = Vec::new();
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+            while Instant::now() < deadline {
+                let req = make(&client, &mut rng);
+                let t = Instant::now();
+                let res = req.send().await.expect("request");
+                let status = res.status().as_u16();
+                let _ = res.bytes().await;
+                times.push(t.elapsed());
+                *statuses.entry(status).or_default() += 1;
             }
+            (times, statuses)
+        }));
+    }
+    let mut times = Vec::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for t in tasks {
+        let (ts, ss) = t.await.expect("client");
+        times.extend(ts);
+        for (k, v) in ss {
+            *statuses.entry(k).or_default() += v;
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        times.sort();
-        println!(
-            "  {phase} over HTTP, {CLIENTS} concurrent clients, {secs} s: {:.0} req/s, p50 {}, p99 {}, statuses {statuses:?}{}",
-            times.len() as f64 / elapsed,
-            ms(pct(&times, 0.5)),
-            ms(pct(&times, 0.99)),
-            if phase == "healthz" { "  (anchor: the same server without the database)" } else { "  (200 granted, 403 not reached)" }
-        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort();
+    println!(
+        "  {label} over HTTP, {clients} concurrent clients, {secs} s: {:.0} req/s, p50 {}, p99 {}, statuses {statuses:?}{note}",
+        times.len() as f64 / elapsed,
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99)),
+    );
+}
+
+/// Server-rendered admin pages as an admin's browsers load them, over real HTTP: 20
+/// concurrent clients on each admin page of the 10,000-member workspace in turn (a
+/// Members page, Groups, Access, Member Authorization, the Overview, the admin's own
+/// sessions, home), next to `/healthz` through the same server and clients.
+async fn admin_pages(st: &AppState, cookie: &str, member_pages: u64) {
+    const CLIENTS: usize = 20;
+    let secs: u64 = std::env::var("GATEHOUSE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let addr = listen(st).await;
+    over_http(CLIENTS, secs, "healthz", "  (anchor: the same server without the database)", Arc::new(move |c, _| c.get(format!("http://{addr}/healthz"))))
+        .await;
+    // Each page on its own: they differ by what they list (the Groups page lists every
+    // group's members, Everyone's 10,000 included).
+    let per_page = (secs / 2).max(2);
+    let members = format!("/w/team/settings/members?page={}", member_pages / 2);
+    for path in [
+        members.as_str(),
+        "/w/team/settings/groups",
+        "/w/team/settings/access",
+        "/w/team/settings/authentication",
+        "/w/team/settings/overview",
+        "/w/team/account",
+        "/w/team",
+    ] {
+        let (cookie, url) = (cookie.to_string(), format!("http://{addr}{path}"));
+        over_http(CLIENTS, per_page, path, "", Arc::new(move |c, _| c.get(&url).header("accept", "text/html").header("cookie", &cookie))).await;
     }
 }
 

@@ -59,8 +59,8 @@ pub(crate) mod ctx {
         parts().is_some_and(|p| p.method == http::Method::POST) && accepts_html()
     }
 
-    /// Redirects a no-JS form post to `path` (e.g. with a `?saved=` confirmation); with
-    /// JavaScript the page shows the action's result itself.
+    /// Redirects a browser's form post to `path` (e.g. with a `?saved=` confirmation); a
+    /// caller that isn't a browser form (tests, scripts) gets the answer itself.
     pub fn redirect_no_js(path: &str) {
         if is_no_js_post() {
             leptos_axum::redirect(path);
@@ -113,7 +113,7 @@ pub(crate) mod ctx {
             Some(v) if v.workspace_slug == slug => Ok(v),
             _ => {
                 // A browser is sent to the sign-in page (302); API callers get a 401 and a
-                // redirect hint the hydrated UI follows.
+                // redirect hint.
                 leptos_axum::redirect(&format!("/w/{}/login", urlencode(slug)));
                 if !accepts_html() {
                     set_status(StatusCode::UNAUTHORIZED);

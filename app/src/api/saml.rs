@@ -140,8 +140,7 @@ pub async fn set_provisioning(slug: String, id: String, on: String, expires_in_d
     }
     let token = scim::enable(&st.db, st.now(), &cap, &id, lifetime(expires_in_days)?).await.map_err(fail)?;
     // It is turned on from the reconcile page, and the token is shown on the provider
-    // page: it travels there once, in a short-lived HttpOnly cookie scoped to that page
-    // (with JS the page then loads the provider page in full).
+    // page: it travels there once, in a short-lived HttpOnly cookie scoped to that page.
     set_flash(&st, FLASH_COOKIE, token.expose(), &path);
     if is_no_js_post() {
         leptos_axum::redirect(&path);

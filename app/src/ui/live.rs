@@ -74,9 +74,20 @@ mod browser {
         }
         let source = EventSource::new(&format!("/w/{slug}/events?topics={}", topics.join(","))).ok()?;
         let waiting = std::rc::Rc::new(Cell::new(false));
+        let fetching = std::rc::Rc::new(Cell::new(Fetching::Idle));
         let bump = {
             let waiting = waiting.clone();
-            move || leptos::task::spawn_local(fetch_main(lost, waiting.clone()))
+            move || {
+                // One fetch at a time, the newest answer last: a change heard during one
+                // fetches again once it is done.
+                match fetching.get() {
+                    Fetching::Idle => {
+                        fetching.set(Fetching::Busy);
+                        leptos::task::spawn_local(fetch_main(lost, waiting.clone(), fetching.clone()));
+                    }
+                    Fetching::Busy | Fetching::Again => fetching.set(Fetching::Again),
+                }
+            }
         };
         let mut handlers: Vec<(String, Handler)> = Vec::new();
         // "all": the server fell behind or reconnected to the database; fetch again.
@@ -140,6 +151,14 @@ mod browser {
         Some(SendWrapper::new(conn))
     }
 
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Fetching {
+        Idle,
+        Busy,
+        /// Busy, and a change was heard meanwhile.
+        Again,
+    }
+
     /// Fetch again now, or once the member's unsaved input is done with.
     fn refresh(bump: &impl Fn(), waiting: &Cell<bool>) {
         if unsaved() {
@@ -152,7 +171,26 @@ mod browser {
     /// Fetches the page again and puts its `<main>` in place of this one. Redirected (the
     /// session ended): loads where it leads. `lost` and a 404 while the resource is shown:
     /// the `#access-lost` template replaces the content instead.
-    async fn fetch_main(lost: bool, waiting: std::rc::Rc<Cell<bool>>) {
+    async fn fetch_main(lost: bool, waiting: std::rc::Rc<Cell<bool>>, fetching: std::rc::Rc<Cell<Fetching>>) {
+        loop {
+            fetch_once(lost, &waiting).await;
+            if fetching.get() == Fetching::Again {
+                fetching.set(Fetching::Busy);
+            } else {
+                fetching.set(Fetching::Idle);
+                return;
+            }
+        }
+    }
+
+    async fn fetch_once(lost: bool, waiting: &Cell<bool>) {
+        let doc = document();
+        // A one-time secret on show (a fresh invite link) would not come back: the page
+        // stays as it is until the member loads it again. So does a page that already says
+        // its access was lost.
+        if doc.query_selector("main [data-once], [data-testid=access-lost]").ok().flatten().is_some() {
+            return;
+        }
         let Some(window) = web_sys::window() else { return };
         let Ok(href) = window.location().href() else { return };
         let init = web_sys::RequestInit::new();
@@ -168,7 +206,6 @@ mod browser {
             let _ = window.location().assign(&resp.url());
             return;
         }
-        let doc = document();
         let Ok(Some(main)) = doc.query_selector("main") else { return };
         if lost && resp.status() == 404 && doc.query_selector("[data-testid=resource]").ok().flatten().is_some() {
             if let Some(t) = doc.get_element_by_id("access-lost").and_then(|t| t.dyn_into::<web_sys::HtmlTemplateElement>().ok()) {
@@ -176,6 +213,11 @@ mod browser {
                     let _ = main.replace_with_with_node_1(&node);
                 }
             }
+            return;
+        }
+        // A page (200) or its refusal (404: an admin page after a demotion); an error or a
+        // busy server leaves the page as it is until the next change.
+        if !matches!(resp.status(), 200 | 404) {
             return;
         }
         let Ok(text) = resp.text() else { return };

@@ -105,9 +105,10 @@ pub fn Members() -> impl IntoView {
                         let fresh_view = fresh
                             .filter(|_| invite.value().get_untracked().is_none())
                             .map(|c| {
-                                // A no-JS invite's link (shown once), unless JS showed it above.
+                                // An invite's link, shown once: `data-once` keeps live updates
+                                // from fetching the page (and this link) away.
                                 view! {
-                                    <section class=CARD>
+                                    <section class=CARD data-once="invite-link">
                                         <InviteLink created=c />
                                     </section>
                                 }
