@@ -75,3 +75,10 @@ pub async fn failed(st: &AppState, scope: &str, ip: Option<&str>) {
         tracing::warn!(error = %e, "sign-in failure counter");
     }
 }
+
+/// The account of the browser's session when it is an admin of `workspace_id`: who may
+/// run a provider's Test sign-in (anyone else is told the provider doesn't exist).
+pub async fn tester(st: &AppState, headers: &HeaderMap, workspace_id: i64) -> Option<i64> {
+    let viewer = app::web::cookies::viewer_from_headers(&st.db, st.now(), headers, st.config.secure_cookies()).await.unwrap_or(None);
+    viewer.filter(|v| v.workspace_id == workspace_id && v.is_admin()).map(|v| v.account_id)
+}

@@ -73,10 +73,9 @@ async fn login(State(st): State<AppState>, Path(id): Path<String>, Query(q): Que
     let now = st.now();
     let test_by = if q.test.as_deref() == Some("1") {
         // Only an admin of the provider's workspace may run a test.
-        let viewer = app::web::cookies::viewer_from_headers(&st.db, now, &headers, st.config.secure_cookies()).await.unwrap_or(None);
-        match viewer {
-            Some(v) if v.workspace_id == p.workspace_id() && v.is_admin() => Some(v.account_id),
-            _ => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
+        match crate::browser::tester(&st, &headers, p.workspace_id()).await {
+            Some(a) => Some(a),
+            None => return page(StatusCode::NOT_FOUND, "There is no such SAML provider.", None),
         }
     } else {
         None

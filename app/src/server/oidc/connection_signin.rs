@@ -20,10 +20,10 @@ use super::connections::{client_for_url, redirect_uri, signing_algs, BASE_SCOPES
 use super::discovery::Client;
 use crate::server::completion::safe_relay;
 use crate::server::crypto::{Secret, Token};
-use crate::server::entities::{external_identity, oidc_state, saml_provider, workspace};
+use crate::server::entities::{oidc_state, saml_provider, workspace};
 use crate::server::saml::acs::{Report, Verified as SamlVerified};
 use crate::server::saml::signin::{self, Asserted, Finish, Outcome};
-use crate::server::saml::{self, Provider, OIDC};
+use crate::server::saml::{self, Provider};
 use crate::server::{methods, Deps, DomainError};
 
 /// How long a started sign-in may take.
@@ -278,7 +278,7 @@ pub async fn callback(deps: Deps<'_>, provider: &Provider, a: Answer<'_>) -> Res
             );
         }
         email
-    } else if linked(db, p, &sub).await? {
+    } else if signin::link_of(db, p, &sub).await?.is_some() {
         report.pass("email_verified", "the email isn't verified by the IdP: signed in by this subject's link only");
         None
     } else {
@@ -311,17 +311,6 @@ pub async fn callback(deps: Deps<'_>, provider: &Provider, a: Answer<'_>) -> Res
         Finish { ws: &ws, now, test, relay: safe_relay(&row.next), ip: a.ip, user_agent: a.user_agent },
     )
     .await
-}
-
-async fn linked(db: &DatabaseConnection, p: &saml_provider::Model, sub: &str) -> Result<bool, DomainError> {
-    Ok(external_identity::Entity::find()
-        .filter(external_identity::Column::WorkspaceId.eq(p.workspace_id))
-        .filter(external_identity::Column::ProviderKind.eq(OIDC))
-        .filter(external_identity::Column::ProviderKey.eq(p.public_id.clone()))
-        .filter(external_identity::Column::Subject.eq(sub))
-        .one(db)
-        .await?
-        .is_some())
 }
 
 /// The claims the activity shows and groups at sign-in read, as SAML-style attributes:

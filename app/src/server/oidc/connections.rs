@@ -386,7 +386,7 @@ pub async fn update(
     public_id: &str,
     form: &OidcConnectionForm,
 ) -> Result<Provider, DomainError> {
-    let existing = oidc_row(db, cap, public_id).await?;
+    let existing = saml::row_of(db, cap, public_id, OIDC).await?;
     let c = clean(cfg, form, Some(&existing)).await?;
     let issuer_changed = existing.oidc_issuer != c.issuer || existing.oidc_client_id != c.client_id;
     let secret_changed = c.client_secret.is_some();
@@ -428,15 +428,6 @@ pub async fn update(
     .await?;
     txn.commit().await?;
     Ok(Provider(model))
-}
-
-/// A connection of the admin's workspace; a SAML provider's id is refused with why.
-async fn oidc_row(db: &DatabaseConnection, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
-    let p = saml::row(db, cap, public_id).await?;
-    if p.protocol != OIDC {
-        return Err(DomainError::Refused(format!("{} is a SAML provider: this is for OpenID Connect connections.", p.name)));
-    }
-    Ok(p)
 }
 
 /// A connection by its public id, whichever workspace it belongs to (the sign-in entry

@@ -292,9 +292,20 @@ pub(in crate::server) async fn row<C: ConnectionTrait>(db: &C, cap: &AdminCap, p
 /// A SAML provider of the admin's workspace (SAML settings, SCIM): an OpenID Connect
 /// connection is refused with why.
 pub(in crate::server) async fn saml_row<C: ConnectionTrait>(db: &C, cap: &AdminCap, public_id: &str) -> Result<saml_provider::Model, DomainError> {
+    row_of(db, cap, public_id, SAML).await
+}
+
+/// A provider of the admin's workspace of `protocol`; one of the other is refused with why.
+pub(in crate::server) async fn row_of<C: ConnectionTrait>(
+    db: &C,
+    cap: &AdminCap,
+    public_id: &str,
+    protocol: &str,
+) -> Result<saml_provider::Model, DomainError> {
     let p = row(db, cap, public_id).await?;
-    if p.protocol != SAML {
-        return Err(DomainError::Refused(format!("{} is an OpenID Connect connection: this is for SAML providers.", p.name)));
+    if p.protocol != protocol {
+        let (is, wanted) = if p.is_oidc() { ("an OpenID Connect connection", "SAML providers") } else { ("a SAML provider", "OpenID Connect connections") };
+        return Err(DomainError::Refused(format!("{} is {is}: this is for {wanted}.", p.name)));
     }
     Ok(p)
 }

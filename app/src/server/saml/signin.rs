@@ -397,14 +397,7 @@ async fn identify(db: &DatabaseConnection, provider: &saml_provider::Model, v: &
     let kind = super::identity_kind(provider);
     let linked = match &v.subject {
         None => None,
-        Some(subject) => external_identity::Entity::find()
-            .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
-            .filter(external_identity::Column::ProviderKind.eq(kind))
-            .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
-            .filter(external_identity::Column::Subject.eq(subject.clone()))
-            .one(db)
-            .await
-            .map_err(|e| fail(e.into()))?,
+        Some(subject) => link_of(db, provider, subject).await.map_err(fail)?,
     };
     if let Some(l) = linked {
         let email = account::Entity::find_by_id(l.account_id).one(db).await.map_err(|e| fail(e.into()))?.map(|a| a.email).unwrap_or_default();
@@ -452,15 +445,23 @@ fn transient(v: &Verified) -> bool {
     v.name_id_format.as_deref() == Some(acs::NAMEID_TRANSIENT)
 }
 
-async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {
-    let existing = external_identity::Entity::find()
+/// The link `provider` made for `subject` in its workspace, if any.
+pub(in crate::server) async fn link_of<C: ConnectionTrait>(
+    db: &C,
+    provider: &saml_provider::Model,
+    subject: &str,
+) -> Result<Option<external_identity::Model>, DomainError> {
+    Ok(external_identity::Entity::find()
         .filter(external_identity::Column::WorkspaceId.eq(provider.workspace_id))
         .filter(external_identity::Column::ProviderKind.eq(super::identity_kind(provider)))
         .filter(external_identity::Column::ProviderKey.eq(provider.public_id.clone()))
-        .filter(external_identity::Column::Subject.eq(name_id))
+        .filter(external_identity::Column::Subject.eq(subject))
         .one(db)
-        .await?;
-    match existing {
+        .await?)
+}
+
+async fn link<C: ConnectionTrait>(db: &C, now: i64, provider: &saml_provider::Model, name_id: &str, account_id: i64) -> Result<(), DomainError> {
+    match link_of(db, provider, name_id).await? {
         Some(e) => {
             let mut m: external_identity::ActiveModel = e.into();
             m.last_used_at = Set(now);
